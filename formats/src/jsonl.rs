@@ -1,0 +1,55 @@
+//! The jsonl export: one line per event, exactly
+//! `{"prev":"<64 hex>","hash":"<64 hex>","event":EVENT}` with EVENT the stored bytes verbatim.
+//! A session's export ends with a `checkpoint` event covering every event before it.
+
+use std::io::Write;
+
+use chrono::{DateTime, Utc};
+
+use crate::chain::export_line;
+use crate::error::{Error, Result};
+use crate::event::Event;
+use crate::event::Kind;
+use crate::keys::Keys;
+use crate::store::Store;
+
+/// Appends a session checkpoint unless the session already ends with one.
+/// Returns true if one was appended.
+pub fn ensure_final_checkpoint(
+    store: &Store,
+    session: &str,
+    keys: &Keys,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    let (count, _) = store.head(session)?;
+    if count > 0
+        && let Some(last) = store.event(session, count - 1)?
+        && let Ok(e) = Event::from_bytes(&last.raw)
+        && e.kind == Kind::Checkpoint
+    {
+        return Ok(false);
+    }
+    store.append_session_checkpoint(session, keys, now)?;
+    Ok(true)
+}
+
+/// Writes a session's events as jsonl lines. Returns the number of lines.
+pub fn write_session(store: &Store, session: &str, mut out: impl Write) -> Result<u64> {
+    let mut n = 0u64;
+    let mut err: Option<std::io::Error> = None;
+    store.for_each_event(session, |ev| {
+        let mut line = export_line(&ev.prev, &ev.hash, &ev.raw);
+        line.push(b'\n');
+        if let Err(e) = out.write_all(&line) {
+            err = Some(e);
+            return false;
+        }
+        n += 1;
+        true
+    })?;
+    if let Some(e) = err {
+        return Err(Error::io("<output>", e));
+    }
+    out.flush().map_err(|e| Error::io("<output>", e))?;
+    Ok(n)
+}

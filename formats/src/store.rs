@@ -1,0 +1,771 @@
+//! The SQLite store: sessions, events (hash-chained), checkpoints.
+//!
+//! - WAL mode with `synchronous=FULL`: an append is acknowledged only after its COMMIT returned,
+//!   which on this setting means it is on disk.
+//! - The database file is created 0600 in a 0700 directory before SQLite opens it; SQLite gives
+//!   the `-wal` and `-shm` files the mode of the database file.
+//! - Appends run in `BEGIN IMMEDIATE` transactions: the head of the session is read and the new
+//!   event inserted under the write lock, so parallel writers (hooks run in parallel) form one
+//!   linear chain. `(session, seq)` is the primary key, so a fork cannot be stored.
+//! - Waiting for the lock is bounded (`busy_timeout`); past it the caller gets [`Error::Busy`].
+
+use std::fs;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
+use serde_json::Value;
+
+use crate::chain::{GENESIS, Hash32, link_hash};
+use crate::checkpoint::{
+    SessionStatement, SignedCheckpoint, StoreCheckpoint, session_checkpoint_data, sign,
+};
+use crate::error::{Error, Result};
+use crate::event::{Event, FORMAT_VERSION, Kind, NewEvent, format_ts};
+use crate::keys::{Keys, check_private, ensure_private_dir, key_id};
+use crate::merkle::MerkleBuilder;
+use crate::redact::Redactor;
+
+const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+
+/// Default bound on waiting for another writer.
+pub const DEFAULT_BUSY_MS: u64 = 5_000;
+
+/// A session as the store lists it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct SessionRow {
+    pub id: String,
+    pub label: Option<String>,
+    pub agent: Option<String>,
+    pub home_env: Option<String>,
+    pub started: String,
+    pub ended: Option<String>,
+    pub events: u64,
+}
+
+/// What a new session starts with.
+#[derive(Debug, Clone, Default)]
+pub struct SessionMeta {
+    /// A fixed id (tests, imports); a random one otherwise.
+    pub id: Option<String>,
+    pub label: Option<String>,
+    pub agent: Option<String>,
+    pub home_env: Option<String>,
+    /// The agent's own session id (hooks map it to ours).
+    pub external_id: Option<String>,
+}
+
+/// Where an appended event landed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    pub seq: u64,
+    pub hash: Hash32,
+}
+
+/// An event row as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEvent {
+    pub seq: u64,
+    pub prev: Hash32,
+    pub hash: Hash32,
+    pub raw: Vec<u8>,
+}
+
+impl StoredEvent {
+    pub fn event(&self) -> Result<Event> {
+        Ok(Event::from_bytes(&self.raw)?)
+    }
+}
+
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+    busy_ms: u64,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+fn to_hash(v: Vec<u8>) -> Hash32 {
+    let mut h = [0u8; 32];
+    if v.len() == 32 {
+        h.copy_from_slice(&v);
+    }
+    h
+}
+
+fn map_busy(e: rusqlite::Error, ms: u64) -> Error {
+    match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DatabaseBusy) | Some(rusqlite::ErrorCode::DatabaseLocked) => {
+            Error::Busy(ms)
+        }
+        _ => Error::Sqlite(e),
+    }
+}
+
+/// A fresh random session id: 16 hex digits.
+pub fn new_session_id() -> Result<String> {
+    let mut b = [0u8; 8];
+    getrandom::fill(&mut b).map_err(|e| Error::Invalid(format!("no randomness: {e}")))?;
+    Ok(hex::encode(b))
+}
+
+impl Store {
+    /// Opens (creating if needed) a store for reading and writing.
+    pub fn open(path: &Path) -> Result<Store> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            ensure_private_dir(dir)?;
+        }
+        if !path.exists() {
+            match fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+            {
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(Error::io(path, e)),
+            }
+        }
+        check_private(path)?;
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        let store = Store {
+            conn,
+            path: path.to_path_buf(),
+            busy_ms: DEFAULT_BUSY_MS,
+        };
+        store.configure()?;
+        store.migrate()?;
+        store.tighten_side_files();
+        Ok(store)
+    }
+
+    /// Opens an existing store read-only, with SQLite's defensive settings.
+    pub fn open_read_only(path: &Path) -> Result<Store> {
+        if !path.exists() {
+            return Err(Error::io(
+                path,
+                std::io::Error::new(std::io::ErrorKind::NotFound, "no such store"),
+            ));
+        }
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true)?;
+        conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_TRUSTED_SCHEMA,
+            false,
+        )?;
+        conn.busy_timeout(std::time::Duration::from_millis(DEFAULT_BUSY_MS))?;
+        let store = Store {
+            conn,
+            path: path.to_path_buf(),
+            busy_ms: DEFAULT_BUSY_MS,
+        };
+        let version: i64 = store
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if version > MIGRATIONS.len() as i64 {
+            return Err(Error::SchemaTooNew {
+                found: version,
+                supported: MIGRATIONS.len() as i64,
+            });
+        }
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Bounds how long a writer waits for the lock.
+    pub fn set_busy_timeout(&mut self, ms: u64) -> Result<()> {
+        self.busy_ms = ms;
+        self.conn
+            .busy_timeout(std::time::Duration::from_millis(ms))?;
+        Ok(())
+    }
+
+    fn configure(&self) -> Result<()> {
+        self.conn
+            .busy_timeout(std::time::Duration::from_millis(self.busy_ms))?;
+        let mode: String = self
+            .conn
+            .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(Error::Invalid(format!(
+                "could not switch the store to WAL mode (got {mode})"
+            )));
+        }
+        self.conn.execute_batch(
+            "PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF; PRAGMA trusted_schema=OFF;",
+        )?;
+        self.conn
+            .set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true)?;
+        Ok(())
+    }
+
+    fn tighten_side_files(&self) {
+        for suffix in ["-wal", "-shm"] {
+            let mut p = self.path.clone().into_os_string();
+            p.push(suffix);
+            let p = PathBuf::from(p);
+            if let Ok(m) = fs::metadata(&p)
+                && m.permissions().mode() & 0o077 != 0
+            {
+                let _ = fs::set_permissions(&p, fs::Permissions::from_mode(0o600));
+            }
+        }
+    }
+
+    fn migrate(&self) -> Result<()> {
+        let version: i64 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if version > MIGRATIONS.len() as i64 {
+            return Err(Error::SchemaTooNew {
+                found: version,
+                supported: MIGRATIONS.len() as i64,
+            });
+        }
+        if version == MIGRATIONS.len() as i64 {
+            return Ok(());
+        }
+        let tx = rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
+            .map_err(|e| map_busy(e, self.busy_ms))?;
+        // Re-read under the lock: another process may have migrated meanwhile.
+        let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
+            tx.execute_batch(sql)?;
+            tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn immediate(&self) -> Result<rusqlite::Transaction<'_>> {
+        rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
+            .map_err(|e| map_busy(e, self.busy_ms))
+    }
+
+    /// Creates a session row. The caller appends its `session_start` event.
+    pub fn create_session(&self, meta: &SessionMeta, started: DateTime<Utc>) -> Result<String> {
+        let id = match &meta.id {
+            Some(id) => id.clone(),
+            None => new_session_id()?,
+        };
+        self.conn
+            .execute(
+                "INSERT INTO sessions (id, label, agent, home_env, external_id, started) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    id,
+                    meta.label,
+                    meta.agent,
+                    meta.home_env,
+                    meta.external_id,
+                    format_ts(started)
+                ],
+            )
+            .map_err(|e| map_busy(e, self.busy_ms))?;
+        Ok(id)
+    }
+
+    /// Finds the session an agent's own session id maps to, creating it (atomically) if new.
+    /// Returns the id and whether it was created.
+    pub fn session_for_external(
+        &self,
+        meta: &SessionMeta,
+        started: DateTime<Utc>,
+    ) -> Result<(String, bool)> {
+        let tx = self.immediate()?;
+        let found: Option<String> = tx
+            .query_row(
+                "SELECT id FROM sessions WHERE agent IS ?1 AND external_id = ?2 \
+                 ORDER BY started DESC LIMIT 1",
+                params![meta.agent, meta.external_id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(id) = found {
+            tx.commit()?;
+            return Ok((id, false));
+        }
+        let id = match &meta.id {
+            Some(id) => id.clone(),
+            None => new_session_id()?,
+        };
+        tx.execute(
+            "INSERT INTO sessions (id, label, agent, home_env, external_id, started) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                id,
+                meta.label,
+                meta.agent,
+                meta.home_env,
+                meta.external_id,
+                format_ts(started)
+            ],
+        )?;
+        tx.commit()?;
+        Ok((id, true))
+    }
+
+    pub fn session_exists(&self, id: &str) -> Result<bool> {
+        Ok(self
+            .conn
+            .query_row("SELECT 1 FROM sessions WHERE id = ?1", [id], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+
+    /// Marks a session ended (metadata only; the `session_end` event is the evidence).
+    pub fn mark_ended(&self, id: &str, ended: DateTime<Utc>) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE sessions SET ended = ?2 WHERE id = ?1",
+                params![id, format_ts(ended)],
+            )
+            .map_err(|e| map_busy(e, self.busy_ms))?;
+        Ok(())
+    }
+
+    /// Appends one event durably; returns after COMMIT.
+    pub fn append(&self, session: &str, ev: NewEvent, redactor: &Redactor) -> Result<Appended> {
+        let mut out = self.append_batch(session, vec![ev], redactor)?;
+        out.pop()
+            .ok_or_else(|| Error::Invalid("append produced nothing".into()))
+    }
+
+    /// Appends several events in one transaction (group commit): all or none.
+    pub fn append_batch(
+        &self,
+        session: &str,
+        evs: Vec<NewEvent>,
+        redactor: &Redactor,
+    ) -> Result<Vec<Appended>> {
+        let tx = self.immediate()?;
+        let out = append_in(&tx, session, evs, Some(redactor))?;
+        tx.commit().map_err(|e| map_busy(e, self.busy_ms))?;
+        Ok(out)
+    }
+
+    /// Appends a `checkpoint` event that signs everything before it in the session.
+    pub fn append_session_checkpoint(
+        &self,
+        session: &str,
+        keys: &Keys,
+        ts: DateTime<Utc>,
+    ) -> Result<Appended> {
+        let tx = self.immediate()?;
+        let st = statement_in(&tx, session)?;
+        let data = session_checkpoint_data(&keys.signing, &st);
+        let ev = NewEvent::new(ts, Kind::Checkpoint, "recorder", data);
+        let mut out = append_in(&tx, session, vec![ev], None)?;
+        tx.commit().map_err(|e| map_busy(e, self.busy_ms))?;
+        out.pop()
+            .ok_or_else(|| Error::Invalid("append produced nothing".into()))
+    }
+
+    /// The number of events in a session and the hash of the last one.
+    pub fn head(&self, session: &str) -> Result<(u64, Hash32)> {
+        head_in(&self.conn, session)
+    }
+
+    /// Events of a session with `seq >= from`, at most `limit` of them, in order.
+    pub fn events(&self, session: &str, from: u64, limit: u64) -> Result<Vec<StoredEvent>> {
+        let mut out = Vec::new();
+        self.for_each_event_from(session, from, limit, |e| {
+            out.push(e);
+            true
+        })?;
+        Ok(out)
+    }
+
+    /// Streams a session's events in seq order; `f` returns false to stop.
+    pub fn for_each_event(&self, session: &str, f: impl FnMut(StoredEvent) -> bool) -> Result<()> {
+        self.for_each_event_from(session, 0, u64::MAX, f)
+    }
+
+    fn for_each_event_from(
+        &self,
+        session: &str,
+        from: u64,
+        limit: u64,
+        mut f: impl FnMut(StoredEvent) -> bool,
+    ) -> Result<()> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT seq, prev, hash, raw FROM events WHERE session = ?1 AND seq >= ?2 \
+             ORDER BY seq LIMIT ?3",
+        )?;
+        let lim = i64::try_from(limit).unwrap_or(i64::MAX);
+        let from = i64::try_from(from).unwrap_or(i64::MAX);
+        let mut rows = stmt.query(params![session, from, lim])?;
+        while let Some(r) = rows.next()? {
+            let seq: i64 = r.get(0)?;
+            let ev = StoredEvent {
+                seq: seq as u64,
+                prev: to_hash(r.get(1)?),
+                hash: to_hash(r.get(2)?),
+                raw: r.get(3)?,
+            };
+            if !f(ev) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// One event by seq.
+    pub fn event(&self, session: &str, seq: u64) -> Result<Option<StoredEvent>> {
+        Ok(self
+            .events(session, seq, 1)?
+            .into_iter()
+            .find(|e| e.seq == seq))
+    }
+
+    /// Every session, oldest first.
+    pub fn sessions(&self) -> Result<Vec<SessionRow>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT s.id, s.label, s.agent, s.home_env, s.started, s.ended, \
+             (SELECT COUNT(*) FROM events e WHERE e.session = s.id) \
+             FROM sessions s ORDER BY s.started, s.id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(SessionRow {
+                id: r.get(0)?,
+                label: r.get(1)?,
+                agent: r.get(2)?,
+                home_env: r.get(3)?,
+                started: r.get(4)?,
+                ended: r.get(5)?,
+                events: r.get::<_, i64>(6)? as u64,
+            })
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// Session ids that have events but no session row (a deleted row is tampering, and verify
+    /// must still see those events).
+    pub fn orphan_event_sessions(&self) -> Result<Vec<String>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT DISTINCT session FROM events WHERE session NOT IN (SELECT id FROM sessions)",
+        )?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// Resolves a session name: a full id, a unique id prefix, or `latest`.
+    pub fn resolve(&self, name: &str) -> Result<String> {
+        if name == "latest" {
+            return self
+                .conn
+                .query_row(
+                    "SELECT id FROM sessions ORDER BY started DESC, rowid DESC LIMIT 1",
+                    [],
+                    |r| r.get(0),
+                )
+                .optional()?
+                .ok_or_else(|| Error::NoSuchSession(name.to_string()));
+        }
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id FROM sessions WHERE id = ?1 OR substr(id, 1, length(?1)) = ?1")?;
+        let ids: Vec<String> = stmt
+            .query_map([name], |r| r.get(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        if ids.iter().any(|i| i == name) {
+            return Ok(name.to_string());
+        }
+        match ids.len() {
+            0 => Err(Error::NoSuchSession(name.to_string())),
+            1 => Ok(ids.into_iter().next().unwrap_or_default()),
+            _ => Err(Error::AmbiguousSession(name.to_string(), ids.join(", "))),
+        }
+    }
+
+    /// Remembers which seq a tool call id first appeared at (for joining pre and post events).
+    pub fn remember_call(&self, session: &str, call_id: &str, seq: u64) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT OR IGNORE INTO calls (session, call_id, seq) VALUES (?1, ?2, ?3)",
+                params![session, call_id, seq as i64],
+            )
+            .map_err(|e| map_busy(e, self.busy_ms))?;
+        Ok(())
+    }
+
+    pub fn call_seq(&self, session: &str, call_id: &str) -> Result<Option<u64>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT seq FROM calls WHERE session = ?1 AND call_id = ?2",
+                params![session, call_id],
+                |r| r.get::<_, i64>(0),
+            )
+            .optional()?
+            .map(|s| s as u64))
+    }
+
+    /// Writes a store-wide checkpoint over every session, chained to the previous one.
+    pub fn checkpoint(&self, keys: &Keys, ts: DateTime<Utc>) -> Result<SignedCheckpoint> {
+        let tx = self.immediate()?;
+        let prev: Option<(i64, String)> = tx
+            .query_row(
+                "SELECT no, sig FROM checkpoints ORDER BY no DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let mut ids: Vec<String> = {
+            let mut stmt = tx.prepare("SELECT id FROM sessions ORDER BY id")?;
+            let rows = stmt.query_map([], |r| r.get(0))?;
+            rows.collect::<Result<Vec<_>, _>>()?
+        };
+        ids.sort();
+        let mut sessions = Vec::with_capacity(ids.len());
+        for id in &ids {
+            sessions.push(statement_in(&tx, id)?);
+        }
+        let vk = keys.verifying_key();
+        let cp = StoreCheckpoint {
+            v: 1,
+            no: prev.as_ref().map(|p| p.0 as u64 + 1).unwrap_or(1),
+            ts: format_ts(ts),
+            prev_sig: prev.map(|p| p.1).unwrap_or_default(),
+            key_id: key_id(&vk),
+            pubkey: hex::encode(vk.as_bytes()),
+            root: StoreCheckpoint::compute_root(&sessions),
+            sessions,
+        };
+        let body = cp.body_bytes();
+        let sig = sign(&keys.signing, &body);
+        tx.execute(
+            "INSERT INTO checkpoints (no, body, sig) VALUES (?1, ?2, ?3)",
+            params![cp.no as i64, body, sig],
+        )?;
+        tx.commit().map_err(|e| map_busy(e, self.busy_ms))?;
+        Ok(SignedCheckpoint {
+            checkpoint: cp,
+            sig,
+        })
+    }
+
+    /// Raw checkpoint rows `(no, body bytes, sig)`, in order.
+    pub fn checkpoint_rows(&self) -> Result<Vec<(u64, Vec<u8>, String)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT no, body, sig FROM checkpoints ORDER BY no")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((r.get::<_, i64>(0)? as u64, r.get(1)?, r.get(2)?))
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// The newest checkpoint, parsed.
+    pub fn latest_checkpoint(&self) -> Result<Option<SignedCheckpoint>> {
+        let Some((_, body, sig)) = self.checkpoint_rows()?.pop() else {
+            return Ok(None);
+        };
+        let checkpoint: StoreCheckpoint = serde_json::from_slice(&body)?;
+        Ok(Some(SignedCheckpoint { checkpoint, sig }))
+    }
+
+    /// Registers a live writer (a recorder) of a session.
+    pub fn register_writer(&self, session: &str, pid: u32, ts: DateTime<Utc>) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO writers (session, pid, boot, started) VALUES (?1, ?2, ?3, ?4)",
+                params![session, pid, process_start_token(pid), format_ts(ts)],
+            )
+            .map_err(|e| map_busy(e, self.busy_ms))?;
+        Ok(())
+    }
+
+    pub fn unregister_writer(&self, session: &str, pid: u32) -> Result<()> {
+        self.conn
+            .execute(
+                "DELETE FROM writers WHERE session = ?1 AND pid = ?2",
+                params![session, pid],
+            )
+            .map_err(|e| map_busy(e, self.busy_ms))?;
+        Ok(())
+    }
+
+    /// Finds writers that died without closing their session and seals each such session with
+    /// a `gap` event (and a `session_end`). Returns the sealed session ids.
+    pub fn seal_dead_writers(
+        &self,
+        redactor: &Redactor,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<String>> {
+        let writers: Vec<(String, u32, String, String)> = {
+            let mut stmt = self
+                .conn
+                .prepare("SELECT session, pid, boot, started FROM writers")?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+            rows.collect::<Result<Vec<_>, _>>()?
+        };
+        let mut sealed = Vec::new();
+        for (session, pid, boot, started) in writers {
+            if process_start_token(pid) == boot && !boot.is_empty() {
+                continue; // still alive
+            }
+            let tx = self.immediate()?;
+            // Re-check under the lock: another process may have sealed it already.
+            let still: Option<i64> = tx
+                .query_row(
+                    "SELECT 1 FROM writers WHERE session = ?1 AND pid = ?2",
+                    params![session, pid],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if still.is_none() {
+                tx.commit()?;
+                continue;
+            }
+            let (count, _) = head_in(&tx, &session)?;
+            let gap = NewEvent::new(
+                now,
+                Kind::Gap,
+                "recorder",
+                serde_json::json!({
+                    "reason": "writer_died",
+                    "detail": format!(
+                        "the recorder (pid {pid}, started {started}) stopped without closing the \
+                         session; events it had not yet committed are lost, the {count} events \
+                         before this one are intact"
+                    ),
+                    "pid": pid,
+                    "last_seq": count.checked_sub(1),
+                }),
+            );
+            let end = NewEvent::new(
+                now,
+                Kind::SessionEnd,
+                "recorder",
+                serde_json::json!({"reason": "writer_died"}),
+            );
+            append_in(&tx, &session, vec![gap, end], Some(redactor))?;
+            tx.execute(
+                "DELETE FROM writers WHERE session = ?1 AND pid = ?2",
+                params![session, pid],
+            )?;
+            tx.execute(
+                "UPDATE sessions SET ended = ?2 WHERE id = ?1 AND ended IS NULL",
+                params![session, format_ts(now)],
+            )?;
+            tx.commit().map_err(|e| map_busy(e, self.busy_ms))?;
+            sealed.push(session);
+        }
+        Ok(sealed)
+    }
+
+    /// Direct access for tests and tools that need raw SQL (tamper tests, benchmarks).
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+/// A token that identifies one process instance (pid + its start time from /proc), so a
+/// reused pid is not mistaken for the original writer. Empty if the process does not exist.
+pub fn process_start_token(pid: u32) -> String {
+    let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return String::new();
+    };
+    // Field 22 (starttime) counted after the ")" that closes the command name.
+    let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let start = after.split_whitespace().nth(19).unwrap_or("");
+    format!("{pid}:{start}")
+}
+
+fn head_in(conn: &Connection, session: &str) -> Result<(u64, Hash32)> {
+    let row: Option<(i64, Vec<u8>)> = conn
+        .prepare_cached(
+            "SELECT seq, hash FROM events WHERE session = ?1 ORDER BY seq DESC LIMIT 1",
+        )?
+        .query_row([session], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    Ok(match row {
+        Some((seq, h)) => (seq as u64 + 1, to_hash(h)),
+        None => (0, GENESIS),
+    })
+}
+
+fn statement_in(conn: &Connection, session: &str) -> Result<SessionStatement> {
+    let mut stmt =
+        conn.prepare_cached("SELECT hash FROM events WHERE session = ?1 ORDER BY seq")?;
+    let mut rows = stmt.query([session])?;
+    let mut mb = MerkleBuilder::new();
+    let mut head = GENESIS;
+    while let Some(r) = rows.next()? {
+        head = to_hash(r.get(0)?);
+        mb.push_data(&head);
+    }
+    Ok(SessionStatement {
+        session: session.to_string(),
+        count: mb.size(),
+        head: hex::encode(head),
+        root: hex::encode(mb.root()),
+    })
+}
+
+fn append_in(
+    conn: &Connection,
+    session: &str,
+    evs: Vec<NewEvent>,
+    redactor: Option<&Redactor>,
+) -> Result<Vec<Appended>> {
+    let (mut seq, mut prev) = head_in(conn, session)?;
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO events (session, seq, ts, kind, prev, hash, raw) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?;
+    let mut out = Vec::with_capacity(evs.len());
+    for ev in evs {
+        let mut data = ev.data;
+        let redactions = match redactor {
+            Some(r) => r.redact_value(&mut data),
+            None => Vec::new(),
+        };
+        let event = Event {
+            v: FORMAT_VERSION,
+            session: session.to_string(),
+            seq,
+            ts: format_ts(ev.ts),
+            kind: ev.kind,
+            source: ev.source,
+            env: ev.env,
+            redactions,
+            data,
+        };
+        let raw = crate::canonical::to_bytes(&event);
+        let hash = link_hash(&prev, &raw);
+        insert.execute(params![
+            session,
+            seq as i64,
+            event.ts,
+            event.kind.as_str(),
+            &prev[..],
+            &hash[..],
+            raw
+        ])?;
+        out.push(Appended { seq, hash });
+        prev = hash;
+        seq += 1;
+    }
+    Ok(out)
+}
+
+/// Reads the data of a stored event as JSON, for callers that only need `data`.
+pub fn event_data(raw: &[u8]) -> Option<Value> {
+    Event::from_bytes(raw).ok().map(|e| e.data)
+}

@@ -1,0 +1,647 @@
+//! Verification: every event, every link, every checkpoint. It reports every problem it finds
+//! (with session, seq and kind), not just the first; the viewer shows a tampered log with the
+//! breaks marked, and `flightlog verify` turns the report into an exit code.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::BufRead;
+
+use ed25519_dalek::VerifyingKey;
+use serde::Serialize;
+
+use crate::chain::{GENESIS, Hash32, link_hash, split_export_line};
+use crate::checkpoint::{
+    SessionStatement, SignedCheckpoint, StoreCheckpoint, parse_session_checkpoint, verify_sig,
+};
+use crate::error::Result;
+use crate::event::{Event, Kind};
+use crate::keys::{key_id, public_key_from_hex};
+use crate::merkle::MerkleBuilder;
+use crate::store::Store;
+
+/// One problem (or warning) found by verification.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    pub session: Option<String>,
+    pub seq: Option<u64>,
+    /// A stable machine-readable kind, e.g. `hash_mismatch`, `broken_link`, `missing_event`.
+    pub kind: String,
+    pub detail: String,
+}
+
+/// How far the log is anchored by a checkpoint kept outside the store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Anchor {
+    pub checkpoint_no: u64,
+    pub ts: String,
+    pub source: String,
+}
+
+/// The result of a verification.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct VerifyReport {
+    pub intact: bool,
+    pub events_checked: u64,
+    pub checkpoints_checked: u64,
+    pub problems: Vec<Problem>,
+    /// Not failures: events after the last checkpoint, keys not pinned, and the like.
+    pub warnings: Vec<Problem>,
+    pub anchored: Option<Anchor>,
+}
+
+impl VerifyReport {
+    fn finish(mut self) -> Self {
+        self.intact = self.problems.is_empty();
+        self
+    }
+
+    /// Problems of one session, by seq (for the viewer's break markers).
+    pub fn problem_seqs(&self, session: &str) -> Vec<u64> {
+        let mut v: Vec<u64> = self
+            .problems
+            .iter()
+            .filter(|p| p.session.as_deref() == Some(session))
+            .filter_map(|p| p.seq)
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+}
+
+/// The keys verification trusts.
+#[derive(Debug, Clone, Default)]
+pub struct Trust {
+    pub keys: Vec<VerifyingKey>,
+    /// True when the keys came from the auditor (`--pubkey`, a bundle), not from the store's
+    /// own directory.
+    pub pinned: bool,
+}
+
+impl Trust {
+    fn find(&self, id: &str) -> Option<&VerifyingKey> {
+        self.keys.iter().find(|k| key_id(k) == id)
+    }
+}
+
+fn problem(session: &str, seq: Option<u64>, kind: &str, detail: impl Into<String>) -> Problem {
+    Problem {
+        session: Some(session.to_string()),
+        seq,
+        kind: kind.to_string(),
+        detail: detail.into(),
+    }
+}
+
+/// A signed expectation about a prefix of a session.
+#[derive(Debug, Clone)]
+struct Expect {
+    count: u64,
+    head: String,
+    root: String,
+    from: String,
+}
+
+/// Checks one session's chain, event by event.
+struct ChainCheck<'a> {
+    session: String,
+    expected_seq: u64,
+    /// The claimed hash of the previous event (links are checked against it).
+    prev: Hash32,
+    /// Recomputed hashes feed the Merkle tree, so a rewritten chain cannot match a checkpoint.
+    merkle: MerkleBuilder,
+    last_computed: Hash32,
+    last_checkpoint_cover: u64,
+    last_was_checkpoint: bool,
+    /// Prefix expectations from store checkpoints, sorted by count.
+    expects: Vec<Expect>,
+    trust: &'a Trust,
+    report: &'a mut VerifyReport,
+}
+
+impl<'a> ChainCheck<'a> {
+    fn new(
+        session: &str,
+        expects: Vec<Expect>,
+        trust: &'a Trust,
+        report: &'a mut VerifyReport,
+    ) -> Self {
+        let mut expects = expects;
+        expects.sort_by_key(|e| e.count);
+        let mut c = ChainCheck {
+            session: session.to_string(),
+            expected_seq: 0,
+            prev: GENESIS,
+            merkle: MerkleBuilder::new(),
+            last_computed: GENESIS,
+            last_checkpoint_cover: 0,
+            last_was_checkpoint: false,
+            expects,
+            trust,
+            report,
+        };
+        c.check_expectations();
+        c
+    }
+
+    fn push(&mut self, p: Problem) {
+        self.report.problems.push(p);
+    }
+
+    /// `row_seq` is the seq column of a store row (None for jsonl).
+    fn event(
+        &mut self,
+        row_seq: Option<u64>,
+        claimed_prev: Hash32,
+        claimed_hash: Hash32,
+        raw: &[u8],
+    ) {
+        self.report.events_checked += 1;
+        let s = self.session.clone();
+        let computed = link_hash(&self.prev, raw);
+        let parsed = Event::from_bytes(raw);
+        let seq = match &parsed {
+            Ok(e) => e.seq,
+            Err(_) => row_seq.unwrap_or(self.expected_seq),
+        };
+        match &parsed {
+            Err(e) => self.push(problem(
+                &s,
+                Some(seq),
+                "unparseable",
+                format!("event bytes are not a valid event: {e}"),
+            )),
+            Ok(e) => {
+                if e.session != s {
+                    self.push(problem(
+                        &s,
+                        Some(seq),
+                        "wrong_session",
+                        format!("event claims session {}", e.session),
+                    ));
+                }
+                if let Some(rs) = row_seq
+                    && rs != e.seq
+                {
+                    self.push(problem(
+                        &s,
+                        Some(rs),
+                        "seq_mismatch",
+                        format!("stored at seq {rs} but the event says seq {}", e.seq),
+                    ));
+                }
+            }
+        }
+        if seq > self.expected_seq {
+            let detail = if seq == self.expected_seq + 1 {
+                format!("event {} is missing (deleted)", self.expected_seq)
+            } else {
+                format!(
+                    "events {}..{} are missing (deleted)",
+                    self.expected_seq,
+                    seq - 1
+                )
+            };
+            self.push(problem(
+                &s,
+                Some(self.expected_seq),
+                "missing_event",
+                detail,
+            ));
+        } else if seq < self.expected_seq {
+            self.push(problem(&s, Some(seq), "out_of_order", format!("seq {seq} appears where seq {} was expected (inserted, duplicated or reordered)", self.expected_seq)));
+        }
+        if claimed_prev != self.prev {
+            self.push(problem(
+                &s,
+                Some(seq),
+                "broken_link",
+                "prev does not match the hash of the event before it",
+            ));
+        }
+        let link_ok = claimed_prev == self.prev;
+        if link_ok && computed != claimed_hash {
+            self.push(problem(
+                &s,
+                Some(seq),
+                "hash_mismatch",
+                "the event's bytes do not hash to its stored hash (edited)",
+            ));
+        } else if !link_ok && link_hash(&claimed_prev, raw) != claimed_hash {
+            self.push(problem(
+                &s,
+                Some(seq),
+                "hash_mismatch",
+                "the event's bytes do not hash to its stored hash (edited)",
+            ));
+        }
+        // Checkpoint events sign everything before them.
+        self.last_was_checkpoint = false;
+        if let Ok(e) = &parsed
+            && e.kind == Kind::Checkpoint
+            && e.data.get("scope").and_then(|v| v.as_str()) == Some("session")
+        {
+            self.check_checkpoint_event(seq, e);
+        }
+        self.prev = claimed_hash;
+        self.last_computed = computed;
+        self.merkle.push_data(&computed);
+        self.expected_seq = seq.max(self.expected_seq) + 1;
+        if seq + 1 < self.expected_seq {
+            // keep expected monotonic after an out-of-order event
+        }
+        self.check_expectations();
+    }
+
+    fn check_checkpoint_event(&mut self, seq: u64, e: &Event) {
+        let s = self.session.clone();
+        self.report.checkpoints_checked += 1;
+        let Some((st, pubkey, sig)) = parse_session_checkpoint(&e.data) else {
+            self.push(problem(
+                &s,
+                Some(seq),
+                "bad_checkpoint",
+                "checkpoint event is malformed",
+            ));
+            return;
+        };
+        let actual = SessionStatement {
+            session: s.clone(),
+            count: self.merkle.size(),
+            head: hex::encode(self.last_computed),
+            root: hex::encode(self.merkle.root()),
+        };
+        if st.count != seq {
+            self.push(problem(
+                &s,
+                Some(seq),
+                "bad_checkpoint",
+                format!(
+                    "checkpoint at seq {seq} claims to cover {} events",
+                    st.count
+                ),
+            ));
+        } else if st != actual {
+            self.push(problem(&s, Some(seq), "checkpoint_mismatch", format!("the events before seq {seq} are not the ones this checkpoint signed (rewritten)")));
+        }
+        match self.key_for(&pubkey) {
+            Err(msg) => self.push(problem(&s, Some(seq), "untrusted_key", msg)),
+            Ok(key) => {
+                if !verify_sig(&key, &st.bytes(), &sig) {
+                    self.push(problem(
+                        &s,
+                        Some(seq),
+                        "bad_signature",
+                        "checkpoint signature does not verify",
+                    ));
+                } else {
+                    self.last_checkpoint_cover = seq + 1;
+                    self.last_was_checkpoint = true;
+                }
+            }
+        }
+    }
+
+    fn key_for(&mut self, pubkey_hex: &str) -> std::result::Result<VerifyingKey, String> {
+        let Some(k) = public_key_from_hex(pubkey_hex) else {
+            return Err("checkpoint carries a malformed public key".into());
+        };
+        if self.trust.keys.contains(&k) {
+            return Ok(k);
+        }
+        if self.trust.keys.is_empty() {
+            return Ok(k);
+        }
+        Err(format!(
+            "signed by key {} which is not a trusted key",
+            key_id(&k)
+        ))
+    }
+
+    fn check_expectations(&mut self) {
+        let size = self.merkle.size();
+        while let Some(x) = self.expects.first() {
+            if x.count > size {
+                break;
+            }
+            let x = self.expects.remove(0);
+            let head = if x.count == 0 {
+                hex::encode(GENESIS)
+            } else {
+                hex::encode(self.last_computed)
+            };
+            let root = hex::encode(self.merkle.root());
+            if head != x.head || root != x.root {
+                let s = self.session.clone();
+                let seq = x.count.checked_sub(1);
+                self.push(problem(
+                    &s,
+                    seq,
+                    "checkpoint_mismatch",
+                    format!(
+                        "events 0..{} differ from what {} signed (rewritten or re-chained)",
+                        x.count, x.from
+                    ),
+                ));
+            }
+            self.last_checkpoint_cover = self.last_checkpoint_cover.max(x.count);
+        }
+    }
+
+    /// Ends the session: expectations beyond the end mean truncation.
+    fn finish(mut self, require_final_checkpoint: bool) {
+        let s = self.session.clone();
+        let size = self.merkle.size();
+        for x in std::mem::take(&mut self.expects) {
+            self.push(problem(
+                &s,
+                Some(size),
+                "truncated",
+                format!(
+                    "{} covers {} events but only {size} remain",
+                    x.from, x.count
+                ),
+            ));
+        }
+        if require_final_checkpoint {
+            if !self.last_was_checkpoint {
+                self.push(problem(&s, Some(size.saturating_sub(1)), "unanchored_export", "the export does not end with a checkpoint covering all its events (truncated?)"));
+            }
+        } else if self.last_checkpoint_cover < size {
+            let n = size - self.last_checkpoint_cover;
+            // A trailing checkpoint event covers everything before it.
+            if !(self.last_was_checkpoint && n == 1) {
+                self.report.warnings.push(problem(
+                    &s,
+                    Some(self.last_checkpoint_cover),
+                    "unanchored_tail",
+                    format!("{n} events after the last checkpoint cannot be proven complete"),
+                ));
+            }
+        }
+    }
+}
+
+/// Options for verifying a store.
+#[derive(Debug, Clone, Default)]
+pub struct StoreVerifyOptions {
+    /// Only this session (None: every session).
+    pub session: Option<String>,
+    pub trust: Trust,
+    /// A checkpoint kept outside the store (`--checkpoint FILE`).
+    pub external: Option<(SignedCheckpoint, String)>,
+}
+
+/// Verifies a store: every session's chain, every store checkpoint and its chain of signatures.
+pub fn verify_store(store: &Store, opts: &StoreVerifyOptions) -> Result<VerifyReport> {
+    let mut report = VerifyReport::default();
+    let trust = &opts.trust;
+    if !trust.pinned {
+        report.warnings.push(Problem {
+            session: None,
+            seq: None,
+            kind: "key_not_pinned".into(),
+            detail: "checked against the store's own key; pass --pubkey (kept elsewhere) to rule out a re-signed log".into(),
+        });
+    }
+    // 1. Store checkpoints.
+    let mut expects: HashMap<String, Vec<Expect>> = HashMap::new();
+    let mut prev_sig = String::new();
+    let mut expected_no = 1u64;
+    let mut store_sigs: BTreeMap<u64, String> = BTreeMap::new();
+    for (no, body, sig) in store.checkpoint_rows()? {
+        report.checkpoints_checked += 1;
+        store_sigs.insert(no, sig.clone());
+        let cp: StoreCheckpoint = match serde_json::from_slice(&body) {
+            Ok(c) => c,
+            Err(e) => {
+                report.problems.push(Problem {
+                    session: None,
+                    seq: None,
+                    kind: "bad_checkpoint".into(),
+                    detail: format!("checkpoint #{no} is malformed: {e}"),
+                });
+                continue;
+            }
+        };
+        if no != expected_no {
+            report.problems.push(Problem {
+                session: None,
+                seq: None,
+                kind: "checkpoint_missing".into(),
+                detail: format!("checkpoint #{expected_no} is missing (found #{no} next)"),
+            });
+        }
+        expected_no = no + 1;
+        if cp.prev_sig != prev_sig {
+            report.problems.push(Problem {
+                session: None,
+                seq: None,
+                kind: "checkpoint_chain_broken".into(),
+                detail: format!(
+                    "checkpoint #{no} does not chain to the signature of the one before it"
+                ),
+            });
+        }
+        prev_sig = sig.clone();
+        check_store_checkpoint(
+            &cp,
+            &body,
+            &sig,
+            trust,
+            &format!("checkpoint #{no}"),
+            &mut report,
+            &mut expects,
+        );
+    }
+    // 2. An external checkpoint: the anchor.
+    if let Some((ext, source)) = &opts.external {
+        let label = format!("external checkpoint #{} ({source})", ext.checkpoint.no);
+        let before = report.problems.len();
+        check_store_checkpoint(
+            &ext.checkpoint,
+            &ext.checkpoint.body_bytes(),
+            &ext.sig,
+            trust,
+            &label,
+            &mut report,
+            &mut expects,
+        );
+        match store_sigs.get(&ext.checkpoint.no) {
+            Some(s) if *s == ext.sig => {}
+            Some(_) => report.problems.push(Problem {
+                session: None,
+                seq: None,
+                kind: "checkpoint_replaced".into(),
+                detail: format!(
+                    "the store's checkpoint #{} differs from the one kept at {source}",
+                    ext.checkpoint.no
+                ),
+            }),
+            None => report.problems.push(Problem {
+                session: None,
+                seq: None,
+                kind: "checkpoint_missing".into(),
+                detail: format!(
+                    "the store has no checkpoint #{} but {source} does",
+                    ext.checkpoint.no
+                ),
+            }),
+        }
+        if report.problems.len() == before {
+            report.anchored = Some(Anchor {
+                checkpoint_no: ext.checkpoint.no,
+                ts: ext.checkpoint.ts.clone(),
+                source: source.clone(),
+            });
+        }
+    }
+    // 3. Sessions.
+    let mut ids: Vec<String> = store.sessions()?.into_iter().map(|s| s.id).collect();
+    for orphan in store.orphan_event_sessions()? {
+        report.problems.push(problem(
+            &orphan,
+            None,
+            "session_row_missing",
+            "events exist for a session the store does not list",
+        ));
+        ids.push(orphan);
+    }
+    if let Some(only) = &opts.session {
+        ids.retain(|i| i == only);
+        expects.retain(|k, _| k == only);
+    }
+    for id in &ids {
+        let ex = expects.remove(id).unwrap_or_default();
+        let mut chk = ChainCheck::new(id, ex, trust, &mut report);
+        store.for_each_event(id, |ev| {
+            chk.event(Some(ev.seq), ev.prev, ev.hash, &ev.raw);
+            true
+        })?;
+        chk.finish(false);
+    }
+    let mut gone: Vec<_> = expects.into_iter().collect();
+    gone.sort_by(|a, b| a.0.cmp(&b.0));
+    for (id, ex) in gone {
+        if let Some(x) = ex.iter().max_by_key(|x| x.count) {
+            report.problems.push(problem(
+                &id,
+                None,
+                "session_deleted",
+                format!(
+                    "{} covers {} events of this session, which is gone from the store",
+                    x.from, x.count
+                ),
+            ));
+        }
+    }
+    Ok(report.finish())
+}
+
+fn check_store_checkpoint(
+    cp: &StoreCheckpoint,
+    body: &[u8],
+    sig: &str,
+    trust: &Trust,
+    label: &str,
+    report: &mut VerifyReport,
+    expects: &mut HashMap<String, Vec<Expect>>,
+) {
+    let key = match trust.find(&cp.key_id) {
+        Some(k) => Some(*k),
+        None if trust.keys.is_empty() => public_key_from_hex(&cp.pubkey),
+        None => None,
+    };
+    match key {
+        None => report.problems.push(Problem {
+            session: None,
+            seq: None,
+            kind: "untrusted_key".into(),
+            detail: format!(
+                "{label} is signed by key {} which is not a trusted key (was the key replaced?)",
+                cp.key_id
+            ),
+        }),
+        Some(k) => {
+            if !verify_sig(&k, body, sig) {
+                report.problems.push(Problem {
+                    session: None,
+                    seq: None,
+                    kind: "bad_signature".into(),
+                    detail: format!("{label}: signature does not verify"),
+                });
+            }
+        }
+    }
+    if StoreCheckpoint::compute_root(&cp.sessions) != cp.root {
+        report.problems.push(Problem {
+            session: None,
+            seq: None,
+            kind: "checkpoint_root_mismatch".into(),
+            detail: format!("{label}: the root does not match its session statements"),
+        });
+    }
+    for st in &cp.sessions {
+        expects.entry(st.session.clone()).or_default().push(Expect {
+            count: st.count,
+            head: st.head.clone(),
+            root: st.root.clone(),
+            from: label.to_string(),
+        });
+    }
+}
+
+/// Verifies a jsonl export (one or more sessions). Each session must end with a checkpoint
+/// event that covers all its events.
+pub fn verify_jsonl(reader: impl BufRead, trust: &Trust) -> Result<VerifyReport> {
+    let mut report = VerifyReport::default();
+    if !trust.pinned {
+        report.warnings.push(Problem { session: None, seq: None, kind: "key_not_pinned".into(), detail: "no trusted public key given (--pubkey): signatures were checked against the key the file carries".into() });
+    }
+    // Lines grouped per session in file order, kept as bytes.
+    let mut sessions: Vec<(String, Vec<(Hash32, Hash32, Vec<u8>)>)> = Vec::new();
+    for (i, line) in reader.split(b'\n').enumerate() {
+        let line = line.map_err(|e| crate::error::Error::io("<jsonl>", e))?;
+        let line = line.strip_suffix(b"\r").unwrap_or(&line);
+        if line.iter().all(|b| b.is_ascii_whitespace()) {
+            continue;
+        }
+        let Some((prev, hash, ev)) = split_export_line(line) else {
+            report.problems.push(Problem {
+                session: None,
+                seq: None,
+                kind: "bad_line".into(),
+                detail: format!(
+                    "line {} is not {{\"prev\":…,\"hash\":…,\"event\":…}}",
+                    i + 1
+                ),
+            });
+            continue;
+        };
+        let sid = Event::from_bytes(ev)
+            .map(|e| e.session)
+            .unwrap_or_else(|_| sessions.last().map(|s| s.0.clone()).unwrap_or_default());
+        match sessions.iter_mut().find(|s| s.0 == sid) {
+            Some(s) => s.1.push((prev, hash, ev.to_vec())),
+            None => sessions.push((sid, vec![(prev, hash, ev.to_vec())])),
+        }
+    }
+    if sessions.is_empty() && report.problems.is_empty() {
+        report.problems.push(Problem {
+            session: None,
+            seq: None,
+            kind: "empty".into(),
+            detail: "no events in the file".into(),
+        });
+    }
+    for (sid, lines) in sessions {
+        let mut chk = ChainCheck::new(&sid, Vec::new(), trust, &mut report);
+        for (prev, hash, raw) in &lines {
+            chk.event(None, *prev, *hash, raw);
+        }
+        chk.finish(true);
+    }
+    Ok(report.finish())
+}
+
+#[cfg(test)]
+mod tests;
