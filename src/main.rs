@@ -1,1 +1,103 @@
-fn main() {}
+//! `flightlog`: a flight recorder for AI coding agents.
+//!
+//! The binary is thin: it parses arguments, builds a [`ctx::Ctx`], dispatches to one module per
+//! command under `cmd/`, and maps errors to the exit codes of the CLI contract:
+//! 0 success, 1 the answer is "no" (problems found, blocked), 2 usage or I/O error.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+mod ctx;
+mod summary;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "flightlog",
+    version,
+    about = "A flight recorder for AI coding agents: a tamper-evident log of every command, API call and file change, and a replay that shows where a boundary was crossed.",
+    after_help = "Examples:\n  flightlog demo                      # record and replay the nine-second incident\n  flightlog record -- claude          # record an agent session\n  flightlog hook install claude-code  # record through Claude Code's hooks\n  flightlog replay latest             # step through the last session\n  flightlog verify --all              # check every chain and checkpoint"
+)]
+struct Cli {
+    #[command(flatten)]
+    global: ctx::GlobalOpts,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Record and replay the nine-second incident (a scripted agent against a local stand-in
+    /// for Railway's API, recorded by the real recorder into a temporary store).
+    Demo(cmd::demo::Args),
+    /// Run a command (an agent) and record everything it does.
+    Record(cmd::record::Args),
+    /// Take one agent hook payload on stdin, record it, answer in the agent's protocol; or
+    /// `hook install <agent>` to write the agent's hook configuration.
+    Hook(cmd::hook::Args),
+    /// Import agent transcripts, terminal recordings or flightlog exports.
+    Import(cmd::import::Args),
+    /// List sessions.
+    Sessions(cmd::sessions::Args),
+    /// Print a session's timeline.
+    Show(cmd::show::Args),
+    /// Replay a session step by step in the terminal.
+    Replay(cmd::replay::Args),
+    /// The incident report of a session: crossings, destructive actions, secrets, the window.
+    Report(cmd::report::Args),
+    /// Check every event, link and checkpoint of the store, a session, or an export.
+    Verify(cmd::verify::Args),
+    /// Export a session (jsonl, ocsf, otlp, asciicast, csv, cef, bundle).
+    Export(cmd::export::Args),
+    /// Validate a policy, or replay a session against one.
+    Policy(cmd::policy::Args),
+    /// Write a signed checkpoint over every session now (and optionally copy it elsewhere).
+    Checkpoint(cmd::checkpoint::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let ctx = match ctx::Ctx::from_opts(&cli.global) {
+        Ok(c) => c,
+        Err(e) => return fail(&e),
+    };
+    let res = match cli.command {
+        Command::Demo(a) => cmd::demo::run(&ctx, a),
+        Command::Record(a) => cmd::record::run(&ctx, a),
+        Command::Hook(a) => cmd::hook::run(&ctx, a),
+        Command::Import(a) => cmd::import::run(&ctx, a),
+        Command::Sessions(a) => cmd::sessions::run(&ctx, a),
+        Command::Show(a) => cmd::show::run(&ctx, a),
+        Command::Replay(a) => cmd::replay::run(&ctx, a),
+        Command::Report(a) => cmd::report::run(&ctx, a),
+        Command::Verify(a) => cmd::verify::run(&ctx, a),
+        Command::Export(a) => cmd::export::run(&ctx, a),
+        Command::Policy(a) => cmd::policy::run(&ctx, a),
+        Command::Checkpoint(a) => cmd::checkpoint::run(&ctx, a),
+    };
+    match res {
+        Ok(code) => code,
+        Err(e) => fail(&e),
+    }
+}
+
+/// Prints a one-line reason and returns exit code 2; a broken pipe exits quietly.
+fn fail(e: &anyhow::Error) -> ExitCode {
+    if e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    }) {
+        return ExitCode::SUCCESS;
+    }
+    let msg: Vec<String> = e.chain().map(|c| c.to_string()).collect();
+    eprintln!("flightlog: {}", msg.join(": "));
+    ExitCode::from(2)
+}

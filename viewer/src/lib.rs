@@ -1,1 +1,5 @@
-//! flightlog-viewer
+//! # flightlog-viewer
+//!
+//! The replay TUI. `sanitize` makes agent text safe to draw.
+
+pub mod sanitize;

@@ -1,0 +1,14 @@
+//! One module per command. Each has `Args` (clap) and `run(&Ctx, Args) -> Result<ExitCode>`.
+
+pub mod checkpoint;
+pub mod demo;
+pub mod export;
+pub mod hook;
+pub mod import;
+pub mod policy;
+pub mod record;
+pub mod replay;
+pub mod report;
+pub mod sessions;
+pub mod show;
+pub mod verify;

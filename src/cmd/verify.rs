@@ -1,0 +1,192 @@
+//! `flightlog verify`: every event, every link, every checkpoint; every problem reported.
+
+use std::io::{BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use flightlog_formats::checkpoint::SignedCheckpoint;
+use flightlog_formats::keys::{VerifyingKey, read_public_key, trusted_public_keys};
+use flightlog_formats::verify::{
+    StoreVerifyOptions, Trust, VerifyReport, verify_jsonl, verify_store,
+};
+
+use crate::ctx::Ctx;
+
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  flightlog verify --all\n  flightlog verify latest --pubkey /secure/flightlog.pub --checkpoint /secure/cp-latest.json\n  flightlog verify ./export.jsonl --pubkey checkpoint.pub\n  flightlog verify ./bundle-dir\n\nExit codes: 0 intact, 1 problems found, 2 could not run."
+)]
+pub struct Args {
+    /// A session (id, unique prefix, `latest`), or a path to a jsonl export or a bundle.
+    target: Option<String>,
+    /// Every session in the store (the default without a target).
+    #[arg(long)]
+    all: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+    /// A trusted public key (hex, as in keys/checkpoint.pub), kept outside the store.
+    #[arg(long, value_name = "FILE")]
+    pubkey: Vec<PathBuf>,
+    /// A signed checkpoint kept outside the store (from `flightlog checkpoint -o FILE`).
+    #[arg(long, value_name = "FILE")]
+    checkpoint: Option<PathBuf>,
+}
+
+pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
+    let report = match args.target.as_deref() {
+        Some(t) if !args.all && Path::new(t).exists() && !looks_like_store(Path::new(t)) => {
+            verify_path(ctx, Path::new(t), &args)?
+        }
+        target => {
+            let store = ctx.open_ro()?;
+            let session = match target {
+                Some(t) if !args.all => Some(store.resolve(t)?),
+                _ => None,
+            };
+            let trust = trust_for_store(ctx, &args.pubkey)?;
+            let external = match &args.checkpoint {
+                Some(p) => {
+                    let text =
+                        std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?;
+                    let cp: SignedCheckpoint =
+                        serde_json::from_slice(&text).with_context(|| {
+                            format!("{} is not a flightlog checkpoint", p.display())
+                        })?;
+                    Some((cp, p.display().to_string()))
+                }
+                None => None,
+            };
+            verify_store(
+                &store,
+                &StoreVerifyOptions {
+                    session,
+                    trust,
+                    external,
+                },
+            )?
+        }
+    };
+    print_report(&report, args.json, ctx.color)?;
+    Ok(if report.intact {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn looks_like_store(p: &Path) -> bool {
+    p.is_file()
+        && std::fs::read(p)
+            .map(|b| b.starts_with(b"SQLite format 3\0"))
+            .unwrap_or(false)
+}
+
+fn load_keys(paths: &[PathBuf]) -> Result<Vec<VerifyingKey>> {
+    paths
+        .iter()
+        .map(|p| {
+            read_public_key(p)
+                .with_context(|| format!("cannot use {} as a public key", p.display()))
+        })
+        .collect()
+}
+
+fn trust_for_store(ctx: &Ctx, pubkeys: &[PathBuf]) -> Result<Trust> {
+    if !pubkeys.is_empty() {
+        return Ok(Trust {
+            keys: load_keys(pubkeys)?,
+            pinned: true,
+        });
+    }
+    let keys = trusted_public_keys(&ctx.key_dir())
+        .with_context(|| format!("cannot read the keys in {}", ctx.key_dir().display()))?;
+    Ok(Trust {
+        keys,
+        pinned: false,
+    })
+}
+
+/// A jsonl export, or a bundle directory (events.jsonl + checkpoint.pub).
+fn verify_path(ctx: &Ctx, path: &Path, args: &Args) -> Result<VerifyReport> {
+    let (file, bundle_key) = if path.is_dir() {
+        let pk = path.join("checkpoint.pub");
+        (path.join("events.jsonl"), pk.is_file().then_some(pk))
+    } else {
+        (path.to_path_buf(), None)
+    };
+    let trust = if !args.pubkey.is_empty() {
+        Trust {
+            keys: load_keys(&args.pubkey)?,
+            pinned: true,
+        }
+    } else if let Some(pk) = bundle_key {
+        Trust {
+            keys: load_keys(&[pk])?,
+            pinned: false,
+        }
+    } else {
+        let keys = trusted_public_keys(&ctx.key_dir()).unwrap_or_default();
+        Trust {
+            keys,
+            pinned: false,
+        }
+    };
+    let f =
+        std::fs::File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
+    let report = verify_jsonl(BufReader::new(f), &trust)?;
+    Ok(report)
+}
+
+pub fn print_report(report: &VerifyReport, json: bool, color: bool) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, report)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    let (red, yellow, green, reset) = if color {
+        ("\x1b[31m", "\x1b[33m", "\x1b[32m", "\x1b[0m")
+    } else {
+        ("", "", "", "")
+    };
+    for p in &report.problems {
+        writeln!(out, "{red}PROBLEM{reset} {}", describe(p))?;
+    }
+    for w in &report.warnings {
+        writeln!(out, "{yellow}warning{reset} {}", describe(w))?;
+    }
+    if let Some(a) = &report.anchored {
+        writeln!(
+            out,
+            "anchored: up to checkpoint #{} ({}) kept at {}",
+            a.checkpoint_no, a.ts, a.source
+        )?;
+    }
+    let verdict = if report.intact {
+        format!("{green}intact{reset}")
+    } else {
+        format!(
+            "{red}NOT intact: {} problem(s){reset}",
+            report.problems.len()
+        )
+    };
+    writeln!(
+        out,
+        "{verdict}: {} events, {} checkpoints checked",
+        report.events_checked, report.checkpoints_checked
+    )?;
+    Ok(())
+}
+
+fn describe(p: &flightlog_formats::verify::Problem) -> String {
+    let mut s = String::new();
+    if let Some(sess) = &p.session {
+        s.push_str(&format!("session {sess} "));
+    }
+    if let Some(seq) = p.seq {
+        s.push_str(&format!("seq {seq} "));
+    }
+    format!("{s}[{}] {}", p.kind, p.detail)
+}

@@ -1,0 +1,112 @@
+//! Global options and the things every command needs: where the store is, the keys, the policy
+//! path, the clock, and whether output goes to a terminal.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use flightlog_formats::{Keys, Redactor, Store, keys::key_dir_for};
+
+/// Options shared by every command.
+#[derive(Debug, Clone, clap::Args)]
+pub struct GlobalOpts {
+    /// The store (else FLIGHTLOG_DB, else $XDG_DATA_HOME/flightlog/flightlog.db).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub db: Option<PathBuf>,
+    /// The policy file (else FLIGHTLOG_POLICY, else ./flightlog.toml if present, else defaults).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+}
+
+/// What a command runs with.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    pub db: PathBuf,
+    pub policy: Option<PathBuf>,
+    pub color: bool,
+    pub stdout_tty: bool,
+}
+
+impl Ctx {
+    pub fn from_opts(opts: &GlobalOpts) -> Result<Ctx> {
+        let db = match &opts.db {
+            Some(p) => p.clone(),
+            None => default_db()?,
+        };
+        let policy = opts
+            .policy
+            .clone()
+            .or_else(|| std::env::var_os("FLIGHTLOG_POLICY").map(PathBuf::from))
+            .or_else(|| {
+                let p = PathBuf::from("flightlog.toml");
+                p.is_file().then_some(p)
+            });
+        let stdout_tty = std::io::stdout().is_terminal();
+        let color = stdout_tty && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        Ok(Ctx {
+            db,
+            policy,
+            color,
+            stdout_tty,
+        })
+    }
+
+    /// Opens the store for writing (creating it), and seals sessions whose writer died.
+    pub fn open_rw(&self) -> Result<Store> {
+        let store = Store::open(&self.db)
+            .with_context(|| format!("cannot open the store {}", self.db.display()))?;
+        Ok(store)
+    }
+
+    /// Opens an existing store read-only.
+    pub fn open_ro(&self) -> Result<Store> {
+        Store::open_read_only(&self.db)
+            .with_context(|| format!("cannot open the store {}", self.db.display()))
+    }
+
+    pub fn key_dir(&self) -> PathBuf {
+        key_dir_for(&self.db)
+    }
+
+    /// Loads (creating on first use) the per-install keys.
+    pub fn keys(&self) -> Result<Keys> {
+        Keys::load_or_create(&self.key_dir())
+            .with_context(|| format!("cannot load the keys in {}", self.key_dir().display()))
+    }
+
+    pub fn redactor(&self) -> Result<Redactor> {
+        Ok(Redactor::new(self.keys()?.fingerprint_key))
+    }
+
+    /// The current time (the one place the binary reads the wall clock; tests set
+    /// FLIGHTLOG_FAKE_NOW to an RFC 3339 time to make output deterministic).
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        now()
+    }
+}
+
+pub fn now() -> chrono::DateTime<chrono::Utc> {
+    if let Some(t) = std::env::var("FLIGHTLOG_FAKE_NOW")
+        .ok()
+        .and_then(|s| flightlog_formats::event::parse_ts(&s))
+    {
+        return t;
+    }
+    chrono::Utc::now()
+}
+
+fn default_db() -> Result<PathBuf> {
+    if let Some(p) = std::env::var_os("FLIGHTLOG_DB").filter(|v| !v.is_empty()) {
+        return Ok(PathBuf::from(p));
+    }
+    let base = match std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+        Some(d) => PathBuf::from(d),
+        None => {
+            let home = std::env::var_os("HOME")
+                .filter(|v| !v.is_empty())
+                .context("neither --db, FLIGHTLOG_DB, XDG_DATA_HOME nor HOME is set")?;
+            Path::new(&home).join(".local/share")
+        }
+    };
+    Ok(base.join("flightlog").join("flightlog.db"))
+}
