@@ -1,1 +1,457 @@
+//! Tamper tests: each kind of tampering, on the store and on a jsonl export, is reported with
+//! the right seq; the intact log passes.
 
+use super::*;
+use crate::event::NewEvent;
+use crate::jsonl::{ensure_final_checkpoint, write_session};
+use crate::keys::Keys;
+use crate::redact::Redactor;
+use crate::store::{SessionMeta, Store};
+use chrono::{TimeZone, Utc};
+use ed25519_dalek::SigningKey;
+use serde_json::json;
+
+struct Fx {
+    _dir: tempfile::TempDir,
+    store: Store,
+    keys: Keys,
+    session: String,
+}
+
+fn t(sec: i64) -> chrono::DateTime<Utc> {
+    Utc.timestamp_opt(1_777_100_000 + sec, 0).single().unwrap()
+}
+
+fn keys_in(dir: &std::path::Path, seed: u8) -> Keys {
+    Keys {
+        signing: SigningKey::from_bytes(&[seed; 32]),
+        fingerprint_key: [9u8; 32],
+        dir: dir.to_path_buf(),
+    }
+}
+
+/// A session of 10 events (seq 0..9), then a store checkpoint, then nothing more.
+fn fixture() -> Fx {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("fl.db")).unwrap();
+    let keys = keys_in(dir.path(), 1);
+    let red = Redactor::new(keys.fingerprint_key);
+    let session = store
+        .create_session(
+            &SessionMeta {
+                id: Some("s1".into()),
+                ..Default::default()
+            },
+            t(0),
+        )
+        .unwrap();
+    for i in 0..10 {
+        store
+            .append(
+                &session,
+                NewEvent::new(
+                    t(i),
+                    Kind::Note,
+                    "test",
+                    json!({"i": i, "text": format!("event {i}")}),
+                ),
+                &red,
+            )
+            .unwrap();
+    }
+    store.checkpoint(&keys, t(10)).unwrap();
+    Fx {
+        _dir: dir,
+        store,
+        keys,
+        session,
+    }
+}
+
+fn trust(fx: &Fx) -> Trust {
+    Trust {
+        keys: vec![fx.keys.verifying_key()],
+        pinned: true,
+    }
+}
+
+fn verify(fx: &Fx) -> VerifyReport {
+    verify_store(
+        &fx.store,
+        &StoreVerifyOptions {
+            session: None,
+            trust: trust(fx),
+            external: None,
+        },
+    )
+    .unwrap()
+}
+
+fn kinds_at(r: &VerifyReport) -> Vec<(String, Option<u64>)> {
+    r.problems.iter().map(|p| (p.kind.clone(), p.seq)).collect()
+}
+
+fn has(r: &VerifyReport, kind: &str, seq: Option<u64>) -> bool {
+    r.problems.iter().any(|p| p.kind == kind && p.seq == seq)
+}
+
+fn sql(fx: &Fx, q: &str) {
+    fx.store.connection().execute_batch(q).unwrap();
+}
+
+#[test]
+fn intact_store_passes() {
+    let fx = fixture();
+    let r = verify(&fx);
+    assert!(r.intact, "{:?}", r.problems);
+    assert_eq!(r.events_checked, 10);
+    assert_eq!(r.checkpoints_checked, 1);
+    assert!(r.warnings.iter().all(|w| w.kind != "unanchored_tail"));
+}
+
+#[test]
+fn edited_byte_is_found_at_its_seq() {
+    let fx = fixture();
+    sql(
+        &fx,
+        "UPDATE events SET raw = CAST(replace(CAST(raw AS TEXT), 'event 4', 'event X') AS BLOB) WHERE seq = 4",
+    );
+    let r = verify(&fx);
+    assert!(!r.intact);
+    assert!(has(&r, "hash_mismatch", Some(4)), "{:?}", kinds_at(&r));
+}
+
+#[test]
+fn deleted_event_is_found() {
+    let fx = fixture();
+    sql(&fx, "DELETE FROM events WHERE seq = 6");
+    let r = verify(&fx);
+    assert!(has(&r, "missing_event", Some(6)), "{:?}", kinds_at(&r));
+    assert!(has(&r, "broken_link", Some(7)), "{:?}", kinds_at(&r));
+}
+
+#[test]
+fn inserted_event_is_found() {
+    let fx = fixture();
+    // Shift seq 5.. up by one and insert a forged event at 5 with a correct-looking link.
+    sql(
+        &fx,
+        "UPDATE events SET seq = seq + 100 WHERE seq >= 5; UPDATE events SET seq = seq - 99 WHERE seq >= 100;",
+    );
+    let prev: Vec<u8> = fx
+        .store
+        .connection()
+        .query_row("SELECT hash FROM events WHERE seq = 4", [], |r| r.get(0))
+        .unwrap();
+    let raw = br#"{"v":1,"session":"s1","seq":5,"ts":"2026-04-25T06:53:25.000000Z","kind":"note","source":"test","env":null,"data":{"forged":true}}"#.to_vec();
+    let mut p = [0u8; 32];
+    p.copy_from_slice(&prev);
+    let h = crate::chain::link_hash(&p, &raw);
+    fx.store.connection().execute("INSERT INTO events (session, seq, ts, kind, prev, hash, raw) VALUES ('s1', 5, 'x', 'note', ?1, ?2, ?3)", rusqlite::params![prev, &h[..], raw]).unwrap();
+    let r = verify(&fx);
+    assert!(!r.intact);
+    // The events after the forged one claim other seqs and no longer link.
+    assert!(has(&r, "seq_mismatch", Some(6)), "{:?}", kinds_at(&r));
+    assert!(
+        has(&r, "broken_link", Some(5)) || has(&r, "broken_link", Some(6)),
+        "{:?}",
+        kinds_at(&r)
+    );
+}
+
+#[test]
+fn swapped_events_are_found() {
+    let fx = fixture();
+    sql(
+        &fx,
+        "UPDATE events SET seq = 100 WHERE seq = 2; UPDATE events SET seq = 2 WHERE seq = 3; UPDATE events SET seq = 3 WHERE seq = 100;",
+    );
+    let r = verify(&fx);
+    assert!(has(&r, "seq_mismatch", Some(2)), "{:?}", kinds_at(&r));
+    assert!(has(&r, "seq_mismatch", Some(3)), "{:?}", kinds_at(&r));
+}
+
+#[test]
+fn truncated_tail_is_found_by_the_checkpoint() {
+    let fx = fixture();
+    sql(&fx, "DELETE FROM events WHERE seq >= 8");
+    let r = verify(&fx);
+    assert!(has(&r, "truncated", Some(8)), "{:?}", kinds_at(&r));
+}
+
+#[test]
+fn rechained_rewrite_is_caught_by_the_checkpoint() {
+    let fx = fixture();
+    // Edit event 3 and recompute every hash after it: the chain itself is consistent again.
+    let rows = fx.store.events(&fx.session, 0, 100).unwrap();
+    let mut prev = crate::chain::GENESIS;
+    for ev in rows {
+        let raw = if ev.seq == 3 {
+            String::from_utf8(ev.raw.clone())
+                .unwrap()
+                .replace("event 3", "event Z")
+                .into_bytes()
+        } else {
+            ev.raw.clone()
+        };
+        let h = crate::chain::link_hash(&prev, &raw);
+        fx.store.connection().execute("UPDATE events SET raw = ?1, prev = ?2, hash = ?3 WHERE session = 's1' AND seq = ?4", rusqlite::params![raw, &prev[..], &h[..], ev.seq as i64]).unwrap();
+        prev = h;
+    }
+    let r = verify(&fx);
+    assert!(!r.intact);
+    assert!(
+        !r.problems
+            .iter()
+            .any(|p| p.kind == "hash_mismatch" || p.kind == "broken_link")
+    );
+    assert!(
+        has(&r, "checkpoint_mismatch", Some(9)),
+        "{:?}",
+        kinds_at(&r)
+    );
+}
+
+#[test]
+fn deleted_session_is_found() {
+    let fx = fixture();
+    sql(
+        &fx,
+        "DELETE FROM events WHERE session = 's1'; DELETE FROM sessions WHERE id = 's1';",
+    );
+    let r = verify(&fx);
+    assert!(
+        r.problems
+            .iter()
+            .any(|p| p.kind == "session_deleted" && p.session.as_deref() == Some("s1")),
+        "{:?}",
+        kinds_at(&r)
+    );
+}
+
+#[test]
+fn replaced_key_is_found() {
+    let fx = fixture();
+    // The checkpoints were signed with seed 1; a verifier that trusts another key rejects them.
+    let other = keys_in(fx._dir.path(), 2);
+    let r = verify_store(
+        &fx.store,
+        &StoreVerifyOptions {
+            session: None,
+            trust: Trust {
+                keys: vec![other.verifying_key()],
+                pinned: true,
+            },
+            external: None,
+        },
+    )
+    .unwrap();
+    assert!(
+        r.problems.iter().any(|p| p.kind == "untrusted_key"),
+        "{:?}",
+        kinds_at(&r)
+    );
+    // And a checkpoint re-signed with a new key after a rewrite does not pass with the old key.
+    sql(&fx, "DELETE FROM checkpoints");
+    fx.store.checkpoint(&other, t(20)).unwrap();
+    let r = verify(&fx);
+    assert!(
+        r.problems.iter().any(|p| p.kind == "untrusted_key"),
+        "{:?}",
+        kinds_at(&r)
+    );
+}
+
+#[test]
+fn deleted_checkpoint_breaks_the_checkpoint_chain() {
+    let fx = fixture();
+    fx.store.checkpoint(&fx.keys, t(11)).unwrap();
+    fx.store.checkpoint(&fx.keys, t(12)).unwrap();
+    sql(&fx, "DELETE FROM checkpoints WHERE no = 2");
+    let r = verify(&fx);
+    assert!(
+        r.problems.iter().any(|p| p.kind == "checkpoint_missing"),
+        "{:?}",
+        kinds_at(&r)
+    );
+    assert!(
+        r.problems
+            .iter()
+            .any(|p| p.kind == "checkpoint_chain_broken"),
+        "{:?}",
+        kinds_at(&r)
+    );
+}
+
+#[test]
+fn events_after_the_last_checkpoint_are_a_warning_not_a_failure() {
+    let fx = fixture();
+    let red = Redactor::new(fx.keys.fingerprint_key);
+    fx.store
+        .append(
+            &fx.session,
+            NewEvent::new(t(30), Kind::Note, "test", json!({})),
+            &red,
+        )
+        .unwrap();
+    let r = verify(&fx);
+    assert!(r.intact, "{:?}", r.problems);
+    assert!(
+        r.warnings
+            .iter()
+            .any(|w| w.kind == "unanchored_tail" && w.seq == Some(10))
+    );
+}
+
+#[test]
+fn external_checkpoint_anchors_and_catches_a_full_re_sign() {
+    let fx = fixture();
+    let kept = fx.store.latest_checkpoint().unwrap().unwrap();
+    let opts = |ext| StoreVerifyOptions {
+        session: None,
+        trust: trust(&fx),
+        external: Some((ext, "offsite".to_string())),
+    };
+    let r = verify_store(&fx.store, &opts(kept.clone())).unwrap();
+    assert!(r.intact, "{:?}", r.problems);
+    assert_eq!(r.anchored.as_ref().map(|a| a.checkpoint_no), Some(1));
+    // An attacker with the local key rewrites event 2, re-chains and re-signs every checkpoint.
+    sql(
+        &fx,
+        "DELETE FROM events WHERE seq >= 5; DELETE FROM checkpoints;",
+    );
+    fx.store.checkpoint(&fx.keys, t(40)).unwrap();
+    let r = verify(&fx);
+    assert!(r.intact, "locally the re-signed store looks fine");
+    let r = verify_store(&fx.store, &opts(kept)).unwrap();
+    assert!(!r.intact);
+    assert!(
+        r.problems.iter().any(|p| p.kind == "checkpoint_replaced"),
+        "{:?}",
+        kinds_at(&r)
+    );
+    assert!(has(&r, "truncated", Some(5)), "{:?}", kinds_at(&r));
+}
+
+// ---- jsonl exports ----
+
+fn export(fx: &Fx) -> Vec<u8> {
+    ensure_final_checkpoint(&fx.store, &fx.session, &fx.keys, t(50)).unwrap();
+    let mut out = Vec::new();
+    write_session(&fx.store, &fx.session, &mut out).unwrap();
+    out
+}
+
+fn lines(b: &[u8]) -> Vec<Vec<u8>> {
+    b.split(|c| *c == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| l.to_vec())
+        .collect()
+}
+
+fn join(ls: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for l in ls {
+        out.extend_from_slice(l);
+        out.push(b'\n');
+    }
+    out
+}
+
+fn vj(fx: &Fx, b: &[u8]) -> VerifyReport {
+    verify_jsonl(std::io::Cursor::new(b.to_vec()), &trust(fx)).unwrap()
+}
+
+#[test]
+fn jsonl_intact_passes_and_ends_with_a_checkpoint() {
+    let fx = fixture();
+    let b = export(&fx);
+    let r = vj(&fx, &b);
+    assert!(r.intact, "{:?}", r.problems);
+    assert_eq!(r.events_checked, 11);
+    assert_eq!(r.checkpoints_checked, 1);
+    // Exporting again does not add a second checkpoint.
+    assert_eq!(export(&fx), b);
+}
+
+#[test]
+fn jsonl_edit_delete_insert_swap_truncate() {
+    let fx = fixture();
+    let ls = lines(&export(&fx));
+    // edit
+    let mut e = ls.clone();
+    e[4] = String::from_utf8(e[4].clone())
+        .unwrap()
+        .replace("event 4", "event 5")
+        .into_bytes();
+    assert!(has(&vj(&fx, &join(&e)), "hash_mismatch", Some(4)));
+    // delete
+    let mut d = ls.clone();
+    d.remove(6);
+    let r = vj(&fx, &join(&d));
+    assert!(has(&r, "missing_event", Some(6)), "{:?}", kinds_at(&r));
+    // insert (a duplicate of line 2 placed after line 5)
+    let mut i = ls.clone();
+    i.insert(6, ls[2].clone());
+    let r = vj(&fx, &join(&i));
+    assert!(has(&r, "out_of_order", Some(2)), "{:?}", kinds_at(&r));
+    // swap
+    let mut s = ls.clone();
+    s.swap(2, 3);
+    let r = vj(&fx, &join(&s));
+    assert!(
+        has(&r, "out_of_order", Some(2)) || has(&r, "missing_event", Some(2)),
+        "{:?}",
+        kinds_at(&r)
+    );
+    // truncate (drops the final checkpoint)
+    let r = vj(&fx, &join(&ls[..7]));
+    assert!(has(&r, "unanchored_export", Some(6)), "{:?}", kinds_at(&r));
+}
+
+#[test]
+fn jsonl_rechained_rewrite_is_caught_by_the_checkpoint_signature() {
+    let fx = fixture();
+    let ls = lines(&export(&fx));
+    let mut prev = crate::chain::GENESIS;
+    let mut out = Vec::new();
+    for l in &ls {
+        let (_, _, ev) = crate::chain::split_export_line(l).unwrap();
+        let ev = String::from_utf8(ev.to_vec())
+            .unwrap()
+            .replace("event 3", "event 9")
+            .into_bytes();
+        let h = crate::chain::link_hash(&prev, &ev);
+        out.push(crate::chain::export_line(&prev, &h, &ev));
+        prev = h;
+    }
+    let r = vj(&fx, &join(&out));
+    assert!(!r.intact);
+    assert!(
+        has(&r, "checkpoint_mismatch", Some(10)),
+        "{:?}",
+        kinds_at(&r)
+    );
+}
+
+#[test]
+fn jsonl_with_a_foreign_key_is_rejected() {
+    let fx = fixture();
+    let b = export(&fx);
+    let other = keys_in(fx._dir.path(), 3);
+    let r = verify_jsonl(
+        std::io::Cursor::new(b),
+        &Trust {
+            keys: vec![other.verifying_key()],
+            pinned: true,
+        },
+    )
+    .unwrap();
+    assert!(
+        r.problems
+            .iter()
+            .any(|p| p.kind == "untrusted_key" && p.seq == Some(10)),
+        "{:?}",
+        kinds_at(&r)
+    );
+}
