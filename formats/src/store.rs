@@ -320,6 +320,78 @@ impl Store {
         Ok((id, true))
     }
 
+    /// Like [`Store::session_for_external`], but a newly created session gets `start` as its
+    /// seq 0 in the same transaction, so no concurrent writer can land before it.
+    pub fn session_for_external_with_start(
+        &self,
+        meta: &SessionMeta,
+        start: NewEvent,
+        redactor: &Redactor,
+    ) -> Result<(String, bool)> {
+        let started = start.ts;
+        let tx = self.immediate()?;
+        let found: Option<String> = tx
+            .query_row(
+                "SELECT id FROM sessions WHERE agent IS ?1 AND external_id = ?2 \
+                 ORDER BY started DESC LIMIT 1",
+                params![meta.agent, meta.external_id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(id) = found {
+            tx.commit()?;
+            return Ok((id, false));
+        }
+        let id = match &meta.id {
+            Some(id) => id.clone(),
+            None => new_session_id()?,
+        };
+        tx.execute(
+            "INSERT INTO sessions (id, label, agent, home_env, external_id, started) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                id,
+                meta.label,
+                meta.agent,
+                meta.home_env,
+                meta.external_id,
+                format_ts(started)
+            ],
+        )?;
+        append_in(&tx, &id, vec![start], Some(redactor))?;
+        tx.commit().map_err(|e| map_busy(e, self.busy_ms))?;
+        Ok((id, true))
+    }
+
+    /// Creates a session and appends its `session_start` event in one transaction.
+    pub fn create_session_with_start(
+        &self,
+        meta: &SessionMeta,
+        start: NewEvent,
+        redactor: &Redactor,
+    ) -> Result<String> {
+        let id = match &meta.id {
+            Some(id) => id.clone(),
+            None => new_session_id()?,
+        };
+        let tx = self.immediate()?;
+        tx.execute(
+            "INSERT INTO sessions (id, label, agent, home_env, external_id, started) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                id,
+                meta.label,
+                meta.agent,
+                meta.home_env,
+                meta.external_id,
+                format_ts(start.ts)
+            ],
+        )?;
+        append_in(&tx, &id, vec![start], Some(redactor))?;
+        tx.commit().map_err(|e| map_busy(e, self.busy_ms))?;
+        Ok(id)
+    }
+
     pub fn session_exists(&self, id: &str) -> Result<bool> {
         Ok(self
             .conn

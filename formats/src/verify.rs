@@ -218,15 +218,13 @@ impl<'a> ChainCheck<'a> {
                 "prev does not match the hash of the event before it",
             ));
         }
-        let link_ok = claimed_prev == self.prev;
-        if link_ok && computed != claimed_hash {
-            self.push(problem(
-                &s,
-                Some(seq),
-                "hash_mismatch",
-                "the event's bytes do not hash to its stored hash (edited)",
-            ));
-        } else if !link_ok && link_hash(&claimed_prev, raw) != claimed_hash {
+        // The event's own bytes must hash (with the prev it claims) to the hash it claims.
+        let own = if claimed_prev == self.prev {
+            computed
+        } else {
+            link_hash(&claimed_prev, raw)
+        };
+        if own != claimed_hash {
             self.push(problem(
                 &s,
                 Some(seq),
@@ -590,6 +588,9 @@ fn check_store_checkpoint(
     }
 }
 
+/// One jsonl line: claimed prev, claimed hash, event bytes.
+type Line = (Hash32, Hash32, Vec<u8>);
+
 /// Verifies a jsonl export (one or more sessions). Each session must end with a checkpoint
 /// event that covers all its events.
 pub fn verify_jsonl(reader: impl BufRead, trust: &Trust) -> Result<VerifyReport> {
@@ -598,7 +599,7 @@ pub fn verify_jsonl(reader: impl BufRead, trust: &Trust) -> Result<VerifyReport>
         report.warnings.push(Problem { session: None, seq: None, kind: "key_not_pinned".into(), detail: "no trusted public key given (--pubkey): signatures were checked against the key the file carries".into() });
     }
     // Lines grouped per session in file order, kept as bytes.
-    let mut sessions: Vec<(String, Vec<(Hash32, Hash32, Vec<u8>)>)> = Vec::new();
+    let mut sessions: Vec<(String, Vec<Line>)> = Vec::new();
     for (i, line) in reader.split(b'\n').enumerate() {
         let line = line.map_err(|e| crate::error::Error::io("<jsonl>", e))?;
         let line = line.strip_suffix(b"\r").unwrap_or(&line);

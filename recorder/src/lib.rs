@@ -1,1 +1,2 @@
 //! flightlog-recorder
+pub mod hook;

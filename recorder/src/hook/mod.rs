@@ -1,0 +1,388 @@
+//! Agent hooks: one payload on stdin, normalized into events, answered in the agent's protocol.
+//!
+//! Supported: Claude Code and Codex (the same Claude-compatible protocol), Gemini CLI, Cursor.
+//!
+//! - Payloads of one agent session form one flightlog session (the agent's session id maps to
+//!   ours); inside `flightlog record` they join `FLIGHTLOG_SESSION` instead.
+//! - Pre and post events are joined on the tool-call id (`call_id`; `call_seq` in the result
+//!   points at the `tool_call` event).
+//! - The raw payload is kept (redacted by the store, strings over a size limit truncated with
+//!   their length and SHA-256 noted).
+//! - Malformed or unknown payloads become `raw_input` events with a clear stderr line and a
+//!   non-blocking exit code. Nothing here panics on input, and every wait is bounded.
+
+mod install;
+mod normalize;
+
+pub use install::{InstallError, InstallScope, Installed, config_path, install};
+pub use normalize::{Normalized, normalize};
+
+use chrono::{DateTime, Utc};
+use flightlog_formats::store::SessionMeta;
+use flightlog_formats::{Event, Kind, NewEvent, Redactor, Store};
+use serde_json::{Value, json};
+
+/// The agents whose hook protocols flightlog speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Agent {
+    ClaudeCode,
+    Codex,
+    Gemini,
+    Cursor,
+}
+
+impl Agent {
+    pub fn parse(s: &str) -> Option<Agent> {
+        Some(match s {
+            "claude-code" | "claude" => Agent::ClaudeCode,
+            "codex" => Agent::Codex,
+            "gemini" | "gemini-cli" => Agent::Gemini,
+            "cursor" => Agent::Cursor,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Agent::ClaudeCode => "claude-code",
+            Agent::Codex => "codex",
+            Agent::Gemini => "gemini",
+            Agent::Cursor => "cursor",
+        }
+    }
+
+    pub fn source(self) -> String {
+        format!("hook:{}", self.name())
+    }
+}
+
+/// The largest payload read from stdin; beyond it the payload is recorded truncated.
+pub const MAX_PAYLOAD: usize = 64 * 1024 * 1024;
+/// The longest string kept verbatim inside a stored payload.
+pub const MAX_STRING: usize = 256 * 1024;
+
+/// A guard's answer for a tool call about to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Denial {
+    pub rule: Option<String>,
+    pub reason: String,
+}
+
+/// What the hook process prints and exits with.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Answer {
+    pub stdout: String,
+    pub stderr: String,
+    pub exit: i32,
+}
+
+/// Everything `handle` needs besides the payload.
+pub struct HookEnv<'a> {
+    pub store: &'a Store,
+    pub redactor: &'a Redactor,
+    /// `FLIGHTLOG_SESSION` when running inside `flightlog record`.
+    pub record_session: Option<String>,
+    pub now: DateTime<Utc>,
+    /// Decides whether a tool call must be denied (None: allow). Given recent events and the
+    /// candidate `tool_call` event as it would be stored.
+    pub guard: Option<&'a dyn Fn(&[Event], &Event) -> Option<Denial>>,
+    /// How many earlier events of the session the guard sees.
+    pub guard_context: u64,
+}
+
+/// Handles one payload end to end: parse, normalize, append (durably), answer.
+pub fn handle(
+    agent: Agent,
+    payload: &[u8],
+    env: &HookEnv<'_>,
+) -> Result<Answer, flightlog_formats::Error> {
+    let truncated = payload.len() >= MAX_PAYLOAD;
+    let parsed: Result<Value, String> = if truncated {
+        Err(format!("payload larger than {MAX_PAYLOAD} bytes"))
+    } else {
+        serde_json::from_slice(payload).map_err(|e| e.to_string())
+    };
+    let value = match parsed {
+        Ok(v) if v.is_object() => v,
+        Ok(_) => return record_raw(agent, payload, "payload is JSON but not an object", env),
+        Err(e) => {
+            return record_raw(
+                agent,
+                payload,
+                &format!("payload is not valid JSON: {e}"),
+                env,
+            );
+        }
+    };
+    let Some(n) = normalize(agent, &value, env.now) else {
+        return record_raw(agent, payload, "payload has no hook event name", env);
+    };
+    let session = session_for(agent, &n, &value, env)?;
+    let mut events = n.events;
+    // Inside `flightlog record` the recorder owns the session's end.
+    if env.record_session.is_some() {
+        for e in events.iter_mut().filter(|e| e.kind == Kind::SessionEnd) {
+            e.kind = Kind::Note;
+        }
+    }
+    // Join the result to its call.
+    if let Some(call_id) = &n.call_id
+        && !n.is_pre
+    {
+        let call_seq = env.store.call_seq(&session, call_id)?;
+        for e in events.iter_mut().filter(|e| e.kind == Kind::ToolResult) {
+            if let Some(obj) = e.data.as_object_mut() {
+                obj.insert("call_seq".into(), json!(call_seq));
+            }
+        }
+    }
+    // The guard decides before the call is acknowledged.
+    let mut denial = None;
+    if n.is_pre
+        && let Some(guard) = env.guard
+        && let Some(candidate) = events.iter().find(|e| e.kind == Kind::ToolCall)
+    {
+        let (count, _) = env.store.head(&session)?;
+        let from = count.saturating_sub(env.guard_context);
+        let prior: Vec<Event> = env
+            .store
+            .events(&session, from, env.guard_context)?
+            .iter()
+            .filter_map(|s| s.event().ok())
+            .collect();
+        let mut data = candidate.data.clone();
+        let red = env.redactor.redact_value(&mut data);
+        let as_event = Event {
+            v: flightlog_formats::event::FORMAT_VERSION,
+            session: session.clone(),
+            seq: count,
+            ts: flightlog_formats::event::format_ts(candidate.ts),
+            kind: Kind::ToolCall,
+            source: candidate.source.clone(),
+            env: candidate.env.clone(),
+            redactions: red,
+            data,
+        };
+        denial = guard(&prior, &as_event);
+    }
+    if let Some(d) = &denial {
+        events.push(NewEvent::new(
+            env.now,
+            Kind::Decision,
+            "guard",
+            json!({
+                "decision": "deny",
+                "rule": d.rule,
+                "reason": d.reason,
+                "layer": "hook",
+                "agent": agent.name(),
+                "call_id": n.call_id,
+            }),
+        ));
+    }
+    let appended = env.store.append_batch(&session, events, env.redactor)?;
+    if let (Some(call_id), true) = (&n.call_id, n.is_pre)
+        && let Some(first) = appended.first()
+    {
+        env.store.remember_call(&session, call_id, first.seq)?;
+    }
+    if n.ends_session && env.record_session.is_none() {
+        env.store.mark_ended(&session, env.now)?;
+    }
+    Ok(answer(agent, &n.hook_event, denial.as_ref()))
+}
+
+/// The session a payload belongs to: the recorder's, or the one mapped from the agent's id.
+fn session_for(
+    agent: Agent,
+    n: &Normalized,
+    payload: &Value,
+    env: &HookEnv<'_>,
+) -> Result<String, flightlog_formats::Error> {
+    if let Some(s) = &env.record_session
+        && env.store.session_exists(s)?
+    {
+        return Ok(s.clone());
+    }
+    let external = n
+        .external_session
+        .clone()
+        .unwrap_or_else(|| "unknown".to_string());
+    let meta = SessionMeta {
+        id: None,
+        label: None,
+        agent: Some(agent.name().to_string()),
+        home_env: None,
+        external_id: Some(external.clone()),
+    };
+    let start = NewEvent::new(
+        env.now,
+        Kind::SessionStart,
+        agent.source(),
+        json!({
+            "agent": agent.name(),
+            "agent_session": external,
+            "cwd": payload.get("cwd").cloned().or_else(|| payload.get("workspace_roots").and_then(|w| w.get(0)).cloned()),
+            "transcript_path": payload.get("transcript_path"),
+            "model": payload.get("model"),
+            "flightlog_version": env!("CARGO_PKG_VERSION"),
+            "layers": ["hook"],
+            "note": if env.record_session.is_some() { "FLIGHTLOG_SESSION named a session this store does not have; recording into a hook session instead" } else { "" },
+        }),
+    );
+    let (id, _) = env
+        .store
+        .session_for_external_with_start(&meta, start, env.redactor)?;
+    Ok(id)
+}
+
+fn record_raw(
+    agent: Agent,
+    payload: &[u8],
+    error: &str,
+    env: &HookEnv<'_>,
+) -> Result<Answer, flightlog_formats::Error> {
+    let shown = &payload[..payload.len().min(MAX_STRING)];
+    let raw = String::from_utf8_lossy(shown).into_owned();
+    let n = Normalized {
+        hook_event: String::new(),
+        external_session: None,
+        events: Vec::new(),
+        call_id: None,
+        is_pre: false,
+        ends_session: false,
+    };
+    let session = session_for(agent, &n, &Value::Null, env)?;
+    env.store.append(
+        &session,
+        NewEvent::new(
+            env.now,
+            Kind::RawInput,
+            agent.source(),
+            json!({
+                "error": error,
+                "raw": raw,
+                "bytes": payload.len(),
+                "truncated": payload.len() > shown.len(),
+            }),
+        ),
+        env.redactor,
+    )?;
+    Ok(Answer {
+        stdout: String::new(),
+        stderr: format!(
+            "flightlog: {} hook payload not understood ({error}); recorded as raw input in session {session}\n",
+            agent.name()
+        ),
+        exit: 1,
+    })
+}
+
+/// Builds the agent-protocol answer.
+pub fn answer(agent: Agent, hook_event: &str, denial: Option<&Denial>) -> Answer {
+    let reason = denial.map(|d| match &d.rule {
+        Some(r) => format!("flightlog guard: {} (rule {r})", d.reason),
+        None => format!("flightlog guard: {}", d.reason),
+    });
+    match agent {
+        Agent::ClaudeCode | Agent::Codex => match reason {
+            // Allow: print nothing, so the agent's own permission rules still apply.
+            None => Answer::default(),
+            Some(r) => Answer {
+                stdout: json!({
+                    "hookSpecificOutput": {
+                        "hookEventName": hook_event,
+                        "permissionDecision": "deny",
+                        "permissionDecisionReason": r,
+                    }
+                })
+                .to_string(),
+                stderr: String::new(),
+                exit: 0,
+            },
+        },
+        Agent::Gemini => match reason {
+            None => Answer::default(),
+            Some(r) => Answer {
+                stdout: json!({"decision": "deny", "reason": r}).to_string(),
+                stderr: String::new(),
+                exit: 0,
+            },
+        },
+        Agent::Cursor => {
+            let before = hook_event.starts_with("before") || hook_event == "preToolUse";
+            if hook_event == "beforeSubmitPrompt" {
+                return Answer {
+                    stdout: json!({"continue": true}).to_string(),
+                    ..Answer::default()
+                };
+            }
+            match (before, reason) {
+                (_, Some(r)) => Answer {
+                    stdout: json!({"permission": "deny", "user_message": r, "agent_message": r})
+                        .to_string(),
+                    stderr: String::new(),
+                    exit: 0,
+                },
+                (true, None) => Answer {
+                    stdout: json!({"permission": "allow"}).to_string(),
+                    ..Answer::default()
+                },
+                (false, None) => Answer {
+                    stdout: "{}".into(),
+                    ..Answer::default()
+                },
+            }
+        }
+    }
+}
+
+/// What a hook answers when flightlog itself failed (store unavailable, ...), per fail mode.
+pub fn failure_answer(agent: Agent, hook_event: &str, fail_closed: bool, error: &str) -> Answer {
+    if fail_closed && is_pre_event(agent, hook_event) {
+        let mut a = answer(
+            agent,
+            hook_event,
+            Some(&Denial {
+                rule: Some("fail-closed".into()),
+                reason: format!(
+                    "flightlog could not record this action ({error}); the policy says fail closed"
+                ),
+            }),
+        );
+        a.stderr = format!("flightlog: {error} (fail closed: denied)\n");
+        return a;
+    }
+    Answer {
+        stdout: String::new(),
+        stderr: format!("flightlog: {error} (fail open: the agent continues unrecorded)\n"),
+        exit: 1,
+    }
+}
+
+/// Whether a hook event fires before a tool runs (the only place a deny matters).
+pub fn is_pre_event(agent: Agent, hook_event: &str) -> bool {
+    match agent {
+        Agent::ClaudeCode | Agent::Codex => hook_event == "PreToolUse",
+        Agent::Gemini => hook_event == "BeforeTool",
+        Agent::Cursor => matches!(
+            hook_event,
+            "beforeShellExecution" | "beforeMCPExecution" | "preToolUse" | "beforeReadFile"
+        ),
+    }
+}
+
+/// Best-effort extraction of the hook event name from raw bytes (for failure answers).
+pub fn peek_event_name(payload: &[u8]) -> String {
+    serde_json::from_slice::<Value>(payload)
+        .ok()
+        .and_then(|v| {
+            v.get("hook_event_name")
+                .and_then(|x| x.as_str())
+                .map(str::to_string)
+        })
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests;

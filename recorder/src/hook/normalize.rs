@@ -1,0 +1,407 @@
+//! Turns one hook payload into events, per agent protocol.
+
+use chrono::{DateTime, Utc};
+use flightlog_formats::{Kind, NewEvent};
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+
+use super::{Agent, MAX_STRING};
+
+/// The events of one payload and how they relate to others.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Normalized {
+    /// The agent's name for the hook event (`PreToolUse`, `beforeShellExecution`, ...).
+    pub hook_event: String,
+    /// The agent's own session id.
+    pub external_session: Option<String>,
+    pub events: Vec<NewEvent>,
+    /// The tool-call id that joins pre and post.
+    pub call_id: Option<String>,
+    /// True for a payload sent before a tool runs (the guard may deny it).
+    pub is_pre: bool,
+    /// True for the agent's session end.
+    pub ends_session: bool,
+}
+
+/// Normalizes a payload; None if it carries no hook event name at all.
+pub fn normalize(agent: Agent, payload: &Value, now: DateTime<Utc>) -> Option<Normalized> {
+    let obj = payload.as_object()?;
+    let hook = obj.get("hook_event_name")?.as_str()?.to_string();
+    Some(match agent {
+        Agent::ClaudeCode | Agent::Codex => claude(agent, obj, hook, now),
+        Agent::Gemini => gemini(obj, hook, now),
+        Agent::Cursor => cursor(obj, hook, now),
+    })
+}
+
+fn s<'a>(o: &'a Map<String, Value>, k: &str) -> Option<&'a str> {
+    o.get(k).and_then(Value::as_str)
+}
+
+/// The payload minus the fields that were lifted into the event, with long strings bounded.
+fn rest(o: &Map<String, Value>, lifted: &[&str]) -> Value {
+    let mut m = Map::new();
+    for (k, v) in o {
+        if !lifted.contains(&k.as_str()) {
+            m.insert(k.clone(), bounded(v));
+        }
+    }
+    Value::Object(m)
+}
+
+/// Copies a value with every string longer than [`MAX_STRING`] cut, noting length and hash.
+pub fn bounded(v: &Value) -> Value {
+    match v {
+        Value::String(st) if st.len() > MAX_STRING => {
+            let mut cut = MAX_STRING;
+            while !st.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            Value::String(format!(
+                "{}…[truncated: {} bytes in all, sha256 {}]",
+                &st[..cut],
+                st.len(),
+                hex::encode(Sha256::digest(st.as_bytes()))
+            ))
+        }
+        Value::Array(a) => Value::Array(a.iter().map(bounded).collect()),
+        Value::Object(o) => Value::Object(o.iter().map(|(k, v)| (k.clone(), bounded(v))).collect()),
+        other => other.clone(),
+    }
+}
+
+fn ev(kind: Kind, agent: Agent, now: DateTime<Utc>, data: Value) -> NewEvent {
+    NewEvent::new(now, kind, agent.source(), data)
+}
+
+fn shell_command(tool: &str, input: &Value) -> Option<String> {
+    let is_shell = matches!(
+        tool,
+        "Bash"
+            | "PowerShell"
+            | "Shell"
+            | "shell"
+            | "run_shell_command"
+            | "exec_command"
+            | "local_shell"
+    );
+    let cmd = input.get("command").or_else(|| input.get("cmd"));
+    match cmd {
+        Some(Value::String(c)) if is_shell || tool.is_empty() => Some(c.clone()),
+        Some(Value::Array(parts)) if is_shell => Some(
+            parts
+                .iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(" "),
+        ),
+        _ => None,
+    }
+}
+
+fn synthetic_call_id(prefix: &str, parts: &[&str]) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p.as_bytes());
+        h.update([0u8]);
+    }
+    format!("{prefix}-{}", &hex::encode(h.finalize())[..16])
+}
+
+fn claude(agent: Agent, o: &Map<String, Value>, hook: String, now: DateTime<Utc>) -> Normalized {
+    let external = s(o, "session_id").map(str::to_string);
+    let tool = s(o, "tool_name").unwrap_or("").to_string();
+    let call_id = s(o, "tool_use_id").map(str::to_string);
+    let input = o.get("tool_input").map(bounded).unwrap_or(Value::Null);
+    let mut is_pre = false;
+    let mut ends = false;
+    let mut events = Vec::new();
+    let base = |extra: Value| {
+        let mut d = json!({"agent": agent.name(), "hook": hook});
+        if let (Some(m), Value::Object(x)) = (d.as_object_mut(), extra) {
+            m.extend(x);
+        }
+        d
+    };
+    match hook.as_str() {
+        "PreToolUse" => {
+            is_pre = true;
+            let mut d = base(json!({
+                "tool": tool, "call_id": call_id, "input": input,
+                "payload": rest(o, &["tool_input"]),
+            }));
+            if let Some(c) = shell_command(&tool, &input) {
+                d["command"] = json!(c);
+            }
+            events.push(ev(Kind::ToolCall, agent, now, d));
+        }
+        "PostToolUse" | "PostToolUseFailure" => {
+            let failed = hook == "PostToolUseFailure";
+            let output = o.get("tool_response").map(bounded).unwrap_or(Value::Null);
+            let error = s(o, "error").map(str::to_string);
+            let resp_err = output
+                .get("is_error")
+                .and_then(Value::as_bool)
+                .unwrap_or(false)
+                || output
+                    .get("interrupted")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false);
+            let mut d = base(json!({
+                "tool": tool, "call_id": call_id, "input": input, "output": output,
+                "error": error, "is_error": failed || resp_err,
+                "duration_ms": o.get("duration_ms"),
+                "payload": rest(o, &["tool_input", "tool_response"]),
+            }));
+            if let Some(c) = shell_command(&tool, &input) {
+                d["command"] = json!(c);
+            }
+            events.push(ev(Kind::ToolResult, agent, now, d));
+            if tool == "Read"
+                && let Some(p) = input.get("file_path").and_then(Value::as_str)
+            {
+                events.push(ev(
+                    Kind::FileRead,
+                    agent,
+                    now,
+                    json!({"path": p, "via": "tool", "call_id": call_id}),
+                ));
+            }
+        }
+        "UserPromptSubmit" => {
+            events.push(ev(Kind::Prompt, agent, now, base(json!({
+                "role": "user", "text": o.get("prompt").map(bounded), "payload": rest(o, &["prompt"]),
+            }))));
+        }
+        "Stop" | "SubagentStop" => {
+            events.push(ev(
+                Kind::Message,
+                agent,
+                now,
+                base(json!({
+                    "role": "assistant",
+                    "text": o.get("last_assistant_message").map(bounded),
+                    "payload": rest(o, &["last_assistant_message"]),
+                })),
+            ));
+        }
+        "SessionEnd" => {
+            ends = true;
+            events.push(ev(
+                Kind::SessionEnd,
+                agent,
+                now,
+                base(json!({
+                    "reason": o.get("reason"), "exit": null, "payload": rest(o, &[]),
+                })),
+            ));
+        }
+        "FileChanged" => {
+            let op = match s(o, "event") {
+                Some("add") => "create",
+                Some("unlink") => "delete",
+                _ => "modify",
+            };
+            events.push(ev(
+                Kind::FileChange,
+                agent,
+                now,
+                base(json!({
+                    "path": o.get("file_path"), "op": op, "diff": null, "payload": rest(o, &[]),
+                })),
+            ));
+        }
+        _ => {
+            // SessionStart, Notification, PermissionRequest, SubagentStart, PreCompact,
+            // StopFailure and anything newer: kept whole as a note.
+            let mut d = base(json!({"payload": rest(o, &[])}));
+            if hook == "StopFailure" {
+                d["error"] = o.get("error").cloned().unwrap_or(Value::Null);
+            }
+            if !tool.is_empty() {
+                d["tool"] = json!(tool);
+            }
+            events.push(ev(Kind::Note, agent, now, d));
+        }
+    }
+    Normalized {
+        hook_event: hook,
+        external_session: external,
+        events,
+        call_id,
+        is_pre,
+        ends_session: ends,
+    }
+}
+
+fn gemini(o: &Map<String, Value>, hook: String, now: DateTime<Utc>) -> Normalized {
+    let agent = Agent::Gemini;
+    let external = s(o, "session_id").map(str::to_string);
+    let tool = s(o, "tool_name").unwrap_or("").to_string();
+    let input = o.get("tool_input").map(bounded).unwrap_or(Value::Null);
+    let mut call_id = None;
+    let mut is_pre = false;
+    let mut ends = false;
+    let mut events = Vec::new();
+    let base = |extra: Value| {
+        let mut d = json!({"agent": "gemini", "hook": hook});
+        if let (Some(m), Value::Object(x)) = (d.as_object_mut(), extra) {
+            m.extend(x);
+        }
+        d
+    };
+    match hook.as_str() {
+        "BeforeTool" | "AfterTool" => {
+            // Gemini's hooks carry no call id: join on (session, tool, input).
+            let id = synthetic_call_id(
+                "gemini",
+                &[external.as_deref().unwrap_or(""), &tool, &String::from_utf8_lossy(&flightlog_formats::canonical::value_bytes(&input))],
+            );
+            call_id = Some(id.clone());
+            let command = shell_command(&tool, &input);
+            if hook == "BeforeTool" {
+                is_pre = true;
+                let mut d = base(json!({"tool": tool, "call_id": id, "input": input, "payload": rest(o, &["tool_input"])}));
+                if let Some(c) = command {
+                    d["command"] = json!(c);
+                }
+                events.push(ev(Kind::ToolCall, agent, now, d));
+            } else {
+                let resp = o.get("tool_response").map(bounded).unwrap_or(Value::Null);
+                let error = resp.get("error").filter(|e| !e.is_null()).cloned();
+                let output = resp.get("llmContent").or_else(|| resp.get("returnDisplay")).cloned().unwrap_or(resp.clone());
+                let mut d = base(json!({
+                    "tool": tool, "call_id": id, "input": input, "output": output,
+                    "error": error, "is_error": error.is_some(),
+                    "payload": rest(o, &["tool_input", "tool_response"]),
+                }));
+                if let Some(c) = command {
+                    d["command"] = json!(c);
+                }
+                events.push(ev(Kind::ToolResult, agent, now, d));
+                if tool == "read_file"
+                    && let Some(p) = input.get("absolute_path").or_else(|| input.get("file_path")).and_then(Value::as_str)
+                {
+                    events.push(ev(Kind::FileRead, agent, now, json!({"path": p, "via": "tool", "call_id": call_id})));
+                }
+            }
+        }
+        "BeforeAgent" => events.push(ev(Kind::Prompt, agent, now, base(json!({"role": "user", "text": o.get("prompt").map(bounded), "payload": rest(o, &["prompt"])})))),
+        "AfterAgent" => events.push(ev(Kind::Message, agent, now, base(json!({"role": "assistant", "text": o.get("prompt_response").map(bounded), "payload": rest(o, &["prompt_response"])})))),
+        "SessionEnd" => {
+            ends = true;
+            events.push(ev(Kind::SessionEnd, agent, now, base(json!({"reason": o.get("reason"), "exit": null, "payload": rest(o, &[])}))));
+        }
+        _ => events.push(ev(Kind::Note, agent, now, base(json!({"payload": rest(o, &[])})))),
+    }
+    Normalized {
+        hook_event: hook,
+        external_session: external,
+        events,
+        call_id,
+        is_pre,
+        ends_session: ends,
+    }
+}
+
+fn cursor(o: &Map<String, Value>, hook: String, now: DateTime<Utc>) -> Normalized {
+    let agent = Agent::Cursor;
+    let external = s(o, "conversation_id").map(str::to_string);
+    let generation = s(o, "generation_id").unwrap_or("");
+    let mut call_id = None;
+    let mut is_pre = false;
+    let mut ends = false;
+    let mut events = Vec::new();
+    let base = |extra: Value| {
+        let mut d = json!({"agent": "cursor", "hook": hook});
+        if let (Some(m), Value::Object(x)) = (d.as_object_mut(), extra) {
+            m.extend(x);
+        }
+        d
+    };
+    let mcp_input = |o: &Map<String, Value>| match o.get("tool_input") {
+        Some(Value::String(t)) => serde_json::from_str::<Value>(t)
+            .map(|v| bounded(&v))
+            .unwrap_or_else(|_| bounded(&json!(t))),
+        Some(v) => bounded(v),
+        None => Value::Null,
+    };
+    match hook.as_str() {
+        "beforeShellExecution" | "afterShellExecution" => {
+            let command = s(o, "command").unwrap_or("").to_string();
+            let id = synthetic_call_id("cursor", &[generation, &command]);
+            call_id = Some(id.clone());
+            if hook == "beforeShellExecution" {
+                is_pre = true;
+                events.push(ev(Kind::ToolCall, agent, now, base(json!({
+                    "tool": "Shell", "call_id": id, "command": command,
+                    "input": {"command": command, "cwd": o.get("cwd")}, "payload": rest(o, &[]),
+                }))));
+            } else {
+                events.push(ev(Kind::ToolResult, agent, now, base(json!({
+                    "tool": "Shell", "call_id": id, "command": command,
+                    "output": o.get("output").map(bounded), "error": null, "is_error": false,
+                    "duration_ms": o.get("duration"), "payload": rest(o, &["output"]),
+                }))));
+            }
+        }
+        "beforeMCPExecution" | "afterMCPExecution" | "preToolUse" | "postToolUse" | "postToolUseFailure" => {
+            let tool = s(o, "tool_name").unwrap_or("").to_string();
+            let input = mcp_input(o);
+            let id = s(o, "tool_use_id").map(str::to_string).unwrap_or_else(|| {
+                synthetic_call_id("cursor", &[generation, &tool, &input.to_string()])
+            });
+            call_id = Some(id.clone());
+            let command = shell_command(&tool, &input);
+            if hook.starts_with("before") || hook == "preToolUse" {
+                is_pre = true;
+                let mut d = base(json!({"tool": tool, "call_id": id, "input": input, "payload": rest(o, &["tool_input"])}));
+                if let Some(c) = command {
+                    d["command"] = json!(c);
+                }
+                events.push(ev(Kind::ToolCall, agent, now, d));
+            } else {
+                let failed = hook == "postToolUseFailure";
+                let mut d = base(json!({
+                    "tool": tool, "call_id": id, "input": input,
+                    "output": o.get("result_json").or_else(|| o.get("tool_output")).map(bounded),
+                    "error": o.get("error").cloned(), "is_error": failed,
+                    "duration_ms": o.get("duration"), "payload": rest(o, &["tool_input", "result_json", "tool_output"]),
+                }));
+                if let Some(c) = command {
+                    d["command"] = json!(c);
+                }
+                events.push(ev(Kind::ToolResult, agent, now, d));
+            }
+        }
+        "afterFileEdit" => events.push(ev(Kind::FileChange, agent, now, base(json!({
+            "path": o.get("file_path"), "op": "modify", "diff": null,
+            "edits": o.get("edits").map(bounded), "payload": rest(o, &["edits"]),
+        })))),
+        "beforeReadFile" | "beforeTabFileRead" => {
+            is_pre = hook == "beforeReadFile";
+            events.push(ev(Kind::FileRead, agent, now, base(json!({
+                "path": o.get("file_path"), "via": "tool",
+                "content": o.get("content").map(bounded), "payload": rest(o, &["content"]),
+            }))));
+        }
+        "beforeSubmitPrompt" => events.push(ev(Kind::Prompt, agent, now, base(json!({"role": "user", "text": o.get("prompt").map(bounded), "payload": rest(o, &["prompt"])})))),
+        "afterAgentResponse" | "afterAgentThought" => events.push(ev(Kind::Message, agent, now, base(json!({
+            "role": if hook == "afterAgentThought" { "thought" } else { "assistant" },
+            "text": o.get("text").map(bounded), "payload": rest(o, &["text"]),
+        })))),
+        "sessionEnd" => {
+            ends = true;
+            events.push(ev(Kind::SessionEnd, agent, now, base(json!({"reason": o.get("reason"), "exit": null, "payload": rest(o, &[])}))));
+        }
+        _ => events.push(ev(Kind::Note, agent, now, base(json!({"payload": rest(o, &[])})))),
+    }
+    Normalized {
+        hook_event: hook,
+        external_session: external,
+        events,
+        call_id,
+        is_pre,
+        ends_session: ends,
+    }
+}
