@@ -25,6 +25,7 @@ pub mod keys;
 pub mod merkle;
 pub mod redact;
 pub mod store;
+pub mod verbatim;
 pub mod verify;
 
 pub use error::{Error, Result};

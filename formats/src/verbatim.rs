@@ -1,0 +1,91 @@
+//! Storing a session verbatim: the rows of a verified export kept byte for byte, so an imported
+//! session keeps its original chain and signed checkpoints instead of being re-chained.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, TransactionBehavior, params};
+
+use crate::chain::{GENESIS, link_hash};
+use crate::error::{Error, Result};
+use crate::event::{Event, format_ts};
+use crate::store::{SessionMeta, Store, StoredEvent};
+
+impl Store {
+    /// Stores a whole session exactly as it was exported elsewhere: each row's `prev`, `hash` and
+    /// raw event bytes verbatim, so the original chain (and its signed checkpoints) still verify.
+    /// Used to import a verified jsonl export without re-chaining it.
+    ///
+    /// `meta.id` must be the session id the events carry, and no session with that id may exist.
+    /// The caller verifies the export first; this re-checks that the rows are seq 0, 1, 2, ...,
+    /// that every link joins and every hash matches its bytes (all or nothing).
+    pub fn insert_verbatim_session(
+        &self,
+        meta: &SessionMeta,
+        started: DateTime<Utc>,
+        rows: &[StoredEvent],
+    ) -> Result<()> {
+        let id = meta
+            .id
+            .clone()
+            .ok_or_else(|| Error::Invalid("a verbatim session needs its id".into()))?;
+        let tx = rusqlite::Transaction::new_unchecked(
+            self.connection(),
+            TransactionBehavior::Immediate,
+        )?;
+        let exists: Option<i64> = tx
+            .query_row(
+                "SELECT 1 FROM sessions WHERE id = ?1 UNION SELECT 1 FROM events WHERE session = ?1",
+                [&id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if exists.is_some() {
+            return Err(Error::Invalid(format!(
+                "session {id} already exists in this store"
+            )));
+        }
+        tx.execute(
+            "INSERT INTO sessions (id, label, agent, home_env, external_id, started) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                id,
+                meta.label,
+                meta.agent,
+                meta.home_env,
+                meta.external_id,
+                format_ts(started)
+            ],
+        )?;
+        let mut prev = GENESIS;
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO events (session, seq, ts, kind, prev, hash, raw) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            for (i, row) in rows.iter().enumerate() {
+                let ev = Event::from_bytes(&row.raw)?;
+                if ev.session != id || ev.seq != i as u64 || row.seq != i as u64 {
+                    return Err(Error::Invalid(format!(
+                        "row {i} is seq {} of session {}, expected seq {i} of {id}",
+                        ev.seq, ev.session
+                    )));
+                }
+                if row.prev != prev || link_hash(&prev, &row.raw) != row.hash {
+                    return Err(Error::Invalid(format!(
+                        "row {i} does not continue the chain"
+                    )));
+                }
+                insert.execute(params![
+                    id,
+                    i as i64,
+                    ev.ts,
+                    ev.kind.as_str(),
+                    &row.prev[..],
+                    &row.hash[..],
+                    &row.raw
+                ])?;
+                prev = row.hash;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+}
