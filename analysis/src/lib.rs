@@ -1,1 +1,3 @@
 //! flightlog-analysis
+pub mod decode;
+pub mod shell;
