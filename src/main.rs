@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 
 mod cmd;
 mod ctx;
+mod guard;
 mod summary;
 
 #[derive(Debug, Parser)]

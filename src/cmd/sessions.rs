@@ -64,13 +64,13 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     }
     writeln!(
         out,
-        "{:<16}  {:<24}  {:<12}  {:<10}  {:>7}  {:>5}  {:>5}  {:<6}  LABEL",
+        "{:<16}  {:<27}  {:<12}  {:<10}  {:>7}  {:>5}  {:>5}  {:<6}  LABEL",
         "ID", "STARTED", "AGENT", "HOME", "EVENTS", "CROSS", "DESTR", "CHAIN"
     )?;
     for r in rows {
         writeln!(
             out,
-            "{:<16}  {:<24}  {:<12}  {:<10}  {:>7}  {:>5}  {:>5}  {:<6}  {}",
+            "{:<16}  {:<27}  {:<12}  {:<10}  {:>7}  {:>5}  {:>5}  {:<6}  {}",
             r.id,
             r.started,
             r.agent.as_deref().unwrap_or("-"),

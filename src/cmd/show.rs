@@ -82,6 +82,17 @@ pub fn timeline_line(raw: &[u8], start: &mut Option<chrono::DateTime<chrono::Utc
 pub fn summary(e: &Event) -> String {
     let d = &e.data;
     let pick = |k: &str| d.get(k).and_then(|v| v.as_str()).map(str::to_string);
+    if e.kind == flightlog_formats::Kind::SessionStart {
+        let parts: Vec<String> = ["agent", "label", "home_env", "cwd"]
+            .iter()
+            .filter_map(|k| {
+                pick(k)
+                    .filter(|v| !v.is_empty())
+                    .map(|v| format!("{k}={v}"))
+            })
+            .collect();
+        return parts.join(" ");
+    }
     let s = pick("summary")
         .or_else(|| {
             d.get("argv").and_then(|a| a.as_array()).map(|a| {

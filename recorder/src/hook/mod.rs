@@ -227,9 +227,15 @@ fn session_for(
             "model": payload.get("model"),
             "flightlog_version": env!("CARGO_PKG_VERSION"),
             "layers": ["hook"],
-            "note": if env.record_session.is_some() { "FLIGHTLOG_SESSION named a session this store does not have; recording into a hook session instead" } else { "" },
         }),
     );
+    let mut start = start;
+    if let (Some(named), Some(obj)) = (&env.record_session, start.data.as_object_mut()) {
+        obj.insert(
+            "note".into(),
+            json!(format!("FLIGHTLOG_SESSION={named} is not in this store; recording into a session of the agent's own")),
+        );
+    }
     let (id, _) = env
         .store
         .session_for_external_with_start(&meta, start, env.redactor)?;
