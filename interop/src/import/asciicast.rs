@@ -1,0 +1,212 @@
+//! asciicast v2 and v3 recordings → `terminal` events (reference/formats.md 5).
+//!
+//! v2 times are absolute seconds, v3 times are intervals. `o`/`i`/`r` become `terminal` events
+//! (`{"stream","data","t_ms"}`), `m` a `note` with the marker label, `x` the `session_end` with
+//! the exit status; unknown codes are kept as `note`s with the raw line, malformed lines as
+//! `raw_input`. The session starts at the header's `timestamp` (else the file's mtime).
+
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use flightlog_formats::{Kind, NewEvent};
+use serde_json::{Value, json};
+
+use super::{Parsed, Stats, imported, raw_text, sha256_hex, unparseable};
+use crate::{Error, Result};
+
+const FORMAT: &str = "asciicast";
+
+/// Reads and parses a `.cast` file.
+pub fn parse_path(path: &Path) -> Result<Parsed> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mtime = std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .map(DateTime::<Utc>::from)
+        .unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
+    parse(&name, &bytes, mtime)
+}
+
+/// Parses a recording; `fallback_start` is used when the header has no `timestamp`.
+pub fn parse(name: &str, bytes: &[u8], fallback_start: DateTime<Utc>) -> Result<Parsed> {
+    let text = std::str::from_utf8(bytes)
+        .map_err(|e| Error::Invalid(format!("{name}: not UTF-8: {e}")))?;
+    let mut lines = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty());
+    let (_, head_line) = lines
+        .next()
+        .ok_or_else(|| Error::Invalid(format!("{name}: empty file")))?;
+    let header: Value = serde_json::from_str(head_line)
+        .map_err(|e| Error::Invalid(format!("{name}: the header is not JSON: {e}")))?;
+    let version = header.get("version").and_then(Value::as_u64).unwrap_or(0);
+    let (cols, rows) = match version {
+        2 => (header.get("width"), header.get("height")),
+        3 => (header.pointer("/term/cols"), header.pointer("/term/rows")),
+        v => {
+            return Err(Error::Invalid(format!(
+                "{name}: asciicast version {v} is not supported (2 and 3 are)"
+            )));
+        }
+    };
+    let (Some(cols), Some(rows)) = (cols.and_then(Value::as_u64), rows.and_then(Value::as_u64))
+    else {
+        return Err(Error::Invalid(format!(
+            "{name}: the header lacks the terminal size"
+        )));
+    };
+    let (start, time_base) = match header.get("timestamp").and_then(Value::as_f64) {
+        Some(secs) => (
+            DateTime::<Utc>::from_timestamp_micros((secs * 1e6) as i64).unwrap_or(fallback_start),
+            "header",
+        ),
+        None => (fallback_start, "file_mtime"),
+    };
+    let mut stats = Stats {
+        records: 1,
+        ..Stats::default()
+    };
+    let mut body: Vec<NewEvent> = Vec::new();
+    let mut t = 0f64;
+    let mut exit: Option<Value> = None;
+    for (i, line) in lines {
+        if version == 3 && line.starts_with('#') {
+            continue;
+        }
+        stats.records += 1;
+        let line_no = i + 1;
+        let at = |t: f64| start + chrono::Duration::microseconds((t * 1e6) as i64);
+        let parsed: Option<(f64, String, Value)> =
+            serde_json::from_str::<Value>(line).ok().and_then(|v| {
+                let a = v.as_array()?;
+                if a.len() < 3 {
+                    return None;
+                }
+                Some((a[0].as_f64()?, a[1].as_str()?.to_string(), a[2].clone()))
+            });
+        let Some((time, code, data)) = parsed else {
+            stats.unparseable_lines += 1;
+            body.push(unparseable(
+                at(t),
+                FORMAT,
+                name,
+                line_no,
+                line,
+                "not an asciicast event [time, code, data]",
+            ));
+            continue;
+        };
+        if !(time.is_finite() && time >= 0.0) {
+            stats.unparseable_lines += 1;
+            body.push(unparseable(
+                at(t),
+                FORMAT,
+                name,
+                line_no,
+                line,
+                "negative or invalid time",
+            ));
+            continue;
+        }
+        t = if version == 2 { time.max(t) } else { t + time };
+        let ts = at(t);
+        let t_ms = (t * 1000.0).round() as u64;
+        let data_str = data
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| data.to_string());
+        match code.as_str() {
+            "o" | "i" | "r" => body.push(imported(
+                ts,
+                Kind::Terminal,
+                FORMAT,
+                json!({"stream": code, "data": data_str, "t_ms": t_ms}),
+            )),
+            "m" => body.push(imported(
+                ts,
+                Kind::Note,
+                FORMAT,
+                json!({"marker": data_str, "t_ms": t_ms, "text": format!("marker: {data_str}")}),
+            )),
+            "x" => {
+                exit = Some(
+                    data_str
+                        .trim()
+                        .parse::<i64>()
+                        .map(Value::from)
+                        .unwrap_or(Value::Null),
+                );
+                body.push(imported(
+                    ts,
+                    Kind::SessionEnd,
+                    FORMAT,
+                    json!({"exit": exit, "reason": "exit", "raw_status": data_str, "t_ms": t_ms}),
+                ));
+            }
+            other => {
+                stats.unknown_records += 1;
+                let (raw, truncated) = raw_text(line);
+                body.push(imported(
+                    ts,
+                    Kind::Note,
+                    FORMAT,
+                    json!({"record": other, "unknown": true, "raw": raw, "truncated": truncated, "t_ms": t_ms}),
+                ));
+            }
+        }
+    }
+    let end = start + chrono::Duration::microseconds((t * 1e6) as i64);
+    let title = header
+        .get("title")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let mut events = Vec::with_capacity(body.len() + 2);
+    events.push(imported(
+        start,
+        Kind::SessionStart,
+        FORMAT,
+        json!({
+            "agent": null,
+            "label": title.clone().unwrap_or_else(|| name.to_string()),
+            "home_env": null,
+            "cwd": null,
+            "argv": null,
+            "command": header.get("command"),
+            "host": null,
+            "flightlog_version": crate::VERSION,
+            "layers": [format!("import:{FORMAT}")],
+            "asciicast_version": version,
+            "term": {"cols": cols, "rows": rows, "type": header.pointer("/term/type").or_else(|| header.pointer("/env/TERM"))},
+            "time_base": time_base,
+            "idle_time_limit": header.get("idle_time_limit"),
+            "files": [{"name": name, "sha256": sha256_hex(bytes), "bytes": bytes.len()}],
+            "stats": serde_json::to_value(&stats)?,
+        }),
+    ));
+    events.extend(body);
+    if exit.is_none() {
+        events.push(imported(
+            end,
+            Kind::SessionEnd,
+            FORMAT,
+            json!({"exit": null, "reason": "end_of_recording"}),
+        ));
+    }
+    let mut fp = name.as_bytes().to_vec();
+    fp.push(0);
+    fp.extend_from_slice(sha256_hex(bytes).as_bytes());
+    Ok(Parsed {
+        format: FORMAT,
+        agent: None,
+        label: title.or_else(|| Some(name.to_string())),
+        started: start,
+        ended: Some(end),
+        fingerprint: sha256_hex(&fp),
+        events,
+        stats,
+    })
+}

@@ -1,0 +1,172 @@
+//! Imports: agent transcripts and recordings turned into flightlog sessions.
+//!
+//! Each format has a pure parser (bytes in, [`Parsed`] out: the events of a new session, in
+//! order, seq 0 being `session_start`) and [`store_parsed`] appends them to the store in one
+//! group commit. Importing the same input twice gives the same session back instead of a copy.
+
+pub mod asciicast;
+pub mod claude_code;
+pub mod codex;
+pub mod jsonl;
+
+use chrono::{DateTime, Utc};
+use flightlog_formats::store::SessionMeta;
+use flightlog_formats::{Kind, NewEvent, Redactor, Store};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::Result;
+
+/// The most of one raw line kept in a `note`/`raw_input` event (the rest is cut, and says so).
+pub const RAW_LIMIT: usize = 64 * 1024;
+
+/// What a parser found, besides the events.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Stats {
+    /// Non-empty input lines (records) read, over every file.
+    pub records: u64,
+    pub tool_calls: u64,
+    pub tool_results: u64,
+    /// Tool results whose call was not found.
+    pub unmatched_results: u64,
+    /// Records of a type this importer does not know (kept as `note` events with the raw line).
+    pub unknown_records: u64,
+    /// Lines that are not JSON (kept as `raw_input` events).
+    pub unparseable_lines: u64,
+    /// Subagent files linked in.
+    pub subagents: u64,
+}
+
+/// A parsed input: the events of one new session.
+#[derive(Debug, Clone)]
+pub struct Parsed {
+    /// `claude-code`, `codex`, `asciicast`.
+    pub format: &'static str,
+    pub agent: Option<String>,
+    pub label: Option<String>,
+    pub started: DateTime<Utc>,
+    pub ended: Option<DateTime<Utc>>,
+    /// SHA-256 over the input files (name and bytes): the identity of this import.
+    pub fingerprint: String,
+    pub events: Vec<NewEvent>,
+    pub stats: Stats,
+}
+
+/// Where an import landed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoredImport {
+    pub session: String,
+    pub events: u64,
+    /// True when the same input had been imported before (nothing was appended).
+    pub already: bool,
+    pub stats: Stats,
+}
+
+/// Appends a parsed import as a new session (one transaction), or finds the session the same
+/// input was imported into before.
+pub fn store_parsed(store: &Store, redactor: &Redactor, parsed: Parsed) -> Result<StoredImport> {
+    let meta = SessionMeta {
+        id: None,
+        label: parsed.label.clone(),
+        agent: parsed
+            .agent
+            .clone()
+            .or_else(|| Some(parsed.format.to_string())),
+        home_env: None,
+        // Not the agent's own session id: live hooks look sessions up by that, and must never
+        // append witnessed events to an imported session.
+        external_id: Some(format!("import:{}:{}", parsed.format, parsed.fingerprint)),
+    };
+    let (session, created) = store.session_for_external(&meta, parsed.started)?;
+    if !created {
+        let (count, _) = store.head(&session)?;
+        if count > 0 {
+            return Ok(StoredImport {
+                session,
+                events: count,
+                already: true,
+                stats: parsed.stats,
+            });
+        }
+    }
+    let n = parsed.events.len() as u64;
+    store.append_batch(&session, parsed.events, redactor)?;
+    if let Some(end) = parsed.ended {
+        store.mark_ended(&session, end)?;
+    }
+    Ok(StoredImport {
+        session,
+        events: n,
+        already: false,
+        stats: parsed.stats,
+    })
+}
+
+/// SHA-256 (hex) of some bytes.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Cuts a raw line to [`RAW_LIMIT`] bytes (on a char boundary).
+pub fn raw_text(line: &str) -> (String, bool) {
+    if line.len() <= RAW_LIMIT {
+        return (line.to_string(), false);
+    }
+    let mut end = RAW_LIMIT;
+    while !line.is_char_boundary(end) {
+        end -= 1;
+    }
+    (line[..end].to_string(), true)
+}
+
+/// Builds an imported event: source `import:<format>`, `"imported": true` in data.
+pub fn imported(ts: DateTime<Utc>, kind: Kind, format: &str, data: Value) -> NewEvent {
+    let mut data = match data {
+        Value::Object(m) => m,
+        other => {
+            let mut m = Map::new();
+            m.insert("value".into(), other);
+            m
+        }
+    };
+    data.insert("imported".into(), Value::Bool(true));
+    NewEvent::new(ts, kind, format!("import:{format}"), Value::Object(data))
+}
+
+/// A `raw_input` event for a line that is not JSON.
+pub fn unparseable(
+    ts: DateTime<Utc>,
+    format: &str,
+    file: &str,
+    line_no: usize,
+    line: &str,
+    err: &str,
+) -> NewEvent {
+    let (raw, truncated) = raw_text(line);
+    imported(
+        ts,
+        Kind::RawInput,
+        format,
+        json!({"error": err, "raw": raw, "truncated": truncated, "file": file, "line": line_no}),
+    )
+}
+
+/// Fills in each event's missing time: records without a timestamp take the one before them
+/// (or the first one after them, at the start). Returns None if no record has a time.
+pub fn fill_times(times: &mut [Option<DateTime<Utc>>]) -> Option<()> {
+    let first = times.iter().flatten().next().copied()?;
+    let mut last = first;
+    for t in times.iter_mut() {
+        match t {
+            Some(v) => last = *v,
+            None => *t = Some(last),
+        }
+    }
+    Some(())
+}
+
+/// Parses a record timestamp (RFC 3339).
+pub fn ts_of(v: &Value) -> Option<DateTime<Utc>> {
+    v.as_str().and_then(flightlog_formats::event::parse_ts)
+}
