@@ -1,2 +1,3 @@
 //! flightlog-recorder
 pub mod hook;
+pub mod record;

@@ -1,17 +1,77 @@
-//! `flightlog record` (being built).
+//! `flightlog record`: run a command (an agent) and record everything it does.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result};
+use flightlog_recorder::record::{self, Judge, RecordOptions};
 
 use crate::ctx::Ctx;
 
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  flightlog record -- claude\n  flightlog record --env staging --label 'fix flaky test' -- codex\n  flightlog record --guard -- ./agent.sh\n\nThe command runs in a pseudo-terminal when stdin is a terminal, with pipes otherwise. Its exit\ncode is flightlog's (128+N if it was killed by signal N). FLIGHTLOG_SESSION and FLIGHTLOG_DB are\nset for it so agent hooks inside join the session; HTTP_PROXY/HTTPS_PROXY point at the session's\nproxy. A one-line summary goes to stderr at the end."
+)]
 pub struct Args {
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    rest: Vec<String>,
+    /// The session's home environment (overrides the policy's `home`).
+    #[arg(long, value_name = "NAME")]
+    env: Option<String>,
+    /// A label for the session.
+    #[arg(long, value_name = "TEXT")]
+    label: Option<String>,
+    /// Deny destructive boundary crossings as they happen (see the policy's [guard]).
+    #[arg(long)]
+    guard: bool,
+    /// Record HTTPS calls in full through a per-install CA (not available in this build:
+    /// HTTPS is recorded as CONNECT host:port).
+    #[arg(long)]
+    tls_intercept: bool,
+    /// Do not trace processes (ptrace).
+    #[arg(long)]
+    no_trace: bool,
+    /// Do not watch files.
+    #[arg(long)]
+    no_watch: bool,
+    /// Do not start the HTTP(S) proxy.
+    #[arg(long)]
+    no_proxy: bool,
+    /// The command to run.
+    #[arg(last = true, required = true, value_name = "CMD")]
+    cmd: Vec<String>,
 }
 
-pub fn run(_ctx: &Ctx, _args: Args) -> Result<ExitCode> {
-    bail!("'record' is not available in this build yet")
+pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    let judge = Judge::new(args.guard, !crate::guard::fail_closed(ctx), false);
+    let mut env: Vec<(String, String)> = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect();
+    if args.guard {
+        env.retain(|(k, _)| k != "FLIGHTLOG_GUARD");
+        env.push(("FLIGHTLOG_GUARD".into(), "1".into()));
+    }
+    let opts = RecordOptions {
+        argv: args.cmd,
+        db: ctx.db.clone(),
+        key_dir: ctx.key_dir(),
+        home_env: args.env,
+        label: args.label,
+        judge,
+        tls_intercept: args.tls_intercept,
+        trace: !args.no_trace,
+        watch: !args.no_watch,
+        proxy: !args.no_proxy,
+        cwd,
+        clock: Arc::new(crate::ctx::now),
+        env,
+    };
+    let out = record::record(opts)?;
+    for w in &out.warnings {
+        eprintln!("flightlog: {w}");
+    }
+    eprintln!(
+        "flightlog: session {}: {} events, exit {}",
+        out.session, out.events, out.exit
+    );
+    Ok(ExitCode::from(out.exit.clamp(0, 255) as u8))
 }

@@ -1,0 +1,163 @@
+//! What the recorder asks the analysis at record time: is this exec destructive, should the
+//! guard deny this event, and what does this HTTP request mean (method, host, GraphQL).
+
+use flightlog_formats::Event;
+use serde_json::Value;
+
+/// A guard decision as the recorder acts on it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    pub deny: bool,
+    pub rule: Option<String>,
+    pub reason: String,
+    /// Worth a `decision` event even when allowed (a destructive action the guard let through,
+    /// or a decision taken by the fail mode).
+    pub notable: bool,
+}
+
+/// The guard's settings and the analysis behind it.
+#[derive(Debug, Clone)]
+pub struct Judge {
+    /// `--guard` (or `[guard] enabled` in the policy).
+    pub guard: bool,
+    /// What to do when flightlog itself cannot decide: allow (`open`) or deny (`closed`).
+    pub fail_open: bool,
+    /// The guard denies plain crossings too, so every exec waits for its decision.
+    pub hold_every_exec: bool,
+}
+
+impl Judge {
+    pub fn new(guard: bool, fail_open: bool, hold_every_exec: bool) -> Judge {
+        Judge {
+            guard,
+            fail_open,
+            hold_every_exec,
+        }
+    }
+
+    pub fn fail_mode(&self) -> &'static str {
+        if self.fail_open { "open" } else { "closed" }
+    }
+
+    /// The destructive-action rule an argv matches, if any.
+    pub fn destructive_exec(&self, _argv: &[String]) -> Option<String> {
+        None
+    }
+
+    /// Whether an exec must be on disk (and decided) before the process may run.
+    pub fn hold_exec(&self, argv: &[String]) -> (bool, Option<String>) {
+        let rule = self.destructive_exec(argv);
+        let hold = rule.is_some() || (self.guard && self.hold_every_exec);
+        (hold, rule)
+    }
+
+    /// The guard's decision on a committed event, given the session before it.
+    pub fn guard(&self, _prior: &[Event], _candidate: &Event) -> Verdict {
+        Verdict {
+            deny: false,
+            rule: None,
+            reason: "allowed".into(),
+            notable: false,
+        }
+    }
+
+    /// The decision when flightlog cannot decide (store failure): the policy's fail mode.
+    pub fn fail_verdict(&self, why: &str) -> Verdict {
+        Verdict {
+            deny: !self.fail_open,
+            rule: None,
+            reason: format!("fail {}: {why}", self.fail_mode()),
+            notable: true,
+        }
+    }
+
+    /// The `api_call` data of an HTTP request seen by the proxy.
+    pub fn http_data(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(String, String)],
+        body: &[u8],
+        excerpt: usize,
+    ) -> Value {
+        let req = flightlog_analysis::decode::decode_http(method, url, headers, body);
+        let mut data = req.to_data();
+        data["request_body"] = body_excerpt(body, excerpt);
+        data
+    }
+
+    /// The `api_call` an exec's argv describes (curl, wget, httpie), if any.
+    pub fn argv_api(&self, argv: &[String]) -> Option<Value> {
+        flightlog_analysis::decode::decode_argv(argv).map(|r| r.to_data())
+    }
+}
+
+/// `http://host:port/path?q` -> (host, /path?q).
+pub fn split_url(url: &str) -> (String, String) {
+    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let authority = authority
+        .rsplit_once('@')
+        .map(|(_, h)| h)
+        .unwrap_or(authority);
+    let host = if authority.starts_with('[') {
+        authority
+            .split_once(']')
+            .map(|(h, _)| h.trim_start_matches('['))
+            .unwrap_or(authority)
+    } else {
+        authority.split(':').next().unwrap_or(authority)
+    };
+    (host.to_ascii_lowercase(), path.to_string())
+}
+
+/// A body as text, cut at `max` bytes on a character boundary (binary bodies are summarised).
+pub fn body_excerpt(body: &[u8], max: usize) -> Value {
+    if body.is_empty() {
+        return Value::Null;
+    }
+    let cut = &body[..body.len().min(max)];
+    let text = match std::str::from_utf8(cut) {
+        Ok(t) => t.to_string(),
+        Err(e) if e.error_len().is_none() => {
+            String::from_utf8_lossy(&cut[..e.valid_up_to()]).into_owned()
+        }
+        Err(_) => return Value::String(format!("<{} bytes of binary data>", body.len())),
+    };
+    if body.len() > max {
+        Value::String(format!("{text}...[{} bytes in all]", body.len()))
+    } else {
+        Value::String(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn urls_split() {
+        assert_eq!(
+            split_url("http://User:pw@Example.com:8080/a/b?c=1"),
+            ("example.com".into(), "/a/b?c=1".into())
+        );
+        assert_eq!(split_url("http://[::1]:80"), ("::1".into(), "/".into()));
+    }
+
+    #[test]
+    fn excerpts_cut_on_char_boundaries() {
+        assert_eq!(
+            body_excerpt("héllo".as_bytes(), 2),
+            json!("h...[6 bytes in all]")
+        );
+        assert_eq!(
+            body_excerpt(&[0xff, 0xfe, 0x00, 0x41], 10),
+            json!("<4 bytes of binary data>")
+        );
+        assert_eq!(body_excerpt(b"", 10), Value::Null);
+    }
+}

@@ -1,0 +1,453 @@
+//! `flightlog record`: run an agent and watch it from outside.
+//!
+//! Layers (each can fail on its own and says so with a `gap` event):
+//! - [`trace`]: every exec of every descendant, through ptrace (exec/fork/clone/exit stops only).
+//! - [`term`]: the agent's terminal (a PTY when stdin is a terminal, pipes otherwise); output is
+//!   kept as `terminal` events (`{"stream","data","t_ms"}`) that an asciicast export replays.
+//! - [`proxy`]: an HTTP(S) proxy on 127.0.0.1 for the agent (`HTTP_PROXY`, `HTTPS_PROXY`, ...,
+//!   with `NO_PROXY` emptied so loopback calls are seen too).
+//! - [`watch`]: file changes under the working directory, with diffs; and the secret inventory
+//!   at session start (fingerprints and locations only).
+//!
+//! Durability: one writer thread owns the store ([`writer`]); layers send events over a bounded
+//! channel and never wait, except where the product says an event must be on disk first (a
+//! destructive exec, a guarded request). The writer is registered in the store so a recorder
+//! killed mid-batch is sealed with a `gap` by the next run.
+//!
+//! Follow-up events: an exec is recorded when it happens (exit `null`), and its end as a small
+//! `exec` event `{"pid","exit","signal","duration_ms","exit_of_seq"}`; a proxied request is
+//! recorded before it is forwarded, and its response as a small `api_call`
+//! `{"status","response_body","duration_ms","error","response_of_seq"}`. So a crash loses
+//! nothing that had started, and the guard can decide before anything runs.
+//!
+//! `--tls-intercept` is not built in this version (it needs a TLS stack and a certificate
+//! authority); the recorder then records a `gap` saying HTTPS is seen as CONNECT host:port only.
+
+pub mod judge;
+pub mod proxy;
+pub mod term;
+pub mod trace;
+pub mod watch;
+pub mod writer;
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use flightlog_formats::store::SessionMeta;
+use flightlog_formats::{Keys, Kind, NewEvent, Redactor, Store};
+use serde_json::json;
+
+pub use judge::{Judge, Verdict};
+pub use writer::Clock;
+
+/// What to record and how.
+pub struct RecordOptions {
+    /// The command to run (at least one element).
+    pub argv: Vec<String>,
+    pub db: PathBuf,
+    pub key_dir: PathBuf,
+    /// The session's home environment (`--env`, else the policy's `home`).
+    pub home_env: Option<String>,
+    pub label: Option<String>,
+    pub judge: Judge,
+    pub tls_intercept: bool,
+    pub trace: bool,
+    pub watch: bool,
+    pub proxy: bool,
+    /// The working tree (the current directory).
+    pub cwd: PathBuf,
+    pub clock: Clock,
+    /// Environment of the agent before the recorder adds its variables.
+    pub env: Vec<(String, String)>,
+}
+
+/// How a recording ended.
+#[derive(Debug, Clone)]
+pub struct RecordOutcome {
+    pub session: String,
+    /// The agent's exit code (128 + signal if killed by a signal).
+    pub exit: i32,
+    /// Events in the session (all layers, hooks included).
+    pub events: u64,
+    /// Problems worth a line on stderr (already recorded as gaps where they affect capture).
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error("no command given (usage: flightlog record -- CMD...)")]
+    NoCommand,
+    #[error(transparent)]
+    Store(#[from] flightlog_formats::Error),
+    #[error(transparent)]
+    Spawn(#[from] trace::SpawnError),
+    #[error("{0}: {1}")]
+    Io(&'static str, std::io::Error),
+    #[error("{0}: {1}")]
+    Sys(&'static str, nix::errno::Errno),
+}
+
+/// Which layers run, for `session_start`.
+fn layers(o: &RecordOptions) -> Vec<&'static str> {
+    let mut l = vec!["pty"];
+    if o.trace {
+        l.push("ptrace");
+    }
+    if o.proxy {
+        l.push("proxy");
+    }
+    if o.watch {
+        l.push("watch");
+    }
+    l.push("inventory");
+    if o.judge.guard {
+        l.push("guard");
+    }
+    l
+}
+
+fn host_name() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+}
+
+/// Runs the command under the recorder and returns when it (and the recording) is finished.
+pub fn record(opts: RecordOptions) -> Result<RecordOutcome, RecordError> {
+    let Some(first) = opts.argv.first() else {
+        return Err(RecordError::NoCommand);
+    };
+    // Resolve the program before anything is recorded: a typo is a usage error, not a session.
+    if trace::resolve(first).is_none() {
+        return Err(trace::SpawnError::NotFound(first.clone()).into());
+    }
+    let keys = Keys::load_or_create(&opts.key_dir)?;
+    let redactor = Redactor::new(keys.fingerprint_key);
+    let mut store = Store::open(&opts.db)?;
+    let now = (opts.clock)();
+    let mut warnings = Vec::new();
+    match store.seal_dead_writers(&redactor, now) {
+        Ok(sealed) if !sealed.is_empty() => warnings.push(format!(
+            "sealed {} session(s) whose recorder had died: {}",
+            sealed.len(),
+            sealed.join(", ")
+        )),
+        Ok(_) => {}
+        Err(e) => warnings.push(format!("could not check for dead recorders: {e}")),
+    }
+    let agent = Path::new(first)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned());
+    let meta = SessionMeta {
+        id: None,
+        label: opts.label.clone(),
+        agent: agent.clone(),
+        home_env: opts.home_env.clone(),
+        external_id: None,
+    };
+    let session = store.create_session(&meta, now)?;
+    let pid = std::process::id();
+    store.register_writer(&session, pid, now)?;
+    let cwd = opts.cwd.canonicalize().unwrap_or_else(|_| opts.cwd.clone());
+    let start = NewEvent::new(
+        now,
+        Kind::SessionStart,
+        "recorder",
+        json!({
+            "agent": agent,
+            "label": opts.label,
+            "home_env": opts.home_env,
+            "cwd": cwd.to_string_lossy(),
+            "argv": opts.argv,
+            "host": host_name(),
+            "flightlog_version": env!("CARGO_PKG_VERSION"),
+            "layers": layers(&opts),
+        }),
+    )
+    .with_env(opts.home_env.clone());
+    store.append(&session, start, &redactor)?;
+
+    // The tree: inventory now, snapshot for the watcher.
+    let own = watch::OwnFiles::for_store(&opts.db, &opts.key_dir);
+    let walked = watch::walk(&cwd, own, Some(&redactor), opts.watch);
+    let mut inv = json!({"inventory": walked.inventory, "files_scanned": walked.files});
+    if walked.truncated {
+        inv["truncated"] = json!(true);
+    }
+    store.append(
+        &session,
+        NewEvent::new((opts.clock)(), Kind::Note, "inventory", inv),
+        &redactor,
+    )?;
+    if walked.truncated {
+        store.append(
+            &session,
+            gap_event((opts.clock)(), "inventory", "tree_too_large", "the working tree has more files than the walk looks at; the inventory and the first diffs are partial"),
+            &redactor,
+        )?;
+    }
+
+    let _ = store.set_busy_timeout(10_000);
+    let judge = Arc::new(opts.judge.clone());
+    let started = Instant::now();
+    let (sink, rx) = writer::channel(opts.clock.clone(), started);
+    let wcfg = writer::WriterConfig {
+        session: session.clone(),
+        redactor: redactor.clone(),
+        keys: Some(Keys::load_or_create(&opts.key_dir)?),
+        judge: judge.clone(),
+        guard: judge.guard,
+        checkpoint_every: Duration::from_secs(300),
+    };
+    let wsink = sink.clone();
+    let writer_thread = std::thread::Builder::new()
+        .name("flightlog-writer".into())
+        .spawn(move || writer::run(store, wcfg, wsink, rx))
+        .map_err(|e| RecordError::Io("cannot start the writer", e))?;
+
+    let result = run_layers(&opts, &session, &cwd, walked, &sink, &judge, &mut warnings);
+
+    // Finish: the session_end, then the writer hands the store back.
+    let (exit, reason) = match &result {
+        Ok(code) => (Some(*code), "exited"),
+        Err(_) => (None, "recorder_error"),
+    };
+    sink.send(
+        "recorder",
+        NewEvent::new(
+            sink.now(),
+            Kind::SessionEnd,
+            "recorder",
+            json!({"exit": exit, "reason": reason}),
+        ),
+    );
+    sink.stop();
+    let wres = writer_thread
+        .join()
+        .map_err(|_| RecordError::Io("the writer", std::io::Error::other("panicked")))?;
+    warnings.extend(wres.errors);
+    let store = wres.store;
+    let end = (opts.clock)();
+    store.unregister_writer(&session, pid)?;
+    store.append_session_checkpoint(&session, &keys, end)?;
+    store.mark_ended(&session, end)?;
+    store.checkpoint(&keys, end)?;
+    let (events, _) = store.head(&session)?;
+    let exit = result?;
+    Ok(RecordOutcome {
+        session,
+        exit,
+        events,
+        warnings,
+    })
+}
+
+fn gap_event(
+    ts: chrono::DateTime<chrono::Utc>,
+    layer: &str,
+    reason: &str,
+    detail: &str,
+) -> NewEvent {
+    NewEvent::new(
+        ts,
+        Kind::Gap,
+        "recorder",
+        json!({"layer": layer, "reason": reason, "detail": detail}),
+    )
+}
+
+/// Starts proxy and watcher, runs the agent with its terminal and tracer; returns its exit code.
+fn run_layers(
+    opts: &RecordOptions,
+    session: &str,
+    cwd: &Path,
+    walked: watch::Walk,
+    sink: &writer::Sink,
+    judge: &Arc<Judge>,
+    warnings: &mut Vec<String>,
+) -> Result<i32, RecordError> {
+    let mut env: Vec<(String, String)> = opts
+        .env
+        .iter()
+        .filter(|(k, _)| {
+            !matches!(
+                k.as_str(),
+                "FLIGHTLOG_SESSION" | "FLIGHTLOG_DB" | "NO_PROXY" | "no_proxy"
+            )
+        })
+        .cloned()
+        .collect();
+    let db_abs = std::path::absolute(&opts.db).unwrap_or_else(|_| opts.db.clone());
+    env.push(("FLIGHTLOG_SESSION".into(), session.to_string()));
+    env.push(("FLIGHTLOG_DB".into(), db_abs.to_string_lossy().into_owned()));
+
+    let proxy = if opts.proxy {
+        match proxy::Proxy::start(sink.clone(), judge.clone()) {
+            Ok(p) => {
+                let url = p.url();
+                env.retain(|(k, _)| {
+                    !matches!(
+                        k.as_str(),
+                        "HTTP_PROXY"
+                            | "HTTPS_PROXY"
+                            | "ALL_PROXY"
+                            | "http_proxy"
+                            | "https_proxy"
+                            | "all_proxy"
+                    )
+                });
+                for k in [
+                    "HTTP_PROXY",
+                    "HTTPS_PROXY",
+                    "ALL_PROXY",
+                    "http_proxy",
+                    "https_proxy",
+                    "all_proxy",
+                ] {
+                    env.push((k.into(), url.clone()));
+                }
+                env.push(("NO_PROXY".into(), String::new()));
+                env.push(("no_proxy".into(), String::new()));
+                Some(p)
+            }
+            Err(e) => {
+                let msg =
+                    format!("the proxy could not start: {e}; API calls are seen only in argv");
+                sink.send(
+                    "recorder",
+                    gap_event(sink.now(), "proxy", "proxy_failed", &msg),
+                );
+                warnings.push(msg);
+                None
+            }
+        }
+    } else {
+        None
+    };
+    if opts.tls_intercept {
+        let msg = "TLS interception is not available in this build; HTTPS calls are recorded as CONNECT host:port only";
+        sink.send(
+            "recorder",
+            gap_event(sink.now(), "proxy", "tls_intercept_unavailable", msg),
+        );
+        warnings.push(msg.into());
+    }
+
+    let watcher = if opts.watch {
+        match watch::start(cwd, walked, sink.clone()) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                let msg = format!("the file watcher could not start: {e}");
+                sink.send(
+                    "recorder",
+                    gap_event(sink.now(), "watch", "watch_failed", &msg),
+                );
+                warnings.push(msg);
+                None
+            }
+        }
+    } else {
+        None
+    };
+
+    let res = run_agent(opts, env, sink, judge);
+
+    if let Some(w) = watcher {
+        w.finish();
+    }
+    if let Some(p) = proxy {
+        p.stop();
+    }
+    res
+}
+
+fn run_agent(
+    opts: &RecordOptions,
+    env: Vec<(String, String)>,
+    sink: &writer::Sink,
+    judge: &Arc<Judge>,
+) -> Result<i32, RecordError> {
+    let spawn = trace::Spawn::new(&opts.argv, &env, &opts.cwd)?;
+    let signals =
+        term::Signals::install().map_err(|e| RecordError::Sys("cannot handle signals", e))?;
+    let (wake_r, wake_w) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NONBLOCK)
+            .map_err(|e| RecordError::Sys("cannot create a pipe", e))?;
+    let pty = term::stdin_is_tty();
+    let stdin = std::io::stdin();
+    let mut raw_guard = None;
+    let (child_stdio, io) = if pty {
+        let (master, slave) = term::open_pty(Some(stdin.as_fd()))
+            .map_err(|e| RecordError::Sys("cannot open a pseudo-terminal", e))?;
+        let (guard, orig) = term::RawMode::enter(stdin.as_fd())
+            .map_err(|e| RecordError::Sys("cannot set the terminal to raw mode", e))?;
+        term::set_slave_termios(&slave, &orig);
+        raw_guard = Some(guard);
+        (trace::Stdio::Pty(slave), term::Io::Pty { master })
+    } else {
+        let (out_r, out_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+            .map_err(|e| RecordError::Sys("cannot create a pipe", e))?;
+        let (err_r, err_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+            .map_err(|e| RecordError::Sys("cannot create a pipe", e))?;
+        (
+            trace::Stdio::Pipes {
+                out: out_w,
+                err: err_w,
+            },
+            term::Io::Pipes {
+                out: out_r,
+                err: err_r,
+            },
+        )
+    };
+    let (ntx, nrx) = std::sync::mpsc::channel();
+    let tsink = sink.clone();
+    let tjudge = judge.clone();
+    let trace_on = opts.trace;
+    let tracer = std::thread::Builder::new()
+        .name("flightlog-trace".into())
+        .spawn(move || {
+            let wake = |w: &OwnedFd| {
+                let _ = nix::unistd::write(w, b"x");
+            };
+            let mut untraced: Option<String> = None;
+            let r = trace::run_child(spawn, child_stdio, trace_on, tsink, &tjudge, |n| match n {
+                trace::TraceNote::Started {
+                    pid, why_untraced, ..
+                } => {
+                    untraced = why_untraced;
+                    let _ = ntx.send(term::LoopNote::Root(pid));
+                    wake(&wake_w);
+                }
+                trace::TraceNote::Exited(_) => {
+                    let _ = ntx.send(term::LoopNote::Exited);
+                    wake(&wake_w);
+                }
+            });
+            if r.is_err() {
+                let _ = ntx.send(term::LoopNote::Exited);
+                wake(&wake_w);
+            }
+            (r, untraced)
+        })
+        .map_err(|e| RecordError::Io("cannot start the tracer", e))?;
+    // The gap for an untraced run is recorded as soon as we know.
+    term::io_loop(io, sink, &signals, &wake_r, &nrx);
+    let (res, untraced) = tracer
+        .join()
+        .map_err(|_| RecordError::Io("the tracer", std::io::Error::other("panicked")))?;
+    drop(raw_guard);
+    drop(signals);
+    if let Some(why) = untraced {
+        let msg = format!("{why}; the agent ran untraced (its commands are not recorded)");
+        eprintln!("flightlog: {msg}");
+        sink.send(
+            "recorder",
+            gap_event(sink.now(), "ptrace", "ptrace_unavailable", &msg),
+        );
+    }
+    Ok(res?.code())
+}
