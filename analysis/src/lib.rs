@@ -1,3 +1,7 @@
 //! flightlog-analysis
+pub mod catalogue;
 pub mod decode;
+pub mod glob;
 pub mod shell;
+
+pub use catalogue::Severity;

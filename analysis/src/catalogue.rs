@@ -1,0 +1,722 @@
+//! The destructive-action catalogue: rules as data (`analysis/catalogue.toml`, compiled in),
+//! matched against commands, SQL statements, HTTP/GraphQL requests and agent tool names.
+//!
+//! The rule format is documented at the top of `catalogue.toml`. [`Catalogue::builtin`] is the
+//! compiled-in catalogue; [`Catalogue::from_toml_str`] loads another one (tests, extensions).
+
+use std::path::{Component, Path, PathBuf};
+use std::sync::OnceLock;
+
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+
+use crate::decode::{ApiRequest, decode_argv, percent_decode};
+use crate::glob;
+use crate::shell::{self, SimpleCommand};
+
+/// How bad an action is if it was not meant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+
+    /// One step up (critical stays critical).
+    pub fn raised(self) -> Severity {
+        match self {
+            Severity::Low => Severity::Medium,
+            Severity::Medium => Severity::High,
+            _ => Severity::Critical,
+        }
+    }
+}
+
+impl std::fmt::Display for Severity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A catalogue that could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogueError {
+    #[error("catalogue: {0}")]
+    Toml(#[from] toml::de::Error),
+    #[error("catalogue rule {rule}: bad regex {pattern:?}: {source}")]
+    Regex {
+        rule: String,
+        pattern: String,
+        source: regex::Error,
+    },
+    #[error("catalogue rule {0} has no matcher")]
+    Empty(String),
+}
+
+/// One matched rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Match {
+    pub rule: String,
+    pub severity: Severity,
+    pub summary: String,
+    /// What matched, for people: the command, statement or request.
+    pub detail: String,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawGroup {
+    #[serde(default)]
+    program: Vec<String>,
+    #[serde(default)]
+    words: Vec<String>,
+    #[serde(default)]
+    anchored: bool,
+    #[serde(default)]
+    flags_all: Vec<String>,
+    #[serde(default)]
+    flags_any: Vec<String>,
+    #[serde(default)]
+    flags_none: Vec<String>,
+    #[serde(default)]
+    arg_any: Vec<String>,
+    #[serde(default)]
+    outside_worktree: bool,
+    sql: Option<String>,
+    sql_not: Option<String>,
+    #[serde(default)]
+    graphql: Vec<String>,
+    #[serde(default)]
+    http_method: Vec<String>,
+    #[serde(default)]
+    http_host: Vec<String>,
+    #[serde(default)]
+    http_path: Vec<String>,
+    #[serde(default)]
+    aws_action: Vec<String>,
+    #[serde(default)]
+    body_all: Vec<String>,
+    #[serde(default)]
+    tool: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawRule {
+    id: String,
+    severity: Severity,
+    summary: String,
+    #[serde(flatten)]
+    first: RawGroup,
+    #[serde(default)]
+    also: Vec<RawGroup>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCatalogue {
+    rule: Vec<RawRule>,
+}
+
+#[derive(Debug)]
+struct Group {
+    raw: RawGroup,
+    arg_any: Vec<Regex>,
+    sql: Option<Regex>,
+    sql_not: Option<Regex>,
+    body_all: Vec<Regex>,
+}
+
+impl Group {
+    fn is_command(&self) -> bool {
+        !self.raw.program.is_empty()
+    }
+    fn is_http(&self) -> bool {
+        !self.raw.graphql.is_empty()
+            || !self.raw.http_method.is_empty()
+            || !self.raw.http_host.is_empty()
+            || !self.raw.http_path.is_empty()
+            || !self.raw.aws_action.is_empty()
+    }
+}
+
+/// A rule, compiled.
+#[derive(Debug)]
+pub struct Rule {
+    pub id: String,
+    pub severity: Severity,
+    pub summary: String,
+    groups: Vec<Group>,
+}
+
+/// Where a command runs, for rules about the work tree.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WorkTree {
+    /// The work tree's root (the session's cwd at start), absolute.
+    pub root: Option<String>,
+    /// The command's working directory, absolute (defaults to the root).
+    pub cwd: Option<String>,
+}
+
+/// The compiled catalogue.
+#[derive(Debug)]
+pub struct Catalogue {
+    pub rules: Vec<Rule>,
+}
+
+const BUILTIN: &str = include_str!("../catalogue.toml");
+
+impl Catalogue {
+    /// The compiled-in catalogue (`analysis/catalogue.toml`).
+    pub fn builtin() -> &'static Catalogue {
+        static CAT: OnceLock<Catalogue> = OnceLock::new();
+        CAT.get_or_init(|| {
+            // The built-in file is tested (`builtin_catalogue_loads`); an error here is a build
+            // defect, and an empty catalogue would silently miss everything.
+            Catalogue::from_toml_str(BUILTIN)
+                .unwrap_or_else(|e| panic!("the built-in catalogue is invalid: {e}"))
+        })
+    }
+
+    pub fn from_toml_str(s: &str) -> Result<Catalogue, CatalogueError> {
+        let raw: RawCatalogue = toml::from_str(s)?;
+        let mut rules = Vec::new();
+        for r in raw.rule {
+            let mut groups = Vec::new();
+            for g in std::iter::once(r.first).chain(r.also) {
+                let re = |p: &str| {
+                    Regex::new(p).map_err(|source| CatalogueError::Regex {
+                        rule: r.id.clone(),
+                        pattern: p.to_string(),
+                        source,
+                    })
+                };
+                let arg_any = g.arg_any.iter().map(|p| re(p)).collect::<Result<_, _>>()?;
+                let body_all = g.body_all.iter().map(|p| re(p)).collect::<Result<_, _>>()?;
+                let sql = g.sql.as_deref().map(re).transpose()?;
+                let sql_not = g.sql_not.as_deref().map(re).transpose()?;
+                let group = Group {
+                    raw: g,
+                    arg_any,
+                    sql,
+                    sql_not,
+                    body_all,
+                };
+                if !group.is_command()
+                    && !group.is_http()
+                    && group.sql.is_none()
+                    && group.raw.tool.is_empty()
+                {
+                    if group.raw.words.is_empty() {
+                        continue; // an empty first group when everything is in `also`
+                    }
+                    return Err(CatalogueError::Empty(r.id.clone()));
+                }
+                groups.push(group);
+            }
+            if groups.is_empty() {
+                return Err(CatalogueError::Empty(r.id));
+            }
+            rules.push(Rule {
+                id: r.id,
+                severity: r.severity,
+                summary: r.summary,
+                groups,
+            });
+        }
+        Ok(Catalogue { rules })
+    }
+
+    fn hit(rule: &Rule, detail: String) -> Match {
+        Match {
+            rule: rule.id.clone(),
+            severity: rule.severity,
+            summary: rule.summary.clone(),
+            detail,
+        }
+    }
+
+    /// Rules matching one simple command (program rules, plus its SQL and its HTTP request).
+    pub fn match_simple(&self, cmd: &SimpleCommand, wt: &WorkTree) -> Vec<Match> {
+        let mut out = Vec::new();
+        if cmd.argv.is_empty() {
+            return out;
+        }
+        let detail = cmd.argv.join(" ");
+        for rule in &self.rules {
+            if rule
+                .groups
+                .iter()
+                .any(|g| g.is_command() && command_matches(g, cmd, wt))
+            {
+                out.push(Self::hit(rule, detail.clone()));
+            }
+        }
+        for stmt in shell::sql_statements(cmd) {
+            out.extend(self.match_sql(&stmt));
+        }
+        if let Some(req) = decode_argv(&cmd.argv) {
+            out.extend(self.match_api(&req));
+        }
+        dedup(&mut out);
+        out
+    }
+
+    /// Rules matching an argv (an `execve`), wrappers seen through.
+    pub fn match_argv(&self, argv: &[String], wt: &WorkTree) -> Vec<Match> {
+        let mut out = Vec::new();
+        for c in shell::from_argv(argv) {
+            out.extend(self.match_simple(&c, wt));
+        }
+        dedup(&mut out);
+        out
+    }
+
+    /// Rules matching a command line; `cd` on the line moves the working directory.
+    pub fn match_line(&self, line: &str, wt: &WorkTree) -> Vec<Match> {
+        let mut wt = wt.clone();
+        let mut out = Vec::new();
+        for c in shell::split(line) {
+            if c.program() == "cd" {
+                wt.cwd = Some(resolve_cd(&wt, c.argv.get(1).map(String::as_str)));
+                continue;
+            }
+            out.extend(self.match_simple(&c, &wt));
+        }
+        dedup(&mut out);
+        out
+    }
+
+    /// Rules matching one SQL statement.
+    pub fn match_sql(&self, stmt: &str) -> Vec<Match> {
+        let stmt = stmt.trim();
+        let mut out = Vec::new();
+        for rule in &self.rules {
+            let hit = rule.groups.iter().any(|g| match &g.sql {
+                Some(re) => {
+                    re.is_match(stmt) && !g.sql_not.as_ref().is_some_and(|n| n.is_match(stmt))
+                }
+                None => false,
+            });
+            if hit {
+                out.push(Self::hit(rule, stmt.to_string()));
+            }
+        }
+        out
+    }
+
+    /// Rules matching an HTTP request (GraphQL mutations, REST verbs and paths, AWS actions,
+    /// and SQL sent in a JSON body's `sql`/`query` field).
+    pub fn match_api(&self, req: &ApiRequest) -> Vec<Match> {
+        let mut out = Vec::new();
+        let detail = match &req.graphql {
+            Some(g) => format!(
+                "{} {} ({} {})",
+                req.method,
+                req.url,
+                g.operation_type,
+                g.root_fields.join(", ")
+            ),
+            None => format!("{} {}", req.method, req.url),
+        };
+        for rule in &self.rules {
+            if rule
+                .groups
+                .iter()
+                .any(|g| g.is_http() && http_matches(g, req))
+            {
+                out.push(Self::hit(rule, detail.clone()));
+            }
+        }
+        if req.graphql.is_none()
+            && let Some(body) = &req.body
+            && let Ok(v) = serde_json::from_str::<serde_json::Value>(body)
+        {
+            for key in ["sql", "query", "statement"] {
+                if let Some(q) = v.get(key).and_then(|q| q.as_str()) {
+                    for stmt in shell::split_sql(q) {
+                        out.extend(self.match_sql(&stmt));
+                    }
+                }
+            }
+        }
+        dedup(&mut out);
+        out
+    }
+
+    /// Rules matching an agent tool's name (MCP tools and the like).
+    pub fn match_tool(&self, tool: &str) -> Vec<Match> {
+        let mut out = Vec::new();
+        let lower = tool.to_ascii_lowercase();
+        for rule in &self.rules {
+            if rule.groups.iter().any(|g| {
+                g.raw
+                    .tool
+                    .iter()
+                    .any(|p| glob::matches(&p.to_ascii_lowercase(), &lower))
+            }) {
+                out.push(Self::hit(rule, tool.to_string()));
+            }
+        }
+        out
+    }
+}
+
+/// [`Catalogue::match_argv`] on the built-in catalogue, without a known work tree.
+pub fn match_command(argv: &[String]) -> Vec<Match> {
+    Catalogue::builtin().match_argv(argv, &WorkTree::default())
+}
+
+/// [`Catalogue::match_api`] on the built-in catalogue.
+pub fn match_api(req: &ApiRequest) -> Vec<Match> {
+    Catalogue::builtin().match_api(req)
+}
+
+/// [`Catalogue::match_sql`] on the built-in catalogue.
+pub fn match_sql(stmt: &str) -> Vec<Match> {
+    Catalogue::builtin().match_sql(stmt)
+}
+
+/// [`Catalogue::match_line`] on the built-in catalogue.
+pub fn match_line(line: &str, wt: &WorkTree) -> Vec<Match> {
+    Catalogue::builtin().match_line(line, wt)
+}
+
+fn dedup(v: &mut Vec<Match>) {
+    let mut seen = std::collections::HashSet::new();
+    v.retain(|m| seen.insert(m.rule.clone()));
+    v.sort_by(|a, b| b.severity.cmp(&a.severity));
+}
+
+/// Whether a flag spec (`-r|-R|--recursive`) is present in the args.
+fn flag_present(spec: &str, args: &[String]) -> bool {
+    spec.split('|').any(|alt| {
+        args.iter().any(|a| {
+            if a == alt {
+                return true;
+            }
+            if alt.len() > 2 || alt.starts_with("--") {
+                // long flag (or single-dash long like terraform's -destroy): `--x=v`, `-x=v`
+                return a.starts_with(alt) && a[alt.len()..].starts_with('=');
+            }
+            // single short flag inside a cluster: -rf, -fR
+            let Some(c) = alt.strip_prefix('-').and_then(|s| s.chars().next()) else {
+                return false;
+            };
+            a.starts_with('-')
+                && !a.starts_with("--")
+                && a.len() > 2
+                && a[1..].chars().all(|x| x.is_ascii_alphabetic())
+                && a[1..].contains(c)
+        })
+    })
+}
+
+fn command_matches(g: &Group, cmd: &SimpleCommand, wt: &WorkTree) -> bool {
+    let r = &g.raw;
+    let prog = cmd.program();
+    if !r
+        .program
+        .iter()
+        .any(|p| glob::matches(p, prog) || glob::matches(p, &cmd.argv[0]))
+    {
+        return false;
+    }
+    let args = &cmd.argv[1..];
+    // Asking for help is never destructive.
+    if args.iter().any(|a| a == "--help" || a == "-help") {
+        return false;
+    }
+    let positional: Vec<&str> = args
+        .iter()
+        .map(String::as_str)
+        .filter(|a| !a.starts_with('-') || *a == "-")
+        .collect();
+    if !r.words.is_empty() {
+        if r.anchored {
+            if positional.len() < r.words.len()
+                || !r
+                    .words
+                    .iter()
+                    .zip(&positional)
+                    .all(|(w, p)| glob::any_alt(w, p))
+            {
+                return false;
+            }
+        } else {
+            let mut it = positional.iter();
+            for w in &r.words {
+                if !it.any(|p| glob::any_alt(w, p)) {
+                    return false;
+                }
+            }
+        }
+    }
+    if !r.flags_all.iter().all(|f| flag_present(f, args)) {
+        return false;
+    }
+    if !r.flags_any.is_empty() && !r.flags_any.iter().any(|f| flag_present(f, args)) {
+        return false;
+    }
+    if r.flags_none.iter().any(|f| flag_present(f, args)) {
+        return false;
+    }
+    if !g.arg_any.is_empty()
+        && !g
+            .arg_any
+            .iter()
+            .any(|re| args.iter().any(|a| re.is_match(a)))
+    {
+        return false;
+    }
+    if r.outside_worktree {
+        let operands: Vec<&str> = if prog == "find" {
+            positional_before_expression(args)
+        } else if prog == "rsync" {
+            // the destination is the one that loses files
+            positional.last().into_iter().copied().collect()
+        } else {
+            positional.clone()
+        };
+        if !operands.iter().any(|p| outside_worktree(p, wt)) {
+            return false;
+        }
+    }
+    true
+}
+
+fn positional_before_expression(args: &[String]) -> Vec<&str> {
+    let mut v = Vec::new();
+    for a in args {
+        if a.starts_with('-') || a == "(" || a == "!" {
+            if matches!(a.as_str(), "-H" | "-L" | "-P") {
+                continue;
+            }
+            break;
+        }
+        v.push(a.as_str());
+    }
+    if v.is_empty() {
+        v.push(".");
+    }
+    v
+}
+
+/// Scratch places where a recursive delete is routine.
+const SCRATCH: [&str; 4] = ["/tmp", "/var/tmp", "/dev/shm", "/private/tmp"];
+
+/// Whether a path operand resolves outside the work tree (and outside scratch directories).
+/// `~`, `$HOME` and `/` are always outside; variables other than `$HOME`/`$PWD` are unknown and
+/// not counted.
+pub fn outside_worktree(p: &str, wt: &WorkTree) -> bool {
+    let p = p.trim();
+    if p.is_empty() {
+        return false;
+    }
+    if p == "~" || p.starts_with("~/") || p.starts_with("$HOME") || p.starts_with("${HOME}") {
+        return true;
+    }
+    let p = p
+        .strip_prefix("$PWD")
+        .or_else(|| p.strip_prefix("${PWD}"))
+        .map(|rest| format!(".{rest}"))
+        .unwrap_or_else(|| p.to_string());
+    if p.starts_with('$') || p.starts_with('~') {
+        return false;
+    }
+    let cwd = wt.cwd.as_deref().or(wt.root.as_deref());
+    let abs = if p.starts_with('/') {
+        normalize(Path::new(&p))
+    } else {
+        match cwd {
+            Some(c) => normalize(&Path::new(c).join(&p)),
+            // Unknown cwd: only `..` can be seen to leave.
+            None => return p.starts_with(".."),
+        }
+    };
+    let abs_s = abs.to_string_lossy();
+    // Strip a trailing glob component for the comparison (`/srv/data/*`).
+    let abs_s = abs_s
+        .trim_end_matches("/*")
+        .trim_end_matches('*')
+        .to_string();
+    if SCRATCH
+        .iter()
+        .any(|s| abs_s == *s || abs_s.starts_with(&format!("{s}/")))
+    {
+        // `rm -rf /tmp` itself is outside; `/tmp/build` is scratch.
+        return SCRATCH.contains(&abs_s.as_str());
+    }
+    match wt.root.as_deref() {
+        Some(root) => {
+            let root = normalize(Path::new(root));
+            let r = root.to_string_lossy();
+            !(abs_s == r || abs_s.starts_with(&format!("{}/", r.trim_end_matches('/'))))
+        }
+        None => match cwd {
+            Some(c) => {
+                let c = normalize(Path::new(c));
+                let c = c.to_string_lossy();
+                !(abs_s == c || abs_s.starts_with(&format!("{}/", c.trim_end_matches('/'))))
+            }
+            None => true, // an absolute path with no idea where the work tree is
+        },
+    }
+}
+
+/// Lexical normalisation (`a/./b/../c` → `a/c`), without touching the file system.
+pub fn normalize(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other.as_os_str()),
+        }
+    }
+    if out.as_os_str().is_empty() {
+        out.push("/");
+    }
+    out
+}
+
+/// The working directory after `cd ARG`.
+pub fn resolve_cd(wt: &WorkTree, arg: Option<&str>) -> String {
+    match arg {
+        None | Some("~") => "~".into(),
+        Some(a) if a.starts_with('/') => normalize(Path::new(a)).to_string_lossy().into_owned(),
+        Some(a) if a.starts_with('~') || a.starts_with('$') => a.to_string(),
+        Some(a) => match wt.cwd.as_deref().or(wt.root.as_deref()) {
+            Some(c) => normalize(&Path::new(c).join(a))
+                .to_string_lossy()
+                .into_owned(),
+            None => a.to_string(),
+        },
+    }
+}
+
+fn http_matches(g: &Group, req: &ApiRequest) -> bool {
+    let r = &g.raw;
+    if !r.graphql.is_empty() {
+        let Some(gq) = &req.graphql else { return false };
+        if gq.operation_type != "mutation"
+            || !gq
+                .root_fields
+                .iter()
+                .any(|f| r.graphql.iter().any(|x| x == f))
+        {
+            return false;
+        }
+    }
+    if !r.http_method.is_empty()
+        && !r
+            .http_method
+            .iter()
+            .any(|m| m.eq_ignore_ascii_case(&req.method))
+    {
+        return false;
+    }
+    if !r.http_host.is_empty() && !r.http_host.iter().any(|h| glob::matches_ci(h, &req.host)) {
+        return false;
+    }
+    if !r.http_path.is_empty()
+        && !r
+            .http_path
+            .iter()
+            .any(|p| glob::matches(p, req.path.trim_end_matches('/')))
+    {
+        return false;
+    }
+    if !r.aws_action.is_empty() {
+        let action = aws_action(req);
+        if !action.is_some_and(|a| r.aws_action.iter().any(|x| *x == a)) {
+            return false;
+        }
+    }
+    let body = req.body.as_deref().unwrap_or("");
+    let body_and_query = format!(
+        "{body}&{}",
+        req.url.split_once('?').map(|x| x.1).unwrap_or("")
+    );
+    if !g.body_all.iter().all(|re| re.is_match(&body_and_query)) {
+        return false;
+    }
+    true
+}
+
+/// The AWS API action of a request: `Action=` (query protocol, body or URL) or the operation in
+/// `X-Amz-Target` (`DynamoDB_20120810.DeleteTable` → `DeleteTable`).
+pub fn aws_action(req: &ApiRequest) -> Option<String> {
+    if let Some(t) = req.header("x-amz-target") {
+        return t.rsplit('.').next().map(str::to_string);
+    }
+    let query = req.url.split_once('?').map(|x| x.1).unwrap_or("");
+    let body = req.body.as_deref().unwrap_or("");
+    for part in body.split('&').chain(query.split('&')) {
+        if let Some(v) = part.trim().strip_prefix("Action=") {
+            return Some(percent_decode(v));
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_catalogue_loads() {
+        let c = Catalogue::from_toml_str(BUILTIN).unwrap();
+        assert!(c.rules.len() >= 50, "{} rules", c.rules.len());
+        let mut ids: Vec<&str> = c.rules.iter().map(|r| r.id.as_str()).collect();
+        ids.sort();
+        let n = ids.len();
+        ids.dedup();
+        assert_eq!(ids.len(), n, "duplicate rule ids");
+    }
+
+    #[test]
+    fn flags() {
+        let a = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert!(flag_present("-r|-R|--recursive", &a(&["-rf", "x"])));
+        assert!(flag_present("-r|-R|--recursive", &a(&["-fR"])));
+        assert!(flag_present("--force", &a(&["--force"])));
+        assert!(!flag_present("--force", &a(&["--force-with-lease"])));
+        assert!(flag_present("-destroy", &a(&["-destroy"])));
+        assert!(!flag_present("-d", &a(&["--dry-run"])));
+        assert!(flag_present("-replace", &a(&["-replace=aws_db.x"])));
+    }
+
+    #[test]
+    fn worktree() {
+        let wt = WorkTree {
+            root: Some("/home/dev/app".into()),
+            cwd: None,
+        };
+        assert!(!outside_worktree("build", &wt));
+        assert!(!outside_worktree("./node_modules", &wt));
+        assert!(outside_worktree("..", &wt));
+        assert!(outside_worktree("../other", &wt));
+        assert!(outside_worktree("/", &wt));
+        assert!(outside_worktree("~", &wt));
+        assert!(outside_worktree("$HOME/.config", &wt));
+        assert!(!outside_worktree("/home/dev/app/dist", &wt));
+        assert!(!outside_worktree("/tmp/build-123", &wt));
+        assert!(outside_worktree("/tmp", &wt));
+        assert!(!outside_worktree("$BUILD_DIR", &wt));
+        assert!(outside_worktree("/var/lib/postgresql/data", &wt));
+    }
+}
