@@ -1,0 +1,604 @@
+//! Reads the store (read-only) for the UI: the session list, the compact index (built in
+//! chunks, then polled for new events so a live session can be followed), pages of full
+//! events, terminal screens, searches, verification and the findings. Every function here is
+//! synchronous and returns data; `app.rs` runs them on worker threads.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use flightlog_formats::keys::{key_dir_for, trusted_public_keys};
+use flightlog_formats::verify::{StoreVerifyOptions, Trust, verify_store};
+use flightlog_formats::{Event, Kind, Store};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::ViewerError;
+use crate::sanitize;
+use crate::state::{
+    Cell, CellColor, IndexChunk, IndexEntry, Interner, Loaded, PAGE, ScreenSnap, SecretOrigin,
+    SessionInfo, VerifyState, flag,
+};
+
+/// Opens a session by name (id, unique prefix or `latest`).
+pub fn open_session(store: &Store, name: &str) -> Result<SessionInfo, ViewerError> {
+    let id = store.resolve(name)?;
+    let row = store.sessions()?.into_iter().find(|s| s.id == id);
+    Ok(match row {
+        Some(r) => SessionInfo {
+            id: r.id,
+            label: r.label,
+            agent: r.agent,
+            home_env: r.home_env,
+            started: r.started,
+        },
+        None => SessionInfo {
+            id,
+            ..SessionInfo::default()
+        },
+    })
+}
+
+#[derive(Deserialize)]
+struct Light<'a> {
+    seq: u64,
+    #[serde(borrow)]
+    ts: Cow<'a, str>,
+    #[serde(borrow)]
+    kind: Cow<'a, str>,
+    #[serde(borrow)]
+    source: Cow<'a, str>,
+    #[serde(borrow)]
+    env: Option<Cow<'a, str>>,
+    #[serde(default)]
+    data: LightData,
+}
+
+/// The few `data` fields the index needs; everything else is skipped without allocation.
+#[derive(Deserialize, Default)]
+struct LightData {
+    exit: Option<Value>,
+    signal: Option<Value>,
+    is_error: Option<Value>,
+    status: Option<Value>,
+    call_seq: Option<Value>,
+    path: Option<Value>,
+    secrets: Option<Value>,
+    inventory: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct LightNoData<'a> {
+    seq: u64,
+    #[serde(borrow)]
+    ts: Cow<'a, str>,
+    #[serde(borrow)]
+    kind: Cow<'a, str>,
+    #[serde(borrow)]
+    source: Cow<'a, str>,
+    #[serde(borrow)]
+    env: Option<Cow<'a, str>>,
+}
+
+fn parse_us(ts: &str) -> i64 {
+    flightlog_formats::event::parse_ts(ts)
+        .map(|t| t.timestamp_micros())
+        .unwrap_or(0)
+}
+
+/// Whether an event's data says it failed.
+fn is_error(kind: &str, d: &LightData) -> bool {
+    match kind {
+        "exec" => {
+            d.exit
+                .as_ref()
+                .and_then(Value::as_i64)
+                .is_some_and(|c| c != 0)
+                || d.signal.as_ref().is_some_and(|s| !s.is_null())
+        }
+        "tool_result" => d
+            .is_error
+            .as_ref()
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        "api_call" => d
+            .status
+            .as_ref()
+            .and_then(Value::as_i64)
+            .is_some_and(|s| s >= 400),
+        _ => false,
+    }
+}
+
+/// Builds the compact index of one session, chunk by chunk.
+#[derive(Debug)]
+pub struct Indexer {
+    pub session: String,
+    /// The next seq to read.
+    pub next: u64,
+    kinds: Interner,
+    envs: Interner,
+    sources: Interner,
+}
+
+impl Indexer {
+    pub fn new(session: &str) -> Self {
+        Indexer {
+            session: session.to_string(),
+            next: 0,
+            kinds: Interner::default(),
+            envs: Interner::with_first(""),
+            sources: Interner::default(),
+        }
+    }
+
+    /// Reads up to `limit` events after the last one indexed.
+    pub fn chunk(&mut self, store: &Store, limit: u64) -> Result<IndexChunk, ViewerError> {
+        let (total, _) = store.head(&self.session)?;
+        let mut out = IndexChunk {
+            total_hint: total,
+            ..IndexChunk::default()
+        };
+        let mut n = 0u64;
+        let mut last = None;
+        let mut stmt = store.connection().prepare_cached(
+            "SELECT seq, raw FROM events WHERE session = ?1 AND seq >= ?2 ORDER BY seq LIMIT ?3",
+        )?;
+        let mut rows = stmt.query((
+            &self.session,
+            self.next.min(i64::MAX as u64) as i64,
+            limit.min(i64::MAX as u64) as i64,
+        ))?;
+        while let Some(r) = rows.next()? {
+            let seq = r.get::<_, i64>(0)? as u64;
+            let raw: &[u8] = match r.get_ref(1)? {
+                rusqlite::types::ValueRef::Blob(b) | rusqlite::types::ValueRef::Text(b) => b,
+                _ => &[],
+            };
+            n += 1;
+            last = Some(seq);
+            let e = self.entry(seq, raw, &mut out);
+            out.entries.push(e);
+        }
+        if let Some(l) = last {
+            self.next = l + 1;
+        }
+        out.complete = n < limit;
+        out.kinds = self.kinds.clone();
+        out.envs = self.envs.clone();
+        out.sources = self.sources.clone();
+        Ok(out)
+    }
+
+    fn entry(&mut self, seq: u64, raw: &[u8], out: &mut IndexChunk) -> IndexEntry {
+        if let Ok(l) = serde_json::from_slice::<Light>(raw) {
+            let mut flags = 0;
+            if is_error(&l.kind, &l.data) {
+                flags |= flag::ERROR;
+            }
+            if l.kind == "gap" {
+                flags |= flag::GAP;
+            }
+            if l.seq != seq {
+                flags |= flag::UNPARSEABLE;
+            }
+            if l.kind == "tool_result"
+                && let Some(call) = l.data.call_seq.as_ref().and_then(Value::as_u64)
+            {
+                out.results.push((call, seq));
+            }
+            let path = l.data.path.as_ref().and_then(Value::as_str);
+            for list in [&l.data.secrets, &l.data.inventory].into_iter().flatten() {
+                for s in list.as_array().into_iter().flatten() {
+                    let (Some(fp), Some(kind)) = (
+                        s.get("fp").and_then(Value::as_str),
+                        s.get("kind").and_then(Value::as_str),
+                    ) else {
+                        continue;
+                    };
+                    let file = s.get("path").and_then(Value::as_str).or(path);
+                    let line = s.get("line").and_then(Value::as_u64);
+                    let location = file.map(|f| match line {
+                        Some(n) => format!("{f}:{n}"),
+                        None => f.to_string(),
+                    });
+                    out.secret_origin.push((
+                        fp.to_string(),
+                        SecretOrigin {
+                            seq,
+                            kind: kind.to_string(),
+                            location,
+                        },
+                    ));
+                }
+            }
+            return IndexEntry {
+                seq,
+                t_us: parse_us(&l.ts),
+                kind: self.kinds.intern(&l.kind),
+                env: l.env.as_deref().map(|e| self.envs.intern(e)).unwrap_or(0),
+                source: self.sources.intern(&l.source),
+                flags,
+                severity: 0,
+            };
+        }
+        if let Ok(l) = serde_json::from_slice::<LightNoData>(raw) {
+            return IndexEntry {
+                seq,
+                t_us: parse_us(&l.ts),
+                kind: self.kinds.intern(&l.kind),
+                env: l.env.as_deref().map(|e| self.envs.intern(e)).unwrap_or(0),
+                source: self.sources.intern(&l.source),
+                flags: if l.seq == seq { 0 } else { flag::UNPARSEABLE },
+                severity: 0,
+            };
+        }
+        IndexEntry {
+            seq,
+            t_us: 0,
+            kind: self.kinds.intern("(unreadable)"),
+            env: 0,
+            source: self.sources.intern("?"),
+            flags: flag::UNPARSEABLE,
+            severity: 0,
+        }
+    }
+}
+
+/// Loads one page (`seq / PAGE`) of full events.
+pub fn fetch_page(store: &Store, session: &str, page: u64) -> Result<Vec<Loaded>, ViewerError> {
+    let evs = store.events(session, page * PAGE, PAGE)?;
+    Ok(evs
+        .into_iter()
+        .filter(|e| e.seq / PAGE == page)
+        .map(|e| loaded(e.seq, &e.raw))
+        .collect())
+}
+
+/// Parses stored bytes for display.
+pub fn loaded(seq: u64, raw: &[u8]) -> Loaded {
+    let raw_text = sanitize::bytes(&raw[..raw.len().min(64 * 1024)]);
+    match Event::from_bytes(raw) {
+        Ok(ev) => Loaded {
+            seq,
+            summary: summary(&ev),
+            event: Ok(ev),
+            raw: raw_text,
+        },
+        Err(e) => Loaded {
+            seq,
+            summary: format!("unreadable event: {}", sanitize::line(&e.to_string())),
+            event: Err(e.to_string()),
+            raw: raw_text,
+        },
+    }
+}
+
+fn s<'a>(d: &'a Value, k: &str) -> Option<&'a str> {
+    d.get(k).and_then(Value::as_str)
+}
+
+fn clip(s: &str, n: usize) -> String {
+    let mut out: String = s.chars().take(n).collect();
+    if s.chars().nth(n).is_some() {
+        out.push('…');
+    }
+    out
+}
+
+/// One sanitised line that says what an event is.
+pub fn summary(e: &Event) -> String {
+    let d = &e.data;
+    let argv = |v: &Value| -> Option<String> {
+        v.get("argv").and_then(Value::as_array).map(|a| {
+            a.iter()
+                .map(|x| {
+                    x.as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| x.to_string())
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+    };
+    let text = match &e.kind {
+        Kind::Exec => argv(d).unwrap_or_default(),
+        Kind::ToolCall => {
+            let tool = s(d, "tool").unwrap_or("?");
+            let what = s(d, "command")
+                .map(str::to_string)
+                .or_else(|| d.get("input").map(|i| i.to_string()))
+                .unwrap_or_default();
+            format!("{tool}: {what}")
+        }
+        Kind::ToolResult => {
+            let tool = s(d, "tool").unwrap_or("?");
+            let err = d.get("is_error").and_then(Value::as_bool).unwrap_or(false);
+            let out = match d.get("output") {
+                Some(Value::String(o)) => o.clone(),
+                Some(Value::Null) | None => String::new(),
+                Some(o) => o.to_string(),
+            };
+            format!("{tool}{} → {out}", if err { " (error)" } else { "" })
+        }
+        Kind::ApiCall => {
+            let mut t = format!(
+                "{} {}",
+                s(d, "method").unwrap_or("?"),
+                s(d, "url").unwrap_or("")
+            );
+            if let Some(st) = d.get("status").and_then(Value::as_i64) {
+                t.push_str(&format!(" → {st}"));
+            }
+            if let Some(g) = d.get("graphql").filter(|g| !g.is_null()) {
+                let op = s(g, "operation_type").unwrap_or("");
+                let fields: Vec<&str> = g
+                    .get("root_fields")
+                    .and_then(Value::as_array)
+                    .map(|a| a.iter().filter_map(Value::as_str).collect())
+                    .unwrap_or_default();
+                t.push_str(&format!(" [{op} {}]", fields.join(",")));
+            }
+            t
+        }
+        Kind::FileChange => format!(
+            "{} {}",
+            s(d, "op").unwrap_or("change"),
+            s(d, "path").unwrap_or("?")
+        ),
+        Kind::FileRead => {
+            let n = d
+                .get("secrets")
+                .and_then(Value::as_array)
+                .map(Vec::len)
+                .unwrap_or(0);
+            let mut t = format!("read {}", s(d, "path").unwrap_or("?"));
+            if n > 0 {
+                t.push_str(&format!(" ({n} secret{})", if n == 1 { "" } else { "s" }));
+            }
+            t
+        }
+        Kind::Prompt | Kind::Message => {
+            format!(
+                "{}: {}",
+                s(d, "role").unwrap_or(e.kind.as_str()),
+                s(d, "text").unwrap_or("")
+            )
+        }
+        Kind::Terminal => format!(
+            "[{}] {}",
+            s(d, "stream").unwrap_or("?"),
+            s(d, "data").unwrap_or("")
+        ),
+        Kind::Decision => format!(
+            "{} {} {}",
+            s(d, "decision").unwrap_or("?"),
+            s(d, "rule").unwrap_or(""),
+            s(d, "reason").unwrap_or("")
+        ),
+        Kind::Gap => format!(
+            "{} {}: {}",
+            s(d, "layer").unwrap_or(""),
+            s(d, "reason").unwrap_or("gap"),
+            s(d, "detail").unwrap_or("")
+        ),
+        Kind::SessionStart => format!(
+            "{} {} home={}",
+            s(d, "agent").unwrap_or(""),
+            s(d, "label").unwrap_or(""),
+            s(d, "home_env").unwrap_or("?")
+        ),
+        Kind::SessionEnd => format!(
+            "exit {} {}",
+            d.get("exit").map(|x| x.to_string()).unwrap_or_default(),
+            s(d, "reason").unwrap_or("")
+        ),
+        Kind::RawInput => format!("malformed input: {}", s(d, "error").unwrap_or("")),
+        _ => s(d, "summary")
+            .or_else(|| s(d, "text"))
+            .map(str::to_string)
+            .unwrap_or_else(|| d.to_string()),
+    };
+    sanitize::line(&clip(text.trim(), 300))
+}
+
+/// The terminal emulator fed with a session's `terminal` events, up to a seq.
+pub struct Screener {
+    session: String,
+    parser: vt100::Parser,
+    /// The last seq fed.
+    upto: Option<u64>,
+    fed: u64,
+}
+
+impl std::fmt::Debug for Screener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Screener")
+            .field("upto", &self.upto)
+            .finish()
+    }
+}
+
+impl Screener {
+    pub fn new(session: &str) -> Self {
+        Screener {
+            session: session.to_string(),
+            parser: vt100::Parser::new(24, 80, 0),
+            upto: None,
+            fed: 0,
+        }
+    }
+
+    /// The screen as of `seq` (every terminal event with a seq at most `seq` applied).
+    pub fn screen_at(&mut self, store: &Store, seq: u64) -> Result<ScreenSnap, ViewerError> {
+        if self.upto.is_some_and(|u| u > seq) {
+            *self = Screener::new(&self.session);
+        }
+        let from = self.upto.map(|u| u + 1).unwrap_or(0);
+        if from <= seq {
+            let mut stmt = store.connection().prepare_cached(
+                "SELECT raw FROM events WHERE session = ?1 AND seq >= ?2 AND seq <= ?3 \
+                 AND kind = 'terminal' ORDER BY seq",
+            )?;
+            let rows = stmt.query_map(
+                (&self.session, from as i64, seq.min(i64::MAX as u64) as i64),
+                |r| r.get::<_, Vec<u8>>(0),
+            )?;
+            for raw in rows {
+                let raw = raw?;
+                let Ok(ev) = Event::from_bytes(&raw) else {
+                    continue;
+                };
+                let data = s(&ev.data, "data").unwrap_or("");
+                match s(&ev.data, "stream") {
+                    Some("o") => self.parser.process(data.as_bytes()),
+                    Some("r") => {
+                        if let Some((c, r)) = data.split_once('x')
+                            && let (Ok(c), Ok(r)) =
+                                (c.trim().parse::<u16>(), r.trim().parse::<u16>())
+                        {
+                            self.parser
+                                .screen_mut()
+                                .set_size(r.clamp(1, 500), c.clamp(1, 1000));
+                        }
+                    }
+                    _ => continue,
+                }
+                self.fed += 1;
+            }
+            self.upto = Some(seq);
+        }
+        Ok(self.snapshot(seq))
+    }
+
+    fn snapshot(&self, seq: u64) -> ScreenSnap {
+        let screen = self.parser.screen();
+        let (rows, cols) = screen.size();
+        let color = |c: vt100::Color| match c {
+            vt100::Color::Default => CellColor::Default,
+            vt100::Color::Idx(i) => CellColor::Idx(i),
+            vt100::Color::Rgb(r, g, b) => CellColor::Rgb(r, g, b),
+        };
+        let cells = (0..rows)
+            .map(|r| {
+                (0..cols)
+                    .map(|c| match screen.cell(r, c) {
+                        Some(cell) => {
+                            let raw = cell.contents();
+                            let text = if cell.is_wide_continuation() {
+                                String::new()
+                            } else if raw.is_empty() {
+                                " ".to_string()
+                            } else if sanitize::line(raw) == raw {
+                                raw.to_string()
+                            } else {
+                                "\u{FFFD}".to_string()
+                            };
+                            Cell {
+                                text,
+                                fg: color(cell.fgcolor()),
+                                bg: color(cell.bgcolor()),
+                                bold: cell.bold(),
+                                italic: cell.italic(),
+                                underline: cell.underline(),
+                                inverse: cell.inverse(),
+                            }
+                        }
+                        None => Cell {
+                            text: " ".into(),
+                            ..Cell::default()
+                        },
+                    })
+                    .collect()
+            })
+            .collect();
+        ScreenSnap {
+            at_seq: seq,
+            rows,
+            cols,
+            cells,
+            fed: self.fed,
+        }
+    }
+}
+
+/// The first event after (or before) `from` whose stored text contains `query`
+/// (ASCII case-insensitive).
+pub fn search(
+    store: &Store,
+    session: &str,
+    query: &str,
+    from: u64,
+    forward: bool,
+) -> Result<Option<u64>, ViewerError> {
+    let sql = if forward {
+        "SELECT seq FROM events WHERE session = ?1 AND seq > ?2 \
+         AND instr(lower(CAST(raw AS TEXT)), lower(?3)) > 0 ORDER BY seq LIMIT 1"
+    } else {
+        "SELECT seq FROM events WHERE session = ?1 AND seq < ?2 \
+         AND instr(lower(CAST(raw AS TEXT)), lower(?3)) > 0 ORDER BY seq DESC LIMIT 1"
+    };
+    let mut stmt = store.connection().prepare_cached(sql)?;
+    let mut rows = stmt.query_map((session, from.min(i64::MAX as u64) as i64, query), |r| {
+        r.get::<_, i64>(0)
+    })?;
+    Ok(match rows.next() {
+        Some(r) => Some(r? as u64),
+        None => None,
+    })
+}
+
+/// Verifies the session (and the store's checkpoints) with the keys next to the store.
+pub fn verify(store: &Store, db: &Path, session: &str) -> VerifyState {
+    let keys = trusted_public_keys(&key_dir_for(db)).unwrap_or_default();
+    let opts = StoreVerifyOptions {
+        session: Some(session.to_string()),
+        trust: Trust {
+            keys,
+            pinned: false,
+        },
+        external: None,
+    };
+    match verify_store(store, &opts) {
+        Ok(r) => {
+            let mut breaks: BTreeMap<u64, Vec<String>> = BTreeMap::new();
+            let mut other = Vec::new();
+            for p in &r.problems {
+                if p.session.as_deref().is_some_and(|s| s != session) {
+                    continue;
+                }
+                let line = sanitize::line(&format!("{}: {}", p.kind, p.detail));
+                match p.seq {
+                    Some(seq) => breaks.entry(seq).or_default().push(line),
+                    None => other.push(line),
+                }
+            }
+            VerifyState::Done {
+                intact: breaks.is_empty() && other.is_empty(),
+                events: r.events_checked,
+                checkpoints: r.checkpoints_checked,
+                breaks,
+                other,
+                warnings: r
+                    .warnings
+                    .iter()
+                    .filter(|w| w.session.as_deref().is_none_or(|s| s == session))
+                    .map(|w| sanitize::line(&w.detail))
+                    .collect(),
+            }
+        }
+        Err(e) => VerifyState::Failed(sanitize::line(&e.to_string())),
+    }
+}
+
+/// Seqs of the session's events, oldest first (helper for tests and benches).
+pub fn count(store: &Store, session: &str) -> Result<u64, ViewerError> {
+    Ok(store.head(session)?.0)
+}
+
+/// Collects fingerprints in a `redactions` list.
+pub(crate) fn redaction_fps(ev: &Event) -> Vec<String> {
+    let mut v: Vec<String> = ev.redactions.iter().map(|r| r.fp.clone()).collect();
+    let set: BTreeSet<String> = v.drain(..).collect();
+    set.into_iter().collect()
+}

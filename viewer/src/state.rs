@@ -1,0 +1,579 @@
+//! The replay state: everything the view draws and `update` changes. No I/O lives here.
+//!
+//! Large sessions are kept as a compact [`Index`] (one [`IndexEntry`] of 24 bytes per event)
+//! plus a bounded cache of loaded pages ([`Pages`]); full events are only held for the pages
+//! around the cursor.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::Duration;
+
+use flightlog_formats::Event;
+use flightlog_formats::store::SessionRow;
+
+use crate::action::{Action, PromptKind};
+use crate::player::Player;
+
+/// Events per page fetched from the store.
+pub const PAGE: u64 = 128;
+/// Pages kept in memory at most.
+pub const MAX_PAGES: usize = 96;
+
+/// Row flags (bits of [`IndexEntry::flags`]).
+pub mod flag {
+    pub const CROSSING: u8 = 1;
+    pub const DESTRUCTIVE: u8 = 2;
+    pub const SECRET_USE: u8 = 4;
+    pub const ERROR: u8 = 8;
+    pub const GAP: u8 = 16;
+    pub const BROKEN: u8 = 32;
+    pub const SECRET_READ: u8 = 64;
+    /// The stored bytes are not a valid event.
+    pub const UNPARSEABLE: u8 = 128;
+}
+
+/// One event in the compact index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndexEntry {
+    pub seq: u64,
+    /// Microseconds since the Unix epoch (0 if the timestamp did not parse).
+    pub t_us: i64,
+    /// Index into [`Index::kinds`].
+    pub kind: u8,
+    /// Index into [`Index::envs`] (0: no environment).
+    pub env: u8,
+    /// Index into [`Index::sources`].
+    pub source: u8,
+    pub flags: u8,
+    /// 0 none, 1 low, 2 medium, 3 high, 4 critical.
+    pub severity: u8,
+}
+
+/// Interned strings: more than 255 distinct values share the last slot.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Interner {
+    pub values: Vec<String>,
+}
+
+impl Interner {
+    pub fn with_first(first: &str) -> Self {
+        Interner {
+            values: vec![first.to_string()],
+        }
+    }
+
+    pub fn intern(&mut self, s: &str) -> u8 {
+        if let Some(i) = self.values.iter().position(|v| v == s) {
+            return i as u8;
+        }
+        if self.values.len() >= 255 {
+            return 255;
+        }
+        self.values.push(s.to_string());
+        (self.values.len() - 1) as u8
+    }
+
+    pub fn get(&self, i: u8) -> &str {
+        self.values
+            .get(i as usize)
+            .map(String::as_str)
+            .unwrap_or("(other)")
+    }
+}
+
+/// Where a secret fingerprint was first seen (for "which token, and where it came from").
+#[derive(Debug, Clone, PartialEq)]
+pub struct SecretOrigin {
+    pub seq: u64,
+    pub kind: String,
+    pub location: Option<String>,
+}
+
+/// The compact index of a session.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Index {
+    pub entries: Vec<IndexEntry>,
+    pub kinds: Interner,
+    pub envs: Interner,
+    pub sources: Interner,
+    /// The number of events the store reported when last asked.
+    pub total_hint: u64,
+    pub complete: bool,
+    /// tool_call seq -> tool_result seq.
+    pub results: HashMap<u64, u64>,
+    pub secret_origin: HashMap<String, SecretOrigin>,
+}
+
+impl Index {
+    /// Position of a seq (or of the first entry after it).
+    pub fn position_of(&self, seq: u64) -> usize {
+        self.entries.partition_point(|e| e.seq < seq)
+    }
+
+    /// Exact position of a seq.
+    pub fn find(&self, seq: u64) -> Option<usize> {
+        let p = self.position_of(seq);
+        (self.entries.get(p)?.seq == seq).then_some(p)
+    }
+
+    pub fn base_us(&self) -> i64 {
+        self.entries.first().map(|e| e.t_us).unwrap_or(0)
+    }
+
+    pub fn kind_name(&self, e: &IndexEntry) -> &str {
+        self.kinds.get(e.kind)
+    }
+}
+
+/// A chunk of index entries from the loader.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IndexChunk {
+    pub entries: Vec<IndexEntry>,
+    pub kinds: Interner,
+    pub envs: Interner,
+    pub sources: Interner,
+    pub total_hint: u64,
+    pub complete: bool,
+    pub results: Vec<(u64, u64)>,
+    pub secret_origin: Vec<(String, SecretOrigin)>,
+}
+
+/// One event of a loaded page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Loaded {
+    pub seq: u64,
+    /// The event, or why its bytes did not parse.
+    pub event: Result<Event, String>,
+    /// The stored bytes, escaped (shown when they do not parse, and in the JSON tab).
+    pub raw: String,
+    /// One sanitised line for the timeline.
+    pub summary: String,
+}
+
+/// Cached pages, keyed by `seq / PAGE`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Pages {
+    pub map: BTreeMap<u64, Vec<Loaded>>,
+    pub requested: BTreeSet<u64>,
+}
+
+impl Pages {
+    pub fn get(&self, seq: u64) -> Option<&Loaded> {
+        let page = self.map.get(&(seq / PAGE))?;
+        page.iter().find(|l| l.seq == seq)
+    }
+}
+
+/// A terminal cell's color.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CellColor {
+    #[default]
+    Default,
+    Idx(u8),
+    Rgb(u8, u8, u8),
+}
+
+/// One terminal cell as drawn (already sanitised).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Cell {
+    pub text: String,
+    pub fg: CellColor,
+    pub bg: CellColor,
+    pub bold: bool,
+    pub italic: bool,
+    pub underline: bool,
+    pub inverse: bool,
+}
+
+/// The emulated terminal screen at one seq.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ScreenSnap {
+    pub at_seq: u64,
+    pub rows: u16,
+    pub cols: u16,
+    pub cells: Vec<Vec<Cell>>,
+    /// How many terminal events were fed to the emulator.
+    pub fed: u64,
+}
+
+/// A boundary crossing, with its evidence.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CrossingInfo {
+    pub from: String,
+    pub to: String,
+    pub evidence: Vec<String>,
+}
+
+/// A destructive action.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DestructiveInfo {
+    pub rule: String,
+    pub severity: String,
+    pub target_env: Option<String>,
+    pub summary: String,
+}
+
+/// One step of the cause chain.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CauseStep {
+    pub seq: u64,
+    pub role: String,
+    pub text: String,
+}
+
+/// The cause chain and critical window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CauseChain {
+    pub from_seq: u64,
+    pub to_seq: u64,
+    pub seconds: f64,
+    pub steps: Vec<CauseStep>,
+}
+
+/// Where the findings came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FindingsSource {
+    /// Not computed yet.
+    #[default]
+    Pending,
+    /// The environments the capture layers recorded on each event (no policy applied).
+    Recorded,
+    /// The analysis under the policy.
+    Analysis,
+}
+
+/// What the analysis found (or, before it ran, what the recorded environments say).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Findings {
+    pub source: FindingsSource,
+    pub home_env: Option<String>,
+    pub crossings: BTreeMap<u64, CrossingInfo>,
+    pub destructive: BTreeMap<u64, DestructiveInfo>,
+    /// seq -> fingerprints of secrets used there.
+    pub secret_uses: BTreeMap<u64, Vec<String>>,
+    pub secret_reads: BTreeMap<u64, Vec<String>>,
+    pub errors: BTreeSet<u64>,
+    pub chain: Option<CauseChain>,
+    /// seq -> environment and the evidence that decided it.
+    pub env_of: BTreeMap<u64, (String, Vec<String>)>,
+    pub note: Option<String>,
+}
+
+/// Verification as the status bar shows it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum VerifyState {
+    #[default]
+    Pending,
+    Done {
+        intact: bool,
+        events: u64,
+        checkpoints: u64,
+        /// seq -> problem lines.
+        breaks: BTreeMap<u64, Vec<String>>,
+        /// Problems without a seq (checkpoints, session rows).
+        other: Vec<String>,
+        warnings: Vec<String>,
+    },
+    Failed(String),
+}
+
+/// The open prompt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prompt {
+    pub kind: PromptKind,
+    pub input: String,
+}
+
+/// The detail pane's tab.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Tab {
+    #[default]
+    Detail,
+    Screen,
+    Chain,
+    Json,
+}
+
+impl Tab {
+    pub const ALL: [Tab; 4] = [Tab::Detail, Tab::Screen, Tab::Chain, Tab::Json];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Tab::Detail => "Detail",
+            Tab::Screen => "Screen",
+            Tab::Chain => "Cause chain",
+            Tab::Json => "JSON",
+        }
+    }
+}
+
+/// A row filter: any listed kind, source and environment (empty list: any).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Filter {
+    pub kinds: Vec<String>,
+    pub sources: Vec<String>,
+    pub envs: Vec<String>,
+    /// Only rows with one of these flags (0: any).
+    pub flags: u8,
+}
+
+impl Filter {
+    pub fn is_empty(&self) -> bool {
+        self.kinds.is_empty() && self.sources.is_empty() && self.envs.is_empty() && self.flags == 0
+    }
+
+    /// Parses `kind=exec,api_call layer=proxy env=production only=crossing,error`; a bare word
+    /// is a kind. Returns an error naming the bad token.
+    pub fn parse(s: &str) -> Result<Filter, String> {
+        let mut f = Filter::default();
+        for tok in s.split_whitespace() {
+            let (key, val) = tok.split_once('=').unwrap_or(("kind", tok));
+            let vals = val.split(',').filter(|v| !v.is_empty()).map(str::to_string);
+            match key {
+                "kind" | "k" => f.kinds.extend(vals),
+                "layer" | "source" | "l" => f.sources.extend(vals),
+                "env" | "e" => f.envs.extend(vals),
+                "only" | "o" => {
+                    for v in vals {
+                        f.flags |= match v.as_str() {
+                            "crossing" | "crossings" => flag::CROSSING,
+                            "destructive" => flag::DESTRUCTIVE,
+                            "secret" | "secrets" => flag::SECRET_USE | flag::SECRET_READ,
+                            "error" | "errors" => flag::ERROR,
+                            "gap" | "gaps" => flag::GAP,
+                            "break" | "breaks" => flag::BROKEN,
+                            other => return Err(format!("unknown marker '{other}'")),
+                        }
+                    }
+                }
+                other => {
+                    return Err(format!(
+                        "unknown filter key '{other}' (kind, layer, env, only)"
+                    ));
+                }
+            }
+        }
+        Ok(f)
+    }
+
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if !self.kinds.is_empty() {
+            parts.push(format!("kind={}", self.kinds.join(",")));
+        }
+        if !self.sources.is_empty() {
+            parts.push(format!("layer={}", self.sources.join(",")));
+        }
+        if !self.envs.is_empty() {
+            parts.push(format!("env={}", self.envs.join(",")));
+        }
+        if self.flags != 0 {
+            parts.push("only=markers".to_string());
+        }
+        parts.join(" ")
+    }
+
+    /// Whether an entry passes. `src` matches a whole source or its layer prefix
+    /// (`hook` matches `hook:claude-code`).
+    pub fn matches(&self, index: &Index, e: &IndexEntry) -> bool {
+        if !self.kinds.is_empty() && !self.kinds.iter().any(|k| k == index.kinds.get(e.kind)) {
+            return false;
+        }
+        if !self.sources.is_empty() {
+            let src = index.sources.get(e.source);
+            let layer = src.split(':').next().unwrap_or(src);
+            if !self.sources.iter().any(|s| s == src || s == layer) {
+                return false;
+            }
+        }
+        if !self.envs.is_empty() {
+            let env = if e.env == 0 {
+                "none"
+            } else {
+                index.envs.get(e.env)
+            };
+            if !self.envs.iter().any(|v| v == env) {
+                return false;
+            }
+        }
+        self.flags == 0 || e.flags & self.flags != 0
+    }
+}
+
+/// A session in the picker.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Picker {
+    pub sessions: Vec<SessionRow>,
+    pub selected: usize,
+    pub loaded: bool,
+}
+
+/// The session being replayed.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SessionInfo {
+    pub id: String,
+    pub label: Option<String>,
+    pub agent: Option<String>,
+    pub home_env: Option<String>,
+    pub started: String,
+}
+
+/// Where the UI is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    #[default]
+    Picker,
+    Replay,
+}
+
+/// A move the user asked for before the index reached it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Pending {
+    Seq(u64),
+    FirstCrossing,
+    Last,
+}
+
+/// A one-line message in the status bar.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    pub text: String,
+    pub error: bool,
+}
+
+/// All of the UI's state.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct State {
+    pub mode: Mode,
+    pub picker: Picker,
+    pub session: Option<SessionInfo>,
+    pub index: Index,
+    /// Positions in `index.entries` that pass the filter; `None`: all of them.
+    pub visible: Option<Vec<u32>>,
+    pub filter: Filter,
+    /// Row (into the visible rows) under the cursor.
+    pub cursor: usize,
+    /// First row drawn.
+    pub scroll: usize,
+    pub pages: Pages,
+    pub findings: Findings,
+    pub verify: VerifyState,
+    pub player: Player,
+    pub prompt: Option<Prompt>,
+    pub last_search: Option<String>,
+    pub searching: bool,
+    pub message: Option<Message>,
+    pub tab: Tab,
+    pub detail_scroll: u16,
+    pub help: bool,
+    /// Keep the cursor on the newest event as the session grows.
+    pub follow: bool,
+    pub screen: Option<ScreenSnap>,
+    pub screen_requested: Option<u64>,
+    /// Terminal size (columns, rows).
+    pub size: (u16, u16),
+    pub pending: Option<Pending>,
+    pub quit: bool,
+    pub load_error: Option<String>,
+}
+
+/// Everything `update` can receive.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Msg {
+    Action(Action),
+    /// The only source of time inside the state machine.
+    Tick(Duration),
+    Resize(u16, u16),
+    Sessions(Result<Vec<SessionRow>, String>),
+    Opened(SessionInfo),
+    Indexed(IndexChunk),
+    Page(u64, Vec<Loaded>),
+    Screen(ScreenSnap),
+    SearchResult {
+        query: String,
+        forward: bool,
+        from: u64,
+        seq: Option<u64>,
+    },
+    Verified(VerifyState),
+    Analyzed(Findings),
+    LoadError(String),
+}
+
+/// Work `update` asks the runtime to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    Quit,
+    ListSessions,
+    OpenSession(String),
+    /// Load these pages (`seq / PAGE`).
+    Fetch(Vec<u64>),
+    /// Build the terminal screen as of this seq.
+    Screen(u64),
+    /// Find the next (or previous) event after `from` whose stored text contains `query`.
+    Search {
+        query: String,
+        from: u64,
+        forward: bool,
+    },
+    Batch(Vec<Effect>),
+}
+
+impl State {
+    /// A fresh state at the picker (or about to open a session).
+    pub fn new(size: (u16, u16), speed: f64) -> State {
+        State {
+            size,
+            player: Player::new(speed),
+            index: Index {
+                kinds: Interner::default(),
+                envs: Interner::with_first(""),
+                sources: Interner::default(),
+                ..Index::default()
+            },
+            ..State::default()
+        }
+    }
+
+    /// Number of rows the timeline has.
+    pub fn rows(&self) -> usize {
+        match &self.visible {
+            Some(v) => v.len(),
+            None => self.index.entries.len(),
+        }
+    }
+
+    /// Index position of a row.
+    pub fn pos_of_row(&self, row: usize) -> Option<usize> {
+        match &self.visible {
+            Some(v) => v.get(row).map(|p| *p as usize),
+            None => (row < self.index.entries.len()).then_some(row),
+        }
+    }
+
+    pub fn entry_of_row(&self, row: usize) -> Option<&IndexEntry> {
+        self.pos_of_row(row).and_then(|p| self.index.entries.get(p))
+    }
+
+    /// The entry under the cursor.
+    pub fn current(&self) -> Option<&IndexEntry> {
+        self.entry_of_row(self.cursor)
+    }
+
+    /// The loaded event under the cursor, if its page is in memory.
+    pub fn current_loaded(&self) -> Option<&Loaded> {
+        self.current().and_then(|e| self.pages.get(e.seq))
+    }
+
+    /// Seconds from the session's first event.
+    pub fn rel_secs(&self, e: &IndexEntry) -> f64 {
+        (e.t_us - self.index.base_us()) as f64 / 1e6
+    }
+
+    /// Problems verification found at a seq.
+    pub fn breaks_at(&self, seq: u64) -> Option<&Vec<String>> {
+        match &self.verify {
+            VerifyState::Done { breaks, .. } => breaks.get(&seq),
+            _ => None,
+        }
+    }
+}
