@@ -1,0 +1,827 @@
+//! The policy (`flightlog.toml`): which environment is home, what belongs to each environment,
+//! what each credential can reach, and what the guard denies.
+//!
+//! The stable core (PRODUCT.md §3) is read here with every key's line, so errors and unknown
+//! keys are reported as `FILE:LINE:COL: message`. Unknown keys are warnings (a newer policy
+//! still loads in an older flightlog); wrong types and bad values are errors.
+//!
+//! ```toml
+//! home = "staging"
+//! [environments.production]
+//! hosts = ["db.prod.example.com", "*.prod.internal"]
+//! urls = ["postgres://*@db.prod.example.com/*"]
+//! ids = ["3d2c42fb-*", "prod-main-db"]
+//! env_vars = { RAILWAY_ENVIRONMENT = "production", AWS_PROFILE = ["prod", "prod-*"] }
+//! kube_contexts = ["prod-*"]
+//! terraform_workspaces = ["prod"]
+//! aws_profiles = ["prod"]            # extension: --profile / AWS_PROFILE
+//! gcp_projects = ["acme-prod"]       # extension: gcloud --project / CLOUDSDK_CORE_PROJECT
+//! paths = ["/srv/prod/**"]
+//! [[credentials]]
+//! kind = "railway-account"           # or env = "VAR", file = "glob", fingerprint = "hex"
+//! reaches = ["*"]
+//! [guard]
+//! enabled = false
+//! deny = ["destructive-crossing"]    # also "crossing", "destructive"
+//! fail = "open"                      # or "closed"
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+/// The built-in policy, used when no file is given. Documented in `fixtures/policies/`.
+pub const DEFAULT_POLICY: &str = r#"# flightlog built-in policy
+# No home: the session's --env names it; without one, every named environment is away.
+
+[environments.production]
+kube_contexts = ["prod", "prod-*", "*-prod", "production", "*-production"]
+terraform_workspaces = ["prod", "production", "prod-*"]
+aws_profiles = ["prod", "production", "prod-*", "*-prod"]
+env_vars = { RAILWAY_ENVIRONMENT = ["production", "prod"], AWS_PROFILE = ["prod", "production", "prod-*", "*-prod"], TF_WORKSPACE = ["prod", "production"] }
+
+# A Railway account or workspace token (sent as `Authorization: Bearer`) reaches every project
+# and environment; a project token (`Project-Access-Token`) reaches one environment.
+[[credentials]]
+kind = "railway-account"
+reaches = ["*"]
+
+[guard]
+enabled = false
+deny = ["destructive-crossing"]
+fail = "open"
+"#;
+
+/// The secret kinds a `[[credentials]] kind` can name: the redactor's kinds plus the ones the
+/// analysis derives (`railway-account`, `railway-project`).
+pub const KNOWN_KINDS: [&str; 13] = [
+    "railway-account",
+    "railway-project",
+    "railway-token",
+    "bearer-token",
+    "env-secret",
+    "aws-access-key-id",
+    "github-token",
+    "github-pat",
+    "stripe-key",
+    "slack-token",
+    "jwt",
+    "url-password",
+    "private-key",
+];
+
+/// What the guard denies.
+pub const DENY_KEYWORDS: [&str; 3] = ["destructive-crossing", "crossing", "destructive"];
+
+/// A loaded policy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    /// The session's home environment (a session's own `home_env` wins).
+    pub home: Option<String>,
+    pub environments: Vec<Environment>,
+    pub credentials: Vec<CredentialRule>,
+    pub guard: GuardSettings,
+    /// Where it came from (`None`: built-in).
+    pub source: Option<PathBuf>,
+}
+
+/// Matchers of one environment. Every list holds globs (`*`, `**`, `?`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Environment {
+    pub name: String,
+    pub hosts: Vec<String>,
+    pub urls: Vec<String>,
+    pub ids: Vec<String>,
+    /// (variable, value globs)
+    pub env_vars: Vec<(String, Vec<String>)>,
+    pub kube_contexts: Vec<String>,
+    pub terraform_workspaces: Vec<String>,
+    pub aws_profiles: Vec<String>,
+    pub gcp_projects: Vec<String>,
+    pub paths: Vec<String>,
+}
+
+/// What a credential reaches. The selectors that are set must all hold.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CredentialRule {
+    pub kind: Option<String>,
+    pub env: Option<String>,
+    pub file: Option<String>,
+    pub fingerprint: Option<String>,
+    /// Environment names, or `*` for every environment.
+    pub reaches: Vec<String>,
+    pub line: usize,
+}
+
+impl CredentialRule {
+    /// Whether this credential reaches beyond `home`.
+    pub fn reaches_beyond(&self, home: Option<&str>) -> bool {
+        self.reaches
+            .iter()
+            .any(|r| r == "*" || Some(r.as_str()) != home)
+    }
+
+    /// A short name: `railway-account`, `env RAILWAY_TOKEN`, `file .env*`.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(k) = &self.kind {
+            parts.push(k.clone());
+        }
+        if let Some(e) = &self.env {
+            parts.push(format!("env {e}"));
+        }
+        if let Some(f) = &self.file {
+            parts.push(format!("file {f}"));
+        }
+        if let Some(f) = &self.fingerprint {
+            parts.push(format!("fingerprint {f}"));
+        }
+        parts.join(", ")
+    }
+}
+
+/// Guard settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GuardSettings {
+    pub enabled: bool,
+    /// `destructive-crossing`, `crossing`, `destructive`.
+    pub deny: Vec<String>,
+    pub fail: FailMode,
+}
+
+impl Default for GuardSettings {
+    fn default() -> Self {
+        GuardSettings {
+            enabled: false,
+            deny: vec!["destructive-crossing".into()],
+            fail: FailMode::Open,
+        }
+    }
+}
+
+/// What a hook answers when flightlog itself fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailMode {
+    Open,
+    Closed,
+}
+
+impl FailMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailMode::Open => "open",
+            FailMode::Closed => "closed",
+        }
+    }
+}
+
+/// One problem in a policy file, with its place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}: {}", self.line, self.column, self.message)
+    }
+}
+
+/// A policy that could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    #[error("cannot read the policy {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}", render_problems(path.as_deref(), problems))]
+    Invalid {
+        path: Option<PathBuf>,
+        problems: Vec<Problem>,
+    },
+}
+
+fn render_problems(path: Option<&Path>, problems: &[Problem]) -> String {
+    let name = path
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "policy".into());
+    problems
+        .iter()
+        .map(|p| format!("{name}:{p}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+impl PolicyError {
+    /// The problems with their lines (empty for I/O errors).
+    pub fn problems(&self) -> &[Problem] {
+        match self {
+            PolicyError::Invalid { problems, .. } => problems,
+            PolicyError::Io { .. } => &[],
+        }
+    }
+
+    fn with_path(self, p: &Path) -> PolicyError {
+        match self {
+            PolicyError::Invalid { problems, .. } => PolicyError::Invalid {
+                path: Some(p.to_path_buf()),
+                problems,
+            },
+            other => other,
+        }
+    }
+}
+
+/// A parsed policy and the warnings (unknown keys, unknown kinds) found on the way.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    pub policy: Policy,
+    pub warnings: Vec<Problem>,
+}
+
+impl Default for Policy {
+    /// The built-in policy ([`DEFAULT_POLICY`]).
+    fn default() -> Self {
+        match Policy::check_str(DEFAULT_POLICY) {
+            Ok(c) => c.policy,
+            // The built-in text is tested (`default_policy_parses`); fall back to empty rather
+            // than panic in a hook.
+            Err(_) => Policy {
+                home: None,
+                environments: Vec::new(),
+                credentials: Vec::new(),
+                guard: GuardSettings::default(),
+                source: None,
+            },
+        }
+    }
+}
+
+impl Policy {
+    /// Loads the policy at `path`, or the built-in one when `None`.
+    pub fn load(path: Option<&Path>) -> Result<Policy, PolicyError> {
+        match path {
+            None => Ok(Policy::default()),
+            Some(p) => Ok(Policy::check_file(p)?.policy),
+        }
+    }
+
+    /// Reads and checks a policy file.
+    pub fn check_file(path: &Path) -> Result<Checked, PolicyError> {
+        let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut c = Policy::check_str(&text).map_err(|e| e.with_path(path))?;
+        c.policy.source = Some(path.to_path_buf());
+        Ok(c)
+    }
+
+    /// Parses a policy; unknown keys are ignored (see [`Policy::check_str`] for them).
+    pub fn from_toml_str(s: &str) -> Result<Policy, PolicyError> {
+        Ok(Policy::check_str(s)?.policy)
+    }
+
+    /// Parses a policy and returns the warnings too.
+    pub fn check_str(s: &str) -> Result<Checked, PolicyError> {
+        let mut p = Parser {
+            src: s,
+            errors: Vec::new(),
+            warnings: Vec::new(),
+        };
+        let root = match DeTable::parse(s) {
+            Ok(t) => t,
+            Err(e) => {
+                let (line, column) = e.span().map(|sp| line_col(s, sp.start)).unwrap_or((1, 1));
+                return Err(PolicyError::Invalid {
+                    path: None,
+                    problems: vec![Problem {
+                        line,
+                        column,
+                        message: e.message().trim().to_string(),
+                    }],
+                });
+            }
+        };
+        let policy = p.policy(root.get_ref());
+        if !p.errors.is_empty() {
+            p.errors.sort_by_key(|e| (e.line, e.column));
+            return Err(PolicyError::Invalid {
+                path: None,
+                problems: p.errors,
+            });
+        }
+        p.warnings.sort_by_key(|e| (e.line, e.column));
+        Ok(Checked {
+            policy,
+            warnings: p.warnings,
+        })
+    }
+
+    /// The environment named `name`.
+    pub fn environment(&self, name: &str) -> Option<&Environment> {
+        self.environments.iter().find(|e| e.name == name)
+    }
+}
+
+/// 1-based line and column of a byte offset.
+pub fn line_col(s: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(s.len());
+    let before = &s.as_bytes()[..offset];
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    let col = offset
+        - before
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map(|p| p + 1)
+            .unwrap_or(0)
+        + 1;
+    (line, col)
+}
+
+struct Parser<'s> {
+    src: &'s str,
+    errors: Vec<Problem>,
+    warnings: Vec<Problem>,
+}
+
+type Table<'i> = DeTable<'i>;
+
+fn type_name(v: &DeValue<'_>) -> &'static str {
+    match v {
+        DeValue::String(_) => "a string",
+        DeValue::Integer(_) => "an integer",
+        DeValue::Float(_) => "a float",
+        DeValue::Boolean(_) => "a boolean",
+        DeValue::Datetime(_) => "a date-time",
+        DeValue::Array(_) => "an array",
+        DeValue::Table(_) => "a table",
+    }
+}
+
+impl Parser<'_> {
+    fn at(&self, span: std::ops::Range<usize>, message: String) -> Problem {
+        let (line, column) = line_col(self.src, span.start);
+        Problem {
+            line,
+            column,
+            message,
+        }
+    }
+
+    fn error(&mut self, span: std::ops::Range<usize>, message: String) {
+        let p = self.at(span, message);
+        self.errors.push(p);
+    }
+
+    fn warn(&mut self, span: std::ops::Range<usize>, message: String) {
+        let p = self.at(span, message);
+        self.warnings.push(p);
+    }
+
+    fn unknown(&mut self, key: &Spanned<std::borrow::Cow<'_, str>>, within: &str, known: &[&str]) {
+        let k = key.get_ref();
+        let hint = known
+            .iter()
+            .find(|c| similar(c, k))
+            .map(|c| format!(" (did you mean `{c}`?)"))
+            .unwrap_or_default();
+        self.warn(
+            key.span(),
+            format!("unknown key `{k}` in {within}{hint}; it is ignored"),
+        );
+    }
+
+    fn string(&mut self, key: &str, v: &Spanned<DeValue<'_>>) -> Option<String> {
+        match v.get_ref() {
+            DeValue::String(s) => Some(s.to_string()),
+            other => {
+                self.error(
+                    v.span(),
+                    format!("`{key}` must be a string, not {}", type_name(other)),
+                );
+                None
+            }
+        }
+    }
+
+    fn bool(&mut self, key: &str, v: &Spanned<DeValue<'_>>) -> Option<bool> {
+        match v.get_ref() {
+            DeValue::Boolean(b) => Some(*b),
+            other => {
+                self.error(
+                    v.span(),
+                    format!("`{key}` must be true or false, not {}", type_name(other)),
+                );
+                None
+            }
+        }
+    }
+
+    /// An array of strings (a single string is accepted as a list of one).
+    fn strings(&mut self, key: &str, v: &Spanned<DeValue<'_>>) -> Vec<String> {
+        match v.get_ref() {
+            DeValue::String(s) => vec![s.to_string()],
+            DeValue::Array(items) => {
+                let mut out = Vec::new();
+                for it in items.iter() {
+                    match it.get_ref() {
+                        DeValue::String(s) => {
+                            if s.is_empty() {
+                                self.error(it.span(), format!("`{key}` has an empty pattern"));
+                            }
+                            out.push(s.to_string());
+                        }
+                        other => self.error(
+                            it.span(),
+                            format!(
+                                "`{key}` must be a list of strings; found {}",
+                                type_name(other)
+                            ),
+                        ),
+                    }
+                }
+                out
+            }
+            other => {
+                self.error(
+                    v.span(),
+                    format!(
+                        "`{key}` must be a list of strings, not {}",
+                        type_name(other)
+                    ),
+                );
+                Vec::new()
+            }
+        }
+    }
+
+    fn table<'a, 'i>(&mut self, key: &str, v: &'a Spanned<DeValue<'i>>) -> Option<&'a Table<'i>> {
+        match v.get_ref() {
+            DeValue::Table(t) => Some(t),
+            other => {
+                self.error(
+                    v.span(),
+                    format!("`{key}` must be a table, not {}", type_name(other)),
+                );
+                None
+            }
+        }
+    }
+
+    fn policy(&mut self, root: &Table<'_>) -> Policy {
+        let mut policy = Policy {
+            home: None,
+            environments: Vec::new(),
+            credentials: Vec::new(),
+            guard: GuardSettings::default(),
+            source: None,
+        };
+        const TOP: [&str; 4] = ["home", "environments", "credentials", "guard"];
+        for (k, v) in root.iter() {
+            match k.get_ref().as_ref() {
+                "home" => policy.home = self.string("home", v),
+                "environments" => {
+                    if let Some(t) = self.table("environments", v) {
+                        for (name, env) in t.iter() {
+                            if let Some(e) = self.environment(name, env) {
+                                policy.environments.push(e);
+                            }
+                        }
+                    }
+                }
+                "credentials" => match v.get_ref() {
+                    DeValue::Array(items) => {
+                        for it in items.iter() {
+                            if let Some(c) = self.credential(it) {
+                                policy.credentials.push(c);
+                            }
+                        }
+                    }
+                    other => self.error(
+                        v.span(),
+                        format!(
+                            "`credentials` must be an array of tables ([[credentials]]), not {}",
+                            type_name(other)
+                        ),
+                    ),
+                },
+                "guard" => {
+                    if let Some(t) = self.table("guard", v) {
+                        policy.guard = self.guard(t);
+                    }
+                }
+                _ => self.unknown(k, "the top level", &TOP),
+            }
+        }
+        // References to environments that are not defined.
+        let names: Vec<String> = policy.environments.iter().map(|e| e.name.clone()).collect();
+        for c in &policy.credentials {
+            for r in &c.reaches {
+                if r != "*" && !names.contains(r) && policy.home.as_deref() != Some(r.as_str()) {
+                    self.warnings.push(Problem {
+                        line: c.line,
+                        column: 1,
+                        message: format!(
+                            "`reaches` names `{r}`, which is neither home nor an [environments.{r}] table"
+                        ),
+                    });
+                }
+            }
+        }
+        policy
+    }
+
+    fn environment(
+        &mut self,
+        name: &Spanned<std::borrow::Cow<'_, str>>,
+        v: &Spanned<DeValue<'_>>,
+    ) -> Option<Environment> {
+        let t = self.table(&format!("environments.{}", name.get_ref()), v)?;
+        let mut env = Environment {
+            name: name.get_ref().to_string(),
+            ..Environment::default()
+        };
+        if env.name == "*" {
+            self.error(
+                name.span(),
+                "`*` is reserved (it means every environment in `reaches`)".into(),
+            );
+        }
+        const KEYS: [&str; 10] = [
+            "hosts",
+            "urls",
+            "ids",
+            "env_vars",
+            "kube_contexts",
+            "terraform_workspaces",
+            "aws_profiles",
+            "gcp_projects",
+            "paths",
+            "description",
+        ];
+        for (k, val) in t.iter() {
+            let key = k.get_ref().as_ref();
+            match key {
+                "hosts" => env.hosts = self.strings(key, val),
+                "urls" => env.urls = self.strings(key, val),
+                "ids" => env.ids = self.strings(key, val),
+                "kube_contexts" => env.kube_contexts = self.strings(key, val),
+                "terraform_workspaces" => env.terraform_workspaces = self.strings(key, val),
+                "aws_profiles" => env.aws_profiles = self.strings(key, val),
+                "gcp_projects" => env.gcp_projects = self.strings(key, val),
+                "paths" => env.paths = self.strings(key, val),
+                "description" => {
+                    let _ = self.string(key, val);
+                }
+                "env_vars" => {
+                    if let Some(vars) = self.table(key, val) {
+                        for (var, pat) in vars.iter() {
+                            let pats = self.strings(&format!("env_vars.{}", var.get_ref()), pat);
+                            env.env_vars.push((var.get_ref().to_string(), pats));
+                        }
+                    }
+                }
+                _ => self.unknown(k, &format!("[environments.{}]", env.name), &KEYS),
+            }
+        }
+        Some(env)
+    }
+
+    fn credential(&mut self, v: &Spanned<DeValue<'_>>) -> Option<CredentialRule> {
+        let t = self.table("credentials", v)?;
+        let (line, _) = line_col(self.src, v.span().start);
+        let mut c = CredentialRule {
+            line,
+            ..CredentialRule::default()
+        };
+        let mut reaches_seen = false;
+        const KEYS: [&str; 6] = [
+            "kind",
+            "env",
+            "file",
+            "fingerprint",
+            "reaches",
+            "description",
+        ];
+        for (k, val) in t.iter() {
+            let key = k.get_ref().as_ref();
+            match key {
+                "kind" => {
+                    c.kind = self.string(key, val);
+                    if let Some(kind) = &c.kind
+                        && !KNOWN_KINDS.contains(&kind.as_str())
+                    {
+                        self.warn(
+                            val.span(),
+                            format!(
+                                "unknown credential kind `{kind}` (known: {})",
+                                KNOWN_KINDS.join(", ")
+                            ),
+                        );
+                    }
+                }
+                "env" => c.env = self.string(key, val),
+                "file" => c.file = self.string(key, val),
+                "fingerprint" => {
+                    c.fingerprint = self.string(key, val);
+                    if let Some(fp) = &c.fingerprint
+                        && !(fp.len() == 16 && fp.chars().all(|ch| ch.is_ascii_hexdigit()))
+                    {
+                        self.error(
+                            val.span(),
+                            format!("`fingerprint` must be 16 hex digits (as in a [REDACTED:kind:fp] marker), not {fp:?}"),
+                        );
+                    }
+                }
+                "reaches" => {
+                    reaches_seen = true;
+                    c.reaches = self.strings(key, val);
+                }
+                "description" => {
+                    let _ = self.string(key, val);
+                }
+                _ => self.unknown(k, "[[credentials]]", &KEYS),
+            }
+        }
+        if c.kind.is_none() && c.env.is_none() && c.file.is_none() && c.fingerprint.is_none() {
+            self.error(
+                v.span(),
+                "a [[credentials]] entry needs `kind`, `env`, `file` or `fingerprint`".into(),
+            );
+        }
+        if !reaches_seen {
+            self.error(
+                v.span(),
+                "a [[credentials]] entry needs `reaches` (environment names, or \"*\")".into(),
+            );
+        }
+        Some(c)
+    }
+
+    fn guard(&mut self, t: &Table<'_>) -> GuardSettings {
+        let mut g = GuardSettings::default();
+        const KEYS: [&str; 3] = ["enabled", "deny", "fail"];
+        for (k, val) in t.iter() {
+            let key = k.get_ref().as_ref();
+            match key {
+                "enabled" => g.enabled = self.bool(key, val).unwrap_or(false),
+                "deny" => {
+                    g.deny = self.strings(key, val);
+                    if let DeValue::Array(items) = val.get_ref() {
+                        for it in items.iter() {
+                            if let DeValue::String(s) = it.get_ref()
+                                && !DENY_KEYWORDS.contains(&s.as_ref())
+                            {
+                                self.error(
+                                    it.span(),
+                                    format!(
+                                        "`deny` takes {}; not {s:?}",
+                                        DENY_KEYWORDS.map(|d| format!("\"{d}\"")).join(", ")
+                                    ),
+                                );
+                            }
+                        }
+                    }
+                }
+                "fail" => match self.string(key, val).as_deref() {
+                    Some("open") => g.fail = FailMode::Open,
+                    Some("closed") => g.fail = FailMode::Closed,
+                    Some(other) => self.error(
+                        val.span(),
+                        format!("`fail` is \"open\" or \"closed\", not {other:?}"),
+                    ),
+                    None => {}
+                },
+                _ => self.unknown(k, "[guard]", &KEYS),
+            }
+        }
+        g
+    }
+}
+
+/// Close enough to be a typo (one edit, or a prefix).
+fn similar(a: &str, b: &str) -> bool {
+    if a == b {
+        return false;
+    }
+    if a.starts_with(b) || b.starts_with(a) {
+        return a.len().abs_diff(b.len()) <= 2;
+    }
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != cb);
+            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()] <= 2
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_policy_parses() {
+        let c = Policy::check_str(DEFAULT_POLICY).unwrap();
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        let p = Policy::default();
+        assert_eq!(p.home, None);
+        assert!(!p.guard.enabled);
+        assert_eq!(p.guard.deny, vec!["destructive-crossing"]);
+        assert_eq!(p.credentials[0].kind.as_deref(), Some("railway-account"));
+        assert_eq!(p.credentials[0].reaches, vec!["*"]);
+    }
+
+    #[test]
+    fn the_product_example_parses() {
+        let src = r#"home = "staging"                       # the session's home environment
+
+[environments.production]
+hosts = ["db.prod.example.com", "*.prod.internal"]
+urls = ["postgres://*@db.prod.example.com/*"]
+ids = ["3d2c42fb-*", "prod-main-db"]
+env_vars = { RAILWAY_ENVIRONMENT = "production", AWS_PROFILE = "prod" }
+kube_contexts = ["prod-*"]
+terraform_workspaces = ["prod"]
+paths = ["/srv/prod/**"]
+
+[environments.staging]
+hosts = ["*.staging.example.com"]
+
+[[credentials]]
+kind = "railway-account"
+reaches = ["*"]
+
+[guard]
+enabled = false
+deny = ["destructive-crossing"]
+fail = "open"
+"#;
+        let c = Policy::check_str(src).unwrap();
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        let p = c.policy;
+        assert_eq!(p.home.as_deref(), Some("staging"));
+        let prod = p.environment("production").unwrap();
+        assert_eq!(prod.ids, vec!["3d2c42fb-*", "prod-main-db"]);
+        assert!(
+            prod.env_vars
+                .contains(&("AWS_PROFILE".into(), vec!["prod".into()]))
+        );
+        assert_eq!(p.credentials[0].line, 15);
+    }
+
+    #[test]
+    fn errors_name_their_line() {
+        let src = "home = 3\n[environments.production]\nhosts = \"x\"\nids = [1]\n[guard]\nfail = \"ajar\"\ndeny = [\"everything\"]\n";
+        let e = Policy::check_str(src).unwrap_err();
+        let lines: Vec<usize> = e.problems().iter().map(|p| p.line).collect();
+        assert_eq!(lines, vec![1, 4, 6, 7], "{e}");
+        assert!(
+            e.to_string()
+                .contains("policy:1:8: `home` must be a string"),
+            "{e}"
+        );
+
+        let e = Policy::check_str("[[credentials]]\nreaches = [\"*\"]\n").unwrap_err();
+        assert!(e.to_string().contains("needs `kind`"), "{e}");
+        let e = Policy::check_str("home = \"a\"\nhome = \"b\"\n").unwrap_err();
+        assert_eq!(e.problems()[0].line, 2, "{e}");
+        let e = Policy::check_str("[environments.production\n").unwrap_err();
+        assert_eq!(e.problems()[0].line, 1, "{e}");
+    }
+
+    #[test]
+    fn unknown_keys_are_warnings_with_lines() {
+        let src = "home = \"staging\"\n\n[environments.production]\nhostz = [\"a\"]\n\n[gaurd]\nenabled = true\n[[credentials]]\nkind = \"railway-acount\"\nreaches = [\"prod\"]\n";
+        let c = Policy::check_str(src).unwrap();
+        let w: Vec<String> = c.warnings.iter().map(|p| p.to_string()).collect();
+        assert!(
+            w[0].starts_with(
+                "4:1: unknown key `hostz` in [environments.production] (did you mean `hosts`?)"
+            ),
+            "{w:?}"
+        );
+        assert!(
+            w[1].starts_with("6:2: unknown key `gaurd` in the top level (did you mean `guard`?)"),
+            "{w:?}"
+        );
+        assert!(
+            w[2].starts_with("8:1: `reaches` names `prod`") || w[3].starts_with("8:1"),
+            "{w:?}"
+        );
+        assert!(
+            w.iter()
+                .any(|x| x.starts_with("9:8: unknown credential kind `railway-acount`")),
+            "{w:?}"
+        );
+    }
+}
