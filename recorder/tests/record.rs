@@ -69,7 +69,7 @@ fn opts(dir: &Path, db: &Path, argv: &[&str], env: Vec<(String, String)>) -> Rec
         key_dir: db.parent().unwrap().join("keys"),
         home_env: Some("staging".into()),
         label: Some("test".into()),
-        judge: Judge::new(false, true, false),
+        judge: Judge::new(false, true, false).with_root(dir),
         tls_intercept: false,
         trace: true,
         watch: true,
@@ -87,6 +87,7 @@ fn scripted_agent_is_recorded() {
     // The store lives inside the work tree: its files must never show up as changes.
     let db = work.join(".flightlog/flightlog.db");
     std::fs::write(work.join("old.txt"), "old content\n").unwrap();
+    std::fs::write(work.join("keep.txt"), "kept\n").unwrap();
     std::fs::write(work.join(".gitignore"), "ignored/\n").unwrap();
     std::fs::create_dir(work.join("ignored")).unwrap();
     std::fs::write(work.join("ops.env"), format!("GITHUB_TOKEN={TOKEN}\n")).unwrap();
@@ -99,6 +100,7 @@ ls > /dev/null
 echo hello > new.txt
 echo noise > ignored/x.txt
 rm old.txt
+mv keep.txt moved.txt
 curl -s -H "Authorization: Bearer $AGENT_TOKEN" -H 'Content-Type: application/json' \
   -d '{{"query":"mutation {{ volumeDelete(volumeId: \"v1\") }}"}}' http://127.0.0.1:{port}/graphql/v2
 echo
@@ -176,6 +178,9 @@ exit 7
             .contains("-old content")
     );
     find("bg.txt", "create");
+    let mv = find("moved.txt", "rename");
+    assert_eq!(mv.data["from"], "keep.txt");
+    assert_eq!(mv.data["sha256_before"], mv.data["sha256_after"]);
     for c in &changes {
         let p = c.data["path"].as_str().unwrap();
         assert!(

@@ -42,7 +42,7 @@ pub struct Args {
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
-    let judge = Judge::new(args.guard, !crate::guard::fail_closed(ctx), false);
+    let judge = Judge::new(args.guard, !crate::guard::fail_closed(ctx), false).with_root(&cwd);
     let mut env: Vec<(String, String)> = std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
         .collect();

@@ -1,6 +1,7 @@
 //! What the recorder asks the analysis at record time: is this exec destructive, should the
 //! guard deny this event, and what does this HTTP request mean (method, host, GraphQL).
 
+use flightlog_analysis::catalogue::{Catalogue, WorkTree};
 use flightlog_formats::Event;
 use serde_json::Value;
 
@@ -24,6 +25,8 @@ pub struct Judge {
     pub fail_open: bool,
     /// The guard denies plain crossings too, so every exec waits for its decision.
     pub hold_every_exec: bool,
+    /// The work tree (for rules such as `rm -rf` outside it).
+    pub root: Option<String>,
 }
 
 impl Judge {
@@ -32,7 +35,14 @@ impl Judge {
             guard,
             fail_open,
             hold_every_exec,
+            root: None,
         }
+    }
+
+    /// Sets the work tree the catalogue's path rules compare against.
+    pub fn with_root(mut self, root: &std::path::Path) -> Judge {
+        self.root = Some(root.to_string_lossy().into_owned());
+        self
     }
 
     pub fn fail_mode(&self) -> &'static str {
@@ -40,13 +50,21 @@ impl Judge {
     }
 
     /// The destructive-action rule an argv matches, if any.
-    pub fn destructive_exec(&self, _argv: &[String]) -> Option<String> {
-        None
+    pub fn destructive_exec(&self, argv: &[String], cwd: Option<&str>) -> Option<String> {
+        let wt = WorkTree {
+            root: self.root.clone(),
+            cwd: cwd.map(str::to_string),
+        };
+        Catalogue::builtin()
+            .match_argv(argv, &wt)
+            .into_iter()
+            .next()
+            .map(|m| m.rule)
     }
 
     /// Whether an exec must be on disk (and decided) before the process may run.
-    pub fn hold_exec(&self, argv: &[String]) -> (bool, Option<String>) {
-        let rule = self.destructive_exec(argv);
+    pub fn hold_exec(&self, argv: &[String], cwd: Option<&str>) -> (bool, Option<String>) {
+        let rule = self.destructive_exec(argv, cwd);
         let hold = rule.is_some() || (self.guard && self.hold_every_exec);
         (hold, rule)
     }

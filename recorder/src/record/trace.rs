@@ -445,15 +445,14 @@ impl<'a> Tracer<'a> {
         });
         let ev = NewEvent::new(now, Kind::Exec, "ptrace", data);
         let local = self.sink.local_id();
-        let prev = self.images.insert(
+        self.images.insert(
             p,
             Image {
                 local,
                 started: Instant::now(),
             },
         );
-        drop(prev);
-        let (hold, _rule) = self.judge.hold_exec(&argv);
+        let (hold, _rule) = self.judge.hold_exec(&argv, cwd.as_deref());
         if hold {
             let guard = self.judge.guard.then_some("ptrace");
             let ack = self.sink.commit(ev, Some(local), guard);

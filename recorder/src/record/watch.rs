@@ -501,8 +501,14 @@ impl State {
             if self.ignores.ignored(&to, false) && self.ignores.ignored(&from, false) {
                 continue;
             }
-            if from.exists() || !to.is_file() {
-                continue; // not a plain rename any more: compare as separate paths
+            // A file we never knew renamed into place (an editor's or `sed -i`'s atomic save)
+            // is a create or modify of the target; a path that changed again since is
+            // compared as separate paths.
+            if from.exists() || !to.is_file() || !self.snapshot.contains_key(&from) {
+                if !self.ignores.ignored(&to, false) {
+                    self.dirty.insert(to);
+                }
+                continue;
             }
             let before = self.snapshot.remove(&from);
             let after = read_state(&to, true);

@@ -49,14 +49,7 @@ pub struct FollowUp {
 }
 
 pub(crate) enum Msg {
-    Event {
-        ev: NewEvent,
-        local: Option<u64>,
-        follow: Option<FollowUp>,
-        ack: Option<SyncSender<Ack>>,
-        /// Ask the guard about this event once it is committed; the `layer` of its decision.
-        guard: Option<&'static str>,
-    },
+    Event(Box<Pending>),
     Stop,
 }
 
@@ -99,13 +92,13 @@ impl Sink {
         local: Option<u64>,
         follow: Option<FollowUp>,
     ) {
-        let msg = Msg::Event {
+        let msg = Msg::Event(Box::new(Pending {
             ev,
             local,
             follow,
             ack: None,
             guard: None,
-        };
+        }));
         match self.tx.try_send(msg) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
@@ -119,13 +112,13 @@ impl Sink {
     /// Sends an event and waits until it is committed (and, with `guard`, decided).
     pub fn commit(&self, ev: NewEvent, local: Option<u64>, guard: Option<&'static str>) -> Ack {
         let (atx, arx) = std::sync::mpsc::sync_channel(1);
-        let msg = Msg::Event {
+        let msg = Msg::Event(Box::new(Pending {
             ev,
             local,
             follow: None,
             ack: Some(atx),
             guard,
-        };
+        }));
         if self.tx.send(msg).is_err() {
             return Ack {
                 seq: None,
@@ -178,11 +171,12 @@ pub(crate) struct WriterConfig {
     pub checkpoint_every: Duration,
 }
 
-struct Pending {
+pub(crate) struct Pending {
     ev: NewEvent,
     local: Option<u64>,
     follow: Option<FollowUp>,
     ack: Option<SyncSender<Ack>>,
+    /// Ask the guard about this event once it is committed; the `layer` of its decision.
     guard: Option<&'static str>,
 }
 
@@ -259,19 +253,7 @@ pub(crate) fn run(store: Store, cfg: WriterConfig, sink: Sink, rx: Receiver<Msg>
 
 fn take(m: Msg, batch: &mut Vec<Pending>, stopping: &mut bool) {
     match m {
-        Msg::Event {
-            ev,
-            local,
-            follow,
-            ack,
-            guard,
-        } => batch.push(Pending {
-            ev,
-            local,
-            follow,
-            ack,
-            guard,
-        }),
+        Msg::Event(p) => batch.push(*p),
         Msg::Stop => *stopping = true,
     }
 }

@@ -1,0 +1,379 @@
+//! `flightlog record` driven as a user drives it: exit codes, signals, the terminal, a killed
+//! recorder, and a scripted agent whose commands, files and API calls are recorded.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use flightlog_formats::{Event, Kind, Store};
+
+fn bin() -> PathBuf {
+    flightlog_fixtures::bin_path().expect("build the binary first (cargo build)")
+}
+
+fn record(dir: &Path, db: &Path, args: &[&str]) -> Output {
+    Command::new(bin())
+        .current_dir(dir)
+        .arg("--db")
+        .arg(db)
+        .arg("record")
+        .args(args)
+        .env_remove("FLIGHTLOG_SESSION")
+        .env_remove("FLIGHTLOG_POLICY")
+        .env_remove("FLIGHTLOG_FAKE_NOW")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn session_events(db: &Path, session: &str) -> Vec<Event> {
+    let store = Store::open_read_only(db).unwrap();
+    store
+        .events(session, 0, 1_000_000)
+        .unwrap()
+        .iter()
+        .map(|e| e.event().unwrap())
+        .collect()
+}
+
+/// The session id from the summary line on stderr.
+fn session_of(out: &Output) -> String {
+    let err = String::from_utf8_lossy(&out.stderr);
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("flightlog: session "))
+        .unwrap_or_else(|| panic!("no summary line in {err:?}"));
+    line["flightlog: session ".len()..]
+        .split(':')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+/// A process is gone when /proc has no entry for it or it is a zombie.
+fn gone(pid: &str) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let state = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| s.rsplit_once(')').map(|(_, r)| r.trim().chars().next()))
+            .flatten();
+        if matches!(state, None | Some('Z') | Some('X')) {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn wait_for_file(p: &Path) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(s) = std::fs::read_to_string(p)
+            && s.ends_with('\n')
+        {
+            return s.trim().to_string();
+        }
+        assert!(Instant::now() < deadline, "{} never appeared", p.display());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn exit_codes_signals_and_output_pass_through() {
+    let d = tempfile::tempdir().unwrap();
+    let db = d.path().join("db/fl.db");
+    let out = record(
+        d.path(),
+        &db,
+        &["--", "sh", "-c", "echo out; echo err >&2; exit 3"],
+    );
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "out\n");
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("err\n"));
+    let evs = session_events(&db, &session_of(&out));
+    let terminal: Vec<(String, i64)> = evs
+        .iter()
+        .filter(|e| e.kind == Kind::Terminal)
+        .map(|e| {
+            (
+                e.data["data"].as_str().unwrap().to_string(),
+                e.data["fd"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert!(terminal.contains(&("out\n".into(), 1)), "{terminal:?}");
+    assert!(terminal.contains(&("err\n".into(), 2)), "{terminal:?}");
+    let end = evs.iter().find(|e| e.kind == Kind::SessionEnd).unwrap();
+    assert_eq!(end.data["exit"], 3);
+
+    // Killed by a signal: 128 + signal, like a shell.
+    let out = record(d.path(), &db, &["--", "sh", "-c", "kill -TERM $$"]);
+    assert_eq!(out.status.code(), Some(143));
+    let out = record(d.path(), &db, &["--", "sh", "-c", "kill -KILL $$"]);
+    assert_eq!(out.status.code(), Some(137));
+
+    // A command that does not exist is a usage error, and no session is created for it.
+    let out = record(d.path(), &db, &["--", "definitely-not-a-command-xyz"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("command not found"));
+    let store = Store::open_read_only(&db).unwrap();
+    assert_eq!(store.sessions().unwrap().len(), 3);
+}
+
+#[test]
+fn sigterm_to_the_recorder_reaches_the_agent_and_restores_the_terminal() {
+    if Command::new("script").arg("--version").output().is_err() {
+        panic!("this test needs util-linux `script` for a terminal");
+    }
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let db = dir.join("db/fl.db");
+    // Inside `script`, stdin is a terminal: the recorder uses a PTY and raw mode.
+    let inner = format!(
+        r#"stty -g > before
+( while [ ! -s flpid ]; do sleep 0.05; done; sleep 0.3; kill -TERM $(cat flpid) ) &
+'{bin}' --db '{db}' record -- sh -c 'echo $PPID > flpid; echo $$ > childpid; stty -a > childstty; exec sleep 30'
+echo "$?" > exitcode
+stty -g > after
+"#,
+        bin = bin().display(),
+        db = db.display()
+    );
+    std::fs::write(dir.join("inner.sh"), inner).unwrap();
+    let out = Command::new("script")
+        .current_dir(dir)
+        .args(["-qec", "sh inner.sh", "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(wait_for_file(&dir.join("exitcode")), "143");
+    let before = std::fs::read_to_string(dir.join("before")).unwrap();
+    let after = std::fs::read_to_string(dir.join("after")).unwrap();
+    assert!(!before.is_empty());
+    assert_eq!(before, after, "the terminal settings were not restored");
+    // The agent ran on a terminal of its own, in cooked mode (the user's settings).
+    let child_stty = std::fs::read_to_string(dir.join("childstty")).unwrap();
+    assert!(
+        child_stty.contains(" icanon") && child_stty.contains(" echo"),
+        "{child_stty}"
+    );
+    let child = std::fs::read_to_string(dir.join("childpid")).unwrap();
+    assert!(gone(child.trim()), "the agent outlived the recorder");
+}
+
+#[test]
+fn a_killed_recorder_takes_the_agent_with_it_and_is_sealed_next_time() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let db = dir.join("db/fl.db");
+    let mut fl = Command::new(bin())
+        .current_dir(dir)
+        .arg("--db")
+        .arg(&db)
+        .args([
+            "record",
+            "--",
+            "sh",
+            "-c",
+            "echo $$ > childpid; exec sleep 30",
+        ])
+        .env_remove("FLIGHTLOG_SESSION")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let child = wait_for_file(&dir.join("childpid"));
+    std::thread::sleep(Duration::from_millis(200));
+    fl.kill().unwrap(); // SIGKILL: nothing can be caught
+    fl.wait().unwrap();
+    assert!(
+        gone(&child),
+        "the traced agent must not outlive its recorder (EXITKILL)"
+    );
+    let out = record(dir, &db, &["--", "true"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("sealed 1 session"));
+    let store = Store::open_read_only(&db).unwrap();
+    let dead = store
+        .sessions()
+        .unwrap()
+        .into_iter()
+        .find(|s| s.id != session_of(&out))
+        .unwrap();
+    let evs = session_events(&db, &dead.id);
+    assert!(
+        evs.iter()
+            .any(|e| e.kind == Kind::Gap && e.data["reason"] == "writer_died"),
+        "{evs:#?}"
+    );
+    assert!(
+        evs.iter()
+            .any(|e| e.kind == Kind::Exec && e.data["argv"][0] == "sleep")
+    );
+}
+
+/// Answers each request with a small JSON body; sends what it saw.
+fn server() -> (u16, std::sync::mpsc::Receiver<String>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { continue };
+            let mut r = BufReader::new(s.try_clone().unwrap());
+            let mut head = String::new();
+            let mut len = 0usize;
+            loop {
+                let mut line = String::new();
+                if r.read_line(&mut line).unwrap_or(0) == 0 {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+                head.push_str(&line);
+                if line == "\r\n" {
+                    break;
+                }
+            }
+            let mut body = vec![0; len];
+            let _ = r.read_exact(&mut body);
+            let _ = tx.send(format!("{head}{}", String::from_utf8_lossy(&body)));
+            let reply = r#"{"ok":true}"#;
+            let _ = write!(
+                s,
+                "HTTP/1.1 201 Created\r\nContent-Length: {}\r\n\r\n{reply}",
+                reply.len()
+            );
+        }
+    });
+    (port, rx)
+}
+
+#[test]
+fn scripted_agent_commands_files_and_api_calls_are_recorded_without_its_secret() {
+    const TOKEN: &str = "sk_live_4eC39HqLyjWDarjtT1zdp7dcQ9xR";
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().canonicalize().unwrap();
+    let db = dir.join("store/fl.db");
+    std::fs::write(dir.join("config.txt"), "mode = slow\n").unwrap();
+    std::fs::write(dir.join("scratch.txt"), "temporary\n").unwrap();
+    let (port, seen) = server();
+    std::fs::write(
+        dir.join("agent.sh"),
+        format!(
+            r#"echo "$FLIGHTLOG_SESSION" > session.txt
+sed -i 's/slow/fast/' config.txt
+rm scratch.txt
+sleep 0.2 &
+curl -s -X POST -H "Authorization: Bearer {TOKEN}" -d 'charge=1' http://127.0.0.1:{port}/v1/charges
+wait
+exit 5
+"#
+        ),
+    )
+    .unwrap();
+    let out = record(
+        &dir,
+        &db,
+        &[
+            "--label", "e2e", "--env", "staging", "--", "bash", "agent.sh",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(5), "{out:?}");
+    let session = session_of(&out);
+    // Hooks inside the agent would join this session.
+    assert_eq!(
+        std::fs::read_to_string(dir.join("session.txt"))
+            .unwrap()
+            .trim(),
+        session
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), r#"{"ok":true}"#);
+    let req = seen.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert!(
+        req.starts_with("POST /v1/charges HTTP/1.1") && req.contains(TOKEN),
+        "{req}"
+    );
+
+    let evs = session_events(&db, &session);
+    let start = &evs[0];
+    assert_eq!(start.kind, Kind::SessionStart);
+    assert_eq!(start.data["label"], "e2e");
+    assert_eq!(start.data["home_env"], "staging");
+    let argv0: Vec<&str> = evs
+        .iter()
+        .filter(|e| e.kind == Kind::Exec)
+        .filter_map(|e| e.data["argv"][0].as_str())
+        .collect();
+    for want in ["bash", "sed", "rm", "sleep", "curl"] {
+        assert!(argv0.contains(&want), "{want} missing from {argv0:?}");
+    }
+    let change = |path: &str, op: &str| {
+        evs.iter()
+            .find(|e| e.kind == Kind::FileChange && e.data["path"] == path && e.data["op"] == op)
+            .unwrap_or_else(|| panic!("no {op} of {path}"))
+    };
+    let diff = change("config.txt", "modify").data["diff"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        diff.contains("-mode = slow") && diff.contains("+mode = fast"),
+        "{diff}"
+    );
+    assert!(
+        change("scratch.txt", "delete").data["diff"]
+            .as_str()
+            .unwrap()
+            .contains("-temporary")
+    );
+    change("session.txt", "create");
+    assert!(
+        !evs.iter()
+            .any(|e| e.kind == Kind::FileChange
+                && e.data["path"].as_str().unwrap().starts_with("store")),
+        "the recorder's own files must not be reported"
+    );
+    let call = evs
+        .iter()
+        .find(|e| e.kind == Kind::ApiCall && e.source == "proxy" && e.data["method"] == "POST")
+        .expect("the proxied call");
+    assert_eq!(call.data["path"], "/v1/charges");
+    assert_eq!(call.data["request_body"], "charge=1");
+    assert!(
+        call.redactions
+            .iter()
+            .any(|r| r.kind == "bearer-token" || r.kind == "stripe-key")
+    );
+    let resp = evs
+        .iter()
+        .find(|e| e.data["response_of_seq"] == call.seq)
+        .expect("the response");
+    assert_eq!(resp.data["status"], 201);
+
+    for suffix in ["", "-wal", "-shm"] {
+        let p = PathBuf::from(format!("{}{suffix}", db.display()));
+        if let Ok(bytes) = std::fs::read(&p) {
+            assert!(
+                !bytes.windows(TOKEN.len()).any(|w| w == TOKEN.as_bytes()),
+                "the secret is in {}",
+                p.display()
+            );
+        }
+    }
+    let v = Command::new(bin())
+        .arg("--db")
+        .arg(&db)
+        .args(["verify", &session])
+        .output()
+        .unwrap();
+    assert_eq!(v.status.code(), Some(0), "{v:?}");
+}
