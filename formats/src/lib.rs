@@ -25,6 +25,7 @@ pub mod keys;
 pub mod merkle;
 pub mod redact;
 pub mod store;
+pub mod synth;
 pub mod verbatim;
 pub mod verify;
 

@@ -156,40 +156,57 @@ impl<'a> ChainCheck<'a> {
         raw: &[u8],
     ) {
         self.report.events_checked += 1;
-        let s = self.session.clone();
         let computed = link_hash(&self.prev, raw);
-        let parsed = Event::from_bytes(raw);
-        let seq = match &parsed {
-            Ok(e) => e.seq,
-            Err(_) => row_seq.unwrap_or(self.expected_seq),
-        };
-        match &parsed {
-            Err(e) => self.push(problem(
-                &s,
-                Some(seq),
-                "unparseable",
-                format!("event bytes are not a valid event: {e}"),
-            )),
-            Ok(e) => {
-                if e.session != s {
+        // Fast path: canonical events start with a fixed header; only checkpoints (and
+        // anything not in canonical form) are parsed in full.
+        let mut full: Option<Event> = None;
+        let (seq, session_ok, is_checkpoint) = match fast_header(raw) {
+            Some((sess, seq, kind)) => {
+                let is_cp = kind == b"checkpoint";
+                if is_cp {
+                    full = Event::from_bytes(raw).ok();
+                }
+                (seq, sess == self.session.as_bytes(), is_cp)
+            }
+            None => match Event::from_bytes(raw) {
+                Ok(e) => {
+                    let r = (e.seq, e.session == self.session, e.kind == Kind::Checkpoint);
+                    full = Some(e);
+                    r
+                }
+                Err(e) => {
+                    let seq = row_seq.unwrap_or(self.expected_seq);
+                    let s = self.session.clone();
                     self.push(problem(
                         &s,
                         Some(seq),
-                        "wrong_session",
-                        format!("event claims session {}", e.session),
+                        "unparseable",
+                        format!("event bytes are not a valid event: {e}"),
                     ));
+                    (seq, true, false)
                 }
-                if let Some(rs) = row_seq
-                    && rs != e.seq
-                {
-                    self.push(problem(
-                        &s,
-                        Some(rs),
-                        "seq_mismatch",
-                        format!("stored at seq {rs} but the event says seq {}", e.seq),
-                    ));
-                }
-            }
+            },
+        };
+        if !session_ok {
+            let claimed = Event::from_bytes(raw)
+                .map(|e| e.session)
+                .unwrap_or_default();
+            self.push(problem(
+                &self.session.clone(),
+                Some(seq),
+                "wrong_session",
+                format!("event claims session {claimed}"),
+            ));
+        }
+        if let Some(rs) = row_seq
+            && rs != seq
+        {
+            self.push(problem(
+                &self.session.clone(),
+                Some(rs),
+                "seq_mismatch",
+                format!("stored at seq {rs} but the event says seq {seq}"),
+            ));
         }
         if seq > self.expected_seq {
             let detail = if seq == self.expected_seq + 1 {
@@ -202,17 +219,17 @@ impl<'a> ChainCheck<'a> {
                 )
             };
             self.push(problem(
-                &s,
+                &self.session.clone(),
                 Some(self.expected_seq),
                 "missing_event",
                 detail,
             ));
         } else if seq < self.expected_seq {
-            self.push(problem(&s, Some(seq), "out_of_order", format!("seq {seq} appears where seq {} was expected (inserted, duplicated or reordered)", self.expected_seq)));
+            self.push(problem(&self.session.clone(), Some(seq), "out_of_order", format!("seq {seq} appears where seq {} was expected (inserted, duplicated or reordered)", self.expected_seq)));
         }
         if claimed_prev != self.prev {
             self.push(problem(
-                &s,
+                &self.session.clone(),
                 Some(seq),
                 "broken_link",
                 "prev does not match the hash of the event before it",
@@ -226,7 +243,7 @@ impl<'a> ChainCheck<'a> {
         };
         if own != claimed_hash {
             self.push(problem(
-                &s,
+                &self.session.clone(),
                 Some(seq),
                 "hash_mismatch",
                 "the event's bytes do not hash to its stored hash (edited)",
@@ -234,8 +251,8 @@ impl<'a> ChainCheck<'a> {
         }
         // Checkpoint events sign everything before them.
         self.last_was_checkpoint = false;
-        if let Ok(e) = &parsed
-            && e.kind == Kind::Checkpoint
+        if is_checkpoint
+            && let Some(e) = &full
             && e.data.get("scope").and_then(|v| v.as_str()) == Some("session")
         {
             self.check_checkpoint_event(seq, e);
@@ -377,6 +394,35 @@ impl<'a> ChainCheck<'a> {
             }
         }
     }
+}
+
+/// Reads `session`, `seq` and `kind` from the fixed header of canonical event bytes:
+/// `{"v":N,"session":"…","seq":N,"ts":"…","kind":"…",`. None if the bytes are not in that
+/// form (or use escapes there); the caller then parses the event in full.
+fn fast_header(raw: &[u8]) -> Option<(&[u8], u64, &[u8])> {
+    fn digits(b: &[u8]) -> Option<(u64, &[u8])> {
+        let n = b.iter().take_while(|c| c.is_ascii_digit()).count();
+        if n == 0 || n > 19 {
+            return None;
+        }
+        let v = std::str::from_utf8(&b[..n]).ok()?.parse().ok()?;
+        Some((v, &b[n..]))
+    }
+    fn string(b: &[u8]) -> Option<(&[u8], &[u8])> {
+        let end = b.iter().position(|c| *c == b'"' || *c == b'\\')?;
+        (b[end] == b'"').then(|| (&b[..end], &b[end + 1..]))
+    }
+    let rest = raw.strip_prefix(b"{\"v\":")?;
+    let (_, rest) = digits(rest)?;
+    let rest = rest.strip_prefix(b",\"session\":\"")?;
+    let (session, rest) = string(rest)?;
+    let rest = rest.strip_prefix(b",\"seq\":")?;
+    let (seq, rest) = digits(rest)?;
+    let rest = rest.strip_prefix(b",\"ts\":\"")?;
+    let (_, rest) = string(rest)?;
+    let rest = rest.strip_prefix(b",\"kind\":\"")?;
+    let (kind, _) = string(rest)?;
+    Some((session, seq, kind))
 }
 
 /// Options for verifying a store.
