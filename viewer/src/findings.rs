@@ -159,6 +159,15 @@ pub fn recorded(
                     .data_str("host")
                     .map(str::to_string)
                     .or_else(|| ev.data_str("url").and_then(url_host))
+                    .or_else(|| {
+                        ev.data
+                            .get("argv")
+                            .and_then(Value::as_array)?
+                            .iter()
+                            .filter_map(Value::as_str)
+                            .find(|a| a.contains("://"))
+                            .and_then(url_host)
+                    })
                 {
                     evidence.push(format!("host: {host}"));
                 }

@@ -22,6 +22,7 @@ pub mod action;
 pub mod analysis;
 pub mod app;
 pub mod findings;
+pub mod headless;
 pub mod keymap;
 pub mod layout;
 pub mod loader;

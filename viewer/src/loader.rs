@@ -368,7 +368,7 @@ pub fn summary(e: &Event) -> String {
         Kind::Terminal => format!(
             "[{}] {}",
             s(d, "stream").unwrap_or("?"),
-            s(d, "data").unwrap_or("")
+            sanitize::strip_ansi(s(d, "data").unwrap_or(""))
         ),
         Kind::Decision => format!(
             "{} {} {}",

@@ -23,6 +23,44 @@ pub fn bytes(b: &[u8]) -> String {
     out
 }
 
+/// Removes well-formed CSI and OSC sequences (colors, cursor moves, titles) so terminal output
+/// reads as text in one-line summaries. Anything left is still escaped by [`line`].
+pub fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut it = s.chars().peekable();
+    while let Some(c) = it.next() {
+        if c != '\x1b' {
+            out.push(c);
+            continue;
+        }
+        match it.peek() {
+            Some('[') => {
+                it.next();
+                // Parameters and intermediates, then one final byte in @..~.
+                for d in it.by_ref() {
+                    if ('@'..='~').contains(&d) {
+                        break;
+                    }
+                }
+            }
+            Some(']') => {
+                it.next();
+                while let Some(d) = it.next() {
+                    if d == '\x07' {
+                        break;
+                    }
+                    if d == '\x1b' && it.peek() == Some(&'\\') {
+                        it.next();
+                        break;
+                    }
+                }
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
 fn is_bidi_or_invisible(c: char) -> bool {
     matches!(c,
         '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}'
@@ -64,6 +102,15 @@ mod tests {
             out,
             "a\\e]52;c;aGVsbG8=\\x07b\\e[2Jc\\u{202e}evil\\u{2066}\\x00\\u{9b}31m"
         );
+    }
+
+    #[test]
+    fn ansi_is_stripped_for_summaries() {
+        assert_eq!(
+            strip_ansi("\x1b[1;32mok\x1b[0m \x1b]0;t\x07x\x1b]52;c;AA\x1b\\y"),
+            "ok xy"
+        );
+        assert_eq!(line(&strip_ansi("a\x1bZ\x1b[")), "a\\eZ");
     }
 
     #[test]

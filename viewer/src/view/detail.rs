@@ -75,7 +75,7 @@ fn text_lines(s: &str, style: Style) -> Vec<Line<'static>> {
 
 fn kv(k: &str, v: impl Into<String>) -> Line<'static> {
     Line::from(vec![
-        Span::styled(format!("{k:>9} "), Style::new().fg(Color::DarkGray)),
+        Span::styled(format!("{k:>11} "), Style::new().fg(Color::DarkGray)),
         Span::raw(safe(&v.into())),
     ])
 }
@@ -346,7 +346,7 @@ fn body(state: &State, ev: &Event, out: &mut Vec<Line<'static>>) {
                 out.push(kv("operation", op.trim().to_string()));
                 out.push(Line::from(vec![
                     Span::styled(
-                        format!("{:>9} ", "fields"),
+                        format!("{:>11} ", "fields"),
                         Style::new().fg(Color::DarkGray),
                     ),
                     Span::styled(

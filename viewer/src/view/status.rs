@@ -24,26 +24,6 @@ pub fn title(state: &State, frame: &mut Frame, area: Rect) {
             format!(" {} ", safe(&s.id)),
             Style::new().add_modifier(Modifier::BOLD),
         ));
-        if let Some(l) = &s.label {
-            spans.push(Span::raw(format!("{} ", safe(l))));
-        }
-        if let Some(a) = &s.agent {
-            spans.push(Span::styled(
-                format!("{} ", safe(a)),
-                Style::new().fg(Color::Gray),
-            ));
-        }
-    }
-    let home = state
-        .findings
-        .home_env
-        .clone()
-        .or_else(|| s.and_then(|s| s.home_env.clone()));
-    if let Some(h) = home {
-        spans.push(Span::styled(
-            format!("home {} ", safe(&h)),
-            Style::new().fg(Color::Green),
-        ));
     }
     let f = &state.findings;
     if f.source != FindingsSource::Pending {
@@ -66,6 +46,28 @@ pub fn title(state: &State, frame: &mut Frame, area: Rect) {
                 Style::new()
                     .fg(Color::LightRed)
                     .add_modifier(Modifier::BOLD),
+            ));
+        }
+    }
+    let home = state
+        .findings
+        .home_env
+        .clone()
+        .or_else(|| s.and_then(|s| s.home_env.clone()));
+    if let Some(h) = home {
+        spans.push(Span::styled(
+            format!(" home {} ", safe(&h)),
+            Style::new().fg(Color::Green),
+        ));
+    }
+    if let Some(s) = s {
+        if let Some(l) = &s.label {
+            spans.push(Span::raw(format!("{} ", safe(l))));
+        }
+        if let Some(a) = &s.agent {
+            spans.push(Span::styled(
+                format!("{} ", safe(a)),
+                Style::new().fg(Color::Gray),
             ));
         }
     }

@@ -102,7 +102,7 @@ fn row_line(
         base
     };
     let time = format!("{:>10}", rel(state.rel_secs(e)));
-    let kind = fit(&safe(state.index.kind_name(e)), 11);
+    let kind = fit(&safe(state.index.kind_name(e)), 13);
     let env = if e.env == 0 {
         " ".repeat(env_w)
     } else {
@@ -116,7 +116,7 @@ fn row_line(
         env_style(state, state.index.envs.get(e.env)).patch(base)
     };
     let sev = fit(severity_label(e.severity), 4);
-    let used = 2 + 11 + 1 + 11 + 1 + env_w + 1 + 5;
+    let used = 2 + 11 + 1 + 13 + 1 + env_w + 1 + 5;
     let summary = match state.pages.get(e.seq) {
         Some(l) => l.summary.clone(),
         None => "…".to_string(),

@@ -1,0 +1,236 @@
+//! Fixture sessions written into a temporary store through the real `Store`.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use flightlog_formats::store::SessionMeta;
+use flightlog_formats::{Kind, NewEvent, Redactor, Store};
+use serde_json::{Value, json};
+
+pub const SESSION: &str = "0123456789abcdef";
+pub const TOKEN: &str = "rw_acct_7f3c9a1b2d4e6f80";
+pub const KEY: [u8; 32] = [7u8; 32];
+
+pub fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 4, 25, 10, 0, 0).unwrap()
+}
+
+pub struct Fixture {
+    pub dir: tempfile::TempDir,
+    pub db: PathBuf,
+}
+
+pub fn redactor() -> Redactor {
+    Redactor::new(KEY)
+}
+
+fn ev(ms: i64, kind: Kind, source: &str, env: Option<&str>, data: Value) -> NewEvent {
+    NewEvent::new(t0() + Duration::milliseconds(ms), kind, source, data)
+        .with_env(env.map(str::to_string))
+}
+
+/// The nine-second incident: a credential error, a token found in an unrelated file, one
+/// `curl -X POST` with a bearer token to Railway's GraphQL API deleting a volume.
+pub fn incident_events() -> Vec<NewEvent> {
+    let fp = redactor().fingerprint(TOKEN);
+    let body = r#"{"query":"mutation { volumeDelete(volumeId: \"3d2c42fb-1e0a\") }"}"#;
+    vec![
+        ev(
+            0,
+            Kind::SessionStart,
+            "recorder",
+            None,
+            json!({"agent":"claude-code","label":"fix staging deploy","home_env":"staging","cwd":"/work/app","argv":["claude"],"host":"dev1","flightlog_version":"0.1.0","layers":["ptrace","hook","proxy","watch","pty"]}),
+        ),
+        ev(
+            500,
+            Kind::Prompt,
+            "hook:claude-code",
+            None,
+            json!({"role":"user","text":"The staging deploy fails with a credential error.\nFix it."}),
+        ),
+        ev(
+            600,
+            Kind::Terminal,
+            "pty",
+            None,
+            json!({"stream":"o","data":"\u{1b}[1;32muser@dev1\u{1b}[0m:~/app$ railway up\r\n","t_ms":600}),
+        ),
+        ev(
+            1000,
+            Kind::ToolCall,
+            "hook:claude-code",
+            Some("staging"),
+            json!({"agent":"claude-code","tool":"Bash","call_id":"t1","input":{"command":"railway up"},"command":"railway up"}),
+        ),
+        ev(
+            1100,
+            Kind::Exec,
+            "ptrace",
+            Some("staging"),
+            json!({"argv":["railway","up"],"cwd":"/work/app","pid":4242,"ppid":4200,"exe":"/usr/bin/railway","exit":1,"signal":null,"duration_ms":850,"start_ts":"2026-04-25T10:00:01.100000Z"}),
+        ),
+        ev(
+            2000,
+            Kind::ToolResult,
+            "hook:claude-code",
+            None,
+            json!({"agent":"claude-code","tool":"Bash","call_id":"t1","call_seq":3,"output":"Error: Unauthorized. The project token is invalid or expired.","error":null,"is_error":true,"duration_ms":900}),
+        ),
+        ev(
+            2000,
+            Kind::Terminal,
+            "pty",
+            None,
+            json!({"stream":"o","data":"\u{1b}[31mError: Unauthorized.\u{1b}[0m\r\n","t_ms":2000}),
+        ),
+        ev(
+            4000,
+            Kind::FileRead,
+            "hook:claude-code",
+            None,
+            json!({"path":"ops/old-migration.env","via":"tool","secrets":[{"fp":fp,"kind":"bearer-token","line":3}]}),
+        ),
+        ev(
+            5000,
+            Kind::FileChange,
+            "watch",
+            Some("staging"),
+            json!({"path":"railway.json","op":"modify","from":null,"diff":"--- a/railway.json\n+++ b/railway.json\n@@ -1,4 +1,4 @@\n {\n-  \"environment\": \"staging\",\n+  \"environment\": \"staging-2\",\n   \"service\": \"api\"\n }\n","sha256_before":"aa11","sha256_after":"bb22","size":64,"binary":false}),
+        ),
+        ev(
+            9500,
+            Kind::Exec,
+            "ptrace",
+            Some("production"),
+            json!({"argv":["curl","-X","POST","https://backboard.railway.app/graphql/v2","-H",format!("Authorization: Bearer {TOKEN}"),"-d",body],"cwd":"/work/app","pid":4300,"ppid":4200,"exe":"/usr/bin/curl","exit":0,"signal":null,"duration_ms":310,"start_ts":"2026-04-25T10:00:09.500000Z"}),
+        ),
+        ev(
+            9600,
+            Kind::ApiCall,
+            "argv",
+            Some("production"),
+            json!({"method":"POST","url":"https://backboard.railway.app/graphql/v2","host":"backboard.railway.app","path":"/graphql/v2","status":200,"request_headers":{"Authorization":format!("Bearer {TOKEN}"),"Content-Type":"application/json"},"request_body":body,"response_body":"{\"data\":{\"volumeDelete\":true}}","graphql":{"operation_type":"mutation","operation_name":null,"root_fields":["volumeDelete"],"variables":{"volumeId":"3d2c42fb-1e0a"}},"via_seq":9}),
+        ),
+        ev(
+            11000,
+            Kind::Message,
+            "hook:claude-code",
+            None,
+            json!({"role":"assistant","text":"I deleted the volume to reset the deployment."}),
+        ),
+        ev(
+            12000,
+            Kind::SessionEnd,
+            "recorder",
+            None,
+            json!({"exit":0,"reason":"exited"}),
+        ),
+    ]
+}
+
+pub fn store_with(events: Vec<NewEvent>, label: &str) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("store").join("flightlog.db");
+    let store = Store::open(&db).unwrap();
+    let meta = SessionMeta {
+        id: Some(SESSION.to_string()),
+        label: Some(label.to_string()),
+        agent: Some("claude-code".into()),
+        home_env: Some("staging".into()),
+        external_id: None,
+    };
+    store.create_session(&meta, t0()).unwrap();
+    store.append_batch(SESSION, events, &redactor()).unwrap();
+    Fixture { dir, db }
+}
+
+pub fn incident() -> Fixture {
+    store_with(incident_events(), "fix staging deploy")
+}
+
+/// Rewrites the stored bytes of one event (tampering; the chain no longer matches).
+pub fn tamper(db: &Path, seq: u64, f: impl FnOnce(Vec<u8>) -> Vec<u8>) {
+    let store = Store::open(db).unwrap();
+    let raw = store.event(SESSION, seq).unwrap().unwrap().raw;
+    store
+        .connection()
+        .execute(
+            "UPDATE events SET raw = ?1 WHERE session = ?2 AND seq = ?3",
+            (f(raw), SESSION, seq as i64),
+        )
+        .unwrap();
+}
+
+/// Agent output that tries to attack the terminal.
+pub fn hostile_events() -> Vec<NewEvent> {
+    let long = "A".repeat(100_000);
+    let nasty = "ok\u{1b}]52;c;aGVsbG8=\u{7}\u{1b}[2J\u{1b}[31mred\u{202E}gnp.exe\u{2066}\0\u{9b}31m\u{7f}bell\u{7}";
+    vec![
+        ev(
+            0,
+            Kind::SessionStart,
+            "recorder",
+            None,
+            json!({"agent":"evil\u{1b}[5m","label":"x","home_env":"staging"}),
+        ),
+        ev(
+            10,
+            Kind::Message,
+            "hook:claude-code",
+            None,
+            json!({"role":"assistant","text":nasty}),
+        ),
+        ev(
+            20,
+            Kind::Terminal,
+            "pty",
+            None,
+            json!({"stream":"o","data":format!("{nasty}\r\n\u{1b}]0;title\u{7}\u{202E}reversed\r\n"),"t_ms":20}),
+        ),
+        ev(
+            30,
+            Kind::ToolResult,
+            "hook:claude-code",
+            None,
+            json!({"tool":"Bash\u{1b}[2J","output":format!("{long}{nasty}"),"is_error":false}),
+        ),
+        ev(
+            40,
+            Kind::FileChange,
+            "watch",
+            Some("stag\u{202E}ing"),
+            json!({"path":"a\u{1b}[1mb","op":"modify","diff":format!("--- a\n+++ b\n+{nasty}\n-{long}\n")}),
+        ),
+        ev(
+            50,
+            Kind::Other("weird\u{1b}[31m".into()),
+            "hook:\u{1b}]52;c;x\u{7}",
+            None,
+            json!({"summary":nasty}),
+        ),
+        ev(
+            60,
+            Kind::ApiCall,
+            "proxy",
+            Some("production"),
+            json!({"method":"GET\u{1b}[K","url":format!("https://h/{nasty}"),"request_headers":{"X\u{1b}":nasty},"graphql":{"operation_type":"query","root_fields":[nasty]}}),
+        ),
+        ev(
+            70,
+            Kind::Note,
+            "recorder",
+            None,
+            json!({"text":"placeholder for invalid bytes"}),
+        ),
+    ]
+}
+
+pub fn hostile() -> Fixture {
+    let f = store_with(hostile_events(), "hostile\u{1b}[31m\u{202E}");
+    // Seq 7 becomes bytes that are not UTF-8 at all.
+    tamper(&f.db, 7, |_| b"{\"v\":1,\xff\xfe\x1b[2J\x00\x9b".to_vec());
+    f
+}

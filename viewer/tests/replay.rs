@@ -1,0 +1,492 @@
+//! The replay state machine and its screens, on fixture sessions in a real (temporary) store.
+//!
+//! - State-machine tests feed actions and ticks and assert on the state.
+//! - Snapshot tests render into `TestBackend` at 80x24 and 160x48 (insta files in `snapshots/`).
+//! - The hostile fixture asserts that nothing an agent wrote reaches the terminal as a control
+//!   character, escape sequence or bidi override.
+
+mod common;
+
+use std::time::Duration;
+
+use flightlog_viewer::action::{Action, GoTo, Marker, PromptKind};
+use flightlog_viewer::headless::Headless;
+use flightlog_viewer::keymap;
+use flightlog_viewer::state::{FindingsSource, Msg, Pending, Tab, VerifyState};
+use ratatui::backend::TestBackend;
+
+fn open(f: &common::Fixture, size: (u16, u16)) -> Headless {
+    Headless::open_all(&f.db, common::SESSION, size).unwrap()
+}
+
+fn seq(h: &Headless) -> u64 {
+    h.state.current().unwrap().seq
+}
+
+fn screen_text(b: &TestBackend) -> String {
+    let buf = b.buffer();
+    let mut s = String::new();
+    for y in 0..buf.area.height {
+        for x in 0..buf.area.width {
+            s.push_str(buf[(x, y)].symbol());
+        }
+        s.push('\n');
+    }
+    s
+}
+
+#[test]
+fn opens_at_the_first_event_with_findings_and_verification() {
+    let f = common::incident();
+    let h = open(&f, (80, 24));
+    assert_eq!(h.state.rows(), 13);
+    assert_eq!(seq(&h), 0);
+    assert!(h.state.index.complete);
+    assert_eq!(h.state.findings.source, FindingsSource::Recorded);
+    assert_eq!(
+        h.state
+            .findings
+            .crossings
+            .keys()
+            .copied()
+            .collect::<Vec<_>>(),
+        vec![9, 10]
+    );
+    assert!(h.state.findings.destructive.contains_key(&10));
+    assert!(matches!(
+        h.state.verify,
+        VerifyState::Done { intact: true, .. }
+    ));
+    let chain = h.state.findings.chain.as_ref().unwrap();
+    let roles: Vec<&str> = chain.steps.iter().map(|s| s.role.as_str()).collect();
+    assert_eq!(
+        roles,
+        [
+            "error",
+            "secret_read",
+            "secret_use",
+            "crossing",
+            "destructive"
+        ]
+    );
+    assert_eq!(chain.from_seq, 4);
+    assert!((chain.seconds - 8.5).abs() < 1e-9, "{}", chain.seconds);
+}
+
+#[test]
+fn steps_stay_in_bounds() {
+    let f = common::incident();
+    let mut h = open(&f, (80, 24));
+    h.act(Action::Prev);
+    assert_eq!(seq(&h), 0);
+    h.act(Action::Next);
+    h.act(Action::Next);
+    assert_eq!(seq(&h), 2);
+    h.act(Action::Last);
+    assert_eq!(seq(&h), 12);
+    h.act(Action::Next);
+    assert_eq!(seq(&h), 12);
+    h.act(Action::First);
+    assert_eq!(seq(&h), 0);
+    h.act(Action::PageDown);
+    assert_eq!(
+        seq(&h),
+        9,
+        "a page is the timeline height (9 rows at 80x24)"
+    );
+}
+
+#[test]
+fn jumps_to_each_marker() {
+    let f = common::incident();
+    let mut h = open(&f, (80, 24));
+    h.act(Action::Jump(Marker::Crossing, true));
+    assert_eq!(seq(&h), 9);
+    h.act(Action::Jump(Marker::Crossing, true));
+    assert_eq!(seq(&h), 10);
+    h.act(Action::Jump(Marker::Crossing, true));
+    assert_eq!(seq(&h), 10);
+    assert!(
+        h.state
+            .message
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("no boundary crossing after")
+    );
+    h.act(Action::Jump(Marker::Crossing, false));
+    assert_eq!(seq(&h), 9);
+    h.act(Action::First);
+    h.act(Action::Jump(Marker::Error, true));
+    assert_eq!(seq(&h), 4);
+    h.act(Action::Jump(Marker::Error, true));
+    assert_eq!(seq(&h), 5);
+    h.act(Action::Jump(Marker::SecretUse, true));
+    assert_eq!(seq(&h), 9);
+    h.act(Action::Jump(Marker::Destructive, true));
+    assert_eq!(seq(&h), 10);
+    h.act(Action::Jump(Marker::Gap, false));
+    assert_eq!(seq(&h), 10, "no gap in this session");
+}
+
+#[test]
+fn go_to_seq_and_time_through_the_prompt() {
+    let f = common::incident();
+    let mut h = open(&f, (80, 24));
+    for k in keymap::parse_script(": 7 <enter>") {
+        let a = keymap::map(&h.state, k).unwrap();
+        h.act(a);
+    }
+    assert_eq!(seq(&h), 7);
+    for k in keymap::parse_script(": + 9 . 5 s <enter>") {
+        let a = keymap::map(&h.state, k).unwrap();
+        h.act(a);
+    }
+    assert_eq!(seq(&h), 9);
+    h.act(Action::OpenPrompt(PromptKind::GoTo));
+    for c in "nonsense".chars() {
+        h.act(Action::Input(c));
+    }
+    h.act(Action::Submit);
+    assert_eq!(seq(&h), 9);
+    assert!(h.state.message.as_ref().unwrap().error);
+    assert_eq!(GoTo::parse("12.5s"), Some(GoTo::Time(12.5)));
+    assert_eq!(GoTo::parse("42"), Some(GoTo::Seq(42)));
+    assert_eq!(GoTo::parse("-3"), None);
+}
+
+#[test]
+fn search_finds_forward_and_backward() {
+    let f = common::incident();
+    let mut h = open(&f, (80, 24));
+    h.act(Action::Search("VOLUMEDELETE".into()));
+    assert_eq!(seq(&h), 9);
+    h.act(Action::SearchAgain(true));
+    assert_eq!(seq(&h), 10);
+    h.act(Action::SearchAgain(true));
+    assert_eq!(seq(&h), 10);
+    assert!(h.state.message.as_ref().unwrap().text.contains("not found"));
+    h.act(Action::SearchAgain(false));
+    assert_eq!(seq(&h), 9);
+}
+
+#[test]
+fn filters_by_kind_layer_env_and_marker() {
+    let f = common::incident();
+    let mut h = open(&f, (80, 24));
+    h.act(Action::SetFilter("kind=exec".into()));
+    assert_eq!(h.state.rows(), 2);
+    assert_eq!(seq(&h), 4);
+    h.act(Action::SetFilter("layer=hook".into()));
+    assert_eq!(h.state.rows(), 5);
+    h.act(Action::SetFilter("env=production".into()));
+    assert_eq!(h.state.rows(), 2);
+    h.act(Action::SetFilter("only=crossing".into()));
+    assert_eq!(h.state.rows(), 2);
+    h.act(Action::SetFilter("colour=blue".into()));
+    assert!(h.state.message.as_ref().unwrap().error);
+    assert_eq!(h.state.rows(), 2, "a bad filter keeps the old one");
+    // Search skips events the filter hides.
+    h.act(Action::SetFilter("kind=api_call".into()));
+    h.act(Action::First);
+    h.act(Action::Search("volumeDelete".into()));
+    assert_eq!(seq(&h), 10);
+    h.act(Action::SetFilter(String::new()));
+    assert_eq!(h.state.rows(), 13);
+    assert_eq!(
+        seq(&h),
+        10,
+        "clearing the filter keeps the event under the cursor"
+    );
+}
+
+#[test]
+fn playback_follows_recorded_pace_with_speed_and_idle_cap() {
+    let f = common::incident();
+    let mut h = open(&f, (80, 24));
+    h.act(Action::PlayPause);
+    assert!(h.state.player.playing);
+    h.tick(Duration::from_millis(499));
+    assert_eq!(seq(&h), 0);
+    h.tick(Duration::from_millis(1));
+    assert_eq!(seq(&h), 1);
+    // 100 ms to seq 2, 400 ms to seq 3.
+    h.tick(Duration::from_millis(500));
+    assert_eq!(seq(&h), 3);
+    h.act(Action::Faster);
+    h.act(Action::Faster);
+    assert_eq!(h.state.player.speed, 4.0);
+    // seq 3 -> 4 is 100 ms, 4 -> 5 is 900 ms, 5 -> 6 is 0: 1000 ms recorded = 250 ms at 4x.
+    h.tick(Duration::from_millis(249));
+    assert_eq!(seq(&h), 4);
+    h.tick(Duration::from_millis(1));
+    assert_eq!(seq(&h), 6);
+    h.act(Action::Slower);
+    h.act(Action::Slower);
+    h.act(Action::Jump(Marker::Error, false));
+    h.act(Action::GoTo(GoTo::Seq(8)));
+    // seq 8 -> 9 is 4.5 s, capped to 2 s.
+    h.tick(Duration::from_millis(1999));
+    assert_eq!(seq(&h), 8);
+    h.tick(Duration::from_millis(1));
+    assert_eq!(seq(&h), 9);
+    h.tick(Duration::from_secs(60));
+    assert_eq!(seq(&h), 12);
+    assert!(!h.state.player.playing, "the end pauses");
+    h.act(Action::PlayPause);
+    assert_eq!(seq(&h), 0, "play at the end restarts");
+}
+
+#[test]
+fn quit_closes_overlays_first() {
+    let f = common::incident();
+    let mut h = open(&f, (80, 24));
+    h.act(Action::ToggleHelp);
+    let k = keymap::parse_script("j")[0];
+    assert_eq!(
+        keymap::map(&h.state, k),
+        Some(Action::ToggleHelp),
+        "any key closes the help"
+    );
+    h.act(Action::Quit);
+    assert!(!h.state.help && !h.state.quit);
+    h.act(Action::OpenPrompt(PromptKind::Search));
+    assert_eq!(
+        keymap::map(&h.state, keymap::parse_script("q")[0]),
+        Some(Action::Input('q'))
+    );
+    h.act(Action::Quit);
+    assert!(h.state.prompt.is_none() && !h.state.quit);
+    h.act(Action::Quit);
+    assert!(h.state.quit);
+}
+
+#[test]
+fn tabs_cycle_and_the_screen_is_emulated() {
+    let f = common::incident();
+    let mut h = open(&f, (80, 24));
+    h.act(Action::GoTo(GoTo::Seq(7)));
+    h.act(Action::NextTab(true));
+    assert_eq!(h.state.tab, Tab::Screen);
+    let snap = h.state.screen.as_ref().unwrap();
+    assert_eq!(snap.at_seq, 7);
+    assert_eq!(snap.fed, 2);
+    let text = screen_text(&h.render());
+    assert!(text.contains("user@dev1:~/app$ railway up"), "{text}");
+    assert!(text.contains("Error: Unauthorized."), "{text}");
+    h.act(Action::NextTab(false));
+    assert_eq!(h.state.tab, Tab::Detail);
+}
+
+#[test]
+fn tool_call_shows_its_result_output() {
+    let f = common::incident();
+    let mut h = open(&f, (160, 48));
+    h.act(Action::GoTo(GoTo::Seq(3)));
+    let text = screen_text(&h.render());
+    assert!(text.contains("result (seq 5)"), "{text}");
+    assert!(
+        text.contains("Error: Unauthorized. The project token"),
+        "{text}"
+    );
+}
+
+#[test]
+fn tampered_log_opens_with_the_break_marked() {
+    let f = common::incident();
+    common::tamper(&f.db, 4, |raw| {
+        String::from_utf8(raw)
+            .unwrap()
+            .replace("\"exit\":1", "\"exit\":0")
+            .into_bytes()
+    });
+    let mut h = open(&f, (80, 24));
+    assert_eq!(h.state.rows(), 13);
+    let VerifyState::Done { intact, breaks, .. } = &h.state.verify else {
+        panic!("{:?}", h.state.verify)
+    };
+    assert!(!intact);
+    assert!(breaks.contains_key(&4), "{breaks:?}");
+    h.act(Action::Jump(Marker::Break, true));
+    assert_eq!(seq(&h), 4);
+    let text = screen_text(&h.render());
+    assert!(text.contains("CHAIN BROKEN AT THIS EVENT"), "{text}");
+}
+
+#[test]
+fn pending_moves_resolve_when_the_index_arrives() {
+    let f = common::incident();
+    let mut h = Headless::open(&f.db, common::SESSION, (80, 24), 3).unwrap();
+    assert!(!h.state.index.complete);
+    h.act(Action::GoTo(GoTo::Seq(10)));
+    assert_eq!(h.state.pending, Some(Pending::Seq(10)));
+    h.finish_index().unwrap();
+    assert_eq!(seq(&h), 10);
+    assert_eq!(h.state.pending, None);
+
+    let mut h = Headless::open(&f.db, common::SESSION, (80, 24), 3).unwrap();
+    h.state.pending = Some(Pending::FirstCrossing);
+    h.finish_index().unwrap();
+    h.check().unwrap();
+    assert_eq!(seq(&h), 9);
+}
+
+#[test]
+fn a_live_session_is_followed() {
+    let f = common::store_with(common::incident_events()[..5].to_vec(), "live");
+    let mut h = Headless::open_all(&f.db, common::SESSION, (80, 24)).unwrap();
+    h.act(Action::ToggleFollow);
+    assert!(h.state.follow);
+    assert_eq!(seq(&h), 4);
+    let store = flightlog_formats::Store::open(&f.db).unwrap();
+    store
+        .append_batch(
+            common::SESSION,
+            common::incident_events()[5..].to_vec(),
+            &common::redactor(),
+        )
+        .unwrap();
+    assert!(h.index_more(1000).unwrap());
+    assert_eq!(h.state.rows(), 13);
+    assert_eq!(seq(&h), 12, "following moves to the newest event");
+    assert!(
+        h.state.current_loaded().is_some(),
+        "the refilled page is loaded"
+    );
+}
+
+#[test]
+fn picker_lists_and_opens() {
+    let f = common::incident();
+    let store = flightlog_formats::Store::open_read_only(&f.db).unwrap();
+    let mut st = flightlog_viewer::State::new((80, 24), 1.0);
+    flightlog_viewer::update(&mut st, Msg::Sessions(Ok(store.sessions().unwrap())));
+    let fx = flightlog_viewer::update(&mut st, Msg::Action(Action::Open));
+    assert_eq!(
+        fx,
+        Some(flightlog_viewer::Effect::OpenSession(
+            common::SESSION.into()
+        ))
+    );
+    let mut t = ratatui::Terminal::new(TestBackend::new(80, 24)).unwrap();
+    t.draw(|fr| flightlog_viewer::view(&st, fr)).unwrap();
+    insta::assert_snapshot!("picker_80x24", t.backend());
+}
+
+// ---- snapshots ----
+
+fn snap(name: &str, h: &mut Headless, setup: &[Action]) {
+    for a in setup {
+        h.act(a.clone());
+    }
+    insta::assert_snapshot!(name, h.render());
+}
+
+#[test]
+fn snapshots_of_the_main_screens() {
+    for size in [(80u16, 24u16), (160, 48)] {
+        let sfx = format!("{}x{}", size.0, size.1);
+        let f = common::incident();
+        let mut h = open(&f, size);
+        snap(&format!("start_{sfx}"), &mut h, &[]);
+        snap(
+            &format!("crossing_{sfx}"),
+            &mut h,
+            &[Action::Jump(Marker::Crossing, true)],
+        );
+        snap(&format!("api_call_{sfx}"), &mut h, &[Action::Next]);
+        snap(
+            &format!("diff_{sfx}"),
+            &mut h,
+            &[Action::GoTo(GoTo::Seq(8))],
+        );
+        snap(
+            &format!("chain_{sfx}"),
+            &mut h,
+            &[
+                Action::GoTo(GoTo::Seq(10)),
+                Action::NextTab(true),
+                Action::NextTab(true),
+            ],
+        );
+        snap(
+            &format!("help_{sfx}"),
+            &mut h,
+            &[
+                Action::NextTab(true),
+                Action::NextTab(true),
+                Action::ToggleHelp,
+            ],
+        );
+
+        let f = common::incident();
+        common::tamper(&f.db, 4, |raw| {
+            String::from_utf8(raw)
+                .unwrap()
+                .replace("\"exit\":1", "\"exit\":0")
+                .into_bytes()
+        });
+        let mut h = open(&f, size);
+        snap(
+            &format!("tampered_{sfx}"),
+            &mut h,
+            &[Action::Jump(Marker::Break, true)],
+        );
+    }
+}
+
+// ---- hostile output ----
+
+fn assert_harmless(b: &TestBackend, ctx: &str) {
+    let buf = b.buffer();
+    for y in 0..buf.area.height {
+        for x in 0..buf.area.width {
+            let s = buf[(x, y)].symbol();
+            for c in s.chars() {
+                let bidi = matches!(c, '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+                    | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}');
+                assert!(
+                    !c.is_control() && !bidi,
+                    "{ctx}: cell ({x},{y}) holds {c:?}\n{}",
+                    screen_text(b)
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn hostile_output_renders_as_visible_harmless_text() {
+    let f = common::hostile();
+    for size in [(80u16, 24u16), (160, 48)] {
+        let mut h = open(&f, size);
+        let rows = h.state.rows();
+        assert_eq!(rows, 8);
+        for r in 0..rows {
+            for tab in Tab::ALL {
+                h.state.tab = tab;
+                h.act(Action::GoTo(GoTo::Seq(r as u64)));
+                assert_harmless(&h.render(), &format!("seq {r} tab {tab:?}"));
+            }
+            h.state.tab = Tab::Detail;
+        }
+        h.act(Action::ToggleHelp);
+        assert_harmless(&h.render(), "help");
+    }
+    // The escapes are shown, not dropped.
+    let mut h = open(&f, (160, 48));
+    h.act(Action::GoTo(GoTo::Seq(1)));
+    let text = screen_text(&h.render());
+    assert!(text.contains("\\e]52;c;aGVsbG8="), "{text}");
+    assert!(text.contains("\\u{202e}"), "{text}");
+    h.act(Action::GoTo(GoTo::Seq(7)));
+    let text = screen_text(&h.render());
+    assert!(text.contains("\\xff\\xfe"), "{text}");
+    // The picker sanitises labels too.
+    let store = flightlog_formats::Store::open_read_only(&f.db).unwrap();
+    let mut st = flightlog_viewer::State::new((80, 24), 1.0);
+    flightlog_viewer::update(&mut st, Msg::Sessions(Ok(store.sessions().unwrap())));
+    let mut t = ratatui::Terminal::new(TestBackend::new(80, 24)).unwrap();
+    t.draw(|fr| flightlog_viewer::view(&st, fr)).unwrap();
+    assert_harmless(t.backend(), "picker");
+}
