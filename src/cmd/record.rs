@@ -4,6 +4,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
+use flightlog_analysis::policy::Policy;
 use flightlog_recorder::record::{self, Judge, RecordOptions};
 
 use crate::ctx::Ctx;
@@ -42,11 +43,15 @@ pub struct Args {
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
-    let judge = Judge::new(args.guard, !crate::guard::fail_closed(ctx), false).with_root(&cwd);
+    let policy = Policy::load(ctx.policy.as_deref())
+        .with_context(|| "cannot load the policy".to_string())?;
+    let home_env = args.env.clone().or_else(|| policy.home.clone());
+    let judge = Judge::from_policy(policy, args.guard).with_root(&cwd);
+    let guard_on = judge.guard;
     let mut env: Vec<(String, String)> = std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
         .collect();
-    if args.guard {
+    if guard_on {
         env.retain(|(k, _)| k != "FLIGHTLOG_GUARD");
         env.push(("FLIGHTLOG_GUARD".into(), "1".into()));
     }
@@ -54,7 +59,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         argv: args.cmd,
         db: ctx.db.clone(),
         key_dir: ctx.key_dir(),
-        home_env: args.env,
+        home_env,
         label: args.label,
         judge,
         tls_intercept: args.tls_intercept,

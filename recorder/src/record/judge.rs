@@ -2,6 +2,9 @@
 //! guard deny this event, and what does this HTTP request mean (method, host, GraphQL).
 
 use flightlog_analysis::catalogue::{Catalogue, WorkTree};
+use std::sync::Arc;
+
+use flightlog_analysis::policy::{FailMode, Policy};
 use flightlog_formats::Event;
 use serde_json::Value;
 
@@ -27,6 +30,8 @@ pub struct Judge {
     pub hold_every_exec: bool,
     /// The work tree (for rules such as `rm -rf` outside it).
     pub root: Option<String>,
+    /// The policy the guard decides with.
+    pub policy: Arc<Policy>,
 }
 
 impl Judge {
@@ -36,7 +41,18 @@ impl Judge {
             fail_open,
             hold_every_exec,
             root: None,
+            policy: Arc::new(Policy::default()),
         }
+    }
+
+    /// The guard as a policy sets it: on with `--guard` (`guard`) or `[guard] enabled`; its fail
+    /// mode; and every exec held when the policy denies plain crossings.
+    pub fn from_policy(policy: Policy, guard: bool) -> Judge {
+        let on = guard || policy.guard.enabled;
+        let hold = on && policy.guard.deny.iter().any(|d| d == "crossing");
+        let mut j = Judge::new(on, policy.guard.fail == FailMode::Open, hold);
+        j.policy = Arc::new(policy);
+        j
     }
 
     /// Sets the work tree the catalogue's path rules compare against.

@@ -429,7 +429,14 @@ impl<'a> Tracer<'a> {
             .parent
             .get(&p)
             .copied()
-            .map(|pp| tgid_of(pp).unwrap_or(pp))
+            // A process we saw exec is its own thread group; otherwise ask /proc.
+            .map(|pp| {
+                if self.images.contains_key(&pp) {
+                    pp
+                } else {
+                    tgid_of(pp).unwrap_or(pp)
+                }
+            })
             .or_else(|| ppid_of(p));
         let now = self.sink.now();
         let data = json!({

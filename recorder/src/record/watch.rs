@@ -300,16 +300,22 @@ fn rel_str(root: &Path, p: &Path) -> String {
         .into_owned()
 }
 
+/// What the watcher thread receives.
+pub enum WMsg {
+    Fs(notify::Result<notify::Event>),
+    Stop,
+}
+
 /// The running watcher; dropping it stops the watch.
 pub struct WatchHandle {
-    stop: std::sync::mpsc::Sender<()>,
+    stop: std::sync::mpsc::Sender<WMsg>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl WatchHandle {
     /// Stops watching after reporting what is pending.
     pub fn finish(mut self) {
-        let _ = self.stop.send(());
+        let _ = self.stop.send(WMsg::Stop);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -319,8 +325,9 @@ impl WatchHandle {
 /// Starts watching `root` with the state of `walk`.
 pub fn start(root: &Path, walk: Walk, sink: Sink) -> Result<WatchHandle, notify::Error> {
     let (tx, rx) = std::sync::mpsc::channel();
+    let stop_tx = tx.clone();
     let mut watcher = notify::recommended_watcher(move |res| {
-        let _ = tx.send(res);
+        let _ = tx.send(WMsg::Fs(res));
     })?;
     let mut state = State {
         root: root.to_path_buf(),
@@ -339,10 +346,9 @@ pub fn start(root: &Path, walk: Walk, sink: Sink) -> Result<WatchHandle, notify:
             );
         }
     }
-    let (stop_tx, stop_rx) = std::sync::mpsc::channel();
     let thread = std::thread::Builder::new()
         .name("flightlog-watch".into())
-        .spawn(move || state.run(watcher, rx, stop_rx))
+        .spawn(move || state.run(watcher, rx))
         .map_err(|e| notify::Error::generic(&e.to_string()))?;
     Ok(WatchHandle {
         stop: stop_tx,
@@ -361,49 +367,42 @@ struct State {
 }
 
 impl State {
-    fn run(
-        &mut self,
-        mut watcher: notify::RecommendedWatcher,
-        rx: Receiver<notify::Result<notify::Event>>,
-        stop: Receiver<()>,
-    ) {
+    fn run(&mut self, mut watcher: notify::RecommendedWatcher, rx: Receiver<WMsg>) {
         let mut first: Option<Instant> = None;
         let mut last = Instant::now();
+        let mut stopping = false;
         loop {
-            let stopping = stop.try_recv().is_ok();
             let wait = match first {
                 Some(f) => QUIET
                     .saturating_sub(last.elapsed())
                     .min(MAX_DELAY.saturating_sub(f.elapsed())),
-                None => Duration::from_millis(100),
+                None => Duration::from_secs(3600),
             };
-            match rx.recv_timeout(if stopping { Duration::ZERO } else { wait }) {
-                Ok(res) => {
+            match rx.recv_timeout(wait) {
+                Ok(WMsg::Fs(res)) => {
                     self.take(res, &mut watcher);
                     last = Instant::now();
                     first.get_or_insert(last);
-                    if !stopping {
-                        continue;
-                    }
+                    continue;
                 }
+                Ok(WMsg::Stop) => stopping = true,
                 Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => {
-                    self.report();
-                    return;
-                }
-            }
-            if first.is_some_and(|f| last.elapsed() >= QUIET || f.elapsed() >= MAX_DELAY)
-                || stopping
-            {
-                // Drain what is already queued before reporting.
-                while let Ok(res) = rx.try_recv() {
-                    self.take(res, &mut watcher);
-                }
-                self.report();
-                first = None;
+                Err(RecvTimeoutError::Disconnected) => stopping = true,
             }
             if stopping {
+                // Changes the agent made just before it exited may still be in flight.
+                let grace = Instant::now() + QUIET;
+                while let Ok(m) = rx.recv_timeout(grace.saturating_duration_since(Instant::now())) {
+                    if let WMsg::Fs(res) = m {
+                        self.take(res, &mut watcher);
+                    }
+                }
+                self.report();
                 return;
+            }
+            if first.is_some() {
+                self.report();
+                first = None;
             }
         }
     }
