@@ -20,10 +20,10 @@
 //! - Exports never write agent text where it could execute: CSV cells are neutralized against
 //!   formula injection, HTML is escaped, CEF is escaped per its spec.
 
-// pub mod bundle;
-// pub mod export;
-// pub mod findings;
-// pub mod html;
+pub mod bundle;
+pub mod export;
+pub mod findings;
+pub mod html;
 pub mod import;
 
 use std::path::PathBuf;

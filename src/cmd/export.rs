@@ -1,17 +1,157 @@
-//! `flightlog export` (being built).
+//! `flightlog export`: a session as jsonl (verifiable), OCSF, OTLP/JSON, asciicast v3, CSV, CEF,
+//! or an auditor's bundle directory.
 
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
+use flightlog_analysis::{Policy, analyze, report};
+use flightlog_formats::jsonl::{ensure_final_checkpoint, write_session};
+use flightlog_formats::keys::trusted_public_keys;
+use flightlog_formats::verify::{StoreVerifyOptions, Trust, VerifyReport, verify_store};
+use flightlog_interop::{bundle, export, findings, html};
 
 use crate::ctx::Ctx;
 
-#[derive(Debug, clap::Args)]
-pub struct Args {
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    rest: Vec<String>,
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// The hash-chained export (`{"prev","hash","event"}` lines, ending with a signed checkpoint).
+    Jsonl,
+    /// OCSF events, one per line (Process 1007, File System 1001, API 6003, HTTP 4002,
+    /// Detection Finding 2004).
+    Ocsf,
+    /// OTLP/JSON traces with the GenAI conventions (invoke_agent, execute_tool).
+    Otlp,
+    /// asciicast v3 of the terminal output, with markers at crossings and destructive actions.
+    Asciicast,
+    /// One row per event, safe to open in a spreadsheet.
+    Csv,
+    /// ArcSight CEF, one line per event and per finding.
+    Cef,
+    /// A directory for auditors: events, checkpoint, public key, reports, cast, verify script,
+    /// README, signed MANIFEST (needs -o DIR).
+    Bundle,
 }
 
-pub fn run(_ctx: &Ctx, _args: Args) -> Result<ExitCode> {
-    bail!("'export' is not available in this build yet")
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  flightlog export latest --format jsonl -o session.jsonl\n  flightlog export 3f2a --format ocsf -o session.ocsf.jsonl\n  flightlog export latest --format otlp | curl -H 'Content-Type: application/json' --data-binary @- http://collector:4318/v1/traces\n  flightlog export latest --format bundle -o evidence/\n  flightlog verify evidence/"
+)]
+pub struct Args {
+    /// Session id, unique prefix, or `latest`.
+    session: String,
+    /// The export format.
+    #[arg(long, short = 'f', value_enum)]
+    format: Format,
+    /// Write here (a file; for `bundle`, a new directory). Default: standard output.
+    #[arg(long, short = 'o', value_name = "PATH")]
+    output: Option<PathBuf>,
+}
+
+/// The offline verification script shipped in every bundle.
+pub const VERIFY_SCRIPT: &str = include_str!("../../scripts/verify_export.py");
+
+pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
+    let store = ctx.open_rw()?;
+    let id = store.resolve(&args.session)?;
+    let now = ctx.now();
+    if matches!(args.format, Format::Jsonl | Format::Bundle) {
+        let keys = ctx.keys()?;
+        ensure_final_checkpoint(&store, &id, &keys, now)
+            .with_context(|| format!("cannot checkpoint session {id}"))?;
+    }
+    if args.format == Format::Bundle {
+        let Some(dir) = &args.output else {
+            bail!("--format bundle needs -o DIR (a new directory)");
+        };
+        return write_bundle(ctx, &store, &id, dir);
+    }
+    let mut out: Box<dyn Write> = match &args.output {
+        Some(p) => Box::new(BufWriter::new(
+            std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
+        )),
+        None => Box::new(BufWriter::new(std::io::stdout().lock())),
+    };
+    let n = if args.format == Format::Jsonl {
+        write_session(&store, &id, &mut out)?
+    } else {
+        let records = export::load(&store, &id)?;
+        let events = export::events(&records);
+        let policy = load_policy(ctx)?;
+        let analysis = analyze(&events, &policy);
+        let fs = findings::from_analysis(&analysis, &events);
+        match args.format {
+            Format::Ocsf => export::ocsf::write(&records, &fs, &mut out)?,
+            Format::Otlp => export::otlp::write(&records, &fs, &mut out)?,
+            Format::Asciicast => export::asciicast::write(&records, &fs, &mut out)?,
+            Format::Csv => export::csv::write(&records, &fs, &mut out)?,
+            Format::Cef => export::cef::write(&records, &fs, &mut out)?,
+            Format::Jsonl | Format::Bundle => 0,
+        }
+    };
+    out.flush()?;
+    if let Some(p) = &args.output {
+        eprintln!("session {id}: {n} records written to {}", p.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn load_policy(ctx: &Ctx) -> Result<Policy> {
+    Policy::load(ctx.policy.as_deref()).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+fn write_bundle(
+    ctx: &Ctx,
+    store: &flightlog_formats::Store,
+    id: &str,
+    dir: &Path,
+) -> Result<ExitCode> {
+    let keys = ctx.keys()?;
+    let records = export::load(store, id)?;
+    let events = export::events(&records);
+    let policy = load_policy(ctx)?;
+    let analysis = analyze(&events, &policy);
+    let fs = findings::from_analysis(&analysis, &events);
+    let trust = Trust {
+        keys: trusted_public_keys(&ctx.key_dir()).unwrap_or_default(),
+        pinned: false,
+    };
+    let verified = verify_store(
+        store,
+        &StoreVerifyOptions {
+            session: Some(id.to_string()),
+            trust,
+            external: None,
+        },
+    )?;
+    let intact = verified.intact;
+    let mut cast = Vec::new();
+    export::asciicast::write(&records, &fs, &mut cast)?;
+    let parts = bundle::Parts {
+        report_md: report::markdown(&analysis, intact),
+        report_html: html::report_html(&analysis, &events, intact),
+        cast,
+        verify_py: VERIFY_SCRIPT.to_string(),
+    };
+    bundle::write(store, id, &keys, ctx.now(), dir, &parts)
+        .with_context(|| format!("cannot write the bundle {}", dir.display()))?;
+    eprintln!(
+        "session {id}: bundle written to {} ({} events{}); check it with: flightlog verify {}",
+        dir.display(),
+        records.len(),
+        if intact { "" } else { ", NOT intact" },
+        dir.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Adds a bundle's own checks to a verification of its events.jsonl: every file against the
+/// signed MANIFEST (none missing, modified or added), and the store checkpoint against the
+/// events. Problems are appended to `report`; the caller recomputes `intact`.
+pub fn verify_bundle_extras(dir: &Path, report: &mut VerifyReport) -> Result<()> {
+    let problems = bundle::verify_extras(dir)
+        .with_context(|| format!("cannot check the bundle {}", dir.display()))?;
+    report.problems.extend(problems);
+    Ok(())
 }

@@ -135,7 +135,11 @@ fn verify_path(ctx: &Ctx, path: &Path, args: &Args) -> Result<VerifyReport> {
     };
     let f =
         std::fs::File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
-    let report = verify_jsonl(BufReader::new(f), &trust)?;
+    let mut report = verify_jsonl(BufReader::new(f), &trust)?;
+    if path.is_dir() {
+        crate::cmd::export::verify_bundle_extras(path, &mut report)?;
+        report.intact = report.problems.is_empty();
+    }
     Ok(report)
 }
 

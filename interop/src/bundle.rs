@@ -1,0 +1,328 @@
+//! The auditor's bundle: a directory that can be verified offline without trusting flightlog.
+//!
+//! ```text
+//! events.jsonl     the session's jsonl export, ending with a signed checkpoint event
+//! checkpoint.json  a signed store checkpoint (taken at export) covering the session
+//! checkpoint.pub   the Ed25519 public key (64 hex) that signed both
+//! report.md        the incident report
+//! report.html      the same, as one self-contained page
+//! session.cast     the terminal output (asciicast v3, markers at crossings)
+//! verify.py        a short standard-library script that re-checks events.jsonl
+//! README.md        how to verify
+//! MANIFEST         sha256 of every file above (`sha256sum -c MANIFEST` format)
+//! MANIFEST.sig     Ed25519 signature (hex) of MANIFEST by the same key
+//! ```
+//!
+//! [`verify_extras`] checks everything but the chain itself (which `verify_jsonl` checks):
+//! every file against the MANIFEST (none missing, none added), the MANIFEST's signature, and the
+//! store checkpoint against the events.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use flightlog_formats::chain::split_export_line;
+use flightlog_formats::checkpoint::{SignedCheckpoint, StoreCheckpoint, sign, verify_sig};
+use flightlog_formats::jsonl::write_session;
+use flightlog_formats::keys::{Keys, public_key_from_hex};
+use flightlog_formats::merkle::MerkleBuilder;
+use flightlog_formats::verify::Problem;
+use flightlog_formats::{Event, Store};
+use sha2::{Digest, Sha256};
+
+use crate::{Error, Result};
+
+/// Files every bundle holds (besides MANIFEST and MANIFEST.sig).
+pub const FILES: [&str; 8] = [
+    "events.jsonl",
+    "checkpoint.json",
+    "checkpoint.pub",
+    "report.md",
+    "report.html",
+    "session.cast",
+    "verify.py",
+    "README.md",
+];
+
+/// The parts of a bundle made elsewhere (reports, cast, script).
+#[derive(Debug, Clone)]
+pub struct Parts {
+    pub report_md: String,
+    pub report_html: String,
+    pub cast: Vec<u8>,
+    pub verify_py: String,
+}
+
+fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
+    let p = dir.join(name);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&p)
+        .map_err(|e| Error::io(&p, e))?;
+    f.write_all(bytes)
+        .and_then(|_| f.sync_all())
+        .map_err(|e| Error::io(&p, e))
+}
+
+/// Writes a bundle of `session` into `dir` (which must not exist, or be empty). The session
+/// must already end with a checkpoint (`ensure_final_checkpoint`). Takes a fresh store
+/// checkpoint so `checkpoint.json` covers every event exported.
+pub fn write(
+    store: &Store,
+    session: &str,
+    keys: &Keys,
+    now: DateTime<Utc>,
+    dir: &Path,
+    parts: &Parts,
+) -> Result<()> {
+    if dir.exists() {
+        let mut rd = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
+        if rd.next().is_some() {
+            return Err(Error::Invalid(format!(
+                "{} exists and is not empty; choose a new directory for the bundle",
+                dir.display()
+            )));
+        }
+    } else {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| Error::io(dir, e))?;
+    }
+    let mut events = Vec::new();
+    write_session(store, session, &mut events)?;
+    let cp = store.checkpoint(keys, now)?;
+    let pubkey = hex::encode(keys.verifying_key().as_bytes());
+    let files: Vec<(&str, Vec<u8>)> = vec![
+        ("events.jsonl", events),
+        ("checkpoint.json", {
+            let mut v = serde_json::to_vec_pretty(&cp)?;
+            v.push(b'\n');
+            v
+        }),
+        ("checkpoint.pub", format!("{pubkey}\n").into_bytes()),
+        ("report.md", parts.report_md.clone().into_bytes()),
+        ("report.html", parts.report_html.clone().into_bytes()),
+        ("session.cast", parts.cast.clone()),
+        ("verify.py", parts.verify_py.clone().into_bytes()),
+        ("README.md", readme(session, &pubkey, &cp).into_bytes()),
+    ];
+    let mut manifest = String::new();
+    for (name, bytes) in &files {
+        write_file(dir, name, bytes)?;
+        manifest.push_str(&format!("{}  {name}\n", hex::encode(Sha256::digest(bytes))));
+    }
+    write_file(dir, "MANIFEST", manifest.as_bytes())?;
+    let sig = sign(&keys.signing, manifest.as_bytes());
+    write_file(dir, "MANIFEST.sig", format!("{sig}\n").as_bytes())?;
+    Ok(())
+}
+
+fn readme(session: &str, pubkey: &str, cp: &SignedCheckpoint) -> String {
+    format!(
+        "# flightlog evidence bundle: session {session}\n\n\
+         This directory is a tamper-evident record of one AI agent session, exported by\n\
+         flightlog {version}. You can check it without trusting flightlog.\n\n\
+         ## Files\n\n\
+         | file | what |\n|---|---|\n\
+         | `events.jsonl` | every event; each line is `{{\"prev\",\"hash\",\"event\"}}`, hash-chained |\n\
+         | `checkpoint.json` | signed store checkpoint #{no} ({ts}) covering this session |\n\
+         | `checkpoint.pub` | the Ed25519 public key that signed the checkpoints |\n\
+         | `report.md`, `report.html` | the incident report (crossings, destructive actions, secrets, gaps) |\n\
+         | `session.cast` | terminal output, asciicast v3 (`asciinema play session.cast`); markers at findings |\n\
+         | `verify.py` | a standard-library Python script that re-checks `events.jsonl` |\n\
+         | `MANIFEST`, `MANIFEST.sig` | SHA-256 of every file, signed with the same key |\n\n\
+         ## Verify offline\n\n\
+         1. Get the public key from a channel you trust (not only from this directory) and compare\n   \
+            it with `checkpoint.pub`:\n\n       {pubkey}\n\n\
+         2. Check every file against the manifest:\n\n       sha256sum -c MANIFEST\n\n\
+         3. Check the chain, the final checkpoint (count, head, RFC 6962 Merkle root) and its\n   \
+            signature (needs `openssl` for the signature):\n\n       python3 verify.py events.jsonl checkpoint.pub\n\n\
+         4. Or, with flightlog installed, all of the above plus the manifest signature and the\n   \
+            store checkpoint:\n\n       flightlog verify . --pubkey /path/to/trusted/checkpoint.pub\n\n\
+         Each event's hash is `SHA-256(bytes.fromhex(prev) || EVENT)`, where EVENT is the raw\n\
+         bytes of the line between `\"event\":` and the final `}}`; the first `prev` is 64 zeros.\n\
+         The last event is a `checkpoint` that signs `{{\"count\",\"head\",\"root\",\"session\"}}`\n\
+         (sorted keys, no spaces) over every event before it, so a truncated file is detected.\n\n\
+         Secrets were replaced by `[REDACTED:<kind>:<fingerprint>]` before hashing; the same\n\
+         secret has the same fingerprint everywhere, so its uses can be followed without\n\
+         revealing it.\n",
+        version = crate::VERSION,
+        no = cp.checkpoint.no,
+        ts = cp.checkpoint.ts,
+    )
+}
+
+fn problem(kind: &str, detail: impl Into<String>) -> Problem {
+    Problem {
+        session: None,
+        seq: None,
+        kind: kind.into(),
+        detail: detail.into(),
+    }
+}
+
+/// Checks a bundle's files against its MANIFEST and signatures, and its store checkpoint
+/// against its events. Returns every problem found (the chain itself is `verify_jsonl`'s job).
+pub fn verify_extras(dir: &Path) -> Result<Vec<Problem>> {
+    let mut out = Vec::new();
+    let manifest = match std::fs::read_to_string(dir.join("MANIFEST")) {
+        Ok(m) => m,
+        Err(e) => {
+            out.push(problem(
+                "bundle_manifest_missing",
+                format!("MANIFEST cannot be read: {e}"),
+            ));
+            String::new()
+        }
+    };
+    let mut listed: BTreeMap<String, String> = BTreeMap::new();
+    for (i, line) in manifest.lines().enumerate() {
+        match line.split_once("  ") {
+            Some((h, name)) if h.len() == 64 && !name.contains('/') => {
+                listed.insert(name.to_string(), h.to_string());
+            }
+            _ => out.push(problem(
+                "bundle_manifest_malformed",
+                format!("MANIFEST line {} is not `<sha256>  <file>`", i + 1),
+            )),
+        }
+    }
+    for (name, want) in &listed {
+        match std::fs::read(dir.join(name)) {
+            Ok(b) => {
+                if hex::encode(Sha256::digest(&b)) != *want {
+                    out.push(problem(
+                        "bundle_file_modified",
+                        format!("{name} does not match its SHA-256 in MANIFEST (modified)"),
+                    ));
+                }
+            }
+            Err(_) => out.push(problem(
+                "bundle_file_missing",
+                format!("{name} is listed in MANIFEST but missing"),
+            )),
+        }
+    }
+    if !manifest.is_empty() {
+        for f in FILES {
+            if !listed.contains_key(f) {
+                out.push(problem(
+                    "bundle_file_unlisted",
+                    format!("MANIFEST does not list {f}"),
+                ));
+            }
+        }
+    }
+    let rd = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
+    let mut present: Vec<String> = rd
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    present.sort();
+    for name in present {
+        if name != "MANIFEST" && name != "MANIFEST.sig" && !listed.contains_key(&name) {
+            out.push(problem(
+                "bundle_file_added",
+                format!("{name} is not part of the bundle (not in MANIFEST)"),
+            ));
+        }
+    }
+    // The manifest's signature, by the bundle's key.
+    let key = std::fs::read_to_string(dir.join("checkpoint.pub"))
+        .ok()
+        .and_then(|t| public_key_from_hex(t.trim()));
+    let Some(key) = key else {
+        out.push(problem(
+            "bundle_key_missing",
+            "checkpoint.pub is missing or not an Ed25519 public key",
+        ));
+        return Ok(out);
+    };
+    let sig = std::fs::read_to_string(dir.join("MANIFEST.sig")).unwrap_or_default();
+    if !manifest.is_empty() && !verify_sig(&key, manifest.as_bytes(), sig.trim()) {
+        out.push(problem(
+            "bundle_manifest_signature",
+            "MANIFEST.sig does not verify with checkpoint.pub (MANIFEST or its signature replaced)",
+        ));
+    }
+    // The store checkpoint: signed by the same key, consistent, and covering these events.
+    let cp: Option<SignedCheckpoint> = std::fs::read(dir.join("checkpoint.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok());
+    let Some(cp) = cp else {
+        out.push(problem(
+            "bundle_checkpoint",
+            "checkpoint.json is missing or not a flightlog checkpoint",
+        ));
+        return Ok(out);
+    };
+    if public_key_from_hex(&cp.checkpoint.pubkey) != Some(key)
+        || !verify_sig(&key, &cp.checkpoint.body_bytes(), &cp.sig)
+    {
+        out.push(problem(
+            "bundle_checkpoint",
+            "checkpoint.json is not signed by checkpoint.pub",
+        ));
+    }
+    if StoreCheckpoint::compute_root(&cp.checkpoint.sessions) != cp.checkpoint.root {
+        out.push(problem(
+            "bundle_checkpoint",
+            "checkpoint.json: the root does not match its session statements",
+        ));
+    }
+    let events = std::fs::read(dir.join("events.jsonl")).unwrap_or_default();
+    let mut hashes = Vec::new();
+    let mut session = None;
+    for line in events.split(|b| *b == b'\n') {
+        if let Some((_, h, ev)) = split_export_line(line) {
+            if session.is_none() {
+                session = Event::from_bytes(ev).ok().map(|e| e.session);
+            }
+            hashes.push(h);
+        }
+    }
+    let st = session
+        .as_ref()
+        .and_then(|s| cp.checkpoint.sessions.iter().find(|x| &x.session == s));
+    match st {
+        None => out.push(problem(
+            "bundle_checkpoint",
+            "checkpoint.json does not cover the exported session",
+        )),
+        Some(st) => {
+            let n = st.count as usize;
+            if n > hashes.len() {
+                out.push(problem(
+                    "bundle_checkpoint",
+                    format!(
+                        "checkpoint.json covers {n} events but events.jsonl has {} (truncated)",
+                        hashes.len()
+                    ),
+                ));
+            } else {
+                let mut mb = MerkleBuilder::new();
+                for h in &hashes[..n] {
+                    mb.push_data(h);
+                }
+                let head = if n == 0 {
+                    "0".repeat(64)
+                } else {
+                    hex::encode(hashes[n - 1])
+                };
+                if hex::encode(mb.root()) != st.root || head != st.head {
+                    out.push(problem(
+                        "bundle_checkpoint",
+                        "the events are not the ones checkpoint.json signed (rewritten)",
+                    ));
+                }
+            }
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,129 @@
+//! asciicast v3 export of a session's terminal output (reference/formats.md 5).
+//!
+//! The header carries the terminal size (the first resize, else the recorded `term`, else
+//! 80x24) and the session's start time. `terminal` events become `o`/`i`/`r` events; crossings
+//! and destructive actions become markers (`m`) at their moment, labelled with the seq and the
+//! chain hash so the replay links back to the signed log; the session's exit status becomes
+//! `x`. Intervals are rounded to milliseconds with error diffusion (no drift).
+
+use std::io::Write;
+
+use flightlog_formats::Kind;
+use serde_json::{Value, json};
+
+use super::{Record, finding_label, findings_at, s};
+use crate::Result;
+use crate::findings::Finding;
+
+/// Builds the lines of the cast (header first).
+pub fn lines(records: &[Record], findings: &[Finding]) -> Vec<String> {
+    let start = records.first().and_then(|r| r.event.time());
+    let start_data = records
+        .iter()
+        .find(|r| r.event.kind == Kind::SessionStart)
+        .map(|r| r.event.data.clone())
+        .unwrap_or(Value::Null);
+    let (mut cols, mut rows) = (
+        start_data.pointer("/term/cols").and_then(Value::as_u64),
+        start_data.pointer("/term/rows").and_then(Value::as_u64),
+    );
+    if cols.is_none() {
+        // The first resize before any output gives the initial size.
+        for r in records {
+            let d = &r.event.data;
+            if r.event.kind == Kind::Terminal {
+                if s(d, "stream") == Some("r")
+                    && let Some((c, rr)) = s(d, "data").and_then(|x| x.split_once('x'))
+                {
+                    cols = c.trim().parse().ok();
+                    rows = rr.trim().parse().ok();
+                }
+                break;
+            }
+        }
+    }
+    let mut header = json!({
+        "version": 3,
+        "term": {"cols": cols.unwrap_or(80), "rows": rows.unwrap_or(24)},
+        "title": format!("flightlog session {}", records.first().map(|r| r.event.session.as_str()).unwrap_or("")),
+    });
+    if let Some(t) = start {
+        header["timestamp"] = json!(t.timestamp());
+    }
+    if let Some(t) = start_data.pointer("/term/type").and_then(Value::as_str) {
+        header["term"]["type"] = json!(t);
+    }
+    if let Some(argv) = start_data.get("argv").and_then(Value::as_array) {
+        let cmd: Vec<&str> = argv.iter().filter_map(Value::as_str).collect();
+        if !cmd.is_empty() {
+            header["command"] = json!(cmd.join(" "));
+        }
+    }
+    let mut out = vec![header.to_string()];
+    // Absolute times in ms; written as differences of rounded absolutes (error diffusion).
+    let mut last_ms: i64 = 0;
+    let mut push = |out: &mut Vec<String>, abs_ms: i64, code: &str, data: &str| {
+        let abs_ms = abs_ms.max(last_ms);
+        let dt = abs_ms - last_ms;
+        last_ms = abs_ms;
+        out.push(format!(
+            "[{}.{:03}, {}, {}]",
+            dt / 1000,
+            dt % 1000,
+            json!(code),
+            json!(data)
+        ));
+    };
+    let rel_ms = |r: &Record| -> i64 {
+        match (r.event.time(), start) {
+            (Some(t), Some(s0)) => (t - s0).num_milliseconds().max(0),
+            _ => 0,
+        }
+    };
+    let mut exit: Option<String> = None;
+    for r in records {
+        let e = &r.event;
+        let d = &e.data;
+        let at = d
+            .get("t_ms")
+            .and_then(Value::as_i64)
+            .filter(|_| e.kind == Kind::Terminal)
+            .unwrap_or_else(|| rel_ms(r));
+        if e.kind == Kind::Terminal {
+            let code = match s(d, "stream") {
+                Some("i") => "i",
+                Some("r") => "r",
+                _ => "o",
+            };
+            push(&mut out, at, code, s(d, "data").unwrap_or(""));
+        }
+        for f in findings_at(findings, e.seq) {
+            let label = format!(
+                "{} [hash {}]",
+                finding_label(f),
+                &r.hash[..r.hash.len().min(16)]
+            );
+            push(&mut out, at, "m", &label);
+        }
+        if e.kind == Kind::SessionEnd
+            && let Some(c) = d.get("exit").and_then(Value::as_i64)
+        {
+            exit = Some(c.to_string());
+            push(&mut out, at, "x", &c.to_string());
+        }
+    }
+    let _ = exit;
+    out
+}
+
+/// Writes the cast. Returns the number of event lines (without the header).
+pub fn write(records: &[Record], findings: &[Finding], mut out: impl Write) -> Result<u64> {
+    let ls = lines(records, findings);
+    for l in &ls {
+        out.write_all(l.as_bytes())
+            .and_then(|_| out.write_all(b"\n"))
+            .map_err(|e| crate::Error::io("<output>", e))?;
+    }
+    out.flush().map_err(|e| crate::Error::io("<output>", e))?;
+    Ok(ls.len().saturating_sub(1) as u64)
+}

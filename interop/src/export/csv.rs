@@ -1,0 +1,80 @@
+//! CSV export: one row per event, safe to open in a spreadsheet.
+//!
+//! Columns: `seq, ts, kind, source, env, summary, finding, severity, hash, prev, data`
+//! (`data` is the event's JSON). Cells are quoted per RFC 4180 when needed, and any cell that
+//! starts with `=`, `+`, `-`, `@`, tab or carriage return is prefixed with `'` so a spreadsheet
+//! never evaluates agent text as a formula (CSV injection).
+
+use std::io::Write;
+
+use super::{Record, findings_at, summary};
+use crate::Result;
+use crate::findings::Finding;
+use crate::findings::FindingKind;
+
+pub const HEADER: [&str; 11] = [
+    "seq", "ts", "kind", "source", "env", "summary", "finding", "severity", "hash", "prev", "data",
+];
+
+/// Neutralizes a cell against formula injection and quotes it if needed.
+pub fn cell(s: &str) -> String {
+    let neutral = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    };
+    if neutral.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", neutral.replace('"', "\"\""))
+    } else {
+        neutral
+    }
+}
+
+/// Writes the CSV (header and one row per event). Returns the number of rows.
+pub fn write(records: &[Record], findings: &[Finding], mut out: impl Write) -> Result<u64> {
+    let io = |e| crate::Error::io("<output>", e);
+    out.write_all(HEADER.join(",").as_bytes()).map_err(io)?;
+    out.write_all(b"\r\n").map_err(io)?;
+    let mut n = 0;
+    for r in records {
+        let e = &r.event;
+        let fs: Vec<&Finding> = findings_at(findings, e.seq).collect();
+        let finding = fs
+            .iter()
+            .map(|f| match f.kind {
+                FindingKind::Crossing => format!("crossing: {}", f.title),
+                FindingKind::Destructive => format!("destructive: {}", f.rule),
+            })
+            .collect::<Vec<_>>()
+            .join("; ");
+        let severity = fs
+            .iter()
+            .map(|f| f.severity.as_str())
+            .max_by_key(|s| match *s {
+                "critical" => 4,
+                "high" => 3,
+                "medium" => 2,
+                _ => 1,
+            })
+            .unwrap_or("");
+        let row = [
+            e.seq.to_string(),
+            e.ts.clone(),
+            e.kind.as_str().to_string(),
+            e.source.clone(),
+            e.env.clone().unwrap_or_default(),
+            summary(e),
+            finding,
+            severity.to_string(),
+            r.hash.clone(),
+            r.prev.clone(),
+            e.data.to_string(),
+        ];
+        let line: Vec<String> = row.iter().map(|c| cell(c)).collect();
+        out.write_all(line.join(",").as_bytes()).map_err(io)?;
+        out.write_all(b"\r\n").map_err(io)?;
+        n += 1;
+    }
+    out.flush().map_err(io)?;
+    Ok(n)
+}

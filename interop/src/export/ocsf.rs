@@ -1,0 +1,524 @@
+//! OCSF export (schema 1.7.0 attributes, reference/formats.md 6): one event per line.
+//!
+//! - `exec`, and `tool_call`s that carry a shell command → Process Activity 1007 (Launch);
+//! - `file_change` / `file_read` → File System Activity 1001;
+//! - `api_call` → HTTP Activity 4002, plus API Activity 6003 when the operation was decoded
+//!   (GraphQL or a REST verb);
+//! - each crossing and destructive action → Detection Finding 2004.
+//!
+//! Every event carries the chain (`unmapped.flightlog`: session, seq, kind, `prev_hash`, `hash`,
+//! and a `record_integrity`-style attestation), so a SIEM row can be traced to the signed log.
+
+use std::io::Write;
+
+use flightlog_formats::Kind;
+use serde_json::{Map, Value, json};
+
+use super::{Record, epoch_ms, findings_at, s, summary};
+use crate::Result;
+use crate::findings::{Finding, FindingKind};
+
+/// The OCSF schema version the events follow.
+pub const OCSF_VERSION: &str = "1.7.0";
+
+/// Writes a session as OCSF events, one JSON object per line. Returns the count.
+pub fn write(records: &[Record], findings: &[Finding], mut out: impl Write) -> Result<u64> {
+    let mut n = 0;
+    for v in events(records, findings) {
+        serde_json::to_writer(&mut out, &v)?;
+        out.write_all(b"\n")
+            .map_err(|e| crate::Error::io("<output>", e))?;
+        n += 1;
+    }
+    out.flush().map_err(|e| crate::Error::io("<output>", e))?;
+    Ok(n)
+}
+
+struct Ctx {
+    host: String,
+    agent: String,
+}
+
+/// The OCSF events of a session, in order.
+pub fn events(records: &[Record], findings: &[Finding]) -> Vec<Value> {
+    let start = records
+        .iter()
+        .find(|r| r.event.kind == Kind::SessionStart)
+        .map(|r| &r.event.data);
+    let ctx = Ctx {
+        host: start
+            .and_then(|d| s(d, "host"))
+            .unwrap_or("unknown")
+            .to_string(),
+        agent: start
+            .and_then(|d| s(d, "agent"))
+            .unwrap_or("agent")
+            .to_string(),
+    };
+    let mut out = Vec::new();
+    for r in records {
+        let e = &r.event;
+        match e.kind {
+            Kind::Exec => out.push(process(&ctx, r, false)),
+            Kind::ToolCall if s(&e.data, "command").is_some() => out.push(process(&ctx, r, true)),
+            Kind::FileChange | Kind::FileRead => out.push(file(&ctx, r)),
+            Kind::ApiCall => {
+                out.push(http(&ctx, r));
+                if let Some(api) = api(&ctx, r) {
+                    out.push(api);
+                }
+            }
+            _ => {}
+        }
+        for f in findings_at(findings, e.seq) {
+            out.push(detection(&ctx, r, f));
+        }
+    }
+    out
+}
+
+fn base(
+    ctx: &Ctx,
+    r: &Record,
+    class_uid: u32,
+    class_name: &str,
+    category_uid: u32,
+    category_name: &str,
+    activity_id: u32,
+    activity_name: &str,
+    severity_id: u8,
+) -> Map<String, Value> {
+    let e = &r.event;
+    let mut m = Map::new();
+    m.insert("class_uid".into(), json!(class_uid));
+    m.insert("class_name".into(), json!(class_name));
+    m.insert("category_uid".into(), json!(category_uid));
+    m.insert("category_name".into(), json!(category_name));
+    m.insert("activity_id".into(), json!(activity_id));
+    m.insert("activity_name".into(), json!(activity_name));
+    m.insert("type_uid".into(), json!(class_uid * 100 + activity_id));
+    m.insert(
+        "type_name".into(),
+        json!(format!("{class_name}: {activity_name}")),
+    );
+    m.insert("severity_id".into(), json!(severity_id));
+    m.insert("time".into(), json!(epoch_ms(e)));
+    m.insert("message".into(), json!(summary(e)));
+    m.insert(
+        "metadata".into(),
+        json!({
+            "version": OCSF_VERSION,
+            "product": {"name": "flightlog", "vendor_name": "flightlog", "version": crate::VERSION},
+            "uid": format!("{}:{}", e.session, e.seq),
+            "log_name": format!("session-{}", e.session),
+            "original_time": e.ts,
+            "profiles": [],
+        }),
+    );
+    m.insert(
+        "unmapped".into(),
+        json!({"flightlog": {
+            "session": e.session,
+            "seq": e.seq,
+            "kind": e.kind.as_str(),
+            "source": e.source,
+            "env": e.env,
+            "prev_hash": r.prev,
+            "hash": r.hash,
+            "agent": ctx.agent,
+            "record_integrity": {
+                "chain_uid": e.session,
+                "prev_event": r.prev,
+                "fingerprint": {"algorithm": "SHA-256", "algorithm_id": 3, "value": r.hash},
+            },
+        }}),
+    );
+    m
+}
+
+fn device(ctx: &Ctx) -> Value {
+    json!({"type_id": 0, "type": "Unknown", "hostname": ctx.host})
+}
+
+fn actor(ctx: &Ctx, e: &flightlog_formats::Event) -> Value {
+    json!({"app_name": ctx.agent, "session": {"uid": e.session}})
+}
+
+fn process(ctx: &Ctx, r: &Record, from_tool: bool) -> Value {
+    let e = &r.event;
+    let d = &e.data;
+    let exit = d.get("exit").and_then(Value::as_i64);
+    let failed = exit.is_some_and(|c| c != 0) || d.get("signal").is_some_and(|v| !v.is_null());
+    let mut m = base(
+        ctx,
+        r,
+        1007,
+        "Process Activity",
+        1,
+        "System Activity",
+        1,
+        "Launch",
+        1,
+    );
+    let (cmd_line, name, exe) = if from_tool {
+        let c = s(d, "command").unwrap_or("").to_string();
+        let first = c.split_whitespace().next().unwrap_or("").to_string();
+        (c, first, None)
+    } else {
+        let argv: Vec<String> = d
+            .get("argv")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let exe = s(d, "exe").map(str::to_string);
+        let name = argv
+            .first()
+            .map(|a| a.rsplit('/').next().unwrap_or(a).to_string())
+            .unwrap_or_default();
+        (argv.join(" "), name, exe)
+    };
+    let mut p = Map::new();
+    if let Some(pid) = d.get("pid").and_then(Value::as_i64) {
+        p.insert("pid".into(), json!(pid));
+    } else {
+        // No pid (a tool call, not a traced exec): the call id identifies the process.
+        p.insert(
+            "uid".into(),
+            json!(
+                s(d, "call_id")
+                    .map(str::to_string)
+                    .unwrap_or_else(|| format!("{}:{}", e.session, e.seq))
+            ),
+        );
+    }
+    p.insert("name".into(), json!(name));
+    p.insert("cmd_line".into(), json!(cmd_line));
+    if let Some(cwd) = s(d, "cwd") {
+        p.insert("cwd".into(), json!(cwd));
+    }
+    if let Some(exe) = exe {
+        let fname = exe.rsplit('/').next().unwrap_or(&exe).to_string();
+        p.insert(
+            "file".into(),
+            json!({"name": fname, "path": exe, "type_id": 1}),
+        );
+    }
+    if let Some(ppid) = d.get("ppid").and_then(Value::as_i64) {
+        p.insert("parent_process".into(), json!({"pid": ppid}));
+    }
+    m.insert("process".into(), Value::Object(p));
+    m.insert("actor".into(), actor(ctx, e));
+    m.insert("device".into(), device(ctx));
+    if let Some(c) = exit {
+        m.insert("exit_code".into(), json!(c));
+    }
+    if !from_tool {
+        m.insert("status_id".into(), json!(if failed { 2 } else { 1 }));
+        m.insert(
+            "status".into(),
+            json!(if failed { "Failure" } else { "Success" }),
+        );
+    }
+    Value::Object(m)
+}
+
+fn file(ctx: &Ctx, r: &Record) -> Value {
+    let e = &r.event;
+    let d = &e.data;
+    let (aid, aname) = if e.kind == Kind::FileRead {
+        (2, "Read")
+    } else {
+        match s(d, "op").unwrap_or("") {
+            "create" => (1, "Create"),
+            "delete" => (4, "Delete"),
+            "rename" => (5, "Rename"),
+            _ => (3, "Update"),
+        }
+    };
+    let mut m = base(
+        ctx,
+        r,
+        1001,
+        "File System Activity",
+        1,
+        "System Activity",
+        aid,
+        aname,
+        1,
+    );
+    let path = s(d, "path").unwrap_or("").to_string();
+    let name = path.rsplit('/').next().unwrap_or(&path).to_string();
+    let mut f = json!({"name": name, "path": path, "type_id": 1, "type": "Regular File"});
+    let mut hashes = Vec::new();
+    for k in ["sha256_after", "sha256_before"] {
+        if let Some(h) = s(d, k) {
+            hashes.push(json!({"algorithm_id": 3, "algorithm": "SHA-256", "value": h}));
+            break;
+        }
+    }
+    if !hashes.is_empty() {
+        f["hashes"] = Value::Array(hashes);
+    }
+    if let Some(size) = d.get("size").and_then(Value::as_u64) {
+        f["size"] = json!(size);
+    }
+    m.insert("file".into(), f);
+    if let Some(from) = s(d, "from") {
+        let n = from.rsplit('/').next().unwrap_or(from);
+        m.insert("file_result".into(), m["file"].clone());
+        m.insert(
+            "file".into(),
+            json!({"name": n, "path": from, "type_id": 1}),
+        );
+    }
+    if let Some(diff) = s(d, "diff") {
+        m.insert("file_diff".into(), json!(diff));
+    }
+    m.insert("actor".into(), actor(ctx, e));
+    m.insert("device".into(), device(ctx));
+    Value::Object(m)
+}
+
+fn url_parts(url: &str) -> (Option<String>, Option<String>, Option<u16>, String) {
+    let (scheme, rest) = match url.split_once("://") {
+        Some((s, r)) => (Some(s.to_string()), r),
+        None => (None, url),
+    };
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], rest[i..].to_string()),
+        None => (rest, "/".to_string()),
+    };
+    let authority = authority.rsplit('@').next().unwrap_or(authority);
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) if p.chars().all(|c| c.is_ascii_digit()) && !p.is_empty() => {
+            (h.to_string(), p.parse().ok())
+        }
+        _ => (authority.to_string(), None),
+    };
+    let port = port.or(match scheme.as_deref() {
+        Some("https") => Some(443),
+        Some("http") => Some(80),
+        _ => None,
+    });
+    (scheme, Some(host).filter(|h| !h.is_empty()), port, path)
+}
+
+fn http(ctx: &Ctx, r: &Record) -> Value {
+    let e = &r.event;
+    let d = &e.data;
+    let method = s(d, "method").unwrap_or("").to_ascii_uppercase();
+    let (aid, aname) = match method.as_str() {
+        "CONNECT" => (1, "Connect"),
+        "DELETE" => (2, "Delete"),
+        "GET" => (3, "Get"),
+        "HEAD" => (4, "Head"),
+        "OPTIONS" => (5, "Options"),
+        "POST" => (6, "Post"),
+        "PUT" => (7, "Put"),
+        "TRACE" => (8, "Trace"),
+        "PATCH" => (9, "Patch"),
+        _ => (99, "Other"),
+    };
+    let mut m = base(
+        ctx,
+        r,
+        4002,
+        "HTTP Activity",
+        4,
+        "Network Activity",
+        aid,
+        aname,
+        1,
+    );
+    let url = s(d, "url").unwrap_or("").to_string();
+    let (scheme, host, port, path) = url_parts(&url);
+    let host = s(d, "host")
+        .map(str::to_string)
+        .or(host)
+        .unwrap_or_default();
+    let mut u = json!({"url_string": url, "hostname": host, "path": s(d, "path").map(str::to_string).unwrap_or(path)});
+    if let Some(sc) = scheme {
+        u["scheme"] = json!(sc);
+    }
+    if let Some(p) = port {
+        u["port"] = json!(p);
+    }
+    let mut req = json!({"http_method": method, "url": u});
+    if let Some(Value::Object(h)) = d.get("request_headers") {
+        req["http_headers"] = Value::Array(
+            h.iter()
+                .map(|(k, v)| json!({"name": k, "value": v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())}))
+                .collect(),
+        );
+        if let Some(ua) = h
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("user-agent"))
+            .and_then(|(_, v)| v.as_str())
+        {
+            req["user_agent"] = json!(ua);
+        }
+    }
+    m.insert("http_request".into(), req);
+    if let Some(st) = d.get("status").and_then(Value::as_i64) {
+        m.insert("http_response".into(), json!({"code": st}));
+        m.insert("status_id".into(), json!(if st < 400 { 1 } else { 2 }));
+    }
+    m.insert("src_endpoint".into(), json!({"hostname": ctx.host}));
+    let mut dst = json!({"hostname": host});
+    if let Some(p) = port {
+        dst["port"] = json!(p);
+    }
+    m.insert("dst_endpoint".into(), dst);
+    Value::Object(m)
+}
+
+/// API Activity for a decoded operation (GraphQL root field or REST verb); None for a bare
+/// CONNECT or an unknown method.
+fn api(ctx: &Ctx, r: &Record) -> Option<Value> {
+    let e = &r.event;
+    let d = &e.data;
+    let method = s(d, "method").unwrap_or("").to_ascii_uppercase();
+    let gql = d.get("graphql").filter(|g| g.is_object());
+    let (operation, verb_src) = match gql {
+        Some(g) => {
+            let fields: Vec<String> = g
+                .get("root_fields")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let op = fields
+                .first()
+                .cloned()
+                .or_else(|| s(g, "operation_name").map(str::to_string))
+                .unwrap_or_else(|| s(g, "operation_type").unwrap_or("query").to_string());
+            let kind = s(g, "operation_type").unwrap_or("query").to_string();
+            (
+                op.clone(),
+                if kind == "query" {
+                    "read".to_string()
+                } else {
+                    op.to_ascii_lowercase()
+                },
+            )
+        }
+        None => {
+            if matches!(method.as_str(), "" | "CONNECT") {
+                return None;
+            }
+            let path = s(d, "path").unwrap_or("/").to_string();
+            (format!("{method} {path}"), method.to_ascii_lowercase())
+        }
+    };
+    let (aid, aname) = if verb_src.contains("delete")
+        || verb_src.contains("destroy")
+        || verb_src.contains("remove")
+        || verb_src == "delete"
+    {
+        (4, "Delete")
+    } else if verb_src.contains("create") || verb_src == "post" {
+        (1, "Create")
+    } else if verb_src.contains("update")
+        || verb_src == "put"
+        || verb_src == "patch"
+        || verb_src.contains("upsert")
+    {
+        (3, "Update")
+    } else if verb_src == "read" || verb_src == "get" || verb_src == "head" {
+        (2, "Read")
+    } else {
+        (99, "Other")
+    };
+    let sev = if aid == 4 { 3 } else { 1 };
+    let mut m = base(
+        ctx,
+        r,
+        6003,
+        "API Activity",
+        6,
+        "Application Activity",
+        aid,
+        aname,
+        sev,
+    );
+    let url = s(d, "url").unwrap_or("");
+    let (_, host, port, _) = url_parts(url);
+    let host = s(d, "host")
+        .map(str::to_string)
+        .or(host)
+        .unwrap_or_default();
+    let mut api = json!({"operation": operation, "service": {"name": host}, "request": {"uid": format!("{}:{}", e.session, e.seq)}});
+    if let Some(st) = d.get("status").and_then(Value::as_i64) {
+        api["response"] = json!({"code": st});
+    }
+    m.insert("api".into(), api);
+    m.insert("actor".into(), actor(ctx, e));
+    m.insert("src_endpoint".into(), json!({"hostname": ctx.host}));
+    let mut dst = json!({"hostname": host});
+    if let Some(p) = port {
+        dst["port"] = json!(p);
+    }
+    m.insert("dst_endpoint".into(), dst);
+    if let Some(vars) = gql
+        .and_then(|g| g.get("variables"))
+        .and_then(Value::as_object)
+    {
+        let res: Vec<Value> = vars
+            .iter()
+            .filter_map(|(k, v)| v.as_str().map(|id| json!({"uid": id, "type": k})))
+            .collect();
+        if !res.is_empty() {
+            m.insert("resources".into(), Value::Array(res));
+        }
+    }
+    Some(Value::Object(m))
+}
+
+fn detection(ctx: &Ctx, r: &Record, f: &Finding) -> Value {
+    let e = &r.event;
+    let mut m = base(
+        ctx,
+        r,
+        2004,
+        "Detection Finding",
+        2,
+        "Findings",
+        1,
+        "Create",
+        f.ocsf_severity(),
+    );
+    let kind = match f.kind {
+        FindingKind::Crossing => "Boundary Crossing",
+        FindingKind::Destructive => "Destructive Action",
+    };
+    m.insert("message".into(), json!(f.title));
+    m.insert(
+        "finding_info".into(),
+        json!({
+            "uid": format!("{}:{}:{}", e.session, e.seq, f.rule),
+            "title": f.title,
+            "desc": f.evidence.join("; "),
+            "types": [kind],
+            "analytic": {"name": f.rule, "uid": f.rule, "type_id": 1, "type": "Rule"},
+            "created_time": epoch_ms(e),
+            "related_events": [{"uid": format!("{}:{}", e.session, e.seq), "type": e.kind.as_str()}],
+        }),
+    );
+    m.insert("status_id".into(), json!(1));
+    m.insert("status".into(), json!("New"));
+    m.insert("is_alert".into(), json!(true));
+    m.insert(
+        "evidences".into(),
+        json!([{"data": {"evidence": f.evidence, "from_env": f.from_env, "to_env": f.to_env, "event_summary": summary(e)}}]),
+    );
+    m.insert("actor".into(), actor(ctx, e));
+    m.insert("device".into(), device(ctx));
+    Value::Object(m)
+}

@@ -1,0 +1,379 @@
+//! OTLP/JSON traces following the OpenTelemetry GenAI conventions (reference/formats.md 7).
+//!
+//! One trace per session: an `invoke_agent {agent}` root span (`gen_ai.conversation.id` = the
+//! session), an `execute_tool {tool}` span per tool call (from the call to its result), and
+//! `exec` and HTTP client spans beneath the tool call that was running when they happened (an
+//! API call decoded from an exec sits under that exec). Crossings and destructive actions are
+//! span events. Ids are derived from the session and seq, so an export is reproducible.
+
+use std::collections::HashMap;
+use std::io::Write;
+
+use flightlog_formats::{Event, Kind};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use super::{Record, epoch_nanos, findings_at, s, summary};
+use crate::Result;
+use crate::findings::Finding;
+
+const SPAN_KIND_INTERNAL: u8 = 1;
+const SPAN_KIND_CLIENT: u8 = 3;
+const STATUS_OK: u8 = 1;
+const STATUS_ERROR: u8 = 2;
+
+/// The trace id of a session (32 hex).
+pub fn trace_id(session: &str) -> String {
+    hex::encode(&Sha256::digest(format!("flightlog-trace:{session}"))[..16])
+}
+
+/// The span id of an event (16 hex); seq None is the session's root span.
+pub fn span_id(session: &str, seq: Option<u64>) -> String {
+    let label = match seq {
+        Some(s) => format!("flightlog-span:{session}:{s}"),
+        None => format!("flightlog-span:{session}:root"),
+    };
+    hex::encode(&Sha256::digest(label)[..8])
+}
+
+fn attr(k: &str, v: Value) -> Value {
+    let any = match v {
+        Value::String(s) => json!({"stringValue": s}),
+        Value::Bool(b) => json!({"boolValue": b}),
+        Value::Number(n) if n.is_i64() || n.is_u64() => json!({"intValue": n.to_string()}),
+        Value::Number(n) => json!({"doubleValue": n.as_f64()}),
+        Value::Array(a) => {
+            json!({"arrayValue": {"values": a.into_iter().map(|x| match x { Value::String(s) => json!({"stringValue": s}), other => json!({"stringValue": other.to_string()}) }).collect::<Vec<_>>()}})
+        }
+        other => json!({"stringValue": other.to_string()}),
+    };
+    json!({"key": k, "value": any})
+}
+
+fn provider(agent: &str) -> &'static str {
+    match agent {
+        "claude-code" => "anthropic",
+        "codex" => "openai",
+        "gemini" | "gemini-cli" => "gcp.gemini",
+        _ => "unknown",
+    }
+}
+
+struct Span {
+    seq: Option<u64>,
+    parent: Option<u64>,
+    name: String,
+    kind: u8,
+    start: String,
+    end: String,
+    attrs: Vec<Value>,
+    error: Option<String>,
+    events: Vec<Value>,
+}
+
+/// Builds the OTLP/JSON `TracesData` of a session.
+pub fn traces(records: &[Record], findings: &[Finding]) -> Value {
+    let Some(first) = records.first() else {
+        return json!({"resourceSpans": []});
+    };
+    let session = first.event.session.clone();
+    let start_data = records
+        .iter()
+        .find(|r| r.event.kind == Kind::SessionStart)
+        .map(|r| r.event.data.clone())
+        .unwrap_or(Value::Null);
+    let agent = s(&start_data, "agent").unwrap_or("agent").to_string();
+    let last = records.last().map(|r| &r.event).unwrap_or(&first.event);
+    let mut model: Option<String> = None;
+    let (mut tin, mut tout, mut tcr, mut tcc) = (0u64, 0u64, 0u64, 0u64);
+    let mut spans: Vec<Span> = Vec::new();
+    let mut tool_index: HashMap<u64, usize> = HashMap::new();
+    let mut open_tools: Vec<u64> = Vec::new();
+    let mut exec_index: HashMap<u64, usize> = HashMap::new();
+    for r in records {
+        let e = &r.event;
+        let d = &e.data;
+        if let Some(m) = s(d, "model") {
+            model.get_or_insert_with(|| m.to_string());
+        }
+        if let Some(u) = d.get("usage") {
+            let g = |k: &str| u.get(k).and_then(Value::as_u64).unwrap_or(0);
+            tin += g("input_tokens");
+            tout += g("output_tokens");
+            tcr += g("cache_read_input_tokens");
+            tcc += g("cache_creation_input_tokens");
+        }
+        let base_attrs = |e: &Event, r: &Record| {
+            vec![
+                attr("flightlog.seq", json!(e.seq)),
+                attr("flightlog.hash", json!(r.hash)),
+                attr("flightlog.prev_hash", json!(r.prev)),
+                attr("flightlog.source", json!(e.source)),
+            ]
+        };
+        let containing = |open: &Vec<u64>| open.last().copied();
+        match e.kind {
+            Kind::ToolCall => {
+                let tool = s(d, "tool").unwrap_or("tool").to_string();
+                let mut attrs = vec![
+                    attr("gen_ai.operation.name", json!("execute_tool")),
+                    attr("gen_ai.tool.name", json!(tool)),
+                    attr("gen_ai.tool.type", json!("function")),
+                ];
+                if let Some(id) = s(d, "call_id") {
+                    attrs.push(attr("gen_ai.tool.call.id", json!(id)));
+                }
+                if let Some(c) = s(d, "command") {
+                    attrs.push(attr("process.command_line", json!(c)));
+                }
+                attrs.extend(base_attrs(e, r));
+                // A subagent's call sits under the parent's Task call.
+                let parent = d
+                    .pointer("/subagent/parent_call_seq")
+                    .and_then(Value::as_u64)
+                    .filter(|p| tool_index.contains_key(p));
+                tool_index.insert(e.seq, spans.len());
+                open_tools.push(e.seq);
+                spans.push(Span {
+                    seq: Some(e.seq),
+                    parent,
+                    name: format!("execute_tool {tool}"),
+                    kind: SPAN_KIND_INTERNAL,
+                    start: epoch_nanos(e),
+                    end: epoch_nanos(e),
+                    attrs,
+                    error: None,
+                    events: Vec::new(),
+                });
+            }
+            Kind::ToolResult => {
+                if let Some(cs) = d.get("call_seq").and_then(Value::as_u64)
+                    && let Some(&i) = tool_index.get(&cs)
+                {
+                    spans[i].end = epoch_nanos(e);
+                    if d.get("is_error").and_then(Value::as_bool) == Some(true) {
+                        spans[i].error = Some("tool_error".into());
+                        spans[i].attrs.push(attr("error.type", json!("tool_error")));
+                    }
+                    spans[i]
+                        .attrs
+                        .push(attr("flightlog.result_seq", json!(e.seq)));
+                    open_tools.retain(|s| *s != cs);
+                }
+            }
+            Kind::Exec => {
+                let argv: Vec<String> = d
+                    .get("argv")
+                    .and_then(Value::as_array)
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|x| x.as_str().map(str::to_string))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let name = argv
+                    .first()
+                    .map(|a| a.rsplit('/').next().unwrap_or(a).to_string())
+                    .unwrap_or_else(|| "exec".into());
+                let mut attrs = vec![
+                    attr("process.command_line", json!(argv.join(" "))),
+                    attr("process.command", json!(name)),
+                ];
+                if let Some(pid) = d.get("pid").and_then(Value::as_i64) {
+                    attrs.push(attr("process.pid", json!(pid)));
+                }
+                let exit = d.get("exit").and_then(Value::as_i64);
+                if let Some(c) = exit {
+                    attrs.push(attr("process.exit.code", json!(c)));
+                }
+                attrs.extend(base_attrs(e, r));
+                let start = s(d, "start_ts")
+                    .and_then(flightlog_formats::event::parse_ts)
+                    .and_then(|t| t.timestamp_nanos_opt())
+                    .map(|n| n.to_string())
+                    .unwrap_or_else(|| epoch_nanos(e));
+                let end = match (
+                    start.parse::<i64>(),
+                    d.get("duration_ms").and_then(Value::as_i64),
+                ) {
+                    (Ok(s0), Some(ms)) => (s0 + ms * 1_000_000).to_string(),
+                    _ => epoch_nanos(e),
+                };
+                exec_index.insert(e.seq, spans.len());
+                spans.push(Span {
+                    seq: Some(e.seq),
+                    parent: containing(&open_tools),
+                    name: format!("exec {name}"),
+                    kind: SPAN_KIND_INTERNAL,
+                    start,
+                    end,
+                    attrs,
+                    error: exit.filter(|c| *c != 0).map(|c| format!("exit {c}")),
+                    events: Vec::new(),
+                });
+            }
+            Kind::ApiCall => {
+                let method = s(d, "method").unwrap_or("HTTP").to_string();
+                let mut attrs = vec![attr("http.request.method", json!(method))];
+                if let Some(u) = s(d, "url") {
+                    attrs.push(attr("url.full", json!(u)));
+                }
+                if let Some(h) = s(d, "host") {
+                    attrs.push(attr("server.address", json!(h)));
+                }
+                let status = d.get("status").and_then(Value::as_i64);
+                if let Some(st) = status {
+                    attrs.push(attr("http.response.status_code", json!(st)));
+                }
+                if let Some(g) = d.get("graphql").filter(|g| g.is_object()) {
+                    if let Some(t) = s(g, "operation_type") {
+                        attrs.push(attr("graphql.operation.type", json!(t)));
+                    }
+                    if let Some(n) = s(g, "operation_name") {
+                        attrs.push(attr("graphql.operation.name", json!(n)));
+                    }
+                    if let Some(f) = g.get("root_fields") {
+                        attrs.push(attr("flightlog.graphql.root_fields", f.clone()));
+                    }
+                }
+                attrs.extend(base_attrs(e, r));
+                let parent = d
+                    .get("via_seq")
+                    .and_then(Value::as_u64)
+                    .filter(|v| exec_index.contains_key(v))
+                    .or_else(|| containing(&open_tools));
+                spans.push(Span {
+                    seq: Some(e.seq),
+                    parent,
+                    name: method,
+                    kind: SPAN_KIND_CLIENT,
+                    start: epoch_nanos(e),
+                    end: epoch_nanos(e),
+                    attrs,
+                    error: status.filter(|s| *s >= 500).map(|s| s.to_string()),
+                    events: Vec::new(),
+                });
+            }
+            _ => {}
+        }
+        // Findings become span events on the event's own span (or the root).
+        for f in findings_at(findings, e.seq) {
+            let ev = json!({
+                "timeUnixNano": epoch_nanos(e),
+                "name": format!("flightlog.{}", match f.kind { crate::findings::FindingKind::Crossing => "boundary_crossing", crate::findings::FindingKind::Destructive => "destructive_action" }),
+                "attributes": [
+                    attr("flightlog.seq", json!(e.seq)),
+                    attr("flightlog.rule", json!(f.rule)),
+                    attr("flightlog.severity", json!(f.severity)),
+                    attr("flightlog.title", json!(f.title)),
+                    attr("flightlog.evidence", json!(f.evidence)),
+                    attr("flightlog.summary", json!(summary(e))),
+                ],
+            });
+            match spans.iter_mut().rev().find(|sp| sp.seq == Some(e.seq)) {
+                Some(sp) => sp.events.push(ev),
+                None => spans.push(Span {
+                    seq: Some(e.seq),
+                    parent: containing(&open_tools),
+                    name: format!("flightlog {}", e.kind.as_str()),
+                    kind: SPAN_KIND_INTERNAL,
+                    start: epoch_nanos(e),
+                    end: epoch_nanos(e),
+                    attrs: base_attrs(e, first_record(records, e.seq)),
+                    error: None,
+                    events: vec![ev],
+                }),
+            }
+        }
+    }
+    let tid = trace_id(&session);
+    let root_id = span_id(&session, None);
+    let mut root_attrs = vec![
+        attr("gen_ai.operation.name", json!("invoke_agent")),
+        attr("gen_ai.provider.name", json!(provider(&agent))),
+        attr("gen_ai.agent.name", json!(agent)),
+        attr("gen_ai.agent.id", json!(session)),
+        attr("gen_ai.conversation.id", json!(session)),
+        attr("flightlog.session", json!(session)),
+        attr("flightlog.events", json!(records.len())),
+        attr(
+            "flightlog.head",
+            json!(records.last().map(|r| r.hash.clone()).unwrap_or_default()),
+        ),
+        attr("flightlog.findings", json!(findings.len())),
+    ];
+    if let Some(m) = &model {
+        root_attrs.push(attr("gen_ai.request.model", json!(m)));
+    }
+    if tin + tout + tcr + tcc > 0 {
+        root_attrs.push(attr("gen_ai.usage.input_tokens", json!(tin)));
+        root_attrs.push(attr("gen_ai.usage.output_tokens", json!(tout)));
+        root_attrs.push(attr("gen_ai.usage.cache_read.input_tokens", json!(tcr)));
+        root_attrs.push(attr("gen_ai.usage.cache_creation.input_tokens", json!(tcc)));
+    }
+    let mut out_spans = vec![json!({
+        "traceId": tid,
+        "spanId": root_id,
+        "name": format!("invoke_agent {agent}"),
+        "kind": SPAN_KIND_INTERNAL,
+        "startTimeUnixNano": epoch_nanos(&first.event),
+        "endTimeUnixNano": epoch_nanos(last),
+        "attributes": root_attrs,
+        "status": {"code": STATUS_OK},
+    })];
+    for sp in spans {
+        let parent = match sp.parent {
+            Some(p) => span_id(&session, Some(p)),
+            None => root_id.clone(),
+        };
+        let status = match &sp.error {
+            Some(m) => json!({"code": STATUS_ERROR, "message": m}),
+            None => json!({"code": STATUS_OK}),
+        };
+        out_spans.push(json!({
+            "traceId": tid,
+            "spanId": span_id(&session, sp.seq),
+            "parentSpanId": parent,
+            "name": sp.name,
+            "kind": sp.kind,
+            "startTimeUnixNano": sp.start,
+            "endTimeUnixNano": sp.end,
+            "attributes": sp.attrs,
+            "events": sp.events,
+            "status": status,
+        }));
+    }
+    json!({"resourceSpans": [{
+        "resource": {"attributes": [
+            attr("service.name", json!("flightlog")),
+            attr("service.version", json!(crate::VERSION)),
+            attr("flightlog.session", json!(session)),
+        ]},
+        "scopeSpans": [{
+            "scope": {"name": "flightlog", "version": crate::VERSION},
+            "spans": out_spans,
+        }],
+    }]})
+}
+
+fn first_record(records: &[Record], seq: u64) -> &Record {
+    records
+        .iter()
+        .find(|r| r.event.seq == seq)
+        .unwrap_or(&records[0])
+}
+
+/// Writes the OTLP/JSON document (one line). Returns the number of spans.
+pub fn write(records: &[Record], findings: &[Finding], mut out: impl Write) -> Result<u64> {
+    let v = traces(records, findings);
+    let n = v
+        .pointer("/resourceSpans/0/scopeSpans/0/spans")
+        .and_then(Value::as_array)
+        .map(Vec::len)
+        .unwrap_or(0) as u64;
+    serde_json::to_writer(&mut out, &v)?;
+    out.write_all(b"\n")
+        .and_then(|_| out.flush())
+        .map_err(|e| crate::Error::io("<output>", e))?;
+    Ok(n)
+}
