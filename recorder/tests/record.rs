@@ -201,9 +201,30 @@ exit 7
         .find(|e| e.data["response_of_seq"] == proxied.seq)
         .unwrap();
     assert_eq!(response.data["status"], 200);
+    let curl = evs
+        .iter()
+        .find(|e| e.kind == Kind::Exec && e.data["argv"][0] == "curl")
+        .unwrap();
+    let from_argv = api
+        .iter()
+        .find(|e| e.source == "argv")
+        .expect("curl's argv decoded too");
+    assert_eq!(from_argv.data["via_seq"], curl.seq);
+    // Every exec that started has its exit, linked by seq.
+    for e in evs
+        .iter()
+        .filter(|e| e.kind == Kind::Exec && e.data.get("argv").is_some())
+    {
+        assert!(
+            evs.iter().any(|x| x.data["exit_of_seq"] == e.seq),
+            "no exit for {}",
+            e.data["argv"]
+        );
+    }
     assert!(
-        api.iter().any(|e| e.source == "argv"),
-        "curl's argv decoded too"
+        !evs.iter()
+            .any(|x| x.data.get("exit_of_seq").is_some_and(Value::is_null)),
+        "an exit without its exec"
     );
 
     let inv = evs

@@ -46,7 +46,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     let policy = Policy::load(ctx.policy.as_deref())
         .with_context(|| "cannot load the policy".to_string())?;
     let home_env = args.env.clone().or_else(|| policy.home.clone());
-    let judge = Judge::from_policy(policy, args.guard).with_root(&cwd);
+    let judge = Judge::from_policy(policy.clone(), args.guard).with_root(&cwd);
     let guard_on = judge.guard;
     let mut env: Vec<(String, String)> = std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
@@ -74,9 +74,32 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     for w in &out.warnings {
         eprintln!("flightlog: {w}");
     }
-    eprintln!(
-        "flightlog: session {}: {} events, exit {}",
-        out.session, out.events, out.exit
-    );
+    eprintln!("flightlog: {}", summary(ctx, &out, &policy));
     Ok(ExitCode::from(out.exit.clamp(0, 255) as u8))
+}
+
+/// `session <id>: N events, C boundary crossings, D destructive actions, exit X`.
+fn summary(ctx: &Ctx, out: &record::RecordOutcome, policy: &Policy) -> String {
+    let head = format!("session {}: {} events", out.session, out.events);
+    let analysed = ctx.open_ro().ok().and_then(|store| {
+        let mut events = Vec::new();
+        store
+            .for_each_event(&out.session, |e| {
+                if let Ok(ev) = e.event() {
+                    events.push(ev);
+                }
+                true
+            })
+            .ok()?;
+        Some(flightlog_analysis::analyze(&events, policy))
+    });
+    match analysed {
+        Some(a) => format!(
+            "{head}, {} boundary crossings, {} destructive actions, exit {}",
+            a.boundary_crossings.len(),
+            a.destructive.len(),
+            out.exit
+        ),
+        None => format!("{head}, exit {} (analysis unavailable)", out.exit),
+    }
 }

@@ -377,3 +377,56 @@ exit 5
         .unwrap();
     assert_eq!(v.status.code(), Some(0), "{v:?}");
 }
+
+#[test]
+fn the_guard_stops_a_destructive_crossing_before_it_runs() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().canonicalize().unwrap();
+    let db = dir.join("store/fl.db");
+    let (port, seen) = server();
+    std::fs::write(
+        dir.join("flightlog.toml"),
+        "home = \"staging\"\n[environments.production]\nhosts = [\"127.0.0.1\"]\n[guard]\ndeny = [\"destructive-crossing\"]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("body.json"),
+        r#"{"query":"mutation { volumeDelete(volumeId: \"v1\") }"}"#,
+    )
+    .unwrap();
+    let url = format!("http://127.0.0.1:{port}/graphql/v2");
+    // The first call shows its mutation in argv (stopped at exec); the second reads its body
+    // from a file, so only the proxy sees it (answered 403).
+    std::fs::write(
+        dir.join("agent.sh"),
+        format!(
+            r#"curl -s -H 'Content-Type: application/json' -d '{{"query":"mutation {{ volumeDelete(volumeId: \"v1\") }}"}}' {url}
+echo "argv-curl=$?"
+curl -s -o /dev/null -w 'file-curl=%{{http_code}}\n' -H 'Content-Type: application/json' -d @body.json {url}
+curl -s -o /dev/null -w 'harmless=%{{http_code}}\n' {url}
+"#
+        ),
+    )
+    .unwrap();
+    let out = record(&dir, &db, &["--guard", "--", "bash", "agent.sh"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("argv-curl=137"), "{stdout}");
+    assert!(stdout.contains("file-curl=403"), "{stdout}");
+    assert!(stdout.contains("harmless=201"), "{stdout}");
+    // The server saw only the harmless GET.
+    let first = seen.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert!(first.starts_with("GET /graphql/v2"), "{first}");
+    assert!(seen.recv_timeout(Duration::from_millis(300)).is_err());
+
+    let evs = session_events(&db, &session_of(&out));
+    let decisions: Vec<&Event> = evs.iter().filter(|e| e.kind == Kind::Decision).collect();
+    assert_eq!(decisions.len(), 2, "{decisions:#?}");
+    for (d, layer) in decisions.iter().zip(["ptrace", "proxy"]) {
+        assert_eq!(d.data["decision"], "deny");
+        assert_eq!(d.data["layer"], layer);
+        let target = d.data["target_seq"].as_u64().unwrap();
+        assert!(target < d.seq, "the event is on disk before the decision");
+    }
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("destructive actions"), "{err}");
+}

@@ -47,8 +47,9 @@ impl Judge {
 
     /// The guard as a policy sets it: on with `--guard` (`guard`) or `[guard] enabled`; its fail
     /// mode; and every exec held when the policy denies plain crossings.
-    pub fn from_policy(policy: Policy, guard: bool) -> Judge {
+    pub fn from_policy(mut policy: Policy, guard: bool) -> Judge {
         let on = guard || policy.guard.enabled;
+        policy.guard.enabled = on;
         let hold = on && policy.guard.deny.iter().any(|d| d == "crossing");
         let mut j = Judge::new(on, policy.guard.fail == FailMode::Open, hold);
         j.policy = Arc::new(policy);
@@ -86,12 +87,13 @@ impl Judge {
     }
 
     /// The guard's decision on a committed event, given the session before it.
-    pub fn guard(&self, _prior: &[Event], _candidate: &Event) -> Verdict {
+    pub fn guard(&self, prior: &[Event], candidate: &Event) -> Verdict {
+        let d = flightlog_analysis::guard_decision(&self.policy, prior, candidate);
         Verdict {
-            deny: false,
-            rule: None,
-            reason: "allowed".into(),
-            notable: false,
+            notable: d.deny || d.rule.is_some(),
+            deny: d.deny,
+            rule: d.rule,
+            reason: d.reason,
         }
     }
 

@@ -320,7 +320,13 @@ impl Writer {
             if let Some(f) = p.follow
                 && let Value::Object(m) = &mut p.ev.data
             {
-                let seq = self.locals.remove(&f.of);
+                // An exec may be referred to twice (the api_call decoded from its argv, then
+                // its exit); the end of the process or request releases the id.
+                let seq = if f.field == "via_seq" {
+                    self.locals.get(&f.of).copied()
+                } else {
+                    self.locals.remove(&f.of)
+                };
                 m.insert(f.field.to_string(), json!(seq));
             }
         }
