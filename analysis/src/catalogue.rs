@@ -396,7 +396,7 @@ pub fn match_line(line: &str, wt: &WorkTree) -> Vec<Match> {
 fn dedup(v: &mut Vec<Match>) {
     let mut seen = std::collections::HashSet::new();
     v.retain(|m| seen.insert(m.rule.clone()));
-    v.sort_by(|a, b| b.severity.cmp(&a.severity));
+    v.sort_by_key(|m| std::cmp::Reverse(m.severity));
 }
 
 /// Whether a flag spec (`-r|-R|--recursive`) is present in the args.
@@ -642,7 +642,7 @@ fn http_matches(g: &Group, req: &ApiRequest) -> bool {
     }
     if !r.aws_action.is_empty() {
         let action = aws_action(req);
-        if !action.is_some_and(|a| r.aws_action.iter().any(|x| *x == a)) {
+        if !action.is_some_and(|a| r.aws_action.contains(&a)) {
             return false;
         }
     }

@@ -1,8 +1,124 @@
-//! flightlog-analysis
+//! # flightlog-analysis
+//!
+//! What a recorded agent session did, judged against a policy: the environment of every event
+//! (with the evidence that decided it), boundary crossings, destructive actions, secret
+//! provenance, gaps, and the critical window from the first error to the damage.
+//!
+//! - [`policy`]: `flightlog.toml` with line-precise errors; [`Policy::default`] is built in.
+//! - [`shell`]: command lines into simple commands, wrappers seen through.
+//! - [`decode`]: curl/wget/httpie argv and proxy captures into requests; GraphQL operations.
+//! - [`catalogue`]: destructive-action rules as data (`catalogue.toml`).
+//! - [`analyze()`]: one pass over a session; [`guard_decision`]: the guard's verdict on one more
+//!   event; [`report`]: JSON and Markdown reports.
+//!
+//! ## Invariants
+//! - No I/O except [`Policy::load`] reading the file it is given; no clock, no environment.
+//! - Text that only mentions a target (output, file contents, `grep` patterns) never crosses.
+
+pub mod analyze;
 pub mod catalogue;
 pub mod decode;
 pub mod glob;
 pub mod policy;
+pub mod report;
 pub mod shell;
 
+pub use analyze::{
+    Analysis, CauseStep, Crossing, Destructive, EventFacts, GapInfo, SecretTrail, Window, analyze,
+};
 pub use catalogue::Severity;
+pub use policy::{FailMode, GuardSettings, Policy, PolicyError};
+
+use flightlog_formats::Event;
+
+/// The guard's verdict on one event about to happen.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct GuardDecision {
+    pub deny: bool,
+    /// The catalogue rule (or `crossing`) that decided a denial.
+    pub rule: Option<String>,
+    /// One line for the agent and the log.
+    pub reason: String,
+}
+
+/// Decides whether the guard denies `candidate`, given the session so far (`prior`, in seq
+/// order). Denies only when the guard is enabled and the event matches one of `guard.deny`:
+/// `destructive-crossing` (a destructive action that crosses the boundary), `crossing`, or
+/// `destructive`. Harmless events are never denied.
+pub fn guard_decision(policy: &Policy, prior: &[Event], candidate: &Event) -> GuardDecision {
+    if !policy.guard.enabled {
+        return GuardDecision {
+            deny: false,
+            rule: None,
+            reason: "guard disabled".into(),
+        };
+    }
+    let mut events: Vec<Event> = Vec::with_capacity(prior.len() + 1);
+    events.extend_from_slice(prior);
+    events.push(candidate.clone());
+    let a = analyze(&events, policy);
+    let Some(f) = a.facts.last() else {
+        return GuardDecision {
+            deny: false,
+            rule: None,
+            reason: "nothing to decide".into(),
+        };
+    };
+    let to = f.env.clone().unwrap_or_else(|| "*".into());
+    let to_text = if to == "*" {
+        "every environment".to_string()
+    } else {
+        to.clone()
+    };
+    let from = a.home_env.clone().unwrap_or_else(|| "home".into());
+    let why = f
+        .env_evidence
+        .first()
+        .map(|e| format!(" ({e})"))
+        .unwrap_or_default();
+    for d in &policy.guard.deny {
+        match (d.as_str(), &f.destructive, f.crossing) {
+            ("destructive-crossing", Some((rule, sev)), true) => {
+                return GuardDecision {
+                    deny: true,
+                    rule: Some(rule.clone()),
+                    reason: format!(
+                        "flightlog guard: {rule} ({sev}) would act outside {from}, on {to_text}{why}"
+                    ),
+                };
+            }
+            ("crossing", _, true) => {
+                return GuardDecision {
+                    deny: true,
+                    rule: Some(
+                        f.destructive
+                            .as_ref()
+                            .map(|(r, _)| r.clone())
+                            .unwrap_or_else(|| "crossing".into()),
+                    ),
+                    reason: format!("flightlog guard: this crosses from {from} to {to_text}{why}"),
+                };
+            }
+            ("destructive", Some((rule, sev)), _) => {
+                return GuardDecision {
+                    deny: true,
+                    rule: Some(rule.clone()),
+                    reason: format!("flightlog guard: {rule} ({sev}) is a destructive action"),
+                };
+            }
+            _ => {}
+        }
+    }
+    GuardDecision {
+        deny: false,
+        rule: None,
+        reason: match (&f.destructive, f.crossing) {
+            (Some((r, _)), false) => format!("allowed: {r} stays in {from}"),
+            (None, true) => format!("allowed: crosses to {to_text} but is not destructive"),
+            (Some((r, _)), true) => {
+                format!("allowed: {r} crosses to {to_text}; the policy does not deny it")
+            }
+            (None, false) => "allowed".into(),
+        },
+    }
+}

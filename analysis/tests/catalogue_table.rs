@@ -2,6 +2,8 @@
 //! actions in many disguises and harmless look-alikes. Prints precision and recall and holds
 //! both at or above 0.97.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may unwrap
+
 use flightlog_analysis::catalogue::{Catalogue, WorkTree};
 
 #[test]

@@ -1,0 +1,1849 @@
+//! One pass over a session's events: environment of each event with its evidence, boundary
+//! crossings, destructive actions, secret provenance, gaps and the critical window.
+//!
+//! ## Rules
+//! - **Acting vs mentioning.** Only what an event *does* is classified: a command's program and
+//!   arguments (text tools such as `grep`, `cat`, `echo` only mention), an API request, a file it
+//!   writes or reads through a tool, a context it runs under. Tool output, file contents,
+//!   prompts and terminal output are never classified and never cross.
+//! - **Crossing.** An acting event whose target belongs to an environment other than home, or a
+//!   mutating event that uses a credential whose `reaches` goes beyond home. With no home
+//!   (no `--env`, no `home` in the policy) every named environment is away.
+//! - **Context switches** (`terraform workspace select`, `kubectl config use-context`,
+//!   `export AWS_PROFILE=..`) are classified but do not cross; the commands that run under the
+//!   context afterwards do.
+//! - **One action, several layers.** The same command seen by the hook (tool_call), the tracer
+//!   (exec) and the proxy or argv decoder (api_call) within 60 s is one crossing and one
+//!   destructive action, reported at its first event; the others are linked in the evidence.
+//! - **Secrets.** A fingerprint is *sighted* by the start-of-session inventory (`note`), a
+//!   `file_read`, or any text the agent was shown (tool output, messages); it is *used* when it
+//!   appears in what an event does (a command, argv, request headers or body). Kinds given by the
+//!   redactor can differ between places, so trails are linked by fingerprint only.
+//! - **Railway token scope** (for `kind = "railway-account"` / `"railway-project"`): how a token
+//!   is used decides first: sent as `Authorization: Bearer` to a Railway API (a railway host, or
+//!   a `/graphql/v2` request carrying a Railway mutation) makes it an account/workspace token; sent
+//!   as `Project-Access-Token` makes it a project token. Otherwise the variable it was seen under
+//!   decides: `RAILWAY_TOKEN` is a project token, any other `RAILWAY_*` (such as
+//!   `RAILWAY_API_TOKEN`) an account token.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::OnceLock;
+
+use flightlog_formats::{Event, Kind};
+use regex::Regex;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::catalogue::{Catalogue, Match, Severity, WorkTree, resolve_cd};
+use crate::decode::{ApiRequest, Url, decode_argv, strip_credentials};
+use crate::glob;
+use crate::policy::{CredentialRule, Environment, Policy};
+use crate::shell::{self, SimpleCommand};
+
+/// The analysis of one session.
+#[derive(Debug, Clone, Serialize)]
+pub struct Analysis {
+    pub session: String,
+    pub home_env: Option<String>,
+    pub events: u64,
+    /// One per input event, same order.
+    pub facts: Vec<EventFacts>,
+    pub boundary_crossings: Vec<Crossing>,
+    pub destructive: Vec<Destructive>,
+    pub secrets: Vec<SecretTrail>,
+    pub gaps: Vec<GapInfo>,
+    pub critical_window: Option<Window>,
+}
+
+/// What the analysis found about one event.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct EventFacts {
+    pub seq: u64,
+    /// The environment it acts on (or the one its credential reaches, `*` for every one).
+    pub env: Option<String>,
+    pub env_evidence: Vec<String>,
+    pub crossing: bool,
+    pub destructive: Option<(String, Severity)>,
+    /// Fingerprints this event showed (inventory, file read, tool output).
+    pub secret_reads: Vec<String>,
+    /// Fingerprints this event used (command, argv, request).
+    pub secret_uses: Vec<String>,
+    pub error: bool,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Crossing {
+    pub seq: u64,
+    pub ts: String,
+    pub from: String,
+    pub to: String,
+    pub evidence: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Destructive {
+    pub seq: u64,
+    pub rule: String,
+    pub severity: Severity,
+    pub target_env: Option<String>,
+    pub summary: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SecretTrail {
+    /// Seq of the first event that showed it to the agent (tool output, file read), if any;
+    /// `first_seen_seq` may be the start-of-session inventory.
+    pub read_seq: Option<u64>,
+    pub fingerprint: String,
+    pub kind: String,
+    /// Where it was first seen (`ops/domains.env:3`), when known.
+    pub location: Option<String>,
+    pub first_seen_seq: u64,
+    pub used_in_seqs: Vec<u64>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct GapInfo {
+    pub seq: u64,
+    pub layer: String,
+    pub reason: String,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Window {
+    pub from_seq: u64,
+    pub to_seq: u64,
+    pub seconds: f64,
+    pub steps: Vec<CauseStep>,
+}
+
+/// One step of the cause chain. `role`: error, secret_read, secret_use, crossing, destructive.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CauseStep {
+    pub seq: u64,
+    pub role: String,
+    pub text: String,
+    /// Seconds since the window's first step.
+    pub offset_seconds: f64,
+}
+
+fn marker_re() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(r"\[REDACTED:([A-Za-z0-9_.-]+):([0-9a-fA-F]{6,64})\]")
+            .unwrap_or_else(|e| panic!("marker regex: {e}"))
+    })
+}
+
+fn var_before_re() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(r#"([A-Za-z_][A-Za-z0-9_]*)["']?\s*[:=]\s*["']?(?:Bearer\s+|[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:@/]*:)?$"#)
+            .unwrap_or_else(|e| panic!("var regex: {e}"))
+    })
+}
+
+fn url_re() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(r#"\b[a-zA-Z][a-zA-Z0-9+.-]{1,20}://[^\s'"`<>)\\]+"#)
+            .unwrap_or_else(|e| panic!("url regex: {e}"))
+    })
+}
+
+fn token_re() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(r"[A-Za-z0-9][A-Za-z0-9._:/@-]*").unwrap_or_else(|e| panic!("token regex: {e}"))
+    })
+}
+
+fn cred_failure_re() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(r"(?i)unauthori[sz]ed|credential|forbidden|permission denied|access denied|not authori[sz]ed|invalid (api[ _-]?)?(token|key)|authenticat|expired token|token (is )?(invalid|expired)|\b40[13]\b")
+            .unwrap_or_else(|e| panic!("failure regex: {e}"))
+    })
+}
+
+/// Programs whose arguments are only text (they read or print, they do not act on targets).
+const INERT: [&str; 46] = [
+    "grep", "egrep", "fgrep", "rg", "ag", "ack", "cat", "bat", "less", "more", "head", "tail",
+    "echo", "printf", "wc", "sort", "uniq", "cut", "tr", "awk", "sed", "jq", "yq", "diff", "ls",
+    "tree", "file", "stat", "pwd", "true", "false", "test", "[", "which", "type", "man", "date",
+    "sleep", "basename", "dirname", "realpath", "readlink", "column", "fold", "nl", "base64",
+];
+
+/// Verbs that change something, for commands that use a far-reaching credential.
+const MUTATING_WORDS: [&str; 34] = [
+    "up", "deploy", "apply", "delete", "destroy", "create", "push", "rm", "remove", "update",
+    "set", "put", "post", "patch", "run", "restart", "scale", "migrate", "reset", "drop", "write",
+    "import", "upload", "sync", "cp", "mv", "down", "redeploy", "rollback", "link", "unlink",
+    "add", "exec", "install",
+];
+
+/// Hosts of Railway's API.
+const RAILWAY_HOSTS: [&str; 6] = [
+    "backboard.railway.app",
+    "backboard.railway.com",
+    "*.railway.app",
+    "*.railway.com",
+    "*.railway-staging.com",
+    "*.railway-develop.com",
+];
+
+fn is_railway_host(h: &str) -> bool {
+    RAILWAY_HOSTS.iter().any(|p| glob::matches_ci(p, h))
+}
+
+#[derive(Debug, Default, Clone)]
+struct SecretState {
+    kinds: Vec<String>,
+    vars: Vec<String>,
+    locations: Vec<String>,
+    first_seen_seq: u64,
+    first_location: Option<String>,
+    uses: Vec<u64>,
+    /// First sighting by the agent (not the start-of-session inventory).
+    agent_read: Option<(u64, Option<String>)>,
+    bearer_railway: bool,
+    project_header: bool,
+    order: usize,
+}
+
+impl SecretState {
+    /// Derived kinds (see the module docs for the Railway rule).
+    fn derived_kinds(&self) -> Vec<String> {
+        let mut k = self.kinds.clone();
+        let railway_var = |v: &String| v.to_ascii_uppercase().starts_with("RAILWAY_");
+        let account = if self.bearer_railway {
+            true
+        } else if self.project_header {
+            false
+        } else {
+            self.vars
+                .iter()
+                .any(|v| railway_var(v) && !v.eq_ignore_ascii_case("RAILWAY_TOKEN"))
+        };
+        let project = !account
+            && (self.project_header
+                || self.kinds.iter().any(|k| k == "railway-token")
+                || self
+                    .vars
+                    .iter()
+                    .any(|v| v.eq_ignore_ascii_case("RAILWAY_TOKEN")));
+        if account {
+            k.insert(0, "railway-account".into());
+        } else if project {
+            k.insert(0, "railway-project".into());
+        }
+        k.dedup();
+        k
+    }
+
+    fn primary_kind(&self) -> String {
+        self.derived_kinds()
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| "secret".into())
+    }
+}
+
+/// A secret in an event: (fingerprint, kind, variable, location, used).
+type Found = (String, String, Option<String>, Option<String>, bool);
+
+/// A target an event acts on, and the environment it belongs to.
+#[derive(Debug, Clone)]
+struct Target {
+    env: String,
+    evidence: String,
+    /// Set by a context switch (`workspace select`, `use-context`, `export`): classifies but
+    /// does not cross.
+    switch: bool,
+}
+
+/// What one event does.
+#[derive(Debug, Default)]
+struct Acts {
+    acting: bool,
+    mutating: bool,
+    context_switch: bool,
+    targets: Vec<Target>,
+    notes: Vec<String>,
+    matches: Vec<Match>,
+    apis: Vec<ApiRequest>,
+    keys: Vec<String>,
+    /// Strings that make up the action (for secret uses).
+    action_text: Vec<(Option<String>, String)>,
+}
+
+/// Session state that outlives one event.
+#[derive(Debug, Default, Clone)]
+struct State {
+    exports: Vec<(String, String)>,
+    kube_context: Option<String>,
+    tf_workspace: Option<String>,
+    cwd: Option<String>,
+}
+
+struct Ctx<'a> {
+    policy: &'a Policy,
+    home: Option<String>,
+    root: Option<String>,
+    cat: &'a Catalogue,
+}
+
+impl Ctx<'_> {
+    fn away(&self, env: &str) -> bool {
+        Some(env) != self.home.as_deref()
+    }
+
+    fn env_match<'p>(
+        &'p self,
+        pick: impl Fn(&'p Environment) -> &'p [String],
+        value: &str,
+        ci: bool,
+    ) -> Option<(&'p Environment, &'p str)> {
+        self.policy.environments.iter().find_map(|e| {
+            pick(e)
+                .iter()
+                .find(|p| {
+                    if ci {
+                        glob::matches_ci(p, value)
+                    } else {
+                        glob::matches(p, value)
+                    }
+                })
+                .map(|p| (e, p.as_str()))
+        })
+    }
+}
+
+struct Reported {
+    keys: Vec<String>,
+    layers: Vec<&'static str>,
+    time: Option<chrono::DateTime<chrono::Utc>>,
+    crossing_idx: Option<usize>,
+    destructive_idx: Option<usize>,
+}
+
+fn layer_of(ev: &Event) -> &'static str {
+    match ev.kind {
+        Kind::ToolCall => "hook",
+        Kind::Exec => "exec",
+        Kind::ApiCall => "api",
+        Kind::FileChange => "watch",
+        _ => "other",
+    }
+}
+
+/// Analyzes a session's events (in seq order) against a policy.
+pub fn analyze(events: &[Event], policy: &Policy) -> Analysis {
+    let start = events.iter().find(|e| e.kind == Kind::SessionStart);
+    let home = start
+        .and_then(|e| e.data.get("home_env"))
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .or_else(|| policy.home.clone());
+    let root = start
+        .and_then(|e| e.data.get("cwd"))
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let ctx = Ctx {
+        policy,
+        home: home.clone(),
+        root: root.clone(),
+        cat: Catalogue::builtin(),
+    };
+    let mut state = State {
+        cwd: root.clone(),
+        ..State::default()
+    };
+    let mut secrets: BTreeMap<String, SecretState> = BTreeMap::new();
+    let mut calls: HashMap<String, usize> = HashMap::new(); // call_id -> index of tool_call
+    let mut facts = Vec::with_capacity(events.len());
+    let mut crossings: Vec<Crossing> = Vec::new();
+    let mut destructive: Vec<Destructive> = Vec::new();
+    let mut gaps = Vec::new();
+    let mut reported: Vec<Reported> = Vec::new();
+    let mut errors: Vec<(usize, bool, String)> = Vec::new(); // (index, credential failure, text)
+    let from = home.clone().unwrap_or_else(|| "home".into());
+
+    for (idx, ev) in events.iter().enumerate() {
+        let mut f = EventFacts {
+            seq: ev.seq,
+            env: None,
+            env_evidence: Vec::new(),
+            crossing: false,
+            destructive: None,
+            secret_reads: Vec::new(),
+            secret_uses: Vec::new(),
+            error: false,
+        };
+        if ev.kind == Kind::ToolCall
+            && let Some(id) = ev.data.get("call_id").and_then(Value::as_str)
+        {
+            calls.insert(id.to_string(), idx);
+        }
+        if ev.kind == Kind::Gap {
+            let s = |k: &str| {
+                ev.data
+                    .get(k)
+                    .map(|v| {
+                        v.as_str()
+                            .map(str::to_string)
+                            .unwrap_or_else(|| v.to_string())
+                    })
+                    .unwrap_or_default()
+            };
+            gaps.push(GapInfo {
+                seq: ev.seq,
+                layer: s("layer"),
+                reason: s("reason"),
+                detail: s("detail"),
+            });
+        }
+
+        // ---- what the event does
+        let acts = acts_of(ev, &ctx, &mut state);
+
+        // ---- secrets: sightings and uses
+        let is_use = matches!(ev.kind, Kind::ToolCall | Kind::Exec | Kind::ApiCall);
+        // (fp, kind, variable, location, used)
+        let mut found: Vec<Found> = Vec::new();
+        if ev.kind == Kind::Note
+            && let Some(inv) = ev.data.get("inventory").and_then(Value::as_array)
+        {
+            for it in inv {
+                let fp = it.get("fp").and_then(Value::as_str).unwrap_or("");
+                if fp.is_empty() {
+                    continue;
+                }
+                let kind = it.get("kind").and_then(Value::as_str).unwrap_or("secret");
+                let loc = location(
+                    it.get("path").and_then(Value::as_str),
+                    it.get("line").and_then(Value::as_u64),
+                );
+                let var = it.get("var").and_then(Value::as_str).map(str::to_string);
+                found.push((fp.to_string(), kind.to_string(), var, loc, false));
+            }
+        }
+        if ev.kind == Kind::FileRead
+            && let Some(list) = ev.data.get("secrets").and_then(Value::as_array)
+        {
+            let path = ev.data.get("path").and_then(Value::as_str);
+            for it in list {
+                let fp = it.get("fp").and_then(Value::as_str).unwrap_or("");
+                if fp.is_empty() {
+                    continue;
+                }
+                let kind = it.get("kind").and_then(Value::as_str).unwrap_or("secret");
+                let loc = location(path, it.get("line").and_then(Value::as_u64));
+                found.push((fp.to_string(), kind.to_string(), None, loc, false));
+            }
+        }
+        let default_loc = if is_use {
+            None
+        } else {
+            sighting_location(ev, events, &calls)
+        };
+        // (key, text, is this a use)
+        let mut texts: Vec<(Option<String>, String, bool)> = Vec::new();
+        if is_use {
+            texts.extend(acts.action_text.iter().cloned().map(|(k, t)| (k, t, true)));
+            // Output carried on the call itself (some hooks and imports) is a sighting.
+            let mut shown = Vec::new();
+            for k in [
+                "output",
+                "tool_response",
+                "response",
+                "result",
+                "stdout",
+                "stderr",
+            ] {
+                if let Some(v) = ev.data.get(k) {
+                    collect_strings(v, None, &mut shown);
+                }
+            }
+            texts.extend(shown.into_iter().map(|(k, t)| (k, t, false)));
+        } else {
+            let mut shown = Vec::new();
+            collect_strings(&ev.data, None, &mut shown);
+            texts.extend(shown.into_iter().map(|(k, t)| (k, t, false)));
+        }
+        let shown_loc = if is_use {
+            sighting_location_of_call(ev)
+        } else {
+            default_loc.clone()
+        };
+        for (key, text, used) in &texts {
+            for m in marker_re().captures_iter(text) {
+                let (Some(whole), Some(kind), Some(fp)) = (m.get(0), m.get(1), m.get(2)) else {
+                    continue;
+                };
+                let before = &text[..whole.start()];
+                let line_start = before.rfind('\n').map(|p| p + 1).unwrap_or(0);
+                let line_before = &before[line_start..];
+                let var = var_before_re()
+                    .captures(line_before)
+                    .and_then(|c| c.get(1))
+                    .map(|v| v.as_str().to_string())
+                    .or_else(|| key.clone());
+                // `path:line:` prefix of grep-like output
+                let loc = grep_location(line_before)
+                    .or_else(|| if *used { None } else { shown_loc.clone() });
+                found.push((
+                    fp.as_str().to_string(),
+                    kind.as_str().to_string(),
+                    var,
+                    loc,
+                    *used,
+                ));
+            }
+        }
+        for r in &ev.redactions {
+            if !found.iter().any(|(fp, ..)| *fp == r.fp) {
+                found.push((
+                    r.fp.clone(),
+                    r.kind.clone(),
+                    None,
+                    default_loc.clone(),
+                    false,
+                ));
+            }
+        }
+        // Sightings before uses, so an event that shows and uses a secret reads it first.
+        found.sort_by_key(|x| x.4);
+        let n_secrets = secrets.len();
+        for (fp, kind, var, loc, used) in found {
+            let is_use = used;
+            let st = secrets.entry(fp.clone()).or_insert_with(|| SecretState {
+                first_seen_seq: ev.seq,
+                first_location: if is_use { None } else { loc.clone() },
+                order: n_secrets + idx,
+                ..SecretState::default()
+            });
+            if st.first_location.is_none() && !is_use && st.uses.is_empty() {
+                st.first_location = loc.clone();
+            }
+            if !st.kinds.contains(&kind) {
+                st.kinds.push(kind);
+            }
+            if let Some(v) = var
+                && !v.eq_ignore_ascii_case("authorization")
+                && !st.vars.contains(&v)
+            {
+                st.vars.push(v);
+            }
+            if let Some(l) = &loc
+                && !st.locations.contains(l)
+            {
+                st.locations.push(l.clone());
+            }
+            if !is_use && ev.kind != Kind::Note && st.agent_read.is_none() && st.uses.is_empty() {
+                st.agent_read = Some((ev.seq, loc.clone().or_else(|| st.first_location.clone())));
+            }
+            if is_use {
+                if !st.uses.contains(&ev.seq) {
+                    st.uses.push(ev.seq);
+                }
+                if !f.secret_uses.contains(&fp) {
+                    f.secret_uses.push(fp.clone());
+                }
+            } else if !f.secret_reads.contains(&fp) {
+                f.secret_reads.push(fp.clone());
+            }
+        }
+        // How each used secret travelled in this event's requests.
+        for req in &acts.apis {
+            let railway_api = is_railway_host(&req.host)
+                || (req.path.ends_with("/graphql/v2")
+                    && ctx
+                        .cat
+                        .match_api(req)
+                        .iter()
+                        .any(|m| m.rule.starts_with("railway.")));
+            for (name, value) in &req.headers {
+                for m in marker_re().captures_iter(value) {
+                    let Some(fp) = m.get(2) else { continue };
+                    let Some(st) = secrets.get_mut(fp.as_str()) else {
+                        continue;
+                    };
+                    if name.eq_ignore_ascii_case("authorization")
+                        && value.to_ascii_lowercase().starts_with("bearer")
+                        && railway_api
+                    {
+                        st.bearer_railway = true;
+                    }
+                    if name.eq_ignore_ascii_case("project-access-token") {
+                        st.project_header = true;
+                    }
+                }
+            }
+        }
+
+        // ---- errors
+        let (is_error, cred_failure, err_text) = error_of(ev);
+        f.error = is_error;
+        if is_error {
+            errors.push((idx, cred_failure, err_text));
+        }
+
+        // ---- environment and crossing
+        let mut crossing_to: Option<String> = None;
+        let mut evidence: Vec<String> = Vec::new();
+        for t in &acts.targets {
+            evidence.push(t.evidence.clone());
+            if crossing_to.is_none() && ctx.away(&t.env) && !t.switch {
+                crossing_to = Some(t.env.clone());
+            }
+        }
+        f.env = acts
+            .targets
+            .iter()
+            .find(|t| ctx.away(&t.env))
+            .or_else(|| acts.targets.first())
+            .map(|t| t.env.clone());
+        // credentials reaching beyond home
+        if acts.acting {
+            for fp in &f.secret_uses {
+                let Some(st) = secrets.get(fp) else { continue };
+                for rule in &policy.credentials {
+                    if !credential_matches(rule, fp, st) {
+                        continue;
+                    }
+                    let reach = if rule.reaches.iter().any(|r| r == "*") {
+                        "every environment".to_string()
+                    } else {
+                        rule.reaches.join(", ")
+                    };
+                    let seen = match &st.first_location {
+                        Some(l) => format!("first seen in {l} (seq {})", st.first_seen_seq),
+                        None => format!("first seen at seq {}", st.first_seen_seq),
+                    };
+                    let how = if st.bearer_railway {
+                        " (sent as Authorization: Bearer to Railway's API)"
+                    } else {
+                        ""
+                    };
+                    evidence.push(format!(
+                        "credential {fp} is a {} token{how}, {seen}; the policy (line {}) says it reaches {reach}",
+                        rule.describe(),
+                        rule.line
+                    ));
+                    if acts.mutating
+                        && rule.reaches_beyond(home.as_deref())
+                        && crossing_to.is_none()
+                    {
+                        crossing_to = Some(
+                            rule.reaches
+                                .iter()
+                                .find(|r| *r == "*" || ctx.away(r))
+                                .cloned()
+                                .unwrap_or_else(|| "*".into()),
+                        );
+                    }
+                    if f.env.is_none() || f.env.as_deref() == home.as_deref() {
+                        f.env = crossing_to.clone().or(f.env.take());
+                    }
+                }
+            }
+        }
+        evidence.extend(acts.notes.iter().cloned());
+        if f.env.is_none() {
+            f.env = ev.env.clone();
+        }
+        f.env_evidence = evidence.clone();
+        f.crossing = crossing_to.is_some();
+
+        // ---- destructive
+        let mut top = acts.matches.first().cloned();
+        if let Some(m) = &mut top
+            && m.rule.starts_with("railway.")
+            && f.secret_uses
+                .iter()
+                .any(|fp| secrets.get(fp).is_some_and(|s| s.bearer_railway))
+        {
+            m.severity = m.severity.raised();
+            m.summary = format!("{} (account-scoped token)", m.summary);
+        }
+        f.destructive = top.as_ref().map(|m| (m.rule.clone(), m.severity));
+
+        // ---- report, merging the same action seen by several layers
+        if f.crossing || top.is_some() {
+            let layer = layer_of(ev);
+            let t = ev.time();
+            let prior = reported.iter_mut().rev().find(|r| {
+                !r.layers.contains(&layer)
+                    && r.keys.iter().any(|k| acts.keys.contains(k))
+                    && match (r.time, t) {
+                        (Some(a), Some(b)) => (b - a).num_seconds().abs() <= 60,
+                        _ => true,
+                    }
+            });
+            match prior {
+                Some(r) => {
+                    r.layers.push(layer);
+                    if let Some(ci) = r.crossing_idx {
+                        crossings[ci]
+                            .evidence
+                            .push(format!("also seen by the {layer} layer at seq {}", ev.seq));
+                    } else if let Some(to) = &crossing_to {
+                        r.crossing_idx = Some(crossings.len());
+                        crossings.push(Crossing {
+                            seq: ev.seq,
+                            ts: ev.ts.clone(),
+                            from: from.clone(),
+                            to: to.clone(),
+                            evidence: evidence.clone(),
+                        });
+                    }
+                    if let (None, Some(m)) = (r.destructive_idx, &top) {
+                        r.destructive_idx = Some(destructive.len());
+                        destructive.push(Destructive {
+                            seq: ev.seq,
+                            rule: m.rule.clone(),
+                            severity: m.severity,
+                            target_env: f.env.clone().or_else(|| home.clone()),
+                            summary: format!("{}: {}", m.summary, m.detail),
+                        });
+                    } else if let (Some(di), Some(m)) = (r.destructive_idx, &top)
+                        && m.severity > destructive[di].severity
+                    {
+                        destructive[di].severity = m.severity;
+                    }
+                }
+                None => {
+                    let mut r = Reported {
+                        keys: acts.keys.clone(),
+                        layers: vec![layer],
+                        time: t,
+                        crossing_idx: None,
+                        destructive_idx: None,
+                    };
+                    if let Some(to) = &crossing_to {
+                        r.crossing_idx = Some(crossings.len());
+                        crossings.push(Crossing {
+                            seq: ev.seq,
+                            ts: ev.ts.clone(),
+                            from: from.clone(),
+                            to: to.clone(),
+                            evidence: evidence.clone(),
+                        });
+                    }
+                    if let Some(m) = &top {
+                        r.destructive_idx = Some(destructive.len());
+                        destructive.push(Destructive {
+                            seq: ev.seq,
+                            rule: m.rule.clone(),
+                            severity: m.severity,
+                            target_env: crossing_to
+                                .clone()
+                                .or_else(|| f.env.clone())
+                                .or_else(|| home.clone()),
+                            summary: format!("{}: {}", m.summary, m.detail),
+                        });
+                    }
+                    reported.push(r);
+                }
+            }
+        }
+        facts.push(f);
+    }
+
+    let mut trails: Vec<(usize, SecretTrail)> = secrets
+        .iter()
+        .map(|(fp, st)| {
+            (
+                st.order,
+                SecretTrail {
+                    read_seq: st.agent_read.as_ref().map(|(s, _)| *s),
+                    fingerprint: fp.clone(),
+                    kind: st.primary_kind(),
+                    location: st.first_location.clone(),
+                    first_seen_seq: st.first_seen_seq,
+                    used_in_seqs: st.uses.clone(),
+                },
+            )
+        })
+        .collect();
+    trails.sort_by_key(|(o, t)| (t.first_seen_seq, *o));
+    let secrets_out: Vec<SecretTrail> = trails.into_iter().map(|(_, t)| t).collect();
+
+    let critical_window = window(
+        events,
+        &facts,
+        &secrets_out,
+        &errors,
+        &crossings,
+        &destructive,
+    );
+
+    Analysis {
+        session: events
+            .first()
+            .map(|e| e.session.clone())
+            .unwrap_or_default(),
+        home_env: home,
+        events: events.len() as u64,
+        facts,
+        boundary_crossings: crossings,
+        destructive,
+        secrets: secrets_out,
+        gaps,
+        critical_window,
+    }
+}
+
+fn location(path: Option<&str>, line: Option<u64>) -> Option<String> {
+    let p = path?;
+    Some(match line {
+        Some(l) => format!("{p}:{l}"),
+        None => p.to_string(),
+    })
+}
+
+/// `ops/domains.env:3:` at the start of a grep-style output line.
+fn grep_location(line_before: &str) -> Option<String> {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    let re = RE.get_or_init(|| {
+        Regex::new(r"^([^\s:]+):(\d+)[:-]").unwrap_or_else(|e| panic!("grep regex: {e}"))
+    });
+    re.captures(line_before)
+        .and_then(|c| Some(format!("{}:{}", c.get(1)?.as_str(), c.get(2)?.as_str())))
+}
+
+/// Where a sighting event's text came from: the file a tool read, or the command that printed it.
+fn sighting_location(
+    ev: &Event,
+    events: &[Event],
+    calls: &HashMap<String, usize>,
+) -> Option<String> {
+    if let Some(p) = ev.data.get("path").and_then(Value::as_str) {
+        return Some(p.to_string());
+    }
+    let call = match ev.kind {
+        Kind::ToolResult => ev
+            .data
+            .get("call_seq")
+            .and_then(Value::as_u64)
+            .and_then(|s| events.iter().find(|e| e.seq == s))
+            .or_else(|| {
+                ev.data
+                    .get("call_id")
+                    .and_then(Value::as_str)
+                    .and_then(|id| calls.get(id))
+                    .map(|&i| &events[i])
+            }),
+        _ => None,
+    }?;
+    let input = call.data.get("input").unwrap_or(&Value::Null);
+    for k in ["file_path", "path", "notebook_path"] {
+        if let Some(p) = input.get(k).and_then(Value::as_str) {
+            return Some(p.to_string());
+        }
+    }
+    let cmd = command_of(call)?;
+    // The last file-looking operand of a reading command (`cat ops/domains.env`).
+    for c in shell::split(&cmd) {
+        if matches!(
+            c.program(),
+            "cat"
+                | "head"
+                | "tail"
+                | "less"
+                | "grep"
+                | "rg"
+                | "source"
+                | "."
+                | "bat"
+                | "sed"
+                | "awk"
+        ) && let Some(last) = c.argv[1..].iter().rev().find(|a| !a.starts_with('-'))
+        {
+            return Some(last.clone());
+        }
+    }
+    Some(format!("output of `{}`", truncate(&cmd, 60)))
+}
+
+/// For output carried on a tool_call: the file its input names, or its command.
+fn sighting_location_of_call(ev: &Event) -> Option<String> {
+    let input = ev.data.get("input").unwrap_or(&Value::Null);
+    for k in ["file_path", "path", "notebook_path"] {
+        if let Some(p) = input.get(k).and_then(Value::as_str) {
+            return Some(p.to_string());
+        }
+    }
+    command_of(ev).map(|c| format!("output of `{}`", truncate(&c, 60)))
+}
+
+fn collect_strings(v: &Value, key: Option<&str>, out: &mut Vec<(Option<String>, String)>) {
+    match v {
+        Value::String(s) => out.push((key.map(str::to_string), s.clone())),
+        Value::Array(a) => a.iter().for_each(|x| collect_strings(x, key, out)),
+        Value::Object(o) => o.iter().for_each(|(k, x)| collect_strings(x, Some(k), out)),
+        _ => {}
+    }
+}
+
+/// The command line of a shell tool call (`data.command`, or `input.command` as a string or an
+/// argv array).
+pub fn command_of(ev: &Event) -> Option<String> {
+    if let Some(c) = ev.data.get("command").and_then(Value::as_str) {
+        return Some(c.to_string());
+    }
+    let input = ev.data.get("input")?;
+    match input.get("command").or_else(|| input.get("cmd")) {
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(Value::Array(a)) => {
+            let argv: Vec<String> = a
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect();
+            // `["bash", "-lc", "script"]`: the script is the command line
+            if argv.len() == 3 && argv[1].starts_with('-') && argv[1].contains('c') {
+                return Some(argv[2].clone());
+            }
+            Some(
+                argv.iter()
+                    .map(|a| shell_quote(a))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            )
+        }
+        _ => None,
+    }
+}
+
+fn shell_quote(a: &str) -> String {
+    if !a.is_empty()
+        && a.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c))
+    {
+        a.to_string()
+    } else {
+        format!("'{}'", a.replace('\'', "'\\''"))
+    }
+}
+
+pub(crate) fn truncate(s: &str, n: usize) -> String {
+    let one_line: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.chars().count() <= n {
+        one_line
+    } else {
+        let mut t: String = one_line.chars().take(n.saturating_sub(1)).collect();
+        t.push('…');
+        t
+    }
+}
+
+fn error_of(ev: &Event) -> (bool, bool, String) {
+    let d = &ev.data;
+    let text_of = |keys: &[&str]| -> String {
+        keys.iter()
+            .filter_map(|k| d.get(*k))
+            .map(|v| match v {
+                Value::String(s) => s.clone(),
+                Value::Null => String::new(),
+                other => other.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    match ev.kind {
+        Kind::ToolResult => {
+            let is_err = d.get("is_error").and_then(Value::as_bool).unwrap_or(false)
+                || d.get("error")
+                    .is_some_and(|e| !e.is_null() && e.as_str() != Some(""));
+            if !is_err {
+                return (false, false, String::new());
+            }
+            let text = text_of(&["error", "output"]);
+            (true, cred_failure_re().is_match(&text), text)
+        }
+        Kind::Exec => {
+            let exit = d.get("exit").and_then(Value::as_i64);
+            if exit.is_none_or(|x| x == 0) {
+                return (false, false, String::new());
+            }
+            let argv = d
+                .get("argv")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .unwrap_or_default();
+            let text = format!("`{}` exited {}", truncate(&argv, 80), exit.unwrap_or(0));
+            (true, false, text)
+        }
+        Kind::ApiCall => {
+            let status = d.get("status").and_then(Value::as_u64).unwrap_or(0);
+            if status < 400 {
+                return (false, false, String::new());
+            }
+            let text = format!("HTTP {status}: {}", text_of(&["response_body"]));
+            (
+                true,
+                status == 401 || status == 403 || cred_failure_re().is_match(&text),
+                text,
+            )
+        }
+        _ => (false, false, String::new()),
+    }
+}
+
+fn credential_matches(rule: &CredentialRule, fp: &str, st: &SecretState) -> bool {
+    if let Some(k) = &rule.kind
+        && !st.derived_kinds().iter().any(|x| x == k)
+    {
+        return false;
+    }
+    if let Some(e) = &rule.env
+        && !st.vars.iter().any(|v| v == e)
+    {
+        return false;
+    }
+    if let Some(f) = &rule.file {
+        let ok = st.locations.iter().any(|l| {
+            let path = l
+                .rsplit_once(':')
+                .filter(|(_, n)| n.chars().all(|c| c.is_ascii_digit()))
+                .map(|(p, _)| p)
+                .unwrap_or(l);
+            glob::matches(f, path) || glob::matches(f, shell::basename(path))
+        });
+        if !ok {
+            return false;
+        }
+    }
+    if let Some(want) = &rule.fingerprint
+        && !want.eq_ignore_ascii_case(fp)
+    {
+        return false;
+    }
+    true
+}
+
+fn acts_of(ev: &Event, ctx: &Ctx<'_>, state: &mut State) -> Acts {
+    let mut acts = Acts::default();
+    match &ev.kind {
+        Kind::ToolCall => {
+            let tool = ev.data.get("tool").and_then(Value::as_str).unwrap_or("");
+            if let Some(cmd) = command_of(ev) {
+                acts.action_text.push((None, cmd.clone()));
+                let wt_cwd = state.cwd.clone();
+                shell_acts(&shell::split(&cmd), ctx, state, wt_cwd, true, &mut acts);
+                if tool_matches_write_on_line(&acts) {
+                    acts.mutating = true;
+                }
+            } else {
+                tool_acts(ev, tool, ctx, &mut acts);
+            }
+        }
+        Kind::Exec => {
+            let argv: Vec<String> = ev
+                .data
+                .get("argv")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default();
+            if !argv.is_empty() {
+                acts.action_text.push((None, argv.join(" ")));
+                let cwd = ev
+                    .data
+                    .get("cwd")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+                    .or_else(|| state.cwd.clone());
+                // An exec does not change the session's cwd or exports.
+                let mut scratch = state.clone();
+                shell_acts(
+                    &shell::from_argv(&argv),
+                    ctx,
+                    &mut scratch,
+                    cwd,
+                    false,
+                    &mut acts,
+                );
+                // but a traced `terraform workspace select` does change the workspace
+                state.tf_workspace = scratch.tf_workspace;
+                state.kube_context = scratch.kube_context;
+            }
+        }
+        Kind::ApiCall => {
+            if let Some(req) = ApiRequest::from_data(&ev.data) {
+                for (k, v) in &req.headers {
+                    acts.action_text.push((Some(k.clone()), v.clone()));
+                }
+                acts.action_text.push((None, req.url.clone()));
+                if let Some(b) = &req.body {
+                    acts.action_text.push((None, b.clone()));
+                }
+                api_acts(&req, ctx, &mut acts);
+            }
+        }
+        Kind::FileChange => {
+            if let Some(p) = ev.data.get("path").and_then(Value::as_str) {
+                acts.acting = true;
+                acts.mutating = true;
+                path_target(p, ctx, "changes", &mut acts);
+                if let Some(from) = ev.data.get("from").and_then(Value::as_str) {
+                    path_target(from, ctx, "renames", &mut acts);
+                }
+            }
+        }
+        _ => {}
+    }
+    acts
+}
+
+fn tool_matches_write_on_line(acts: &Acts) -> bool {
+    !acts.matches.is_empty()
+}
+
+fn tool_acts(ev: &Event, tool: &str, ctx: &Ctx<'_>, acts: &mut Acts) {
+    let input = ev.data.get("input").cloned().unwrap_or(Value::Null);
+    collect_strings(&input, None, &mut acts.action_text);
+    let lower = tool.to_ascii_lowercase();
+    let writes = [
+        "write",
+        "edit",
+        "multiedit",
+        "notebookedit",
+        "str_replace",
+        "create",
+        "apply_patch",
+    ];
+    for k in ["file_path", "path", "notebook_path"] {
+        if let Some(p) = input.get(k).and_then(Value::as_str) {
+            acts.acting = true;
+            let verb = if writes.iter().any(|w| lower.contains(w)) {
+                acts.mutating = true;
+                "writes"
+            } else {
+                "reads"
+            };
+            path_target(p, ctx, verb, acts);
+        }
+    }
+    if let Some(u) = input.get("url").and_then(Value::as_str) {
+        acts.acting = true;
+        url_targets(u, ctx, acts);
+    }
+    let m = ctx.cat.match_tool(tool);
+    if lower.starts_with("mcp__") {
+        acts.acting = true;
+        acts.mutating |= !m.is_empty()
+            || MUTATING_WORDS
+                .iter()
+                .any(|w| lower.contains(w) && w.len() > 3);
+        let mut strings = Vec::new();
+        collect_strings(&input, None, &mut strings);
+        for (_, s) in &strings {
+            id_targets(s, ctx, acts);
+            for u in url_re().find_iter(s) {
+                url_targets(u.as_str(), ctx, acts);
+            }
+        }
+        acts.keys.push(format!("tool {tool} {input}"));
+    }
+    acts.matches.extend(m);
+}
+
+fn shell_acts(
+    cmds: &[SimpleCommand],
+    ctx: &Ctx<'_>,
+    state: &mut State,
+    cwd: Option<String>,
+    persist_cwd: bool,
+    acts: &mut Acts,
+) {
+    let mut wt = WorkTree {
+        root: ctx.root.clone(),
+        cwd,
+    };
+    for c in cmds {
+        let prog = c.program().to_string();
+        if prog == "cd" || prog == "pushd" {
+            let to = resolve_cd(&wt, c.argv.get(1).map(String::as_str));
+            wt.cwd = Some(to.clone());
+            if persist_cwd {
+                state.cwd = Some(to);
+            }
+            continue;
+        }
+        if matches!(prog.as_str(), "export" | "declare" | "typeset") {
+            for a in &c.argv[1..] {
+                if let Some(kv) = shell::parse_assignment(a) {
+                    let mut tmp = Acts::default();
+                    env_var_targets(std::slice::from_ref(&kv), ctx, &mut tmp);
+                    if !tmp.targets.is_empty() {
+                        acts.context_switch = true;
+                        acts.targets.extend(tmp.targets.into_iter().map(|mut t| {
+                            t.switch = true;
+                            t
+                        }));
+                    }
+                    state.exports.push(kv);
+                }
+            }
+            continue;
+        }
+        // matches first: they apply to every program
+        let m = ctx.cat.match_simple(c, &wt);
+        if !m.is_empty() {
+            acts.mutating = true;
+        }
+        acts.matches.extend(m);
+        acts.keys.push(format!("cmd {}", c.argv.join(" ")));
+        if let Some(req) = decode_argv(&c.argv) {
+            api_acts(&req, ctx, acts);
+        }
+        // redirections write files, whatever the program
+        for r in &c.redirects {
+            if r.starts_with('/') || r.starts_with('~') {
+                path_target(r, ctx, "writes", acts);
+                if !acts.targets.is_empty() {
+                    acts.acting = true;
+                }
+            }
+        }
+        if INERT.contains(&prog.as_str()) && c.remote_host.is_none() {
+            continue;
+        }
+        acts.acting = true;
+        let positional: Vec<&String> = c.argv[1..].iter().filter(|a| !a.starts_with('-')).collect();
+        if positional
+            .iter()
+            .any(|p| MUTATING_WORDS.contains(&p.as_str()))
+        {
+            acts.mutating = true;
+        }
+        // the environment the command runs with
+        let mut env: Vec<(String, String)> = state.exports.clone();
+        env.extend(c.assignments.iter().cloned());
+        for (k, v) in &c.assignments {
+            acts.action_text.push((Some(k.clone()), v.clone()));
+        }
+        context_targets(c, &env, ctx, state, acts);
+        env_var_targets(&env, ctx, acts);
+        if let Some(h) = &c.remote_host {
+            host_target(h, ctx, "runs on host", acts);
+        }
+        command_host_targets(c, ctx, acts);
+        for a in &c.argv[1..] {
+            for u in url_re().find_iter(a) {
+                url_targets(u.as_str(), ctx, acts);
+            }
+            id_targets(a, ctx, acts);
+            if a.starts_with('/') || a.starts_with('~') {
+                path_target(a, ctx, "touches", acts);
+            }
+        }
+        for (_, v) in &c.assignments {
+            for u in url_re().find_iter(v) {
+                url_targets(u.as_str(), ctx, acts);
+            }
+        }
+        if let Some(stdin) = &c.stdin
+            && shell::is_sql_client(c)
+        {
+            id_targets(stdin, ctx, acts);
+        }
+    }
+}
+
+/// Kube context, terraform workspace, AWS profile, GCP project.
+fn context_targets(
+    c: &SimpleCommand,
+    env: &[(String, String)],
+    ctx: &Ctx<'_>,
+    state: &mut State,
+    acts: &mut Acts,
+) {
+    let prog = c.program();
+    let args = &c.argv[1..];
+    let flag = |names: &[&str]| -> Option<String> {
+        let mut it = args.iter();
+        while let Some(a) = it.next() {
+            for n in names {
+                if a == n {
+                    return it.next().cloned();
+                }
+                if let Some(v) = a.strip_prefix(&format!("{n}=")) {
+                    return Some(v.to_string());
+                }
+            }
+        }
+        None
+    };
+    let env_get = |k: &str| {
+        env.iter()
+            .rev()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+    };
+    let positional: Vec<&str> = args
+        .iter()
+        .map(String::as_str)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    match prog {
+        "kubectl" | "oc" | "helm" | "k9s" | "kubectx" | "k" => {
+            if (prog == "kubectl" || prog == "oc")
+                && positional.starts_with(&["config", "use-context"])
+            {
+                if let Some(name) = positional.get(2) {
+                    state.kube_context = Some(name.to_string());
+                    acts.context_switch = true;
+                    kube_target(name, ctx, "switches to kube context", acts);
+                }
+                return;
+            }
+            if prog == "kubectx" {
+                if let Some(name) = positional.first() {
+                    state.kube_context = Some(name.to_string());
+                    acts.context_switch = true;
+                    kube_target(name, ctx, "switches to kube context", acts);
+                }
+                return;
+            }
+            let name =
+                flag(&["--context", "--kube-context"]).or_else(|| state.kube_context.clone());
+            if let Some(n) = name {
+                kube_target(&n, ctx, "runs in kube context", acts);
+            }
+        }
+        "terraform" | "tofu" | "terragrunt" => {
+            if positional.first() == Some(&"workspace") {
+                if matches!(positional.get(1), Some(&"select") | Some(&"new"))
+                    && let Some(ws) = positional.get(2)
+                {
+                    state.tf_workspace = Some(ws.to_string());
+                    acts.context_switch = true;
+                    tf_target(ws, ctx, "selects terraform workspace", acts);
+                }
+                return;
+            }
+            if matches!(
+                positional.first(),
+                Some(&"fmt") | Some(&"version") | Some(&"validate")
+            ) {
+                return;
+            }
+            if let Some(ws) = env_get("TF_WORKSPACE").or_else(|| state.tf_workspace.clone()) {
+                tf_target(&ws, ctx, "runs in terraform workspace", acts);
+            }
+        }
+        "aws" => {
+            if let Some(p) = flag(&["--profile"]).or_else(|| env_get("AWS_PROFILE")) {
+                if let Some((e, pat)) = ctx.env_match(|e| &e.aws_profiles, &p, true) {
+                    acts.targets.push(Target {
+                        switch: false,
+                        env: e.name.clone(),
+                        evidence: format!(
+                            "AWS profile {p} matches {} aws_profiles \"{pat}\"",
+                            e.name
+                        ),
+                    });
+                }
+                // `--profile` counts as AWS_PROFILE for env_vars matchers
+                env_var_targets(&[("AWS_PROFILE".into(), p)], ctx, acts);
+            }
+        }
+        "gcloud" | "gsutil" | "bq" => {
+            if let Some(p) = flag(&["--project"]).or_else(|| env_get("CLOUDSDK_CORE_PROJECT"))
+                && let Some((e, pat)) = ctx.env_match(|e| &e.gcp_projects, &p, true)
+            {
+                acts.targets.push(Target {
+                    switch: false,
+                    env: e.name.clone(),
+                    evidence: format!("GCP project {p} matches {} gcp_projects \"{pat}\"", e.name),
+                });
+            }
+        }
+        _ => {}
+    }
+}
+
+fn kube_target(name: &str, ctx: &Ctx<'_>, verb: &str, acts: &mut Acts) {
+    if let Some((e, pat)) = ctx.env_match(|e| &e.kube_contexts, name, true) {
+        acts.targets.push(Target {
+            switch: verb.starts_with("switches"),
+            env: e.name.clone(),
+            evidence: format!(
+                "{verb} {name}, which matches {} kube_contexts \"{pat}\"",
+                e.name
+            ),
+        });
+    }
+}
+
+fn tf_target(ws: &str, ctx: &Ctx<'_>, verb: &str, acts: &mut Acts) {
+    if let Some((e, pat)) = ctx.env_match(|e| &e.terraform_workspaces, ws, true) {
+        acts.targets.push(Target {
+            switch: verb.starts_with("selects"),
+            env: e.name.clone(),
+            evidence: format!(
+                "{verb} {ws}, which matches {} terraform_workspaces \"{pat}\"",
+                e.name
+            ),
+        });
+    }
+}
+
+fn env_var_targets(env: &[(String, String)], ctx: &Ctx<'_>, acts: &mut Acts) {
+    for (k, v) in env {
+        for e in &ctx.policy.environments {
+            for (var, pats) in &e.env_vars {
+                if var == k
+                    && let Some(p) = pats.iter().find(|p| glob::matches(p, v))
+                {
+                    let ev = format!("{k}={v} matches {} env_vars {k} = \"{p}\"", e.name);
+                    if !acts.targets.iter().any(|t| t.evidence == ev) {
+                        acts.targets.push(Target {
+                            switch: false,
+                            env: e.name.clone(),
+                            evidence: ev,
+                        });
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Hosts named by flags of database and remote-shell clients.
+fn command_host_targets(c: &SimpleCommand, ctx: &Ctx<'_>, acts: &mut Acts) {
+    let prog = c.program();
+    let args = &c.argv[1..];
+    let db_clients = [
+        "psql",
+        "pg_dump",
+        "pg_restore",
+        "pg_dumpall",
+        "dropdb",
+        "createdb",
+        "mysql",
+        "mariadb",
+        "mysqldump",
+        "redis-cli",
+        "valkey-cli",
+        "mongosh",
+        "mongo",
+        "clickhouse-client",
+        "cqlsh",
+    ];
+    let mut hosts = Vec::new();
+    let mut it = args.iter().peekable();
+    while let Some(a) = it.next() {
+        if let Some(h) = a
+            .strip_prefix("--host=")
+            .or_else(|| a.strip_prefix("--hostname="))
+        {
+            hosts.push(h.to_string());
+        } else if a == "--host" || a == "--hostname" || (a == "-h" && db_clients.contains(&prog)) {
+            if let Some(h) = it.next() {
+                hosts.push(h.clone());
+            }
+        } else if db_clients.contains(&prog)
+            && a.starts_with("-h")
+            && a.len() > 2
+            && !a.starts_with("--")
+        {
+            hosts.push(a[2..].to_string());
+        }
+    }
+    if matches!(prog, "ssh" | "scp" | "rsync" | "sftp" | "mosh") {
+        for a in args.iter().filter(|a| !a.starts_with('-')) {
+            if a.contains("://") {
+                continue;
+            }
+            let h = a.split(':').next().unwrap_or(a);
+            let h = h.rsplit('@').next().unwrap_or(h);
+            if prog == "ssh" || a.contains(':') || a.contains('@') {
+                if !h.is_empty() && !h.starts_with('/') && !h.starts_with('.') {
+                    hosts.push(h.to_string());
+                }
+                if prog == "ssh" {
+                    break;
+                }
+            }
+        }
+    }
+    for h in hosts {
+        host_target(&h, ctx, "connects to host", acts);
+    }
+}
+
+fn host_target(h: &str, ctx: &Ctx<'_>, verb: &str, acts: &mut Acts) {
+    let h = h.to_ascii_lowercase();
+    if let Some((e, pat)) = ctx.env_match(|e| &e.hosts, &h, true) {
+        let ev = format!("{verb} {h}, which matches {} hosts \"{pat}\"", e.name);
+        if !acts.targets.iter().any(|t| t.evidence == ev) {
+            acts.targets.push(Target {
+                switch: false,
+                env: e.name.clone(),
+                evidence: ev,
+            });
+        }
+    }
+}
+
+fn url_targets(u: &str, ctx: &Ctx<'_>, acts: &mut Acts) {
+    let Some(parsed) = Url::parse(u) else { return };
+    host_target(&parsed.host, ctx, "connects to host", acts);
+    let clean = strip_credentials(u);
+    if let Some((e, pat)) = ctx.env_match(|e| &e.urls, &clean, false) {
+        let ev = format!("URL {clean} matches {} urls \"{pat}\"", e.name);
+        if !acts.targets.iter().any(|t| t.evidence == ev) {
+            acts.targets.push(Target {
+                switch: false,
+                env: e.name.clone(),
+                evidence: ev,
+            });
+        }
+    }
+    if is_railway_host(&parsed.host) {
+        let note = format!(
+            "host {}: Railway's API acts on whatever the token reaches",
+            parsed.host
+        );
+        if !acts.notes.contains(&note) {
+            acts.notes.push(note);
+        }
+    }
+}
+
+fn id_targets(text: &str, ctx: &Ctx<'_>, acts: &mut Acts) {
+    if ctx.policy.environments.iter().all(|e| e.ids.is_empty()) {
+        return;
+    }
+    for tok in token_re().find_iter(text) {
+        let t = tok.as_str().trim_end_matches(['.', ':', '/']);
+        if let Some((e, pat)) = ctx.env_match(|e| &e.ids, t, false) {
+            let ev = format!("resource id {t} matches {} ids \"{pat}\"", e.name);
+            if !acts.targets.iter().any(|x| x.evidence == ev) {
+                acts.targets.push(Target {
+                    switch: false,
+                    env: e.name.clone(),
+                    evidence: ev,
+                });
+            }
+        }
+    }
+}
+
+fn path_target(p: &str, ctx: &Ctx<'_>, verb: &str, acts: &mut Acts) {
+    let abs = if p.starts_with('/') {
+        p.to_string()
+    } else {
+        match &ctx.root {
+            Some(r) if !p.starts_with('~') && !p.starts_with('$') => {
+                crate::catalogue::normalize(&std::path::Path::new(r).join(p))
+                    .to_string_lossy()
+                    .into_owned()
+            }
+            _ => p.to_string(),
+        }
+    };
+    for e in &ctx.policy.environments {
+        if let Some(pat) = e
+            .paths
+            .iter()
+            .find(|pat| glob::matches(pat, &abs) || glob::matches(pat, p))
+        {
+            let ev = format!("{verb} {p}, which matches {} paths \"{pat}\"", e.name);
+            if !acts.targets.iter().any(|x| x.evidence == ev) {
+                acts.targets.push(Target {
+                    switch: false,
+                    env: e.name.clone(),
+                    evidence: ev,
+                });
+            }
+            return;
+        }
+    }
+}
+
+fn api_acts(req: &ApiRequest, ctx: &Ctx<'_>, acts: &mut Acts) {
+    acts.acting = true;
+    if req.is_mutating() {
+        acts.mutating = true;
+    }
+    url_targets(&req.url, ctx, acts);
+    if let Some(b) = &req.body {
+        id_targets(b, ctx, acts);
+    }
+    if let Some(g) = &req.graphql {
+        id_targets(&g.variables.to_string(), ctx, acts);
+    }
+    let m = ctx.cat.match_api(req);
+    if !m.is_empty() {
+        acts.mutating = true;
+    }
+    acts.matches.extend(m);
+    acts.matches.sort_by_key(|m| std::cmp::Reverse(m.severity));
+    acts.keys
+        .push(format!("api {} {}{}", req.method, req.host, req.path));
+    acts.apis.push(req.clone());
+}
+
+fn window(
+    events: &[Event],
+    facts: &[EventFacts],
+    secrets: &[SecretTrail],
+    errors: &[(usize, bool, String)],
+    crossings: &[Crossing],
+    destructive: &[Destructive],
+) -> Option<Window> {
+    let idx_of = |seq: u64| events.iter().position(|e| e.seq == seq);
+    let crossing_seqs: Vec<u64> = crossings.iter().map(|c| c.seq).collect();
+    let anchor_seq = destructive
+        .iter()
+        .find(|d| {
+            facts.iter().any(|f| f.seq == d.seq && f.crossing) || crossing_seqs.contains(&d.seq)
+        })
+        .map(|d| d.seq)
+        .or_else(|| crossings.first().map(|c| c.seq))
+        .or_else(|| destructive.first().map(|d| d.seq))?;
+    let anchor = idx_of(anchor_seq)?;
+    // The secret behind it: used by the anchor (or the same action at nearby layers), seen before.
+    let used: Vec<&String> = facts[anchor].secret_uses.iter().collect();
+    let read_of = |s: &SecretTrail| s.read_seq.unwrap_or(s.first_seen_seq);
+    let secret = secrets
+        .iter()
+        .filter(|s| used.contains(&&s.fingerprint) && read_of(s) < anchor_seq)
+        .min_by_key(|s| read_of(s));
+    let limit_seq = secret.map(read_of).unwrap_or(anchor_seq);
+    let limit = idx_of(limit_seq)?;
+    let limit_t = events[limit].time();
+    let within = |i: usize, mins: i64| match (events[i].time(), limit_t) {
+        (Some(a), Some(b)) => (b - a).num_minutes() <= mins,
+        _ => true,
+    };
+    let error = errors
+        .iter()
+        .filter(|(i, cred, _)| *i < limit && *cred && within(*i, 10))
+        .min_by_key(|(i, ..)| *i)
+        .or_else(|| {
+            errors
+                .iter()
+                .filter(|(i, ..)| *i < limit && within(*i, 10))
+                .max_by_key(|(i, ..)| *i)
+        });
+    let start = error
+        .map(|(i, ..)| *i)
+        .or(secret.and_then(|s| idx_of(read_of(s))))?;
+    if start >= anchor {
+        return None;
+    }
+    let mut steps = Vec::new();
+    if let Some((i, cred, text)) = error {
+        steps.push(CauseStep {
+            offset_seconds: 0.0,
+            seq: events[*i].seq,
+            role: "error".into(),
+            text: format!(
+                "{}{}",
+                if *cred {
+                    "credential failure: "
+                } else {
+                    "error: "
+                },
+                truncate(text, 160)
+            ),
+        });
+    }
+    if let Some(s) = secret {
+        let read = read_of(s);
+        let how = events
+            .get(idx_of(read).unwrap_or(usize::MAX))
+            .map(|e| format!(" by {}", describe(e)))
+            .unwrap_or_default();
+        steps.push(CauseStep {
+            offset_seconds: 0.0,
+            seq: read,
+            role: "secret_read".into(),
+            text: format!(
+                "{} token {} read{}{}",
+                s.kind,
+                s.fingerprint,
+                s.location
+                    .as_ref()
+                    .map(|l| format!(" from {l}"))
+                    .unwrap_or_default(),
+                how
+            ),
+        });
+        for &u in s
+            .used_in_seqs
+            .iter()
+            .filter(|&&u| u > read && u < anchor_seq)
+        {
+            steps.push(CauseStep {
+                offset_seconds: 0.0,
+                seq: u,
+                role: "secret_use".into(),
+                text: format!(
+                    "token {} used: {}",
+                    s.fingerprint,
+                    describe(&events[idx_of(u)?])
+                ),
+            });
+        }
+    }
+    if let Some(c) = crossings
+        .iter()
+        .find(|c| c.seq < anchor_seq && c.seq > events[start].seq)
+    {
+        steps.push(CauseStep {
+            offset_seconds: 0.0,
+            seq: c.seq,
+            role: "crossing".into(),
+            text: format!(
+                "crosses from {} to {}: {}",
+                c.from,
+                c.to,
+                describe(&events[idx_of(c.seq)?])
+            ),
+        });
+    }
+    let anchor_text = describe(&events[anchor]);
+    match destructive.iter().find(|d| d.seq == anchor_seq) {
+        Some(d) => {
+            let crossing = crossings.iter().find(|c| c.seq == anchor_seq);
+            steps.push(CauseStep {
+                offset_seconds: 0.0,
+                seq: anchor_seq,
+                role: "destructive".into(),
+                text: format!(
+                    "{} ({}){}: {}",
+                    d.rule,
+                    d.severity,
+                    crossing
+                        .map(|c| format!(", crossing from {} to {}", c.from, c.to))
+                        .unwrap_or_default(),
+                    anchor_text
+                ),
+            });
+        }
+        None => steps.push(CauseStep {
+            offset_seconds: 0.0,
+            seq: anchor_seq,
+            role: "crossing".into(),
+            text: anchor_text,
+        }),
+    }
+    steps.sort_by_key(|s| s.seq);
+    let t0 = events[start].time();
+    for st in &mut steps {
+        if let (Some(a), Some(b)) = (t0, idx_of(st.seq).and_then(|i| events[i].time())) {
+            st.offset_seconds = (b - a).num_microseconds().unwrap_or(0) as f64 / 1e6;
+        }
+    }
+    let seconds = match (events[start].time(), events[anchor].time()) {
+        (Some(a), Some(b)) => (b - a).num_microseconds().unwrap_or(0) as f64 / 1e6,
+        _ => 0.0,
+    };
+    Some(Window {
+        from_seq: events[start].seq,
+        to_seq: anchor_seq,
+        seconds,
+        steps,
+    })
+}
+
+/// A one-line description of what an event does.
+pub fn describe(ev: &Event) -> String {
+    match ev.kind {
+        Kind::ToolCall => {
+            let tool = ev
+                .data
+                .get("tool")
+                .and_then(Value::as_str)
+                .unwrap_or("tool");
+            match command_of(ev) {
+                Some(c) => format!("{tool}: {}", truncate(&c, 140)),
+                None => {
+                    let input = ev.data.get("input").cloned().unwrap_or(Value::Null);
+                    let target = ["file_path", "path", "url", "pattern"]
+                        .iter()
+                        .find_map(|k| input.get(*k).and_then(Value::as_str))
+                        .map(str::to_string)
+                        .unwrap_or_else(|| truncate(&input.to_string(), 100));
+                    format!("{tool} {target}")
+                }
+            }
+        }
+        Kind::Exec => {
+            let argv = ev
+                .data
+                .get("argv")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .unwrap_or_default();
+            format!("exec {}", truncate(&argv, 140))
+        }
+        Kind::ApiCall => {
+            let m = ev.data.get("method").and_then(Value::as_str).unwrap_or("");
+            let u = ev.data.get("url").and_then(Value::as_str).unwrap_or("");
+            let g = ev
+                .data
+                .get("graphql")
+                .and_then(|g| g.get("root_fields"))
+                .and_then(Value::as_array)
+                .map(|a| {
+                    format!(
+                        " ({})",
+                        a.iter()
+                            .filter_map(Value::as_str)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                })
+                .unwrap_or_default();
+            format!("{m} {}{g}", strip_credentials(u))
+        }
+        Kind::FileChange => format!(
+            "{} {}",
+            ev.data
+                .get("op")
+                .and_then(Value::as_str)
+                .unwrap_or("change"),
+            ev.data.get("path").and_then(Value::as_str).unwrap_or("")
+        ),
+        Kind::ToolResult => {
+            let tool = ev
+                .data
+                .get("tool")
+                .and_then(Value::as_str)
+                .unwrap_or("tool");
+            let out = ev
+                .data
+                .get("error")
+                .and_then(Value::as_str)
+                .or_else(|| ev.data.get("output").and_then(Value::as_str))
+                .unwrap_or("");
+            format!("{tool} result: {}", truncate(out, 120))
+        }
+        _ => ev.kind.as_str().to_string(),
+    }
+}

@@ -1,0 +1,267 @@
+//! Reports of an [`Analysis`]: JSON (the contract of PRODUCT.md §3) and Markdown (readable in a
+//! terminal and in a pull request).
+//!
+//! JSON, exactly:
+//! `{session, home_env, events, intact, boundary_crossings:[{seq,ts,from,to,evidence:[..]}],
+//! destructive:[{seq,rule,severity,target_env}], secrets:[{fingerprint,kind,location,
+//! first_seen_seq,used_in_seqs:[..]}], gaps:[{seq,layer,reason,detail}],
+//! critical_window:{from_seq,to_seq,seconds}|null}`.
+
+use std::fmt::Write as _;
+
+use serde_json::{Value, json};
+
+use crate::analyze::Analysis;
+
+/// The report JSON.
+pub fn json(a: &Analysis, intact: bool) -> Value {
+    json!({
+        "session": a.session,
+        "home_env": a.home_env,
+        "events": a.events,
+        "intact": intact,
+        "boundary_crossings": a.boundary_crossings.iter().map(|c| json!({
+            "seq": c.seq, "ts": c.ts, "from": c.from, "to": c.to, "evidence": c.evidence,
+        })).collect::<Vec<_>>(),
+        "destructive": a.destructive.iter().map(|d| json!({
+            "seq": d.seq, "rule": d.rule, "severity": d.severity, "target_env": d.target_env,
+        })).collect::<Vec<_>>(),
+        "secrets": a.secrets.iter().map(|s| json!({
+            "fingerprint": s.fingerprint, "kind": s.kind, "location": s.location,
+            "first_seen_seq": s.first_seen_seq, "used_in_seqs": s.used_in_seqs,
+        })).collect::<Vec<_>>(),
+        "gaps": a.gaps.iter().map(|g| json!({
+            "seq": g.seq, "layer": g.layer, "reason": g.reason, "detail": g.detail,
+        })).collect::<Vec<_>>(),
+        "critical_window": a.critical_window.as_ref().map(|w| json!({
+            "from_seq": w.from_seq, "to_seq": w.to_seq, "seconds": round3(w.seconds),
+        })),
+    })
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+/// Agent-controlled text made safe for a terminal and for Markdown: control, bidi and escape
+/// characters become `\u{..}`, and Markdown's table and code delimiters are escaped.
+fn clean(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        let bidi = matches!(c as u32, 0x200E | 0x200F | 0x202A..=0x202E | 0x2066..=0x2069);
+        if c.is_control() || bidi {
+            match c {
+                '\n' | '\t' => out.push(' '),
+                _ => {
+                    let _ = write!(out, "\\u{{{:x}}}", c as u32);
+                }
+            }
+        } else if c == '|' {
+            out.push_str("\\|");
+        } else if c == '`' {
+            out.push('\'');
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn code(s: &str) -> String {
+    format!("`{}`", clean(s))
+}
+
+/// The Markdown report.
+pub fn markdown(a: &Analysis, intact: bool) -> String {
+    let mut m = String::new();
+    let _ = writeln!(m, "# flightlog report: session {}", code(&a.session));
+    let _ = writeln!(m);
+    let verdict = match (a.boundary_crossings.first(), a.destructive.first()) {
+        (Some(c), _)
+            if a.destructive.iter().any(|d| {
+                d.seq == c.seq || a.facts.iter().any(|f| f.seq == d.seq && f.crossing)
+            }) =>
+        {
+            "**A destructive action crossed the environment boundary.**".to_string()
+        }
+        (Some(_), _) => "**The session crossed the environment boundary.**".to_string(),
+        (None, Some(_)) => "The session stayed home; it ran destructive actions there.".to_string(),
+        (None, None) => "The session stayed home and ran no destructive action.".to_string(),
+    };
+    let _ = writeln!(m, "{verdict}");
+    let _ = writeln!(m);
+    let _ = writeln!(m, "| | |");
+    let _ = writeln!(m, "|---|---|");
+    let _ = writeln!(
+        m,
+        "| home environment | {} |",
+        a.home_env
+            .as_deref()
+            .map(clean)
+            .unwrap_or_else(|| "(none set)".into())
+    );
+    let _ = writeln!(m, "| events | {} |", a.events);
+    let _ = writeln!(m, "| boundary crossings | {} |", a.boundary_crossings.len());
+    let _ = writeln!(m, "| destructive actions | {} |", a.destructive.len());
+    let _ = writeln!(m, "| secrets seen | {} |", a.secrets.len());
+    let _ = writeln!(m, "| gaps in capture | {} |", a.gaps.len());
+    let _ = writeln!(
+        m,
+        "| chain verification | {} |",
+        if intact {
+            "intact"
+        } else {
+            "**BROKEN: the log was altered or truncated**"
+        }
+    );
+    if let Some(w) = &a.critical_window {
+        let _ = writeln!(
+            m,
+            "| critical window | {:.1} s (seq {} → {}) |",
+            w.seconds, w.from_seq, w.to_seq
+        );
+    }
+    let _ = writeln!(m);
+
+    if let Some(w) = &a.critical_window {
+        let _ = writeln!(m, "## Critical window: {:.1} seconds", w.seconds);
+        let _ = writeln!(m);
+        let _ = writeln!(m, "| time | seq | step | what |");
+        let _ = writeln!(m, "|---:|---:|---|---|");
+        for s in &w.steps {
+            let _ = writeln!(
+                m,
+                "| +{:.3}s | {} | {} | {} |",
+                s.offset_seconds,
+                s.seq,
+                s.role.replace('_', " "),
+                clean(&s.text)
+            );
+        }
+        let _ = writeln!(m);
+    }
+
+    let _ = writeln!(m, "## Boundary crossings");
+    let _ = writeln!(m);
+    if a.boundary_crossings.is_empty() {
+        let _ = writeln!(m, "None: every action stayed in the home environment.");
+    }
+    for (i, c) in a.boundary_crossings.iter().enumerate() {
+        let to = if c.to == "*" {
+            "every environment (*)".to_string()
+        } else {
+            clean(&c.to)
+        };
+        let _ = writeln!(
+            m,
+            "{}. **seq {}** at {}: from {} to {}{}",
+            i + 1,
+            c.seq,
+            clean(&c.ts),
+            clean(&c.from),
+            to,
+            if i == 0 { " (first crossing)" } else { "" }
+        );
+        for e in &c.evidence {
+            let _ = writeln!(m, "   - {}", clean(e));
+        }
+    }
+    let _ = writeln!(m);
+
+    let _ = writeln!(m, "## Destructive actions");
+    let _ = writeln!(m);
+    if a.destructive.is_empty() {
+        let _ = writeln!(m, "None matched the catalogue.");
+    } else {
+        let _ = writeln!(m, "| seq | severity | rule | target | what |");
+        let _ = writeln!(m, "|---:|---|---|---|---|");
+        for d in &a.destructive {
+            let _ = writeln!(
+                m,
+                "| {} | {} | {} | {} | {} |",
+                d.seq,
+                d.severity,
+                code(&d.rule),
+                d.target_env
+                    .as_deref()
+                    .map(|t| if t == "*" {
+                        "every environment".into()
+                    } else {
+                        clean(t)
+                    })
+                    .unwrap_or_else(|| "-".into()),
+                clean(&crate::analyze::truncate(&d.summary, 160))
+            );
+        }
+    }
+    let _ = writeln!(m);
+
+    let _ = writeln!(m, "## Secret provenance");
+    let _ = writeln!(m);
+    if a.secrets.is_empty() {
+        let _ = writeln!(m, "No secret was seen.");
+    } else {
+        let _ = writeln!(
+            m,
+            "| fingerprint | kind | first seen | where | used in seq |"
+        );
+        let _ = writeln!(m, "|---|---|---:|---|---|");
+        for s in &a.secrets {
+            let used = if s.used_in_seqs.is_empty() {
+                "never used".to_string()
+            } else {
+                s.used_in_seqs
+                    .iter()
+                    .map(u64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let _ = writeln!(
+                m,
+                "| {} | {} | seq {} | {} | {} |",
+                code(&s.fingerprint),
+                clean(&s.kind),
+                s.first_seen_seq,
+                s.location
+                    .as_deref()
+                    .map(clean)
+                    .unwrap_or_else(|| "-".into()),
+                used
+            );
+        }
+    }
+    let _ = writeln!(m);
+
+    let _ = writeln!(m, "## Gaps in capture");
+    let _ = writeln!(m);
+    if a.gaps.is_empty() {
+        let _ = writeln!(m, "None recorded.");
+    }
+    for g in &a.gaps {
+        let _ = writeln!(
+            m,
+            "- seq {}: {} layer, {}{}",
+            g.seq,
+            clean(&g.layer),
+            clean(&g.reason),
+            if g.detail.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", clean(&g.detail))
+            }
+        );
+    }
+    let _ = writeln!(m);
+    let _ = writeln!(m, "## Verification");
+    let _ = writeln!(m);
+    let _ = writeln!(
+        m,
+        "{}",
+        if intact {
+            "Every event, link and checkpoint verified (`flightlog verify`)."
+        } else {
+            "**The hash chain or a checkpoint did not verify.** Run `flightlog verify` for the problems; facts after the break may have been altered."
+        }
+    );
+    m
+}

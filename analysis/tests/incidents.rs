@@ -1,0 +1,288 @@
+//! Fixture sessions, one per incident class (`tests/data/*.jsonl`, policies in
+//! `fixtures/policies/`), and a session that stays home while deleting things.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may unwrap
+
+use flightlog_analysis::{Policy, Severity, analyze, guard_decision, report};
+use flightlog_formats::Event;
+
+fn events(name: &str) -> Vec<Event> {
+    let path = format!("{}/tests/data/{name}.jsonl", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path)
+        .unwrap()
+        .lines()
+        .map(|l| Event::from_bytes(l.as_bytes()).unwrap())
+        .collect()
+}
+
+fn policy(name: &str) -> Policy {
+    let path = format!(
+        "{}/../fixtures/policies/{name}.toml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let checked = Policy::check_file(std::path::Path::new(&path)).unwrap();
+    assert!(
+        checked.warnings.is_empty(),
+        "{name}: {:?}",
+        checked.warnings
+    );
+    checked.policy
+}
+
+#[test]
+fn nine_second_incident_gets_the_full_answer() {
+    let ev = events("incident-railway");
+    let a = analyze(&ev, &policy("railway"));
+    let md = report::markdown(&a, true);
+    println!("{md}");
+
+    // The crossing is the curl (the hook's tool_call), once, with the evidence.
+    assert_eq!(a.boundary_crossings.len(), 1, "{:#?}", a.boundary_crossings);
+    let c = &a.boundary_crossings[0];
+    assert_eq!(c.seq, 10);
+    assert_eq!((c.from.as_str(), c.to.as_str()), ("staging", "production"));
+    let ev_text = c.evidence.join("\n");
+    assert!(
+        ev_text.contains("resource id 3d2c42fb-8e4a-4c1e-9f7d-2b6c1a0e5d93 matches production ids"),
+        "{ev_text}"
+    );
+    assert!(ev_text.contains("railway-account token (sent as Authorization: Bearer to Railway's API), first seen in ops/domains.env:3"), "{ev_text}");
+    assert!(ev_text.contains("reaches every environment"), "{ev_text}");
+    assert!(ev_text.contains("host backboard.railway.app"), "{ev_text}");
+    assert!(
+        ev_text.contains("also seen by the exec layer at seq 11"),
+        "{ev_text}"
+    );
+    assert!(
+        ev_text.contains("also seen by the api layer at seq 12"),
+        "{ev_text}"
+    );
+    // The exec and the api_call are the same action: facts say crossing, no second entry.
+    assert!(a.facts[11].crossing && a.facts[12].crossing);
+
+    assert_eq!(a.destructive.len(), 1, "{:#?}", a.destructive);
+    let d = &a.destructive[0];
+    assert_eq!(
+        (d.seq, d.rule.as_str(), d.severity),
+        (10, "railway.volumeDelete", Severity::Critical)
+    );
+    assert_eq!(d.target_env.as_deref(), Some("production"));
+
+    // The secret: seen at session start in ops/domains.env, read by Grep, used by the curl
+    // (tagged env-secret in the file and bearer-token in the header: linked by fingerprint).
+    assert_eq!(a.secrets.len(), 1);
+    let s = &a.secrets[0];
+    assert_eq!(s.fingerprint, "a1b2c3d4e5f60718");
+    assert_eq!(s.kind, "railway-account");
+    assert_eq!(s.location.as_deref(), Some("ops/domains.env:3"));
+    assert_eq!(s.first_seen_seq, 1);
+    assert_eq!(s.read_seq, Some(7));
+    assert_eq!(s.used_in_seqs, vec![10, 11, 12]);
+
+    let w = a.critical_window.as_ref().unwrap();
+    assert_eq!((w.from_seq, w.to_seq), (5, 10));
+    assert!((w.seconds - 8.9).abs() < 0.01, "{}", w.seconds);
+    let roles: Vec<&str> = w.steps.iter().map(|s| s.role.as_str()).collect();
+    assert_eq!(roles, vec!["error", "secret_read", "destructive"]);
+
+    let j = report::json(&a, true);
+    assert_eq!(j["boundary_crossings"][0]["seq"], 10);
+    assert_eq!(j["destructive"][0]["rule"], "railway.volumeDelete");
+    assert_eq!(j["destructive"][0]["severity"], "critical");
+    assert_eq!(
+        j["secrets"][0]["used_in_seqs"],
+        serde_json::json!([10, 11, 12])
+    );
+    assert_eq!(j["critical_window"]["seconds"], 8.9);
+    let keys: Vec<&String> = j.as_object().unwrap().keys().collect();
+    assert_eq!(keys.len(), 9);
+    assert!(md.contains("## Critical window: 8.9 seconds"));
+
+    // The guard (policy: enabled, deny destructive-crossing) stops the curl at the hook.
+    let p = policy("railway");
+    let g = guard_decision(&p, &ev[..10], &ev[10]);
+    assert!(g.deny, "{g:?}");
+    assert_eq!(g.rule.as_deref(), Some("railway.volumeDelete"));
+    // and lets the harmless steps through
+    for i in [3, 6, 8] {
+        assert!(!guard_decision(&p, &ev[..i], &ev[i]).deny, "seq {i}");
+    }
+}
+
+#[test]
+fn nine_second_incident_with_built_in_defaults() {
+    // No policy file: the account token alone makes the curl a crossing to every environment.
+    let ev = events("incident-railway");
+    let a = analyze(&ev, &Policy::default());
+    assert_eq!(a.home_env.as_deref(), Some("staging"));
+    assert_eq!(a.boundary_crossings.len(), 1);
+    assert_eq!(a.boundary_crossings[0].seq, 10);
+    assert_eq!(a.boundary_crossings[0].to, "*");
+    assert_eq!(a.destructive[0].rule, "railway.volumeDelete");
+    assert!(a.critical_window.is_some());
+    // The guard is off by default.
+    assert!(!guard_decision(&Policy::default(), &ev[..10], &ev[10]).deny);
+}
+
+#[test]
+fn aws_rds_delete_against_prod_profile() {
+    let ev = events("incident-aws-rds");
+    let a = analyze(&ev, &policy("aws-rds"));
+    assert_eq!(a.boundary_crossings.len(), 1, "{:#?}", a.boundary_crossings);
+    let c = &a.boundary_crossings[0];
+    assert_eq!((c.seq, c.to.as_str()), (5, "production"));
+    assert!(
+        c.evidence.iter().any(|e| e.contains("AWS_PROFILE=prod")),
+        "{:?}",
+        c.evidence
+    );
+    assert!(
+        c.evidence.iter().any(|e| e.contains("prod-main-db")),
+        "{:?}",
+        c.evidence
+    );
+    assert_eq!(a.destructive[0].rule, "aws.rds.delete-no-snapshot");
+    assert_eq!(a.destructive.len(), 1);
+    let w = a.critical_window.as_ref().unwrap();
+    assert_eq!((w.from_seq, w.to_seq), (2, 5));
+    assert_eq!(a.secrets.len(), 2);
+    assert_eq!(a.secrets[0].location.as_deref(), Some("~/.aws/credentials"));
+}
+
+#[test]
+fn kubectl_delete_namespace_in_prod_context() {
+    let ev = events("incident-kubectl");
+    let a = analyze(&ev, &policy("kubernetes"));
+    // `use-context` is a context switch (classified, not a crossing); the delete crosses.
+    assert_eq!(a.facts[3].env.as_deref(), Some("production"));
+    assert!(!a.facts[3].crossing);
+    assert_eq!(a.boundary_crossings.len(), 1, "{:#?}", a.boundary_crossings);
+    assert_eq!(a.boundary_crossings[0].seq, 4);
+    assert!(a.boundary_crossings[0].evidence[0].contains("prod-eu"));
+    assert_eq!(a.destructive[0].rule, "k8s.delete-namespace");
+    assert_eq!(a.destructive.len(), 1, "exec and hook are one action");
+    let p = policy("kubernetes");
+    assert!(guard_decision(&p, &ev[..4], &ev[4]).deny);
+    // the traced exec alone (no hook) is denied too
+    assert!(guard_decision(&p, &ev[..4], &ev[5]).deny);
+}
+
+#[test]
+fn terraform_destroy_in_prod_workspace() {
+    let ev = events("incident-terraform");
+    let a = analyze(&ev, &policy("terraform"));
+    assert_eq!(a.boundary_crossings.len(), 1, "{:#?}", a.boundary_crossings);
+    assert_eq!(a.boundary_crossings[0].seq, 3);
+    assert!(
+        a.boundary_crossings[0]
+            .evidence
+            .iter()
+            .any(|e| e.contains("terraform workspace prod"))
+    );
+    assert_eq!(a.destructive[0].rule, "terraform.destroy");
+    assert_eq!(a.destructive.len(), 1);
+    // the traced destroy alone is in production too (workspace carried over in the session)
+    assert_eq!(a.facts[5].env.as_deref(), Some("production"));
+    assert!(a.facts[5].crossing);
+}
+
+#[test]
+fn psql_drop_table_against_prod_url() {
+    let ev = events("incident-psql");
+    let a = analyze(&ev, &policy("postgres"));
+    // The first DROP TABLE went to localhost (home): destructive, not a crossing.
+    assert_eq!(a.facts[1].env.as_deref(), Some("dev"));
+    assert!(!a.facts[1].crossing);
+    assert_eq!(a.boundary_crossings.len(), 1, "{:#?}", a.boundary_crossings);
+    let c = &a.boundary_crossings[0];
+    assert_eq!((c.seq, c.to.as_str()), (5, "production"));
+    assert!(
+        c.evidence
+            .iter()
+            .any(|e| e.contains("URL postgres://app@db.prod.example.com/main matches")),
+        "{:?}",
+        c.evidence
+    );
+    assert!(
+        c.evidence
+            .iter()
+            .any(|e| e.contains("env DATABASE_URL_PROD")),
+        "{:?}",
+        c.evidence
+    );
+    let rules: Vec<(u64, &str)> = a
+        .destructive
+        .iter()
+        .map(|d| (d.seq, d.rule.as_str()))
+        .collect();
+    assert_eq!(rules, vec![(1, "sql.drop-table"), (5, "sql.drop-table")]);
+    assert_eq!(a.destructive[1].target_env.as_deref(), Some("production"));
+    let w = a.critical_window.as_ref().unwrap();
+    assert_eq!((w.from_seq, w.to_seq), (2, 5));
+}
+
+#[test]
+fn git_force_push_to_main() {
+    let ev = events("incident-git");
+    let a = analyze(&ev, &policy("git"));
+    assert_eq!(a.destructive.len(), 1);
+    assert_eq!(
+        (a.destructive[0].seq, a.destructive[0].rule.as_str()),
+        (3, "git.push-force")
+    );
+    assert_eq!(a.boundary_crossings.len(), 1);
+    assert!(a.boundary_crossings[0].evidence[0].contains("github.com"));
+    let p = policy("git");
+    assert!(guard_decision(&p, &ev[..3], &ev[3]).deny);
+    assert!(
+        !guard_decision(&p, &ev[..1], &ev[1]).deny,
+        "a normal push is allowed"
+    );
+}
+
+#[test]
+fn rm_rf_outside_the_work_tree() {
+    let ev = events("incident-rm");
+    let a = analyze(&ev, &policy("filesystem"));
+    assert_eq!(a.destructive.len(), 1, "{:#?}", a.destructive);
+    assert_eq!(
+        (a.destructive[0].seq, a.destructive[0].rule.as_str()),
+        (3, "fs.rm-rf-outside-worktree")
+    );
+    // `pg_ctl -D /var/lib/postgresql/data` already acts on a production path; the rm again.
+    let seqs: Vec<u64> = a.boundary_crossings.iter().map(|c| c.seq).collect();
+    assert_eq!(seqs, vec![1, 3]);
+    assert!(a.boundary_crossings[1].evidence[0].contains("/var/lib/postgresql/data"));
+    let w = a.critical_window.as_ref().unwrap();
+    assert_eq!((w.from_seq, w.to_seq), (2, 3));
+}
+
+#[test]
+fn staying_home_with_deletions_reports_no_crossing() {
+    let ev = events("staying-home");
+    // (The postgres policy would call `localhost` its `dev` environment: away from this
+    // session's home, staging; so it is not a stay-home policy for this session.)
+    for p in [Policy::default(), policy("railway"), policy("kubernetes")] {
+        let a = analyze(&ev, &p);
+        assert!(
+            a.boundary_crossings.is_empty(),
+            "{:#?}",
+            a.boundary_crossings
+        );
+        assert!(a.facts.iter().all(|f| !f.crossing));
+        let rules: Vec<&str> = a.destructive.iter().map(|d| d.rule.as_str()).collect();
+        assert_eq!(rules, vec!["git.reset-hard", "sql.truncate"], "{rules:?}");
+        // The token printed by `cat` is provenance: seen, never used.
+        assert_eq!(a.secrets.len(), 1);
+        assert!(a.secrets[0].used_in_seqs.is_empty());
+        let md = report::markdown(&a, true);
+        assert!(md.contains("The session stayed home"), "{md}");
+        // with the guard on and deny = destructive-crossing nothing is denied
+        let mut g = p.clone();
+        g.guard.enabled = true;
+        g.guard.deny = vec!["destructive-crossing".into()];
+        for i in 1..ev.len() {
+            assert!(!guard_decision(&g, &ev[..i], &ev[i]).deny, "seq {i}");
+        }
+    }
+}
