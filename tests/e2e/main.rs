@@ -1,2 +1,4 @@
 //! End-to-end tests.
+mod hooks;
 mod record;
+mod replay_tui;

@@ -1,1 +1,175 @@
-fn main() {}
+//! Replay on a 1M-event session: open + first frame, step, jump, and memory.
+//!
+//! `cargo bench -p flightlog-viewer --bench replay` (set `REPLAY_BENCH_EVENTS` for another
+//! size). The store is built once with `flightlog_formats::synth` into the temp directory and
+//! reused. Targets (PRODUCT.md §4): first frame <= 300 ms, any step or jump <= 16 ms,
+//! RSS <= 200 MB.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use flightlog_formats::store::SessionMeta;
+use flightlog_formats::synth::{Rng, event};
+use flightlog_formats::{Redactor, Store};
+use flightlog_viewer::action::{Action, GoTo, Marker};
+use flightlog_viewer::headless::Headless;
+
+const SESSION: &str = "bench00replay1m0";
+
+fn build(db: &PathBuf, total: u64) {
+    if let Ok(s) = Store::open_read_only(db)
+        && s.head(SESSION).map(|h| h.0).unwrap_or(0) == total
+    {
+        return;
+    }
+    let _ = std::fs::remove_file(db);
+    let start = Instant::now();
+    let store = Store::open(db).expect("store");
+    let t0 = flightlog_formats::event::parse_ts("2026-04-25T10:00:00Z").expect("ts");
+    let meta = SessionMeta {
+        id: Some(SESSION.into()),
+        label: Some("1M-event bench".into()),
+        agent: Some("claude-code".into()),
+        home_env: Some("staging".into()),
+        external_id: None,
+    };
+    store.create_session(&meta, t0).expect("session");
+    let redactor = Redactor::new([1u8; 32]);
+    let mut rng = Rng::new(42);
+    let mut i = 0;
+    while i < total {
+        let n = 2_000.min(total - i);
+        let batch = (i..i + n).map(|k| event(&mut rng, k, total, t0)).collect();
+        store
+            .append_batch(SESSION, batch, &redactor)
+            .expect("append");
+        i += n;
+    }
+    eprintln!("built {total} events in {:.1?}", start.elapsed());
+}
+
+fn rss_mb() -> (f64, f64) {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let get = |k: &str| {
+        s.lines()
+            .find(|l| l.starts_with(k))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+            / 1024.0
+    };
+    (get("VmRSS:"), get("VmHWM:"))
+}
+
+fn time<T>(f: impl FnOnce() -> T) -> (Duration, T) {
+    let s = Instant::now();
+    let v = f();
+    (s.elapsed(), v)
+}
+
+fn row(what: &str, d: Duration, target_ms: f64) {
+    let ms = d.as_secs_f64() * 1e3;
+    let ok = if ms <= target_ms { "ok" } else { "OVER" };
+    println!("| {what:<44} | {ms:>10.3} ms | <= {target_ms:>5} ms | {ok:<4} |");
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list" || a == "--test") {
+        return;
+    }
+    let total: u64 = std::env::var("REPLAY_BENCH_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let db = std::env::temp_dir().join(format!("flightlog-replay-bench-{total}.db"));
+    build(&db, total);
+    let size = (160, 48);
+
+    println!(
+        "| replay, {total} events, {}x{} | time | target | |",
+        size.0, size.1
+    );
+    println!("|---|---:|---:|---|");
+    let (d, h) = time(|| {
+        let h = Headless::open(&db, SESSION, size, 2_000).expect("open");
+        let _ = h.render();
+        h
+    });
+    row("open + first frame", d, 300.0);
+    let mut h = h;
+    let (d, _) = time(|| h.finish_index().expect("index"));
+    println!(
+        "| {:<44} | {:>10.3} ms | (background) | |",
+        "index complete",
+        d.as_secs_f64() * 1e3
+    );
+    let (d, _) = time(|| h.check().expect("check"));
+    println!(
+        "| {:<44} | {:>10.3} ms | (background) | |",
+        "verify + findings",
+        d.as_secs_f64() * 1e3
+    );
+
+    let mut worst = Duration::ZERO;
+    let mut sum = Duration::ZERO;
+    let n = 2_000;
+    for _ in 0..n {
+        let (d, _) = time(|| {
+            h.act(Action::Next);
+            h.render()
+        });
+        worst = worst.max(d);
+        sum += d;
+    }
+    row("step + frame (mean of 2000)", sum / n, 16.0);
+    row("step + frame (worst of 2000)", worst, 16.0);
+
+    let jumps: Vec<(&str, Action)> = vec![
+        ("jump: last event (G)", Action::Last),
+        ("jump: first event (g)", Action::First),
+        ("jump: next error (e)", Action::Jump(Marker::Error, true)),
+        (
+            "jump: next crossing, none (full scan)",
+            Action::Jump(Marker::Crossing, true),
+        ),
+        ("go to seq 500000", Action::GoTo(GoTo::Seq(total / 2))),
+        ("go to +20000s", Action::GoTo(GoTo::Time(20_000.0))),
+        (
+            "previous destructive (backward scan)",
+            Action::Jump(Marker::Destructive, false),
+        ),
+        (
+            "filter kind=exec (1M scan)",
+            Action::SetFilter("kind=exec".into()),
+        ),
+        ("step under the filter", Action::Next),
+        ("clear filter", Action::SetFilter(String::new())),
+    ];
+    for (name, a) in jumps {
+        let (d, _) = time(|| {
+            h.act(a);
+            h.render()
+        });
+        row(&format!("{name} + frame"), d, 16.0);
+    }
+    let (d, _) = time(|| {
+        h.act(Action::First);
+        h.act(Action::Search("volumeDelete".into()));
+    });
+    println!(
+        "| {:<44} | {:>10.3} ms | (async) | |",
+        "search volumeDelete from the start (SQL)",
+        d.as_secs_f64() * 1e3
+    );
+    let (rss, hwm) = rss_mb();
+    println!(
+        "| {:<44} | {rss:>7.1} MB | <= 200 MB | {} |",
+        "RSS now",
+        if rss <= 200.0 { "ok" } else { "OVER" }
+    );
+    println!(
+        "| {:<44} | {hwm:>7.1} MB | <= 200 MB | {} |",
+        "RSS peak",
+        if hwm <= 200.0 { "ok" } else { "OVER" }
+    );
+}

@@ -255,6 +255,8 @@ pub struct Findings {
     pub chain: Option<CauseChain>,
     /// seq -> environment and the evidence that decided it.
     pub env_of: BTreeMap<u64, (String, Vec<String>)>,
+    /// fingerprint -> where the secret was first seen (from the analysis).
+    pub secret_trails: BTreeMap<String, SecretOrigin>,
     pub note: Option<String>,
 }
 

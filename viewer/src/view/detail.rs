@@ -180,7 +180,7 @@ fn banners(state: &State, e: &IndexEntry, out: &mut Vec<Line<'static>>) {
     }
     if let Some(c) = state.findings.crossings.get(&e.seq) {
         out.push(banner(
-            format!("◆ BOUNDARY CROSSED: {} → {}", safe(&c.from), safe(&c.to)),
+            format!("◆ BOUNDARY CROSSED: {} → {}", safe(&c.from), target(&c.to)),
             red,
         ));
         for ev in &c.evidence {
@@ -215,7 +215,12 @@ fn banners(state: &State, e: &IndexEntry, out: &mut Vec<Line<'static>>) {
     }
     if let Some(fps) = state.findings.secret_uses.get(&e.seq) {
         for fp in fps {
-            let from = match state.index.secret_origin.get(fp) {
+            let from = match state
+                .findings
+                .secret_trails
+                .get(fp)
+                .or_else(|| state.index.secret_origin.get(fp))
+            {
                 Some(o) => format!(
                     "{} read at seq {}{}",
                     safe(&o.kind),
@@ -235,6 +240,15 @@ fn banners(state: &State, e: &IndexEntry, out: &mut Vec<Line<'static>>) {
     }
     if e.flags & flag::ERROR != 0 {
         out.push(banner("× failed".into(), Style::new().fg(Color::Red)));
+    }
+}
+
+/// A crossing's target; `*` is a credential that reaches every environment.
+fn target(to: &str) -> String {
+    if to == "*" {
+        "every environment (*)".to_string()
+    } else {
+        safe(to)
     }
 }
 

@@ -126,7 +126,13 @@ fn row_line(
             .findings
             .crossings
             .get(&e.seq)
-            .map(|c| safe(&c.to))
+            .map(|c| {
+                if c.to == "*" {
+                    "every env".to_string()
+                } else {
+                    safe(&c.to)
+                }
+            })
             .unwrap_or_default();
         format!("BOUNDARY CROSSED → {to} · {summary}")
     } else {

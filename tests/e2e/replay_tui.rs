@@ -1,0 +1,195 @@
+//! `flightlog replay` driven in a real terminal (tmux): open a recorded session, jump to the
+//! boundary crossing, see the banner, quit, and find the terminal restored.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use flightlog_formats::event::parse_ts;
+use flightlog_formats::store::SessionMeta;
+use flightlog_formats::{Kind, NewEvent, Redactor, Store};
+use serde_json::json;
+
+const SESSION: &str = "e2e0replay0tui01";
+
+/// The binary under test: Cargo's path when this crate depends on the binary, else the
+/// workspace's debug build (`cargo build -p flightlog`).
+fn binary() -> Option<PathBuf> {
+    if let Some(p) = option_env!("CARGO_BIN_EXE_flightlog") {
+        return Some(PathBuf::from(p));
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent()?;
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    let p = target.join("debug").join("flightlog");
+    p.is_file().then_some(p)
+}
+
+fn ev(ts: &str, kind: Kind, source: &str, env: Option<&str>, data: serde_json::Value) -> NewEvent {
+    NewEvent::new(parse_ts(ts).unwrap(), kind, source, data).with_env(env.map(str::to_string))
+}
+
+fn build_store(db: &Path) {
+    let store = Store::open(db).unwrap();
+    let redactor = Redactor::new([9u8; 32]);
+    let token = "rw_acct_0a1b2c3d4e5f6a7b";
+    let fp = redactor.fingerprint(token);
+    let meta = SessionMeta {
+        id: Some(SESSION.into()),
+        label: Some("e2e replay".into()),
+        agent: Some("claude-code".into()),
+        home_env: Some("staging".into()),
+        external_id: None,
+    };
+    store
+        .create_session(&meta, parse_ts("2026-04-25T10:00:00Z").unwrap())
+        .unwrap();
+    let events = vec![
+        ev(
+            "2026-04-25T10:00:00Z",
+            Kind::SessionStart,
+            "recorder",
+            None,
+            json!({"agent":"claude-code","home_env":"staging"}),
+        ),
+        ev(
+            "2026-04-25T10:00:01Z",
+            Kind::Exec,
+            "ptrace",
+            Some("staging"),
+            json!({"argv":["railway","up"],"exit":1}),
+        ),
+        ev(
+            "2026-04-25T10:00:04Z",
+            Kind::FileRead,
+            "hook:claude-code",
+            None,
+            json!({"path":"ops/old.env","via":"tool","secrets":[{"fp":fp,"kind":"bearer-token","line":3}]}),
+        ),
+        ev(
+            "2026-04-25T10:00:09.500Z",
+            Kind::ApiCall,
+            "proxy",
+            Some("production"),
+            json!({"method":"POST","url":"https://backboard.railway.app/graphql/v2","host":"backboard.railway.app","status":200,"request_headers":{"Authorization":format!("Bearer {token}")},"graphql":{"operation_type":"mutation","root_fields":["volumeDelete"],"variables":{}}}),
+        ),
+        ev(
+            "2026-04-25T10:00:12Z",
+            Kind::SessionEnd,
+            "recorder",
+            None,
+            json!({"exit":0}),
+        ),
+    ];
+    store.append_batch(SESSION, events, &redactor).unwrap();
+}
+
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn run(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn capture(&self) -> String {
+        self.run(&["capture-pane", "-p", "-t", "t"])
+    }
+
+    fn wait_for(&self, what: &str, cond: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            let screen = self.capture();
+            if cond(&screen) {
+                return screen;
+            }
+            if start.elapsed() > Duration::from_secs(15) {
+                panic!("timed out waiting for {what}; screen:\n{screen}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .output();
+    }
+}
+
+#[test]
+fn replay_jumps_to_the_crossing_and_restores_the_terminal() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        eprintln!("skipped: tmux is not installed");
+        return;
+    }
+    let Some(bin) = binary() else {
+        eprintln!("skipped: no flightlog binary (run `cargo build -p flightlog` first)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("data").join("flightlog.db");
+    build_store(&db);
+
+    let tmux = Tmux {
+        socket: format!("flightlog-e2e-{}", std::process::id()),
+    };
+    tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "t",
+        "-x",
+        "100",
+        "-y",
+        "30",
+        "env",
+        "PS1=e2e-prompt$ ",
+        "TERM=xterm-256color",
+        "sh",
+    ]);
+    tmux.wait_for("the shell prompt", |s| s.contains("e2e-prompt$"));
+    let cmd = format!(
+        "{} --db {} replay {}",
+        bin.display(),
+        db.display(),
+        &SESSION[..8]
+    );
+    tmux.run(&["send-keys", "-t", "t", &cmd, "Enter"]);
+    tmux.wait_for("the replay", |s| {
+        s.contains("flightlog replay") && s.contains("chain intact")
+    });
+    assert_eq!(
+        tmux.run(&["display", "-p", "-t", "t", "#{alternate_on}"])
+            .trim(),
+        "1"
+    );
+    tmux.wait_for("the analysis", |s| s.contains("1 crossing"));
+    tmux.run(&["send-keys", "-t", "t", "c"]);
+    let screen = tmux.wait_for("the crossing banner", |s| {
+        s.contains("BOUNDARY CROSSED: staging →")
+    });
+    assert!(screen.contains("backboard.railway.app"), "{screen}");
+    assert!(screen.contains("volumeDelete"), "{screen}");
+    tmux.run(&["send-keys", "-t", "t", "q"]);
+    let screen = tmux.wait_for("the shell again", |s| !s.contains("flightlog replay"));
+    assert!(screen.contains("e2e-prompt$"), "{screen}");
+    assert_eq!(
+        tmux.run(&["display", "-p", "-t", "t", "#{alternate_on}"])
+            .trim(),
+        "0"
+    );
+    // The terminal is back in cooked mode with echo: typed text shows up at the prompt.
+    tmux.run(&["send-keys", "-t", "t", "echo restored-$((40+2))", "Enter"]);
+    tmux.wait_for("the shell to answer", |s| s.contains("restored-42"));
+}
