@@ -1,4 +1,3 @@
 //! End-to-end tests.
-mod hooks;
 mod record;
 mod replay_tui;
