@@ -31,6 +31,8 @@ const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
 
 /// Default bound on waiting for another writer.
 pub const DEFAULT_BUSY_MS: u64 = 5_000;
+/// How long SQLite itself waits inside one statement before [`Store`]'s own retry loop.
+const SQLITE_BUSY_MS: u64 = 20;
 
 /// A session as the store lists it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -96,6 +98,24 @@ fn to_hash(v: Vec<u8>) -> Hash32 {
         h.copy_from_slice(&v);
     }
     h
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy) | Some(rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
+/// A short sleep between lock attempts: grows to ~2 ms, with jitter from the clock's low bits
+/// so that competing processes do not retry in lockstep.
+fn jitter_us(tries: u32) -> u64 {
+    let base = 100u64.saturating_mul(u64::from(tries.min(20)));
+    let noise = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::from(d.subsec_nanos()) % 500)
+        .unwrap_or(0);
+    base + noise
 }
 
 fn map_busy(e: rusqlite::Error, ms: u64) -> Error {
@@ -191,16 +211,28 @@ impl Store {
     pub fn set_busy_timeout(&mut self, ms: u64) -> Result<()> {
         self.busy_ms = ms;
         self.conn
-            .busy_timeout(std::time::Duration::from_millis(ms))?;
+            .busy_timeout(std::time::Duration::from_millis(ms.min(SQLITE_BUSY_MS)))?;
         Ok(())
     }
 
     fn configure(&self) -> Result<()> {
         self.conn
-            .busy_timeout(std::time::Duration::from_millis(self.busy_ms))?;
-        let mode: String = self
-            .conn
-            .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+            .busy_timeout(std::time::Duration::from_millis(SQLITE_BUSY_MS))?;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_millis(self.busy_ms);
+        let mut tries = 0u32;
+        let mode: String = loop {
+            match self
+                .conn
+                .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+            {
+                Ok(m) => break m,
+                Err(e) if is_busy(&e) && std::time::Instant::now() < deadline => {
+                    tries = tries.wrapping_add(1);
+                    std::thread::sleep(std::time::Duration::from_micros(jitter_us(tries)));
+                }
+                Err(e) => return Err(map_busy(e, self.busy_ms)),
+            }
+        };
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(Error::Invalid(format!(
                 "could not switch the store to WAL mode (got {mode})"
@@ -240,8 +272,7 @@ impl Store {
         if version == MIGRATIONS.len() as i64 {
             return Ok(());
         }
-        let tx = rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
-            .map_err(|e| map_busy(e, self.busy_ms))?;
+        let tx = self.immediate()?;
         // Re-read under the lock: another process may have migrated meanwhile.
         let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
@@ -252,9 +283,33 @@ impl Store {
         Ok(())
     }
 
+    /// Runs `f` in a write transaction (the bounded lock wait of [`Store::immediate`]).
+    fn write<T>(&self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>) -> Result<T> {
+        let tx = self.immediate()?;
+        let out = f(&tx)?;
+        tx.commit().map_err(|e| map_busy(e, self.busy_ms))?;
+        Ok(out)
+    }
+
+    /// Begins a write transaction, waiting at most `busy_ms` for the lock.
+    ///
+    /// SQLite's own busy handler backs off up to 100 ms between tries, which lets a waiting
+    /// writer starve while others keep taking the lock; it also returns some BUSY variants
+    /// (WAL recovery) without waiting. So SQLite waits only briefly here and this loop retries
+    /// with short, jittered sleeps until the deadline.
     fn immediate(&self) -> Result<rusqlite::Transaction<'_>> {
-        rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
-            .map_err(|e| map_busy(e, self.busy_ms))
+        let deadline = std::time::Instant::now() + std::time::Duration::from_millis(self.busy_ms);
+        let mut tries = 0u32;
+        loop {
+            match rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate) {
+                Ok(tx) => return Ok(tx),
+                Err(e) if is_busy(&e) && std::time::Instant::now() < deadline => {
+                    tries = tries.wrapping_add(1);
+                    std::thread::sleep(std::time::Duration::from_micros(jitter_us(tries)));
+                }
+                Err(e) => return Err(map_busy(e, self.busy_ms)),
+            }
+        }
     }
 
     /// Creates a session row. The caller appends its `session_start` event.
@@ -263,8 +318,8 @@ impl Store {
             Some(id) => id.clone(),
             None => new_session_id()?,
         };
-        self.conn
-            .execute(
+        self.write(|tx| {
+            tx.execute(
                 "INSERT INTO sessions (id, label, agent, home_env, external_id, started) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 params![
@@ -276,7 +331,9 @@ impl Store {
                     format_ts(started)
                 ],
             )
-            .map_err(|e| map_busy(e, self.busy_ms))?;
+            .map(|_| ())
+            .map_err(Error::from)
+        })?;
         Ok(id)
     }
 
@@ -402,12 +459,14 @@ impl Store {
 
     /// Marks a session ended (metadata only; the `session_end` event is the evidence).
     pub fn mark_ended(&self, id: &str, ended: DateTime<Utc>) -> Result<()> {
-        self.conn
-            .execute(
+        self.write(|tx| {
+            tx.execute(
                 "UPDATE sessions SET ended = ?2 WHERE id = ?1",
                 params![id, format_ts(ended)],
             )
-            .map_err(|e| map_busy(e, self.busy_ms))?;
+            .map(|_| ())
+            .map_err(Error::from)
+        })?;
         Ok(())
     }
 
@@ -567,12 +626,14 @@ impl Store {
 
     /// Remembers which seq a tool call id first appeared at (for joining pre and post events).
     pub fn remember_call(&self, session: &str, call_id: &str, seq: u64) -> Result<()> {
-        self.conn
-            .execute(
+        self.write(|tx| {
+            tx.execute(
                 "INSERT OR IGNORE INTO calls (session, call_id, seq) VALUES (?1, ?2, ?3)",
                 params![session, call_id, seq as i64],
             )
-            .map_err(|e| map_busy(e, self.busy_ms))?;
+            .map(|_| ())
+            .map_err(Error::from)
+        })?;
         Ok(())
     }
 
@@ -654,22 +715,25 @@ impl Store {
 
     /// Registers a live writer (a recorder) of a session.
     pub fn register_writer(&self, session: &str, pid: u32, ts: DateTime<Utc>) -> Result<()> {
-        self.conn
+        self.write(|tx| tx
             .execute(
                 "INSERT OR REPLACE INTO writers (session, pid, boot, started) VALUES (?1, ?2, ?3, ?4)",
                 params![session, pid, process_start_token(pid), format_ts(ts)],
             )
-            .map_err(|e| map_busy(e, self.busy_ms))?;
+            .map(|_| ())
+            .map_err(Error::from))?;
         Ok(())
     }
 
     pub fn unregister_writer(&self, session: &str, pid: u32) -> Result<()> {
-        self.conn
-            .execute(
+        self.write(|tx| {
+            tx.execute(
                 "DELETE FROM writers WHERE session = ?1 AND pid = ?2",
                 params![session, pid],
             )
-            .map_err(|e| map_busy(e, self.busy_ms))?;
+            .map(|_| ())
+            .map_err(Error::from)
+        })?;
         Ok(())
     }
 

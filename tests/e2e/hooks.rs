@@ -1,0 +1,146 @@
+//! `flightlog hook` driven as agents drive it: one process per payload, many in parallel.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use flightlog_formats::{Event, Kind, Store};
+use serde_json::Value;
+
+fn bin() -> std::path::PathBuf {
+    flightlog_fixtures::bin_path().expect("build the binary first (cargo build)")
+}
+
+/// Runs `flightlog hook <agent>` with `payload` on stdin; returns (exit code, stdout, stderr).
+fn hook(db: &Path, agent: &str, payload: &[u8], fake_now: Option<&str>) -> (i32, String, String) {
+    let mut cmd = Command::new(bin());
+    cmd.arg("--db").arg(db).args(["hook", agent]);
+    cmd.env_remove("FLIGHTLOG_SESSION").env_remove("FLIGHTLOG_POLICY");
+    if let Some(t) = fake_now {
+        cmd.env("FLIGHTLOG_FAKE_NOW", t);
+    }
+    let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    child.stdin.take().unwrap().write_all(payload).unwrap();
+    let out = child.wait_with_output().unwrap();
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+fn verify_json(db: &Path, extra: &[&str]) -> (i32, Value) {
+    let out = Command::new(bin()).arg("--db").arg(db).args(["verify", "--json"]).args(extra).output().unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    (out.status.code().unwrap_or(-1), v)
+}
+
+#[test]
+fn eight_processes_times_500_events_make_one_linear_chain() {
+    let d = tempfile::tempdir().unwrap();
+    let db = d.path().join("fl.db");
+    let writers: Vec<_> = (0..8)
+        .map(|w| {
+            let db = db.clone();
+            std::thread::spawn(move || {
+                for i in 0..500 {
+                    let p = format!(r#"{{"session_id":"parallel","hook_event_name":"PreToolUse","tool_name":"Bash","tool_use_id":"w{w}-{i}","tool_input":{{"command":"echo {w} {i}"}}}}"#);
+                    let (code, _, err) = hook(&db, "claude-code", p.as_bytes(), None);
+                    assert_eq!(code, 0, "writer {w} event {i}: {err}");
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.join().unwrap();
+    }
+    let store = Store::open_read_only(&db).unwrap();
+    let sessions = store.sessions().unwrap();
+    assert_eq!(sessions.len(), 1, "one agent session, one flightlog session");
+    let id = &sessions[0].id;
+    let mut seqs = Vec::new();
+    let mut calls = std::collections::HashSet::new();
+    store
+        .for_each_event(id, |e| {
+            let ev = e.event().unwrap();
+            seqs.push(ev.seq);
+            if ev.kind == Kind::ToolCall {
+                calls.insert(ev.data["call_id"].as_str().unwrap().to_string());
+            }
+            true
+        })
+        .unwrap();
+    assert_eq!(seqs, (0..4001).collect::<Vec<u64>>(), "no fork, no gap");
+    assert_eq!(calls.len(), 4000, "no lost event");
+    let (code, v) = verify_json(&db, &[]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["events_checked"], 4001);
+    println!("8 writers x 500 hook processes: one chain of {} events, verify intact", seqs.len());
+}
+
+#[test]
+fn reference_payloads_of_every_agent_are_understood() {
+    let dir = flightlog_fixtures::fixtures_dir().join("hooks");
+    let d = tempfile::tempdir().unwrap();
+    let db = d.path().join("fl.db");
+    let mut n = 0;
+    for agent in ["claude-code", "codex", "gemini", "cursor"] {
+        let mut files: Vec<_> = std::fs::read_dir(dir.join(agent)).unwrap().map(|e| e.unwrap().path()).collect();
+        files.sort();
+        for f in files {
+            let malformed = f.file_name().unwrap().to_string_lossy().starts_with("malformed");
+            let (code, _, err) = hook(&db, agent, &std::fs::read(&f).unwrap(), None);
+            if malformed {
+                assert_eq!(code, 1, "{}: malformed input must be non-blocking exit 1", f.display());
+                assert!(err.contains("not understood"), "{err}");
+            } else {
+                assert_eq!(code, 0, "{}: {err}", f.display());
+                n += 1;
+            }
+        }
+    }
+    assert!(n >= 8, "only {n} reference payloads found");
+    let store = Store::open_read_only(&db).unwrap();
+    let mut raw = 0;
+    for s in store.sessions().unwrap() {
+        store.for_each_event(&s.id, |e| {
+            if e.event().unwrap().kind == Kind::RawInput {
+                raw += 1;
+            }
+            true
+        }).unwrap();
+    }
+    assert!(raw >= 1, "malformed fixtures are kept as raw_input");
+    assert_eq!(verify_json(&db, &[]).0, 0);
+}
+
+#[test]
+fn the_incident_through_hooks_is_one_session_without_raw_secrets() {
+    let path = flightlog_fixtures::fixtures_dir().join("incident/pocketos.hooks.jsonl");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let d = tempfile::tempdir().unwrap();
+    let db = d.path().join("fl.db");
+    let mut lines = 0;
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let v: Value = serde_json::from_str(line).unwrap();
+        let ts = v.get("timestamp").and_then(Value::as_str);
+        let (code, _, err) = hook(&db, "claude-code", line.as_bytes(), ts);
+        assert_eq!(code, 0, "{err}");
+        lines += 1;
+    }
+    let store = Store::open_read_only(&db).unwrap();
+    let sessions = store.sessions().unwrap();
+    assert_eq!(sessions.len(), 1);
+    let evs: Vec<Event> = store.events(&sessions[0].id, 0, 10_000).unwrap().iter().map(|e| e.event().unwrap()).collect();
+    let from_payloads = evs.iter().filter(|e| e.kind != Kind::FileRead).count();
+    assert_eq!(from_payloads, lines + 1, "every payload recorded (plus session_start)");
+    let results = evs.iter().filter(|e| e.kind == Kind::ToolResult).count();
+    let joined = evs.iter().filter(|e| e.kind == Kind::ToolResult && e.data["call_seq"].is_u64()).count();
+    assert!(results > 0 && joined == results, "every tool result joined to its call");
+    assert!(evs.iter().any(|e| !e.redactions.is_empty()), "the token is redacted, with a fingerprint");
+    // No raw secret from the fixture in any database file.
+    for secret in [flightlog_fixtures::railway::ACCOUNT_TOKEN, flightlog_fixtures::railway::PROJECT_TOKEN] {
+        for suffix in ["", "-wal", "-shm"] {
+            let p = format!("{}{suffix}", db.display());
+            if let Ok(bytes) = std::fs::read(&p) {
+                assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_bytes()), "raw secret in {p}");
+            }
+        }
+    }
+}
