@@ -101,7 +101,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
                         p.detail
                     );
                 }
-                if report.problems.iter().all(|p| p.kind == "untrusted_key") {
+                if report.problems.iter().any(|p| p.kind == "untrusted_key") {
                     eprintln!(
                         "  (signed by a key this install does not trust: pass the exporter's \
                          public key with --pubkey FILE)"

@@ -1,3 +1,4 @@
 //! End-to-end tests.
+mod interop;
 mod record;
 mod replay_tui;

@@ -11,6 +11,8 @@
 
 use std::io::Write;
 
+use flightlog_analysis::decode::decode_argv;
+use flightlog_analysis::shell;
 use flightlog_formats::Kind;
 use serde_json::{Map, Value, json};
 
@@ -55,12 +57,29 @@ pub fn events(records: &[Record], findings: &[Finding]) -> Vec<Value> {
             .unwrap_or("agent")
             .to_string(),
     };
+    // Execs whose API call was captured separately (proxy, `via_seq`) are not decoded again.
+    let captured: std::collections::HashSet<u64> = records
+        .iter()
+        .filter(|r| r.event.kind == Kind::ApiCall)
+        .filter_map(|r| r.event.data.get("via_seq").and_then(Value::as_u64))
+        .collect();
     let mut out = Vec::new();
     for r in records {
         let e = &r.event;
         match e.kind {
-            Kind::Exec => out.push(process(&ctx, r, false)),
-            Kind::ToolCall if s(&e.data, "command").is_some() => out.push(process(&ctx, r, true)),
+            Kind::Exec | Kind::ToolCall
+                if e.kind == Kind::Exec || s(&e.data, "command").is_some() =>
+            {
+                out.push(process(&ctx, r, e.kind == Kind::ToolCall));
+                if !captured.contains(&e.seq) {
+                    for d in decoded_requests(r) {
+                        out.push(http(&ctx, &d));
+                        if let Some(api) = api(&ctx, &d) {
+                            out.push(api);
+                        }
+                    }
+                }
+            }
             Kind::FileChange | Kind::FileRead => out.push(file(&ctx, r)),
             Kind::ApiCall => {
                 out.push(http(&ctx, r));
@@ -75,6 +94,38 @@ pub fn events(records: &[Record], findings: &[Finding]) -> Vec<Value> {
         }
     }
     out
+}
+
+/// API calls visible in a command line (`curl -X POST ... -d '{..}'`), decoded the way the
+/// analysis decodes them, as views of the same event (same seq and hash).
+fn decoded_requests(r: &Record) -> Vec<Record> {
+    let e = &r.event;
+    let cmds = if e.kind == Kind::Exec {
+        let argv: Vec<String> = e
+            .data
+            .get("argv")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+            .unwrap_or_default();
+        shell::from_argv(&argv)
+    } else {
+        shell::split(s(&e.data, "command").unwrap_or(""))
+    };
+    cmds.iter()
+        .filter_map(|c| decode_argv(&c.argv))
+        .map(|req| {
+            let mut data = req.to_data();
+            if let Value::Object(m) = &mut data {
+                m.insert("via_seq".into(), json!(e.seq));
+                m.insert("decoded_from".into(), json!("argv"));
+                m.insert("via_kind".into(), json!(e.kind.as_str()));
+            }
+            let mut view = r.clone();
+            view.event.kind = Kind::ApiCall;
+            view.event.data = data;
+            view
+        })
+        .collect()
 }
 
 fn base(
@@ -120,7 +171,8 @@ fn base(
         json!({"flightlog": {
             "session": e.session,
             "seq": e.seq,
-            "kind": e.kind.as_str(),
+            "kind": s(&e.data, "via_kind").unwrap_or(e.kind.as_str()),
+            "decoded_from": s(&e.data, "decoded_from"),
             "source": e.source,
             "env": e.env,
             "prev_hash": r.prev,

@@ -1,0 +1,985 @@
+//! Imports and exports driven through the binary: every shared transcript imported with its
+//! tool calls, a jsonl export re-imported with its chain, every export format checked against
+//! its spec, the audit bundle verified offline and tampered with, and the HTML report opened in
+//! a real headless browser.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use flightlog_formats::{Event, Kind, Store};
+use serde_json::Value;
+
+fn bin() -> PathBuf {
+    flightlog_fixtures::bin_path().expect("build the binary first (cargo build)")
+}
+
+/// `<repo>/../shared/data`.
+fn data_dir() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data"))
+}
+
+fn fl(db: &Path, policy: Option<&Path>, args: &[&str]) -> Output {
+    let mut c = Command::new(bin());
+    c.arg("--db").arg(db);
+    if let Some(p) = policy {
+        c.arg("--policy").arg(p);
+    }
+    c.args(args)
+        .env_remove("FLIGHTLOG_SESSION")
+        .env_remove("FLIGHTLOG_POLICY")
+        .env("FLIGHTLOG_FAKE_NOW", "2026-04-25T10:05:00Z")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn events(db: &Path, session: &str) -> Vec<Event> {
+    let store = Store::open_read_only(db).unwrap();
+    store
+        .events(session, 0, 10_000_000)
+        .unwrap()
+        .iter()
+        .map(|e| e.event().unwrap())
+        .collect()
+}
+
+#[test]
+fn imports_every_shared_data_file_with_all_tool_calls() {
+    let d = tempfile::tempdir().unwrap();
+    let db = d.path().join("db/flightlog.db");
+    let counts: Value =
+        serde_json::from_str(&std::fs::read_to_string(data_dir().join("counts.json")).unwrap())
+            .unwrap();
+    let mut expected: HashMap<String, (u64, u64)> = HashMap::new();
+    for (k, v) in counts.as_object().unwrap() {
+        // Subagent files count toward their parent transcript.
+        let key = match k.split_once("/subagents/") {
+            Some((parent, _)) => format!("{parent}.jsonl"),
+            None => k.clone(),
+        };
+        let calls = ["tool_use", "function_call", "custom_tool_call"]
+            .iter()
+            .filter_map(|f| v[*f].as_u64())
+            .sum::<u64>();
+        let results = [
+            "tool_result",
+            "function_call_output",
+            "custom_tool_call_output",
+        ]
+        .iter()
+        .filter_map(|f| v[*f].as_u64())
+        .sum::<u64>();
+        let e = expected.entry(key).or_default();
+        e.0 += calls;
+        e.1 += results;
+    }
+    let mut checked = 0;
+    let mut keys: Vec<String> = expected.keys().cloned().collect();
+    keys.sort();
+    for rel in keys {
+        let (fmt, unknown_types) = if rel.starts_with("codex/") {
+            ("codex", rel.contains("rollout-"))
+        } else {
+            ("claude-code", false)
+        };
+        let path = data_dir().join(&rel);
+        let out = fl(&db, None, &["import", fmt, path.to_str().unwrap()]);
+        let stdout = ok(&out);
+        let ids: Vec<&str> = stdout.lines().collect();
+        assert_eq!(ids.len(), 1, "{rel}: one session id printed");
+        let evs = events(&db, ids[0]);
+        let calls = evs.iter().filter(|e| e.kind == Kind::ToolCall).count() as u64;
+        let results = evs.iter().filter(|e| e.kind == Kind::ToolResult).count() as u64;
+        assert_eq!(
+            (calls, results),
+            expected[&rel],
+            "{rel}: tool calls and results"
+        );
+        for e in &evs {
+            assert_eq!(e.source, format!("import:{fmt}"), "{rel}");
+            assert_eq!(e.data["imported"], true, "{rel}");
+        }
+        assert!(
+            !evs.iter().any(|e| e.kind == Kind::RawInput),
+            "{rel}: no error"
+        );
+        if unknown_types {
+            let kept = evs
+                .iter()
+                .find(|e| e.data["record"] == "future_synthetic_record")
+                .expect("the unknown record type is kept");
+            assert_eq!(kept.data["unknown"], true);
+        }
+        // Timestamps come from the records, not the clock.
+        assert!(!evs[0].ts.starts_with("2026-04-25T10:05"), "{rel}");
+        checked += 1;
+    }
+    assert_eq!(
+        checked, 7,
+        "five transcripts (two with subagents) and two rollouts"
+    );
+    // The same file again: the same session, nothing duplicated.
+    let p = data_dir().join("claude-code/short.jsonl");
+    let a = ok(&fl(
+        &db,
+        None,
+        &["import", "claude-code", p.to_str().unwrap()],
+    ));
+    let b = ok(&fl(
+        &db,
+        None,
+        &["import", "claude-code", p.to_str().unwrap()],
+    ));
+    assert_eq!(a, b);
+    let v = fl(&db, None, &["verify", "--all"]);
+    ok(&v);
+}
+
+#[test]
+fn imports_asciicast_v2_and_v3() {
+    let d = tempfile::tempdir().unwrap();
+    let db = d.path().join("db/flightlog.db");
+    let v2 = d.path().join("v2.cast");
+    std::fs::write(
+        &v2,
+        "{\"version\":2,\"width\":100,\"height\":50,\"timestamp\":1509091818}\n[0.5,\"o\",\"hello\"]\n[1.25,\"r\",\"90x30\"]\n[2.0,\"o\",\"bye\"]\n",
+    )
+    .unwrap();
+    let v3 = d.path().join("v3.cast");
+    std::fs::write(
+        &v3,
+        "{\"version\":3,\"term\":{\"cols\":80,\"rows\":24},\"timestamp\":1504467315}\n# comment\n[0.248,\"o\",\"Hello\"]\n[1.0,\"m\",\"mark\"]\n[0.5,\"z\",\"future\"]\n[0.887,\"x\",\"3\"]\n",
+    )
+    .unwrap();
+    let id2 = ok(&fl(
+        &db,
+        None,
+        &["import", "asciicast", v2.to_str().unwrap()],
+    ));
+    let e2 = events(&db, id2.trim());
+    let term: Vec<&Event> = e2.iter().filter(|e| e.kind == Kind::Terminal).collect();
+    assert_eq!(term.len(), 3);
+    assert_eq!(term[0].data["data"], "hello");
+    assert_eq!(term[1].data["stream"], "r");
+    assert_eq!(term[2].data["t_ms"], 2000);
+    assert_eq!(term[0].ts, "2017-10-27T08:10:18.500000Z");
+    let id3 = ok(&fl(
+        &db,
+        None,
+        &["import", "asciicast", v3.to_str().unwrap()],
+    ));
+    let e3 = events(&db, id3.trim());
+    assert!(e3.iter().any(|e| e.data["marker"] == "mark"));
+    assert!(
+        e3.iter()
+            .any(|e| e.data["unknown"] == true && e.data["record"] == "z")
+    );
+    let end = e3.iter().find(|e| e.kind == Kind::SessionEnd).unwrap();
+    assert_eq!(end.data["exit"], 3);
+    assert_eq!(end.data["t_ms"], 2635);
+}
+
+const POLICY: &str = r#"home = "staging"
+
+[environments.production]
+ids = ["3d2c42fb-*"]
+
+[environments.staging]
+ids = ["a8e5c1d9-*"]
+
+[[credentials]]
+kind = "railway-account"
+reaches = ["*"]
+"#;
+
+/// The PocketOS incident as a Claude Code transcript, plus hostile prompt text.
+fn incident_transcript() -> String {
+    fn rec(t: &str, uuid: &str, ts: &str, message: Value) -> String {
+        serde_json::json!({"type": t, "sessionId": "e2e-incident-0001", "cwd": "/work/app",
+            "version": "2.1.39", "uuid": uuid, "timestamp": ts, "message": message})
+        .to_string()
+    }
+    let call = |id: &str, cmd: &str| {
+        serde_json::json!({"id": format!("m-{id}"), "model": "claude-opus-4-6", "role": "assistant",
+            "content": [{"type": "tool_use", "id": id, "name": "Bash", "input": {"command": cmd}}]})
+    };
+    let result = |id: &str, out: &str, err: bool| serde_json::json!({"role": "user", "content": [{"type": "tool_result", "tool_use_id": id, "content": out, "is_error": err}]});
+    let curl = r#"curl -X POST https://backboard.railway.app/graphql/v2 -H "Authorization: Bearer 7f3c9a2e-51d4-4b8e-9c06-2a7d1e8f4b93" -H "Content-Type: application/json" -d '{"query":"mutation { volumeDelete(volumeId: \"3d2c42fb-9a1e-4c57-b8d3-6e0f2a7c5b19\") }"}'"#;
+    [
+        rec("user", "u1", "2026-04-25T10:00:00.000Z", serde_json::json!({"role": "user", "content": "Fix the staging deploy"})),
+        rec("assistant", "a1", "2026-04-25T10:00:01.000Z", call("toolu_1", "railway up --environment staging")),
+        rec("user", "u2", "2026-04-25T10:00:02.000Z", result("toolu_1", "Error: credential mismatch", true)),
+        rec("assistant", "a2", "2026-04-25T10:00:05.000Z", call("toolu_2", "grep -r RAILWAY ops/")),
+        rec("user", "u3", "2026-04-25T10:00:06.000Z", result("toolu_2", "ops/domains.env:RAILWAY_API_TOKEN=7f3c9a2e-51d4-4b8e-9c06-2a7d1e8f4b93", false)),
+        rec("assistant", "a3", "2026-04-25T10:00:08.900Z", call("toolu_3", curl)),
+        rec("user", "u4", "2026-04-25T10:00:09.500Z", result("toolu_3", "{\"data\":{\"volumeDelete\":true}}", false)),
+        rec("user", "u5", "2026-04-25T10:00:10.000Z", serde_json::json!({"role": "user", "content": "=HYPERLINK(\"http://evil.example\",\"x\")"})),
+        rec("user", "u6", "2026-04-25T10:00:10.100Z", serde_json::json!({"role": "user", "content": "+1+2"})),
+        rec("user", "u7", "2026-04-25T10:00:10.200Z", serde_json::json!({"role": "user", "content": "-cmd|' /C calc'!A0"})),
+        rec("user", "u8", "2026-04-25T10:00:10.300Z", serde_json::json!({"role": "user", "content": "@SUM(1,2)"})),
+        rec("user", "u9", "2026-04-25T10:00:10.400Z", serde_json::json!({"role": "user", "content": "<script>alert(1)</script> \u{202e}gnp.exe"})),
+    ]
+    .join("\n")
+        + "\n"
+}
+
+struct Incident {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+    db: PathBuf,
+    policy: PathBuf,
+    session: String,
+}
+
+fn incident() -> Incident {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_path_buf();
+    let db = root.join("db/flightlog.db");
+    let policy = root.join("flightlog.toml");
+    std::fs::write(&policy, POLICY).unwrap();
+    let t = root.join("incident.jsonl");
+    std::fs::write(&t, incident_transcript()).unwrap();
+    let session = ok(&fl(
+        &db,
+        Some(&policy),
+        &["import", "claude-code", t.to_str().unwrap()],
+    ))
+    .trim()
+    .to_string();
+    Incident {
+        _dir: dir,
+        root,
+        db,
+        policy,
+        session,
+    }
+}
+
+fn export(i: &Incident, format: &str) -> String {
+    let path = i.root.join(format!("out.{format}"));
+    ok(&fl(
+        &i.db,
+        Some(&i.policy),
+        &[
+            "export",
+            &i.session,
+            "--format",
+            format,
+            "-o",
+            path.to_str().unwrap(),
+        ],
+    ));
+    std::fs::read_to_string(path).unwrap()
+}
+
+fn python() -> Option<&'static str> {
+    ["python3", "python"].into_iter().find(|p| {
+        Command::new(p)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    })
+}
+
+fn verify_script() -> PathBuf {
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scripts/verify_export.py"
+    ))
+}
+
+#[test]
+fn jsonl_export_verifies_offline_and_reimports_with_its_chain() {
+    let i = incident();
+    let text = export(&i, "jsonl");
+    let path = i.root.join("out.jsonl");
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines.last().unwrap().contains("\"kind\":\"checkpoint\""));
+    // The independent script: intact, then one flipped byte is caught.
+    let py = python().expect("python3 is needed to verify exports offline");
+    let out = Command::new(py)
+        .arg(verify_script())
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("OK:"), "{stdout}");
+    let tampered = i.root.join("tampered.jsonl");
+    std::fs::write(
+        &tampered,
+        text.replacen("Fix the staging deploy", "Fix the staging deplox", 1),
+    )
+    .unwrap();
+    let out = Command::new(py)
+        .arg(verify_script())
+        .arg(&tampered)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // Truncation (no final checkpoint) is caught too.
+    let cut = i.root.join("cut.jsonl");
+    std::fs::write(&cut, lines[..lines.len() - 2].join("\n") + "\n").unwrap();
+    let out = Command::new(py)
+        .arg(verify_script())
+        .arg(&cut)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+
+    // Re-import into another store: refused without the exporter's key, kept verbatim with it.
+    let other = i.root.join("other/flightlog.db");
+    let out = fl(&other, None, &["import", "jsonl", path.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--pubkey"));
+    let pubkey = i.root.join("db/keys/checkpoint.pub");
+    let out = fl(
+        &other,
+        None,
+        &[
+            "import",
+            "jsonl",
+            path.to_str().unwrap(),
+            "--pubkey",
+            pubkey.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(ok(&out).trim(), i.session);
+    let store = Store::open_read_only(&other).unwrap();
+    let rows = store.events(&i.session, 0, 1000).unwrap();
+    for (row, line) in rows.iter().zip(&lines) {
+        let (_, _, ev) = flightlog_formats::chain::split_export_line(line.as_bytes()).unwrap();
+        assert_eq!(row.raw, ev, "stored verbatim");
+    }
+    assert_eq!(rows.len(), lines.len() + 1, "plus the import note");
+    assert_eq!(rows.last().unwrap().event().unwrap().data["verified"], true);
+    drop(store);
+    ok(&fl(&other, None, &["verify", "--all"]));
+    // A tampered export is refused with its problems, and nothing is stored.
+    let third = i.root.join("third/flightlog.db");
+    let out = fl(
+        &third,
+        None,
+        &[
+            "import",
+            "jsonl",
+            tampered.to_str().unwrap(),
+            "--pubkey",
+            pubkey.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("hash_mismatch"));
+    assert!(
+        Store::open_read_only(&third)
+            .unwrap()
+            .sessions()
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// Required attributes per OCSF class (reference/formats.md 6.2; finding_info for 2004).
+fn check_ocsf(v: &Value) {
+    let has = |k: &str| v.get(k).is_some_and(|x| !x.is_null());
+    for k in [
+        "activity_id",
+        "category_uid",
+        "class_uid",
+        "metadata",
+        "severity_id",
+        "time",
+        "type_uid",
+    ] {
+        assert!(has(k), "missing {k}: {v}");
+    }
+    let class = v["class_uid"].as_u64().unwrap();
+    assert_eq!(
+        v["type_uid"].as_u64().unwrap(),
+        class * 100 + v["activity_id"].as_u64().unwrap()
+    );
+    assert!(v["metadata"]["version"].is_string());
+    assert!(
+        v["metadata"]["product"]["name"].is_string() || v["metadata"]["product"]["uid"].is_string()
+    );
+    assert!(
+        v["time"].as_i64().unwrap() > 1_700_000_000_000,
+        "time is epoch ms"
+    );
+    let any = |o: &Value, ks: &[&str]| ks.iter().any(|k| o.get(*k).is_some_and(|x| !x.is_null()));
+    let actor_ok = |v: &Value| any(&v["actor"], &["process", "user", "session", "app_name"]);
+    let device_ok = |v: &Value| {
+        v["device"]["type_id"].is_u64() && any(&v["device"], &["hostname", "ip", "uid", "name"])
+    };
+    match class {
+        1007 => {
+            assert!(actor_ok(v) && device_ok(v), "{v}");
+            assert!(any(&v["process"], &["pid", "uid", "cpid"]), "{v}");
+        }
+        1001 => {
+            assert!(actor_ok(v) && device_ok(v), "{v}");
+            assert!(
+                v["file"]["name"].is_string() && v["file"]["type_id"].is_u64(),
+                "{v}"
+            );
+        }
+        6003 => {
+            assert!(actor_ok(v), "{v}");
+            assert!(v["api"]["operation"].is_string(), "{v}");
+            assert!(v["src_endpoint"].is_object(), "{v}");
+            if let Some(r) = v["api"].get("request") {
+                assert!(r["uid"].is_string());
+            }
+        }
+        4002 => {}
+        2004 => {
+            assert!(
+                v["finding_info"]["uid"].is_string() && v["finding_info"]["title"].is_string(),
+                "{v}"
+            );
+        }
+        other => panic!("unexpected class {other}"),
+    }
+    let fl = &v["unmapped"]["flightlog"];
+    assert_eq!(fl["hash"].as_str().unwrap().len(), 64);
+    assert_eq!(fl["prev_hash"].as_str().unwrap().len(), 64);
+}
+
+#[test]
+fn ocsf_otlp_cef_exports_follow_their_specs() {
+    let i = incident();
+    let jsonl = export(&i, "jsonl");
+    let hash_of: HashMap<u64, String> = jsonl
+        .lines()
+        .map(|l| {
+            let (_, h, ev) = flightlog_formats::chain::split_export_line(l.as_bytes()).unwrap();
+            (Event::from_bytes(ev).unwrap().seq, hex(&h))
+        })
+        .collect();
+    // OCSF
+    let ocsf = export(&i, "ocsf");
+    let vs: Vec<Value> = ocsf
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let mut classes: HashMap<u64, usize> = HashMap::new();
+    for v in &vs {
+        check_ocsf(v);
+        *classes.entry(v["class_uid"].as_u64().unwrap()).or_default() += 1;
+        let seq = v["unmapped"]["flightlog"]["seq"].as_u64().unwrap();
+        assert_eq!(
+            v["unmapped"]["flightlog"]["hash"], hash_of[&seq],
+            "the chain hash travels"
+        );
+    }
+    assert_eq!(classes[&1007], 3, "three shell commands");
+    assert_eq!(classes[&2004], 2, "the crossing and the destructive action");
+    assert_eq!(classes[&6003], 1);
+    assert_eq!(classes[&4002], 1);
+    let api = vs.iter().find(|v| v["class_uid"] == 6003).unwrap();
+    assert_eq!(api["api"]["operation"], "volumeDelete");
+    assert_eq!(api["activity_id"], 4, "Delete");
+    let crossing = vs
+        .iter()
+        .find(|v| {
+            v["class_uid"] == 2004
+                && v["finding_info"]["title"]
+                    .as_str()
+                    .unwrap()
+                    .contains("crossing")
+        })
+        .unwrap();
+    assert!(
+        crossing["finding_info"]["title"]
+            .as_str()
+            .unwrap()
+            .contains("staging -> production")
+    );
+    assert!(crossing["severity_id"].as_u64().unwrap() >= 4);
+    // OTLP
+    let otlp: Value = serde_json::from_str(&export(&i, "otlp")).unwrap();
+    let spans = otlp["resourceSpans"][0]["scopeSpans"][0]["spans"]
+        .as_array()
+        .unwrap();
+    let attr = |s: &Value, k: &str| -> Option<Value> {
+        s["attributes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["key"] == k)
+            .map(|a| a["value"].clone())
+    };
+    let root = &spans[0];
+    assert_eq!(
+        attr(root, "gen_ai.operation.name").unwrap()["stringValue"],
+        "invoke_agent"
+    );
+    assert_eq!(
+        attr(root, "gen_ai.conversation.id").unwrap()["stringValue"],
+        i.session.as_str()
+    );
+    assert!(attr(root, "gen_ai.provider.name").is_some());
+    let tools: Vec<&Value> = spans
+        .iter()
+        .filter(|s| {
+            attr(s, "gen_ai.operation.name").is_some_and(|v| v["stringValue"] == "execute_tool")
+        })
+        .collect();
+    assert_eq!(tools.len(), 3);
+    let ids: Vec<&str> = spans
+        .iter()
+        .map(|s| s["spanId"].as_str().unwrap())
+        .collect();
+    for s in spans {
+        assert_eq!(s["traceId"], root["traceId"]);
+        assert_eq!(s["traceId"].as_str().unwrap().len(), 32);
+        assert_eq!(s["spanId"].as_str().unwrap().len(), 16);
+        if let Some(p) = s.get("parentSpanId") {
+            assert!(ids.contains(&p.as_str().unwrap()), "parent exists");
+        }
+        let (a, b): (u128, u128) = (
+            s["startTimeUnixNano"].as_str().unwrap().parse().unwrap(),
+            s["endTimeUnixNano"].as_str().unwrap().parse().unwrap(),
+        );
+        assert!(a <= b);
+        assert_eq!(tools[0]["name"].as_str().unwrap(), "execute_tool Bash");
+    }
+    let failed = tools.iter().filter(|s| s["status"]["code"] == 2).count();
+    assert_eq!(failed, 1, "the failed railway up");
+    assert!(tools.iter().any(|s| {
+        s["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["name"] == "flightlog.boundary_crossing")
+    }));
+    // CEF
+    let cef = export(&i, "cef");
+    for l in cef.lines() {
+        assert!(l.starts_with("CEF:0|flightlog|flightlog|"), "{l}");
+        assert_eq!(unescaped_pipes(l), 7, "eight header fields: {l}");
+        assert!(!l.contains('\n'));
+    }
+    assert!(
+        cef.lines()
+            .any(|l| l.contains("|finding.boundary_crossing|") && l.contains("cs2="))
+    );
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn unescaped_pipes(l: &str) -> usize {
+    let mut n = 0;
+    let mut esc = false;
+    for c in l.chars() {
+        if esc {
+            esc = false;
+        } else if c == '\\' {
+            esc = true;
+        } else if c == '|' {
+            n += 1;
+        }
+        if n == 7 {
+            break;
+        }
+    }
+    n
+}
+
+/// A strict asciicast v3 reader: header object with version 3 and term.cols/rows; every other
+/// non-comment line a [interval >= 0, code, string] array with a known code.
+fn parse_v3(text: &str) -> (Value, Vec<(f64, String, String)>) {
+    let mut lines = text.lines();
+    let header: Value = serde_json::from_str(lines.next().expect("header")).unwrap();
+    assert_eq!(header["version"], 3);
+    assert!(header["term"]["cols"].as_u64().unwrap() > 0);
+    assert!(header["term"]["rows"].as_u64().unwrap() > 0);
+    let mut out = Vec::new();
+    for l in lines {
+        if l.starts_with('#') {
+            continue;
+        }
+        let v: Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}"));
+        let a = v.as_array().unwrap();
+        assert_eq!(a.len(), 3, "{l}");
+        let t = a[0].as_f64().unwrap();
+        assert!(t >= 0.0 && t.is_finite(), "{l}");
+        let code = a[1].as_str().unwrap().to_string();
+        assert!(["o", "i", "m", "r", "x"].contains(&code.as_str()), "{l}");
+        let data = a[2].as_str().unwrap().to_string();
+        if code == "r" {
+            let (c, r) = data.split_once('x').unwrap();
+            c.parse::<u32>().unwrap();
+            r.parse::<u32>().unwrap();
+        }
+        if code == "x" {
+            data.parse::<i32>().unwrap();
+        }
+        out.push((t, code, data));
+    }
+    (header, out)
+}
+
+#[test]
+fn asciicast_export_is_strict_v3_with_markers() {
+    // A recording with output, a resize and an exit, imported then exported.
+    let d = tempfile::tempdir().unwrap();
+    let db = d.path().join("db/flightlog.db");
+    let cast = d.path().join("in.cast");
+    std::fs::write(
+        &cast,
+        "{\"version\":2,\"width\":100,\"height\":30,\"timestamp\":1509091818}\n[0.1234,\"o\",\"\\u001b[1mhi\\u001b[0m\\r\\n\"]\n[0.5,\"r\",\"90x30\"]\n[1.0006,\"o\",\"\u{017c}\"]\n",
+    )
+    .unwrap();
+    let id = ok(&fl(
+        &db,
+        None,
+        &["import", "asciicast", cast.to_str().unwrap()],
+    ));
+    let out = d.path().join("out.cast");
+    ok(&fl(
+        &db,
+        None,
+        &[
+            "export",
+            id.trim(),
+            "--format",
+            "asciicast",
+            "-o",
+            out.to_str().unwrap(),
+        ],
+    ));
+    let (h, evs) = parse_v3(&std::fs::read_to_string(&out).unwrap());
+    assert_eq!(h["term"]["cols"], 100);
+    let codes: Vec<&str> = evs.iter().map(|e| e.1.as_str()).collect();
+    assert_eq!(codes, ["o", "r", "o"]);
+    assert_eq!(evs[0].2, "\u{1b}[1mhi\u{1b}[0m\r\n");
+    // Intervals add up to the absolute times without drift.
+    let total: f64 = evs.iter().map(|e| e.0).sum();
+    assert!((total - 1.001).abs() < 0.0015, "{total}");
+    // The incident: markers at the crossing and the destructive action.
+    let i = incident();
+    let (_, evs) = parse_v3(&export(&i, "asciicast"));
+    let marks: Vec<&(f64, String, String)> = evs.iter().filter(|e| e.1 == "m").collect();
+    assert_eq!(marks.len(), 2);
+    assert!(marks[0].2.contains("CROSSING seq 6"), "{}", marks[0].2);
+    assert!(marks[1].2.contains("DESTRUCTIVE seq 6"));
+    assert!((marks[0].0 - 8.9).abs() < 0.001, "at +8.9 s");
+}
+
+/// A small RFC 4180 reader.
+fn parse_csv(text: &str) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    let mut row = Vec::new();
+    let mut cell = String::new();
+    let mut quoted = false;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                cell.push('"');
+                chars.next();
+            }
+            (true, '"') => quoted = false,
+            (true, c) => cell.push(c),
+            (false, '"') if cell.is_empty() => quoted = true,
+            (false, ',') => row.push(std::mem::take(&mut cell)),
+            (false, '\r') => {}
+            (false, '\n') => {
+                row.push(std::mem::take(&mut cell));
+                rows.push(std::mem::take(&mut row));
+            }
+            (false, c) => cell.push(c),
+        }
+    }
+    rows
+}
+
+#[test]
+fn csv_cells_are_neutralized() {
+    let i = incident();
+    let rows = parse_csv(&export(&i, "csv"));
+    assert_eq!(rows[0][0], "seq");
+    let n = rows[0].len();
+    for r in &rows {
+        assert_eq!(r.len(), n, "{r:?}");
+        for c in r {
+            assert!(
+                !c.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                "formula cell {c:?}"
+            );
+        }
+    }
+    let summaries: Vec<&str> = rows.iter().map(|r| r[5].as_str()).collect();
+    for want in ["'=HYPERLINK(", "'+1+2", "'-cmd|", "'@SUM(1,2)"] {
+        assert!(
+            summaries.iter().any(|s| s.starts_with(want)),
+            "{want} in {summaries:?}"
+        );
+    }
+    let crossing = rows.iter().find(|r| r[6].contains("crossing")).unwrap();
+    assert_eq!(crossing[0], "6");
+    assert_eq!(crossing[7], "critical");
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+    }
+}
+
+#[test]
+fn bundle_round_trip_detects_any_tampering() {
+    let i = incident();
+    let b = i.root.join("bundle");
+    ok(&fl(
+        &i.db,
+        Some(&i.policy),
+        &[
+            "export",
+            &i.session,
+            "--format",
+            "bundle",
+            "-o",
+            b.to_str().unwrap(),
+        ],
+    ));
+    for f in [
+        "events.jsonl",
+        "checkpoint.json",
+        "checkpoint.pub",
+        "report.md",
+        "report.html",
+        "session.cast",
+        "verify.py",
+        "README.md",
+        "MANIFEST",
+        "MANIFEST.sig",
+    ] {
+        assert!(b.join(f).is_file(), "{f}");
+    }
+    let pubkey = std::fs::read_to_string(b.join("checkpoint.pub")).unwrap();
+    assert_eq!(pubkey.trim().len(), 64);
+    assert!(
+        std::fs::read_to_string(b.join("report.md"))
+            .unwrap()
+            .contains("staging")
+    );
+    ok(&fl(&i.db, None, &["verify", b.to_str().unwrap()]));
+    // Offline, with the bundled script (and sha256sum where available).
+    let py = python().expect("python3 is needed to verify bundles offline");
+    let out = Command::new(py)
+        .current_dir(&b)
+        .args(["verify.py", "events.jsonl", "checkpoint.pub"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    if let Ok(out) = Command::new("sha256sum")
+        .current_dir(&b)
+        .args(["-c", "MANIFEST"])
+        .output()
+    {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+    // One byte changed in any file, a file removed, or one added: detected.
+    let flip = |p: &Path| {
+        let mut bytes = std::fs::read(p).unwrap();
+        let k = bytes.len() / 2;
+        bytes[k] = if bytes[k] == b'a' { b'b' } else { b'a' };
+        std::fs::write(p, bytes).unwrap();
+    };
+    for (n, f) in [
+        "events.jsonl",
+        "report.md",
+        "checkpoint.pub",
+        "report.html",
+        "session.cast",
+        "README.md",
+        "verify.py",
+        "checkpoint.json",
+        "MANIFEST",
+        "MANIFEST.sig",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let t = i.root.join(format!("t{n}"));
+        copy_dir(&b, &t);
+        flip(&t.join(f));
+        let out = fl(&i.db, None, &["verify", t.to_str().unwrap()]);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "tampering {f} went unnoticed: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+    let t = i.root.join("removed");
+    copy_dir(&b, &t);
+    std::fs::remove_file(t.join("report.md")).unwrap();
+    assert_eq!(
+        fl(&i.db, None, &["verify", t.to_str().unwrap()])
+            .status
+            .code(),
+        Some(1)
+    );
+    let t = i.root.join("added");
+    copy_dir(&b, &t);
+    std::fs::write(t.join("extra.sh"), "rm -rf /").unwrap();
+    assert_eq!(
+        fl(&i.db, None, &["verify", t.to_str().unwrap()])
+            .status
+            .code(),
+        Some(1)
+    );
+    // The offline script catches an edited events file too.
+    let t = i.root.join("t0");
+    let out = Command::new(py)
+        .current_dir(&t)
+        .args(["verify.py", "events.jsonl"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+}
+
+fn chromium() -> Option<PathBuf> {
+    [
+        "chromium",
+        "chromium-browser",
+        "google-chrome",
+        "headless_shell",
+    ]
+    .into_iter()
+    .find_map(|name| {
+        std::env::var_os("PATH").and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|d| d.join(name))
+                .find(|p| p.is_file())
+        })
+    })
+}
+
+#[test]
+fn html_report_renders_the_crossing_in_a_real_browser() {
+    let i = incident();
+    let b = i.root.join("bundle");
+    ok(&fl(
+        &i.db,
+        Some(&i.policy),
+        &[
+            "export",
+            &i.session,
+            "--format",
+            "bundle",
+            "-o",
+            b.to_str().unwrap(),
+        ],
+    ));
+    let html_path = b.join("report.html");
+    let html = std::fs::read_to_string(&html_path).unwrap();
+    // Self-contained: no scripts, no remote resources; hostile text escaped and made visible.
+    assert!(!html.contains("<script"), "agent text must be escaped");
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert!(
+        html.contains("\\u{202e}"),
+        "bidi override shown, not applied"
+    );
+    assert!(!html.contains("src=\"http") && !html.contains("href=\"http"));
+    assert!(html.contains("default-src 'none'"));
+    assert!(html.contains("Boundary crossed: staging &rarr; production"));
+    let Some(chrome) = chromium() else {
+        eprintln!(
+            "SKIPPED: no chromium on PATH (apt-get install -y chromium); the browser check did not run"
+        );
+        return;
+    };
+    let url = format!("file://{}", html_path.display());
+    let profile = i.root.join("chrome-profile");
+    let base = |c: &mut Command| {
+        c.args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-dev-shm-usage",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .stdin(Stdio::null());
+    };
+    let mut c = Command::new(&chrome);
+    base(&mut c);
+    let dom = c.arg("--dump-dom").arg(&url).output().unwrap();
+    assert!(
+        dom.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dom.stderr)
+    );
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    assert!(
+        dom.contains("Boundary crossed: staging → production"),
+        "the DOM shows the crossing"
+    );
+    assert!(dom.contains("railway.volumeDelete"));
+    let png = i.root.join("report.png");
+    let mut c = Command::new(&chrome);
+    base(&mut c);
+    let shot = c
+        .arg(format!("--screenshot={}", png.display()))
+        .arg("--window-size=1280,2000")
+        .arg(&url)
+        .output()
+        .unwrap();
+    assert!(
+        shot.status.success(),
+        "{}",
+        String::from_utf8_lossy(&shot.stderr)
+    );
+    let bytes = std::fs::read(&png).unwrap();
+    assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "a PNG");
+    assert!(
+        bytes.len() > 20_000,
+        "a non-trivial page ({} bytes)",
+        bytes.len()
+    );
+    // The PNG is 1280 wide (IHDR).
+    let w = u32::from_be_bytes([bytes[16], bytes[17], bytes[18], bytes[19]]);
+    assert_eq!(w, 1280);
+}
