@@ -1,6 +1,8 @@
 //! `flightlog replay` driven in a real terminal (tmux): open a recorded session, jump to the
 //! boundary crossing, see the banner, quit, and find the terminal restored.
 
+#![allow(clippy::unwrap_used)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};

@@ -27,7 +27,7 @@ const CHUNK: u64 = 50_000;
 enum Incoming {
     Key(KeyEvent),
     Resize(u16, u16),
-    Msg(Msg),
+    Msg(Box<Msg>),
 }
 
 /// Work for the loader thread.
@@ -164,7 +164,7 @@ fn push(state: &State, inc: Incoming, msgs: &mut Vec<Msg>) {
             }
         }
         Incoming::Resize(w, h) => msgs.push(Msg::Resize(w, h)),
-        Incoming::Msg(m) => msgs.push(m),
+        Incoming::Msg(m) => msgs.push(*m),
     }
 }
 
@@ -214,7 +214,7 @@ fn input_thread(tx: Sender<Incoming>, stop: Arc<AtomicBool>) {
 }
 
 fn send(tx: &Sender<Incoming>, m: Msg) -> bool {
-    tx.send(Incoming::Msg(m)).is_ok()
+    tx.send(Incoming::Msg(Box::new(m))).is_ok()
 }
 
 /// The loader: the session list, the index (then polling for new events), pages, screens,

@@ -5,6 +5,8 @@
 //! - The hostile fixture asserts that nothing an agent wrote reaches the terminal as a control
 //!   character, escape sequence or bidi override.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::time::Duration;

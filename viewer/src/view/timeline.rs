@@ -108,9 +108,7 @@ fn row_line(
     } else {
         fit(&format!("[{}]", safe(state.index.envs.get(e.env))), env_w)
     };
-    let estyle = if e.env == 0 {
-        base
-    } else if crossing {
+    let estyle = if e.env == 0 || crossing {
         base
     } else {
         env_style(state, state.index.envs.get(e.env)).patch(base)
