@@ -1,8 +1,9 @@
 //! A session's headline numbers for listings: crossings, destructive actions, chain state.
 
 use anyhow::Result;
-use flightlog_formats::Store;
+use flightlog_analysis::Policy;
 use flightlog_formats::verify::{StoreVerifyOptions, Trust, verify_store};
+use flightlog_formats::{Event, Store};
 
 use crate::ctx::Ctx;
 
@@ -14,6 +15,11 @@ pub struct Summary {
 }
 
 pub fn summarize(ctx: &Ctx, store: &Store, session: &str) -> Result<Summary> {
+    let policy = crate::guard::policy(ctx)?;
+    summarize_with(ctx, store, &policy, session)
+}
+
+pub fn summarize_with(ctx: &Ctx, store: &Store, policy: &Policy, session: &str) -> Result<Summary> {
     let keys = flightlog_formats::keys::trusted_public_keys(&ctx.key_dir()).unwrap_or_default();
     let report = verify_store(
         store,
@@ -29,11 +35,19 @@ pub fn summarize(ctx: &Ctx, store: &Store, session: &str) -> Result<Summary> {
     let intact = !report
         .problems
         .iter()
-        .any(|p| p.session.as_deref() == Some(session));
+        .any(|p| p.session.as_deref() == Some(session) || p.session.is_none());
+    let mut events: Vec<Event> = Vec::new();
+    store.for_each_event(session, |e| {
+        if let Ok(ev) = e.event() {
+            events.push(ev);
+        }
+        true
+    })?;
+    let a = flightlog_analysis::analyze(&events, policy);
     Ok(Summary {
-        home_env: None,
-        crossings: 0,
-        destructive: 0,
+        home_env: a.home_env.clone(),
+        crossings: a.boundary_crossings.len() as u64,
+        destructive: a.destructive.len() as u64,
         intact,
     })
 }

@@ -40,9 +40,10 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let store = ctx.open_ro()?;
+    let policy = crate::guard::policy(ctx)?;
     let mut rows = Vec::new();
     for s in store.sessions()? {
-        let summary = crate::summary::summarize(ctx, &store, &s.id)?;
+        let summary = crate::summary::summarize_with(ctx, &store, &policy, &s.id)?;
         rows.push(Row {
             id: s.id,
             label: s.label,

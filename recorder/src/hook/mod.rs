@@ -286,9 +286,16 @@ fn record_raw(
 
 /// Builds the agent-protocol answer.
 pub fn answer(agent: Agent, hook_event: &str, denial: Option<&Denial>) -> Answer {
-    let reason = denial.map(|d| match &d.rule {
-        Some(r) => format!("flightlog guard: {} (rule {r})", d.reason),
-        None => format!("flightlog guard: {}", d.reason),
+    let reason = denial.map(|d| {
+        let text = if d.reason.starts_with("flightlog") {
+            d.reason.clone()
+        } else {
+            format!("flightlog guard: {}", d.reason)
+        };
+        match &d.rule {
+            Some(r) if !text.contains(r.as_str()) => format!("{text} (rule {r})"),
+            _ => text,
+        }
     });
     match agent {
         Agent::ClaudeCode | Agent::Codex => match reason {
