@@ -288,3 +288,18 @@ pub fn report_html(analysis: &Analysis, events: &[Event], intact: bool) -> Strin
     ));
     h
 }
+
+#[cfg(test)]
+mod tests {
+    use super::esc;
+
+    #[test]
+    fn escapes_markup_and_shows_bidi_and_controls() {
+        assert_eq!(
+            esc("<a href='x'>&\"</a>"),
+            "&lt;a href=&#39;x&#39;&gt;&amp;&quot;&lt;/a&gt;"
+        );
+        assert_eq!(esc("a\u{202e}b\u{1b}[31m"), "a\\u{202e}b\\u{001b}[31m");
+        assert_eq!(esc("line\nnext"), "line\nnext");
+    }
+}

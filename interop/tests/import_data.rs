@@ -1,5 +1,6 @@
 //! Imports every file of the shared test data (`<repo>/../shared/data`): tool-call counts match
 //! counts.json, nothing fails, unknown record types are kept.
+#![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
 
@@ -50,11 +51,22 @@ fn claude_code_counts_match() {
                 lines += v["lines"].as_u64().unwrap();
             }
         }
-        assert_eq!(count(&p, Kind::ToolCall) as u64, calls, "{stem}: tool calls");
-        assert_eq!(count(&p, Kind::ToolResult) as u64, results, "{stem}: tool results");
+        assert_eq!(
+            count(&p, Kind::ToolCall) as u64,
+            calls,
+            "{stem}: tool calls"
+        );
+        assert_eq!(
+            count(&p, Kind::ToolResult) as u64,
+            results,
+            "{stem}: tool results"
+        );
         assert_eq!(p.stats.records, lines, "{stem}: records read");
         assert_eq!(p.stats.unparseable_lines, 0, "{stem}");
-        assert_eq!(p.stats.unmatched_results, 0, "{stem}: every result joins its call");
+        assert_eq!(
+            p.stats.unmatched_results, 0,
+            "{stem}: every result joins its call"
+        );
         assert_eq!(count(&p, Kind::RawInput), 0, "{stem}");
         for e in &p.events {
             assert_eq!(e.source, "import:claude-code");
@@ -72,7 +84,10 @@ fn claude_code_counts_match() {
         assert_eq!(p.events[0].kind, Kind::SessionStart);
         assert_eq!(p.events.last().unwrap().kind, Kind::SessionEnd);
     }
-    assert_eq!(seen_files, 7, "every claude-code file in counts.json was covered");
+    assert_eq!(
+        seen_files, 7,
+        "every claude-code file in counts.json was covered"
+    );
 }
 
 #[test]
@@ -102,8 +117,13 @@ fn subagents_link_to_the_parent_task_call() {
     assert!(start >= p.events[task].ts);
 
     // subagent.jsonl's subagent file is missing upstream: a gap says so.
-    let p = import::claude_code::parse_path(&data_dir().join("claude-code/subagent.jsonl")).unwrap();
-    let gap = p.events.iter().find(|e| e.kind == Kind::Gap).expect("gap for the missing file");
+    let p =
+        import::claude_code::parse_path(&data_dir().join("claude-code/subagent.jsonl")).unwrap();
+    let gap = p
+        .events
+        .iter()
+        .find(|e| e.kind == Kind::Gap)
+        .expect("gap for the missing file");
     assert_eq!(gap.data["reason"], "subagent_transcript_missing");
     assert_eq!(gap.data["agent_id"], "afb92ff");
     assert_eq!(gap.data["tool_calls_reported"], 9);
@@ -118,30 +138,51 @@ fn codex_counts_match_and_unknown_types_are_kept() {
     ] {
         let p = import::codex::parse_path(&data_dir().join("codex").join(name)).unwrap();
         let want = &c[format!("codex/{name}")];
-        let calls = want["function_call"].as_u64().unwrap() + want["custom_tool_call"].as_u64().unwrap();
+        let calls =
+            want["function_call"].as_u64().unwrap() + want["custom_tool_call"].as_u64().unwrap();
         let results = want["function_call_output"].as_u64().unwrap()
             + want["custom_tool_call_output"].as_u64().unwrap();
         assert_eq!(count(&p, Kind::ToolCall) as u64, calls, "{name}");
         assert_eq!(count(&p, Kind::ToolResult) as u64, results, "{name}");
         assert_eq!(p.stats.records, want["lines"].as_u64().unwrap());
         assert_eq!(p.stats.unmatched_results, 0);
-        let unknown = want["record_types"].get("future_synthetic_record").is_some();
-        let kept: Vec<_> = p.events.iter().filter(|e| e.data["unknown"] == true).collect();
+        let unknown = want["record_types"]
+            .get("future_synthetic_record")
+            .is_some();
+        let kept: Vec<_> = p
+            .events
+            .iter()
+            .filter(|e| e.data["unknown"] == true)
+            .collect();
         assert_eq!(kept.len(), usize::from(unknown), "{name}");
         if unknown {
             assert_eq!(kept[0].data["record"], "future_synthetic_record");
-            assert!(kept[0].data["raw"].as_str().unwrap().contains("\"safe\":\"ignored\""));
+            assert!(
+                kept[0].data["raw"]
+                    .as_str()
+                    .unwrap()
+                    .contains("\"safe\":\"ignored\"")
+            );
         }
         // Encrypted reasoning is never kept.
         for e in &p.events {
-            assert!(!e.data.to_string().contains("SYNTHETIC_ENCRYPTED_CONTENT_MUST_NOT_RENDER"));
+            assert!(
+                !e.data
+                    .to_string()
+                    .contains("SYNTHETIC_ENCRYPTED_CONTENT_MUST_NOT_RENDER")
+            );
         }
     }
-    let p = import::codex::parse_path(&data_dir().join(
-        "codex/rollout-2026-01-02T03-04-05-11111111-1111-4111-8111-111111111111.jsonl",
-    ))
+    let p = import::codex::parse_path(
+        &data_dir()
+            .join("codex/rollout-2026-01-02T03-04-05-11111111-1111-4111-8111-111111111111.jsonl"),
+    )
     .unwrap();
-    let exec = p.events.iter().find(|e| e.data["tool"] == "exec_command").unwrap();
+    let exec = p
+        .events
+        .iter()
+        .find(|e| e.data["tool"] == "exec_command")
+        .unwrap();
     assert_eq!(exec.data["command"], "find . -maxdepth 1 -type f");
 }
 
@@ -175,9 +216,15 @@ fn unknown_claude_code_records_are_kept_raw_and_redacted() {
     let unknown = evs.iter().find(|e| e.data["unknown"] == true).unwrap();
     let raw = unknown.data["raw"].as_str().unwrap();
     assert!(raw.contains("brand-new-record"));
-    assert!(!raw.contains("ghp_0123"), "secrets in raw lines are redacted: {raw}");
+    assert!(
+        !raw.contains("ghp_0123"),
+        "secrets in raw lines are redacted: {raw}"
+    );
     assert!(raw.contains("[REDACTED:"));
-    assert!(evs.iter().any(|e| e.kind == Kind::RawInput && e.data["raw"] == "this is not json"));
+    assert!(
+        evs.iter()
+            .any(|e| e.kind == Kind::RawInput && e.data["raw"] == "this is not json")
+    );
     // The same input again: the same session, nothing appended.
     let again = import::store_parsed(&store, &red, p).unwrap();
     assert!(again.already);
@@ -196,7 +243,12 @@ fn every_data_file_imports_into_a_store_that_verifies() {
         let t = std::time::Instant::now();
         let p = import::claude_code::parse_path(&path).unwrap();
         let s = import::store_parsed(&store, &red, p).unwrap();
-        eprintln!("{}: {} events in {:?}", path.display(), s.events, t.elapsed());
+        eprintln!(
+            "{}: {} events in {:?}",
+            path.display(),
+            s.events,
+            t.elapsed()
+        );
     }
     for e in std::fs::read_dir(data_dir().join("codex")).unwrap() {
         let path = e.unwrap().path();

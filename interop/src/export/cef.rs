@@ -118,3 +118,15 @@ pub fn write(records: &[Record], findings: &[Finding], mut out: impl Write) -> R
     out.flush().map_err(io)?;
     Ok(n)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{ext, header};
+
+    #[test]
+    fn escapes_per_spec() {
+        assert_eq!(header(r"a|b\c"), r"a\|b\\c");
+        assert_eq!(ext("k=v\\x\ny\rz"), r"k\=v\\x\ny\rz");
+        assert_eq!(ext("a|b"), "a|b");
+    }
+}

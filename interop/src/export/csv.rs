@@ -78,3 +78,21 @@ pub fn write(records: &[Record], findings: &[Finding], mut out: impl Write) -> R
     out.flush().map_err(io)?;
     Ok(n)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::cell;
+
+    #[test]
+    fn formula_cells_are_neutralized_and_quoted() {
+        assert_eq!(cell("=1+2"), "'=1+2");
+        assert_eq!(cell("+1"), "'+1");
+        assert_eq!(cell("-1"), "'-1");
+        assert_eq!(cell("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(cell("\tx"), "'\tx");
+        assert_eq!(cell("\rx"), "\"'\rx\"");
+        assert_eq!(cell("=a,\"b\""), "\"'=a,\"\"b\"\"\"");
+        assert_eq!(cell("plain"), "plain");
+        assert_eq!(cell("a\nb"), "\"a\nb\"");
+    }
+}

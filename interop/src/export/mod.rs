@@ -211,3 +211,14 @@ pub(crate) fn finding_label(f: &Finding) -> String {
         FindingKind::Destructive => format!("DESTRUCTIVE seq {}: {}", f.seq, f.title),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::one_line;
+
+    #[test]
+    fn one_line_collapses_and_cuts() {
+        assert_eq!(one_line("  a \n\t b\u{1b}c  ", 100), "a b c");
+        assert_eq!(one_line("abcdef", 3), "abc…");
+    }
+}

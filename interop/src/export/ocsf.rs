@@ -105,7 +105,11 @@ fn decoded_requests(r: &Record) -> Vec<Record> {
             .data
             .get("argv")
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect()
+            })
             .unwrap_or_default();
         shell::from_argv(&argv)
     } else {
@@ -128,17 +132,22 @@ fn decoded_requests(r: &Record) -> Vec<Record> {
         .collect()
 }
 
+/// An OCSF class: uid, name, category uid, category name.
+type Class = (u32, &'static str, u32, &'static str);
+const PROCESS: Class = (1007, "Process Activity", 1, "System Activity");
+const FILE_SYSTEM: Class = (1001, "File System Activity", 1, "System Activity");
+const HTTP: Class = (4002, "HTTP Activity", 4, "Network Activity");
+const API: Class = (6003, "API Activity", 6, "Application Activity");
+const DETECTION: Class = (2004, "Detection Finding", 2, "Findings");
+
 fn base(
     ctx: &Ctx,
     r: &Record,
-    class_uid: u32,
-    class_name: &str,
-    category_uid: u32,
-    category_name: &str,
-    activity_id: u32,
-    activity_name: &str,
+    class: Class,
+    (activity_id, activity_name): (u32, &str),
     severity_id: u8,
 ) -> Map<String, Value> {
+    let (class_uid, class_name, category_uid, category_name) = class;
     let e = &r.event;
     let mut m = Map::new();
     m.insert("class_uid".into(), json!(class_uid));
@@ -201,17 +210,7 @@ fn process(ctx: &Ctx, r: &Record, from_tool: bool) -> Value {
     let d = &e.data;
     let exit = d.get("exit").and_then(Value::as_i64);
     let failed = exit.is_some_and(|c| c != 0) || d.get("signal").is_some_and(|v| !v.is_null());
-    let mut m = base(
-        ctx,
-        r,
-        1007,
-        "Process Activity",
-        1,
-        "System Activity",
-        1,
-        "Launch",
-        1,
-    );
+    let mut m = base(ctx, r, PROCESS, (1, "Launch"), 1);
     let (cmd_line, name, exe) = if from_tool {
         let c = s(d, "command").unwrap_or("").to_string();
         let first = c.split_whitespace().next().unwrap_or("").to_string();
@@ -291,17 +290,7 @@ fn file(ctx: &Ctx, r: &Record) -> Value {
             _ => (3, "Update"),
         }
     };
-    let mut m = base(
-        ctx,
-        r,
-        1001,
-        "File System Activity",
-        1,
-        "System Activity",
-        aid,
-        aname,
-        1,
-    );
+    let mut m = base(ctx, r, FILE_SYSTEM, (aid, aname), 1);
     let path = s(d, "path").unwrap_or("").to_string();
     let name = path.rsplit('/').next().unwrap_or(&path).to_string();
     let mut f = json!({"name": name, "path": path, "type_id": 1, "type": "Regular File"});
@@ -375,17 +364,7 @@ fn http(ctx: &Ctx, r: &Record) -> Value {
         "PATCH" => (9, "Patch"),
         _ => (99, "Other"),
     };
-    let mut m = base(
-        ctx,
-        r,
-        4002,
-        "HTTP Activity",
-        4,
-        "Network Activity",
-        aid,
-        aname,
-        1,
-    );
+    let mut m = base(ctx, r, HTTP, (aid, aname), 1);
     let url = s(d, "url").unwrap_or("").to_string();
     let (scheme, host, port, path) = url_parts(&url);
     let host = s(d, "host")
@@ -489,17 +468,7 @@ fn api(ctx: &Ctx, r: &Record) -> Option<Value> {
         (99, "Other")
     };
     let sev = if aid == 4 { 3 } else { 1 };
-    let mut m = base(
-        ctx,
-        r,
-        6003,
-        "API Activity",
-        6,
-        "Application Activity",
-        aid,
-        aname,
-        sev,
-    );
+    let mut m = base(ctx, r, API, (aid, aname), sev);
     let url = s(d, "url").unwrap_or("");
     let (_, host, port, _) = url_parts(url);
     let host = s(d, "host")
@@ -535,17 +504,7 @@ fn api(ctx: &Ctx, r: &Record) -> Option<Value> {
 
 fn detection(ctx: &Ctx, r: &Record, f: &Finding) -> Value {
     let e = &r.event;
-    let mut m = base(
-        ctx,
-        r,
-        2004,
-        "Detection Finding",
-        2,
-        "Findings",
-        1,
-        "Create",
-        f.ocsf_severity(),
-    );
+    let mut m = base(ctx, r, DETECTION, (1, "Create"), f.ocsf_severity());
     let kind = match f.kind {
         FindingKind::Crossing => "Boundary Crossing",
         FindingKind::Destructive => "Destructive Action",
