@@ -331,7 +331,11 @@ struct Reported {
 fn layer_of(ev: &Event) -> &'static str {
     match ev.kind {
         Kind::ToolCall => "hook",
+        // A traced shell running a script (`bash -c '..'`) and the traced commands it starts
+        // are the same actions: they count as different layers so they merge.
+        Kind::Exec if is_shell_script(ev) => "exec-shell",
         Kind::Exec => "exec",
+        Kind::ApiCall if ev.source == "argv" => "api-argv",
         Kind::ApiCall => "api",
         Kind::FileChange => "watch",
         _ => "other",
@@ -368,6 +372,7 @@ pub fn analyze(events: &[Event], policy: &Policy) -> Analysis {
     let mut destructive: Vec<Destructive> = Vec::new();
     let mut gaps = Vec::new();
     let mut reported: Vec<Reported> = Vec::new();
+    let mut reported_by_seq: HashMap<u64, usize> = HashMap::new();
     let mut errors: Vec<(usize, bool, String)> = Vec::new(); // (index, credential failure, text)
     let from = home.clone().unwrap_or_else(|| "home".into());
 
@@ -411,6 +416,12 @@ pub fn analyze(events: &[Event], policy: &Policy) -> Analysis {
 
         // ---- secrets: sightings and uses
         let is_use = matches!(ev.kind, Kind::ToolCall | Kind::Exec | Kind::ApiCall);
+        // The recorder's own records (session_start carries the wrapped command line,
+        // checkpoints carry hashes) are neither sightings nor uses.
+        let skip_secrets = matches!(
+            ev.kind,
+            Kind::SessionStart | Kind::Checkpoint | Kind::SessionEnd
+        );
         // (fp, kind, variable, location, used)
         let mut found: Vec<Found> = Vec::new();
         if ev.kind == Kind::Note
@@ -503,7 +514,10 @@ pub fn analyze(events: &[Event], policy: &Policy) -> Analysis {
                 ));
             }
         }
-        for r in &ev.redactions {
+        if skip_secrets {
+            found.clear();
+        }
+        for r in ev.redactions.iter().filter(|_| !skip_secrets) {
             if !found.iter().any(|(fp, ..)| *fp == r.fp) {
                 found.push((
                     r.fp.clone(),
@@ -585,7 +599,7 @@ pub fn analyze(events: &[Event], policy: &Policy) -> Analysis {
         }
 
         // ---- errors
-        let (is_error, cred_failure, err_text) = error_of(ev);
+        let (is_error, cred_failure, err_text) = error_of(ev, &events[..idx]);
         f.error = is_error;
         if is_error {
             errors.push((idx, cred_failure, err_text));
@@ -675,16 +689,28 @@ pub fn analyze(events: &[Event], policy: &Policy) -> Analysis {
         if f.crossing || top.is_some() {
             let layer = layer_of(ev);
             let t = ev.time();
-            let prior = reported.iter_mut().rev().find(|r| {
-                !r.layers.contains(&layer)
-                    && r.keys.iter().any(|k| acts.keys.contains(k))
-                    && match (r.time, t) {
-                        (Some(a), Some(b)) => (b - a).num_seconds().abs() <= 60,
-                        _ => true,
-                    }
-            });
+            // A request decoded from an exec's argv (`via_seq`) is that exec's action.
+            let via = ev
+                .data
+                .get("via_seq")
+                .and_then(Value::as_u64)
+                .filter(|_| ev.kind == Kind::ApiCall)
+                .and_then(|s| reported_by_seq.get(&s).copied());
+            let prior = match via {
+                Some(ri) => Some(ri),
+                None => reported.iter().rposition(|r| {
+                    !r.layers.contains(&layer)
+                        && r.keys.iter().any(|k| acts.keys.contains(k))
+                        && match (r.time, t) {
+                            (Some(a), Some(b)) => (b - a).num_seconds().abs() <= 60,
+                            _ => true,
+                        }
+                }),
+            };
             match prior {
-                Some(r) => {
+                Some(ri) => {
+                    reported_by_seq.insert(ev.seq, ri);
+                    let r = &mut reported[ri];
                     r.layers.push(layer);
                     if let Some(ci) = r.crossing_idx {
                         crossings[ci]
@@ -746,6 +772,7 @@ pub fn analyze(events: &[Event], policy: &Policy) -> Analysis {
                             summary: format!("{}: {}", m.summary, m.detail),
                         });
                     }
+                    reported_by_seq.insert(ev.seq, reported.len());
                     reported.push(r);
                 }
             }
@@ -795,6 +822,23 @@ pub fn analyze(events: &[Event], policy: &Policy) -> Analysis {
         gaps,
         critical_window,
     }
+}
+
+fn is_shell_script(ev: &Event) -> bool {
+    let argv: Vec<String> = ev
+        .data
+        .get("argv")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    shell::from_argv(&argv)
+        .iter()
+        .any(|c| c.wrappers.iter().any(|w| w.ends_with(" -c") || w == "eval"))
 }
 
 fn location(path: Option<&str>, line: Option<u64>) -> Option<String> {
@@ -941,7 +985,7 @@ pub(crate) fn truncate(s: &str, n: usize) -> String {
     }
 }
 
-fn error_of(ev: &Event) -> (bool, bool, String) {
+fn error_of(ev: &Event, before: &[Event]) -> (bool, bool, String) {
     let d = &ev.data;
     let text_of = |keys: &[&str]| -> String {
         keys.iter()
@@ -970,7 +1014,14 @@ fn error_of(ev: &Event) -> (bool, bool, String) {
             if exit.is_none_or(|x| x == 0) {
                 return (false, false, String::new());
             }
-            let argv = d
+            // The recorder may write the exit as its own exec event (`exit_of_seq`).
+            let started = d
+                .get("exit_of_seq")
+                .and_then(Value::as_u64)
+                .and_then(|s| before.iter().rev().find(|e| e.seq == s))
+                .map(|e| &e.data)
+                .unwrap_or(d);
+            let argv = started
                 .get("argv")
                 .and_then(Value::as_array)
                 .map(|a| {
@@ -1622,7 +1673,8 @@ fn window(
     let anchor = idx_of(anchor_seq)?;
     // The secret behind it: used by the anchor (or the same action at nearby layers), seen before.
     let used: Vec<&String> = facts[anchor].secret_uses.iter().collect();
-    let read_of = |s: &SecretTrail| s.read_seq.unwrap_or(s.first_seen_seq);
+    // The read that matters is the agent's (tool output, file read), not the inventory.
+    let read_of = |s: &SecretTrail| s.read_seq.unwrap_or(u64::MAX);
     let secret = secrets
         .iter()
         .filter(|s| used.contains(&&s.fingerprint) && read_of(s) < anchor_seq)

@@ -57,7 +57,14 @@ pub fn guard_decision(policy: &Policy, prior: &[Event], candidate: &Event) -> Gu
     events.extend_from_slice(prior);
     events.push(candidate.clone());
     let a = analyze(&events, policy);
-    let Some(f) = a.facts.last() else {
+    verdict(policy, &a, events.len() - 1)
+}
+
+/// The guard's verdict on event `idx` of an analysis, whatever `guard.enabled` says (the facts
+/// of an event depend only on the events before it, so one [`analyze()`] of a whole session
+/// answers for each of its events; `flightlog policy test` uses this).
+pub fn verdict(policy: &Policy, a: &Analysis, idx: usize) -> GuardDecision {
+    let Some(f) = a.facts.get(idx) else {
         return GuardDecision {
             deny: false,
             rule: None,

@@ -182,6 +182,8 @@ pub struct Problem {
     pub line: usize,
     pub column: usize,
     pub message: String,
+    /// A warning (an unknown key or kind) rather than an error.
+    pub warning: bool,
 }
 
 impl std::fmt::Display for Problem {
@@ -303,12 +305,15 @@ impl Policy {
                         line,
                         column,
                         message: e.message().trim().to_string(),
+                        warning: false,
                     }],
                 });
             }
         };
         let policy = p.policy(root.get_ref());
         if !p.errors.is_empty() {
+            // Unknown keys are worth seeing next to the errors (a typo often explains them).
+            p.errors.append(&mut p.warnings);
             p.errors.sort_by_key(|e| (e.line, e.column));
             return Err(PolicyError::Invalid {
                 path: None,
@@ -370,6 +375,7 @@ impl Parser<'_> {
             line,
             column,
             message,
+            warning: false,
         }
     }
 
@@ -379,7 +385,8 @@ impl Parser<'_> {
     }
 
     fn warn(&mut self, span: std::ops::Range<usize>, message: String) {
-        let p = self.at(span, message);
+        let mut p = self.at(span, message);
+        p.warning = true;
         self.warnings.push(p);
     }
 
@@ -524,6 +531,7 @@ impl Parser<'_> {
             for r in &c.reaches {
                 if r != "*" && !names.contains(r) && policy.home.as_deref() != Some(r.as_str()) {
                     self.warnings.push(Problem {
+                        warning: true,
                         line: c.line,
                         column: 1,
                         message: format!(

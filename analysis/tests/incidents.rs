@@ -54,7 +54,7 @@ fn nine_second_incident_gets_the_full_answer() {
         "{ev_text}"
     );
     assert!(
-        ev_text.contains("also seen by the api layer at seq 12"),
+        ev_text.contains("also seen by the api-argv layer at seq 12"),
         "{ev_text}"
     );
     // The exec and the api_call are the same action: facts say crossing, no second entry.

@@ -1,17 +1,194 @@
-//! `flightlog policy` (being built).
+//! `flightlog policy`: validate a policy (`check`), replay a recorded session against one
+//! (`test`), or print the built-in policy (`default`).
 
+use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Result, bail};
+use anyhow::{Result, anyhow};
+use flightlog_analysis::policy::{DEFAULT_POLICY, PolicyError};
+use flightlog_analysis::{Policy, analyze, analyze::describe, verdict};
+use flightlog_formats::Kind;
+use serde_json::json;
 
 use crate::ctx::Ctx;
 
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  flightlog policy check flightlog.toml\n  flightlog policy test latest --policy flightlog.toml\n  flightlog policy default > flightlog.toml\n\nExit codes: check: 0 valid, 1 errors; test: 0 nothing would be blocked, 1 something would be; 2 could not run."
+)]
 pub struct Args {
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    rest: Vec<String>,
+    #[command(subcommand)]
+    command: Command,
 }
 
-pub fn run(_ctx: &Ctx, _args: Args) -> Result<ExitCode> {
-    bail!("'policy' is not available in this build yet")
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Validate a policy file: errors and unknown keys with their line.
+    Check {
+        /// The policy file.
+        file: PathBuf,
+    },
+    /// Replay a recorded session against a policy (--policy FILE) with the guard on, and name
+    /// the first event it would have blocked.
+    Test {
+        /// Session id, unique prefix, or `latest`.
+        session: String,
+        /// Print JSON: {session, policy, first_blocked_seq, blocked:[{seq,kind,rule,reason}]}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the built-in policy (a commented starting point).
+    Default,
+}
+
+pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
+    match args.command {
+        Command::Check { file } => check(&file),
+        Command::Test { session, json } => test(ctx, &session, json),
+        Command::Default => {
+            print!("{DEFAULT_POLICY}");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn check(file: &std::path::Path) -> Result<ExitCode> {
+    let name = file.display();
+    let mut out = std::io::stdout().lock();
+    match Policy::check_file(file) {
+        Ok(c) => {
+            for w in &c.warnings {
+                writeln!(
+                    out,
+                    "{name}:{}:{}: warning: {}",
+                    w.line, w.column, w.message
+                )?;
+            }
+            let p = &c.policy;
+            writeln!(
+                out,
+                "{name}: valid: home {}, {} environment(s) ({}), {} credential rule(s), guard {} (deny {}, fail {})",
+                p.home.as_deref().unwrap_or("(unset)"),
+                p.environments.len(),
+                p.environments
+                    .iter()
+                    .map(|e| e.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                p.credentials.len(),
+                if p.guard.enabled {
+                    "enabled"
+                } else {
+                    "disabled"
+                },
+                p.guard.deny.join(", "),
+                p.guard.fail.as_str(),
+            )?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(PolicyError::Invalid { problems, .. }) => {
+            for p in &problems {
+                let what = if p.warning { "warning" } else { "error" };
+                writeln!(out, "{name}:{}:{}: {what}: {}", p.line, p.column, p.message)?;
+            }
+            let errors = problems.iter().filter(|p| !p.warning).count();
+            writeln!(out, "{name}: {errors} error(s)")?;
+            Ok(ExitCode::from(1))
+        }
+        Err(e) => Err(anyhow!("{e}")),
+    }
+}
+
+fn test(ctx: &Ctx, session: &str, as_json: bool) -> Result<ExitCode> {
+    let policy = Policy::load(ctx.policy.as_deref()).map_err(|e| anyhow!("{e}"))?;
+    let source = ctx
+        .policy
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "(built-in policy)".into());
+    let store = ctx.open_ro()?;
+    let id = store.resolve(session)?;
+    let events = super::report::load_events(&store, &id)?;
+    let analysis = analyze(&events, &policy);
+    let start = events.first().and_then(|e| e.time());
+    let mut blocked = Vec::new();
+    for (i, ev) in events.iter().enumerate() {
+        // What a guard can stop: a hook's tool call, a traced exec, a proxied request.
+        if !matches!(ev.kind, Kind::ToolCall | Kind::Exec | Kind::ApiCall) {
+            continue;
+        }
+        let d = verdict(&policy, &analysis, i);
+        if d.deny {
+            blocked.push((i, d));
+        }
+    }
+    let mut out = std::io::stdout().lock();
+    if as_json {
+        let v = json!({
+            "session": id,
+            "policy": source,
+            "guard_enabled_in_policy": policy.guard.enabled,
+            "first_blocked_seq": blocked.first().map(|(i, _)| events[*i].seq),
+            "blocked": blocked.iter().map(|(i, d)| json!({
+                "seq": events[*i].seq,
+                "kind": events[*i].kind.as_str(),
+                "rule": d.rule,
+                "reason": d.reason,
+            })).collect::<Vec<_>>(),
+        });
+        writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+    } else {
+        writeln!(
+            out,
+            "policy {source} against session {id} ({} events), guard on, deny {}{}",
+            events.len(),
+            policy.guard.deny.join(", "),
+            if policy.guard.enabled {
+                ""
+            } else {
+                " (the policy itself has enabled = false: use --guard or enabled = true to get this)"
+            }
+        )?;
+        match blocked.first() {
+            None => writeln!(out, "nothing would have been blocked")?,
+            Some((i, d)) => {
+                let ev = &events[*i];
+                let rel = match (start, ev.time()) {
+                    (Some(a), Some(b)) => {
+                        format!(
+                            " at +{:.3}s",
+                            (b - a).num_microseconds().unwrap_or(0) as f64 / 1e6
+                        )
+                    }
+                    _ => String::new(),
+                };
+                writeln!(
+                    out,
+                    "would have blocked seq {} ({}{rel}): {}",
+                    ev.seq,
+                    ev.kind.as_str(),
+                    sanitize(&describe(ev))
+                )?;
+                writeln!(out, "  {}", sanitize(&d.reason))?;
+                if blocked.len() > 1 {
+                    let rest: Vec<String> = blocked[1..]
+                        .iter()
+                        .map(|(i, _)| events[*i].seq.to_string())
+                        .collect();
+                    writeln!(out, "also blocked: seq {}", rest.join(", "))?;
+                }
+            }
+        }
+    }
+    out.flush()?;
+    Ok(if blocked.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn sanitize(s: &str) -> String {
+    flightlog_viewer::sanitize::line(s)
 }
