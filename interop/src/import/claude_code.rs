@@ -28,6 +28,9 @@ use crate::{Error, Result};
 
 const FORMAT: &str = "claude-code";
 
+/// The most of a running command's progress output kept (its tail).
+const PROGRESS_TAIL: usize = 2048;
+
 /// Record types this importer knows (others are kept as unknown notes).
 const KNOWN: [&str; 9] = [
     "user",
@@ -724,7 +727,17 @@ fn record(
                     }
                 }
                 "bash_progress" => {
-                    for k in ["output", "elapsedTimeSeconds", "totalLines"] {
+                    // A snapshot of a command still running: its tail is what was on screen;
+                    // the whole output arrives with the tool result.
+                    if let Some(o) = d.get("output").and_then(Value::as_str) {
+                        let mut start = o.len().saturating_sub(PROGRESS_TAIL);
+                        while !o.is_char_boundary(start) {
+                            start += 1;
+                        }
+                        m.insert("output".into(), json!(&o[start..]));
+                        m.insert("output_truncated".into(), json!(start > 0));
+                    }
+                    for k in ["elapsedTimeSeconds", "totalLines"] {
                         if let Some(v) = d.get(k) {
                             m.insert(k.into(), v.clone());
                         }
