@@ -2,3 +2,5 @@
 mod interop;
 mod record;
 mod replay_tui;
+mod demo;
+mod fixtures_verify;

@@ -1,0 +1,223 @@
+//! `flightlog demo`: the nine-second incident, reconstructed for real and reported.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use flightlog_fixtures::bin_path;
+use flightlog_fixtures::railway::PRODUCTION_VOLUME_ID;
+use serde_json::Value;
+
+fn flightlog(tmp: &Path) -> Command {
+    let mut c = Command::new(bin_path().unwrap());
+    c.env("TMPDIR", tmp)
+        .env("NO_COLOR", "1")
+        .env_remove("FLIGHTLOG_DB")
+        .env_remove("FLIGHTLOG_POLICY")
+        .env_remove("FLIGHTLOG_SESSION")
+        .env_remove("FLIGHTLOG_FAKE_NOW")
+        .env_remove("FLIGHTLOG_GUARD");
+    c
+}
+
+fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// The lines of a markdown section (from its heading to the next `## `).
+fn section<'a>(md: &'a str, heading: &str) -> Vec<&'a str> {
+    md.lines()
+        .skip_while(|l| !l.starts_with(heading))
+        .skip(1)
+        .take_while(|l| !l.starts_with("## "))
+        .filter(|l| !l.trim().is_empty())
+        .collect()
+}
+
+#[test]
+fn demo_reconstructs_the_incident_and_reports_the_crossing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let keep = tmp.path().join("kept");
+    let out = flightlog(tmp.path())
+        .args(["demo", "--fast", "--keep"])
+        .arg(&keep)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+
+    // The agent's screen went to stderr; stdout is the report.
+    assert!(
+        stderr.contains("Unauthorized: credential mismatch"),
+        "{stderr}"
+    );
+    assert!(!stdout.contains("⏺"), "{stdout}");
+
+    // The stand-in really received the Bearer volumeDelete and deleted the volume.
+    let stand_in = section(&stdout, "## Railway API stand-in").join("\n");
+    assert!(
+        stand_in.contains("mutation serviceInstanceDeploy with Project-Access-Token -> 401"),
+        "{stand_in}"
+    );
+    assert!(
+        stand_in.contains("mutation volumeDelete with Authorization: Bearer -> 200"),
+        "{stand_in}"
+    );
+    assert!(
+        stand_in.contains(&format!("volume deleted: {PRODUCTION_VOLUME_ID}")),
+        "{stand_in}"
+    );
+
+    // The markdown report: the first crossing is the volumeDelete, staging -> production.
+    let crossings = section(&stdout, "## Boundary crossings");
+    let first = crossings.first().copied().unwrap_or_default();
+    assert!(first.contains("from staging to production"), "{stdout}");
+    let crossing_seq: u64 = first
+        .split("**seq ")
+        .nth(1)
+        .and_then(|r| r.split("**").next())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no seq in {first:?}"));
+    let destructive = section(&stdout, "## Destructive actions").join("\n");
+    assert!(
+        destructive.contains("`railway.volumeDelete`"),
+        "{destructive}"
+    );
+    assert!(
+        destructive.contains(&format!("| {crossing_seq} |")),
+        "{destructive}"
+    );
+    let provenance = section(&stdout, "## Secret provenance").join("\n");
+    assert!(provenance.contains("ops/domains.env:4"), "{provenance}");
+    assert!(stdout.contains("intact"), "{stdout}");
+
+    // The same facts from the kept store, as JSON.
+    let db = keep.join("store/flightlog.db");
+    let policy = keep.join("flightlog.toml");
+    let out = flightlog(tmp.path())
+        .arg("--db")
+        .arg(&db)
+        .arg("--policy")
+        .arg(&policy)
+        .args(["report", "latest", "--format", "json"])
+        .output()
+        .unwrap();
+    let (rj, re) = text(&out);
+    assert!(out.status.success(), "{rj}\n{re}");
+    let r: Value = serde_json::from_str(&rj).unwrap();
+    assert_eq!(r["home_env"], "staging");
+    assert_eq!(r["intact"], true);
+    let c = &r["boundary_crossings"][0];
+    assert_eq!(c["seq"].as_u64(), Some(crossing_seq), "{r:#}");
+    assert_eq!(c["from"], "staging");
+    assert_eq!(c["to"], "production");
+    let d = &r["destructive"][0];
+    assert_eq!(d["seq"].as_u64(), Some(crossing_seq), "{r:#}");
+    assert_eq!(d["rule"], "railway.volumeDelete");
+    assert_eq!(d["target_env"], "production");
+    let secrets = r["secrets"].as_array().unwrap();
+    let token = secrets
+        .iter()
+        .find(|s| {
+            s["location"]
+                .as_str()
+                .is_some_and(|l| l.starts_with("ops/domains.env"))
+        })
+        .unwrap_or_else(|| panic!("no secret from ops/domains.env in {r:#}"));
+    assert!(
+        token["used_in_seqs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s.as_u64() == Some(crossing_seq)),
+        "{token}"
+    );
+    let window = &r["critical_window"];
+    assert_eq!(window["to_seq"].as_u64(), Some(crossing_seq), "{r:#}");
+
+    // The crossing event is the volumeDelete call, and the token is redacted in it.
+    let out = flightlog(tmp.path())
+        .arg("--db")
+        .arg(&db)
+        .args(["show", "latest", "--json"])
+        .output()
+        .unwrap();
+    let (shown, _) = text(&out);
+    assert!(out.status.success());
+    let line = shown
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|l| l["event"]["seq"].as_u64() == Some(crossing_seq))
+        .unwrap();
+    let ev = line["event"].to_string();
+    assert!(ev.contains("volumeDelete"), "{ev}");
+    assert!(ev.contains(PRODUCTION_VOLUME_ID), "{ev}");
+    assert!(ev.contains("[REDACTED:"), "{ev}");
+    assert!(
+        !shown.contains(flightlog_fixtures::railway::ACCOUNT_TOKEN),
+        "the account token is stored in clear"
+    );
+
+    // The kept store verifies.
+    let out = flightlog(tmp.path())
+        .arg("--db")
+        .arg(&db)
+        .args(["verify", "--all", "--json"])
+        .output()
+        .unwrap();
+    let (v, _) = text(&out);
+    assert!(out.status.success(), "{v}");
+    let v: Value = serde_json::from_str(&v).unwrap();
+    assert_eq!(v["intact"], true);
+
+    // Nothing left behind in TMPDIR but the kept directory.
+    let left: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("flightlog-demo-"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn demo_with_the_guard_stops_the_delete() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = flightlog(tmp.path())
+        .args(["demo", "--fast", "--guard"])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    let stand_in = section(&stdout, "## Railway API stand-in").join("\n");
+    assert!(stand_in.contains("no volume was deleted"), "{stand_in}");
+    assert!(!stand_in.contains("volumeDelete"), "{stand_in}");
+    let guard = section(&stdout, "## Guard decisions").join("\n");
+    assert!(guard.contains("denied at the hook layer"), "{stdout}");
+    assert!(guard.contains("railway.volumeDelete"), "{stdout}");
+    assert!(stderr.contains("Blocked by a PreToolUse hook"), "{stderr}");
+    // The temporary store is gone.
+    let left = std::fs::read_dir(tmp.path()).unwrap().count();
+    assert_eq!(left, 0);
+}
+
+#[test]
+fn demo_refuses_a_non_empty_keep_dir() {
+    let tmp = tempfile::tempdir().unwrap();
+    let keep = tmp.path().join("full");
+    std::fs::create_dir(&keep).unwrap();
+    std::fs::write(keep.join("precious.txt"), "do not touch").unwrap();
+    let out = flightlog(tmp.path())
+        .args(["demo", "--fast", "--keep"])
+        .arg(&keep)
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("not empty"), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(keep.join("precious.txt")).unwrap(),
+        "do not touch"
+    );
+}
