@@ -128,28 +128,6 @@ impl Judge {
     }
 }
 
-/// `http://host:port/path?q` -> (host, /path?q).
-pub fn split_url(url: &str) -> (String, String) {
-    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
-    let (authority, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/"),
-    };
-    let authority = authority
-        .rsplit_once('@')
-        .map(|(_, h)| h)
-        .unwrap_or(authority);
-    let host = if authority.starts_with('[') {
-        authority
-            .split_once(']')
-            .map(|(h, _)| h.trim_start_matches('['))
-            .unwrap_or(authority)
-    } else {
-        authority.split(':').next().unwrap_or(authority)
-    };
-    (host.to_ascii_lowercase(), path.to_string())
-}
-
 /// A body as text, cut at `max` bytes on a character boundary (binary bodies are summarised).
 pub fn body_excerpt(body: &[u8], max: usize) -> Value {
     if body.is_empty() {
@@ -174,15 +152,6 @@ pub fn body_excerpt(body: &[u8], max: usize) -> Value {
 mod tests {
     use super::*;
     use serde_json::json;
-
-    #[test]
-    fn urls_split() {
-        assert_eq!(
-            split_url("http://User:pw@Example.com:8080/a/b?c=1"),
-            ("example.com".into(), "/a/b?c=1".into())
-        );
-        assert_eq!(split_url("http://[::1]:80"), ("::1".into(), "/".into()));
-    }
 
     #[test]
     fn excerpts_cut_on_char_boundaries() {
