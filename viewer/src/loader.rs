@@ -23,15 +23,29 @@ use crate::state::{
 /// Opens a session by name (id, unique prefix or `latest`).
 pub fn open_session(store: &Store, name: &str) -> Result<SessionInfo, ViewerError> {
     let id = store.resolve(name)?;
-    let row = store.sessions()?.into_iter().find(|s| s.id == id);
-    Ok(match row {
-        Some(r) => SessionInfo {
-            id: r.id,
-            label: r.label,
-            agent: r.agent,
-            home_env: r.home_env,
-            started: r.started,
-        },
+    // One row by key: listing sessions would count every event of every session.
+    let mut stmt = store
+        .connection()
+        .prepare_cached("SELECT label, agent, home_env, started FROM sessions WHERE id = ?1")?;
+    let mut rows = stmt.query_map([&id], |r| {
+        Ok((
+            r.get::<_, Option<String>>(0)?,
+            r.get::<_, Option<String>>(1)?,
+            r.get::<_, Option<String>>(2)?,
+            r.get::<_, String>(3)?,
+        ))
+    })?;
+    Ok(match rows.next() {
+        Some(row) => {
+            let (label, agent, home_env, started) = row?;
+            SessionInfo {
+                id,
+                label,
+                agent,
+                home_env,
+                started,
+            }
+        }
         None => SessionInfo {
             id,
             ..SessionInfo::default()
