@@ -1,5 +1,7 @@
 //! `flightlog demo`: the nine-second incident, reconstructed for real and reported.
 
+#![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
+
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -220,4 +222,68 @@ fn demo_refuses_a_non_empty_keep_dir() {
         std::fs::read_to_string(keep.join("precious.txt")).unwrap(),
         "do not touch"
     );
+}
+
+/// The incident as Claude Code hook payloads (fixtures/incident/pocketos.hooks.jsonl), each piped
+/// into `flightlog hook claude-code` at its own timestamp: the hook layer alone tells the story.
+#[test]
+fn the_incident_hook_stream_tells_the_story_through_the_hooks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("store/flightlog.db");
+    let policy = flightlog_fixtures::fixtures_dir().join("incident/flightlog.toml");
+    for line in flightlog_fixtures::incident::HOOKS_JSONL.lines() {
+        let v: Value = serde_json::from_str(line).unwrap();
+        let ts = v["timestamp"].as_str().unwrap();
+        let mut child = flightlog(tmp.path())
+            .arg("--db")
+            .arg(&db)
+            .arg("--policy")
+            .arg(&policy)
+            .args(["hook", "claude-code"])
+            .env("FLIGHTLOG_FAKE_NOW", ts)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), line.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{line}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let out = flightlog(tmp.path())
+        .arg("--db")
+        .arg(&db)
+        .arg("--policy")
+        .arg(&policy)
+        .args(["report", "latest", "--format", "json"])
+        .output()
+        .unwrap();
+    let (rj, re) = text(&out);
+    assert!(out.status.success(), "{rj}\n{re}");
+    let r: Value = serde_json::from_str(&rj).unwrap();
+    let crossing = r["boundary_crossings"][0]["seq"].as_u64().unwrap();
+    assert_eq!(r["boundary_crossings"][0]["to"], "production", "{r:#}");
+    assert_eq!(r["destructive"][0]["rule"], "railway.volumeDelete", "{r:#}");
+    assert_eq!(r["destructive"][0]["seq"].as_u64(), Some(crossing));
+    let token = r["secrets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["kind"] == "railway-account")
+        .unwrap_or_else(|| panic!("{r:#}"));
+    assert!(
+        token["location"]
+            .as_str()
+            .unwrap()
+            .starts_with("ops/domains.env"),
+        "{token}"
+    );
+    // From the credential failure to the delete: the incident's nine seconds (the window ends
+    // at the PreToolUse of the curl, 8.5 s after the failure was reported).
+    let secs = r["critical_window"]["seconds"].as_f64().unwrap();
+    assert!((8.0..=9.5).contains(&secs), "{secs}");
 }

@@ -1,5 +1,7 @@
 //! `flightlog verify` on the session fixtures (fixtures/sessions/README.md says what each shows).
 
+#![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
+
 use std::path::PathBuf;
 use std::process::Command;
 
