@@ -4,12 +4,37 @@
 //! fingerprint (HMAC-SHA-256 with the per-install key, first 16 hex digits): the same secret gives
 //! the same fingerprint in every event, so uses can be linked, but the fingerprint reveals nothing
 //! without the key.
+//!
+//! ## Rules (gitleaks-style, written for flightlog)
+//! 1. **Shapes**: credentials with a recognizable prefix or structure (PEM private keys, AWS key
+//!    ids, GitHub, GitLab, Slack, Stripe, OpenAI, Anthropic, Google, Azure, Twilio, SendGrid,
+//!    npm, PyPI, Docker Hub, Vault, JWTs, and more). A match is redacted wherever it appears.
+//! 2. **Context**: values whose meaning comes from around them: passwords in URLs
+//!    (`postgres://u:PASS@`), `Authorization: Bearer|Basic|token`, `Project-Access-Token:`,
+//!    API-key headers, `mysql -pPASS`, `curl -u user:PASS`, `sshpass -p`, `docker login -p`,
+//!    `aws configure set`, command-line flags (`--password=..`, `--api-key ..`), and assignments
+//!    (`.env` lines, `export X=..`, JSON `"password": ".."`, YAML `token: ..`, connection strings
+//!    `Password=..;`). Railway tokens are UUIDs: only context finds them.
+//! 3. **Names**: an assignment or flag is a secret when its name *ends* in a secret noun
+//!    (`token`, `secret`, `password`, `passwd`, `pass`, `pwd`, `passphrase`, `credentials`,
+//!    `api_key`, `access_key`, `private_key`, ...): `GITHUB_TOKEN`, `aws_secret_access_key`,
+//!    `keyStorePassword`. Names that only mention one (`max_tokens`, `TOKEN_COUNT`,
+//!    `password_reset_url`, `--token-file`, `tokenizer`, `private_key_path`) are not.
+//! 4. **Values**: placeholders are not secrets: empty, `<your-token>`, `${VAR}`, `$VAR`,
+//!    `%VAR%`, `{{ template }}`, `xxxx`, `****`, `your-api-key-here`, values containing
+//!    `EXAMPLE` (AWS documentation keys), a value equal to its own name (`password=password`),
+//!    code (`os.environ[..]`, `get_token()`, `process.env.X`) and file paths. Weak but real
+//!    passwords (`changeme`, `hunter2`) **are** redacted: an agent typing one into a live system
+//!    is typing the live password.
+//!
+//! `redact_str` repeats the scan until nothing new is found, so redaction is idempotent:
+//! redacting a redacted text changes nothing. Markers are never matched.
 
 use std::sync::OnceLock;
 
 use hmac::{Hmac, KeyInit, Mac};
-use regex::Regex;
-use serde_json::Value;
+use regex::{Captures, Regex};
+use serde_json::{Map, Value};
 use sha2::Sha256;
 
 use crate::event::Redaction;
@@ -36,60 +61,273 @@ impl std::fmt::Debug for Redactor {
     }
 }
 
+/// How strong the evidence from a name is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NameClass {
+    /// `password`, `passwd`, `pass`, `pwd`, `passphrase`: any non-placeholder value.
+    Password,
+    /// `token`, `secret`, `api_key`, `credentials`, ...: a value that could be a credential.
+    Token,
+    /// A bare `KEY` or `auth`: only a random-looking value.
+    Weak,
+}
+
+/// What a rule needs besides its regex.
+#[derive(Clone, Copy)]
+enum Check {
+    /// The shape is enough (placeholders like `sk_live_xxxx` excepted).
+    Shape,
+    /// A credential-looking value: letters and digits, or long.
+    Random,
+    /// A password-ish value: anything but a placeholder, code or a path.
+    Password,
+    /// Group `name` is a name that must say "secret"; the kind follows from it.
+    Named { name: usize, sep: Option<usize> },
+}
+
 struct Rule {
     kind: &'static str,
     re: Regex,
-    /// Capture group holding the secret (0 = whole match).
-    group: usize,
+    /// Capture groups that may hold the secret; the first that participated is used.
+    groups: &'static [usize],
+    check: Check,
 }
+
+/// Characters that may not start a name (so a name is never the tail of a longer word).
+const NAME: &str = r"[A-Za-z_][A-Za-z0-9_.-]*";
 
 fn rules() -> &'static [Rule] {
     static RULES: OnceLock<Vec<Rule>> = OnceLock::new();
     RULES.get_or_init(|| {
-        let r = |kind: &'static str, pat: &str, group: usize| Rule {
+        let r = |kind: &'static str, pat: &str, groups: &'static [usize], check: Check| Rule {
             kind,
             // ASCII word boundaries: a Unicode `\b` keeps the regex engine off its fast DFA on
             // non-ASCII text (25x slower on real transcripts), and an ASCII boundary only
             // redacts more (a secret glued to a non-ASCII letter).
             re: Regex::new(&pat.replace(r"\b", r"(?-u:\b)"))
                 .unwrap_or_else(|e| panic!("built-in rule {kind}: {e}")),
-            group,
+            groups,
+            check,
         };
+        use Check::*;
+        // A value after `=`/`:`/space: quoted, or a run of characters that cannot end a token.
+        let val = r#"(?:"([^"\n]+)"|'([^'\n]+)'|([^\s"'`;&|,}\]<>]+))"#;
         vec![
+            // ---- shapes
             r(
                 "private-key",
                 r"-----BEGIN[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----[\s\S]*?(?:-----END[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----|\z)",
-                0,
+                &[0],
+                Shape,
             ),
-            r("aws-access-key-id", r"\b((?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16})\b", 1),
-            r("github-token", r"\b((?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,255})\b", 1),
-            r("github-pat", r"\b(github_pat_[A-Za-z0-9_]{22,255})\b", 1),
-            r("stripe-key", r"\b((?:sk|rk)_(?:live|test)_[A-Za-z0-9]{10,99})\b", 1),
-            r("slack-token", r"\b(xox[abposr]-[A-Za-z0-9-]{10,250})\b", 1),
+            // base64 of a PEM private key (kubeconfig `client-key-data`, CI variables).
+            r(
+                "private-key",
+                r"LS0tLS1CRUdJTi[A-Za-z0-9+/]{0,60}?(?:UFJJVkFURSBLRVk|BSSVZBVEUgS0VZ|QUklWQVRFIEtFW)[A-Za-z0-9+/=]*",
+                &[0],
+                Shape,
+            ),
+            r("age-secret-key", r"\b(AGE-SECRET-KEY-1[0-9A-Z]{58})\b", &[1], Shape),
+            r("anthropic-key", r"\b(sk-ant-[a-z]{2,10}[0-9]{0,3}-[A-Za-z0-9_-]{32,})", &[1], Shape),
+            r(
+                "openai-key",
+                r"\b(sk-(?:proj|svcacct|admin|None)-[A-Za-z0-9_-]{20,}|sk-[A-Za-z0-9]{20}T3BlbkFJ[A-Za-z0-9]{20})",
+                &[1],
+                Shape,
+            ),
+            r("openai-key", r"\b(sk-[A-Za-z0-9]{32,})\b", &[1], Random),
+            r(
+                "aws-access-key-id",
+                r"\b((?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16})\b",
+                &[1],
+                Shape,
+            ),
+            r("github-token", r"\b((?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,255})\b", &[1], Shape),
+            r("github-pat", r"\b(github_pat_[A-Za-z0-9_]{22,255})\b", &[1], Shape),
+            r(
+                "gitlab-token",
+                r"\b((?:glpat|gldt|glptt|glrt|glcbt|glft|glsoat|glagent|glimt|gloas|glffct)-[A-Za-z0-9_-]{20,}|GR1348941[A-Za-z0-9_-]{20,})",
+                &[1],
+                Shape,
+            ),
+            r(
+                "slack-token",
+                r"\b((?:xox[abposre]|xoxe\.xox[bp])-[A-Za-z0-9-]{10,250}|xapp-[0-9]-[A-Za-z0-9-]{10,250})",
+                &[1],
+                Random,
+            ),
+            r(
+                "slack-webhook",
+                r"hooks\.slack\.com/(?:services|workflows|triggers)/([A-Za-z0-9+/_-]{20,})",
+                &[1],
+                Shape,
+            ),
+            r(
+                "discord-webhook",
+                r"discord(?:app)?\.com/api/webhooks/([0-9]{5,30}/[A-Za-z0-9_-]{30,})",
+                &[1],
+                Shape,
+            ),
+            r(
+                "stripe-key",
+                r"\b((?:sk|rk)_(?:live|test)_[A-Za-z0-9]{10,247}|whsec_[A-Za-z0-9+/=]{24,})\b",
+                &[1],
+                Shape,
+            ),
+            r("google-api-key", r"\b(AIza[0-9A-Za-z_-]{35})", &[1], Shape),
+            r(
+                "google-oauth",
+                r"\b(ya29\.[0-9A-Za-z_-]{20,}|GOCSPX-[0-9A-Za-z_-]{20,})",
+                &[1],
+                Shape,
+            ),
+            r(
+                "azure-client-secret",
+                r"(?:^|[^A-Za-z0-9_~.-])([A-Za-z0-9_~.]{3}[0-9]Q~[A-Za-z0-9_~.-]{31,34})",
+                &[1],
+                Shape,
+            ),
+            r("azure-sas", r"[?&]sig=([A-Za-z0-9%+/=]{20,})", &[1], Random),
+            r("twilio-key", r"\b(SK[0-9a-fA-F]{32})\b", &[1], Shape),
+            r(
+                "sendgrid-key",
+                r"\b(SG\.[A-Za-z0-9_-]{16,32}\.[A-Za-z0-9_-]{16,64})",
+                &[1],
+                Shape,
+            ),
+            r("npm-token", r"\b(npm_[A-Za-z0-9]{36})\b", &[1], Shape),
+            r("pypi-token", r"\b(pypi-Ag[A-Za-z0-9_-]{50,})", &[1], Shape),
+            r("docker-token", r"\b(dckr_(?:pat|oat)_[A-Za-z0-9_-]{20,})", &[1], Shape),
+            r("vault-token", r"\b(hv[sbr]\.[A-Za-z0-9_-]{20,})", &[1], Shape),
+            r("huggingface-token", r"\b(hf_[A-Za-z0-9]{30,40})\b", &[1], Shape),
+            r("digitalocean-token", r"\b(do[por]_v1_[a-f0-9]{64})\b", &[1], Shape),
+            r(
+                "telegram-bot-token",
+                r"(?:^|[^0-9])([0-9]{8,10}:AA[A-Za-z0-9_-]{33})",
+                &[1],
+                Shape,
+            ),
+            r("shopify-token", r"\b(shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32})\b", &[1], Shape),
+            r("linear-key", r"\b(lin_(?:api|oauth)_[A-Za-z0-9]{40})\b", &[1], Shape),
+            r("heroku-key", r"\b(HRKU-[A-Za-z0-9_-]{20,})", &[1], Shape),
+            r("databricks-token", r"\b(dapi[a-f0-9]{32}(?:-[0-9])?)\b", &[1], Shape),
+            r("supabase-token", r"\b(sbp_[a-f0-9]{40})\b", &[1], Shape),
+            r("postman-key", r"\b(PMAK-[a-f0-9]{24}-[a-f0-9]{34})\b", &[1], Shape),
+            r("grafana-token", r"\b(gl(?:sa|c)_[A-Za-z0-9_+/=-]{32,})", &[1], Random),
+            r("newrelic-key", r"\b(NR(?:AK|AA|II|JS)-[A-Z0-9]{27})\b", &[1], Shape),
+            r("mailchimp-key", r"\b([a-f0-9]{32}-us[0-9]{1,2})\b", &[1], Shape),
+            r("mailgun-key", r"\b(key-[a-f0-9]{32})\b", &[1], Shape),
+            r(
+                "terraform-token",
+                r"\b([A-Za-z0-9]{14}\.atlasv1\.[A-Za-z0-9_=-]{60,})",
+                &[1],
+                Shape,
+            ),
+            r("pulumi-token", r"\b(pul-[a-f0-9]{40})\b", &[1], Shape),
+            r(
+                "doppler-token",
+                r"\b(dp\.(?:pt|st|ct|sa|scim|audit)\.[A-Za-z0-9]{40,})",
+                &[1],
+                Shape,
+            ),
+            r("sentry-token", r"\b(sntry[su]_[A-Za-z0-9_=+/-]{40,})", &[1], Shape),
+            r("fly-token", r"\b(fm[12][ar]?_[A-Za-z0-9+/=_-]{40,})", &[1], Shape),
             r(
                 "jwt",
                 r"\b(eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,})",
-                1,
+                &[1],
+                Shape,
             ),
+            // ---- context
             r(
                 "url-password",
-                r"\b[a-zA-Z][a-zA-Z0-9+.-]{1,20}://[^\s:/@]{1,256}:([^\s@/]{1,256})@",
-                1,
+                r"\b[a-zA-Z][a-zA-Z0-9+.-]{1,20}://[^\s:/@]{0,256}:([^\s@/]{1,256})@",
+                &[1],
+                Password,
             ),
             r(
                 "bearer-token",
-                r"(?i)\b(?:authorization\s*:\s*)?bearer\s+([A-Za-z0-9._~+/=-]{8,})",
-                1,
+                r"(?i)\bbearer\s+([A-Za-z0-9._~+/=-]{8,})",
+                &[1],
+                Random,
             ),
             r(
-                "railway-token",
-                r"(?i)\bproject-access-token\s*:\s*([A-Za-z0-9._-]{8,})",
-                1,
+                "basic-auth",
+                r"(?i)\bauthorization\s*:\s*basic\s+([A-Za-z0-9+/=]{8,})",
+                &[1],
+                Random,
+            ),
+            r(
+                "api-key-header",
+                r"(?i)\bauthorization\s*:\s*(?:token|apikey|api-key|key|sso-key|ssws)\s+([A-Za-z0-9._~+/=:-]{8,})",
+                &[1],
+                Random,
+            ),
+            r(
+                "railway-project",
+                r#"(?i)\bproject-access-token["']?\s*:\s*["']?([A-Za-z0-9._-]{8,})"#,
+                &[1],
+                Random,
+            ),
+            r(
+                "api-key-header",
+                r#"(?i)\b(?:x-api-key|api-key|x-auth-token|private-token|x-access-token|x-vault-token|x-goog-api-key|x-figma-token|x-shopify-access-token|x-railway-token)["']?\s*:\s*["']?([A-Za-z0-9._~+/=-]{8,})"#,
+                &[1],
+                Random,
+            ),
+            r(
+                "password",
+                &format!(r"\bmysql(?:dump|admin|import|show|sh|check)?\b[^\n|;&]*?\s-p{val}"),
+                &[1, 2, 3],
+                Password,
+            ),
+            r(
+                "password",
+                &format!(r"\bsshpass\s+-p\s*{val}"),
+                &[1, 2, 3],
+                Password,
+            ),
+            r(
+                "password",
+                &format!(
+                    r"\b(?:docker|podman|nerdctl|buildah|helm|twine|oras|skopeo|crane)\b[^\n|;&]*?\s(?:-p|--password)(?:=|\s+){val}"
+                ),
+                &[1, 2, 3],
+                Password,
+            ),
+            r(
+                "basic-auth",
+                r#"\b(?:curl|wget|http|https|xh)\b[^\n|;&]*?\s(?:-u|--user|-a|--auth)(?:=|\s*)(?:'[^':\n]*:([^'\n]+)'|"[^":\n]*:([^"\n]+)"|[^\s'":]*:([^\s'"]+))"#,
+                &[1, 2, 3],
+                Password,
             ),
             r(
                 "env-secret",
-                r#"(?i)\b[A-Z0-9_]*(?:TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIALS?)[A-Z0-9_]*["']?\s*[:=]\s*["']?([^\s"'`;&|]{6,})"#,
-                1,
+                r"\baws\s+configure\s+set\s+\S*(?:secret|token)\S*\s+(\S+)",
+                &[1],
+                Random,
+            ),
+            // Flags: `--password=..`, `--api-key ..`, `-token ..`.
+            r(
+                "env-secret",
+                &format!(r"(?i)(?:^|\s)--?([a-z][a-z0-9]*(?:[-_][a-z0-9]+)*)(?:=|[ \t]+){val}"),
+                &[2, 3, 4],
+                Named {
+                    name: 1,
+                    sep: None,
+                },
+            ),
+            // Assignments: `.env`, `export`, JSON, YAML, TOML, connection strings.
+            r(
+                "env-secret",
+                &format!(
+                    r#"(?:^|[^A-Za-z0-9_])({NAME})["']?[ \t]*(=>|:=|==|=|:)[ \t]*{val}"#
+                ),
+                &[3, 4, 5],
+                Named {
+                    name: 1,
+                    sep: Some(2),
+                },
             ),
         ]
     })
@@ -100,8 +338,335 @@ pub fn marker(kind: &str, fp: &str) -> String {
     format!("[REDACTED:{kind}:{fp}]")
 }
 
-fn is_marker_at(text: &str, start: usize) -> bool {
-    text[..start].ends_with("[REDACTED:") || text[start..].starts_with("[REDACTED:")
+fn marker_re() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(r"\[REDACTED:[a-z0-9-]{1,40}:[0-9a-f]{0,64}\]")
+            .unwrap_or_else(|e| panic!("marker regex: {e}"))
+    })
+}
+
+/// Splits a name into lowercase words: `keyStorePassword` -> key, store, password;
+/// `AWS_SECRET_ACCESS_KEY` -> aws, secret, access, key.
+fn words(name: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut prev_lower = false;
+    for c in name.chars() {
+        if !c.is_ascii_alphanumeric() {
+            if !cur.is_empty() {
+                out.push(std::mem::take(&mut cur));
+            }
+            prev_lower = false;
+            continue;
+        }
+        if c.is_ascii_uppercase() && prev_lower && !cur.is_empty() {
+            out.push(std::mem::take(&mut cur));
+        }
+        prev_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+        cur.push(c.to_ascii_lowercase());
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// Whether a name says its value is a secret, and how strongly.
+fn name_class(name: &str) -> Option<NameClass> {
+    let w = words(name);
+    let last = w.last()?.as_str();
+    let prev = if w.len() >= 2 {
+        w[w.len() - 2].as_str()
+    } else {
+        ""
+    };
+    if w.iter()
+        .any(|x| matches!(x.as_str(), "public" | "publishable" | "pub" | "example"))
+    {
+        return None;
+    }
+    // Glued names: `PGPASSWORD`, `GITHUBTOKEN`, `clientsecret`.
+    let glued = |suffix: &str| last.len() > suffix.len() && last.ends_with(suffix);
+    if glued("password") || glued("passwd") {
+        return Some(NameClass::Password);
+    }
+    if glued("token") || glued("secret") {
+        return Some(NameClass::Token);
+    }
+    match last {
+        "password" | "passwd" | "pass" | "pwd" | "passphrase" | "passcode" | "pw" | "pword" => {
+            Some(NameClass::Password)
+        }
+        "token" | "secret" | "apikey" | "credential" | "credentials" | "authtoken"
+        | "accesstoken" | "secretkey" | "privatekey" | "pat" | "cred" | "creds" => {
+            Some(NameClass::Token)
+        }
+        "key" => match prev {
+            "api" | "access" | "secret" | "private" | "account" | "shared" | "client"
+            | "master" | "encryption" | "signing" | "auth" | "admin" | "restricted" | "service"
+            | "app" | "license" | "sas" | "storage" | "deploy" | "webhook" | "hmac" | "session"
+            | "jwt" | "encrypt" | "crypt" | "cipher" | "aes" | "ssh" | "management"
+            | "subscription" | "ingest" | "write" | "root" | "user" => Some(NameClass::Token),
+            _ => Some(NameClass::Weak),
+        },
+        // `SECRET_KEY_BASE` (Rails), kubeconfig `client-key-data`.
+        "base" if prev == "key" && w.iter().any(|x| x == "secret") => Some(NameClass::Token),
+        "data" if prev == "key" && w.iter().any(|x| x == "client" || x == "private") => {
+            Some(NameClass::Token)
+        }
+        "auth" if w.len() == 1 => Some(NameClass::Weak),
+        _ => None,
+    }
+}
+
+/// The kind recorded for a named secret.
+fn named_kind(name: &str, class: NameClass) -> &'static str {
+    let w = words(name);
+    if w.iter().any(|x| x == "railway") {
+        return if w.iter().any(|x| x == "api" || x == "account") {
+            "railway-account"
+        } else {
+            "railway-project"
+        };
+    }
+    match class {
+        NameClass::Password => "password",
+        _ => "env-secret",
+    }
+}
+
+/// Values that stand for a secret without being one.
+fn is_placeholder(v: &str) -> bool {
+    let t = v.trim();
+    if t.is_empty() {
+        return true;
+    }
+    let lower = t.to_ascii_lowercase();
+    if t.starts_with('$')
+        || t.starts_with("[REDACTED")
+        || t.starts_with('<')
+        || t.starts_with("{{")
+        || t.starts_with("{%")
+        || t.starts_with("<%")
+        || (t.starts_with('%') && t.ends_with('%') && t.len() > 2)
+        || (t.starts_with("#{") && t.ends_with('}'))
+    {
+        return true;
+    }
+    if lower.contains("xxxx") || t.contains("***") || t.contains("...") || t.contains("EXAMPLE") {
+        return true;
+    }
+    // A run of one repeated character (`--------`, `00000000`, `aaaa`).
+    let mut cs = t.chars();
+    if let Some(first) = cs.next()
+        && t.len() >= 4
+        && cs.all(|c| c == first)
+    {
+        return true;
+    }
+    if lower.starts_with("your") || lower.ends_with("-here") || lower.ends_with("_here") {
+        return true;
+    }
+    matches!(
+        lower.as_str(),
+        "null"
+            | "none"
+            | "nil"
+            | "true"
+            | "false"
+            | "undefined"
+            | "empty"
+            | "required"
+            | "optional"
+            | "string"
+            | "str"
+            | "text"
+            | "bool"
+            | "int"
+            | "hidden"
+            | "redacted"
+            | "masked"
+            | "placeholder"
+            | "dummy"
+            | "sample"
+            | "example"
+            | "todo"
+            | "tbd"
+            | "fixme"
+            | "changeit-later"
+            | "password"
+            | "passwd"
+            | "secret"
+            | "token"
+            | "apikey"
+            | "api_key"
+            | "api-key"
+            | "pass"
+            | "expired"
+            | "invalid"
+            | "missing"
+            | "unset"
+            | "default"
+            | "env"
+            | "prompt"
+            | "stdin"
+            | "file"
+            | "bearer"
+            | "basic"
+    )
+}
+
+/// Code that reads a secret from elsewhere: `os.environ[..]`, `get_token()`, `process.env.X`,
+/// `args.api_key`.
+fn is_code(v: &str) -> bool {
+    if v.contains('(') || v.contains(')') || v.contains('[') || v.contains("::") {
+        return true;
+    }
+    let segs: Vec<&str> = v.split('.').collect();
+    segs.len() >= 2
+        && segs.iter().all(|s| {
+            !s.is_empty()
+                && s.chars().all(|c| c.is_ascii_alphabetic() || c == '_')
+                && !s.starts_with(|c: char| c.is_ascii_digit())
+        })
+}
+
+/// A file path rather than a secret value.
+fn is_path(v: &str) -> bool {
+    let rooted = v.starts_with('/')
+        || v.starts_with("~/")
+        || v.starts_with("./")
+        || v.starts_with("../")
+        || v.starts_with("file:");
+    let random_seg = v.split('/').any(|s| {
+        s.len() >= 8
+            && s.chars().any(|c| c.is_ascii_uppercase())
+            && s.chars().any(|c| c.is_ascii_lowercase())
+            && s.chars().any(|c| c.is_ascii_digit())
+    });
+    if rooted {
+        return !random_seg && !v.contains('+') && !v.contains('=');
+    }
+    const EXT: [&str; 14] = [
+        ".json", ".yaml", ".yml", ".txt", ".pem", ".key", ".p12", ".pfx", ".env", ".enc", ".cfg",
+        ".conf", ".ini", ".toml",
+    ];
+    let lower = v.to_ascii_lowercase();
+    EXT.iter().any(|e| lower.ends_with(e)) && !random_seg
+}
+
+fn has_digit(v: &str) -> bool {
+    v.bytes().any(|b| b.is_ascii_digit())
+}
+
+fn has_alpha(v: &str) -> bool {
+    v.bytes().any(|b| b.is_ascii_alphabetic())
+}
+
+/// A value that looks generated: letters and digits (or long and mixed-case).
+fn looks_random(v: &str) -> bool {
+    let mixed_case =
+        v.bytes().any(|b| b.is_ascii_uppercase()) && v.bytes().any(|b| b.is_ascii_lowercase());
+    (v.len() >= 8 && has_digit(v) && has_alpha(v)) || (v.len() >= 24 && mixed_case)
+}
+
+fn value_ok(v: &str, class: NameClass) -> bool {
+    if v.len() > 8192 || is_placeholder(v) || is_code(v) || is_path(v) {
+        return false;
+    }
+    match class {
+        NameClass::Password => {
+            v.len() >= 4
+                && !v.contains(char::is_whitespace)
+                && (!v.bytes().all(|b| b.is_ascii_digit()) || v.len() >= 6)
+        }
+        NameClass::Token => {
+            v.len() >= 8
+                && !v.contains(char::is_whitespace)
+                && !v.bytes().all(|b| b.is_ascii_digit())
+                && (has_digit(v) || v.len() >= 12 || !v.bytes().all(|b| b.is_ascii_lowercase()))
+        }
+        NameClass::Weak => v.len() >= 16 && looks_random(v),
+    }
+}
+
+/// A candidate match before fingerprinting.
+struct Hit {
+    kind: &'static str,
+    start: usize,
+    end: usize,
+}
+
+fn accept(rule: &Rule, caps: &Captures<'_>) -> Option<Hit> {
+    let m = rule.groups.iter().find_map(|g| caps.get(*g))?;
+    let v = m.as_str();
+    if v.is_empty() {
+        return None;
+    }
+    let kind = match rule.check {
+        Check::Shape => {
+            if is_placeholder(v) {
+                return None;
+            }
+            rule.kind
+        }
+        Check::Random => {
+            if is_placeholder(v) || !looks_random(v) {
+                return None;
+            }
+            rule.kind
+        }
+        Check::Password => {
+            if !value_ok(v, NameClass::Password) {
+                return None;
+            }
+            rule.kind
+        }
+        Check::Named { name, sep } => {
+            let name = caps.get(name)?.as_str();
+            if let Some(sep) = sep.and_then(|s| caps.get(s))
+                && sep.as_str() == "=="
+            {
+                return None; // a comparison, not an assignment
+            }
+            let class = name_class(name)?;
+            if !value_ok(v, class) {
+                return None;
+            }
+            // `self.password = password`: the value names a variable.
+            let vw = words(v);
+            if vw.len() <= 3 && vw.iter().all(|x| words(name).contains(x)) && !has_digit(v) {
+                return None;
+            }
+            named_kind(name, class)
+        }
+    };
+    Some(Hit {
+        kind,
+        start: m.start(),
+        end: m.end(),
+    })
+}
+
+/// The char boundary before `i` (rules look at one character before a name).
+fn prev_boundary(text: &str, mut i: usize) -> usize {
+    if i == 0 {
+        return 0;
+    }
+    i -= 1;
+    while i > 0 && !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+fn next_boundary(text: &str, mut i: usize) -> usize {
+    i += 1;
+    while i < text.len() && !text.is_char_boundary(i) {
+        i += 1;
+    }
+    i
 }
 
 impl Redactor {
@@ -117,34 +682,56 @@ impl Redactor {
         hex::encode(&mac.finalize().into_bytes()[..8])
     }
 
-    /// Finds the secrets in a text (non-overlapping, in order).
+    /// Finds the secrets in a text (non-overlapping, in order). Existing markers are skipped.
     pub fn scan(&self, text: &str) -> Vec<SecretMatch> {
+        let mut taken: Vec<(usize, usize)> = marker_re()
+            .find_iter(text)
+            .map(|m| (m.start(), m.end()))
+            .collect();
+        let overlaps = |taken: &[(usize, usize)], s: usize, e: usize| {
+            taken.iter().any(|&(a, b)| s < b && a < e)
+        };
         let mut found: Vec<SecretMatch> = Vec::new();
         for rule in rules() {
-            for caps in rule.re.captures_iter(text) {
-                let Some(m) = caps.get(rule.group) else {
-                    continue;
+            let mut pos = 0;
+            while pos <= text.len() {
+                let Some(caps) = rule.re.captures_at(text, pos) else {
+                    break;
                 };
-                if is_marker_at(text, m.start()) || m.as_str().starts_with("[REDACTED") {
-                    continue;
+                let Some(whole) = caps.get(0) else {
+                    break;
+                };
+                match accept(rule, &caps) {
+                    Some(hit) if !overlaps(&taken, hit.start, hit.end) => {
+                        let secret = &text[hit.start..hit.end];
+                        found.push(SecretMatch {
+                            kind: hit.kind.to_string(),
+                            fp: self.fingerprint(secret),
+                            start: hit.start,
+                            end: hit.end,
+                        });
+                        taken.push((hit.start, hit.end));
+                        pos = whole.end().max(next_boundary(text, whole.start()));
+                    }
+                    _ => {
+                        // Resume inside the rejected match: the value of a rejected name may hold
+                        // the name of an accepted one (`--prod --token X`, `A=B;Password=C`).
+                        let resume = rule
+                            .groups
+                            .iter()
+                            .find_map(|g| caps.get(*g))
+                            .map(|m| prev_boundary(text, m.start()))
+                            .unwrap_or(whole.end());
+                        pos = resume.max(next_boundary(text, whole.start()));
+                    }
                 }
-                if found.iter().any(|f| m.start() < f.end && f.start < m.end()) {
-                    continue;
-                }
-                found.push(SecretMatch {
-                    kind: rule.kind.to_string(),
-                    fp: self.fingerprint(m.as_str()),
-                    start: m.start(),
-                    end: m.end(),
-                });
             }
         }
         found.sort_by_key(|f| f.start);
         found
     }
 
-    /// Redacts a text; returns the new text and the secrets replaced.
-    pub fn redact_str(&self, text: &str) -> (String, Vec<Redaction>) {
+    fn redact_once(&self, text: &str) -> (String, Vec<Redaction>) {
         let found = self.scan(text);
         if found.is_empty() {
             return (text.to_string(), Vec::new());
@@ -165,33 +752,41 @@ impl Redactor {
         (out, reds)
     }
 
+    /// Redacts a text; returns the new text and the secrets replaced. Idempotent: the scan is
+    /// repeated until it finds nothing (a redaction can expose context for another rule).
+    pub fn redact_str(&self, text: &str) -> (String, Vec<Redaction>) {
+        let (mut out, mut reds) = self.redact_once(text);
+        if reds.is_empty() {
+            return (out, reds);
+        }
+        for _ in 0..16 {
+            let (next, more) = self.redact_once(&out);
+            if more.is_empty() {
+                break;
+            }
+            out = next;
+            reds.extend(more);
+        }
+        (out, reds)
+    }
+
     /// Redacts every string in a JSON value, in place. Object keys that name a secret
-    /// (`{"RAILWAY_TOKEN": "..."}`, `{"Authorization": "..."}`) redact their whole value.
+    /// (`{"RAILWAY_TOKEN": "..."}`, `{"Authorization": "..."}`) redact their whole value;
+    /// a secret used as an object key is redacted too.
     pub fn redact_value(&self, v: &mut Value) -> Vec<Redaction> {
         let mut reds = Vec::new();
-        self.walk(v, None, &mut reds);
+        self.walk(v, None, &mut reds, 0);
         dedup(&mut reds);
         reds
     }
 
-    fn walk(&self, v: &mut Value, key: Option<&str>, reds: &mut Vec<Redaction>) {
+    fn walk(&self, v: &mut Value, key: Option<&str>, reds: &mut Vec<Redaction>, depth: usize) {
         match v {
             Value::String(s) => {
-                if let Some(kind) = key.and_then(secret_key_kind)
-                    && s.len() >= 6
-                    && !s.starts_with("[REDACTED:")
-                {
-                    let secret = s
-                        .strip_prefix("Bearer ")
-                        .or_else(|| s.strip_prefix("bearer "))
-                        .unwrap_or(s);
+                if let Some(kind) = key.and_then(|k| keyed_secret(k, s)) {
+                    let (scheme, secret) = split_scheme(s);
                     let fp = self.fingerprint(secret);
-                    let prefix = if secret.len() < s.len() {
-                        "Bearer "
-                    } else {
-                        ""
-                    };
-                    *s = format!("{prefix}{}", marker(kind, &fp));
+                    *s = format!("{scheme}{}", marker(kind, &fp));
                     reds.push(Redaction {
                         fp,
                         kind: kind.to_string(),
@@ -204,45 +799,100 @@ impl Redactor {
                     reds.append(&mut r);
                 }
             }
+            Value::Number(n) => {
+                // `{"password": 12345678}`: a numeric password is still a password.
+                if let Some(k) = key
+                    && matches!(
+                        name_class(k),
+                        Some(NameClass::Password) | Some(NameClass::Token)
+                    )
+                    && n.to_string().len() >= 6
+                {
+                    let text = n.to_string();
+                    let fp = self.fingerprint(&text);
+                    let kind = name_class(k)
+                        .map(|c| named_kind(k, c))
+                        .unwrap_or("env-secret");
+                    *v = Value::String(marker(kind, &fp));
+                    reds.push(Redaction {
+                        fp,
+                        kind: kind.to_string(),
+                    });
+                }
+            }
             Value::Array(items) => {
+                if depth > 512 {
+                    return self.flatten_deep(v, reds);
+                }
                 for i in items {
-                    self.walk(i, None, reds);
+                    self.walk(i, None, reds, depth + 1);
                 }
             }
             Value::Object(map) => {
+                if depth > 512 {
+                    return self.flatten_deep(v, reds);
+                }
+                let needs_rename = map.keys().any(|k| !self.scan(k).is_empty());
+                if needs_rename {
+                    let old = std::mem::take(map);
+                    let mut fresh = Map::with_capacity(old.len());
+                    for (k, val) in old {
+                        let (nk, mut r) = self.redact_str(&k);
+                        reds.append(&mut r);
+                        fresh.insert(nk, val);
+                    }
+                    *map = fresh;
+                }
                 for (k, val) in map.iter_mut() {
-                    self.walk(val, Some(k), reds);
+                    self.walk(val, Some(k), reds, depth + 1);
                 }
             }
             _ => {}
         }
     }
+
+    /// Beyond a sane depth, a value is replaced by its redacted text (no recursion).
+    fn flatten_deep(&self, v: &mut Value, reds: &mut Vec<Redaction>) {
+        let text = v.to_string();
+        let (new, mut r) = self.redact_str(&text);
+        reds.append(&mut r);
+        *v = Value::String(new);
+    }
 }
 
-/// If a JSON key or header name says its value is a secret, the kind to record.
-fn secret_key_kind(key: &str) -> Option<&'static str> {
-    let k = key.to_ascii_uppercase().replace('-', "_");
-    if k == "AUTHORIZATION" || k == "PROXY_AUTHORIZATION" {
-        return Some("bearer-token");
+/// Keeps an auth scheme (`Bearer `, `Basic `, `token `) in front of a redacted header value.
+fn split_scheme(s: &str) -> (&str, &str) {
+    for scheme in [
+        "Bearer ", "bearer ", "BEARER ", "Basic ", "basic ", "token ", "Token ",
+    ] {
+        if let Some(rest) = s.strip_prefix(scheme) {
+            return (&s[..scheme.len()], rest);
+        }
     }
-    if k == "PROJECT_ACCESS_TOKEN" {
-        return Some("railway-token");
-    }
-    const WORDS: [&str; 9] = [
-        "TOKEN",
-        "SECRET",
-        "PASSWORD",
-        "PASSWD",
-        "APIKEY",
-        "API_KEY",
-        "ACCESS_KEY",
-        "PRIVATE_KEY",
-        "CREDENTIAL",
-    ];
-    if k.ends_with("_COUNT") || k.ends_with("TOKENS") || k.starts_with("MAX_") {
+    ("", s)
+}
+
+/// If a JSON key or header name says its string value is a secret, the kind to record.
+fn keyed_secret(key: &str, value: &str) -> Option<&'static str> {
+    let (_, secret) = split_scheme(value);
+    if secret.starts_with("[REDACTED:") || is_placeholder(secret) {
         return None;
     }
-    WORDS.iter().any(|w| k.contains(w)).then_some("env-secret")
+    let k = key.to_ascii_lowercase().replace('_', "-");
+    match k.as_str() {
+        "authorization" | "proxy-authorization" => {
+            return (secret.len() >= 6 && !secret.contains(char::is_whitespace))
+                .then_some("bearer-token");
+        }
+        "project-access-token" => return (secret.len() >= 6).then_some("railway-project"),
+        "cookie" | "set-cookie" => return (secret.len() >= 8).then_some("cookie"),
+        _ => {}
+    }
+    let class = name_class(key)?;
+    if !value_ok(secret, class) {
+        return None;
+    }
+    Some(named_kind(key, class))
 }
 
 fn dedup(reds: &mut Vec<Redaction>) {
@@ -266,6 +916,9 @@ mod tests {
         let (b, rb) = r().redact_str(&format!("RAILWAY_API_TOKEN={tok}"));
         assert!(!a.contains(tok) && !b.contains(tok), "{a} / {b}");
         assert_eq!(ra[0].fp, rb[0].fp);
+        assert_eq!(rb[0].kind, "railway-account");
+        let (_, rc) = r().redact_str(&format!("export RAILWAY_TOKEN={tok}"));
+        assert_eq!(rc[0].kind, "railway-project");
     }
 
     #[test]
@@ -277,16 +930,80 @@ mod tests {
     }
 
     #[test]
+    fn json_key_rules_skip_placeholders_and_metadata() {
+        let mut v = json!({
+            "token": "<your-token>",
+            "max_tokens": 4000,
+            "tokenizer": "cl100k_base",
+            "password_reset_url": "https://example.com/reset",
+            "Authorization": "Bearer [REDACTED:bearer-token:0123456789abcdef]",
+            "password": 12345678,
+        });
+        let reds = r().redact_value(&mut v);
+        assert_eq!(reds.len(), 1, "{v}");
+        assert_eq!(v["token"], "<your-token>");
+        assert_eq!(v["tokenizer"], "cl100k_base");
+        assert_eq!(
+            v["Authorization"],
+            "Bearer [REDACTED:bearer-token:0123456789abcdef]"
+        );
+        assert!(
+            v["password"]
+                .as_str()
+                .unwrap()
+                .starts_with("[REDACTED:password:")
+        );
+    }
+
+    #[test]
+    fn secret_as_object_key_is_redacted() {
+        let tok = "ghp_abcdefghijklmnopqrstuvwxyz0123456789";
+        let mut v = json!({ tok: 1 });
+        let reds = r().redact_value(&mut v);
+        assert_eq!(reds.len(), 1);
+        assert!(!v.to_string().contains(tok));
+    }
+
+    #[test]
     fn redaction_is_idempotent() {
-        let (once, _) = r().redact_str("GITHUB_TOKEN=ghp_abcdefghijklmnopqrstuvwxyz0123456789");
-        let (twice, reds) = r().redact_str(&once);
-        assert_eq!(once, twice);
-        assert!(reds.is_empty());
+        for s in [
+            "GITHUB_TOKEN=ghp_abcdefghijklmnopqrstuvwxyz0123456789",
+            "API_KEY=abcdef0123456789abcdef",
+            "curl -u admin:Sup3rSecret https://x && mysql -uroot -pS3cr3t db",
+            "postgres://app:S3cr3t@db/x token: ab12cd34ef56",
+        ] {
+            let (once, first) = r().redact_str(s);
+            assert!(!first.is_empty(), "{s}");
+            let (twice, reds) = r().redact_str(&once);
+            assert_eq!(once, twice);
+            assert!(reds.is_empty());
+        }
     }
 
     #[test]
     fn ordinary_text_untouched() {
-        let s = "cargo test --workspace && echo max_tokens=4000";
-        assert_eq!(r().redact_str(s).0, s);
+        for s in [
+            "cargo test --workspace && echo max_tokens=4000",
+            "max_tokens: 100000",
+            "--token-file /run/secrets/token",
+            "password = os.environ[\"DB_PASSWORD\"]",
+            "if password == confirm_password:",
+            "self.password = password",
+        ] {
+            assert_eq!(r().redact_str(s).0, s);
+        }
+    }
+
+    #[test]
+    fn names_end_in_a_secret_noun() {
+        assert_eq!(name_class("keyStorePassword"), Some(NameClass::Password));
+        assert_eq!(name_class("AWS_SECRET_ACCESS_KEY"), Some(NameClass::Token));
+        assert_eq!(name_class("_authToken"), Some(NameClass::Token));
+        assert_eq!(name_class("AWS_ACCESS_KEY_ID"), None);
+        assert_eq!(name_class("password_reset_url"), None);
+        assert_eq!(name_class("max_tokens"), None);
+        assert_eq!(name_class("tokenizer"), None);
+        assert_eq!(name_class("STRIPE_PUBLISHABLE_KEY"), None);
+        assert_eq!(name_class("SECRET_KEY_BASE"), Some(NameClass::Token));
     }
 }
