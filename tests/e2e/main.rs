@@ -4,3 +4,4 @@ mod record;
 mod replay_tui;
 mod demo;
 mod fixtures_verify;
+mod hooks;
