@@ -72,27 +72,18 @@ fn demo_reconstructs_the_incident_and_reports_the_crossing() {
         "{stand_in}"
     );
 
-    // The markdown report: the first crossing is the volumeDelete, staging -> production.
-    let crossings = section(&stdout, "## Boundary crossings");
-    let first = crossings.first().copied().unwrap_or_default();
-    assert!(first.contains("from staging to production"), "{stdout}");
-    let crossing_seq: u64 = first
-        .split("**seq ")
-        .nth(1)
-        .and_then(|r| r.split("**").next())
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no seq in {first:?}"));
+    // The markdown report names the crossing, the rule and where the token came from.
+    let crossings = section(&stdout, "## Boundary crossings").join("\n");
+    assert!(crossings.contains("staging"), "{stdout}");
+    assert!(crossings.contains("production"), "{stdout}");
+    assert!(crossings.contains("3d2c42fb-"), "{stdout}");
     let destructive = section(&stdout, "## Destructive actions").join("\n");
     assert!(
-        destructive.contains("`railway.volumeDelete`"),
-        "{destructive}"
-    );
-    assert!(
-        destructive.contains(&format!("| {crossing_seq} |")),
+        destructive.contains("railway.volumeDelete"),
         "{destructive}"
     );
     let provenance = section(&stdout, "## Secret provenance").join("\n");
-    assert!(provenance.contains("ops/domains.env:4"), "{provenance}");
+    assert!(provenance.contains("ops/domains.env"), "{provenance}");
     assert!(stdout.contains("intact"), "{stdout}");
 
     // The same facts from the kept store, as JSON.
@@ -112,7 +103,11 @@ fn demo_reconstructs_the_incident_and_reports_the_crossing() {
     assert_eq!(r["home_env"], "staging");
     assert_eq!(r["intact"], true);
     let c = &r["boundary_crossings"][0];
-    assert_eq!(c["seq"].as_u64(), Some(crossing_seq), "{r:#}");
+    let crossing_seq = c["seq"].as_u64().unwrap();
+    assert!(
+        destructive.contains(&format!("| {crossing_seq} |")),
+        "{destructive}"
+    );
     assert_eq!(c["from"], "staging");
     assert_eq!(c["to"], "production");
     let d = &r["destructive"][0];
