@@ -15,18 +15,39 @@ fn bin() -> std::path::PathBuf {
 fn hook(db: &Path, agent: &str, payload: &[u8], fake_now: Option<&str>) -> (i32, String, String) {
     let mut cmd = Command::new(bin());
     cmd.arg("--db").arg(db).args(["hook", agent]);
-    cmd.env_remove("FLIGHTLOG_SESSION").env_remove("FLIGHTLOG_POLICY");
+    cmd.env_remove("FLIGHTLOG_SESSION")
+        .env_remove("FLIGHTLOG_POLICY");
     if let Some(t) = fake_now {
         cmd.env("FLIGHTLOG_FAKE_NOW", t);
     }
-    let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-    child.stdin.take().unwrap().write_all(payload).unwrap();
-    let out = child.wait_with_output().unwrap();
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn flightlog hook");
+    child
+        .stdin
+        .take()
+        .expect("stdin is piped")
+        .write_all(payload)
+        .expect("write the payload");
+    let out = child.wait_with_output().expect("wait for flightlog hook");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 fn verify_json(db: &Path, extra: &[&str]) -> (i32, Value) {
-    let out = Command::new(bin()).arg("--db").arg(db).args(["verify", "--json"]).args(extra).output().unwrap();
+    let out = Command::new(bin())
+        .arg("--db")
+        .arg(db)
+        .args(["verify", "--json"])
+        .args(extra)
+        .output()
+        .expect("run flightlog verify");
     let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
     (out.status.code().unwrap_or(-1), v)
 }
@@ -52,7 +73,11 @@ fn eight_processes_times_500_events_make_one_linear_chain() {
     }
     let store = Store::open_read_only(&db).unwrap();
     let sessions = store.sessions().unwrap();
-    assert_eq!(sessions.len(), 1, "one agent session, one flightlog session");
+    assert_eq!(
+        sessions.len(),
+        1,
+        "one agent session, one flightlog session"
+    );
     let id = &sessions[0].id;
     let mut seqs = Vec::new();
     let mut calls = std::collections::HashSet::new();
@@ -71,7 +96,10 @@ fn eight_processes_times_500_events_make_one_linear_chain() {
     let (code, v) = verify_json(&db, &[]);
     assert_eq!(code, 0, "{v}");
     assert_eq!(v["events_checked"], 4001);
-    println!("8 writers x 500 hook processes: one chain of {} events, verify intact", seqs.len());
+    println!(
+        "8 writers x 500 hook processes: one chain of {} events, verify intact",
+        seqs.len()
+    );
 }
 
 #[test]
@@ -81,13 +109,25 @@ fn reference_payloads_of_every_agent_are_understood() {
     let db = d.path().join("fl.db");
     let mut n = 0;
     for agent in ["claude-code", "codex", "gemini", "cursor"] {
-        let mut files: Vec<_> = std::fs::read_dir(dir.join(agent)).unwrap().map(|e| e.unwrap().path()).collect();
+        let mut files: Vec<_> = std::fs::read_dir(dir.join(agent))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
         files.sort();
         for f in files {
-            let malformed = f.file_name().unwrap().to_string_lossy().starts_with("malformed");
+            let malformed = f
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("malformed");
             let (code, _, err) = hook(&db, agent, &std::fs::read(&f).unwrap(), None);
             if malformed {
-                assert_eq!(code, 1, "{}: malformed input must be non-blocking exit 1", f.display());
+                assert_eq!(
+                    code,
+                    1,
+                    "{}: malformed input must be non-blocking exit 1",
+                    f.display()
+                );
                 assert!(err.contains("not understood"), "{err}");
             } else {
                 assert_eq!(code, 0, "{}: {err}", f.display());
@@ -99,12 +139,14 @@ fn reference_payloads_of_every_agent_are_understood() {
     let store = Store::open_read_only(&db).unwrap();
     let mut raw = 0;
     for s in store.sessions().unwrap() {
-        store.for_each_event(&s.id, |e| {
-            if e.event().unwrap().kind == Kind::RawInput {
-                raw += 1;
-            }
-            true
-        }).unwrap();
+        store
+            .for_each_event(&s.id, |e| {
+                if e.event().unwrap().kind == Kind::RawInput {
+                    raw += 1;
+                }
+                true
+            })
+            .unwrap();
     }
     assert!(raw >= 1, "malformed fixtures are kept as raw_input");
     assert_eq!(verify_json(&db, &[]).0, 0);
@@ -127,19 +169,43 @@ fn the_incident_through_hooks_is_one_session_without_raw_secrets() {
     let store = Store::open_read_only(&db).unwrap();
     let sessions = store.sessions().unwrap();
     assert_eq!(sessions.len(), 1);
-    let evs: Vec<Event> = store.events(&sessions[0].id, 0, 10_000).unwrap().iter().map(|e| e.event().unwrap()).collect();
+    let evs: Vec<Event> = store
+        .events(&sessions[0].id, 0, 10_000)
+        .unwrap()
+        .iter()
+        .map(|e| e.event().unwrap())
+        .collect();
     let from_payloads = evs.iter().filter(|e| e.kind != Kind::FileRead).count();
-    assert_eq!(from_payloads, lines + 1, "every payload recorded (plus session_start)");
+    assert_eq!(
+        from_payloads,
+        lines + 1,
+        "every payload recorded (plus session_start)"
+    );
     let results = evs.iter().filter(|e| e.kind == Kind::ToolResult).count();
-    let joined = evs.iter().filter(|e| e.kind == Kind::ToolResult && e.data["call_seq"].is_u64()).count();
-    assert!(results > 0 && joined == results, "every tool result joined to its call");
-    assert!(evs.iter().any(|e| !e.redactions.is_empty()), "the token is redacted, with a fingerprint");
+    let joined = evs
+        .iter()
+        .filter(|e| e.kind == Kind::ToolResult && e.data["call_seq"].is_u64())
+        .count();
+    assert!(
+        results > 0 && joined == results,
+        "every tool result joined to its call"
+    );
+    assert!(
+        evs.iter().any(|e| !e.redactions.is_empty()),
+        "the token is redacted, with a fingerprint"
+    );
     // No raw secret from the fixture in any database file.
-    for secret in [flightlog_fixtures::railway::ACCOUNT_TOKEN, flightlog_fixtures::railway::PROJECT_TOKEN] {
+    for secret in [
+        flightlog_fixtures::railway::ACCOUNT_TOKEN,
+        flightlog_fixtures::railway::PROJECT_TOKEN,
+    ] {
         for suffix in ["", "-wal", "-shm"] {
             let p = format!("{}{suffix}", db.display());
             if let Ok(bytes) = std::fs::read(&p) {
-                assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_bytes()), "raw secret in {p}");
+                assert!(
+                    !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                    "raw secret in {p}"
+                );
             }
         }
     }
