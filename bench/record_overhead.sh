@@ -30,26 +30,29 @@ SH
 chmod +x "$tmp/work/agent.sh"
 export FLIGHTLOG_DB="$tmp/db/flightlog.db"
 
-now_ns() { date +%s%N; }
-
 # median of the arguments (integers)
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2))}'; }
 
-measure() { # name, command...
-  local name=$1; shift
-  local times=()
+# Runs a configuration RUNS times; prints "wall_ms cpu_ms" (medians). CPU is user+system time
+# of the whole process tree (tracer included), less sensitive to other load than wall time.
+measure() {
+  local walls=() cpus=()
   for _ in $(seq "$RUNS"); do
-    local s e
-    s=$(now_ns)
-    (cd "$tmp/work" && "$@" </dev/null >/dev/null 2>&1) || true
-    e=$(now_ns)
-    times+=($(( (e - s) / 1000000 )))
+    local out
+    out=$(cd "$tmp/work" && /usr/bin/time -f '%e %U %S' "$@" </dev/null 2>&1 >/dev/null | tail -1)
+    read -r e u s <<<"$out"
+    walls+=("$(awk -v e="$e" 'BEGIN {printf "%d", e*1000}')")
+    cpus+=("$(awk -v u="$u" -v s="$s" 'BEGIN {printf "%d", (u+s)*1000}')")
   done
-  median "${times[@]}"
+  echo "$(median "${walls[@]}") $(median "${cpus[@]}")"
 }
 
-declare -a names results
-run() { names+=("$1"); results+=("$(measure "$@")"); }
+declare -a names walls cpus
+run() {
+  local name=$1; shift
+  local r; r=$(measure "$@")
+  names+=("$name"); walls+=("${r% *}"); cpus+=("${r#* }")
+}
 
 run "bare" ./agent.sh
 run "flightlog record (all layers)" "$BIN" record -- ./agent.sh
@@ -60,10 +63,12 @@ if command -v strace >/dev/null; then
   run "strace -f --seccomp-bpf -e trace=execve" strace -f --seccomp-bpf -o /dev/null -e trace=execve ./agent.sh
 fi
 
-bare=${results[0]}
 echo
-echo "$N short commands, median of $RUNS runs ($(basename "$BIN") at $BIN)"
-printf '%-42s %10s %8s\n' "configuration" "wall ms" "x bare"
+echo "$N short commands, median of $RUNS runs, $BIN"
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
+printf '%-42s %9s %7s %9s %7s\n' "configuration" "wall ms" "x bare" "cpu ms" "x bare"
 for i in "${!names[@]}"; do
-  printf '%-42s %10s %8s\n' "${names[$i]}" "${results[$i]}" "$(awk -v a="${results[$i]}" -v b="$bare" 'BEGIN {printf "%.2f", a/b}')"
+  printf '%-42s %9s %7s %9s %7s\n' "${names[$i]}" "${walls[$i]}" \
+    "$(awk -v a="${walls[$i]}" -v b="${walls[0]}" 'BEGIN {printf "%.2f", a/b}')" "${cpus[$i]}" \
+    "$(awk -v a="${cpus[$i]}" -v b="${cpus[0]}" 'BEGIN {printf "%.2f", a/b}')"
 done
