@@ -1,7 +1,22 @@
-//! End-to-end tests.
-mod interop;
-mod record;
-mod replay_tui;
+//! End-to-end tests: the real `flightlog` binary driven as users and agents drive it.
+//!
+//! Table of contents:
+//! - `hooks`: agent hook payloads, one process each; parallel writers; the incident stream
+//! - `record`: `flightlog record` around scripted agents: exits, signals, terminal, layers, guard
+//! - `interop`: imports of real transcripts, every export format, the audit bundle, HTML in Chromium
+//! - `replay_tui`: the replay TUI in tmux
+//! - `demo`: the nine-second incident reconstructed, with and without the guard
+//! - `fixtures_verify`: every valid and tampered session fixture through `flightlog verify`
+//!
+//! The binary is found by `flightlog_fixtures::bin_path()` (FLIGHTLOG_BIN, else target/): run
+//! `cargo build` first (`.ci/run` does).
+
+// Test helpers outside #[test] functions unwrap too: a failure is a failed test.
+#![allow(clippy::unwrap_used)]
+
 mod demo;
 mod fixtures_verify;
 mod hooks;
+mod interop;
+mod record;
+mod replay_tui;
