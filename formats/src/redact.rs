@@ -87,7 +87,12 @@ enum Check {
 
 struct Rule {
     kind: &'static str,
-    re: Regex,
+    pattern: String,
+    /// Compiled on first use: most texts need only a few rules, and a hook process is short.
+    re: OnceLock<Option<Regex>>,
+    /// Lowercase literals one of which must occur in the text for the rule to be tried
+    /// (empty: always tried).
+    needles: &'static [&'static str],
     /// Capture groups that may hold the secret; the first that participated is used.
     groups: &'static [usize],
     check: Check,
@@ -99,13 +104,18 @@ const NAME: &str = r"[A-Za-z_][A-Za-z0-9_.-]*";
 fn rules() -> &'static [Rule] {
     static RULES: OnceLock<Vec<Rule>> = OnceLock::new();
     RULES.get_or_init(|| {
-        let r = |kind: &'static str, pat: &str, groups: &'static [usize], check: Check| Rule {
+        let r = |kind: &'static str,
+                 needles: &'static [&'static str],
+                 pat: &str,
+                 groups: &'static [usize],
+                 check: Check| Rule {
             kind,
             // ASCII word boundaries: a Unicode `\b` keeps the regex engine off its fast DFA on
             // non-ASCII text (25x slower on real transcripts), and an ASCII boundary only
             // redacts more (a secret glued to a non-ASCII letter).
-            re: Regex::new(&pat.replace(r"\b", r"(?-u:\b)"))
-                .unwrap_or_else(|e| panic!("built-in rule {kind}: {e}")),
+            pattern: pat.replace(r"\b", r"(?-u:\b)"),
+            re: OnceLock::new(),
+            needles,
             groups,
             check,
         };
@@ -115,180 +125,180 @@ fn rules() -> &'static [Rule] {
         vec![
             // ---- shapes
             r(
-                "private-key",
-                r"-----BEGIN[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----[\s\S]*?(?:-----END[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----|\z)",
+                "private-key", &["private key"],
+                r"-----BEGIN[ A-Z0-9_-]*PRIVATE KEY(?: BLOCK)?-----[\s\S]*?(?:-----END[ A-Z0-9_-]*PRIVATE KEY(?: BLOCK)?-----|\z)",
                 &[0],
                 Shape,
             ),
             // base64 of a PEM private key (kubeconfig `client-key-data`, CI variables).
             r(
-                "private-key",
+                "private-key", &["ls0tls1crudjti"],
                 r"LS0tLS1CRUdJTi[A-Za-z0-9+/]{0,60}?(?:UFJJVkFURSBLRVk|BSSVZBVEUgS0VZ|QUklWQVRFIEtFW)[A-Za-z0-9+/=]*",
                 &[0],
                 Shape,
             ),
-            r("age-secret-key", r"\b(AGE-SECRET-KEY-1[0-9A-Z]{58})\b", &[1], Shape),
-            r("anthropic-key", r"\b(sk-ant-[a-z]{2,10}[0-9]{0,3}-[A-Za-z0-9_-]{32,})", &[1], Shape),
+            r("age-secret-key", &["age-secret-key-1"], r"\b(AGE-SECRET-KEY-1[0-9A-Z]{58})\b", &[1], Shape),
+            r("anthropic-key", &["sk-ant-"], r"\b(sk-ant-[a-z]{2,10}[0-9]{0,3}-[A-Za-z0-9_-]{32,})", &[1], Shape),
             r(
-                "openai-key",
+                "openai-key", &["sk-"],
                 r"\b(sk-(?:proj|svcacct|admin|None)-[A-Za-z0-9_-]{20,}|sk-[A-Za-z0-9]{20}T3BlbkFJ[A-Za-z0-9]{20})",
                 &[1],
                 Shape,
             ),
-            r("openai-key", r"\b(sk-[A-Za-z0-9]{32,})\b", &[1], Random),
+            r("openai-key", &["sk-"], r"\b(sk-[A-Za-z0-9]{32,})\b", &[1], Random),
             r(
-                "aws-access-key-id",
+                "aws-access-key-id", &["akia", "asia", "abia", "acca", "a3t"],
                 r"\b((?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16})\b",
                 &[1],
                 Shape,
             ),
-            r("github-token", r"\b((?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,255})\b", &[1], Shape),
-            r("github-pat", r"\b(github_pat_[A-Za-z0-9_]{22,255})\b", &[1], Shape),
+            r("github-token", &["ghp_", "gho_", "ghu_", "ghs_", "ghr_"], r"\b((?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,})\b", &[1], Shape),
+            r("github-pat", &["github_pat_"], r"\b(github_pat_[A-Za-z0-9_]{22,})\b", &[1], Shape),
             r(
-                "gitlab-token",
+                "gitlab-token", &["gl", "gr1348941"],
                 r"\b((?:glpat|gldt|glptt|glrt|glcbt|glft|glsoat|glagent|glimt|gloas|glffct)-[A-Za-z0-9_-]{20,}|GR1348941[A-Za-z0-9_-]{20,})",
                 &[1],
                 Shape,
             ),
             r(
-                "slack-token",
-                r"\b((?:xox[abposre]|xoxe\.xox[bp])-[A-Za-z0-9-]{10,250}|xapp-[0-9]-[A-Za-z0-9-]{10,250})",
+                "slack-token", &["xox", "xapp-"],
+                r"\b((?:xox[abposre]|xoxe\.xox[bp])-[A-Za-z0-9-]{10,}|xapp-[0-9]-[A-Za-z0-9-]{10,})",
                 &[1],
                 Random,
             ),
             r(
-                "slack-webhook",
+                "slack-webhook", &["hooks.slack.com"],
                 r"hooks\.slack\.com/(?:services|workflows|triggers)/([A-Za-z0-9+/_-]{20,})",
                 &[1],
                 Shape,
             ),
             r(
-                "discord-webhook",
+                "discord-webhook", &["/api/webhooks/"],
                 r"discord(?:app)?\.com/api/webhooks/([0-9]{5,30}/[A-Za-z0-9_-]{30,})",
                 &[1],
                 Shape,
             ),
             r(
-                "stripe-key",
-                r"\b((?:sk|rk)_(?:live|test)_[A-Za-z0-9]{10,247}|whsec_[A-Za-z0-9+/=]{24,})\b",
+                "stripe-key", &["_live_", "_test_", "whsec_"],
+                r"\b((?:sk|rk)_(?:live|test)_[A-Za-z0-9]{10,}|whsec_[A-Za-z0-9+/=]{24,})\b",
                 &[1],
                 Shape,
             ),
-            r("google-api-key", r"\b(AIza[0-9A-Za-z_-]{35})", &[1], Shape),
+            r("google-api-key", &["aiza"], r"\b(AIza[0-9A-Za-z_-]{35})", &[1], Shape),
             r(
-                "google-oauth",
+                "google-oauth", &["ya29.", "gocspx-"],
                 r"\b(ya29\.[0-9A-Za-z_-]{20,}|GOCSPX-[0-9A-Za-z_-]{20,})",
                 &[1],
                 Shape,
             ),
             r(
-                "azure-client-secret",
+                "azure-client-secret", &["q~"],
                 r"(?:^|[^A-Za-z0-9_~.-])([A-Za-z0-9_~.]{3}[0-9]Q~[A-Za-z0-9_~.-]{31,34})",
                 &[1],
                 Shape,
             ),
-            r("azure-sas", r"[?&]sig=([A-Za-z0-9%+/=]{20,})", &[1], Random),
-            r("twilio-key", r"\b(SK[0-9a-fA-F]{32})\b", &[1], Shape),
+            r("azure-sas", &["sig="], r"[?&]sig=([A-Za-z0-9%+/=]{20,})", &[1], Random),
+            r("twilio-key", &["sk"], r"\b(SK[0-9a-fA-F]{32})\b", &[1], Shape),
             r(
-                "sendgrid-key",
+                "sendgrid-key", &["sg."],
                 r"\b(SG\.[A-Za-z0-9_-]{16,32}\.[A-Za-z0-9_-]{16,64})",
                 &[1],
                 Shape,
             ),
-            r("npm-token", r"\b(npm_[A-Za-z0-9]{36})\b", &[1], Shape),
-            r("pypi-token", r"\b(pypi-Ag[A-Za-z0-9_-]{50,})", &[1], Shape),
-            r("docker-token", r"\b(dckr_(?:pat|oat)_[A-Za-z0-9_-]{20,})", &[1], Shape),
-            r("vault-token", r"\b(hv[sbr]\.[A-Za-z0-9_-]{20,})", &[1], Shape),
-            r("huggingface-token", r"\b(hf_[A-Za-z0-9]{30,40})\b", &[1], Shape),
-            r("digitalocean-token", r"\b(do[por]_v1_[a-f0-9]{64})\b", &[1], Shape),
+            r("npm-token", &["npm_"], r"\b(npm_[A-Za-z0-9]{36})\b", &[1], Shape),
+            r("pypi-token", &["pypi-ag"], r"\b(pypi-Ag[A-Za-z0-9_-]{50,})", &[1], Shape),
+            r("docker-token", &["dckr_"], r"\b(dckr_(?:pat|oat)_[A-Za-z0-9_-]{20,})", &[1], Shape),
+            r("vault-token", &["hvs.", "hvb.", "hvr."], r"\b(hv[sbr]\.[A-Za-z0-9_-]{20,})", &[1], Shape),
+            r("huggingface-token", &["hf_"], r"\b(hf_[A-Za-z0-9]{30,40})\b", &[1], Shape),
+            r("digitalocean-token", &["_v1_"], r"\b(do[por]_v1_[a-f0-9]{64})\b", &[1], Shape),
             r(
-                "telegram-bot-token",
+                "telegram-bot-token", &[":aa"],
                 r"(?:^|[^0-9])([0-9]{8,10}:AA[A-Za-z0-9_-]{33})",
                 &[1],
                 Shape,
             ),
-            r("shopify-token", r"\b(shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32})\b", &[1], Shape),
-            r("linear-key", r"\b(lin_(?:api|oauth)_[A-Za-z0-9]{40})\b", &[1], Shape),
-            r("heroku-key", r"\b(HRKU-[A-Za-z0-9_-]{20,})", &[1], Shape),
-            r("databricks-token", r"\b(dapi[a-f0-9]{32}(?:-[0-9])?)\b", &[1], Shape),
-            r("supabase-token", r"\b(sbp_[a-f0-9]{40})\b", &[1], Shape),
-            r("postman-key", r"\b(PMAK-[a-f0-9]{24}-[a-f0-9]{34})\b", &[1], Shape),
-            r("grafana-token", r"\b(gl(?:sa|c)_[A-Za-z0-9_+/=-]{32,})", &[1], Random),
-            r("newrelic-key", r"\b(NR(?:AK|AA|II|JS)-[A-Z0-9]{27})\b", &[1], Shape),
-            r("mailchimp-key", r"\b([a-f0-9]{32}-us[0-9]{1,2})\b", &[1], Shape),
-            r("mailgun-key", r"\b(key-[a-f0-9]{32})\b", &[1], Shape),
+            r("shopify-token", &["shp"], r"\b(shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32})\b", &[1], Shape),
+            r("linear-key", &["lin_"], r"\b(lin_(?:api|oauth)_[A-Za-z0-9]{40})\b", &[1], Shape),
+            r("heroku-key", &["hrku-"], r"\b(HRKU-[A-Za-z0-9_-]{20,})", &[1], Shape),
+            r("databricks-token", &["dapi"], r"\b(dapi[a-f0-9]{32}(?:-[0-9])?)\b", &[1], Shape),
+            r("supabase-token", &["sbp_"], r"\b(sbp_[a-f0-9]{40})\b", &[1], Shape),
+            r("postman-key", &["pmak-"], r"\b(PMAK-[a-f0-9]{24}-[a-f0-9]{34})\b", &[1], Shape),
+            r("grafana-token", &["glsa_", "glc_"], r"\b(gl(?:sa|c)_[A-Za-z0-9_+/=-]{32,})", &[1], Random),
+            r("newrelic-key", &["nrak-", "nraa-", "nrii-", "nrjs-"], r"\b(NR(?:AK|AA|II|JS)-[A-Z0-9]{27})\b", &[1], Shape),
+            r("mailchimp-key", &["-us"], r"\b([a-f0-9]{32}-us[0-9]{1,2})\b", &[1], Shape),
+            r("mailgun-key", &["key-"], r"\b(key-[a-f0-9]{32})\b", &[1], Shape),
             r(
-                "terraform-token",
+                "terraform-token", &[".atlasv1."],
                 r"\b([A-Za-z0-9]{14}\.atlasv1\.[A-Za-z0-9_=-]{60,})",
                 &[1],
                 Shape,
             ),
-            r("pulumi-token", r"\b(pul-[a-f0-9]{40})\b", &[1], Shape),
+            r("pulumi-token", &["pul-"], r"\b(pul-[a-f0-9]{40})\b", &[1], Shape),
             r(
-                "doppler-token",
+                "doppler-token", &["dp."],
                 r"\b(dp\.(?:pt|st|ct|sa|scim|audit)\.[A-Za-z0-9]{40,})",
                 &[1],
                 Shape,
             ),
-            r("sentry-token", r"\b(sntry[su]_[A-Za-z0-9_=+/-]{40,})", &[1], Shape),
-            r("fly-token", r"\b(fm[12][ar]?_[A-Za-z0-9+/=_-]{40,})", &[1], Shape),
+            r("sentry-token", &["sntry"], r"\b(sntry[su]_[A-Za-z0-9_=+/-]{40,})", &[1], Shape),
+            r("fly-token", &["fm1", "fm2"], r"\b(fm[12][ar]?_[A-Za-z0-9+/=_-]{40,})", &[1], Shape),
             r(
-                "jwt",
+                "jwt", &["eyj"],
                 r"\b(eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,})",
                 &[1],
                 Shape,
             ),
             // ---- context
             r(
-                "url-password",
-                r"\b[a-zA-Z][a-zA-Z0-9+.-]{1,20}://[^\s:/@]{0,256}:([^\s@/]{1,256})@",
+                "url-password", &["://"],
+                r"\b[a-zA-Z][a-zA-Z0-9+.-]{1,20}://[^\s:/@]*:([^\s@/]+)@",
                 &[1],
                 Password,
             ),
             r(
-                "bearer-token",
+                "bearer-token", &["bearer"],
                 r"(?i)\bbearer\s+([A-Za-z0-9._~+/=-]{8,})",
                 &[1],
                 Random,
             ),
             r(
-                "basic-auth",
+                "basic-auth", &["basic"],
                 r"(?i)\bauthorization\s*:\s*basic\s+([A-Za-z0-9+/=]{8,})",
                 &[1],
                 Random,
             ),
             r(
-                "api-key-header",
+                "api-key-header", &["authorization"],
                 r"(?i)\bauthorization\s*:\s*(?:token|apikey|api-key|key|sso-key|ssws)\s+([A-Za-z0-9._~+/=:-]{8,})",
                 &[1],
                 Random,
             ),
             r(
-                "railway-project",
+                "railway-project", &["project-access-token"],
                 r#"(?i)\bproject-access-token["']?\s*:\s*["']?([A-Za-z0-9._-]{8,})"#,
                 &[1],
                 Random,
             ),
             r(
-                "api-key-header",
+                "api-key-header", &["api-key", "auth-token", "private-token", "access-token", "vault-token", "figma-token", "railway-token"],
                 r#"(?i)\b(?:x-api-key|api-key|x-auth-token|private-token|x-access-token|x-vault-token|x-goog-api-key|x-figma-token|x-shopify-access-token|x-railway-token)["']?\s*:\s*["']?([A-Za-z0-9._~+/=-]{8,})"#,
                 &[1],
                 Random,
             ),
             r(
-                "password",
+                "password", &["mysql"],
                 &format!(r"\bmysql(?:dump|admin|import|show|sh|check)?\b[^\n|;&]*?\s-p{val}"),
                 &[1, 2, 3],
                 Password,
             ),
             r(
-                "password",
+                "password", &["sshpass"],
                 &format!(r"\bsshpass\s+-p\s*{val}"),
                 &[1, 2, 3],
                 Password,
             ),
             r(
-                "password",
+                "password", &["docker", "podman", "nerdctl", "buildah", "helm", "twine", "oras", "skopeo", "crane"],
                 &format!(
                     r"\b(?:docker|podman|nerdctl|buildah|helm|twine|oras|skopeo|crane)\b[^\n|;&]*?\s(?:-p|--password)(?:=|\s+){val}"
                 ),
@@ -296,20 +306,20 @@ fn rules() -> &'static [Rule] {
                 Password,
             ),
             r(
-                "basic-auth",
+                "basic-auth", &["curl", "wget", "http", "xh"],
                 r#"\b(?:curl|wget|http|https|xh)\b[^\n|;&]*?\s(?:-u|--user|-a|--auth)(?:=|\s*)(?:'[^':\n]*:([^'\n]+)'|"[^":\n]*:([^"\n]+)"|[^\s'":]*:([^\s'"]+))"#,
                 &[1, 2, 3],
                 Password,
             ),
             r(
-                "env-secret",
+                "env-secret", &["configure"],
                 r"\baws\s+configure\s+set\s+\S*(?:secret|token)\S*\s+(\S+)",
                 &[1],
                 Random,
             ),
             // Flags: `--password=..`, `--api-key ..`, `-token ..`.
             r(
-                "env-secret",
+                "env-secret", &["-"],
                 &format!(r"(?i)(?:^|\s)--?([a-z][a-z0-9]*(?:[-_][a-z0-9]+)*)(?:=|[ \t]+){val}"),
                 &[2, 3, 4],
                 Named {
@@ -319,7 +329,7 @@ fn rules() -> &'static [Rule] {
             ),
             // Assignments: `.env`, `export`, JSON, YAML, TOML, connection strings.
             r(
-                "env-secret",
+                "env-secret", &[],
                 &format!(
                     r#"(?:^|[^A-Za-z0-9_])({NAME})["']?[ \t]*(=>|:=|==|=|:)[ \t]*{val}"#
                 ),
@@ -331,6 +341,14 @@ fn rules() -> &'static [Rule] {
             ),
         ]
     })
+}
+
+impl Rule {
+    fn regex(&self) -> Option<&Regex> {
+        self.re
+            .get_or_init(|| Regex::new(&self.pattern).ok())
+            .as_ref()
+    }
 }
 
 /// The marker that replaces a secret.
@@ -692,10 +710,17 @@ impl Redactor {
             taken.iter().any(|&(a, b)| s < b && a < e)
         };
         let mut found: Vec<SecretMatch> = Vec::new();
+        let lower = text.to_ascii_lowercase();
         for rule in rules() {
+            if !rule.needles.is_empty() && !rule.needles.iter().any(|n| lower.contains(n)) {
+                continue;
+            }
+            let Some(re) = rule.regex() else {
+                continue;
+            };
             let mut pos = 0;
             while pos <= text.len() {
-                let Some(caps) = rule.re.captures_at(text, pos) else {
+                let Some(caps) = re.captures_at(text, pos) else {
                     break;
                 };
                 let Some(whole) = caps.get(0) else {
@@ -1005,5 +1030,21 @@ mod tests {
         assert_eq!(name_class("tokenizer"), None);
         assert_eq!(name_class("STRIPE_PUBLISHABLE_KEY"), None);
         assert_eq!(name_class("SECRET_KEY_BASE"), Some(NameClass::Token));
+    }
+}
+
+#[cfg(test)]
+mod rule_tests {
+    use super::*;
+
+    #[test]
+    fn every_built_in_rule_compiles() {
+        for r in rules() {
+            assert!(r.regex().is_some(), "rule {} does not compile", r.kind);
+            assert!(
+                r.needles.iter().all(|n| n.to_ascii_lowercase() == *n),
+                "needles are lowercase"
+            );
+        }
     }
 }
