@@ -101,6 +101,23 @@ struct Expect {
     from: String,
 }
 
+/// An event's link hash over its claimed prev, and that hash as a Merkle leaf.
+#[derive(Debug, Clone, Copy)]
+struct Prehashed {
+    link: Hash32,
+    leaf: Hash32,
+}
+
+impl Prehashed {
+    fn of(claimed_prev: &Hash32, raw: &[u8]) -> Prehashed {
+        let link = link_hash(claimed_prev, raw);
+        Prehashed {
+            link,
+            leaf: crate::merkle::leaf_hash(&link),
+        }
+    }
+}
+
 /// Checks one session's chain, event by event.
 struct ChainCheck<'a> {
     session: String,
@@ -155,8 +172,29 @@ impl<'a> ChainCheck<'a> {
         claimed_hash: Hash32,
         raw: &[u8],
     ) {
+        let pre = Prehashed::of(&claimed_prev, raw);
+        self.event_prehashed(row_seq, claimed_prev, claimed_hash, raw, pre);
+    }
+
+    /// Like [`ChainCheck::event`], with the link hash (over the *claimed* prev) and its Merkle
+    /// leaf computed beforehand, possibly on another thread.
+    fn event_prehashed(
+        &mut self,
+        row_seq: Option<u64>,
+        claimed_prev: Hash32,
+        claimed_hash: Hash32,
+        raw: &[u8],
+        pre: Prehashed,
+    ) {
         self.report.events_checked += 1;
-        let computed = link_hash(&self.prev, raw);
+        // The chain is hashed over the previous event's claimed hash; when the claimed prev is
+        // that hash (every intact link), the precomputed value is the one.
+        let (computed, leaf) = if claimed_prev == self.prev {
+            (pre.link, pre.leaf)
+        } else {
+            let c = link_hash(&self.prev, raw);
+            (c, crate::merkle::leaf_hash(&c))
+        };
         // Fast path: canonical events start with a fixed header; only checkpoints (and
         // anything not in canonical form) are parsed in full.
         let mut full: Option<Event> = None;
@@ -259,7 +297,7 @@ impl<'a> ChainCheck<'a> {
         }
         self.prev = claimed_hash;
         self.last_computed = computed;
-        self.merkle.push_data(&computed);
+        self.merkle.push_leaf_hash(leaf);
         self.expected_seq = seq.max(self.expected_seq) + 1;
         if seq + 1 < self.expected_seq {
             // keep expected monotonic after an out-of-order event
@@ -557,10 +595,7 @@ pub fn verify_store(store: &Store, opts: &StoreVerifyOptions) -> Result<VerifyRe
     for id in &ids {
         let ex = expects.remove(id).unwrap_or_default();
         let mut chk = ChainCheck::new(id, ex, trust, &mut report);
-        store.for_each_event(id, |ev| {
-            chk.event(Some(ev.seq), ev.prev, ev.hash, &ev.raw);
-            true
-        })?;
+        check_store_session(store, id, &mut chk)?;
         chk.finish(false);
     }
     let mut gone: Vec<_> = expects.into_iter().collect();
@@ -579,6 +614,63 @@ pub fn verify_store(store: &Store, opts: &StoreVerifyOptions) -> Result<VerifyRe
         }
     }
     Ok(report.finish())
+}
+
+/// Events per batch handed between the verify threads.
+const BATCH: usize = 2048;
+
+/// Streams a session through the checker in a three-stage pipeline: this thread reads rows,
+/// a worker computes the link hashes and Merkle leaves, and another runs the checks in order.
+/// Hashing is independent per event because each link is hashed over its *claimed* prev; the
+/// checker recomputes the rare link whose claimed prev is wrong.
+fn check_store_session(store: &Store, id: &str, chk: &mut ChainCheck<'_>) -> Result<()> {
+    use std::sync::mpsc::sync_channel;
+    type Hashed = Vec<(crate::store::StoredEvent, Prehashed)>;
+    std::thread::scope(|sc| -> Result<()> {
+        let (raw_tx, raw_rx) = sync_channel::<Vec<crate::store::StoredEvent>>(4);
+        let (hashed_tx, hashed_rx) = sync_channel::<Hashed>(4);
+        sc.spawn(move || {
+            for batch in raw_rx {
+                let hashed: Hashed = batch
+                    .into_iter()
+                    .map(|e| {
+                        let p = Prehashed::of(&e.prev, &e.raw);
+                        (e, p)
+                    })
+                    .collect();
+                if hashed_tx.send(hashed).is_err() {
+                    break;
+                }
+            }
+        });
+        let checker = sc.spawn(move || {
+            for batch in hashed_rx {
+                for (ev, pre) in batch {
+                    chk.event_prehashed(Some(ev.seq), ev.prev, ev.hash, &ev.raw, pre);
+                }
+            }
+        });
+        let mut batch = Vec::with_capacity(BATCH);
+        let mut sent_ok = true;
+        let read = store.for_each_event(id, |ev| {
+            batch.push(ev);
+            if batch.len() == BATCH {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                sent_ok = raw_tx.send(full).is_ok();
+            }
+            sent_ok
+        });
+        if !batch.is_empty() && sent_ok {
+            let _ = raw_tx.send(batch);
+        }
+        drop(raw_tx);
+        if checker.join().is_err() {
+            return Err(crate::error::Error::Invalid(
+                "the verify checker thread panicked".into(),
+            ));
+        }
+        read
+    })
 }
 
 fn check_store_checkpoint(
