@@ -42,17 +42,22 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
             args.what
         );
     };
-    if args.agent.is_some() {
-        bail!(
-            "`flightlog hook {}` takes its payload on stdin, not as an argument",
-            args.what
-        );
-    }
     let timeout_ms: u64 = std::env::var("FLIGHTLOG_HOOK_TIMEOUT_MS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(5_000);
-    let payload = read_stdin(Duration::from_millis(timeout_ms));
+    let payload = match &args.agent {
+        // Codex's legacy `notify = ["flightlog", "hook", "codex"]` passes the JSON as the last
+        // argument, with stdin closed.
+        Some(arg) if agent == Agent::Codex && arg.trim_start().starts_with('{') => {
+            Ok(arg.clone().into_bytes())
+        }
+        Some(_) => bail!(
+            "`flightlog hook {}` takes its payload on stdin, not as an argument",
+            args.what
+        ),
+        None => read_stdin(Duration::from_millis(timeout_ms)),
+    };
     let answer = match &payload {
         Ok(p) => match record(ctx, agent, p, timeout_ms) {
             Ok(a) => a,

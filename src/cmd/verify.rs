@@ -116,15 +116,28 @@ fn verify_path(ctx: &Ctx, path: &Path, args: &Args) -> Result<VerifyReport> {
     } else {
         (path.to_path_buf(), None)
     };
+    let mut key_problem = None;
     let trust = if !args.pubkey.is_empty() {
         Trust {
             keys: load_keys(&args.pubkey)?,
             pinned: true,
         }
     } else if let Some(pk) = bundle_key {
-        Trust {
-            keys: load_keys(&[pk])?,
-            pinned: false,
+        // The bundle's own key file is evidence too: a damaged one is a problem, not an error.
+        match read_public_key(&pk) {
+            Ok(k) => Trust {
+                keys: vec![k],
+                pinned: false,
+            },
+            Err(e) => {
+                key_problem = Some(flightlog_formats::verify::Problem {
+                    session: None,
+                    seq: None,
+                    kind: "bad_key".into(),
+                    detail: format!("the bundle's public key is unusable: {e}"),
+                });
+                Trust::default()
+            }
         }
     } else {
         let keys = trusted_public_keys(&ctx.key_dir()).unwrap_or_default();
@@ -136,6 +149,10 @@ fn verify_path(ctx: &Ctx, path: &Path, args: &Args) -> Result<VerifyReport> {
     let f =
         std::fs::File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
     let mut report = verify_jsonl(BufReader::new(f), &trust)?;
+    if let Some(p) = key_problem {
+        report.problems.push(p);
+        report.intact = false;
+    }
     if path.is_dir() {
         crate::cmd::export::verify_bundle_extras(path, &mut report)?;
         report.intact = report.problems.is_empty();

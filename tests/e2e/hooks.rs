@@ -107,35 +107,51 @@ fn reference_payloads_of_every_agent_are_understood() {
     let dir = flightlog_fixtures::fixtures_dir().join("hooks");
     let d = tempfile::tempdir().unwrap();
     let db = d.path().join("fl.db");
-    let mut n = 0;
-    for agent in ["claude-code", "codex", "gemini", "cursor"] {
-        let mut files: Vec<_> = std::fs::read_dir(dir.join(agent))
+    let files = |sub: &str| {
+        let mut v: Vec<_> = std::fs::read_dir(dir.join(sub))
             .unwrap()
             .map(|e| e.unwrap().path())
             .collect();
-        files.sort();
-        for f in files {
-            let malformed = f
-                .file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("malformed");
+        v.sort();
+        v
+    };
+    let mut n = 0;
+    for agent in ["claude-code", "codex", "gemini", "cursor"] {
+        for f in files(agent) {
             let (code, _, err) = hook(&db, agent, &std::fs::read(&f).unwrap(), None);
-            if malformed {
-                assert_eq!(
-                    code,
-                    1,
-                    "{}: malformed input must be non-blocking exit 1",
-                    f.display()
-                );
-                assert!(err.contains("not understood"), "{err}");
-            } else {
-                assert_eq!(code, 0, "{}: {err}", f.display());
-                n += 1;
-            }
+            assert_eq!(code, 0, "{}: {err}", f.display());
+            n += 1;
         }
     }
-    assert!(n >= 8, "only {n} reference payloads found");
+    assert!(n >= 30, "only {n} reference payloads found");
+    // Malformed input: recorded raw, a clear message, a non-blocking exit code (never 2).
+    let invalid = [
+        "empty.json",
+        "whitespace.json",
+        "not-json.txt",
+        "truncated.json",
+        "array.json",
+        "string.json",
+        "trailing-garbage.json",
+        "two-payloads.json",
+        "missing-event-name.json",
+        "nul-byte.json",
+        "invalid-utf8.json",
+        "deeply-nested.json",
+    ];
+    for f in files("malformed") {
+        let name = f.file_name().unwrap().to_string_lossy().into_owned();
+        let (code, _, err) = hook(&db, "claude-code", &std::fs::read(&f).unwrap(), None);
+        if invalid.contains(&name.as_str()) {
+            assert_eq!(
+                code, 1,
+                "{name}: malformed input must be non-blocking exit 1"
+            );
+            assert!(err.contains("not understood"), "{name}: {err}");
+        } else {
+            assert_eq!(code, 0, "{name}: odd but valid input is recorded: {err}");
+        }
+    }
     let store = Store::open_read_only(&db).unwrap();
     let mut raw = 0;
     for s in store.sessions().unwrap() {
@@ -148,7 +164,11 @@ fn reference_payloads_of_every_agent_are_understood() {
             })
             .unwrap();
     }
-    assert!(raw >= 1, "malformed fixtures are kept as raw_input");
+    assert_eq!(
+        raw,
+        invalid.len(),
+        "every malformed payload is kept as raw_input"
+    );
     assert_eq!(verify_json(&db, &[]).0, 0);
 }
 

@@ -26,12 +26,48 @@ pub struct Normalized {
 /// Normalizes a payload; None if it carries no hook event name at all.
 pub fn normalize(agent: Agent, payload: &Value, now: DateTime<Utc>) -> Option<Normalized> {
     let obj = payload.as_object()?;
+    if agent == Agent::Codex && s(obj, "type") == Some("agent-turn-complete") {
+        return Some(codex_notify(obj, now));
+    }
     let hook = obj.get("hook_event_name")?.as_str()?.to_string();
     Some(match agent {
         Agent::ClaudeCode | Agent::Codex => claude(agent, obj, hook, now),
         Agent::Gemini => gemini(obj, hook, now),
         Agent::Cursor => cursor(obj, hook, now),
     })
+}
+
+/// Codex's legacy `notify` program: one `agent-turn-complete` JSON (kebab-case keys), passed as
+/// the last argument. It carries the turn's input and the agent's last message.
+fn codex_notify(o: &Map<String, Value>, now: DateTime<Utc>) -> Normalized {
+    let agent = Agent::Codex;
+    let mut events = Vec::new();
+    if let Some(inputs) = o.get("input-messages").and_then(Value::as_array) {
+        for text in inputs {
+            events.push(ev(Kind::Prompt, agent, now, json!({
+                "agent": "codex", "hook": "agent-turn-complete", "role": "user", "text": bounded(text),
+                "turn_id": o.get("turn-id"),
+            })));
+        }
+    }
+    events.push(ev(
+        Kind::Message,
+        agent,
+        now,
+        json!({
+            "agent": "codex", "hook": "agent-turn-complete", "role": "assistant",
+            "text": o.get("last-assistant-message").map(bounded),
+            "payload": rest(o, &["input-messages", "last-assistant-message"]),
+        }),
+    ));
+    Normalized {
+        hook_event: "agent-turn-complete".into(),
+        external_session: s(o, "thread-id").map(str::to_string),
+        events,
+        call_id: None,
+        is_pre: false,
+        ends_session: false,
+    }
 }
 
 fn s<'a>(o: &'a Map<String, Value>, k: &str) -> Option<&'a str> {
