@@ -20,3 +20,6 @@ mod hooks;
 mod interop;
 mod record;
 mod replay_tui;
+mod crash;
+mod reliability;
+mod secrets;

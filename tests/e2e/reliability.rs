@@ -1,0 +1,427 @@
+//! Nothing silent: every way the store or the keys can be unusable gives a clear one-line
+//! message, a defined exit code (1, non-blocking, for hooks; 2 for other commands), and the
+//! guard's fail mode: `[guard] fail = "closed"` denies a PreToolUse, "open" lets it through.
+//!
+//! Covered: store directory missing (created 0700), world-readable store or key file (refused),
+//! key file unreadable or malformed, corrupt database file, read-only file system, full disk
+//! (a size-limited tmpfs, when this machine lets the test mount one).
+
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde_json::{Value, json};
+
+fn bin() -> PathBuf {
+    flightlog_fixtures::bin_path().expect("build the binary first (cargo build)")
+}
+
+struct Out {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(db: &Path, args: &[&str], stdin: &[u8], policy: Option<&Path>) -> Out {
+    let mut c = Command::new(bin());
+    c.arg("--db").arg(db);
+    if let Some(p) = policy {
+        c.arg("--policy").arg(p);
+    }
+    let mut child = c
+        .args(args)
+        .env_remove("FLIGHTLOG_SESSION")
+        .env_remove("FLIGHTLOG_POLICY")
+        .env_remove("FLIGHTLOG_GUARD")
+        .env("FLIGHTLOG_HOOK_TIMEOUT_MS", "3000")
+        .current_dir(
+            db.ancestors()
+                .find(|p| p.is_dir())
+                .unwrap_or(Path::new("/")),
+        )
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _ = child.stdin.take().unwrap().write_all(stdin);
+    let o = child.wait_with_output().unwrap();
+    Out {
+        code: o.status.code(),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    }
+}
+
+fn pre(call: &str) -> Vec<u8> {
+    json!({"session_id": "rel", "hook_event_name": "PreToolUse", "tool_name": "Bash",
+           "tool_use_id": call, "tool_input": {"command": "rm -rf build"}, "cwd": "/work"})
+    .to_string()
+    .into_bytes()
+}
+
+fn post(call: &str, output: &str) -> Vec<u8> {
+    json!({"session_id": "rel", "hook_event_name": "PostToolUse", "tool_name": "Bash",
+           "tool_use_id": call, "tool_input": {"command": "cat big"},
+           "tool_response": {"stdout": output, "stderr": "", "interrupted": false}, "cwd": "/work"})
+    .to_string()
+    .into_bytes()
+}
+
+fn hook(db: &Path, payload: &[u8], policy: Option<&Path>) -> Out {
+    run(db, &["hook", "claude-code"], payload, policy)
+}
+
+fn policy(dir: &Path, fail: &str) -> PathBuf {
+    let p = dir.join(format!("guard-{fail}.toml"));
+    std::fs::write(
+        &p,
+        format!("home = \"staging\"\n\n[guard]\nenabled = true\nfail = \"{fail}\"\n"),
+    )
+    .unwrap();
+    p
+}
+
+/// One line on stderr, starting with `flightlog:`.
+fn one_line(o: &Out, what: &str) {
+    let e = o.stderr.trim_end();
+    assert!(
+        e.starts_with("flightlog:") && e.lines().count() == 1,
+        "{what}: expected one line starting with 'flightlog:', got {:?}",
+        o.stderr
+    );
+}
+
+/// The hook's failure answers: fail open (exit 1, nothing on stdout) and fail closed (a deny
+/// in the agent's protocol for PreToolUse; PostToolUse still fails open).
+fn assert_fail_modes(db: &Path, dir: &Path, must_mention: &[&str], label: &str) {
+    let open = hook(
+        db,
+        &pre(&format!("{label}-open")),
+        Some(&policy(dir, "open")),
+    );
+    println!(
+        "{label}: fail open  -> exit {:?}: {}",
+        open.code,
+        open.stderr.trim()
+    );
+    assert_eq!(
+        open.code,
+        Some(1),
+        "{label}: fail open exit code; {:?}",
+        open.stderr
+    );
+    assert!(
+        open.stdout.trim().is_empty(),
+        "{label}: no answer when failing open"
+    );
+    assert!(
+        open.stderr.contains("fail open"),
+        "{label}: {}",
+        open.stderr
+    );
+    assert!(
+        must_mention
+            .iter()
+            .any(|m| open.stderr.to_lowercase().contains(&m.to_lowercase())),
+        "{label}: the reason ({must_mention:?}) is named: {}",
+        open.stderr
+    );
+    one_line(&open, label);
+
+    let closed = hook(
+        db,
+        &pre(&format!("{label}-closed")),
+        Some(&policy(dir, "closed")),
+    );
+    println!(
+        "{label}: fail closed -> exit {:?}: {} {}",
+        closed.code,
+        closed.stdout.trim(),
+        closed.stderr.trim()
+    );
+    assert_eq!(
+        closed.code,
+        Some(0),
+        "{label}: a deny is an answer (exit 0)"
+    );
+    let ans: Value = serde_json::from_str(closed.stdout.trim()).unwrap_or_else(|e| {
+        panic!(
+            "{label}: fail closed must answer JSON: {e}: {:?}",
+            closed.stdout
+        )
+    });
+    assert_eq!(
+        ans["hookSpecificOutput"]["permissionDecision"], "deny",
+        "{ans}"
+    );
+    assert_eq!(ans["hookSpecificOutput"]["hookEventName"], "PreToolUse");
+    assert!(closed.stderr.contains("fail closed"), "{}", closed.stderr);
+
+    let after = hook(
+        db,
+        &post(&format!("{label}-post"), "ok"),
+        Some(&policy(dir, "closed")),
+    );
+    assert_eq!(
+        after.code,
+        Some(1),
+        "{label}: a PostToolUse cannot be denied: fails open"
+    );
+    assert!(after.stdout.trim().is_empty());
+}
+
+fn mode(p: &Path) -> u32 {
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn missing_store_directory_is_created_private() {
+    let d = tempfile::tempdir().unwrap();
+    let db = d.path().join("a/b/c/fl.db");
+    let o = hook(&db, &pre("first"), None);
+    assert_eq!(o.code, Some(0), "{}", o.stderr);
+    // Keep a connection open so the -wal and -shm files exist, then write again.
+    let keep = flightlog_formats::Store::open(&db).unwrap();
+    assert_eq!(hook(&db, &pre("second"), None).code, Some(0));
+    let mut checked = Vec::new();
+    let mut stack = vec![d.path().join("a")];
+    while let Some(p) = stack.pop() {
+        let m = mode(&p);
+        if p.is_dir() {
+            assert_eq!(m, 0o700, "{} must be 0700", p.display());
+            stack.extend(std::fs::read_dir(&p).unwrap().flatten().map(|e| e.path()));
+        } else {
+            assert_eq!(m & 0o077, 0, "{} is {m:o}: readable by others", p.display());
+        }
+        checked.push(format!(
+            "{} {m:o}",
+            p.strip_prefix(d.path()).unwrap().display()
+        ));
+    }
+    drop(keep);
+    checked.sort();
+    println!("created private: {checked:?}");
+    for f in [
+        "fl.db",
+        "fl.db-wal",
+        "fl.db-shm",
+        "keys/checkpoint.key",
+        "keys/fingerprint.key",
+    ] {
+        assert!(
+            checked
+                .iter()
+                .any(|c| c.starts_with(&format!("a/b/c/{f} "))),
+            "{f} was created: {checked:?}"
+        );
+    }
+}
+
+#[test]
+fn world_readable_store_is_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let db = d.path().join("s/fl.db");
+    assert_eq!(hook(&db, &pre("ok"), None).code, Some(0));
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+    assert_fail_modes(&db, d.path(), &["too open"], "world-readable store");
+    let cp = run(&db, &["checkpoint"], b"", None);
+    println!(
+        "world-readable store: checkpoint -> exit {:?}: {}",
+        cp.code,
+        cp.stderr.trim()
+    );
+    assert_eq!(cp.code, Some(2));
+    one_line(&cp, "checkpoint");
+    assert!(cp.stderr.contains("644"), "{}", cp.stderr);
+}
+
+#[test]
+fn world_readable_or_unreadable_key_is_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let db = d.path().join("s/fl.db");
+    assert_eq!(hook(&db, &pre("ok"), None).code, Some(0));
+    let key = d.path().join("s/keys/fingerprint.key");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    assert_fail_modes(&db, d.path(), &["too open"], "world-readable key");
+    let cp = run(&db, &["checkpoint"], b"", None);
+    assert_eq!(cp.code, Some(2));
+    one_line(&cp, "checkpoint with a world-readable key");
+
+    // Unreadable (the tests run as root, so a mode cannot stop a read: a directory in the
+    // key's place can), then malformed.
+    std::fs::remove_file(&key).unwrap();
+    std::fs::create_dir(&key).unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o700)).unwrap();
+    assert_fail_modes(&db, d.path(), &["fingerprint.key"], "unreadable key");
+    std::fs::remove_dir(&key).unwrap();
+    std::fs::write(&key, "not hex at all").unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    assert_fail_modes(&db, d.path(), &["malformed"], "malformed key");
+    let cp = run(&db, &["checkpoint"], b"", None);
+    assert_eq!(cp.code, Some(2));
+    one_line(&cp, "checkpoint with a malformed key");
+}
+
+#[test]
+fn corrupt_database_gives_one_line_and_defined_codes() {
+    let d = tempfile::tempdir().unwrap();
+    let db = d.path().join("s/fl.db");
+    assert_eq!(hook(&db, &pre("ok"), None).code, Some(0));
+    // Overwrite the header and the first pages with garbage.
+    let mut bytes = std::fs::read(&db).unwrap();
+    for (i, b) in bytes.iter_mut().enumerate().take(8192) {
+        *b = (i as u8).wrapping_mul(31).wrapping_add(7);
+    }
+    std::fs::write(&db, &bytes).unwrap();
+    let _ = std::fs::remove_file(d.path().join("s/fl.db-wal"));
+    let _ = std::fs::remove_file(d.path().join("s/fl.db-shm"));
+    assert_fail_modes(&db, d.path(), &["not a database"], "corrupt store");
+    for args in [
+        &["verify", "--all", "--json"][..],
+        &["sessions"][..],
+        &["show", "latest"][..],
+        &["checkpoint"][..],
+    ] {
+        let o = run(&db, args, b"", None);
+        println!(
+            "corrupt store: {args:?} -> exit {:?}: {}",
+            o.code,
+            o.stderr.trim()
+        );
+        assert_eq!(o.code, Some(2), "{args:?}: {}", o.stderr);
+        one_line(&o, &format!("{args:?}"));
+    }
+}
+
+// ---------------------------------------------------------------- mounted file systems
+
+/// A tmpfs mounted for one test, unmounted on drop. None when this machine does not allow it.
+struct Mount(PathBuf);
+
+impl Mount {
+    fn tmpfs(at: &Path, size: &str) -> Option<Mount> {
+        std::fs::create_dir_all(at).ok()?;
+        let ok = Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0700"),
+                "tmpfs",
+            ])
+            .arg(at)
+            .stderr(Stdio::null())
+            .status()
+            .ok()?
+            .success();
+        ok.then(|| Mount(at.to_path_buf()))
+    }
+    fn remount(&self, opt: &str) {
+        let st = Command::new("mount")
+            .args(["-o", &format!("remount,{opt}")])
+            .arg(&self.0)
+            .status()
+            .unwrap();
+        assert!(st.success(), "remount {opt}");
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn read_only_file_system() {
+    let d = tempfile::tempdir().unwrap();
+    let Some(m) = Mount::tmpfs(&d.path().join("m"), "8m") else {
+        println!("read-only store: SKIPPED (cannot mount a tmpfs here; needs root)");
+        return;
+    };
+    let db = m.0.join("s/fl.db");
+    assert_eq!(hook(&db, &pre("ok"), None).code, Some(0));
+    m.remount("ro");
+    // SQLite cannot create the -shm file: "unable to open database file" (it does not say
+    // "read-only"; the path is named).
+    assert_fail_modes(
+        &db,
+        d.path(),
+        &["read-only", "readonly", "unable to open"],
+        "read-only store",
+    );
+    for args in [&["checkpoint"][..]] {
+        let o = run(&db, args, b"", None);
+        println!(
+            "read-only store: {args:?} -> exit {:?}: {}",
+            o.code,
+            o.stderr.trim()
+        );
+        assert_eq!(o.code, Some(2));
+        one_line(&o, "checkpoint on a read-only store");
+    }
+    // Readers either read or say why in one line.
+    let o = run(&db, &["verify", "--all", "--json"], b"", None);
+    println!(
+        "read-only store: verify -> exit {:?}: {}",
+        o.code,
+        o.stderr.trim()
+    );
+    assert!(matches!(o.code, Some(0) | Some(2)), "{}", o.stderr);
+    if o.code == Some(2) {
+        one_line(&o, "verify on a read-only store");
+    }
+    m.remount("rw");
+    assert_eq!(
+        hook(&db, &pre("again"), None).code,
+        Some(0),
+        "recording resumes"
+    );
+}
+
+#[test]
+fn full_disk() {
+    let d = tempfile::tempdir().unwrap();
+    let Some(m) = Mount::tmpfs(&d.path().join("m"), "2m") else {
+        println!("full disk: SKIPPED (cannot mount a size-limited tmpfs here; needs root)");
+        return;
+    };
+    let db = m.0.join("s/fl.db");
+    assert_eq!(hook(&db, &pre("ok"), None).code, Some(0));
+    // Fill the file system.
+    let filler = m.0.join("filler");
+    {
+        let mut f = std::fs::File::create(&filler).unwrap();
+        let block = vec![0u8; 64 * 1024];
+        while f.write_all(&block).is_ok() {}
+        let _ = f.sync_all();
+    }
+    // A result with 200 KB of output needs pages the disk no longer has.
+    let big = "x".repeat(200 * 1024);
+    let o = hook(&db, &post("big", &big), None);
+    println!(
+        "full disk: PostToolUse -> exit {:?}: {}",
+        o.code,
+        o.stderr.trim()
+    );
+    assert_eq!(o.code, Some(1), "fail open, non-blocking");
+    one_line(&o, "full disk");
+    // SQLite reports a full tmpfs as "disk I/O error" when the -shm cannot grow, or as
+    // "database or disk is full" when a page cannot be written.
+    let reasons = ["full", "disk i/o error", "no space"];
+    assert!(
+        reasons.iter().any(|r| o.stderr.to_lowercase().contains(r)),
+        "{}",
+        o.stderr
+    );
+    assert_fail_modes(&db, d.path(), &reasons, "full disk");
+    // Free space: recording resumes, and nothing half-written is left.
+    std::fs::remove_file(&filler).unwrap();
+    let o = hook(&db, &post("big-again", &big), None);
+    assert_eq!(o.code, Some(0), "{}", o.stderr);
+    let v = run(&db, &["verify", "--all", "--json"], b"", None);
+    assert_eq!(v.code, Some(0), "{}", v.stdout);
+    drop(m);
+}
