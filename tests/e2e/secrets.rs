@@ -2,9 +2,8 @@
 //! binary fed secrets through hooks, then the database, its WAL and -shm, and every export
 //! grepped byte for byte. Also: private file modes, and world-readable files refused.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -225,4 +224,253 @@ fn real_transcripts_redact_fast_and_with_few_findings() {
         total * 100 <= lines,
         "{total} findings in {lines} lines of ordinary transcripts"
     );
+}
+
+fn run(db: &Path, args: &[&str], stdin: &[u8]) -> (Option<i32>, Vec<u8>, String) {
+    let mut child = Command::new(bin())
+        .arg("--db")
+        .arg(db)
+        .args(args)
+        .env_remove("FLIGHTLOG_SESSION")
+        .env_remove("FLIGHTLOG_POLICY")
+        .env("FLIGHTLOG_FAKE_NOW", "2026-04-25T10:00:00Z")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _ = child.stdin.take().unwrap().write_all(stdin);
+    let o = child.wait_with_output().unwrap();
+    (
+        o.status.code(),
+        o.stdout,
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// Hook payloads carrying `text` in the places agents put secrets: a command, a tool's output,
+/// a file written, a prompt.
+fn payloads_for(i: usize, text: &str) -> Vec<Value> {
+    let sid = format!("secrets-{}", i % 1);
+    vec![
+        json!({"session_id": sid, "hook_event_name": "PreToolUse", "tool_name": "Bash",
+               "tool_use_id": format!("b{i}"), "tool_input": {"command": text}}),
+        json!({"session_id": sid, "hook_event_name": "PostToolUse", "tool_name": "Bash",
+               "tool_use_id": format!("b{i}"), "tool_input": {"command": "cat .env"},
+               "tool_response": {"stdout": text, "stderr": "", "interrupted": false}}),
+        json!({"session_id": sid, "hook_event_name": "PreToolUse", "tool_name": "Write",
+               "tool_use_id": format!("w{i}"),
+               "tool_input": {"file_path": "/work/config/.env", "content": text}}),
+        json!({"session_id": sid, "hook_event_name": "UserPromptSubmit", "prompt": text}),
+    ]
+}
+
+/// Where a secret shows: the whole, and (for long ones) a 16-character piece of its middle,
+/// so a partly redacted secret is caught too.
+fn needles(secret: &str) -> Vec<String> {
+    let mut out = vec![secret.to_string()];
+    if secret.len() >= 24 && secret.is_ascii() {
+        let mid = secret.len() / 2;
+        out.push(secret[mid - 8..mid + 8].to_string());
+    }
+    out
+}
+
+fn grep_all(label: &str, bytes: &[u8], secrets: &[String], leaks: &mut BTreeSet<String>) {
+    for s in secrets {
+        for n in needles(s) {
+            if bytes.windows(n.len()).any(|w| w == n.as_bytes()) {
+                leaks.insert(format!("{label}: {n}"));
+            }
+        }
+    }
+}
+
+/// Every corpus secret, fed through `flightlog hook` (commands, outputs, files, prompts), a
+/// Claude Code transcript import, and a raw (non-JSON) payload; then the database, its -wal and
+/// -shm, and every export and view are grepped byte for byte.
+#[test]
+fn no_secret_reaches_the_store_wal_shm_or_any_export() {
+    let c = corpus();
+    let d = tempfile::tempdir().unwrap();
+    let db = d.path().join("store/fl.db");
+    let secrets: Vec<String> = c.positives.iter().map(|p| p.2.clone()).collect();
+    // The store exists and one connection stays open, so the -wal and -shm files stay.
+    assert_eq!(run(&db, &["hook", "claude-code"], b"{}").0, Some(1));
+    let holder = flightlog_formats::Store::open(&db).unwrap();
+    let t = std::time::Instant::now();
+    let mut hooks = 0;
+    for (i, (_, text, _)) in c.positives.iter().enumerate() {
+        let p = &payloads_for(i, text)[i % 4];
+        let (code, _, err) = run(&db, &["hook", "claude-code"], p.to_string().as_bytes());
+        assert_eq!(code, Some(0), "{err}");
+        hooks += 1;
+    }
+    // Everything at once, as one file's contents; and as a payload that is not JSON at all.
+    let all: String = c
+        .positives
+        .iter()
+        .map(|p| p.1.as_str())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let p = &payloads_for(999, &all)[2];
+    assert_eq!(
+        run(&db, &["hook", "claude-code"], p.to_string().as_bytes()).0,
+        Some(0)
+    );
+    let (code, _, err) = run(
+        &db,
+        &["hook", "claude-code"],
+        format!("not json {all}").as_bytes(),
+    );
+    assert_eq!(code, Some(1), "raw input is recorded, non-blocking: {err}");
+    // A secret straddling the point where a long tool output is cut.
+    let straddle = format!(
+        "ghp_{}",
+        "Zq9".repeat(12) // 36 characters after the prefix
+    );
+    let mut long = "y".repeat(256 * 1024 - 20);
+    long.push(' ');
+    long.push_str(&straddle);
+    long.push_str(&" z".repeat(1000));
+    let p = json!({"session_id": "secrets-long", "hook_event_name": "PostToolUse", "tool_name": "Bash",
+                   "tool_use_id": "long", "tool_input": {"command": "cat log"},
+                   "tool_response": {"stdout": long, "stderr": ""}});
+    assert_eq!(
+        run(&db, &["hook", "claude-code"], p.to_string().as_bytes()).0,
+        Some(0)
+    );
+    hooks += 3;
+    let hook_s = t.elapsed().as_secs_f64();
+
+    // A Claude Code transcript with the same texts, imported.
+    let tr = d.path().join("transcript.jsonl");
+    let mut lines = Vec::new();
+    for (i, (_, text, _)) in c.positives.iter().enumerate() {
+        let ts = format!("2026-04-25T10:{:02}:{:02}.000Z", i / 60, i % 60);
+        lines.push(
+            json!({"type": "user", "uuid": format!("u{i}"), "parentUuid": null, "sessionId": "imp",
+            "cwd": "/work", "timestamp": ts, "message": {"role": "user", "content": text}})
+            .to_string(),
+        );
+        lines.push(json!({"type": "assistant", "uuid": format!("a{i}"), "parentUuid": format!("u{i}"),
+            "sessionId": "imp", "cwd": "/work", "timestamp": ts,
+            "message": {"role": "assistant", "content": [
+                {"type": "tool_use", "id": format!("toolu_{i}"), "name": "Bash", "input": {"command": text}}]}})
+            .to_string());
+    }
+    std::fs::write(&tr, lines.join("\n")).unwrap();
+    let (code, _, err) = run(&db, &["import", "claude-code", tr.to_str().unwrap()], b"");
+    let imported = code == Some(0);
+    println!("import claude-code: exit {code:?} {}", err.trim());
+
+    let mut leaks = BTreeSet::new();
+    let mut grepped = Vec::new();
+    let mut files: Vec<PathBuf> = vec![db.clone()];
+    for suf in ["-wal", "-shm"] {
+        files.push(PathBuf::from(format!("{}{suf}", db.display())));
+    }
+    for f in &files {
+        if let Ok(b) = std::fs::read(f) {
+            grepped.push(format!(
+                "{} ({} bytes)",
+                f.file_name().unwrap().to_string_lossy(),
+                b.len()
+            ));
+            grep_all(&f.display().to_string(), &b, &secrets, &mut leaks);
+        }
+    }
+    let sessions: Vec<String> = holder
+        .sessions()
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    drop(holder);
+    let mut outputs = 0;
+    for s in &sessions {
+        let mut views: Vec<Vec<&str>> = vec![
+            vec!["show", s],
+            vec!["show", s, "--json"],
+            vec!["report", s, "--format", "json"],
+            vec!["report", s, "--format", "md"],
+            vec!["report", s, "--format", "html"],
+        ];
+        for f in ["jsonl", "ocsf", "otlp", "asciicast", "csv", "cef"] {
+            views.push(vec!["export", s, "--format", f]);
+        }
+        for v in views {
+            let t = std::time::Instant::now();
+            let (code, out, err) = run(&db, &v, b"");
+            if t.elapsed().as_millis() > 1500 {
+                println!("  slow: {v:?} took {} ms", t.elapsed().as_millis());
+            }
+            if code == Some(0) {
+                outputs += 1;
+                grep_all(&v.join(" "), &out, &secrets, &mut leaks);
+            } else {
+                println!("  {v:?}: exit {code:?}: {}", err.trim());
+            }
+        }
+        let bundle = d.path().join(format!("bundle-{s}"));
+        let (code, _, _) = run(
+            &db,
+            &[
+                "export",
+                s,
+                "--format",
+                "bundle",
+                "-o",
+                bundle.to_str().unwrap(),
+            ],
+            b"",
+        );
+        if code == Some(0) {
+            let mut stack = vec![bundle];
+            while let Some(p) = stack.pop() {
+                if p.is_dir() {
+                    stack.extend(std::fs::read_dir(&p).unwrap().flatten().map(|e| e.path()));
+                } else {
+                    outputs += 1;
+                    grep_all(
+                        &p.display().to_string(),
+                        &std::fs::read(&p).unwrap(),
+                        &secrets,
+                        &mut leaks,
+                    );
+                }
+            }
+        }
+    }
+    // After the last connection closed (WAL checkpointed into the database).
+    grep_all(
+        "fl.db after close",
+        &std::fs::read(&db).unwrap(),
+        &secrets,
+        &mut leaks,
+    );
+    let (vcode, _, _) = run(&db, &["verify", "--all", "--json"], b"");
+    println!(
+        "secrets through the binary: {} secrets, {hooks} hook payloads in {hook_s:.1} s, import ok={imported}, \
+         {} sessions, grepped {grepped:?} and {outputs} exports/views: {} leaks",
+        secrets.len(),
+        sessions.len(),
+        leaks.len()
+    );
+    for l in &leaks {
+        println!("  LEAK {l}");
+    }
+    assert!(leaks.is_empty(), "{} secrets leaked", leaks.len());
+    // Not even the part of a secret left before a long output is cut.
+    for s in &sessions {
+        let (_, out, _) = run(&db, &["show", s, "--json"], b"");
+        let text = String::from_utf8_lossy(&out);
+        assert!(
+            !text.contains(&straddle[..12]),
+            "a secret cut by the output limit leaves its first characters: {}",
+            &straddle[..12]
+        );
+    }
+    assert!(outputs >= sessions.len() * 6, "the exports ran");
+    assert_eq!(vcode, Some(0), "the store verifies");
 }

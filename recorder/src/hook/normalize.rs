@@ -93,6 +93,15 @@ pub fn bounded(v: &Value) -> Value {
             while !st.is_char_boundary(cut) {
                 cut -= 1;
             }
+            // Never cut a token in two: a secret's first half matches no redaction rule.
+            // Back off to the last delimiter (within 4 KiB) and drop the partial word.
+            let window = &st.as_bytes()[cut.saturating_sub(4096)..cut];
+            if let Some(i) = window
+                .iter()
+                .rposition(|b| b.is_ascii_whitespace() || b"\"'`,;&|<>()[]{}".contains(b))
+            {
+                cut = cut.saturating_sub(4096) + i + 1;
+            }
             Value::String(format!(
                 "{}…[truncated: {} bytes in all, sha256 {}]",
                 &st[..cut],
