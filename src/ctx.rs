@@ -74,8 +74,11 @@ impl Ctx {
             .with_context(|| format!("cannot load the keys in {}", self.key_dir().display()))
     }
 
+    /// The redactor, with the per-install fingerprint key (the signing key is not loaded).
     pub fn redactor(&self) -> Result<Redactor> {
-        Ok(Redactor::new(self.keys()?.fingerprint_key))
+        let key = flightlog_formats::keys::fingerprint_key(&self.key_dir())
+            .with_context(|| format!("cannot load the keys in {}", self.key_dir().display()))?;
+        Ok(Redactor::new(key))
     }
 
     /// The current time (the one place the binary reads the wall clock; tests set

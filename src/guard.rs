@@ -8,7 +8,7 @@ use flightlog_recorder::hook::Denial;
 
 use crate::ctx::Ctx;
 
-pub type GuardFn = Box<dyn Fn(&[Event], &Event) -> Option<Denial>>;
+pub type GuardFn = Box<flightlog_recorder::hook::GuardFn>;
 
 /// The policy in effect (`--policy`, FLIGHTLOG_POLICY, ./flightlog.toml, built-in defaults).
 pub fn policy(ctx: &Ctx) -> Result<Policy> {

@@ -139,6 +139,14 @@ impl Keys {
     }
 }
 
+/// Loads (creating if needed) only the fingerprint key: what a writer that never signs (a hook)
+/// needs, without touching the signing key.
+pub fn fingerprint_key(dir: &Path) -> Result<[u8; 32]> {
+    ensure_private_dir(dir)?;
+    let fp_path = dir.join(FINGERPRINT_FILE);
+    parse32(&fp_path, &create_once(&fp_path, &hex::encode(random32()?))?)
+}
+
 /// Reads a public key file (64 hex digits, as `checkpoint.pub` and bundles hold it).
 pub fn read_public_key(path: &Path) -> Result<VerifyingKey> {
     let text = fs::read_to_string(path).map_err(|e| Error::io(path, e))?;

@@ -243,6 +243,14 @@ impl Store {
         )?;
         self.conn
             .set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true)?;
+        // Short-lived writers (one hook process per event) must not checkpoint and delete the
+        // WAL on close: that costs four extra fsyncs, and recreating the WAL on the next open
+        // costs a directory fsync. Checkpoints still run as the WAL grows (every 1,000 pages),
+        // and a committed transaction is durable in the WAL either way.
+        self.conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+            true,
+        )?;
         Ok(())
     }
 
@@ -377,6 +385,16 @@ impl Store {
         Ok((id, true))
     }
 
+    /// Runs `f` in one write transaction (one commit, one fsync), with the bounded lock wait.
+    /// What `f` does is durable when this returns Ok, and nothing of it when it returns Err.
+    pub fn write_tx<T>(&self, f: impl FnOnce(&WriteTx<'_>) -> Result<T>) -> Result<T> {
+        let tx = self.immediate()?;
+        let w = WriteTx { tx };
+        let out = f(&w)?;
+        w.tx.commit().map_err(|e| map_busy(e, self.busy_ms))?;
+        Ok(out)
+    }
+
     /// Like [`Store::session_for_external`], but a newly created session gets `start` as its
     /// seq 0 in the same transaction, so no concurrent writer can land before it.
     pub fn session_for_external_with_start(
@@ -385,39 +403,7 @@ impl Store {
         start: NewEvent,
         redactor: &Redactor,
     ) -> Result<(String, bool)> {
-        let started = start.ts;
-        let tx = self.immediate()?;
-        let found: Option<String> = tx
-            .query_row(
-                "SELECT id FROM sessions WHERE agent IS ?1 AND external_id = ?2 \
-                 ORDER BY started DESC LIMIT 1",
-                params![meta.agent, meta.external_id],
-                |r| r.get(0),
-            )
-            .optional()?;
-        if let Some(id) = found {
-            tx.commit()?;
-            return Ok((id, false));
-        }
-        let id = match &meta.id {
-            Some(id) => id.clone(),
-            None => new_session_id()?,
-        };
-        tx.execute(
-            "INSERT INTO sessions (id, label, agent, home_env, external_id, started) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![
-                id,
-                meta.label,
-                meta.agent,
-                meta.home_env,
-                meta.external_id,
-                format_ts(started)
-            ],
-        )?;
-        append_in(&tx, &id, vec![start], Some(redactor))?;
-        tx.commit().map_err(|e| map_busy(e, self.busy_ms))?;
-        Ok((id, true))
+        self.write_tx(|w| w.session_for_external_with_start(meta, start, redactor))
     }
 
     /// Creates a session and appends its `session_start` event in one transaction.
@@ -809,6 +795,102 @@ impl Store {
     /// Direct access for tests and tools that need raw SQL (tamper tests, benchmarks).
     pub fn connection(&self) -> &Connection {
         &self.conn
+    }
+}
+
+/// An open write transaction (see [`Store::write_tx`]).
+pub struct WriteTx<'a> {
+    tx: rusqlite::Transaction<'a>,
+}
+
+impl WriteTx<'_> {
+    /// Finds the session an agent's own session id maps to, or creates it with `start` as its
+    /// seq 0. Returns the id and whether it was created.
+    pub fn session_for_external_with_start(
+        &self,
+        meta: &SessionMeta,
+        start: NewEvent,
+        redactor: &Redactor,
+    ) -> Result<(String, bool)> {
+        let found: Option<String> = self
+            .tx
+            .prepare_cached(
+                "SELECT id FROM sessions WHERE agent IS ?1 AND external_id = ?2 \
+                 ORDER BY started DESC LIMIT 1",
+            )?
+            .query_row(params![meta.agent, meta.external_id], |r| r.get(0))
+            .optional()?;
+        if let Some(id) = found {
+            return Ok((id, false));
+        }
+        let id = match &meta.id {
+            Some(id) => id.clone(),
+            None => new_session_id()?,
+        };
+        self.tx.execute(
+            "INSERT INTO sessions (id, label, agent, home_env, external_id, started) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                id,
+                meta.label,
+                meta.agent,
+                meta.home_env,
+                meta.external_id,
+                format_ts(start.ts)
+            ],
+        )?;
+        append_in(&self.tx, &id, vec![start], Some(redactor))?;
+        Ok((id, true))
+    }
+
+    pub fn session_exists(&self, id: &str) -> Result<bool> {
+        Ok(self
+            .tx
+            .prepare_cached("SELECT 1 FROM sessions WHERE id = ?1")?
+            .query_row([id], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+
+    /// Appends events (redacted) to a session.
+    pub fn append(
+        &self,
+        session: &str,
+        evs: Vec<NewEvent>,
+        redactor: &Redactor,
+    ) -> Result<Vec<Appended>> {
+        append_in(&self.tx, session, evs, Some(redactor))
+    }
+
+    pub fn head(&self, session: &str) -> Result<(u64, Hash32)> {
+        head_in(&self.tx, session)
+    }
+
+    /// Remembers which seq a tool call id first appeared at.
+    pub fn remember_call(&self, session: &str, call_id: &str, seq: u64) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO calls (session, call_id, seq) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![session, call_id, seq as i64])?;
+        Ok(())
+    }
+
+    pub fn call_seq(&self, session: &str, call_id: &str) -> Result<Option<u64>> {
+        Ok(self
+            .tx
+            .prepare_cached("SELECT seq FROM calls WHERE session = ?1 AND call_id = ?2")?
+            .query_row(params![session, call_id], |r| r.get::<_, i64>(0))
+            .optional()?
+            .map(|s| s as u64))
+    }
+
+    pub fn mark_ended(&self, id: &str, ended: DateTime<Utc>) -> Result<()> {
+        self.tx.execute(
+            "UPDATE sessions SET ended = ?2 WHERE id = ?1",
+            params![id, format_ts(ended)],
+        )?;
+        Ok(())
     }
 }
 

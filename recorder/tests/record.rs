@@ -3,6 +3,9 @@
 //! The tracer waits for any child of this process, so everything runs in one test function
 //! (no other children are started while a recording runs).
 
+// Helpers outside #[test] functions unwrap too: a failure is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::Path;

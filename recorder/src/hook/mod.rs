@@ -18,7 +18,7 @@ pub use install::{InstallError, InstallScope, Installed, config_path, install};
 pub use normalize::{Normalized, normalize};
 
 use chrono::{DateTime, Utc};
-use flightlog_formats::store::SessionMeta;
+use flightlog_formats::store::{SessionMeta, WriteTx};
 use flightlog_formats::{Event, Kind, NewEvent, Redactor, Store};
 use serde_json::{Value, json};
 
@@ -68,6 +68,10 @@ pub struct Denial {
     pub reason: String,
 }
 
+/// Decides whether a tool call must be denied: given the session's recent events and the
+/// candidate `tool_call` event as it would be stored, a denial or None.
+pub type GuardFn = dyn Fn(&[Event], &Event) -> Option<Denial>;
+
 /// What the hook process prints and exits with.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Answer {
@@ -85,7 +89,7 @@ pub struct HookEnv<'a> {
     pub now: DateTime<Utc>,
     /// Decides whether a tool call must be denied (None: allow). Given recent events and the
     /// candidate `tool_call` event as it would be stored.
-    pub guard: Option<&'a dyn Fn(&[Event], &Event) -> Option<Denial>>,
+    pub guard: Option<&'a GuardFn>,
     /// How many earlier events of the session the guard sees.
     pub guard_context: u64,
 }
@@ -117,31 +121,22 @@ pub fn handle(
     let Some(n) = normalize(agent, &value, env.now) else {
         return record_raw(agent, payload, "payload has no hook event name", env);
     };
-    let session = session_for(agent, &n, &value, env)?;
-    let mut events = n.events;
+    let mut events = n.events.clone();
     // Inside `flightlog record` the recorder owns the session's end.
     if env.record_session.is_some() {
         for e in events.iter_mut().filter(|e| e.kind == Kind::SessionEnd) {
             e.kind = Kind::Note;
         }
     }
-    // Join the result to its call.
-    if let Some(call_id) = &n.call_id
-        && !n.is_pre
-    {
-        let call_seq = env.store.call_seq(&session, call_id)?;
-        for e in events.iter_mut().filter(|e| e.kind == Kind::ToolResult) {
-            if let Some(obj) = e.data.as_object_mut() {
-                obj.insert("call_seq".into(), json!(call_seq));
-            }
-        }
-    }
-    // The guard decides before the call is acknowledged.
+    // The guard decides before the call is acknowledged (it reads the session so far).
     let mut denial = None;
     if n.is_pre
         && let Some(guard) = env.guard
         && let Some(candidate) = events.iter().find(|e| e.kind == Kind::ToolCall)
     {
+        let session = env
+            .store
+            .write_tx(|w| session_in(w, agent, &n, &value, env))?;
         let (count, _) = env.store.head(&session)?;
         let from = count.saturating_sub(env.guard_context);
         let prior: Vec<Event> = env
@@ -154,7 +149,7 @@ pub fn handle(
         let red = env.redactor.redact_value(&mut data);
         let as_event = Event {
             v: flightlog_formats::event::FORMAT_VERSION,
-            session: session.clone(),
+            session,
             seq: count,
             ts: flightlog_formats::event::format_ts(candidate.ts),
             kind: Kind::ToolCall,
@@ -180,27 +175,43 @@ pub fn handle(
             }),
         ));
     }
-    let appended = env.store.append_batch(&session, events, env.redactor)?;
-    if let (Some(call_id), true) = (&n.call_id, n.is_pre)
-        && let Some(first) = appended.first()
-    {
-        env.store.remember_call(&session, call_id, first.seq)?;
-    }
-    if n.ends_session && env.record_session.is_none() {
-        env.store.mark_ended(&session, env.now)?;
-    }
+    // One transaction: the session, the join, the events, the call id. One commit, one fsync.
+    env.store.write_tx(|w| {
+        let session = session_in(w, agent, &n, &value, env)?;
+        if let Some(call_id) = &n.call_id
+            && !n.is_pre
+        {
+            let call_seq = w.call_seq(&session, call_id)?;
+            for e in events.iter_mut().filter(|e| e.kind == Kind::ToolResult) {
+                if let Some(obj) = e.data.as_object_mut() {
+                    obj.insert("call_seq".into(), json!(call_seq));
+                }
+            }
+        }
+        let appended = w.append(&session, std::mem::take(&mut events), env.redactor)?;
+        if let (Some(call_id), true) = (&n.call_id, n.is_pre)
+            && let Some(first) = appended.first()
+        {
+            w.remember_call(&session, call_id, first.seq)?;
+        }
+        if n.ends_session && env.record_session.is_none() {
+            w.mark_ended(&session, env.now)?;
+        }
+        Ok(())
+    })?;
     Ok(answer(agent, &n.hook_event, denial.as_ref()))
 }
 
 /// The session a payload belongs to: the recorder's, or the one mapped from the agent's id.
-fn session_for(
+fn session_in(
+    w: &WriteTx<'_>,
     agent: Agent,
     n: &Normalized,
     payload: &Value,
     env: &HookEnv<'_>,
 ) -> Result<String, flightlog_formats::Error> {
     if let Some(s) = &env.record_session
-        && env.store.session_exists(s)?
+        && w.session_exists(s)?
     {
         return Ok(s.clone());
     }
@@ -236,9 +247,7 @@ fn session_for(
             json!(format!("FLIGHTLOG_SESSION={named} is not in this store; recording into a session of the agent's own")),
         );
     }
-    let (id, _) = env
-        .store
-        .session_for_external_with_start(&meta, start, env.redactor)?;
+    let (id, _) = w.session_for_external_with_start(&meta, start, env.redactor)?;
     Ok(id)
 }
 
@@ -258,22 +267,22 @@ fn record_raw(
         is_pre: false,
         ends_session: false,
     };
-    let session = session_for(agent, &n, &Value::Null, env)?;
-    env.store.append(
-        &session,
-        NewEvent::new(
-            env.now,
-            Kind::RawInput,
-            agent.source(),
-            json!({
-                "error": error,
-                "raw": raw,
-                "bytes": payload.len(),
-                "truncated": payload.len() > shown.len(),
-            }),
-        ),
-        env.redactor,
-    )?;
+    let raw_event = NewEvent::new(
+        env.now,
+        Kind::RawInput,
+        agent.source(),
+        json!({
+            "error": error,
+            "raw": raw,
+            "bytes": payload.len(),
+            "truncated": payload.len() > shown.len(),
+        }),
+    );
+    let session = env.store.write_tx(|w| {
+        let session = session_in(w, agent, &n, &Value::Null, env)?;
+        w.append(&session, vec![raw_event], env.redactor)?;
+        Ok(session)
+    })?;
     Ok(Answer {
         stdout: String::new(),
         stderr: format!(

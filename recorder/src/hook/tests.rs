@@ -24,10 +24,7 @@ fn fx() -> Fx {
     }
 }
 
-fn env<'a>(
-    f: &'a Fx,
-    guard: Option<&'a dyn Fn(&[Event], &Event) -> Option<Denial>>,
-) -> HookEnv<'a> {
+fn env<'a>(f: &'a Fx, guard: Option<&'a GuardFn>) -> HookEnv<'a> {
     HookEnv {
         store: &f.store,
         redactor: &f.red,
