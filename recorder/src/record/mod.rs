@@ -23,6 +23,7 @@
 //! `--tls-intercept` is not built in this version (it needs a TLS stack and a certificate
 //! authority); the recorder then records a `gap` saying HTTPS is seen as CONNECT host:port only.
 
+pub mod crosscheck;
 pub mod judge;
 pub mod proxy;
 pub mod term;
@@ -215,21 +216,30 @@ pub fn record(opts: RecordOptions) -> Result<RecordOutcome, RecordError> {
         Ok(code) => (Some(*code), "exited"),
         Err(_) => (None, "recorder_error"),
     };
-    sink.send(
-        "recorder",
-        NewEvent::new(
-            sink.now(),
-            Kind::SessionEnd,
-            "recorder",
-            json!({"exit": exit, "reason": reason}),
-        ),
-    );
+    let end_ts = sink.now();
     sink.stop();
     let wres = writer_thread
         .join()
         .map_err(|_| RecordError::Io("the writer", std::io::Error::other("panicked")))?;
     warnings.extend(wres.errors);
     let store = wres.store;
+    // What the hooks reported against what the tracer saw: each difference is a gap. Then the end.
+    let mut recorded = Vec::new();
+    store.for_each_event(&session, |e| {
+        if let Ok(ev) = e.event() {
+            recorded.push(ev);
+        }
+        true
+    })?;
+    let mut closing = crosscheck::cross_check(&recorded, end_ts);
+    drop(recorded);
+    closing.push(NewEvent::new(
+        end_ts,
+        Kind::SessionEnd,
+        "recorder",
+        json!({"exit": exit, "reason": reason}),
+    ));
+    store.append_batch(&session, closing, &redactor)?;
     let end = (opts.clock)();
     store.unregister_writer(&session, pid)?;
     store.append_session_checkpoint(&session, &keys, end)?;
