@@ -14,12 +14,7 @@ pub struct Summary {
     pub intact: bool,
 }
 
-pub fn summarize(ctx: &Ctx, store: &Store, session: &str) -> Result<Summary> {
-    let policy = crate::guard::policy(ctx)?;
-    summarize_with(ctx, store, &policy, session)
-}
-
-pub fn summarize_with(ctx: &Ctx, store: &Store, policy: &Policy, session: &str) -> Result<Summary> {
+pub fn summarize(ctx: &Ctx, store: &Store, policy: &Policy, session: &str) -> Result<Summary> {
     let keys = flightlog_formats::keys::trusted_public_keys(&ctx.key_dir()).unwrap_or_default();
     let report = verify_store(
         store,

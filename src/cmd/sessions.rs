@@ -43,7 +43,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     let policy = crate::guard::policy(ctx)?;
     let mut rows = Vec::new();
     for s in store.sessions()? {
-        let summary = crate::summary::summarize_with(ctx, &store, &policy, &s.id)?;
+        let summary = crate::summary::summarize(ctx, &store, &policy, &s.id)?;
         rows.push(Row {
             id: s.id,
             label: s.label,

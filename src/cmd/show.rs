@@ -74,46 +74,6 @@ pub fn timeline_line(raw: &[u8], start: &mut Option<chrono::DateTime<chrono::Utc
         e.kind.as_str(),
         sanitize::line(&e.source),
         sanitize::line(e.env.as_deref().unwrap_or("-")),
-        sanitize::line(&summary(&e)),
+        flightlog_viewer::loader::summary(&e),
     )
-}
-
-/// A one-line summary of an event's data.
-pub fn summary(e: &Event) -> String {
-    let d = &e.data;
-    let pick = |k: &str| d.get(k).and_then(|v| v.as_str()).map(str::to_string);
-    if e.kind == flightlog_formats::Kind::SessionStart {
-        let parts: Vec<String> = ["agent", "label", "home_env", "cwd"]
-            .iter()
-            .filter_map(|k| {
-                pick(k)
-                    .filter(|v| !v.is_empty())
-                    .map(|v| format!("{k}={v}"))
-            })
-            .collect();
-        return parts.join(" ");
-    }
-    let s = pick("summary")
-        .or_else(|| {
-            d.get("argv").and_then(|a| a.as_array()).map(|a| {
-                a.iter()
-                    .filter_map(|x| x.as_str())
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            })
-        })
-        .or_else(|| pick("command"))
-        .or_else(|| match (pick("method"), pick("url")) {
-            (Some(m), Some(u)) => Some(format!("{m} {u}")),
-            _ => None,
-        })
-        .or_else(|| pick("path"))
-        .or_else(|| pick("tool"))
-        .or_else(|| pick("text"))
-        .or_else(|| pick("reason"))
-        .unwrap_or_else(|| {
-            let s = d.to_string();
-            s.chars().take(120).collect()
-        });
-    s.chars().take(200).collect()
 }

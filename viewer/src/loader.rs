@@ -316,7 +316,22 @@ pub fn summary(e: &Event) -> String {
         })
     };
     let text = match &e.kind {
-        Kind::Exec => argv(d).unwrap_or_default(),
+        // The tracer records an exec when it starts and its end as a follow-up event.
+        Kind::Exec => match (argv(d), d.get("exit_of_seq").and_then(Value::as_u64)) {
+            (Some(a), _) if !a.is_empty() => a,
+            (_, Some(of)) => {
+                let how = match (d.get("exit").and_then(Value::as_i64), s(d, "signal")) {
+                    (Some(code), _) => format!("exit {code}"),
+                    (None, Some(sig)) => format!("killed by {sig}"),
+                    (None, None) => "ended".to_string(),
+                };
+                match d.get("duration_ms").and_then(Value::as_u64) {
+                    Some(ms) => format!("↳ {how} (seq {of}, {ms} ms)"),
+                    None => format!("↳ {how} (seq {of})"),
+                }
+            }
+            _ => String::new(),
+        },
         Kind::ToolCall => {
             let tool = s(d, "tool").unwrap_or("?");
             let what = s(d, "command")
