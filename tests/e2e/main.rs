@@ -14,12 +14,12 @@
 // Test helpers outside #[test] functions unwrap too: a failure is a failed test.
 #![allow(clippy::unwrap_used)]
 
+mod crash;
 mod demo;
 mod fixtures_verify;
 mod hooks;
 mod interop;
 mod record;
-mod replay_tui;
-mod crash;
 mod reliability;
+mod replay_tui;
 mod secrets;
