@@ -425,3 +425,242 @@ fn full_disk() {
     assert_eq!(v.code, Some(0), "{}", v.stdout);
     drop(m);
 }
+
+// ---------------------------------------------------------------- hostile input
+
+/// Runs the hook under `/usr/bin/time -v` (when present) with stdin from a file; returns the
+/// exit code, stderr (without time's report) and the maximum resident set size in KiB.
+fn hook_measured(db: &Path, agent: &str, input: &Path) -> (Option<i32>, String, Option<u64>, f64) {
+    let timed = Path::new("/usr/bin/time").is_file();
+    let mut c = if timed {
+        let mut c = Command::new("/usr/bin/time");
+        c.arg("-v").arg(bin());
+        c
+    } else {
+        Command::new(bin())
+    };
+    let t = std::time::Instant::now();
+    let o = c
+        .arg("--db")
+        .arg(db)
+        .args(["hook", agent])
+        .env_remove("FLIGHTLOG_SESSION")
+        .env_remove("FLIGHTLOG_POLICY")
+        .env("FLIGHTLOG_HOOK_TIMEOUT_MS", "60000")
+        .stdin(std::fs::File::open(input).unwrap())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let secs = t.elapsed().as_secs_f64();
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    let rss = err
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("Maximum resident set size (kbytes): ")
+        })
+        .and_then(|n| n.trim().parse().ok());
+    let own: String = err
+        .lines()
+        .take_while(|l| !l.starts_with("\tCommand being timed") && !l.starts_with("Command exited"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    // time -v reports the child's exit status itself; ours is the same code.
+    (o.status.code(), own, rss, secs)
+}
+
+fn assert_sane_exit(label: &str, code: Option<i32>, err: &str) {
+    assert!(
+        matches!(code, Some(0) | Some(1)),
+        "{label}: exit {code:?} (0 or 1 expected; 101 is a panic, None a signal): {err}"
+    );
+    assert!(!err.contains("panicked"), "{label}: {err}");
+    assert!(
+        err.trim().lines().count() <= 1,
+        "{label}: at most one line: {err}"
+    );
+}
+
+#[test]
+fn hostile_payload_fixtures_never_crash_and_leave_a_verifiable_store() {
+    let d = tempfile::tempdir().unwrap();
+    let db = d.path().join("s/fl.db");
+    let dir = flightlog_fixtures::fixtures_dir().join("hostile");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json" || x == "bin"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 12, "the hostile corpus is there");
+    let passwd_before = std::fs::metadata("/etc/passwd")
+        .and_then(|m| m.modified())
+        .ok();
+    for f in &files {
+        for agent in ["claude-code", "codex", "gemini", "cursor"] {
+            let (code, err, rss, secs) = hook_measured(&db, agent, f);
+            let label = format!("{} as {agent}", f.file_name().unwrap().to_string_lossy());
+            assert_sane_exit(&label, code, &err);
+            assert!(secs < 20.0, "{label}: took {secs:.1} s");
+            if agent == "claude-code" {
+                println!(
+                    "hostile {label}: exit {code:?}, {:.0} ms, max RSS {} KiB{}",
+                    secs * 1e3,
+                    rss.map(|r| r.to_string()).unwrap_or("?".into()),
+                    if err.trim().is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", err.trim())
+                    }
+                );
+            }
+        }
+    }
+    assert_eq!(
+        std::fs::metadata("/etc/passwd")
+            .and_then(|m| m.modified())
+            .ok(),
+        passwd_before,
+        "a path in a payload is recorded, never followed"
+    );
+    let v = run(&db, &["verify", "--all", "--json"], b"", None);
+    assert_eq!(v.code, Some(0), "{}", v.stdout);
+    // The plain-text timeline escapes what agents printed: no escape sequence or bidi control
+    // reaches the terminal.
+    let show = run(&db, &["show", "latest"], b"", None);
+    assert_eq!(show.code, Some(0), "{}", show.stderr);
+    for bad in ['\u{1b}', '\u{7}', '\u{9b}', '\u{202e}', '\u{2066}', '\u{0}'] {
+        assert!(!show.stdout.contains(bad), "show printed raw {:?}", bad);
+    }
+    let traversal = run(&db, &["show", "latest", "--json"], b"", None);
+    assert!(
+        traversal.stdout.contains("../../../../etc/passwd"),
+        "the path is kept as given"
+    );
+}
+
+#[test]
+fn hostile_huge_payloads_are_bounded_in_memory() {
+    let d = tempfile::tempdir().unwrap();
+    let db = d.path().join("s/fl.db");
+    // 100 MB: past the 64 MiB read limit (recorded raw, truncated).
+    let huge = d.path().join("huge.json");
+    {
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&huge).unwrap());
+        f.write_all(br#"{"session_id":"huge","hook_event_name":"PostToolUse","tool_name":"Bash","tool_use_id":"h","tool_input":{"command":"cat big"},"tool_response":{"stdout":""#).unwrap();
+        let line =
+            b"0123456789abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ 0123456789 ====\\n";
+        let mut n = 0;
+        while n < 100_000_000 {
+            f.write_all(line).unwrap();
+            n += line.len();
+        }
+        f.write_all(br#""}}"#).unwrap();
+    }
+    // 50 MB of valid JSON: parsed, the long string cut to 256 KiB with its length and hash.
+    let big = d.path().join("big.json");
+    {
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&big).unwrap());
+        f.write_all(br#"{"session_id":"big","hook_event_name":"PostToolUse","tool_name":"Bash","tool_use_id":"b","tool_input":{"command":"cat big"},"tool_response":{"stdout":""#).unwrap();
+        let chunk = "x".repeat(1_000_000);
+        for _ in 0..50 {
+            f.write_all(chunk.as_bytes()).unwrap();
+        }
+        f.write_all(br#""}}"#).unwrap();
+    }
+    for (f, expect_code) in [(&huge, 1), (&big, 0)] {
+        let size = std::fs::metadata(f).unwrap().len();
+        let (code, err, rss, secs) = hook_measured(&db, "claude-code", f);
+        let name = f.file_name().unwrap().to_string_lossy().into_owned();
+        println!(
+            "hostile {name} ({} MB): exit {code:?} in {secs:.1} s, max RSS {} MB{}",
+            size / 1_000_000,
+            rss.map(|r| (r / 1024).to_string()).unwrap_or("?".into()),
+            if err.trim().is_empty() {
+                String::new()
+            } else {
+                format!(": {}", err.trim())
+            }
+        );
+        assert_sane_exit(&name, code, &err);
+        assert_eq!(code, Some(expect_code), "{name}: {err}");
+        if let Some(kb) = rss {
+            assert!(
+                kb * 1024 < 4 * size,
+                "{name}: max RSS {} MB is not below 4x the payload ({} MB)",
+                kb / 1024,
+                size / 1_000_000
+            );
+        }
+    }
+    let store = flightlog_formats::Store::open_read_only(&db).unwrap();
+    let mut largest = 0;
+    for s in store.sessions().unwrap() {
+        store
+            .for_each_event(&s.id, |e| {
+                largest = largest.max(e.raw.len());
+                true
+            })
+            .unwrap();
+    }
+    println!("hostile: largest stored event {} KiB", largest / 1024);
+    assert!(
+        largest < 1024 * 1024,
+        "stored events stay bounded: {largest} bytes"
+    );
+    let v = run(&db, &["verify", "--all", "--json"], b"", None);
+    assert_eq!(v.code, Some(0));
+}
+
+#[test]
+fn hostile_symlink_loops_in_a_recorded_tree() {
+    let d = tempfile::tempdir().unwrap();
+    let db = d.path().join("s/fl.db");
+    let work = d.path().join("work");
+    std::fs::create_dir_all(work.join("sub")).unwrap();
+    std::os::unix::fs::symlink(".", work.join("self")).unwrap();
+    std::os::unix::fs::symlink("b", work.join("a")).unwrap();
+    std::os::unix::fs::symlink("a", work.join("b")).unwrap();
+    std::os::unix::fs::symlink("..", work.join("sub/up")).unwrap();
+    std::os::unix::fs::symlink("/", work.join("root")).unwrap();
+    let t = std::time::Instant::now();
+    let mut child = Command::new(bin())
+        .arg("--db")
+        .arg(&db)
+        .args(["record", "--no-proxy", "--", "sh", "-c"])
+        .arg("echo hi > f.txt; ln -s f.txt g; rm f.txt; mkdir -p deep && ln -s ../deep deep/loop; echo done")
+        .current_dir(&work)
+        .env_remove("FLIGHTLOG_SESSION")
+        .env_remove("FLIGHTLOG_POLICY")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut status = None;
+    while t.elapsed() < std::time::Duration::from_secs(60) {
+        if let Some(s) = child.try_wait().unwrap() {
+            status = Some(s);
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    if status.is_none() {
+        let _ = child.kill();
+    }
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    println!(
+        "hostile symlink loops under record: exit {:?} in {:.1} s: {}",
+        o.status.code(),
+        t.elapsed().as_secs_f64(),
+        err.trim()
+    );
+    assert!(status.is_some(), "record must not hang on symlink loops");
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(String::from_utf8_lossy(&o.stdout).contains("done"));
+    let v = run(&db, &["verify", "--all", "--json"], b"", None);
+    assert_eq!(v.code, Some(0), "{}", v.stdout);
+}
