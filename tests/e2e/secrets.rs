@@ -251,7 +251,7 @@ fn run(db: &Path, args: &[&str], stdin: &[u8]) -> (Option<i32>, Vec<u8>, String)
 /// Hook payloads carrying `text` in the places agents put secrets: a command, a tool's output,
 /// a file written, a prompt.
 fn payloads_for(i: usize, text: &str) -> Vec<Value> {
-    let sid = format!("secrets-{}", i % 1);
+    let sid = "secrets";
     vec![
         json!({"session_id": sid, "hook_event_name": "PreToolUse", "tool_name": "Bash",
                "tool_use_id": format!("b{i}"), "tool_input": {"command": text}}),
