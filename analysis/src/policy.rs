@@ -84,6 +84,9 @@ pub struct Policy {
     pub guard: GuardSettings,
     /// Where it came from (`None`: built-in).
     pub source: Option<PathBuf>,
+    /// `[checkpoints] anchor`: a shell command run after each store checkpoint, with the signed
+    /// checkpoint (JSON) on stdin, to copy it where the agent cannot write.
+    pub anchor: Option<String>,
 }
 
 /// Matchers of one environment. Every list holds globs (`*`, `**`, `?`).
@@ -258,6 +261,7 @@ impl Default for Policy {
                 credentials: Vec::new(),
                 guard: GuardSettings::default(),
                 source: None,
+                anchor: None,
             },
         }
     }
@@ -487,8 +491,15 @@ impl Parser<'_> {
             credentials: Vec::new(),
             guard: GuardSettings::default(),
             source: None,
+            anchor: None,
         };
-        const TOP: [&str; 4] = ["home", "environments", "credentials", "guard"];
+        const TOP: [&str; 5] = [
+            "home",
+            "environments",
+            "credentials",
+            "guard",
+            "checkpoints",
+        ];
         for (k, v) in root.iter() {
             match k.get_ref().as_ref() {
                 "home" => policy.home = self.string("home", v),
@@ -520,6 +531,16 @@ impl Parser<'_> {
                 "guard" => {
                     if let Some(t) = self.table("guard", v) {
                         policy.guard = self.guard(t);
+                    }
+                }
+                "checkpoints" => {
+                    if let Some(t) = self.table("checkpoints", v) {
+                        for (ck, cv) in t.iter() {
+                            match ck.get_ref().as_ref() {
+                                "anchor" => policy.anchor = self.string("anchor", cv),
+                                _ => self.unknown(ck, "[checkpoints]", &["anchor"]),
+                            }
+                        }
                     }
                 }
                 _ => self.unknown(k, "the top level", &TOP),
@@ -736,6 +757,17 @@ fn similar(a: &str, b: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn checkpoint_anchor_parses_and_unknown_keys_are_named() {
+        let c =
+            Policy::check_str("[checkpoints]\nanchor = \"cat > /mnt/audit/cp.json\"\nevery = 5\n")
+                .unwrap();
+        assert_eq!(c.policy.anchor.as_deref(), Some("cat > /mnt/audit/cp.json"));
+        assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
+        assert_eq!(c.warnings[0].line, 3);
+        assert!(c.warnings[0].message.contains("every"));
+    }
 
     #[test]
     fn default_policy_parses() {

@@ -22,6 +22,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     let store = ctx.open_rw()?;
     let keys = ctx.keys()?;
     let cp = store.checkpoint(&keys, ctx.now())?;
+    let anchor_failed = crate::anchor::run(ctx, &cp).is_some();
     let json = serde_json::to_string_pretty(&cp)?;
     match &args.out {
         Some(p) => {
@@ -36,5 +37,10 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         }
         None => println!("{json}"),
     }
-    Ok(ExitCode::SUCCESS)
+    // The checkpoint is written either way; an anchor that failed makes the answer "no".
+    Ok(if anchor_failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

@@ -75,6 +75,13 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         eprintln!("flightlog: {w}");
     }
     eprintln!("flightlog: {}", summary(ctx, &out, &policy));
+    // The recorder ended with a store checkpoint: hand it to the policy's anchor command.
+    if policy.anchor.is_some()
+        && let Ok(store) = ctx.open_ro()
+        && let Ok(Some(cp)) = store.latest_checkpoint()
+    {
+        crate::anchor::run(ctx, &cp);
+    }
     Ok(ExitCode::from(out.exit.clamp(0, 255) as u8))
 }
 

@@ -7,6 +7,8 @@
 //! - `replay_tui`: the replay TUI in tmux
 //! - `demo`: the nine-second incident reconstructed, with and without the guard
 //! - `fixtures_verify`: every valid and tampered session fixture through `flightlog verify`
+//! - `checkpoints`: the policy's anchor command, and verify against an anchored checkpoint
+//! - `crash`, `reliability`, `secrets`: kill -9, concurrency, fail modes, hostile input, no secret in any file
 //!
 //! The binary is found by `flightlog_fixtures::bin_path()` (FLIGHTLOG_BIN, else target/): run
 //! `cargo build` first (`.ci/run` does).
@@ -14,6 +16,7 @@
 // Test helpers outside #[test] functions unwrap too: a failure is a failed test.
 #![allow(clippy::unwrap_used)]
 
+mod checkpoints;
 mod crash;
 mod demo;
 mod fixtures_verify;
