@@ -317,6 +317,31 @@ fn rules() -> &'static [Rule] {
                 &[1],
                 Random,
             ),
+            // Dockerfile `ENV NAME value`, `.netrc` `password X`, `.pgpass` lines.
+            r(
+                "env-secret",
+                &["env"],
+                &format!(r"(?m)^[ \t]*ENV[ \t]+({NAME})[ \t]+{val}"),
+                &[2, 3, 4],
+                Named {
+                    name: 1,
+                    sep: None,
+                },
+            ),
+            r(
+                "password",
+                &["machine"],
+                r"\bmachine\s+\S+\s+(?:login\s+\S+\s+)?password\s+(\S+)",
+                &[1],
+                Password,
+            ),
+            r(
+                "password",
+                &[":"],
+                r"(?m)^[A-Za-z0-9_.*-]+:(?:[0-9]+|\*):[^:\s]+:[^:\s]+:(\S+)$",
+                &[1],
+                Password,
+            ),
             // Flags: `--password=..`, `--api-key ..`, `-token ..`.
             r(
                 "env-secret", &["-"],
