@@ -49,7 +49,10 @@ fn the_anchor_command_gets_each_checkpoint_and_verify_uses_it() {
     }
     let o = run(&db, dir, &["checkpoint"], b"");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert!(vault.join("cp-1.json").is_file(), "the anchor command received checkpoint #1");
+    assert!(
+        vault.join("cp-1.json").is_file(),
+        "the anchor command received checkpoint #1"
+    );
     // What the vault keeps is out of the agent's reach: a copy stands for it here.
     let kept = dir.join("offsite-cp-1.json");
     std::fs::copy(vault.join("cp-1.json"), &kept).unwrap();
