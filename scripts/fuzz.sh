@@ -22,7 +22,7 @@ if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
   exit 2
 fi
 
-cargo +nightly fuzz build -O "${TARGETS[@]/#/}" 2>/dev/null || cargo +nightly fuzz build -O
+cargo +nightly fuzz build -O
 failed=()
 for t in "${TARGETS[@]}"; do
   corpus="corpus/$t"
