@@ -345,7 +345,7 @@ fn rules() -> &'static [Rule] {
             // Flags: `--password=..`, `--api-key ..`, `-token ..`.
             r(
                 "env-secret", &["-"],
-                &format!(r"(?i)(?:^|\s)--?([a-z][a-z0-9]*(?:[-_][a-z0-9]+)*)(?:=|[ \t]+){val}"),
+                &format!(r"(?:^|\s)--?([A-Za-z][A-Za-z0-9]*(?:[-_][A-Za-z0-9]+)*)(?:=|[ \t]+){val}"),
                 &[2, 3, 4],
                 Named {
                     name: 1,
