@@ -99,7 +99,20 @@ fn fail(e: &anyhow::Error) -> ExitCode {
     }) {
         return ExitCode::SUCCESS;
     }
-    let msg: Vec<String> = e.chain().map(|c| c.to_string()).collect();
-    eprintln!("flightlog: {}", msg.join(": "));
+    eprintln!("flightlog: {}", one_line(e));
     ExitCode::from(2)
+}
+
+/// The error and its causes on one line, without repeating a cause whose text the message
+/// before it already carries (SQLite errors often repeat themselves down the chain).
+pub(crate) fn one_line(e: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for c in e.chain() {
+        let text = c.to_string();
+        if parts.iter().any(|p| p.contains(&text)) {
+            continue;
+        }
+        parts.push(text);
+    }
+    parts.join(": ")
 }

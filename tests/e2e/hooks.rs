@@ -230,3 +230,73 @@ fn the_incident_through_hooks_is_one_session_without_raw_secrets() {
         }
     }
 }
+
+#[test]
+fn a_hook_that_could_not_record_becomes_a_gap_in_the_next_one() {
+    let d = tempfile::tempdir().unwrap();
+    let db = d.path().join("fl.db");
+    let pre = |id: &str| {
+        format!(
+            r#"{{"session_id":"locked","hook_event_name":"PreToolUse","tool_name":"Bash","tool_use_id":"{id}","tool_input":{{"command":"echo {id}"}}}}"#
+        )
+    };
+    assert_eq!(hook(&db, "claude-code", pre("t1").as_bytes(), None).0, 0);
+    // Another writer holds the lock longer than the hook may wait.
+    let holder = Store::open(&db).unwrap();
+    holder
+        .connection()
+        .execute_batch("BEGIN IMMEDIATE")
+        .unwrap();
+    let mut cmd = Command::new(bin());
+    let out = cmd
+        .arg("--db")
+        .arg(&db)
+        .args(["hook", "claude-code"])
+        .env("FLIGHTLOG_HOOK_TIMEOUT_MS", "200")
+        .env_remove("FLIGHTLOG_SESSION")
+        .env_remove("FLIGHTLOG_POLICY")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut child = out;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(pre("t2").as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "fail open, non-blocking");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("fail open"));
+    holder.connection().execute_batch("ROLLBACK").unwrap();
+    drop(holder);
+    // The next hook records, and says what was lost before it.
+    assert_eq!(hook(&db, "claude-code", pre("t3").as_bytes(), None).0, 0);
+    let store = Store::open_read_only(&db).unwrap();
+    let id = store.sessions().unwrap()[0].id.clone();
+    let evs: Vec<Event> = store
+        .events(&id, 0, 100)
+        .unwrap()
+        .iter()
+        .map(|e| e.event().unwrap())
+        .collect();
+    let gap = evs
+        .iter()
+        .find(|e| e.kind == Kind::Gap)
+        .expect("a gap for the lost hook");
+    assert_eq!(gap.data["reason"], "hook_not_recorded");
+    assert_eq!(gap.data["failure"]["agent_session"], "locked");
+    assert!(gap.data["detail"].as_str().unwrap().contains("PreToolUse"));
+    let calls: Vec<&str> = evs
+        .iter()
+        .filter(|e| e.kind == Kind::ToolCall)
+        .filter_map(|e| e.data["call_id"].as_str())
+        .collect();
+    assert_eq!(calls, ["t1", "t3"]);
+    assert!(
+        !d.path().join("hook-failures.jsonl").exists(),
+        "the note is consumed"
+    );
+}

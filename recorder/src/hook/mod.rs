@@ -92,6 +92,9 @@ pub struct HookEnv<'a> {
     pub guard: Option<&'a GuardFn>,
     /// How many earlier events of the session the guard sees.
     pub guard_context: u64,
+    /// Events to append just before this payload's, in the same transaction (gaps noticed on
+    /// the way in, such as earlier hooks that could not be recorded).
+    pub preface: Vec<NewEvent>,
 }
 
 /// Handles one payload end to end: parse, normalize, append (durably), answer.
@@ -187,6 +190,9 @@ pub fn handle(
                     obj.insert("call_seq".into(), json!(call_seq));
                 }
             }
+        }
+        if !env.preface.is_empty() {
+            w.append(&session, env.preface.clone(), env.redactor)?;
         }
         let appended = w.append(&session, std::mem::take(&mut events), env.redactor)?;
         if let (Some(call_id), true) = (&n.call_id, n.is_pre)

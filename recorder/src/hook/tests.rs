@@ -32,6 +32,7 @@ fn env<'a>(f: &'a Fx, guard: Option<&'a GuardFn>) -> HookEnv<'a> {
         now: now(),
         guard,
         guard_context: 50,
+        preface: Vec::new(),
     }
 }
 
@@ -187,7 +188,7 @@ fn parallel_hooks_keep_one_linear_chain() {
                 let red = Redactor::new([3u8; 32]);
                 for i in 0..50 {
                     let p = format!(r#"{{"session_id":"same","hook_event_name":"PreToolUse","tool_name":"Bash","tool_use_id":"t{t}-{i}","tool_input":{{"command":"echo {t} {i}"}}}}"#);
-                    let e = HookEnv { store: &store, redactor: &red, record_session: None, now: now(), guard: None, guard_context: 0 };
+                    let e = HookEnv { store: &store, redactor: &red, record_session: None, now: now(), guard: None, guard_context: 0, preface: Vec::new() };
                     handle(Agent::ClaudeCode, p.as_bytes(), &e).unwrap();
                 }
             })
