@@ -263,7 +263,7 @@ fn record_raw(
     error: &str,
     env: &HookEnv<'_>,
 ) -> Result<Answer, flightlog_formats::Error> {
-    let shown = &payload[..payload.len().min(MAX_STRING)];
+    let shown = &payload[..normalize::safe_cut(payload, MAX_STRING)];
     let raw = String::from_utf8_lossy(shown).into_owned();
     let n = Normalized {
         hook_event: String::new(),

@@ -86,22 +86,31 @@ fn rest(o: &Map<String, Value>, lifted: &[&str]) -> Value {
 }
 
 /// Copies a value with every string longer than [`MAX_STRING`] cut, noting length and hash.
+/// Where to cut text to at most `max` bytes without cutting a token in two (a secret's first
+/// half matches no redaction rule): back off to the last delimiter within 4 KiB, dropping the
+/// partial word, and never inside a UTF-8 character.
+pub fn safe_cut(bytes: &[u8], max: usize) -> usize {
+    if bytes.len() <= max {
+        return bytes.len();
+    }
+    let mut cut = max;
+    while cut > 0 && (bytes[cut] & 0xC0) == 0x80 {
+        cut -= 1;
+    }
+    let from = cut.saturating_sub(4096);
+    if let Some(i) = bytes[from..cut]
+        .iter()
+        .rposition(|b| b.is_ascii_whitespace() || b"\"'`,;&|<>()[]{}".contains(b))
+    {
+        cut = from + i + 1;
+    }
+    cut
+}
+
 pub fn bounded(v: &Value) -> Value {
     match v {
         Value::String(st) if st.len() > MAX_STRING => {
-            let mut cut = MAX_STRING;
-            while !st.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            // Never cut a token in two: a secret's first half matches no redaction rule.
-            // Back off to the last delimiter (within 4 KiB) and drop the partial word.
-            let window = &st.as_bytes()[cut.saturating_sub(4096)..cut];
-            if let Some(i) = window
-                .iter()
-                .rposition(|b| b.is_ascii_whitespace() || b"\"'`,;&|<>()[]{}".contains(b))
-            {
-                cut = cut.saturating_sub(4096) + i + 1;
-            }
+            let cut = safe_cut(st.as_bytes(), MAX_STRING);
             Value::String(format!(
                 "{}…[truncated: {} bytes in all, sha256 {}]",
                 &st[..cut],

@@ -256,3 +256,19 @@ fn install_refuses_broken_json() {
     ));
     assert_eq!(std::fs::read_to_string(&p).unwrap(), "{ broken");
 }
+
+#[test]
+fn long_raw_payloads_are_not_cut_inside_a_secret() {
+    let f = fx();
+    let tok = "ghp_abcdefghijklmnopqrstuvwxyz0123456789ABCD";
+    // Not JSON, so it is kept raw; the token straddles the 256 KiB limit.
+    let mut payload = "x".repeat(MAX_STRING - 20).into_bytes();
+    payload.extend_from_slice(format!(" see {tok} tail").as_bytes());
+    let a = handle(Agent::ClaudeCode, &payload, &env(&f, None)).unwrap();
+    assert_eq!(a.exit, 1);
+    let ev = events(&f);
+    let raw = ev.iter().find(|e| e.kind == Kind::RawInput).unwrap();
+    let kept = raw.data["raw"].as_str().unwrap();
+    assert!(!kept.contains("ghp_abcdefghij"), "no partial token is kept");
+    assert!(kept.len() <= MAX_STRING);
+}
