@@ -51,10 +51,15 @@ impl Ctx {
         })
     }
 
-    /// Opens the store for writing (creating it), and seals sessions whose writer died.
+    /// Opens the store for writing (creating it), and seals sessions whose recorder died
+    /// (kill -9, power loss) with a `gap` event: the next flightlog run that can write does it.
     pub fn open_rw(&self) -> Result<Store> {
         let store = Store::open(&self.db)
             .with_context(|| format!("cannot open the store {}", self.db.display()))?;
+        let redactor = self.redactor()?;
+        store
+            .seal_dead_writers(&redactor, self.now())
+            .context("cannot seal the sessions of recorders that died")?;
         Ok(store)
     }
 
