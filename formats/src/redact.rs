@@ -415,6 +415,106 @@ fn words(name: &str) -> Vec<String> {
     out
 }
 
+/// Every rule's needles and the secret-name endings in one Aho-Corasick automaton: one pass over
+/// a text says which needles are in it and whether a name in it may end in a secret word (a
+/// substring search per needle per text was most of redaction's time).
+struct NeedleIndex {
+    ac: aho_corasick::AhoCorasick,
+    /// Rule needles, sorted; pattern ids `0..needles.len()`.
+    needles: Vec<&'static str>,
+}
+
+fn needle_index() -> &'static NeedleIndex {
+    static INDEX: OnceLock<NeedleIndex> = OnceLock::new();
+    INDEX.get_or_init(|| {
+        let mut needles: Vec<&'static str> = rules()
+            .iter()
+            .flat_map(|r| r.needles.iter().copied())
+            .collect();
+        needles.sort_unstable();
+        needles.dedup();
+        let patterns: Vec<&str> = needles.iter().chain(SECRET_NAME_ENDS).copied().collect();
+        let ac = aho_corasick::AhoCorasick::builder()
+            .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
+            .build(&patterns)
+            .unwrap_or_else(|e| panic!("built-in needles: {e}"));
+        NeedleIndex { ac, needles }
+    })
+}
+
+/// For each rule, the indexes of its needles in [`needle_index`].
+fn rule_needle_ids() -> &'static [Vec<usize>] {
+    static IDS: OnceLock<Vec<Vec<usize>>> = OnceLock::new();
+    IDS.get_or_init(|| {
+        let idx = needle_index();
+        rules()
+            .iter()
+            .map(|r| {
+                r.needles
+                    .iter()
+                    .filter_map(|n| idx.needles.binary_search(n).ok())
+                    .collect()
+            })
+            .collect()
+    })
+}
+
+/// Which needles occur in `lower` (the text in ASCII lowercase), and whether some name in it
+/// ends with a word of [`SECRET_NAME_ENDS`]: a name ends where the text has a character that
+/// cannot continue it, after any trailing `_`, `.` or `-` (glued names such as `pgpassword`
+/// included). The latter is a necessary condition for a Named rule to accept anything.
+fn needles_present(lower: &str) -> (Vec<bool>, bool) {
+    let idx = needle_index();
+    let b = lower.as_bytes();
+    let mut present = vec![false; idx.needles.len()];
+    let mut named = false;
+    for m in idx.ac.find_overlapping_iter(lower) {
+        let id = m.pattern().as_usize();
+        if id < present.len() {
+            present[id] = true;
+        } else if !named {
+            let mut j = m.end();
+            while j < b.len() && matches!(b[j], b'_' | b'.' | b'-') {
+                j += 1;
+            }
+            named = j >= b.len() || !b[j].is_ascii_alphanumeric();
+        }
+    }
+    (present, named)
+}
+
+/// The last words [`name_class`] accepts (see [`needles_present`]).
+const SECRET_NAME_ENDS: &[&str] = &[
+    "password",
+    "passwd",
+    "pass",
+    "pwd",
+    "passphrase",
+    "passcode",
+    "pw",
+    "pword",
+    "token",
+    "secret",
+    "apikey",
+    "credential",
+    "credentials",
+    "authtoken",
+    "accesstoken",
+    "secretkey",
+    "privatekey",
+    "pat",
+    "cred",
+    "creds",
+    "key",
+    "auth",
+    "key_base",
+    "key-base",
+    "key.base",
+    "key_data",
+    "key-data",
+    "key.data",
+];
+
 /// Whether a name says its value is a secret, and how strongly.
 fn name_class(name: &str) -> Option<NameClass> {
     let w = words(name);
@@ -727,17 +827,28 @@ impl Redactor {
 
     /// Finds the secrets in a text (non-overlapping, in order). Existing markers are skipped.
     pub fn scan(&self, text: &str) -> Vec<SecretMatch> {
-        let mut taken: Vec<(usize, usize)> = marker_re()
-            .find_iter(text)
-            .map(|m| (m.start(), m.end()))
-            .collect();
+        let mut taken: Vec<(usize, usize)> = if text.contains("[REDACTED:") {
+            marker_re()
+                .find_iter(text)
+                .map(|m| (m.start(), m.end()))
+                .collect()
+        } else {
+            Vec::new()
+        };
         let overlaps = |taken: &[(usize, usize)], s: usize, e: usize| {
             taken.iter().any(|&(a, b)| s < b && a < e)
         };
         let mut found: Vec<SecretMatch> = Vec::new();
         let lower = text.to_ascii_lowercase();
-        for rule in rules() {
-            if !rule.needles.is_empty() && !rule.needles.iter().any(|n| lower.contains(n)) {
+        let (present, named_ok) = needles_present(&lower);
+        let ids = rule_needle_ids();
+        for (ri, rule) in rules().iter().enumerate() {
+            if !rule.needles.is_empty() && !ids[ri].iter().any(|&i| present[i]) {
+                continue;
+            }
+            // Named rules accept only names that end in a secret word: without one in the text,
+            // their (large) regexes need not be compiled or run.
+            if matches!(rule.check, Check::Named { .. }) && !named_ok {
                 continue;
             }
             let Some(re) = rule.regex() else {
