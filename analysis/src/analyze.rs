@@ -365,6 +365,20 @@ pub fn analyze(events: &[Event], policy: &Policy) -> Analysis {
         cwd: root.clone(),
         ..State::default()
     };
+    // The context the session started in (recorded by the recorder and the hooks): the active
+    // kubeconfig's current-context, the terraform workspace, environment-naming variables.
+    if let Some(c) = start.and_then(|e| e.data.get("context")) {
+        let s = |k: &str| c.get(k).and_then(Value::as_str).map(str::to_string);
+        state.kube_context = s("kube_context");
+        state.tf_workspace = s("terraform_workspace");
+        if let Some(vars) = c.get("vars").and_then(Value::as_object) {
+            for (k, v) in vars {
+                if let Some(v) = v.as_str() {
+                    state.exports.push((k.clone(), v.to_string()));
+                }
+            }
+        }
+    }
     let mut secrets: BTreeMap<String, SecretState> = BTreeMap::new();
     let mut calls: HashMap<String, usize> = HashMap::new(); // call_id -> index of tool_call
     let mut facts = Vec::with_capacity(events.len());

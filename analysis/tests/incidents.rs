@@ -286,3 +286,43 @@ fn staying_home_with_deletions_reports_no_crossing() {
         }
     }
 }
+
+#[test]
+fn kubeconfig_current_context_at_session_start_classifies_a_bare_kubectl() {
+    // The recorder captured `current-context: prod-eu` from the active kubeconfig; the agent's
+    // `kubectl delete ns` names no --context and never ran use-context.
+    let mut ev = events("incident-kubectl");
+    ev.retain(|e| {
+        !e.data["command"]
+            .as_str()
+            .or_else(|| {
+                e.data["argv"]
+                    .as_array()
+                    .and_then(|a| a.get(2))
+                    .and_then(|v| v.as_str())
+            })
+            .is_some_and(|c| c.contains("use-context"))
+    });
+    ev[0].data["context"] = serde_json::json!({"kube_context": "prod-eu", "vars": {}});
+    let bare = ev
+        .iter()
+        .position(|e| {
+            e.data["command"]
+                .as_str()
+                .is_some_and(|c| c.contains("delete ns"))
+        })
+        .unwrap();
+    let a = analyze(&ev, &policy("kubernetes"));
+    assert!(a.facts[bare].crossing, "{:#?}", a.facts[bare]);
+    assert_eq!(a.facts[bare].env.as_deref(), Some("production"));
+    assert!(
+        a.boundary_crossings[0]
+            .evidence
+            .iter()
+            .any(|e| e.contains("prod-eu"))
+    );
+    // Without the captured context there is nothing to say it is production.
+    ev[0].data["context"] = serde_json::json!(null);
+    let a = analyze(&ev, &policy("kubernetes"));
+    assert!(!a.facts[bare].crossing);
+}

@@ -1,3 +1,4 @@
 //! flightlog-recorder
+pub mod context;
 pub mod hook;
 pub mod record;

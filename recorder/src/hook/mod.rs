@@ -244,6 +244,10 @@ fn session_in(
             "model": payload.get("model"),
             "flightlog_version": env!("CARGO_PKG_VERSION"),
             "layers": ["hook"],
+            "context": payload
+                .get("cwd")
+                .and_then(Value::as_str)
+                .map(|cwd| crate::context::capture(std::path::Path::new(cwd), |k| std::env::var(k).ok())),
         }),
     );
     let mut start = start;

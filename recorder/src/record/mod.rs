@@ -166,6 +166,7 @@ pub fn record(opts: RecordOptions) -> Result<RecordOutcome, RecordError> {
             "host": host_name(),
             "flightlog_version": env!("CARGO_PKG_VERSION"),
             "layers": layers(&opts),
+            "context": crate::context::capture(&cwd, |k| std::env::var(k).ok()),
         }),
     )
     .with_env(opts.home_env.clone());
