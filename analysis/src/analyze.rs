@@ -26,7 +26,7 @@
 //!   decides: `RAILWAY_TOKEN` is a project token, any other `RAILWAY_*` (such as
 //!   `RAILWAY_API_TOKEN`) an account token.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::OnceLock;
 
 use flightlog_formats::{Event, Kind};
@@ -87,6 +87,9 @@ pub struct Destructive {
     pub severity: Severity,
     pub target_env: Option<String>,
     pub summary: String,
+    /// The guard denied it (a `decision` event names this event or its tool call): it was
+    /// attempted, not done.
+    pub blocked: bool,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -748,6 +751,7 @@ pub fn analyze(events: &[Event], policy: &Policy) -> Analysis {
                             severity: m.severity,
                             target_env: f.env.clone().or_else(|| home.clone()),
                             summary: format!("{}: {}", m.summary, m.detail),
+                            blocked: false,
                         });
                     } else if let (Some(di), Some(m)) = (r.destructive_idx, &top)
                         && m.severity > destructive[di].severity
@@ -784,6 +788,7 @@ pub fn analyze(events: &[Event], policy: &Policy) -> Analysis {
                                 .or_else(|| f.env.clone())
                                 .or_else(|| home.clone()),
                             summary: format!("{}: {}", m.summary, m.detail),
+                            blocked: false,
                         });
                     }
                     reported_by_seq.insert(ev.seq, reported.len());
@@ -812,6 +817,29 @@ pub fn analyze(events: &[Event], policy: &Policy) -> Analysis {
         .collect();
     trails.sort_by_key(|(o, t)| (t.first_seen_seq, *o));
     let secrets_out: Vec<SecretTrail> = trails.into_iter().map(|(_, t)| t).collect();
+
+    // What the guard denied was attempted, not done.
+    let mut denied_seqs: HashSet<u64> = HashSet::new();
+    let mut denied_calls: HashSet<&str> = HashSet::new();
+    for e in events.iter().filter(|e| e.kind == Kind::Decision) {
+        if e.data.get("decision").and_then(Value::as_str) != Some("deny") {
+            continue;
+        }
+        if let Some(t) = e.data.get("target_seq").and_then(Value::as_u64) {
+            denied_seqs.insert(t);
+        }
+        if let Some(c) = e.data.get("call_id").and_then(Value::as_str) {
+            denied_calls.insert(c);
+        }
+    }
+    for d in destructive.iter_mut() {
+        let call = events
+            .iter()
+            .find(|e| e.seq == d.seq)
+            .and_then(|e| e.data.get("call_id"))
+            .and_then(Value::as_str);
+        d.blocked = denied_seqs.contains(&d.seq) || call.is_some_and(|c| denied_calls.contains(c));
+    }
 
     let critical_window = window(
         events,

@@ -76,7 +76,18 @@ pub fn markdown(a: &Analysis, intact: bool) -> String {
     let mut m = String::new();
     let _ = writeln!(m, "# flightlog report: session {}", code(&a.session));
     let _ = writeln!(m);
+    let crossing_destructive: Vec<&crate::analyze::Destructive> = a
+        .destructive
+        .iter()
+        .filter(|d| a.facts.iter().any(|f| f.seq == d.seq && f.crossing))
+        .collect();
     let verdict = match (a.boundary_crossings.first(), a.destructive.first()) {
+        (Some(_), _)
+            if !crossing_destructive.is_empty() && crossing_destructive.iter().all(|d| d.blocked) =>
+        {
+            "**The guard stopped a destructive action that would have crossed the environment boundary.**"
+                .to_string()
+        }
         (Some(c), _)
             if a.destructive.iter().any(|d| {
                 d.seq == c.seq || a.facts.iter().any(|f| f.seq == d.seq && f.crossing)
@@ -190,7 +201,14 @@ pub fn markdown(a: &Analysis, intact: bool) -> String {
                         clean(t)
                     })
                     .unwrap_or_else(|| "-".into()),
-                clean(&crate::analyze::truncate(&d.summary, 160))
+                if d.blocked {
+                    format!(
+                        "**denied by the guard, not run**: {}",
+                        clean(&crate::analyze::truncate(&d.summary, 140))
+                    )
+                } else {
+                    clean(&crate::analyze::truncate(&d.summary, 160))
+                }
             );
         }
     }
