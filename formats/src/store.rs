@@ -335,27 +335,7 @@ impl Store {
 
     /// Creates a session row. The caller appends its `session_start` event.
     pub fn create_session(&self, meta: &SessionMeta, started: DateTime<Utc>) -> Result<String> {
-        let id = match &meta.id {
-            Some(id) => id.clone(),
-            None => new_session_id()?,
-        };
-        self.write(|tx| {
-            tx.execute(
-                "INSERT INTO sessions (id, label, agent, home_env, external_id, started) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![
-                    id,
-                    meta.label,
-                    meta.agent,
-                    meta.home_env,
-                    meta.external_id,
-                    format_ts(started)
-                ],
-            )
-            .map(|_| ())
-            .map_err(Error::from)
-        })?;
-        Ok(id)
+        self.write(|tx| insert_session(tx, meta, started))
     }
 
     /// Finds the session an agent's own session id maps to, creating it (atomically) if new.
@@ -365,37 +345,10 @@ impl Store {
         meta: &SessionMeta,
         started: DateTime<Utc>,
     ) -> Result<(String, bool)> {
-        let tx = self.immediate()?;
-        let found: Option<String> = tx
-            .query_row(
-                "SELECT id FROM sessions WHERE agent IS ?1 AND external_id = ?2 \
-                 ORDER BY started DESC LIMIT 1",
-                params![meta.agent, meta.external_id],
-                |r| r.get(0),
-            )
-            .optional()?;
-        if let Some(id) = found {
-            tx.commit()?;
-            return Ok((id, false));
-        }
-        let id = match &meta.id {
-            Some(id) => id.clone(),
-            None => new_session_id()?,
-        };
-        tx.execute(
-            "INSERT INTO sessions (id, label, agent, home_env, external_id, started) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![
-                id,
-                meta.label,
-                meta.agent,
-                meta.home_env,
-                meta.external_id,
-                format_ts(started)
-            ],
-        )?;
-        tx.commit()?;
-        Ok((id, true))
+        self.write_tx(|w| match w.find_external(meta)? {
+            Some(id) => Ok((id, false)),
+            None => Ok((insert_session(&w.tx, meta, started)?, true)),
+        })
     }
 
     /// Runs `f` in one write transaction (one commit, one fsync), with the bounded lock wait.
@@ -426,26 +379,11 @@ impl Store {
         start: NewEvent,
         redactor: &Redactor,
     ) -> Result<String> {
-        let id = match &meta.id {
-            Some(id) => id.clone(),
-            None => new_session_id()?,
-        };
-        let tx = self.immediate()?;
-        tx.execute(
-            "INSERT INTO sessions (id, label, agent, home_env, external_id, started) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![
-                id,
-                meta.label,
-                meta.agent,
-                meta.home_env,
-                meta.external_id,
-                format_ts(start.ts)
-            ],
-        )?;
-        append_in(&tx, &id, vec![start], Some(redactor))?;
-        tx.commit().map_err(|e| map_busy(e, self.busy_ms))?;
-        Ok(id)
+        self.write_tx(|w| {
+            let id = insert_session(&w.tx, meta, start.ts)?;
+            append_in(&w.tx, &id, vec![start], Some(redactor))?;
+            Ok(id)
+        })
     }
 
     pub fn session_exists(&self, id: &str) -> Result<bool> {
@@ -825,35 +763,24 @@ impl WriteTx<'_> {
         start: NewEvent,
         redactor: &Redactor,
     ) -> Result<(String, bool)> {
-        let found: Option<String> = self
+        if let Some(id) = self.find_external(meta)? {
+            return Ok((id, false));
+        }
+        let id = insert_session(&self.tx, meta, start.ts)?;
+        append_in(&self.tx, &id, vec![start], Some(redactor))?;
+        Ok((id, true))
+    }
+
+    /// The newest session an agent's own session id maps to.
+    fn find_external(&self, meta: &SessionMeta) -> Result<Option<String>> {
+        Ok(self
             .tx
             .prepare_cached(
                 "SELECT id FROM sessions WHERE agent IS ?1 AND external_id = ?2 \
                  ORDER BY started DESC LIMIT 1",
             )?
             .query_row(params![meta.agent, meta.external_id], |r| r.get(0))
-            .optional()?;
-        if let Some(id) = found {
-            return Ok((id, false));
-        }
-        let id = match &meta.id {
-            Some(id) => id.clone(),
-            None => new_session_id()?,
-        };
-        self.tx.execute(
-            "INSERT INTO sessions (id, label, agent, home_env, external_id, started) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![
-                id,
-                meta.label,
-                meta.agent,
-                meta.home_env,
-                meta.external_id,
-                format_ts(start.ts)
-            ],
-        )?;
-        append_in(&self.tx, &id, vec![start], Some(redactor))?;
-        Ok((id, true))
+            .optional()?)
     }
 
     pub fn session_exists(&self, id: &str) -> Result<bool> {
@@ -917,6 +844,27 @@ pub fn process_start_token(pid: u32) -> String {
     let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
     let start = after.split_whitespace().nth(19).unwrap_or("");
     format!("{pid}:{start}")
+}
+
+/// Inserts a session row (a fixed id from `meta`, or a fresh one); returns the id.
+fn insert_session(conn: &Connection, meta: &SessionMeta, started: DateTime<Utc>) -> Result<String> {
+    let id = match &meta.id {
+        Some(id) => id.clone(),
+        None => new_session_id()?,
+    };
+    conn.execute(
+        "INSERT INTO sessions (id, label, agent, home_env, external_id, started) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            id,
+            meta.label,
+            meta.agent,
+            meta.home_env,
+            meta.external_id,
+            format_ts(started)
+        ],
+    )?;
+    Ok(id)
 }
 
 fn head_in(conn: &Connection, session: &str) -> Result<(u64, Hash32)> {
