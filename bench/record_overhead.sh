@@ -62,6 +62,10 @@ if command -v strace >/dev/null; then
   run "strace -f -e trace=execve" strace -f -o /dev/null -e trace=execve ./agent.sh
   run "strace -f --seccomp-bpf -e trace=execve" strace -f --seccomp-bpf -o /dev/null -e trace=execve ./agent.sh
 fi
+# A peer that does part of the job: asciinema records the terminal only (pip install asciinema).
+if command -v asciinema >/dev/null; then
+  run "asciinema rec (terminal only, peer)" asciinema rec --quiet --overwrite -c ./agent.sh "$tmp/peer.cast"
+fi
 
 echo
 echo "$N short commands, median of $RUNS runs, $BIN"

@@ -5,6 +5,9 @@
 #   bench/run.sh                  # full sizes (1M-event sessions; about 10 minutes on 2 cores)
 #   QUICK=1 bench/run.sh          # smaller sizes, for a smoke run
 #
+# Comparisons use strace (apt-get install strace) and asciinema (pip install asciinema) when
+# they are installed.
+#
 # Benchmarks never run as tests. Numbers depend on the machine and its load: the table records
 # both, and the load average when each part ran.
 set -euo pipefail
