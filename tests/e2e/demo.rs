@@ -195,7 +195,10 @@ fn demo_with_the_guard_stops_the_delete() {
     assert!(guard.contains("railway.volumeDelete"), "{stdout}");
     assert!(stderr.contains("Blocked by a PreToolUse hook"), "{stderr}");
     // The report says the guard stopped it, and marks the action as not run.
-    assert!(stdout.contains("The guard stopped a destructive action"), "{stdout}");
+    assert!(
+        stdout.contains("The guard stopped a destructive action"),
+        "{stdout}"
+    );
     assert!(stdout.contains("denied by the guard, not run"), "{stdout}");
     // The temporary store is gone.
     let left = std::fs::read_dir(tmp.path()).unwrap().count();
