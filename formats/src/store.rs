@@ -204,6 +204,13 @@ impl Store {
                 supported: MIGRATIONS.len() as i64,
             });
         }
+        if version == 0 {
+            // A file that a first writer is creating right now, or one that is not a store.
+            return Err(Error::Invalid(format!(
+                "{} has no flightlog tables yet (being created, or not a flightlog store)",
+                path.display()
+            )));
+        }
         Ok(store)
     }
 
