@@ -138,6 +138,9 @@ fn record(ctx: &Ctx, agent: Agent, payload: &[u8], timeout_ms: u64) -> Result<An
             if let Some(c) = claimed {
                 c.done();
             }
+            if let Some(session) = &a.ended_session {
+                seal(ctx, &store, session);
+            }
             Ok(a)
         }
         Err(e) => {
@@ -146,6 +149,26 @@ fn record(ctx: &Ctx, agent: Agent, payload: &[u8], timeout_ms: u64) -> Result<An
             }
             Err(e.into())
         }
+    }
+}
+
+/// The agent ended its session: a session checkpoint over all its events, a store checkpoint,
+/// and the policy's anchor command. The events are already durable; a failure here is reported
+/// on stderr and leaves the session's tail unanchored (verify warns), never blocks the agent.
+fn seal(ctx: &Ctx, store: &flightlog_formats::Store, session: &str) {
+    let now = ctx.now();
+    let res = ctx.keys().and_then(|keys| {
+        store.append_session_checkpoint(session, &keys, now)?;
+        Ok(store.checkpoint(&keys, now)?)
+    });
+    match res {
+        Ok(cp) => {
+            crate::anchor::run(ctx, &cp);
+        }
+        Err(e) => eprintln!(
+            "flightlog: session {session} ended but could not be checkpointed: {}",
+            crate::one_line(&e)
+        ),
     }
 }
 

@@ -195,7 +195,12 @@ fn the_incident_through_hooks_is_one_session_without_raw_secrets() {
         .iter()
         .map(|e| e.event().unwrap())
         .collect();
-    let from_payloads = evs.iter().filter(|e| e.kind != Kind::FileRead).count();
+    // Read results add a file_read event, and the agent's SessionEnd a final checkpoint.
+    let from_payloads = evs
+        .iter()
+        .filter(|e| e.kind != Kind::FileRead && e.kind != Kind::Checkpoint)
+        .count();
+    assert_eq!(evs.last().map(|e| e.kind.clone()), Some(Kind::Checkpoint));
     assert_eq!(
         from_payloads,
         lines + 1,
@@ -299,4 +304,46 @@ fn a_hook_that_could_not_record_becomes_a_gap_in_the_next_one() {
         !d.path().join("hook-failures.jsonl").exists(),
         "the note is consumed"
     );
+}
+
+#[test]
+fn the_agents_session_end_seals_the_session_with_checkpoints() {
+    let d = tempfile::tempdir().unwrap();
+    let db = d.path().join("fl.db");
+    let pre = r#"{"session_id":"ends","hook_event_name":"PreToolUse","tool_name":"Bash","tool_use_id":"t1","tool_input":{"command":"ls"}}"#;
+    let end =
+        r#"{"session_id":"ends","hook_event_name":"SessionEnd","reason":"prompt_input_exit"}"#;
+    assert_eq!(hook(&db, "claude-code", pre.as_bytes(), None).0, 0);
+    assert_eq!(hook(&db, "claude-code", end.as_bytes(), None).0, 0);
+    let store = Store::open_read_only(&db).unwrap();
+    let s = &store.sessions().unwrap()[0];
+    assert!(s.ended.is_some());
+    let kinds: Vec<Kind> = store
+        .events(&s.id, 0, 100)
+        .unwrap()
+        .iter()
+        .map(|e| e.event().unwrap().kind)
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            Kind::SessionStart,
+            Kind::ToolCall,
+            Kind::SessionEnd,
+            Kind::Checkpoint
+        ]
+    );
+    assert!(
+        store.latest_checkpoint().unwrap().is_some(),
+        "a store checkpoint too"
+    );
+    let (code, v) = verify_json(&db, &[]);
+    assert_eq!(code, 0, "{v}");
+    let warnings: Vec<&str> = v["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|w| w["kind"].as_str())
+        .collect();
+    assert!(!warnings.contains(&"unanchored_tail"), "{warnings:?}");
 }

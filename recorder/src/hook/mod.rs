@@ -78,6 +78,9 @@ pub struct Answer {
     pub stdout: String,
     pub stderr: String,
     pub exit: i32,
+    /// The flightlog session this payload ended (the agent's SessionEnd outside `record`): the
+    /// caller seals it with checkpoints.
+    pub ended_session: Option<String>,
 }
 
 /// Everything `handle` needs besides the payload.
@@ -179,7 +182,7 @@ pub fn handle(
         ));
     }
     // One transaction: the session, the join, the events, the call id. One commit, one fsync.
-    env.store.write_tx(|w| {
+    let ended = env.store.write_tx(|w| {
         let session = session_in(w, agent, &n, &value, env)?;
         if let Some(call_id) = &n.call_id
             && !n.is_pre
@@ -200,12 +203,15 @@ pub fn handle(
         {
             w.remember_call(&session, call_id, first.seq)?;
         }
-        if n.ends_session && env.record_session.is_none() {
+        let ended = n.ends_session && env.record_session.is_none();
+        if ended {
             w.mark_ended(&session, env.now)?;
         }
-        Ok(())
+        Ok(ended.then_some(session))
     })?;
-    Ok(answer(agent, &n.hook_event, denial.as_ref()))
+    let mut a = answer(agent, &n.hook_event, denial.as_ref());
+    a.ended_session = ended;
+    Ok(a)
 }
 
 /// The session a payload belongs to: the recorder's, or the one mapped from the agent's id.
@@ -300,6 +306,7 @@ fn record_raw(
             agent.name()
         ),
         exit: 1,
+        ..Answer::default()
     })
 }
 
@@ -331,6 +338,7 @@ pub fn answer(agent: Agent, hook_event: &str, denial: Option<&Denial>) -> Answer
                 .to_string(),
                 stderr: String::new(),
                 exit: 0,
+                ..Answer::default()
             },
         },
         Agent::Gemini => match reason {
@@ -339,6 +347,7 @@ pub fn answer(agent: Agent, hook_event: &str, denial: Option<&Denial>) -> Answer
                 stdout: json!({"decision": "deny", "reason": r}).to_string(),
                 stderr: String::new(),
                 exit: 0,
+                ..Answer::default()
             },
         },
         Agent::Cursor => {
@@ -355,6 +364,7 @@ pub fn answer(agent: Agent, hook_event: &str, denial: Option<&Denial>) -> Answer
                         .to_string(),
                     stderr: String::new(),
                     exit: 0,
+                    ..Answer::default()
                 },
                 (true, None) => Answer {
                     stdout: json!({"permission": "allow"}).to_string(),
@@ -389,6 +399,7 @@ pub fn failure_answer(agent: Agent, hook_event: &str, fail_closed: bool, error: 
         stdout: String::new(),
         stderr: format!("flightlog: {error} (fail open: the agent continues unrecorded)\n"),
         exit: 1,
+        ..Answer::default()
     }
 }
 
