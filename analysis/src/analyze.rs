@@ -281,6 +281,19 @@ struct Acts {
     action_text: Vec<(Option<String>, String)>,
 }
 
+impl Acts {
+    /// Adds a target the event acts on, unless one with the same evidence is there already.
+    fn target(&mut self, env: &str, evidence: String) {
+        if !self.targets.iter().any(|t| t.evidence == evidence) {
+            self.targets.push(Target {
+                switch: false,
+                env: env.to_string(),
+                evidence,
+            });
+        }
+    }
+}
+
 /// Session state that outlives one event.
 #[derive(Debug, Default, Clone)]
 struct State {
@@ -1505,13 +1518,7 @@ fn env_var_targets(env: &[(String, String)], ctx: &Ctx<'_>, acts: &mut Acts) {
                     && let Some(p) = pats.iter().find(|p| glob::matches(p, v))
                 {
                     let ev = format!("{k}={v} matches {} env_vars {k} = \"{p}\"", e.name);
-                    if !acts.targets.iter().any(|t| t.evidence == ev) {
-                        acts.targets.push(Target {
-                            switch: false,
-                            env: e.name.clone(),
-                            evidence: ev,
-                        });
-                    }
+                    acts.target(&e.name, ev);
                 }
             }
         }
@@ -1585,13 +1592,7 @@ fn host_target(h: &str, ctx: &Ctx<'_>, verb: &str, acts: &mut Acts) {
     let h = h.to_ascii_lowercase();
     if let Some((e, pat)) = ctx.env_match(|e| &e.hosts, &h, true) {
         let ev = format!("{verb} {h}, which matches {} hosts \"{pat}\"", e.name);
-        if !acts.targets.iter().any(|t| t.evidence == ev) {
-            acts.targets.push(Target {
-                switch: false,
-                env: e.name.clone(),
-                evidence: ev,
-            });
-        }
+        acts.target(&e.name, ev);
     }
 }
 
@@ -1601,13 +1602,7 @@ fn url_targets(u: &str, ctx: &Ctx<'_>, acts: &mut Acts) {
     let clean = strip_credentials(u);
     if let Some((e, pat)) = ctx.env_match(|e| &e.urls, &clean, false) {
         let ev = format!("URL {clean} matches {} urls \"{pat}\"", e.name);
-        if !acts.targets.iter().any(|t| t.evidence == ev) {
-            acts.targets.push(Target {
-                switch: false,
-                env: e.name.clone(),
-                evidence: ev,
-            });
-        }
+        acts.target(&e.name, ev);
     }
     if is_railway_host(&parsed.host) {
         let note = format!(
@@ -1628,13 +1623,7 @@ fn id_targets(text: &str, ctx: &Ctx<'_>, acts: &mut Acts) {
         let t = tok.as_str().trim_end_matches(['.', ':', '/']);
         if let Some((e, pat)) = ctx.env_match(|e| &e.ids, t, false) {
             let ev = format!("resource id {t} matches {} ids \"{pat}\"", e.name);
-            if !acts.targets.iter().any(|x| x.evidence == ev) {
-                acts.targets.push(Target {
-                    switch: false,
-                    env: e.name.clone(),
-                    evidence: ev,
-                });
-            }
+            acts.target(&e.name, ev);
         }
     }
 }
@@ -1659,13 +1648,7 @@ fn path_target(p: &str, ctx: &Ctx<'_>, verb: &str, acts: &mut Acts) {
             .find(|pat| glob::matches(pat, &abs) || glob::matches(pat, p))
         {
             let ev = format!("{verb} {p}, which matches {} paths \"{pat}\"", e.name);
-            if !acts.targets.iter().any(|x| x.evidence == ev) {
-                acts.targets.push(Target {
-                    switch: false,
-                    env: e.name.clone(),
-                    evidence: ev,
-                });
-            }
+            acts.target(&e.name, ev);
             return;
         }
     }
