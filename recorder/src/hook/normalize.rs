@@ -124,6 +124,15 @@ pub fn bounded(v: &Value) -> Value {
     }
 }
 
+/// An event's data: the agent and hook event name, then the fields of `extra`.
+fn event_data(agent: Agent, hook: &str, extra: Value) -> Value {
+    let mut d = json!({"agent": agent.name(), "hook": hook});
+    if let (Some(m), Value::Object(x)) = (d.as_object_mut(), extra) {
+        m.extend(x);
+    }
+    d
+}
+
 fn ev(kind: Kind, agent: Agent, now: DateTime<Utc>, data: Value) -> NewEvent {
     NewEvent::new(now, kind, agent.source(), data)
 }
@@ -170,13 +179,7 @@ fn claude(agent: Agent, o: &Map<String, Value>, hook: String, now: DateTime<Utc>
     let mut is_pre = false;
     let mut ends = false;
     let mut events = Vec::new();
-    let base = |extra: Value| {
-        let mut d = json!({"agent": agent.name(), "hook": hook});
-        if let (Some(m), Value::Object(x)) = (d.as_object_mut(), extra) {
-            m.extend(x);
-        }
-        d
-    };
+    let base = |extra: Value| event_data(agent, &hook, extra);
     match hook.as_str() {
         "PreToolUse" => {
             is_pre = true;
@@ -297,13 +300,7 @@ fn gemini(o: &Map<String, Value>, hook: String, now: DateTime<Utc>) -> Normalize
     let mut is_pre = false;
     let mut ends = false;
     let mut events = Vec::new();
-    let base = |extra: Value| {
-        let mut d = json!({"agent": "gemini", "hook": hook});
-        if let (Some(m), Value::Object(x)) = (d.as_object_mut(), extra) {
-            m.extend(x);
-        }
-        d
-    };
+    let base = |extra: Value| event_data(Agent::Gemini, &hook, extra);
     match hook.as_str() {
         "BeforeTool" | "AfterTool" => {
             // Gemini's hooks carry no call id: join on (session, tool, input).
@@ -366,13 +363,7 @@ fn cursor(o: &Map<String, Value>, hook: String, now: DateTime<Utc>) -> Normalize
     let mut is_pre = false;
     let mut ends = false;
     let mut events = Vec::new();
-    let base = |extra: Value| {
-        let mut d = json!({"agent": "cursor", "hook": hook});
-        if let (Some(m), Value::Object(x)) = (d.as_object_mut(), extra) {
-            m.extend(x);
-        }
-        d
-    };
+    let base = |extra: Value| event_data(Agent::Cursor, &hook, extra);
     let mcp_input = |o: &Map<String, Value>| match o.get("tool_input") {
         Some(Value::String(t)) => serde_json::from_str::<Value>(t)
             .map(|v| bounded(&v))
