@@ -135,7 +135,9 @@ fn killed_hook_writers_lose_no_acknowledged_event() {
         let mut kids: Vec<(String, Child, Option<u64>)> = (0..per_round)
             .map(|i| {
                 let id = format!("r{round}-w{i}");
-                let kill_at = (rng.below(2) == 0).then(|| 20 + rng.below(150));
+                // Microseconds after the spawn: a hook takes a few milliseconds, so the kills
+                // land before, during and after its append.
+                let kill_at = (rng.below(2) == 0).then(|| rng.below(6_000));
                 let child = spawn_hook(&db, &payload(&session, &id, &format!("echo {id}")));
                 (id, child, kill_at)
             })
@@ -144,7 +146,7 @@ fn killed_hook_writers_lose_no_acknowledged_event() {
         let mut order: Vec<usize> = (0..kids.len()).filter(|i| kids[*i].2.is_some()).collect();
         order.sort_by_key(|i| kids[*i].2);
         for i in order {
-            let at = Duration::from_millis(kids[i].2.unwrap_or(0));
+            let at = Duration::from_micros(kids[i].2.unwrap_or(0));
             if let Some(wait) = at.checked_sub(start.elapsed()) {
                 std::thread::sleep(wait);
             }
