@@ -75,8 +75,9 @@ fn random32() -> Result<[u8; 32]> {
     Ok(b)
 }
 
-/// Writes `contents` to `path` only if it does not exist yet; returns what is there afterwards.
-fn create_once(path: &Path, contents: &str) -> Result<String> {
+/// Writes `contents` to `path` (mode 0600) only if it does not exist yet, atomically (a
+/// concurrent creator wins or loses as a whole); returns what is there afterwards.
+pub fn create_private_once(path: &Path, contents: &str) -> Result<String> {
     if !path.exists() {
         let tmp = path.with_extension(format!("tmp{}", std::process::id()));
         {
@@ -117,16 +118,21 @@ impl Keys {
     pub fn load_or_create(dir: &Path) -> Result<Keys> {
         ensure_private_dir(dir)?;
         let sk_path = dir.join(SIGNING_FILE);
-        let seed = parse32(&sk_path, &create_once(&sk_path, &hex::encode(random32()?))?)?;
+        let seed = parse32(
+            &sk_path,
+            &create_private_once(&sk_path, &hex::encode(random32()?))?,
+        )?;
         let signing = SigningKey::from_bytes(&seed);
         let pub_path = dir.join(PUBLIC_FILE);
         let pub_hex = hex::encode(signing.verifying_key().as_bytes());
         if !pub_path.exists() {
-            create_once(&pub_path, &format!("{pub_hex}\n"))?;
+            create_private_once(&pub_path, &format!("{pub_hex}\n"))?;
         }
         let fp_path = dir.join(FINGERPRINT_FILE);
-        let fingerprint_key =
-            parse32(&fp_path, &create_once(&fp_path, &hex::encode(random32()?))?)?;
+        let fingerprint_key = parse32(
+            &fp_path,
+            &create_private_once(&fp_path, &hex::encode(random32()?))?,
+        )?;
         Ok(Keys {
             signing,
             fingerprint_key,
@@ -144,7 +150,10 @@ impl Keys {
 pub fn fingerprint_key(dir: &Path) -> Result<[u8; 32]> {
     ensure_private_dir(dir)?;
     let fp_path = dir.join(FINGERPRINT_FILE);
-    parse32(&fp_path, &create_once(&fp_path, &hex::encode(random32()?))?)
+    parse32(
+        &fp_path,
+        &create_private_once(&fp_path, &hex::encode(random32()?))?,
+    )
 }
 
 /// Reads a public key file (64 hex digits, as `checkpoint.pub` and bundles hold it).

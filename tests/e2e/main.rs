@@ -3,6 +3,7 @@
 //! Table of contents:
 //! - `hooks`: agent hook payloads, one process each; parallel writers; the incident stream
 //! - `record`: `flightlog record` around scripted agents: exits, signals, terminal, layers, guard
+//! - `tls`: `record --tls-intercept` against real TLS servers: HTTPS recorded, guarded, unbroken
 //! - `interop`: imports of real transcripts, every export format, the audit bundle, HTML in Chromium
 //! - `replay_tui`: the replay TUI in tmux
 //! - `demo`: the nine-second incident reconstructed, with and without the guard
@@ -26,3 +27,4 @@ mod record;
 mod reliability;
 mod replay_tui;
 mod secrets;
+mod tls;

@@ -20,13 +20,16 @@
 //! `{"status","response_body","duration_ms","error","response_of_seq"}`. So a crash loses
 //! nothing that had started, and the guard can decide before anything runs.
 //!
-//! `--tls-intercept` is not built in this version (it needs a TLS stack and a certificate
-//! authority); the recorder then records a `gap` saying HTTPS is seen as CONNECT host:port only.
+//! `--tls-intercept` ([`tls`]): the proxy decrypts HTTPS with a per-install CA that only the
+//! agent is told to trust (a bundle named in `SSL_CERT_FILE` and friends, removed at the end),
+//! so HTTPS API calls are recorded, decoded and guarded like plain HTTP ones. A `note` event
+//! names the CA's SHA-256 fingerprint; what cannot be intercepted is tunnelled and is a `gap`.
 
 pub mod crosscheck;
 pub mod judge;
 pub mod proxy;
 pub mod term;
+pub mod tls;
 pub mod trace;
 pub mod watch;
 pub mod writer;
@@ -98,6 +101,9 @@ fn layers(o: &RecordOptions) -> Vec<&'static str> {
     }
     if o.proxy {
         l.push("proxy");
+        if o.tls_intercept {
+            l.push("tls-intercept");
+        }
     }
     if o.watch {
         l.push("watch");
@@ -295,8 +301,29 @@ fn run_layers(
     env.push(("FLIGHTLOG_SESSION".into(), session.to_string()));
     env.push(("FLIGHTLOG_DB".into(), db_abs.to_string_lossy().into_owned()));
 
+    let interceptor = if opts.tls_intercept && opts.proxy {
+        match start_interception(opts, session, sink, warnings) {
+            Some((i, b)) => {
+                env.retain(|(k, _)| !b.vars.iter().any(|(v, _)| v == k));
+                env.extend(b.vars);
+                Some((i, b.files))
+            }
+            None => None,
+        }
+    } else {
+        if opts.tls_intercept {
+            let msg = "--tls-intercept needs the proxy (it was turned off with --no-proxy)";
+            sink.send(
+                "recorder",
+                gap_event(sink.now(), "proxy", "tls_intercept_without_proxy", msg),
+            );
+            warnings.push(msg.into());
+        }
+        None
+    };
     let proxy = if opts.proxy {
-        match proxy::Proxy::start(sink.clone(), judge.clone()) {
+        let tls = interceptor.as_ref().map(|(i, _)| i.clone());
+        match proxy::Proxy::start(sink.clone(), judge.clone(), tls) {
             Ok(p) => {
                 let url = p.url();
                 env.retain(|(k, _)| {
@@ -338,14 +365,6 @@ fn run_layers(
     } else {
         None
     };
-    if opts.tls_intercept {
-        let msg = "TLS interception is not available in this build; HTTPS calls are recorded as CONNECT host:port only";
-        sink.send(
-            "recorder",
-            gap_event(sink.now(), "proxy", "tls_intercept_unavailable", msg),
-        );
-        warnings.push(msg.into());
-    }
 
     let watcher = if opts.watch {
         match watch::start(cwd, walked, sink.clone()) {
@@ -372,7 +391,67 @@ fn run_layers(
     if let Some(p) = proxy {
         p.stop();
     }
+    if let Some((_, files)) = interceptor {
+        for f in files {
+            let _ = std::fs::remove_file(f);
+        }
+    }
     res
+}
+
+/// The CA and the agent's bundles for `--tls-intercept`; a failure is a `gap` and a warning,
+/// and the proxy then records HTTPS as CONNECT host:port only.
+fn start_interception(
+    opts: &RecordOptions,
+    session: &str,
+    sink: &writer::Sink,
+    warnings: &mut Vec<String>,
+) -> Option<(Arc<tls::Interceptor>, tls::Bundles)> {
+    // Certificates are checked against the real clock, whatever clock the events use.
+    let setup = tls::Interceptor::load_or_create(&opts.key_dir, &opts.env, chrono::Utc::now())
+        .and_then(|s| {
+            let b = s.interceptor.write_bundles(
+                &opts.key_dir,
+                &format!("session-{session}"),
+                &opts.env,
+            )?;
+            Ok((s, b))
+        });
+    match setup {
+        Ok((s, b)) => {
+            for w in s.warnings {
+                warnings.push(w);
+            }
+            sink.send(
+                "recorder",
+                NewEvent::new(
+                    sink.now(),
+                    Kind::Note,
+                    "proxy",
+                    json!({
+                        "tls_intercept": {
+                            "ca_sha256": s.interceptor.ca_sha256(),
+                            "ca_file": opts.key_dir.join(tls::CA_CERT_FILE).to_string_lossy(),
+                            "upstream_roots": s.interceptor.roots_count(),
+                            "variables": b.vars.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
+                        }
+                    }),
+                ),
+            );
+            Some((Arc::new(s.interceptor), b))
+        }
+        Err(e) => {
+            let msg = format!(
+                "TLS interception could not start: {e}; HTTPS calls are recorded as CONNECT host:port only"
+            );
+            sink.send(
+                "recorder",
+                gap_event(sink.now(), "proxy", "tls_intercept_failed", &msg),
+            );
+            warnings.push(msg);
+            None
+        }
+    }
 }
 
 fn run_agent(

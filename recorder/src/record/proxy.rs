@@ -5,8 +5,13 @@
 //!   `api_call` `{"status","response_body","duration_ms","response_of_seq"}`. The request goes
 //!   upstream with `Connection: close`; the client side keeps its connection alive when the
 //!   response is delimited.
-//! - HTTPS: `CONNECT host:port` is recorded (method `CONNECT`) and the bytes are tunnelled
-//!   untouched. (TLS interception is not built in: see the `--tls-intercept` note in `mod.rs`.)
+//! - HTTPS: `CONNECT host:port` is always recorded (method `CONNECT`). Without
+//!   `--tls-intercept` the bytes are tunnelled untouched. With it ([`super::tls`]), the proxy
+//!   terminates the agent's TLS with a certificate from the per-install CA, opens its own
+//!   verified TLS connection to the server, and every request inside is recorded, judged and
+//!   forwarded exactly like a plain-HTTP one (URL `https://host/path`). A connection it cannot
+//!   intercept (the server fails flightlog's verification, the client offers HTTP/2 only or
+//!   refuses the CA, the protocol is not TLS) is tunnelled untouched and recorded as a `gap`.
 //! - With the guard on, a request is committed and decided before it is forwarded; a denied one
 //!   gets a 403 from the proxy, never reaches the server, and a `decision` is recorded.
 //! - Accept and upstream errors become `gap` events; the client still gets a 502 as it would
@@ -19,9 +24,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use flightlog_formats::{Kind, NewEvent};
+use rustls::StreamOwned;
+use rustls::client::ClientConnection;
+use rustls::server::Acceptor;
 use serde_json::{Value, json};
 
 use super::judge::{Judge, body_excerpt};
+use super::tls::{Interceptor, Tee, finish_server_handshake};
 use super::writer::{FollowUp, Sink};
 
 /// Bytes of a body kept in the event.
@@ -38,8 +47,13 @@ pub struct Proxy {
 }
 
 impl Proxy {
-    /// Binds 127.0.0.1:0 and serves on background threads.
-    pub fn start(sink: Sink, judge: Arc<Judge>) -> io::Result<Proxy> {
+    /// Binds 127.0.0.1:0 and serves on background threads; with an interceptor, HTTPS is
+    /// decrypted and recorded in full.
+    pub fn start(
+        sink: Sink,
+        judge: Arc<Judge>,
+        tls: Option<Arc<Interceptor>>,
+    ) -> io::Result<Proxy> {
         let listener = TcpListener::bind(("127.0.0.1", 0))?;
         let port = listener.local_addr()?.port();
         let closed = Arc::new(AtomicBool::new(false));
@@ -56,9 +70,10 @@ impl Proxy {
                         Ok(s) => {
                             let sink = sink.clone();
                             let judge = judge.clone();
+                            let tls = tls.clone();
                             let _ = std::thread::Builder::new()
                                 .name("flightlog-proxy-conn".into())
-                                .spawn(move || serve(s, &sink, &judge));
+                                .spawn(move || serve(s, &sink, &judge, tls.as_deref()));
                         }
                         Err(e) => {
                             errors += 1;
@@ -175,11 +190,7 @@ fn respond(w: &mut impl Write, status: u16, reason: &str, body: &str) -> io::Res
     w.flush()
 }
 
-fn serve(client: TcpStream, sink: &Sink, judge: &Judge) {
-    let Ok(write_half) = client.try_clone() else {
-        return;
-    };
-    let mut out = write_half;
+fn serve(client: TcpStream, sink: &Sink, judge: &Judge, tls: Option<&Interceptor>) {
     let mut reader = BufReader::new(client);
     loop {
         let head = match read_head(&mut reader) {
@@ -187,7 +198,7 @@ fn serve(client: TcpStream, sink: &Sink, judge: &Judge) {
             Ok(None) => return,
             Err(_) => {
                 let _ = respond(
-                    &mut out,
+                    reader.get_mut(),
                     400,
                     "Bad Request",
                     "flightlog proxy: malformed request\n",
@@ -196,15 +207,61 @@ fn serve(client: TcpStream, sink: &Sink, judge: &Judge) {
             }
         };
         if head.line.0.eq_ignore_ascii_case("CONNECT") {
-            connect(head, reader, out, sink, judge);
+            connect(head, reader, sink, judge, tls);
             return;
         }
-        match forward(&head, &mut reader, &mut out, sink, judge) {
+        match forward(&head, &mut reader, sink, judge, &mut Origin::Proxy) {
             Ok(true) => continue,
             _ => {
-                let _ = out.shutdown(Shutdown::Both);
+                let _ = reader.get_ref().shutdown(Shutdown::Both);
                 return;
             }
+        }
+    }
+}
+
+/// Where the requests read from one client connection go.
+enum Origin<'a> {
+    /// Absolute-form targets (`GET http://host/path`), each sent over plain TCP.
+    Proxy,
+    /// Origin-form targets inside an intercepted `CONNECT host:port`, each sent over a
+    /// verified TLS connection to that server (`name` is the TLS server name).
+    Tls {
+        host: String,
+        port: u16,
+        name: String,
+        tls: &'a Interceptor,
+        /// The connection opened (and verified) before the agent's handshake was answered.
+        ready: Option<Box<StreamOwned<ClientConnection, TcpStream>>>,
+    },
+}
+
+/// The server side of one forwarded request.
+enum Upstream {
+    Plain(TcpStream),
+    Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
+}
+
+impl Read for Upstream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Upstream::Plain(s) => s.read(buf),
+            Upstream::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Upstream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Upstream::Plain(s) => s.write(buf),
+            Upstream::Tls(s) => s.write(buf),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Upstream::Plain(s) => s.flush(),
+            Upstream::Tls(s) => s.flush(),
         }
     }
 }
@@ -286,10 +343,10 @@ fn record_response(
 
 fn connect(
     head: Head,
-    reader: BufReader<TcpStream>,
-    mut out: TcpStream,
+    mut reader: BufReader<TcpStream>,
     sink: &Sink,
     judge: &Judge,
+    tls: Option<&Interceptor>,
 ) {
     let target = head.line.1.clone();
     let (host, port) = hostport(&target, 443);
@@ -310,7 +367,7 @@ fn connect(
     });
     if let Some(reason) = record_request(sink, judge, data, local) {
         let _ = respond(
-            &mut out,
+            reader.get_mut(),
             403,
             "Forbidden",
             &format!("flightlog guard: {reason}\n"),
@@ -322,7 +379,7 @@ fn connect(
         Err(e) => {
             record_response(sink, local, Some(502), b"", started, Some(e.to_string()));
             let _ = respond(
-                &mut out,
+                reader.get_mut(),
                 502,
                 "Bad Gateway",
                 &format!("flightlog proxy: {e}\n"),
@@ -330,7 +387,8 @@ fn connect(
             return;
         }
     };
-    if out
+    if reader
+        .get_mut()
         .write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n")
         .is_err()
     {
@@ -340,7 +398,186 @@ fn connect(
     // Bytes the client sent after the CONNECT head (TLS ClientHello) are in the reader's buffer.
     let buffered = reader.buffer().to_vec();
     let client = reader.into_inner();
-    tunnel(client, upstream, &buffered);
+    match tls {
+        Some(t) => intercept(client, upstream, buffered, &host, port, sink, judge, t),
+        None => tunnel(client, upstream, &buffered),
+    }
+}
+
+/// How long the proxy waits for a client's first bytes inside a tunnel before deciding the
+/// protocol is one where the server speaks first (not TLS), and tunnels it.
+const FIRST_BYTE_WAIT: Duration = Duration::from_secs(1);
+
+/// Terminates the agent's TLS, opens a verified one to the server and forwards the requests
+/// inside; anything that cannot be intercepted is tunnelled untouched (and recorded).
+#[allow(clippy::too_many_arguments)]
+fn intercept(
+    client: TcpStream,
+    upstream: TcpStream,
+    buffered: Vec<u8>,
+    host: &str,
+    port: u16,
+    sink: &Sink,
+    judge: &Judge,
+    tls: &Interceptor,
+) {
+    let first = match buffered.first() {
+        Some(b) => Some(*b),
+        None => {
+            let _ = client.set_read_timeout(Some(FIRST_BYTE_WAIT));
+            let mut b = [0u8; 1];
+            let r = client.peek(&mut b);
+            let _ = client.set_read_timeout(None);
+            match r {
+                Ok(1) => Some(b[0]),
+                Ok(_) => return, // closed
+                Err(_) => None,  // silent: a server-first protocol
+            }
+        }
+    };
+    if first != Some(0x16) {
+        // Not a TLS handshake: tunnel it as it is.
+        tunnel(client, upstream, &buffered);
+        return;
+    }
+    let mut seen = Vec::new();
+    let accepted = {
+        let mut acceptor = Acceptor::default();
+        let mut tee = Tee {
+            inner: io::Cursor::new(buffered).chain(&client),
+            copy: &mut seen,
+        };
+        let _ = client.set_read_timeout(Some(CONNECT_TIMEOUT));
+        loop {
+            match acceptor.read_tls(&mut tee) {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+            match acceptor.accept() {
+                Ok(Some(a)) => break Some(a),
+                Ok(None) => continue,
+                Err(_) => break None,
+            }
+        }
+    };
+    let _ = client.set_read_timeout(None);
+    let Some(accepted) = accepted else {
+        not_intercepted(
+            sink,
+            host,
+            port,
+            "the client's TLS handshake could not be read",
+        );
+        tunnel(client, upstream, &seen);
+        return;
+    };
+    let hello = accepted.client_hello();
+    let name = hello
+        .server_name()
+        .map(str::to_string)
+        .unwrap_or_else(|| host.to_string());
+    let offers: Option<Vec<String>> = hello.alpn().map(|protocols| {
+        protocols
+            .map(|p| String::from_utf8_lossy(p).into_owned())
+            .collect()
+    });
+    if let Some(offers) = &offers
+        && !offers.iter().any(|p| p == "http/1.1")
+    {
+        let why = format!(
+            "the client offers only {} (HTTP/1.1 is intercepted)",
+            offers.join(", ")
+        );
+        not_intercepted(sink, host, port, &why);
+        tunnel(client, upstream, &seen);
+        return;
+    }
+    if tls.refused(&name) {
+        tunnel(client, upstream, &seen);
+        return;
+    }
+    let up = match tls.connect_upstream(upstream, &name) {
+        Ok(u) => u,
+        Err(e) => {
+            let why = format!("flightlog could not open a verified TLS connection to {name}: {e}");
+            not_intercepted(sink, host, port, &why);
+            // A fresh connection, so the client's own handshake decides, as without flightlog.
+            if let Ok(again) = dial(host, port) {
+                tunnel(client, again, &seen);
+            }
+            return;
+        }
+    };
+    let config = match tls.server_config(&name) {
+        Ok(c) => c,
+        Err(e) => {
+            not_intercepted(sink, host, port, &format!("no certificate for {name}: {e}"));
+            return;
+        }
+    };
+    let conn = match accepted.into_connection(config) {
+        Ok(c) => c,
+        Err((e, mut alert)) => {
+            let _ = alert.write_all(&mut &client);
+            not_intercepted(
+                sink,
+                host,
+                port,
+                &format!("TLS with the client failed: {e}"),
+            );
+            return;
+        }
+    };
+    let stream = match finish_server_handshake(conn, client) {
+        Ok(s) => s,
+        Err(e) => {
+            let alert = e
+                .get_ref()
+                .and_then(|i| i.downcast_ref::<rustls::Error>())
+                .is_some_and(|r| matches!(r, rustls::Error::AlertReceived(_)));
+            if alert {
+                tls.note_refused(&name);
+            }
+            gap(
+                sink,
+                "tls_client_refused",
+                &format!(
+                    "the client refused the interception certificate for {name} ({e}); it may pin \
+                     certificates or not read SSL_CERT_FILE; later connections to {name} are \
+                     tunnelled"
+                ),
+            );
+            return;
+        }
+    };
+    let mut origin = Origin::Tls {
+        host: host.to_string(),
+        port,
+        name,
+        tls,
+        ready: Some(Box::new(up)),
+    };
+    let mut reader = BufReader::new(stream);
+    while let Ok(Some(head)) = read_head(&mut reader) {
+        if !matches!(
+            forward(&head, &mut reader, sink, judge, &mut origin),
+            Ok(true)
+        ) {
+            break;
+        }
+    }
+    let s = reader.get_mut();
+    s.conn.send_close_notify();
+    let _ = s.flush();
+    let _ = s.sock.shutdown(Shutdown::Both);
+}
+
+fn not_intercepted(sink: &Sink, host: &str, port: u16, why: &str) {
+    gap(
+        sink,
+        "tls_not_intercepted",
+        &format!("{host}:{port} was tunnelled without interception: {why}"),
+    );
 }
 
 fn tunnel(client: TcpStream, upstream: TcpStream, buffered: &[u8]) {
@@ -436,40 +673,74 @@ const HOP: [&str; 8] = [
     "upgrade",
 ];
 
-/// Forwards one plain-HTTP request. Ok(true) = the client connection may carry another.
-fn forward(
+/// Forwards one request. Ok(true) = the client connection may carry another.
+fn forward<S: Read + Write>(
     head: &Head,
-    reader: &mut BufReader<TcpStream>,
-    out: &mut TcpStream,
+    reader: &mut BufReader<S>,
     sink: &Sink,
     judge: &Judge,
+    origin: &mut Origin<'_>,
 ) -> io::Result<bool> {
     let (method, target, version) = (&head.line.0, &head.line.1, &head.line.2);
-    let Some(rest) = target.strip_prefix("http://") else {
-        respond(
-            out,
-            400,
-            "Bad Request",
-            "flightlog proxy: expected an absolute http:// URL\n",
-        )?;
-        return Ok(false);
+    let (url, host, port, path) = match origin {
+        Origin::Proxy => {
+            let Some(rest) = target.strip_prefix("http://") else {
+                respond(
+                    reader.get_mut(),
+                    400,
+                    "Bad Request",
+                    "flightlog proxy: expected an absolute http:// URL\n",
+                )?;
+                return Ok(false);
+            };
+            let (authority, path) = match rest.find('/') {
+                Some(i) => (&rest[..i], &rest[i..]),
+                None => (rest, "/"),
+            };
+            let (host, port) = hostport(authority, 80);
+            (target.clone(), host, port, path.to_string())
+        }
+        Origin::Tls { host, port, .. } => {
+            // Origin-form; an absolute https:// URL is tolerated.
+            let path = match target.strip_prefix("https://") {
+                Some(rest) => rest.find('/').map_or("/", |i| &rest[i..]),
+                None if target.starts_with('/') => target.as_str(),
+                None => {
+                    respond(
+                        reader.get_mut(),
+                        400,
+                        "Bad Request",
+                        "flightlog proxy: expected a path\n",
+                    )?;
+                    return Ok(false);
+                }
+            };
+            let authority = if *port == 443 {
+                host.clone()
+            } else {
+                format!("{host}:{port}")
+            };
+            (
+                format!("https://{authority}{path}"),
+                host.clone(),
+                *port,
+                path.to_string(),
+            )
+        }
     };
-    let (authority, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/"),
-    };
-    let (host, port) = hostport(authority, 80);
     if head
         .get("Expect")
         .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"))
     {
-        out.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
+        reader
+            .get_mut()
+            .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
     }
     let body = match read_body(reader, head, MAX_REQUEST_BODY) {
         Ok(b) => b,
         Err(_) => {
             respond(
-                out,
+                reader.get_mut(),
                 413,
                 "Content Too Large",
                 "flightlog proxy: request body unreadable or too large\n",
@@ -494,17 +765,33 @@ fn forward(
         .collect();
     let local = sink.local_id();
     let started = Instant::now();
-    let data = judge.http_data(method, target, &fwd_headers, &body, EXCERPT);
+    let data = judge.http_data(method, &url, &fwd_headers, &body, EXCERPT);
     if let Some(reason) = record_request(sink, judge, data, local) {
         let msg = format!("flightlog guard: {reason}\n");
-        respond(out, 403, "Forbidden", &msg)?;
+        respond(reader.get_mut(), 403, "Forbidden", &msg)?;
         return Ok(false);
     }
-    let mut up = match dial(&host, port) {
+    let dialled = match origin {
+        Origin::Proxy => dial(&host, port).map(Upstream::Plain),
+        Origin::Tls {
+            name, tls, ready, ..
+        } => match ready.take() {
+            Some(u) => Ok(Upstream::Tls(u)),
+            None => dial(&host, port)
+                .and_then(|tcp| tls.connect_upstream(tcp, name))
+                .map(|u| Upstream::Tls(Box::new(u))),
+        },
+    };
+    let mut up = match dialled {
         Ok(u) => u,
         Err(e) => {
             record_response(sink, local, Some(502), b"", started, Some(e.to_string()));
-            respond(out, 502, "Bad Gateway", &format!("flightlog proxy: {e}\n"))?;
+            respond(
+                reader.get_mut(),
+                502,
+                "Bad Gateway",
+                &format!("flightlog proxy: {e}\n"),
+            )?;
             return Ok(false);
         }
     };
@@ -535,7 +822,7 @@ fn forward(
                     Some("no valid response from upstream".into()),
                 );
                 respond(
-                    out,
+                    reader.get_mut(),
                     502,
                     "Bad Gateway",
                     "flightlog proxy: no valid response from upstream\n",
@@ -565,18 +852,18 @@ fn forward(
     } else {
         "Connection: close\r\n\r\n"
     });
-    out.write_all(h.as_bytes())?;
+    reader.get_mut().write_all(h.as_bytes())?;
     let mut kept = Vec::new();
     let res = if no_body {
         Ok(())
     } else if chunked {
-        read_chunked(&mut ur, &mut kept, out, EXCERPT + 1)
+        read_chunked(&mut ur, &mut kept, reader.get_mut(), EXCERPT + 1)
     } else if let Some(n) = length {
-        copy_keep(&mut (&mut ur).take(n as u64), out, &mut kept)
+        copy_keep(&mut (&mut ur).take(n as u64), reader.get_mut(), &mut kept)
     } else {
-        copy_keep(&mut ur, out, &mut kept)
+        copy_keep(&mut ur, reader.get_mut(), &mut kept)
     };
-    out.flush()?;
+    reader.get_mut().flush()?;
     let body_note = if resp.has_token("Content-Encoding", "gzip")
         || resp.has_token("Content-Encoding", "br")
         || resp.has_token("Content-Encoding", "deflate")
@@ -609,6 +896,8 @@ fn copy_keep(r: &mut impl Read, w: &mut impl Write, kept: &mut Vec<u8>) -> io::R
             Ok(0) => return Ok(()),
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            // A TLS server that closes without close_notify ends its body the same way.
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(()),
             Err(e) => return Err(e),
         };
         if kept.len() <= EXCERPT {

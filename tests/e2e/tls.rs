@@ -1,0 +1,402 @@
+//! `flightlog record --tls-intercept` against real TLS servers on 127.0.0.1: HTTPS API calls
+//! recorded in full and guarded, the agent's calls working exactly as without flightlog
+//! (`curl -k`, a failing verification, a client that pins its own CA), and the CA's files.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
+use std::sync::mpsc::Receiver;
+use std::time::Duration;
+
+use flightlog_formats::{Event, Kind, Store};
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+use sha2::{Digest, Sha256};
+
+const TOKEN: &str = "sk_live_9fQ2mZr7TkWbX4vLp8NcD3sHa1Ye";
+
+fn bin() -> PathBuf {
+    flightlog_fixtures::bin_path().expect("build the binary first (cargo build)")
+}
+
+fn have_curl() -> bool {
+    Command::new("curl").arg("--version").output().is_ok()
+}
+
+/// A test CA written to `dir/name.pem`, and an HTTPS server on 127.0.0.1 with a certificate
+/// from it for `localhost` and `127.0.0.1`. Each request (head and body) goes to the channel;
+/// the reply is a 201 with a small JSON body.
+fn tls_server(dir: &Path, name: &str) -> (u16, PathBuf, Receiver<String>) {
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.distinguished_name
+        .push(DnType::CommonName, format!("{name} test CA"));
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let ca_path = dir.join(format!("{name}.pem"));
+    std::fs::write(&ca_path, ca_cert.pem()).unwrap();
+    let issuer = Issuer::new(ca, ca_key);
+    let leaf_key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+        .unwrap()
+        .signed_by(&leaf_key, &issuer)
+        .unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![leaf.der().clone()],
+        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der())),
+    )
+    .unwrap();
+    let config = Arc::new(config);
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(s) = s else { continue };
+            let (config, tx) = (config.clone(), tx.clone());
+            std::thread::spawn(move || {
+                let conn = rustls::ServerConnection::new(config).unwrap();
+                let mut r = BufReader::new(rustls::StreamOwned::new(conn, s));
+                let mut head = String::new();
+                let mut len = 0usize;
+                loop {
+                    let mut line = String::new();
+                    if r.read_line(&mut line).unwrap_or(0) == 0 {
+                        return; // a handshake the client gave up, or a closed connection
+                    }
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        len = v.trim().parse().unwrap_or(0);
+                    }
+                    head.push_str(&line);
+                    if line == "\r\n" {
+                        break;
+                    }
+                }
+                let mut body = vec![0; len];
+                let _ = r.read_exact(&mut body);
+                let _ = tx.send(format!("{head}{}", String::from_utf8_lossy(&body)));
+                let reply = r#"{"data":{"ok":true}}"#;
+                let w = r.get_mut();
+                let _ = write!(
+                    w,
+                    "HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}",
+                    reply.len()
+                );
+                w.conn.send_close_notify();
+                let _ = w.flush();
+            });
+        }
+    });
+    (port, ca_path, rx)
+}
+
+/// Runs `flightlog record --tls-intercept ARGS...` in `dir`; flightlog (and so the agent
+/// before interception) trusts exactly the CA file `trusted`.
+fn record(dir: &Path, db: &Path, trusted: &Path, args: &[&str]) -> Output {
+    let mut c = Command::new(bin());
+    c.current_dir(dir)
+        .arg("--db")
+        .arg(db)
+        .arg("record")
+        .arg("--tls-intercept")
+        .args(args)
+        .env_remove("FLIGHTLOG_SESSION")
+        .env_remove("FLIGHTLOG_POLICY")
+        .env_remove("FLIGHTLOG_FAKE_NOW")
+        .env_remove("SSL_CERT_DIR")
+        .env("SSL_CERT_FILE", trusted)
+        .env("AGENT_TOKEN", TOKEN)
+        .stdin(Stdio::null());
+    for k in [
+        "CURL_CA_BUNDLE",
+        "REQUESTS_CA_BUNDLE",
+        "NODE_EXTRA_CA_CERTS",
+        "GIT_SSL_CAINFO",
+        "AWS_CA_BUNDLE",
+        "CARGO_HTTP_CAINFO",
+        "DENO_CERT",
+        "PIP_CERT",
+        "HTTPLIB2_CA_CERTS",
+        "CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE",
+        "NIX_SSL_CERT_FILE",
+    ] {
+        c.env_remove(k);
+    }
+    c.output().unwrap()
+}
+
+fn session_of(out: &Output) -> String {
+    let err = String::from_utf8_lossy(&out.stderr);
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("flightlog: session "))
+        .unwrap_or_else(|| panic!("no summary line in {err:?}"));
+    line["flightlog: session ".len()..]
+        .split(':')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+fn events(db: &Path, session: &str) -> Vec<Event> {
+    let store = Store::open_read_only(db).unwrap();
+    store
+        .events(session, 0, 1_000_000)
+        .unwrap()
+        .iter()
+        .map(|e| e.event().unwrap())
+        .collect()
+}
+
+fn gaps<'a>(evs: &'a [Event], reason: &str) -> Vec<&'a Event> {
+    evs.iter()
+        .filter(|e| e.kind == Kind::Gap && e.data["reason"] == reason)
+        .collect()
+}
+
+const MUTATION: &str = r#"{"query":"mutation { volumeDelete(volumeId: \"3d2c42fb-prod\") }"}"#;
+
+#[test]
+fn https_api_calls_are_recorded_in_full_and_still_work() {
+    if !have_curl() {
+        eprintln!("skipped: curl is not installed");
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().canonicalize().unwrap();
+    let db = dir.join("store/fl.db");
+    let (port, trusted, seen) = tls_server(&dir, "trusted");
+    let (other, _, other_seen) = tls_server(&dir, "untrusted");
+    // The mutation is read from a file: only the proxy can see it.
+    std::fs::write(dir.join("body.json"), MUTATION).unwrap();
+    std::fs::write(
+        dir.join("agent.sh"),
+        format!(
+            r#"curl -sS -H "Authorization: Bearer $AGENT_TOKEN" -H 'Content-Type: application/json' -d @body.json https://localhost:{port}/graphql/v2; echo " intercepted=$?"
+curl -sS -k https://localhost:{other}/insecure; echo " insecure=$?"
+curl -sS https://localhost:{other}/strict 2>/dev/null; echo " strict=$?"
+echo "bundle=$SSL_CERT_FILE"
+"#
+        ),
+    )
+    .unwrap();
+    let out = record(&dir, &db, &trusted, &["--", "bash", "agent.sh"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    // The agent's calls behave as they would without flightlog.
+    assert!(
+        stdout.contains(r#"{"data":{"ok":true}} intercepted=0"#),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(r#"{"data":{"ok":true}} insecure=0"#),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(" strict=60"),
+        "a failing verification still fails: {stdout}"
+    );
+    let req = seen.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert!(req.starts_with("POST /graphql/v2 HTTP/1.1"), "{req}");
+    assert!(
+        req.contains(TOKEN),
+        "the server gets the real header: {req}"
+    );
+    assert!(req.ends_with(MUTATION), "{req}");
+    let insecure = other_seen.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert!(insecure.starts_with("GET /insecure"), "{insecure}");
+
+    let session = session_of(&out);
+    let evs = events(&db, &session);
+    let call = evs
+        .iter()
+        .find(|e| e.kind == Kind::ApiCall && e.source == "proxy" && e.data["method"] == "POST")
+        .unwrap_or_else(|| panic!("no intercepted request in {evs:#?}"));
+    assert_eq!(
+        call.data["url"],
+        format!("https://localhost:{port}/graphql/v2")
+    );
+    assert_eq!(call.data["graphql"]["operation_type"], "mutation");
+    assert_eq!(call.data["graphql"]["root_fields"][0], "volumeDelete");
+    let auth = call.data["request_headers"]["authorization"]
+        .as_str()
+        .unwrap();
+    assert!(auth.contains("[REDACTED:"), "{auth}");
+    let response = evs
+        .iter()
+        .find(|e| e.data["response_of_seq"] == call.seq)
+        .expect("the response is recorded");
+    assert_eq!(response.data["status"], 201);
+    assert_eq!(response.data["response_body"], r#"{"data":{"ok":true}}"#);
+    // The untrusted server was tunnelled (twice), and that is in the log.
+    let tunnelled = gaps(&evs, "tls_not_intercepted");
+    assert_eq!(tunnelled.len(), 2, "{tunnelled:#?}");
+    assert!(
+        tunnelled[0].data["detail"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("localhost:{other}")),
+        "{tunnelled:#?}"
+    );
+    // (The argv decoder still sees that curl's URL; the proxy did not decrypt it.)
+    assert!(!evs.iter().any(|e| {
+        e.source == "proxy"
+            && e.data["url"]
+                .as_str()
+                .is_some_and(|u| u.ends_with("/insecure"))
+    }));
+
+    // The CA: private file 0600, public certificate beside it, named in a note by its hash.
+    let keys = db.parent().unwrap().join("keys");
+    let mode = std::fs::metadata(keys.join("tls-ca.pem"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let crt = std::fs::read_to_string(keys.join("tls-ca.crt")).unwrap();
+    let der = rustls::pki_types::pem::PemObject::from_pem_slice(crt.as_bytes())
+        .map(|c: rustls::pki_types::CertificateDer<'_>| c.as_ref().to_vec())
+        .unwrap();
+    let note = evs
+        .iter()
+        .find(|e| e.kind == Kind::Note && e.data.get("tls_intercept").is_some())
+        .unwrap();
+    assert_eq!(
+        note.data["tls_intercept"]["ca_sha256"],
+        hex::encode(Sha256::digest(&der))
+    );
+    // The agent's bundle held the CA and its old roots; it is gone after the run.
+    let bundle = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("bundle="))
+        .unwrap();
+    assert!(bundle.contains(&session), "{bundle}");
+    assert!(!Path::new(bundle).exists(), "{bundle} left behind");
+
+    // No raw secret in any file of the store.
+    for entry in std::fs::read_dir(db.parent().unwrap()).unwrap() {
+        let p = entry.unwrap().path();
+        if p.is_file() {
+            let bytes = std::fs::read(&p).unwrap();
+            assert!(
+                !bytes.windows(TOKEN.len()).any(|w| w == TOKEN.as_bytes()),
+                "the secret is in {}",
+                p.display()
+            );
+        }
+    }
+    let v = Command::new(bin())
+        .arg("--db")
+        .arg(&db)
+        .args(["verify", &session])
+        .output()
+        .unwrap();
+    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stdout));
+}
+
+#[test]
+fn the_guard_stops_a_destructive_https_call_inside_the_tunnel() {
+    if !have_curl() {
+        eprintln!("skipped: curl is not installed");
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().canonicalize().unwrap();
+    let db = dir.join("store/fl.db");
+    let (port, trusted, seen) = tls_server(&dir, "prod");
+    std::fs::write(
+        dir.join("flightlog.toml"),
+        "home = \"staging\"\n[environments.production]\nhosts = [\"localhost\"]\n[guard]\ndeny = [\"destructive-crossing\"]\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("body.json"), MUTATION).unwrap();
+    let url = format!("https://localhost:{port}/graphql/v2");
+    std::fs::write(
+        dir.join("agent.sh"),
+        format!(
+            r#"curl -s -o /dev/null -w 'delete=%{{http_code}}\n' -H 'Content-Type: application/json' -d @body.json {url}
+curl -s -o /dev/null -w 'harmless=%{{http_code}}\n' {url}
+"#
+        ),
+    )
+    .unwrap();
+    let out = record(&dir, &db, &trusted, &["--guard", "--", "bash", "agent.sh"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("delete=403"), "{stdout}");
+    assert!(stdout.contains("harmless=201"), "{stdout}");
+    let first = seen.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert!(first.starts_with("GET /graphql/v2"), "{first}");
+    assert!(
+        seen.recv_timeout(Duration::from_millis(300)).is_err(),
+        "the server saw the delete"
+    );
+    let evs = events(&db, &session_of(&out));
+    let decision = evs
+        .iter()
+        .find(|e| e.kind == Kind::Decision)
+        .expect("a decision");
+    assert_eq!(decision.data["decision"], "deny");
+    assert_eq!(decision.data["layer"], "proxy");
+    let target = decision.data["target_seq"].as_u64().unwrap();
+    let denied = evs.iter().find(|e| e.seq == target).unwrap();
+    assert_eq!(denied.data["url"], url);
+}
+
+/// A client that trusts only its own CA file (as a pinning client does) refuses the
+/// interception certificate once; flightlog records it and tunnels that host from then on, so
+/// the agent's retry works as it would without flightlog.
+#[test]
+fn a_client_that_refuses_the_ca_is_tunnelled_from_then_on() {
+    if !have_curl() {
+        eprintln!("skipped: curl is not installed");
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().canonicalize().unwrap();
+    let db = dir.join("store/fl.db");
+    let (port, trusted, seen) = tls_server(&dir, "pinned");
+    let ca = trusted.display();
+    std::fs::write(
+        dir.join("agent.sh"),
+        format!(
+            r#"curl -sS --cacert {ca} https://localhost:{port}/first 2>/dev/null; echo " first=$?"
+curl -sS --cacert {ca} https://localhost:{port}/retry; echo " retry=$?"
+"#
+        ),
+    )
+    .unwrap();
+    let out = record(
+        &dir,
+        &db,
+        &trusted,
+        &["--no-trace", "--", "bash", "agent.sh"],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains(" first=60"), "{stdout}");
+    assert!(
+        stdout.contains(r#"{"data":{"ok":true}} retry=0"#),
+        "{stdout}"
+    );
+    let req = seen.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert!(req.starts_with("GET /retry"), "{req}");
+    let evs = events(&db, &session_of(&out));
+    let refused = gaps(&evs, "tls_client_refused");
+    assert_eq!(refused.len(), 1, "{evs:#?}");
+    assert!(
+        refused[0].data["detail"]
+            .as_str()
+            .unwrap()
+            .contains("localhost"),
+        "{refused:#?}"
+    );
+}
