@@ -23,8 +23,10 @@ pub struct Args {
     /// Deny destructive boundary crossings as they happen (see the policy's [guard]).
     #[arg(long)]
     guard: bool,
-    /// Record HTTPS calls in full through a per-install CA (not available in this build:
-    /// HTTPS is recorded as CONNECT host:port).
+    /// Record HTTPS calls in full: the proxy decrypts them with a per-install CA
+    /// (keys/tls-ca.pem) that only this agent is told to trust (SSL_CERT_FILE, CURL_CA_BUNDLE,
+    /// NODE_EXTRA_CA_CERTS, REQUESTS_CA_BUNDLE, ...). Connections it cannot intercept are
+    /// tunnelled untouched and recorded as a gap.
     #[arg(long)]
     tls_intercept: bool,
     /// Do not trace processes (ptrace).
