@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::event::Kind;
 use crate::keys::Keys;
+use crate::progress::{NoProgress, Progress, Ticker};
 use crate::store::Store;
 
 /// Appends a session checkpoint unless the session already ends with one.
@@ -34,7 +35,19 @@ pub fn ensure_final_checkpoint(
 }
 
 /// Writes a session's events as jsonl lines. Returns the number of lines.
-pub fn write_session(store: &Store, session: &str, mut out: impl Write) -> Result<u64> {
+pub fn write_session(store: &Store, session: &str, out: impl Write) -> Result<u64> {
+    write_session_with_progress(store, session, out, &mut NoProgress)
+}
+
+/// [`write_session`], reporting the lines written out of the session's events.
+pub fn write_session_with_progress(
+    store: &Store,
+    session: &str,
+    mut out: impl Write,
+    progress: &mut dyn Progress,
+) -> Result<u64> {
+    let (count, _) = store.head(session)?;
+    let mut ticker = Ticker::new(progress, 0, count);
     let mut n = 0u64;
     let mut err: Option<std::io::Error> = None;
     store.for_each_event(session, |ev| {
@@ -45,11 +58,13 @@ pub fn write_session(store: &Store, session: &str, mut out: impl Write) -> Resul
             return false;
         }
         n += 1;
+        ticker.add(1);
         true
     })?;
     if let Some(e) = err {
         return Err(Error::io("<output>", e));
     }
     out.flush().map_err(|e| Error::io("<output>", e))?;
+    ticker.finish();
     Ok(n)
 }

@@ -12,6 +12,7 @@
 //!
 //! ## Invariants
 //! - No terminal, no environment variables, no wall-clock reads: timestamps are passed in.
+//!   Long work reports progress through a callback ([`progress::Progress`]); the binary draws.
 //! - Verification hashes stored bytes; nothing is re-encoded before hashing.
 //! - File I/O only on paths the caller gives (the store, key files, exports).
 
@@ -23,6 +24,7 @@ pub mod event;
 pub mod jsonl;
 pub mod keys;
 pub mod merkle;
+pub mod progress;
 pub mod redact;
 pub mod store;
 pub mod synth;

@@ -25,6 +25,7 @@ use crate::error::{Error, Result};
 use crate::event::{Event, FORMAT_VERSION, Kind, NewEvent, format_ts};
 use crate::keys::{Keys, check_private, ensure_private_dir, key_id};
 use crate::merkle::MerkleBuilder;
+use crate::progress::{Progress, Ticker};
 use crate::redact::Redactor;
 
 const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
@@ -431,6 +432,23 @@ impl Store {
         let tx = self.immediate()?;
         let out = append_in(&tx, session, evs, Some(redactor))?;
         tx.commit().map_err(|e| map_busy(e, self.busy_ms))?;
+        Ok(out)
+    }
+
+    /// [`Store::append_batch`], reporting the events appended out of `evs.len()` (the commit
+    /// comes after the last report).
+    pub fn append_batch_with_progress(
+        &self,
+        session: &str,
+        evs: Vec<NewEvent>,
+        redactor: &Redactor,
+        progress: &mut dyn Progress,
+    ) -> Result<Vec<Appended>> {
+        let mut ticker = Ticker::new(progress, 0, evs.len() as u64);
+        let tx = self.immediate()?;
+        let out = append_in_with(&tx, session, evs, Some(redactor), Some(&mut ticker))?;
+        tx.commit().map_err(|e| map_busy(e, self.busy_ms))?;
+        ticker.finish();
         Ok(out)
     }
 
@@ -911,6 +929,16 @@ fn append_in(
     evs: Vec<NewEvent>,
     redactor: Option<&Redactor>,
 ) -> Result<Vec<Appended>> {
+    append_in_with(conn, session, evs, redactor, None)
+}
+
+fn append_in_with(
+    conn: &Connection,
+    session: &str,
+    evs: Vec<NewEvent>,
+    redactor: Option<&Redactor>,
+    mut ticker: Option<&mut Ticker<'_>>,
+) -> Result<Vec<Appended>> {
     let (mut seq, mut prev) = head_in(conn, session)?;
     let mut insert = conn.prepare_cached(
         "INSERT INTO events (session, seq, ts, kind, prev, hash, raw) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -947,6 +975,9 @@ fn append_in(
         out.push(Appended { seq, hash });
         prev = hash;
         seq += 1;
+        if let Some(t) = ticker.as_deref_mut() {
+            t.add(1);
+        }
     }
     Ok(out)
 }

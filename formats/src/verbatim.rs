@@ -7,6 +7,7 @@ use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use crate::chain::{GENESIS, link_hash};
 use crate::error::{Error, Result};
 use crate::event::{Event, format_ts};
+use crate::progress::{NoProgress, Progress, Ticker};
 use crate::store::{SessionMeta, Store, StoredEvent};
 
 impl Store {
@@ -23,6 +24,19 @@ impl Store {
         started: DateTime<Utc>,
         rows: &[StoredEvent],
     ) -> Result<()> {
+        self.insert_verbatim_session_with_progress(meta, started, rows, &mut NoProgress)
+    }
+
+    /// [`Store::insert_verbatim_session`], reporting the rows stored out of `rows.len()` (the
+    /// commit comes after the last report).
+    pub fn insert_verbatim_session_with_progress(
+        &self,
+        meta: &SessionMeta,
+        started: DateTime<Utc>,
+        rows: &[StoredEvent],
+        progress: &mut dyn Progress,
+    ) -> Result<()> {
+        let mut ticker = Ticker::new(progress, 0, rows.len() as u64);
         let id = meta
             .id
             .clone()
@@ -83,9 +97,11 @@ impl Store {
                     &row.raw
                 ])?;
                 prev = row.hash;
+                ticker.add(1);
             }
         }
         tx.commit()?;
+        ticker.finish();
         Ok(())
     }
 }

@@ -16,6 +16,7 @@ use crate::error::Result;
 use crate::event::{Event, Kind};
 use crate::keys::{key_id, public_key_from_hex};
 use crate::merkle::MerkleBuilder;
+use crate::progress::{NoProgress, Progress, Ticker};
 use crate::store::Store;
 
 /// One problem (or warning) found by verification.
@@ -475,6 +476,15 @@ pub struct StoreVerifyOptions {
 
 /// Verifies a store: every session's chain, every store checkpoint and its chain of signatures.
 pub fn verify_store(store: &Store, opts: &StoreVerifyOptions) -> Result<VerifyReport> {
+    verify_store_with_progress(store, opts, &mut NoProgress)
+}
+
+/// [`verify_store`], reporting the events checked out of the events of the sessions verified.
+pub fn verify_store_with_progress(
+    store: &Store,
+    opts: &StoreVerifyOptions,
+    progress: &mut dyn Progress,
+) -> Result<VerifyReport> {
     let mut report = VerifyReport::default();
     let trust = &opts.trust;
     if !trust.pinned {
@@ -578,8 +588,11 @@ pub fn verify_store(store: &Store, opts: &StoreVerifyOptions) -> Result<VerifyRe
         }
     }
     // 3. Sessions.
-    let mut ids: Vec<String> = store.sessions()?.into_iter().map(|s| s.id).collect();
+    let rows = store.sessions()?;
+    let mut counts: HashMap<String, u64> = rows.iter().map(|s| (s.id.clone(), s.events)).collect();
+    let mut ids: Vec<String> = rows.into_iter().map(|s| s.id).collect();
     for orphan in store.orphan_event_sessions()? {
+        counts.insert(orphan.clone(), store.head(&orphan)?.0);
         report.problems.push(problem(
             &orphan,
             None,
@@ -592,12 +605,15 @@ pub fn verify_store(store: &Store, opts: &StoreVerifyOptions) -> Result<VerifyRe
         ids.retain(|i| i == only);
         expects.retain(|k, _| k == only);
     }
+    let total = ids.iter().filter_map(|i| counts.get(i)).sum();
+    let mut ticker = Ticker::new(progress, 0, total);
     for id in &ids {
         let ex = expects.remove(id).unwrap_or_default();
         let mut chk = ChainCheck::new(id, ex, trust, &mut report);
-        check_store_session(store, id, &mut chk)?;
+        check_store_session(store, id, &mut chk, &mut ticker)?;
         chk.finish(false);
     }
+    ticker.finish();
     let mut gone: Vec<_> = expects.into_iter().collect();
     gone.sort_by(|a, b| a.0.cmp(&b.0));
     for (id, ex) in gone {
@@ -623,7 +639,12 @@ const BATCH: usize = 2048;
 /// a worker computes the link hashes and Merkle leaves, and another runs the checks in order.
 /// Hashing is independent per event because each link is hashed over its *claimed* prev; the
 /// checker recomputes the rare link whose claimed prev is wrong.
-fn check_store_session(store: &Store, id: &str, chk: &mut ChainCheck<'_>) -> Result<()> {
+fn check_store_session(
+    store: &Store,
+    id: &str,
+    chk: &mut ChainCheck<'_>,
+    ticker: &mut Ticker<'_>,
+) -> Result<()> {
     use std::sync::mpsc::sync_channel;
     type Hashed = Vec<(crate::store::StoredEvent, Prehashed)>;
     std::thread::scope(|sc| -> Result<()> {
@@ -645,9 +666,11 @@ fn check_store_session(store: &Store, id: &str, chk: &mut ChainCheck<'_>) -> Res
         });
         let checker = sc.spawn(move || {
             for batch in hashed_rx {
+                let n = batch.len() as u64;
                 for (ev, pre) in batch {
                     chk.event_prehashed(Some(ev.seq), ev.prev, ev.hash, &ev.raw, pre);
                 }
+                ticker.add(n);
             }
         });
         let mut batch = Vec::with_capacity(BATCH);
@@ -732,6 +755,17 @@ type Line = (Hash32, Hash32, Vec<u8>);
 /// Verifies a jsonl export (one or more sessions). Each session must end with a checkpoint
 /// event that covers all its events.
 pub fn verify_jsonl(reader: impl BufRead, trust: &Trust) -> Result<VerifyReport> {
+    verify_jsonl_with_progress(reader, trust, &mut NoProgress)
+}
+
+/// [`verify_jsonl`], reporting the events checked out of the events read. The file is read in
+/// full before the first report (a caller that wants to show the reading can count the bytes
+/// its reader hands out).
+pub fn verify_jsonl_with_progress(
+    reader: impl BufRead,
+    trust: &Trust,
+    progress: &mut dyn Progress,
+) -> Result<VerifyReport> {
     let mut report = VerifyReport::default();
     if !trust.pinned {
         report.warnings.push(Problem { session: None, seq: None, kind: "key_not_pinned".into(), detail: "no trusted public key given (--pubkey): signatures were checked against the key the file carries".into() });
@@ -772,13 +806,17 @@ pub fn verify_jsonl(reader: impl BufRead, trust: &Trust) -> Result<VerifyReport>
             detail: "no events in the file".into(),
         });
     }
+    let total = sessions.iter().map(|s| s.1.len() as u64).sum();
+    let mut ticker = Ticker::new(progress, 0, total);
     for (sid, lines) in sessions {
         let mut chk = ChainCheck::new(&sid, Vec::new(), trust, &mut report);
         for (prev, hash, raw) in &lines {
             chk.event(None, *prev, *hash, raw);
+            ticker.add(1);
         }
         chk.finish(true);
     }
+    ticker.finish();
     Ok(report.finish())
 }
 
