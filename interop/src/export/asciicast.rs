@@ -9,6 +9,7 @@
 use std::io::Write;
 
 use flightlog_formats::Kind;
+use flightlog_formats::progress::{NoProgress, Progress, Ticker};
 use serde_json::{Value, json};
 
 use super::{Record, finding_label, findings_at, s};
@@ -17,6 +18,10 @@ use crate::findings::Finding;
 
 /// Builds the lines of the cast (header first).
 pub fn lines(records: &[Record], findings: &[Finding]) -> Vec<String> {
+    lines_ticking(records, findings, &mut Ticker::new(&mut NoProgress, 0, 0))
+}
+
+fn lines_ticking(records: &[Record], findings: &[Finding], ticker: &mut Ticker<'_>) -> Vec<String> {
     let start = records.first().and_then(|r| r.event.time());
     let start_data = records
         .iter()
@@ -82,6 +87,7 @@ pub fn lines(records: &[Record], findings: &[Finding]) -> Vec<String> {
     };
     let mut exit: Option<String> = None;
     for r in records {
+        ticker.add(1);
         let e = &r.event;
         let d = &e.data;
         let at = d
@@ -117,13 +123,25 @@ pub fn lines(records: &[Record], findings: &[Finding]) -> Vec<String> {
 }
 
 /// Writes the cast. Returns the number of event lines (without the header).
-pub fn write(records: &[Record], findings: &[Finding], mut out: impl Write) -> Result<u64> {
-    let ls = lines(records, findings);
+pub fn write(records: &[Record], findings: &[Finding], out: impl Write) -> Result<u64> {
+    write_with_progress(records, findings, out, &mut NoProgress)
+}
+
+/// [`write`], reporting the events exported out of `records.len()`.
+pub fn write_with_progress(
+    records: &[Record],
+    findings: &[Finding],
+    mut out: impl Write,
+    progress: &mut dyn Progress,
+) -> Result<u64> {
+    let mut ticker = Ticker::new(progress, 0, records.len() as u64);
+    let ls = lines_ticking(records, findings, &mut ticker);
     for l in &ls {
         out.write_all(l.as_bytes())
             .and_then(|_| out.write_all(b"\n"))
             .map_err(|e| crate::Error::io("<output>", e))?;
     }
     out.flush().map_err(|e| crate::Error::io("<output>", e))?;
+    ticker.finish();
     Ok(ls.len().saturating_sub(1) as u64)
 }

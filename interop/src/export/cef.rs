@@ -8,6 +8,7 @@
 use std::io::Write;
 
 use flightlog_formats::Kind;
+use flightlog_formats::progress::{NoProgress, Progress, Ticker};
 
 use super::{Record, epoch_ms, findings_at, one_line, s, summary};
 use crate::Result;
@@ -63,7 +64,18 @@ fn line(r: &Record, class: &str, name: &str, sev: u8, extra: &[(&str, String)]) 
 }
 
 /// Writes the CEF lines. Returns the count.
-pub fn write(records: &[Record], findings: &[Finding], mut out: impl Write) -> Result<u64> {
+pub fn write(records: &[Record], findings: &[Finding], out: impl Write) -> Result<u64> {
+    write_with_progress(records, findings, out, &mut NoProgress)
+}
+
+/// [`write`], reporting the events written out of `records.len()`.
+pub fn write_with_progress(
+    records: &[Record],
+    findings: &[Finding],
+    mut out: impl Write,
+    progress: &mut dyn Progress,
+) -> Result<u64> {
+    let mut ticker = Ticker::new(progress, 0, records.len() as u64);
     let io = |e| crate::Error::io("<output>", e);
     let mut n = 0;
     for r in records {
@@ -114,8 +126,10 @@ pub fn write(records: &[Record], findings: &[Finding], mut out: impl Write) -> R
                 .map_err(io)?;
             n += 1;
         }
+        ticker.add(1);
     }
     out.flush().map_err(io)?;
+    ticker.finish();
     Ok(n)
 }
 

@@ -7,6 +7,8 @@
 
 use std::io::Write;
 
+use flightlog_formats::progress::{NoProgress, Progress, Ticker};
+
 use super::{Record, findings_at, summary};
 use crate::Result;
 use crate::findings::Finding;
@@ -31,7 +33,18 @@ pub fn cell(s: &str) -> String {
 }
 
 /// Writes the CSV (header and one row per event). Returns the number of rows.
-pub fn write(records: &[Record], findings: &[Finding], mut out: impl Write) -> Result<u64> {
+pub fn write(records: &[Record], findings: &[Finding], out: impl Write) -> Result<u64> {
+    write_with_progress(records, findings, out, &mut NoProgress)
+}
+
+/// [`write`], reporting the events written out of `records.len()`.
+pub fn write_with_progress(
+    records: &[Record],
+    findings: &[Finding],
+    mut out: impl Write,
+    progress: &mut dyn Progress,
+) -> Result<u64> {
+    let mut ticker = Ticker::new(progress, 0, records.len() as u64);
     let io = |e| crate::Error::io("<output>", e);
     out.write_all(HEADER.join(",").as_bytes()).map_err(io)?;
     out.write_all(b"\r\n").map_err(io)?;
@@ -74,8 +87,10 @@ pub fn write(records: &[Record], findings: &[Finding], mut out: impl Write) -> R
         out.write_all(line.join(",").as_bytes()).map_err(io)?;
         out.write_all(b"\r\n").map_err(io)?;
         n += 1;
+        ticker.add(1);
     }
     out.flush().map_err(io)?;
+    ticker.finish();
     Ok(n)
 }
 

@@ -10,6 +10,7 @@ pub mod csv;
 pub mod ocsf;
 pub mod otlp;
 
+use flightlog_formats::progress::{NoProgress, Progress, Ticker};
 use flightlog_formats::{Event, Kind, Store};
 use serde_json::Value;
 
@@ -27,8 +28,20 @@ pub struct Record {
 /// Loads a session's events with their links. Events whose bytes do not parse are skipped
 /// (verification reports them).
 pub fn load(store: &Store, session: &str) -> Result<Vec<Record>> {
+    load_with_progress(store, session, &mut NoProgress)
+}
+
+/// [`load`], reporting the events read out of the session's events.
+pub fn load_with_progress(
+    store: &Store,
+    session: &str,
+    progress: &mut dyn Progress,
+) -> Result<Vec<Record>> {
+    let (count, _) = store.head(session)?;
+    let mut ticker = Ticker::new(progress, 0, count);
     let mut out = Vec::new();
     store.for_each_event(session, |ev| {
+        ticker.add(1);
         if let Ok(event) = Event::from_bytes(&ev.raw) {
             out.push(Record {
                 event,
@@ -38,6 +51,7 @@ pub fn load(store: &Store, session: &str) -> Result<Vec<Record>> {
         }
         true
     })?;
+    ticker.finish();
     Ok(out)
 }
 

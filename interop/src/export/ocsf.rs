@@ -14,6 +14,7 @@ use std::io::Write;
 use flightlog_analysis::decode::decode_argv;
 use flightlog_analysis::shell;
 use flightlog_formats::Kind;
+use flightlog_formats::progress::{NoProgress, Progress, Ticker};
 use serde_json::{Map, Value, json};
 
 use super::{Record, epoch_ms, findings_at, s, summary};
@@ -24,15 +25,27 @@ use crate::findings::{Finding, FindingKind};
 pub const OCSF_VERSION: &str = "1.7.0";
 
 /// Writes a session as OCSF events, one JSON object per line. Returns the count.
-pub fn write(records: &[Record], findings: &[Finding], mut out: impl Write) -> Result<u64> {
+pub fn write(records: &[Record], findings: &[Finding], out: impl Write) -> Result<u64> {
+    write_with_progress(records, findings, out, &mut NoProgress)
+}
+
+/// [`write`], reporting the events exported out of `records.len()`.
+pub fn write_with_progress(
+    records: &[Record],
+    findings: &[Finding],
+    mut out: impl Write,
+    progress: &mut dyn Progress,
+) -> Result<u64> {
+    let mut ticker = Ticker::new(progress, 0, records.len() as u64);
     let mut n = 0;
-    for v in events(records, findings) {
+    for v in events_ticking(records, findings, &mut ticker) {
         serde_json::to_writer(&mut out, &v)?;
         out.write_all(b"\n")
             .map_err(|e| crate::Error::io("<output>", e))?;
         n += 1;
     }
     out.flush().map_err(|e| crate::Error::io("<output>", e))?;
+    ticker.finish();
     Ok(n)
 }
 
@@ -43,6 +56,10 @@ struct Ctx {
 
 /// The OCSF events of a session, in order.
 pub fn events(records: &[Record], findings: &[Finding]) -> Vec<Value> {
+    events_ticking(records, findings, &mut Ticker::new(&mut NoProgress, 0, 0))
+}
+
+fn events_ticking(records: &[Record], findings: &[Finding], ticker: &mut Ticker<'_>) -> Vec<Value> {
     let start = records
         .iter()
         .find(|r| r.event.kind == Kind::SessionStart)
@@ -92,6 +109,7 @@ pub fn events(records: &[Record], findings: &[Finding]) -> Vec<Value> {
         for f in findings_at(findings, e.seq) {
             out.push(detection(&ctx, r, f));
         }
+        ticker.add(1);
     }
     out
 }

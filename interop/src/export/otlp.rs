@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::io::Write;
 
+use flightlog_formats::progress::{NoProgress, Progress, Ticker};
 use flightlog_formats::{Event, Kind};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -73,6 +74,10 @@ struct Span {
 
 /// Builds the OTLP/JSON `TracesData` of a session.
 pub fn traces(records: &[Record], findings: &[Finding]) -> Value {
+    traces_ticking(records, findings, &mut Ticker::new(&mut NoProgress, 0, 0))
+}
+
+fn traces_ticking(records: &[Record], findings: &[Finding], ticker: &mut Ticker<'_>) -> Value {
     let Some(first) = records.first() else {
         return json!({"resourceSpans": []});
     };
@@ -91,6 +96,7 @@ pub fn traces(records: &[Record], findings: &[Finding]) -> Value {
     let mut open_tools: Vec<u64> = Vec::new();
     let mut exec_index: HashMap<u64, usize> = HashMap::new();
     for r in records {
+        ticker.add(1);
         let e = &r.event;
         let d = &e.data;
         if let Some(m) = s(d, "model") {
@@ -364,8 +370,20 @@ fn first_record(records: &[Record], seq: u64) -> &Record {
 }
 
 /// Writes the OTLP/JSON document (one line). Returns the number of spans.
-pub fn write(records: &[Record], findings: &[Finding], mut out: impl Write) -> Result<u64> {
-    let v = traces(records, findings);
+pub fn write(records: &[Record], findings: &[Finding], out: impl Write) -> Result<u64> {
+    write_with_progress(records, findings, out, &mut NoProgress)
+}
+
+/// [`write`], reporting the events exported out of `records.len()` (the trace is written in
+/// one piece after the last event is turned into spans).
+pub fn write_with_progress(
+    records: &[Record],
+    findings: &[Finding],
+    mut out: impl Write,
+    progress: &mut dyn Progress,
+) -> Result<u64> {
+    let mut ticker = Ticker::new(progress, 0, records.len() as u64);
+    let v = traces_ticking(records, findings, &mut ticker);
     let n = v
         .pointer("/resourceSpans/0/scopeSpans/0/spans")
         .and_then(Value::as_array)
@@ -375,5 +393,6 @@ pub fn write(records: &[Record], findings: &[Finding], mut out: impl Write) -> R
     out.write_all(b"\n")
         .and_then(|_| out.flush())
         .map_err(|e| crate::Error::io("<output>", e))?;
+    ticker.finish();
     Ok(n)
 }

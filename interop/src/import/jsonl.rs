@@ -15,8 +15,9 @@ use chrono::{DateTime, Utc};
 use flightlog_formats::chain::split_export_line;
 use flightlog_formats::checkpoint::parse_session_checkpoint;
 use flightlog_formats::keys::{VerifyingKey, key_id, public_key_from_hex};
+use flightlog_formats::progress::{NoProgress, Progress, Ticker};
 use flightlog_formats::store::{SessionMeta, StoredEvent};
-use flightlog_formats::verify::{Trust, verify_jsonl};
+use flightlog_formats::verify::{Trust, verify_jsonl_with_progress};
 use flightlog_formats::{Event, Kind, Redactor, Store};
 use serde_json::json;
 
@@ -74,8 +75,25 @@ pub fn import(
     trust: &Trust,
     now: DateTime<Utc>,
 ) -> Result<Vec<StoredImport>> {
+    import_with_progress(store, redactor, path, trust, now, &mut NoProgress)
+}
+
+/// [`import`], reporting steps out of three per event: its check, its parse, its storing.
+/// Nothing is reported while the file is read and its lines are split (before the checks).
+pub fn import_with_progress(
+    store: &Store,
+    redactor: &Redactor,
+    path: &Path,
+    trust: &Trust,
+    now: DateTime<Utc>,
+    progress: &mut dyn Progress,
+) -> Result<Vec<StoredImport>> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let report = verify_jsonl(std::io::BufReader::new(&bytes[..]), trust)?;
+    let mut checks = |done: u64, total: u64| {
+        progress.update(done, total.saturating_mul(3));
+    };
+    let report =
+        verify_jsonl_with_progress(std::io::BufReader::new(&bytes[..]), trust, &mut checks)?;
     if !report.intact {
         return Err(Error::NotVerified {
             path: path.to_path_buf(),
@@ -87,6 +105,9 @@ pub fn import(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
+    let n_checked = report.events_checked;
+    let total = n_checked.saturating_mul(3);
+    let mut ticker = Ticker::new(progress, n_checked, total);
     // Sessions in file order, rows verbatim.
     let mut sessions: Vec<(String, Vec<StoredEvent>)> = Vec::new();
     for line in bytes.split(|b| *b == b'\n') {
@@ -107,7 +128,9 @@ pub fn import(
             Some(s) => s.1.push(row),
             None => sessions.push((e.session, vec![row])),
         }
+        ticker.add(1);
     }
+    ticker.report();
     let mut out = Vec::new();
     let mut seen = HashSet::new();
     for (sid, rows) in sessions {
@@ -129,6 +152,8 @@ pub fn import(
                     .is_some_and(|s| s.hash == r.hash)
             });
             if same {
+                ticker.add(rows.len() as u64);
+                ticker.report();
                 out.push(StoredImport {
                     session: sid,
                     events: count,
@@ -154,7 +179,9 @@ pub fn import(
             external_id: Some(format!("import:jsonl:{file_sha}")),
         };
         let n = rows.len() as u64;
-        store.insert_verbatim_session(&meta, started, &rows)?;
+        let base = ticker.done();
+        let mut inserts = |done: u64, _: u64| ticker.advance_to(base + done);
+        store.insert_verbatim_session_with_progress(&meta, started, &rows, &mut inserts)?;
         let last_ts = rows
             .last()
             .and_then(|r| Event::from_bytes(&r.raw).ok())
@@ -189,5 +216,6 @@ pub fn import(
             },
         });
     }
+    ticker.finish();
     Ok(out)
 }

@@ -10,6 +10,7 @@ pub mod codex;
 pub mod jsonl;
 
 use chrono::{DateTime, Utc};
+use flightlog_formats::progress::{NoProgress, Progress};
 use flightlog_formats::store::SessionMeta;
 use flightlog_formats::{Kind, NewEvent, Redactor, Store};
 use serde::Serialize;
@@ -66,6 +67,17 @@ pub struct StoredImport {
 /// Appends a parsed import as a new session (one transaction), or finds the session the same
 /// input was imported into before.
 pub fn store_parsed(store: &Store, redactor: &Redactor, parsed: Parsed) -> Result<StoredImport> {
+    store_parsed_with_progress(store, redactor, parsed, &mut NoProgress)
+}
+
+/// [`store_parsed`], reporting the events stored out of the parsed events (all of them at
+/// once when the input was imported before).
+pub fn store_parsed_with_progress(
+    store: &Store,
+    redactor: &Redactor,
+    parsed: Parsed,
+    progress: &mut dyn Progress,
+) -> Result<StoredImport> {
     let meta = SessionMeta {
         id: None,
         label: parsed.label.clone(),
@@ -82,6 +94,8 @@ pub fn store_parsed(store: &Store, redactor: &Redactor, parsed: Parsed) -> Resul
     if !created {
         let (count, _) = store.head(&session)?;
         if count > 0 {
+            let n = parsed.events.len() as u64;
+            progress.update(n, n);
             return Ok(StoredImport {
                 session,
                 events: count,
@@ -91,7 +105,7 @@ pub fn store_parsed(store: &Store, redactor: &Redactor, parsed: Parsed) -> Resul
         }
     }
     let n = parsed.events.len() as u64;
-    store.append_batch(&session, parsed.events, redactor)?;
+    store.append_batch_with_progress(&session, parsed.events, redactor, progress)?;
     if let Some(end) = parsed.ended {
         store.mark_ended(&session, end)?;
     }

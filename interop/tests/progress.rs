@@ -1,0 +1,170 @@
+//! The progress callbacks of imports and exports: `done` never goes back, stays within the
+//! total, and the last report is `(total, total)`.
+#![allow(clippy::unwrap_used)]
+
+use chrono::{TimeZone, Utc};
+use flightlog_formats::jsonl::{ensure_final_checkpoint, write_session};
+use flightlog_formats::progress::Progress;
+use flightlog_formats::verify::Trust;
+use flightlog_formats::{Keys, Redactor, Store};
+use flightlog_interop::export::{self, Record};
+use flightlog_interop::findings::Finding;
+use flightlog_interop::import;
+
+/// Reports as seen by a callback.
+#[derive(Default)]
+struct Seen(Vec<(u64, u64)>);
+
+impl Seen {
+    fn cb(&mut self) -> impl Progress + '_ {
+        |d, t| self.0.push((d, t))
+    }
+
+    fn assert_reaches(&self, total: u64) {
+        let seen = &self.0;
+        assert!(seen.len() > 2, "{seen:?}");
+        assert!(seen.iter().all(|(d, t)| d <= t), "{seen:?}");
+        assert!(seen.windows(2).all(|w| w[0].0 <= w[1].0), "{seen:?}");
+        assert_eq!(seen.last(), Some(&(total, total)), "{seen:?}");
+    }
+}
+
+/// An asciicast v2 recording of `n` output lines.
+fn cast(n: usize) -> Vec<u8> {
+    let mut s =
+        String::from("{\"version\":2,\"width\":80,\"height\":24,\"timestamp\":1777000000}\n");
+    for i in 0..n {
+        s.push_str(&format!(
+            "[{}.{:03}, \"o\", \"line {i} compiling ok\\r\\n\"]\n",
+            i / 1000,
+            i % 1000
+        ));
+    }
+    s.into_bytes()
+}
+
+struct Fx {
+    dir: tempfile::TempDir,
+    store: Store,
+    keys: Keys,
+    session: String,
+}
+
+/// A store holding an imported recording of 3000 lines (imported with progress).
+fn fixture() -> Fx {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("fl.db")).unwrap();
+    let keys = Keys::load_or_create(&dir.path().join("keys")).unwrap();
+    let red = Redactor::new(keys.fingerprint_key);
+    let start = Utc
+        .with_ymd_and_hms(2026, 4, 25, 21, 0, 0)
+        .single()
+        .unwrap();
+    let parsed = import::asciicast::parse("big.cast", &cast(3000), start).unwrap();
+    let n = parsed.events.len() as u64;
+    let mut seen = Seen::default();
+    let stored =
+        import::store_parsed_with_progress(&store, &red, parsed.clone(), &mut seen.cb()).unwrap();
+    assert!(!stored.already);
+    seen.assert_reaches(n);
+    // Importing the same input again finds it: reported done at once.
+    let mut again = Seen::default();
+    let stored2 =
+        import::store_parsed_with_progress(&store, &red, parsed, &mut again.cb()).unwrap();
+    assert!(stored2.already);
+    assert_eq!(again.0.last(), Some(&(n, n)));
+    Fx {
+        dir,
+        store,
+        keys,
+        session: stored.session,
+    }
+}
+
+#[test]
+fn every_export_reports_the_events_written() {
+    let fx = fixture();
+    let mut seen = Seen::default();
+    let records = export::load_with_progress(&fx.store, &fx.session, &mut seen.cb()).unwrap();
+    let n = records.len() as u64;
+    assert!(n > 3000);
+    seen.assert_reaches(n);
+    type Writer = fn(
+        &[Record],
+        &[Finding],
+        &mut Vec<u8>,
+        &mut dyn Progress,
+    ) -> Result<u64, flightlog_interop::Error>;
+    let writers: [(&str, Writer); 5] = [
+        ("ocsf", |r, f, o, p| {
+            export::ocsf::write_with_progress(r, f, o, p)
+        }),
+        ("otlp", |r, f, o, p| {
+            export::otlp::write_with_progress(r, f, o, p)
+        }),
+        ("asciicast", |r, f, o, p| {
+            export::asciicast::write_with_progress(r, f, o, p)
+        }),
+        ("csv", |r, f, o, p| {
+            export::csv::write_with_progress(r, f, o, p)
+        }),
+        ("cef", |r, f, o, p| {
+            export::cef::write_with_progress(r, f, o, p)
+        }),
+    ];
+    for (name, write) in writers {
+        let mut seen = Seen::default();
+        let mut out = Vec::new();
+        write(&records, &[], &mut out, &mut seen.cb()).unwrap();
+        // OCSF has no class for terminal output: its export of a recording is empty.
+        assert_eq!(out.is_empty(), name == "ocsf", "{name}");
+        seen.assert_reaches(n);
+    }
+    // The plain writers write the same bytes.
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    export::csv::write(&records, &[], &mut a).unwrap();
+    export::csv::write_with_progress(&records, &[], &mut b, &mut |_, _| {}).unwrap();
+    assert_eq!(a, b);
+}
+
+#[test]
+fn a_jsonl_import_reports_three_steps_per_event() {
+    let fx = fixture();
+    ensure_final_checkpoint(&fx.store, &fx.session, &fx.keys, Utc::now()).unwrap();
+    let path = fx.dir.path().join("export.jsonl");
+    let mut out = Vec::new();
+    let n = write_session(&fx.store, &fx.session, &mut out).unwrap();
+    std::fs::write(&path, &out).unwrap();
+
+    let other = Store::open(&fx.dir.path().join("other.db")).unwrap();
+    let red = Redactor::new([3; 32]);
+    let trust = Trust {
+        keys: vec![fx.keys.verifying_key()],
+        pinned: true,
+    };
+    let mut seen = Seen::default();
+    let imported = import::jsonl::import_with_progress(
+        &other,
+        &red,
+        &path,
+        &trust,
+        Utc::now(),
+        &mut seen.cb(),
+    )
+    .unwrap();
+    assert_eq!(imported.len(), 1);
+    seen.assert_reaches(3 * n);
+    // Again: the same session is found, and the progress still ends at its total.
+    let mut seen = Seen::default();
+    let again = import::jsonl::import_with_progress(
+        &other,
+        &red,
+        &path,
+        &trust,
+        Utc::now(),
+        &mut seen.cb(),
+    )
+    .unwrap();
+    assert!(again[0].already);
+    seen.assert_reaches(3 * n);
+}
