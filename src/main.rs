@@ -12,6 +12,7 @@ mod anchor;
 mod cmd;
 mod ctx;
 mod guard;
+mod progress;
 mod summary;
 
 #[derive(Debug, Parser)]

@@ -1,18 +1,21 @@
 //! `flightlog export`: a session as jsonl (verifiable), OCSF, OTLP/JSON, asciicast v3, CSV, CEF,
 //! or an auditor's bundle directory.
 
-use std::io::{BufWriter, Write};
+use std::io::{BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use flightlog_analysis::{Policy, analyze, report};
-use flightlog_formats::jsonl::{ensure_final_checkpoint, write_session};
+use flightlog_formats::jsonl::{ensure_final_checkpoint, write_session_with_progress};
 use flightlog_formats::keys::trusted_public_keys;
-use flightlog_formats::verify::{StoreVerifyOptions, Trust, VerifyReport, verify_store};
+use flightlog_formats::verify::{
+    StoreVerifyOptions, Trust, VerifyReport, verify_store_with_progress,
+};
 use flightlog_interop::{bundle, export, findings, html};
 
 use crate::ctx::Ctx;
+use crate::progress::{Bar, Unit};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -73,24 +76,37 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         )),
         None => Box::new(BufWriter::new(std::io::stdout().lock())),
     };
-    let n = if args.format == Format::Jsonl {
-        write_session(&store, &id, &mut out)?
+    // No bar over an export that is itself going to the terminal.
+    let bar = if args.output.is_none() && std::io::stdout().is_terminal() {
+        Bar::hidden()
     } else {
-        let records = export::load(&store, &id)?;
+        Bar::new(Unit::Events, "exporting", 0)
+    };
+    let n = if args.format == Format::Jsonl {
+        write_session_with_progress(&store, &id, &mut out, &mut bar.reporter())?
+    } else {
+        bar.phase(Unit::Events, "reading", 0);
+        let records = export::load_with_progress(&store, &id, &mut bar.reporter())?;
         let events = export::events(&records);
         let policy = load_policy(ctx)?;
+        bar.phase(Unit::Spinner, "analysing", 0);
         let analysis = analyze(&events, &policy);
         let fs = findings::from_analysis(&analysis, &events);
+        bar.phase(Unit::Events, "exporting", records.len() as u64);
+        let mut p = bar.reporter();
         match args.format {
-            Format::Ocsf => export::ocsf::write(&records, &fs, &mut out)?,
-            Format::Otlp => export::otlp::write(&records, &fs, &mut out)?,
-            Format::Asciicast => export::asciicast::write(&records, &fs, &mut out)?,
-            Format::Csv => export::csv::write(&records, &fs, &mut out)?,
-            Format::Cef => export::cef::write(&records, &fs, &mut out)?,
+            Format::Ocsf => export::ocsf::write_with_progress(&records, &fs, &mut out, &mut p)?,
+            Format::Otlp => export::otlp::write_with_progress(&records, &fs, &mut out, &mut p)?,
+            Format::Asciicast => {
+                export::asciicast::write_with_progress(&records, &fs, &mut out, &mut p)?
+            }
+            Format::Csv => export::csv::write_with_progress(&records, &fs, &mut out, &mut p)?,
+            Format::Cef => export::cef::write_with_progress(&records, &fs, &mut out, &mut p)?,
             Format::Jsonl | Format::Bundle => 0,
         }
     };
     out.flush()?;
+    bar.finish();
     if let Some(p) = &args.output {
         eprintln!("session {id}: {n} records written to {}", p.display());
     }
@@ -108,26 +124,32 @@ fn write_bundle(
     dir: &Path,
 ) -> Result<ExitCode> {
     let keys = ctx.keys()?;
-    let records = export::load(store, id)?;
+    let bar = Bar::new(Unit::Events, "reading", 0);
+    let records = export::load_with_progress(store, id, &mut bar.reporter())?;
     let events = export::events(&records);
     let policy = load_policy(ctx)?;
+    bar.phase(Unit::Spinner, "analysing", 0);
     let analysis = analyze(&events, &policy);
     let fs = findings::from_analysis(&analysis, &events);
     let trust = Trust {
         keys: trusted_public_keys(&ctx.key_dir()).unwrap_or_default(),
         pinned: false,
     };
-    let verified = verify_store(
+    bar.phase(Unit::Events, "verifying", records.len() as u64);
+    let verified = verify_store_with_progress(
         store,
         &StoreVerifyOptions {
             session: Some(id.to_string()),
             trust,
             external: None,
         },
+        &mut bar.reporter(),
     )?;
     let intact = verified.intact;
+    bar.phase(Unit::Events, "writing the cast", records.len() as u64);
     let mut cast = Vec::new();
-    export::asciicast::write(&records, &fs, &mut cast)?;
+    export::asciicast::write_with_progress(&records, &fs, &mut cast, &mut bar.reporter())?;
+    bar.phase(Unit::Spinner, "writing the bundle", 0);
     let parts = bundle::Parts {
         report_md: report::markdown(&analysis, intact),
         report_html: html::report_html(&analysis, &events, intact),
@@ -136,6 +158,7 @@ fn write_bundle(
     };
     bundle::write(store, id, &keys, ctx.now(), dir, &parts)
         .with_context(|| format!("cannot write the bundle {}", dir.display()))?;
+    bar.finish();
     eprintln!(
         "session {id}: bundle written to {} ({} events{}); check it with: flightlog verify {}",
         dir.display(),

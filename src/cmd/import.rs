@@ -12,6 +12,7 @@ use flightlog_interop::Error as InteropError;
 use flightlog_interop::import::{self, StoredImport};
 
 use crate::ctx::Ctx;
+use crate::progress::{Bar, Unit};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -68,45 +69,65 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     let mut rows = Vec::new();
     let mut refused = false;
-    for f in &files {
+    // Progress: bytes of the input files; each file's part moves as its import does.
+    let sizes: Vec<u64> = files
+        .iter()
+        .map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0))
+        .collect();
+    let bar = Bar::new(Unit::Bytes, "importing", sizes.iter().sum());
+    let mut base = 0u64;
+    for (f, size) in files.iter().zip(&sizes) {
+        let mut part = bar.part(base, *size);
+        let store_parsed = |p| import::store_parsed_with_progress(&store, &redactor, p, &mut part);
         let res: Result<Vec<StoredImport>, InteropError> = match args.format {
             Format::ClaudeCode => import::claude_code::parse_path(f)
-                .and_then(|p| import::store_parsed(&store, &redactor, p))
+                .and_then(store_parsed)
                 .map(|s| vec![s]),
             Format::Codex => import::codex::parse_path(f)
-                .and_then(|p| import::store_parsed(&store, &redactor, p))
+                .and_then(store_parsed)
                 .map(|s| vec![s]),
             Format::Asciicast => import::asciicast::parse_path(f)
-                .and_then(|p| import::store_parsed(&store, &redactor, p))
+                .and_then(store_parsed)
                 .map(|s| vec![s]),
-            Format::Jsonl => import::jsonl::import(&store, &redactor, f, &trust, ctx.now()),
+            Format::Jsonl => import::jsonl::import_with_progress(
+                &store,
+                &redactor,
+                f,
+                &trust,
+                ctx.now(),
+                &mut part,
+            ),
         };
+        base += size;
+        bar.set(base, sizes.iter().sum());
         let imported = match res {
             Ok(v) => v,
             Err(InteropError::NotVerified { path, report }) => {
                 refused = true;
-                eprintln!(
-                    "flightlog: {} does not verify; nothing of it was imported:",
-                    path.display()
-                );
-                for p in &report.problems {
+                bar.suspend(|| {
                     eprintln!(
-                        "  {}seq {} [{}] {}",
-                        p.session
-                            .as_deref()
-                            .map(|s| format!("session {s} "))
-                            .unwrap_or_default(),
-                        p.seq.map(|s| s.to_string()).unwrap_or_else(|| "-".into()),
-                        p.kind,
-                        p.detail
+                        "flightlog: {} does not verify; nothing of it was imported:",
+                        path.display()
                     );
-                }
-                if report.problems.iter().any(|p| p.kind == "untrusted_key") {
-                    eprintln!(
-                        "  (signed by a key this install does not trust: pass the exporter's \
-                         public key with --pubkey FILE)"
-                    );
-                }
+                    for p in &report.problems {
+                        eprintln!(
+                            "  {}seq {} [{}] {}",
+                            p.session
+                                .as_deref()
+                                .map(|s| format!("session {s} "))
+                                .unwrap_or_default(),
+                            p.seq.map(|s| s.to_string()).unwrap_or_else(|| "-".into()),
+                            p.kind,
+                            p.detail
+                        );
+                    }
+                    if report.problems.iter().any(|p| p.kind == "untrusted_key") {
+                        eprintln!(
+                            "  (signed by a key this install does not trust: pass the exporter's \
+                             public key with --pubkey FILE)"
+                        );
+                    }
+                });
                 continue;
             }
             Err(e) => {
@@ -136,17 +157,20 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
                 } else {
                     "imported as"
                 };
-                eprintln!(
-                    "{}: {what} session {} ({} events, {} tool calls, {} unknown records kept)",
-                    f.display(),
-                    s.session,
-                    s.events,
-                    s.stats.tool_calls,
-                    s.stats.unknown_records
-                );
+                bar.suspend(|| {
+                    eprintln!(
+                        "{}: {what} session {} ({} events, {} tool calls, {} unknown records kept)",
+                        f.display(),
+                        s.session,
+                        s.events,
+                        s.stats.tool_calls,
+                        s.stats.unknown_records
+                    )
+                });
             }
         }
     }
+    bar.finish();
     if args.json {
         serde_json::to_writer_pretty(&mut out, &rows)?;
         writeln!(out)?;

@@ -1,17 +1,19 @@
 //! `flightlog verify`: every event, every link, every checkpoint; every problem reported.
 
-use std::io::{BufReader, Write};
+use std::io::{BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use flightlog_formats::checkpoint::SignedCheckpoint;
 use flightlog_formats::keys::{VerifyingKey, read_public_key, trusted_public_keys};
+use flightlog_formats::progress::Progress;
 use flightlog_formats::verify::{
-    StoreVerifyOptions, Trust, VerifyReport, verify_jsonl, verify_store,
+    StoreVerifyOptions, Trust, VerifyReport, verify_jsonl_with_progress, verify_store_with_progress,
 };
 
 use crate::ctx::Ctx;
+use crate::progress::{Bar, Unit};
 
 #[derive(Debug, clap::Args)]
 #[command(
@@ -58,14 +60,18 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
                 }
                 None => None,
             };
-            verify_store(
+            let bar = Bar::new(Unit::Events, "verifying", 0);
+            let report = verify_store_with_progress(
                 &store,
                 &StoreVerifyOptions {
                     session,
                     trust,
                     external,
                 },
-            )?
+                &mut bar.reporter(),
+            )?;
+            bar.finish();
+            report
         }
     };
     print_report(&report, args.json, ctx.color)?;
@@ -148,7 +154,26 @@ fn verify_path(ctx: &Ctx, path: &Path, args: &Args) -> Result<VerifyReport> {
     };
     let f =
         std::fs::File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
-    let mut report = verify_jsonl(BufReader::new(f), &trust)?;
+    // Progress: the bytes read, then the events checked.
+    let size = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let bar = Bar::new(Unit::Bytes, "reading", size);
+    let reader = Counted {
+        inner: f,
+        read: 0,
+        reported: 0,
+        size,
+        progress: bar.reporter(),
+    };
+    let mut checking = false;
+    let mut checks = bar.reporter();
+    let mut report = verify_jsonl_with_progress(BufReader::new(reader), &trust, &mut |d, t| {
+        if !checking {
+            checking = true;
+            bar.phase(Unit::Events, "verifying", t);
+        }
+        checks.update(d, t)
+    })?;
+    bar.finish();
     if let Some(p) = key_problem {
         report.problems.push(p);
         report.intact = false;
@@ -158,6 +183,28 @@ fn verify_path(ctx: &Ctx, path: &Path, args: &Args) -> Result<VerifyReport> {
         report.intact = report.problems.is_empty();
     }
     Ok(report)
+}
+
+/// A reader that reports the bytes read (every 256 KiB).
+struct Counted<R, P> {
+    inner: R,
+    read: u64,
+    reported: u64,
+    size: u64,
+    progress: P,
+}
+
+impl<R: Read, P: Progress> Read for Counted<R, P> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        if self.read - self.reported >= 256 * 1024 || n == 0 {
+            self.reported = self.read;
+            self.size = self.size.max(self.read);
+            self.progress.update(self.read, self.size);
+        }
+        Ok(n)
+    }
 }
 
 pub fn print_report(report: &VerifyReport, json: bool, color: bool) -> Result<()> {

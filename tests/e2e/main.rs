@@ -6,6 +6,7 @@
 //! - `tls`: `record --tls-intercept` against real TLS servers: HTTPS recorded, guarded, unbroken
 //! - `interop`: imports of real transcripts, every export format, the audit bundle, HTML in Chromium
 //! - `replay_tui`: the replay TUI in tmux
+//! - `progress`: progress bars on a terminal (tmux), none when piped, `NO_COLOR`
 //! - `demo`: the nine-second incident reconstructed, with and without the guard
 //! - `fixtures_verify`: every valid and tampered session fixture through `flightlog verify`
 //! - `checkpoints`: the policy's anchor command, and verify against an anchored checkpoint
@@ -23,6 +24,7 @@ mod demo;
 mod fixtures_verify;
 mod hooks;
 mod interop;
+mod progress;
 mod record;
 mod reliability;
 mod replay_tui;

@@ -1,0 +1,326 @@
+//! Progress bars: long imports, exports and verifies show one on a terminal (tmux), in color
+//! unless `NO_COLOR` is set; piped or redirected, standard error carries no bar at all; quick
+//! work shows none even on a terminal.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use flightlog_formats::event::parse_ts;
+use flightlog_formats::store::SessionMeta;
+use flightlog_formats::{Kind, NewEvent, Redactor, Store};
+use serde_json::json;
+
+fn bin() -> PathBuf {
+    flightlog_fixtures::bin_path().expect("build the binary first (cargo build)")
+}
+
+fn fl(db: &Path, args: &[&str]) -> Output {
+    Command::new(bin())
+        .arg("--db")
+        .arg(db)
+        .args(args)
+        .env_remove("FLIGHTLOG_SESSION")
+        .env_remove("FLIGHTLOG_POLICY")
+        .env_remove("NO_COLOR")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn ok(out: &Output) -> (String, String) {
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {stderr}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+    );
+    (String::from_utf8_lossy(&out.stdout).into_owned(), stderr)
+}
+
+/// Standard error with nothing a progress bar draws: no carriage return, no escape sequence.
+fn assert_no_bar(what: &str, stderr: &str) {
+    assert!(
+        !stderr.contains('\r') && !stderr.contains('\x1b'),
+        "{what}: progress output on a pipe: {stderr:?}"
+    );
+}
+
+/// An asciicast v2 recording of `n` output lines.
+fn write_cast(path: &Path, n: usize) {
+    let mut s =
+        String::from("{\"version\":2,\"width\":80,\"height\":24,\"timestamp\":1777000000}\n");
+    for i in 0..n {
+        s.push_str(&format!(
+            "[{}.{:03}, \"o\", \"line {i} compiling ok\\r\\n\"]\n",
+            i / 1000,
+            i % 1000
+        ));
+    }
+    std::fs::write(path, s).unwrap();
+}
+
+/// A store with one session of `n` small events.
+fn write_store(db: &Path, n: u64) {
+    let store = Store::open(db).unwrap();
+    let red = Redactor::new([5; 32]);
+    let start = parse_ts("2026-04-25T21:00:00Z").unwrap();
+    let id = store
+        .create_session(&SessionMeta::default(), start)
+        .unwrap();
+    let mut i = 0;
+    while i < n {
+        let batch: Vec<NewEvent> = (i..(i + 10_000).min(n))
+            .map(|k| {
+                NewEvent::new(
+                    parse_ts(&format!(
+                        "2026-04-25T21:{:02}:{:02}.{:03}Z",
+                        k / 60_000,
+                        k / 1000 % 60,
+                        k % 1000
+                    ))
+                    .unwrap(),
+                    Kind::Terminal,
+                    "pty",
+                    json!({"stream": "o", "data": "ok\r\n"}),
+                )
+            })
+            .collect();
+        i += batch.len() as u64;
+        store.append_batch(&id, batch, &red).unwrap();
+    }
+}
+
+#[test]
+fn piped_import_export_and_verify_print_no_progress() {
+    let d = tempfile::tempdir().unwrap();
+    let db = d.path().join("db/flightlog.db");
+    // Big enough that each command runs past the bar's delay.
+    let cast = d.path().join("big.cast");
+    write_cast(&cast, 40_000);
+
+    let (stdout, stderr) = ok(&fl(&db, &["import", "asciicast", cast.to_str().unwrap()]));
+    assert_no_bar("import asciicast", &stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    let session = stdout.trim().to_string();
+
+    let jsonl = d.path().join("out.jsonl");
+    let (_, stderr) = ok(&fl(
+        &db,
+        &[
+            "export",
+            &session,
+            "-f",
+            "jsonl",
+            "-o",
+            jsonl.to_str().unwrap(),
+        ],
+    ));
+    assert_no_bar("export jsonl", &stderr);
+    assert!(
+        stderr.starts_with(&format!("session {session}: ")),
+        "{stderr}"
+    );
+    let (stdout, stderr) = ok(&fl(&db, &["export", &session, "-f", "jsonl"]));
+    assert_eq!(stderr, "");
+    assert_eq!(stdout.as_bytes(), std::fs::read(&jsonl).unwrap());
+    let csv = d.path().join("out.csv");
+    let (_, stderr) = ok(&fl(
+        &db,
+        &["export", &session, "-f", "csv", "-o", csv.to_str().unwrap()],
+    ));
+    assert_no_bar("export csv", &stderr);
+    let bundle = d.path().join("bundle");
+    let (_, stderr) = ok(&fl(
+        &db,
+        &[
+            "export",
+            &session,
+            "-f",
+            "bundle",
+            "-o",
+            bundle.to_str().unwrap(),
+        ],
+    ));
+    assert_no_bar("export bundle", &stderr);
+
+    for target in ["--all", jsonl.to_str().unwrap(), bundle.to_str().unwrap()] {
+        let (stdout, stderr) = ok(&fl(&db, &["verify", target]));
+        assert_eq!(stderr, "", "verify {target}");
+        assert!(stdout.contains("intact"), "{stdout}");
+    }
+
+    let other = d.path().join("other/flightlog.db");
+    let pubkey = d.path().join("db/keys/checkpoint.pub");
+    let (_, stderr) = ok(&fl(
+        &other,
+        &[
+            "import",
+            "jsonl",
+            jsonl.to_str().unwrap(),
+            "--pubkey",
+            pubkey.to_str().unwrap(),
+        ],
+    ));
+    assert_no_bar("import jsonl", &stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}
+
+struct Tmux {
+    socket: String,
+    log: PathBuf,
+}
+
+impl Tmux {
+    fn run(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Everything the pane was sent so far, escape sequences included.
+    fn log(&self) -> Vec<u8> {
+        std::fs::read(&self.log).unwrap_or_default()
+    }
+
+    /// Types `cmd`, waits for it to end, and returns the bytes the terminal got meanwhile.
+    fn command(&self, cmd: &str, marker: u32) -> String {
+        let from = self.log().len();
+        // The marker is computed by the shell, so the typed command line does not match it.
+        let full = format!("{cmd}; echo done-$(({marker}+1))");
+        let want = format!("done-{}", marker + 1);
+        self.run(&["send-keys", "-t", "t", &full, "Enter"]);
+        let start = Instant::now();
+        loop {
+            let log = self.log();
+            let got = String::from_utf8_lossy(&log[from.min(log.len())..]).into_owned();
+            if got.contains(&want) {
+                return got;
+            }
+            if start.elapsed() > Duration::from_secs(120) {
+                panic!(
+                    "timed out waiting for `{cmd}`; screen:\n{}",
+                    self.run(&["capture-pane", "-p", "-t", "t"])
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .output();
+    }
+}
+
+/// SGR sequences (`ESC [ ... m`): colors and other text attributes.
+fn has_sgr(s: &str) -> bool {
+    let b = s.as_bytes();
+    (0..b.len()).any(|i| {
+        b[i] == 0x1b
+            && b.get(i + 1) == Some(&b'[')
+            && b[i + 2..]
+                .iter()
+                .find(|c| !(c.is_ascii_digit() || **c == b';'))
+                .is_some_and(|c| *c == b'm')
+    })
+}
+
+#[test]
+fn a_terminal_shows_a_bar_for_long_work_in_color_unless_no_color() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        eprintln!("skipped: tmux is not installed");
+        return;
+    }
+    let bin = bin();
+    let d = tempfile::tempdir().unwrap();
+    let big = d.path().join("big/flightlog.db");
+    write_store(&big, 400_000);
+    let small = d.path().join("small/flightlog.db");
+    write_store(&small, 20);
+    let cast = d.path().join("rec.cast");
+    write_cast(&cast, 60_000);
+
+    let tmux = Tmux {
+        socket: format!("flightlog-e2e-progress-{}", std::process::id()),
+        log: d.path().join("pane.log"),
+    };
+    tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "t",
+        "-x",
+        "120",
+        "-y",
+        "30",
+        "env",
+        "-u",
+        "NO_COLOR",
+        "PS1=e2e-prompt$ ",
+        "TERM=xterm-256color",
+        "sh",
+    ]);
+    let log_cmd = format!("cat >> '{}'", tmux.log.display());
+    tmux.run(&["pipe-pane", "-t", "t", "-o", &log_cmd]);
+    let fl = |db: &Path, rest: &str| format!("{} --db '{}' {rest}", bin.display(), db.display());
+
+    // A long verify: a bar, colored, cleared before the report.
+    let out = tmux.command(&fl(&big, "verify --all"), 100);
+    assert!(out.contains("verifying ["), "no bar:\n{out:?}");
+    assert!(out.contains("/400,000 events"), "no count:\n{out:?}");
+    assert!(
+        out.contains("\r\x1b[2K"),
+        "bar not redrawn in place:\n{out:?}"
+    );
+    assert!(has_sgr(&out), "no color without NO_COLOR:\n{out:?}");
+    assert!(out.contains("intact"), "{out:?}");
+
+    // The same with NO_COLOR: a bar, and not one color or attribute anywhere.
+    let out = tmux.command(&format!("NO_COLOR=1 {}", fl(&big, "verify --all")), 200);
+    assert!(out.contains("verifying ["), "no bar:\n{out:?}");
+    assert!(!has_sgr(&out), "color under NO_COLOR:\n{out:?}");
+
+    // Quick work: no bar.
+    let out = tmux.command(&fl(&small, "verify --all"), 300);
+    assert!(
+        !out.contains("verifying ["),
+        "a bar for quick work:\n{out:?}"
+    );
+    assert!(!out.contains("\x1b[2K"), "a bar for quick work:\n{out:?}");
+
+    // A long import and export: bars by bytes and by events.
+    let imported = d.path().join("imported/flightlog.db");
+    let out = tmux.command(
+        &format!(
+            "NO_COLOR=1 {}",
+            fl(&imported, &format!("import asciicast '{}'", cast.display()))
+        ),
+        400,
+    );
+    assert!(out.contains("importing ["), "no bar:\n{out:?}");
+    assert!(out.contains("MiB"), "no byte count:\n{out:?}");
+    assert!(!has_sgr(&out), "color under NO_COLOR:\n{out:?}");
+    let csv = d.path().join("out.csv");
+    let out = tmux.command(
+        &format!(
+            "NO_COLOR=1 {}",
+            fl(
+                &imported,
+                &format!("export latest -f csv -o '{}'", csv.display())
+            )
+        ),
+        500,
+    );
+    assert!(out.contains("exporting ["), "no bar:\n{out:?}");
+    assert!(!has_sgr(&out), "color under NO_COLOR:\n{out:?}");
+    assert!(out.contains("records written to"), "{out:?}");
+}
