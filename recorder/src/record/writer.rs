@@ -1,8 +1,9 @@
 //! The one writer of a recorded session.
 //!
 //! Every capture layer sends events to one thread that owns the [`Store`]. The thread commits
-//! whatever is queued in one transaction (group commit): an event is durable a few milliseconds
-//! after it is sent, and a burst of events costs one fsync. Layers never block on the writer by
+//! what arrives within [`GATHER`] of the first queued event in one transaction (group commit): an
+//! event is durable a few milliseconds after it is sent, and a burst of events costs one fsync.
+//! An event someone waits for ([`Sink::commit`]) ends the gathering at once. Layers never block on the writer by
 //! accident: [`Sink::send`] never waits; if the queue is full the event is counted as dropped
 //! and the writer records a `gap` saying how many events of which layer were lost. Events that
 //! must be on disk before the agent may go on (a destructive exec, a guarded API call) use
@@ -30,6 +31,10 @@ pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 pub const QUEUE: usize = 65_536;
 /// Largest group commit.
 const MAX_BATCH: usize = 4_096;
+/// How long the writer gathers events after the first one before committing them (unless one
+/// of them is waited for). Short enough to be "a few milliseconds" of exposure to a crash,
+/// long enough that an exec-heavy agent costs one fsync per burst, not per event.
+pub const GATHER: Duration = Duration::from_millis(4);
 
 /// What the writer answers to [`Sink::commit`].
 #[derive(Debug, Clone)]
@@ -220,10 +225,20 @@ pub(crate) fn run(store: Store, cfg: WriterConfig, sink: Sink, rx: Receiver<Msg>
         if let Some(m) = first {
             take(m, &mut batch, &mut stopping);
         }
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
+        let until = Instant::now() + GATHER;
+        let mut waited = batch.iter().any(|p| p.ack.is_some());
+        while batch.len() < MAX_BATCH && !stopping {
+            // Someone waits for this batch: commit what is queued now, without gathering.
+            waited = waited || batch.last().is_some_and(|p| p.ack.is_some());
+            let next = if waited {
+                rx.try_recv().map_err(|_| RecvTimeoutError::Timeout)
+            } else {
+                rx.recv_timeout(until.saturating_duration_since(Instant::now()))
+            };
+            match next {
                 Ok(m) => take(m, &mut batch, &mut stopping),
-                Err(_) => break,
+                Err(RecvTimeoutError::Timeout) => break,
+                Err(RecvTimeoutError::Disconnected) => stopping = true,
             }
         }
         w.flush_drops();
@@ -293,47 +308,14 @@ impl Writer {
         self.commit_batch(evs);
     }
 
-    /// Commits a batch, splitting it where a follow-up refers to an event of the same batch.
-    fn commit_batch(&mut self, batch: Vec<Pending>) {
-        let mut chunk: Vec<Pending> = Vec::new();
-        let mut chunk_locals: Vec<u64> = Vec::new();
-        for p in batch {
-            if let Some(f) = p.follow
-                && chunk_locals.contains(&f.of)
-            {
-                self.commit_chunk(std::mem::take(&mut chunk));
-                chunk_locals.clear();
-            }
-            if let Some(l) = p.local {
-                chunk_locals.push(l);
-            }
-            chunk.push(p);
-        }
-        self.commit_chunk(chunk);
-    }
-
-    fn commit_chunk(&mut self, mut chunk: Vec<Pending>) {
+    /// Commits a batch in one transaction. A follow-up names its event by local id: the seq of
+    /// an event committed earlier, or of one earlier in this very batch (known inside the
+    /// transaction, so an exec and its exit can share one commit).
+    fn commit_batch(&mut self, chunk: Vec<Pending>) {
         if chunk.is_empty() {
             return;
         }
-        for p in chunk.iter_mut() {
-            if let Some(f) = p.follow
-                && let Value::Object(m) = &mut p.ev.data
-            {
-                // An exec may be referred to twice (the api_call decoded from its argv, then
-                // its exit); the end of the process or request releases the id.
-                let seq = if f.field == "via_seq" {
-                    self.locals.get(&f.of).copied()
-                } else {
-                    self.locals.remove(&f.of)
-                };
-                m.insert(f.field.to_string(), json!(seq));
-            }
-        }
-        let evs: Vec<NewEvent> = chunk.iter().map(|p| p.ev.clone()).collect();
-        let mut result =
-            self.store
-                .append_batch(&self.cfg.session, evs.clone(), &self.cfg.redactor);
+        let mut result = self.append_resolving(&chunk);
         // A busy store (another writer holding the lock past the timeout) gets a few retries.
         let mut tries = 0;
         while let Err(flightlog_formats::Error::Busy(_)) = &result {
@@ -342,9 +324,7 @@ impl Writer {
                 break;
             }
             std::thread::sleep(Duration::from_millis(50 * tries));
-            result = self
-                .store
-                .append_batch(&self.cfg.session, evs.clone(), &self.cfg.redactor);
+            result = self.append_resolving(&chunk);
         }
         match result {
             Ok(appended) => {
@@ -352,6 +332,15 @@ impl Writer {
                 for (p, a) in chunk.iter().zip(appended.iter()) {
                     if let Some(l) = p.local {
                         self.locals.insert(l, a.seq);
+                    }
+                }
+                // The end of a process or request releases its id (an exec may be referred to
+                // twice: the api_call decoded from its argv, then its exit).
+                for p in &chunk {
+                    if let Some(f) = p.follow
+                        && f.field != "via_seq"
+                    {
+                        self.locals.remove(&f.of);
                     }
                 }
                 if self.cfg.guard {
@@ -387,6 +376,39 @@ impl Writer {
                 }
             }
         }
+    }
+
+    /// Appends the batch in one transaction, filling each follow-up's field with the seq of the
+    /// event it completes. Nothing in `self` changes: a failed transaction leaves no trace.
+    fn append_resolving(
+        &self,
+        chunk: &[Pending],
+    ) -> flightlog_formats::Result<Vec<flightlog_formats::store::Appended>> {
+        let (session, redactor, locals) = (&self.cfg.session, &self.cfg.redactor, &self.locals);
+        self.store.write_tx(|w| {
+            let mut here: HashMap<u64, u64> = HashMap::new();
+            let mut out = Vec::with_capacity(chunk.len());
+            for p in chunk {
+                let mut ev = p.ev.clone();
+                if let Some(f) = p.follow
+                    && let Value::Object(m) = &mut ev.data
+                {
+                    let seq = here.get(&f.of).or_else(|| locals.get(&f.of)).copied();
+                    m.insert(f.field.to_string(), json!(seq));
+                }
+                let a = w
+                    .append(session, vec![ev], redactor)?
+                    .pop()
+                    .ok_or_else(|| {
+                        flightlog_formats::Error::Invalid("append produced nothing".into())
+                    })?;
+                if let Some(l) = p.local {
+                    here.insert(l, a.seq);
+                }
+                out.push(a);
+            }
+            Ok(out)
+        })
     }
 
     /// Reads events committed since the last refresh (ours and those of hooks in the session).
