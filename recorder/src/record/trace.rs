@@ -378,8 +378,10 @@ impl<'a> Tracer<'a> {
 
     fn event(&mut self, pid: Pid, sig: Signal, ev: i32) {
         if ev == libc::PTRACE_EVENT_EXEC {
-            if !self.exec(pid) {
-                return; // killed by the guard
+            if !self.draining {
+                // The exec resumes the process itself (as early as it may).
+                self.exec(pid);
+                return;
             }
         } else if ev == libc::PTRACE_EVENT_FORK
             || ev == libc::PTRACE_EVENT_VFORK
@@ -414,8 +416,11 @@ impl<'a> Tracer<'a> {
         }
     }
 
-    /// Records an exec at its stop. Returns false if the process was killed.
-    fn exec(&mut self, pid: Pid) -> bool {
+    /// Records an exec at its stop and resumes the process: an exec the catalogue calls
+    /// destructive stays stopped until its event is on disk (and the guard has decided; a
+    /// denied one is killed); any other is resumed before its event is even built, so the
+    /// agent does not wait for the recorder's bookkeeping.
+    fn exec(&mut self, pid: Pid) {
         let p = pid.as_raw();
         let proc_dir = PathBuf::from(format!("/proc/{p}"));
         let argv = read_argv(&proc_dir.join("cmdline"));
@@ -438,6 +443,10 @@ impl<'a> Tracer<'a> {
                 }
             })
             .or_else(|| ppid_of(p));
+        let (hold, _rule) = self.judge.hold_exec(&argv, cwd.as_deref());
+        if !hold {
+            let _ = ptrace::cont(pid, None);
+        }
         let now = self.sink.now();
         let data = json!({
             "argv": argv,
@@ -459,7 +468,6 @@ impl<'a> Tracer<'a> {
                 started: Instant::now(),
             },
         );
-        let (hold, _rule) = self.judge.hold_exec(&argv, cwd.as_deref());
         if hold {
             let guard = self.judge.guard.then_some("ptrace");
             let ack = self.sink.commit(ev, Some(local), guard);
@@ -468,9 +476,8 @@ impl<'a> Tracer<'a> {
             }
             if ack.verdict.is_some_and(|v| v.deny) {
                 let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
-                let _ = ptrace::cont(pid, None);
-                return false;
             }
+            let _ = ptrace::cont(pid, None);
         } else {
             self.sink.send_full("ptrace", ev, Some(local), None);
         }
@@ -490,7 +497,6 @@ impl<'a> Tracer<'a> {
                 }),
             );
         }
-        true
     }
 
     fn exited(&mut self, pid: Pid, how: RootExit) {
