@@ -5,8 +5,8 @@
 #   bench/record_overhead.sh            # uses target/release/flightlog if built, else debug
 #   N=2000 RUNS=5 FLIGHTLOG_BIN=/path/to/flightlog bench/record_overhead.sh
 #
-# Each configuration runs RUNS times (default 5); the table shows the median wall time and the
-# ratio to bare. stdin is /dev/null, so the recorder uses pipes (no PTY).
+# RUNS rounds (default 5), each running every configuration once; the table shows median wall
+# and CPU times and the median of the per-round ratios to bare. stdin is /dev/null, so the recorder uses pipes (no PTY).
 set -euo pipefail
 
 N=${N:-1000}
@@ -33,46 +33,53 @@ export FLIGHTLOG_DB="$tmp/db/flightlog.db"
 # median of the arguments (integers)
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2))}'; }
 
-# Runs a configuration RUNS times; prints "wall_ms cpu_ms" (medians). CPU is user+system time
-# of the whole process tree (tracer included), less sensitive to other load than wall time.
-measure() {
-  local walls=() cpus=()
-  for _ in $(seq "$RUNS"); do
-    local out
-    out=$(cd "$tmp/work" && /usr/bin/time -f '%e %U %S' "$@" </dev/null 2>&1 >/dev/null | tail -1)
-    read -r e u s <<<"$out"
-    walls+=("$(awk -v e="$e" 'BEGIN {printf "%d", e*1000}')")
-    cpus+=("$(awk -v u="$u" -v s="$s" 'BEGIN {printf "%d", (u+s)*1000}')")
-  done
-  echo "$(median "${walls[@]}") $(median "${cpus[@]}")"
+# One timed run: prints "wall_ms cpu_ms". CPU is user+system time of the whole process tree
+# (tracer included), less sensitive to other load than wall time.
+once() {
+  local out
+  out=$(cd "$tmp/work" && /usr/bin/time -f '%e %U %S' "$@" </dev/null 2>&1 >/dev/null | tail -1)
+  read -r e u s <<<"$out"
+  echo "$(awk -v e="$e" 'BEGIN {printf "%d", e*1000}') $(awk -v u="$u" -v s="$s" 'BEGIN {printf "%d", (u+s)*1000}')"
 }
 
-declare -a names walls cpus
-run() {
-  local name=$1; shift
-  local r; r=$(measure "$@")
-  names+=("$name"); walls+=("${r% *}"); cpus+=("${r#* }")
-}
-
-run "bare" ./agent.sh
-run "flightlog record (all layers)" "$BIN" record -- ./agent.sh
-run "flightlog record --no-watch --no-proxy" "$BIN" record --no-watch --no-proxy -- ./agent.sh
-run "flightlog record --no-trace" "$BIN" record --no-trace -- ./agent.sh
+# The configurations, in order; the first is the baseline.
+declare -a names cmds
+add() { names+=("$1"); shift; cmds+=("$*"); }
+add "bare" ./agent.sh
+add "flightlog record (all layers)" "$BIN" record -- ./agent.sh
+add "flightlog record --no-watch --no-proxy" "$BIN" record --no-watch --no-proxy -- ./agent.sh
+add "flightlog record --no-trace" "$BIN" record --no-trace -- ./agent.sh
 if command -v strace >/dev/null; then
-  run "strace -f -e trace=execve" strace -f -o /dev/null -e trace=execve ./agent.sh
-  run "strace -f --seccomp-bpf -e trace=execve" strace -f --seccomp-bpf -o /dev/null -e trace=execve ./agent.sh
+  add "strace -f -e trace=execve" strace -f -o /dev/null -e trace=execve ./agent.sh
+  add "strace -f --seccomp-bpf -e trace=execve" strace -f --seccomp-bpf -o /dev/null -e trace=execve ./agent.sh
 fi
 # A peer that does part of the job: asciinema records the terminal only (pip install asciinema).
 if command -v asciinema >/dev/null; then
-  run "asciinema rec (terminal only, peer)" asciinema rec --quiet --overwrite -c ./agent.sh "$tmp/peer.cast"
+  add "asciinema rec (terminal only, peer)" asciinema rec --quiet --overwrite -c ./agent.sh "$tmp/peer.cast"
 fi
 
+# Rounds interleave the configurations (bare, A, B, ..., bare, A, B, ...), so a slow spell of
+# the machine hits every configuration alike; each ratio is the median of the per-round ratios
+# to that round's bare run.
+declare -A wall cpu ratio cratio
+for r in $(seq "$RUNS"); do
+  bw=0; bc=0
+  for i in "${!names[@]}"; do
+    read -r w c <<<"$(once ${cmds[$i]})"
+    wall[$i]+="$w "; cpu[$i]+="$c "
+    if [[ $i == 0 ]]; then bw=$w; bc=$c; fi
+    ratio[$i]+="$(awk -v a="$w" -v b="$bw" 'BEGIN {printf "%d", a*1000/b}') "
+    cratio[$i]+="$(awk -v a="$c" -v b="$bc" 'BEGIN {printf "%d", a*1000/(b>0?b:1)}') "
+  done
+done
+
 echo
-echo "$N short commands, median of $RUNS runs, $BIN"
+echo "$N short commands, $RUNS interleaved rounds (medians), $BIN"
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
 printf '%-42s %9s %7s %9s %7s\n' "configuration" "wall ms" "x bare" "cpu ms" "x bare"
 for i in "${!names[@]}"; do
-  printf '%-42s %9s %7s %9s %7s\n' "${names[$i]}" "${walls[$i]}" \
-    "$(awk -v a="${walls[$i]}" -v b="${walls[0]}" 'BEGIN {printf "%.2f", a/b}')" "${cpus[$i]}" \
-    "$(awk -v a="${cpus[$i]}" -v b="${cpus[0]}" 'BEGIN {printf "%.2f", a/b}')"
+  # shellcheck disable=SC2086
+  printf '%-42s %9s %7s %9s %7s\n' "${names[$i]}" "$(median ${wall[$i]})" \
+    "$(awk -v r="$(median ${ratio[$i]})" 'BEGIN {printf "%.2f", r/1000}')" "$(median ${cpu[$i]})" \
+    "$(awk -v r="$(median ${cratio[$i]})" 'BEGIN {printf "%.2f", r/1000}')"
 done
