@@ -85,6 +85,18 @@ pub struct Store {
     conn: Connection,
     path: PathBuf,
     busy_ms: u64,
+    writable: bool,
+}
+
+/// A writer closing the store leaves at most this much WAL behind (see [`Store::trim_wal`]).
+pub const WAL_TRIM_BYTES: u64 = 512 * 1024;
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        if self.writable {
+            let _ = self.trim_wal(WAL_TRIM_BYTES);
+        }
+    }
 }
 
 impl std::fmt::Debug for Store {
@@ -162,6 +174,7 @@ impl Store {
             conn,
             path: path.to_path_buf(),
             busy_ms: DEFAULT_BUSY_MS,
+            writable: true,
         };
         store.configure()?;
         store.migrate()?;
@@ -195,6 +208,7 @@ impl Store {
             conn,
             path: path.to_path_buf(),
             busy_ms: DEFAULT_BUSY_MS,
+            writable: false,
         };
         let version: i64 = store
             .conn
@@ -217,6 +231,38 @@ impl Store {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// If the WAL file is longer than `over` bytes, copies it into the database and truncates
+    /// it (`wal_checkpoint(TRUNCATE)`), without waiting: a reader or writer in the way makes it
+    /// give up until next time. Returns whether it truncated.
+    ///
+    /// Why: the store is written by many short-lived processes (one hook per event) that keep
+    /// the WAL on close. A process that opens the store rebuilds the WAL index by reading and
+    /// checksumming the whole WAL, and it cannot know what an earlier process checkpointed, so
+    /// without this the WAL grows with every event and every hook gets slower. Every writer
+    /// calls it when it closes the store (see `Drop`).
+    pub fn trim_wal(&self, over: u64) -> Result<bool> {
+        let mut wal = self.path.clone().into_os_string();
+        wal.push("-wal");
+        let len = fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+        if len <= over {
+            return Ok(false);
+        }
+        self.conn.busy_timeout(std::time::Duration::ZERO)?;
+        let res = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                r.get::<_, i64>(0)
+            });
+        self.conn.busy_timeout(std::time::Duration::from_millis(
+            self.busy_ms.min(SQLITE_BUSY_MS),
+        ))?;
+        match res {
+            Ok(busy) => Ok(busy == 0),
+            Err(e) if is_busy(&e) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Bounds how long a writer waits for the lock.
@@ -985,4 +1031,89 @@ fn append_in_with(
 /// Reads the data of a stored event as JSON, for callers that only need `data`.
 pub fn event_data(raw: &[u8]) -> Option<Value> {
     Event::from_bytes(raw).ok().map(|e| e.data)
+}
+
+#[cfg(test)]
+mod wal_tests {
+    use super::*;
+    use crate::{Kind, NewEvent, Redactor};
+    use serde_json::json;
+
+    fn wal_len(db: &Path) -> u64 {
+        let mut p = db.as_os_str().to_owned();
+        p.push("-wal");
+        fs::metadata(PathBuf::from(p)).map(|m| m.len()).unwrap_or(0)
+    }
+
+    fn ts() -> DateTime<Utc> {
+        "2026-04-25T10:00:00Z".parse().unwrap()
+    }
+
+    /// One process per event, as hooks write: the WAL must stay short instead of growing with
+    /// every event (each opener reads all of it).
+    #[test]
+    fn short_lived_writers_keep_the_wal_short() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("fl.db");
+        let red = Redactor::new([7; 32]);
+        let session = Store::open(&db)
+            .unwrap()
+            .create_session(&SessionMeta::default(), ts())
+            .unwrap();
+        let mut longest = 0;
+        for i in 0..300 {
+            let store = Store::open(&db).unwrap();
+            let body = "x".repeat(2_000);
+            store
+                .append(
+                    &session,
+                    NewEvent::new(ts(), Kind::Note, "test", json!({"i": i, "body": body})),
+                    &red,
+                )
+                .unwrap();
+            drop(store);
+            longest = longest.max(wal_len(&db));
+        }
+        // At most the threshold plus one event's pages.
+        assert!(
+            longest <= WAL_TRIM_BYTES + 256 * 1024,
+            "the WAL reached {longest} bytes"
+        );
+        let store = Store::open_read_only(&db).unwrap();
+        assert_eq!(store.head(&session).unwrap().0, 300);
+    }
+
+    /// A reader in the middle of a transaction makes the trim give up at once, not wait.
+    #[test]
+    fn a_reader_makes_the_trim_give_up_without_waiting() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("fl.db");
+        let red = Redactor::new([7; 32]);
+        let store = Store::open(&db).unwrap();
+        let session = store.create_session(&SessionMeta::default(), ts()).unwrap();
+        let evs = (0..200)
+            .map(|i| {
+                NewEvent::new(
+                    ts(),
+                    Kind::Note,
+                    "t",
+                    json!({"i": i, "b": "y".repeat(4_000)}),
+                )
+            })
+            .collect();
+        store.append_batch(&session, evs, &red).unwrap();
+        let reader = Store::open_read_only(&db).unwrap();
+        reader.connection().execute_batch("BEGIN").unwrap();
+        let _: i64 = reader
+            .connection()
+            .query_row("SELECT count(*) FROM events", [], |r| r.get(0))
+            .unwrap();
+        let started = std::time::Instant::now();
+        assert!(!store.trim_wal(0).unwrap());
+        assert!(started.elapsed() < std::time::Duration::from_millis(500));
+        reader.connection().execute_batch("COMMIT").unwrap();
+        drop(reader);
+        assert!(store.trim_wal(0).unwrap());
+        assert_eq!(wal_len(&db), 0);
+    }
 }
