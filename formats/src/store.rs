@@ -233,6 +233,17 @@ impl Store {
         &self.path
     }
 
+    /// Bounds what a reading connection keeps resident: at most `mmap_bytes` of the file
+    /// mapped and `cache_kib` KiB of SQLite page cache. Read-only stores map the whole file by
+    /// default (fastest for one pass, as `verify` makes); a long-lived reader such as the
+    /// replay viewer would then show the whole store in its RSS.
+    pub fn set_read_memory(&self, mmap_bytes: u64, cache_kib: u64) -> Result<()> {
+        self.conn.execute_batch(&format!(
+            "PRAGMA mmap_size = {mmap_bytes}; PRAGMA cache_size = -{cache_kib};"
+        ))?;
+        Ok(())
+    }
+
     /// If the WAL file is longer than `over` bytes, copies it into the database and truncates
     /// it (`wal_checkpoint(TRUNCATE)`), without waiting: a reader or writer in the way makes it
     /// give up until next time. Returns whether it truncated.

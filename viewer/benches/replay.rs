@@ -48,6 +48,20 @@ fn build(db: &PathBuf, total: u64) {
     eprintln!("built {total} events in {:.1?}", start.elapsed());
 }
 
+/// Resident memory split: anonymous (heap, caches) and file-backed (mapped store pages).
+fn rss_split_mb() -> (f64, f64) {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let get = |k: &str| {
+        s.lines()
+            .find(|l| l.starts_with(k))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+            / 1024.0
+    };
+    (get("RssAnon:"), get("RssFile:"))
+}
+
 fn rss_mb() -> (f64, f64) {
     let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let get = |k: &str| {
@@ -160,6 +174,15 @@ fn main() {
         "| {:<44} | {:>10.3} ms | (async) | |",
         "search volumeDelete from the start (SQL)",
         d.as_secs_f64() * 1e3
+    );
+    let (anon, file) = rss_split_mb();
+    println!(
+        "| {:<44} | {anon:>7.1} MB | | |",
+        "  of which anonymous (heap, SQLite caches)"
+    );
+    println!(
+        "| {:<44} | {file:>7.1} MB | | |",
+        "  of which file-backed (mapped store pages)"
     );
     let (rss, hwm) = rss_mb();
     println!(

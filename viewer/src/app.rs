@@ -11,7 +11,6 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crossterm::event::{self as ct, KeyEvent};
-use flightlog_formats::Store;
 
 use crate::loader::{self, Indexer, Screener};
 use crate::state::{Effect, Msg, Pending, State};
@@ -49,7 +48,7 @@ pub fn run(db: &Path, session: Option<&str>, opts: ReplayOptions) -> Result<(), 
         return Err(ViewerError::NotATerminal);
     }
     // Fail on a missing store or session before the screen switches.
-    let store = Store::open_read_only(db)?;
+    let store = loader::open_store(db)?;
     let open = match session {
         Some(name) => Some(loader::open_session(&store, name)?.id),
         None => {
@@ -220,7 +219,7 @@ fn send(tx: &Sender<Incoming>, m: Msg) -> bool {
 /// The loader: the session list, the index (then polling for new events), pages, screens,
 /// searches. One read-only connection.
 fn worker(db: PathBuf, rx: Receiver<Request>, tx: Sender<Incoming>, chk: Sender<String>) {
-    let store = match Store::open_read_only(&db) {
+    let store = match loader::open_store(&db) {
         Ok(s) => s,
         Err(e) => {
             send(&tx, Msg::LoadError(format!("cannot open the store: {e}")));
@@ -353,7 +352,7 @@ fn checker(
     tx: Sender<Incoming>,
     stop: Arc<AtomicBool>,
 ) {
-    let store = match Store::open_read_only(&db) {
+    let store = match loader::open_store(&db) {
         Ok(s) => s,
         Err(_) => return,
     };

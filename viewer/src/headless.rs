@@ -37,7 +37,7 @@ impl Headless {
         size: (u16, u16),
         first_chunk: u64,
     ) -> Result<Headless, ViewerError> {
-        let store = Store::open_read_only(db)?;
+        let store = loader::open_store(db)?;
         let info = loader::open_session(&store, session)?;
         let mut h = Headless {
             state: State::new(size, 1.0),

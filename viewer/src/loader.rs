@@ -578,6 +578,18 @@ pub fn search(
 }
 
 /// Verifies the session (and the store's checkpoints) with the keys next to the store.
+/// SQLite page cache per viewer connection (KiB).
+pub const VIEWER_CACHE_KIB: u64 = 16 * 1024;
+
+/// Opens the store read-only for the viewer: pages are read through a bounded cache instead
+/// of mapping the whole file, so the viewer's memory stays bounded whatever the store's size
+/// (a mapped 1 GB store would show as 1 GB of RSS).
+pub fn open_store(db: &Path) -> Result<Store, flightlog_formats::Error> {
+    let store = Store::open_read_only(db)?;
+    store.set_read_memory(0, VIEWER_CACHE_KIB)?;
+    Ok(store)
+}
+
 pub fn verify(store: &Store, db: &Path, session: &str) -> VerifyState {
     let keys = trusted_public_keys(&key_dir_for(db)).unwrap_or_default();
     let opts = StoreVerifyOptions {
