@@ -19,6 +19,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod checkpoints;
+mod common;
 mod crash;
 mod demo;
 mod fixtures_verify;

@@ -3,15 +3,13 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use flightlog_formats::{Event, Kind, Store};
 
-fn bin() -> PathBuf {
-    flightlog_fixtures::bin_path().expect("build the binary first (cargo build)")
-}
+use crate::common::{assert_secret_absent, assert_verifies, bin, session_events, session_of};
 
 fn record(dir: &Path, db: &Path, args: &[&str]) -> Output {
     Command::new(bin())
@@ -26,30 +24,6 @@ fn record(dir: &Path, db: &Path, args: &[&str]) -> Output {
         .stdin(Stdio::null())
         .output()
         .unwrap()
-}
-
-fn session_events(db: &Path, session: &str) -> Vec<Event> {
-    let store = Store::open_read_only(db).unwrap();
-    store
-        .events(session, 0, 1_000_000)
-        .unwrap()
-        .iter()
-        .map(|e| e.event().unwrap())
-        .collect()
-}
-
-/// The session id from the summary line on stderr.
-fn session_of(out: &Output) -> String {
-    let err = String::from_utf8_lossy(&out.stderr);
-    let line = err
-        .lines()
-        .find(|l| l.starts_with("flightlog: session "))
-        .unwrap_or_else(|| panic!("no summary line in {err:?}"));
-    line["flightlog: session ".len()..]
-        .split(':')
-        .next()
-        .unwrap()
-        .to_string()
 }
 
 /// A process is gone when /proc has no entry for it or it is a zombie.
@@ -359,23 +333,8 @@ exit 5
         .expect("the response");
     assert_eq!(resp.data["status"], 201);
 
-    for suffix in ["", "-wal", "-shm"] {
-        let p = PathBuf::from(format!("{}{suffix}", db.display()));
-        if let Ok(bytes) = std::fs::read(&p) {
-            assert!(
-                !bytes.windows(TOKEN.len()).any(|w| w == TOKEN.as_bytes()),
-                "the secret is in {}",
-                p.display()
-            );
-        }
-    }
-    let v = Command::new(bin())
-        .arg("--db")
-        .arg(&db)
-        .args(["verify", &session])
-        .output()
-        .unwrap();
-    assert_eq!(v.status.code(), Some(0), "{v:?}");
+    assert_secret_absent(&db, TOKEN);
+    assert_verifies(&db, &session);
 }
 
 #[test]

@@ -11,16 +11,14 @@ use std::sync::Arc;
 use std::sync::mpsc::Receiver;
 use std::time::Duration;
 
-use flightlog_formats::{Event, Kind, Store};
+use flightlog_formats::{Event, Kind};
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use sha2::{Digest, Sha256};
 
-const TOKEN: &str = "sk_live_9fQ2mZr7TkWbX4vLp8NcD3sHa1Ye";
+use crate::common::{assert_secret_absent, assert_verifies, bin, session_events, session_of};
 
-fn bin() -> PathBuf {
-    flightlog_fixtures::bin_path().expect("build the binary first (cargo build)")
-}
+const TOKEN: &str = "sk_live_9fQ2mZr7TkWbX4vLp8NcD3sHa1Ye";
 
 fn have_curl() -> bool {
     Command::new("curl").arg("--version").output().is_ok()
@@ -134,29 +132,6 @@ fn record(dir: &Path, db: &Path, trusted: &Path, args: &[&str]) -> Output {
     c.output().unwrap()
 }
 
-fn session_of(out: &Output) -> String {
-    let err = String::from_utf8_lossy(&out.stderr);
-    let line = err
-        .lines()
-        .find(|l| l.starts_with("flightlog: session "))
-        .unwrap_or_else(|| panic!("no summary line in {err:?}"));
-    line["flightlog: session ".len()..]
-        .split(':')
-        .next()
-        .unwrap()
-        .to_string()
-}
-
-fn events(db: &Path, session: &str) -> Vec<Event> {
-    let store = Store::open_read_only(db).unwrap();
-    store
-        .events(session, 0, 1_000_000)
-        .unwrap()
-        .iter()
-        .map(|e| e.event().unwrap())
-        .collect()
-}
-
 fn gaps<'a>(evs: &'a [Event], reason: &str) -> Vec<&'a Event> {
     evs.iter()
         .filter(|e| e.kind == Kind::Gap && e.data["reason"] == reason)
@@ -217,7 +192,7 @@ echo "bundle=$SSL_CERT_FILE"
     assert!(insecure.starts_with("GET /insecure"), "{insecure}");
 
     let session = session_of(&out);
-    let evs = events(&db, &session);
+    let evs = session_events(&db, &session);
     let call = evs
         .iter()
         .find(|e| e.kind == Kind::ApiCall && e.source == "proxy" && e.data["method"] == "POST")
@@ -284,24 +259,8 @@ echo "bundle=$SSL_CERT_FILE"
     assert!(!Path::new(bundle).exists(), "{bundle} left behind");
 
     // No raw secret in any file of the store.
-    for entry in std::fs::read_dir(db.parent().unwrap()).unwrap() {
-        let p = entry.unwrap().path();
-        if p.is_file() {
-            let bytes = std::fs::read(&p).unwrap();
-            assert!(
-                !bytes.windows(TOKEN.len()).any(|w| w == TOKEN.as_bytes()),
-                "the secret is in {}",
-                p.display()
-            );
-        }
-    }
-    let v = Command::new(bin())
-        .arg("--db")
-        .arg(&db)
-        .args(["verify", &session])
-        .output()
-        .unwrap();
-    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stdout));
+    assert_secret_absent(&db, TOKEN);
+    assert_verifies(&db, &session);
 }
 
 #[test]
@@ -340,7 +299,7 @@ curl -s -o /dev/null -w 'harmless=%{{http_code}}\n' {url}
         seen.recv_timeout(Duration::from_millis(300)).is_err(),
         "the server saw the delete"
     );
-    let evs = events(&db, &session_of(&out));
+    let evs = session_events(&db, &session_of(&out));
     let decision = evs
         .iter()
         .find(|e| e.kind == Kind::Decision)
@@ -389,7 +348,7 @@ curl -sS --cacert {ca} https://localhost:{port}/retry; echo " retry=$?"
     );
     let req = seen.recv_timeout(Duration::from_secs(5)).unwrap();
     assert!(req.starts_with("GET /retry"), "{req}");
-    let evs = events(&db, &session_of(&out));
+    let evs = session_events(&db, &session_of(&out));
     let refused = gaps(&evs, "tls_client_refused");
     assert_eq!(refused.len(), 1, "{evs:#?}");
     assert!(

@@ -48,31 +48,15 @@ fn build(db: &PathBuf, total: u64) {
     eprintln!("built {total} events in {:.1?}", start.elapsed());
 }
 
-/// Resident memory split: anonymous (heap, caches) and file-backed (mapped store pages).
-fn rss_split_mb() -> (f64, f64) {
+/// A line of /proc/self/status, in MB (VmRSS, VmHWM, RssAnon, RssFile).
+fn status_mb(key: &str) -> f64 {
     let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let get = |k: &str| {
-        s.lines()
-            .find(|l| l.starts_with(k))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-            / 1024.0
-    };
-    (get("RssAnon:"), get("RssFile:"))
-}
-
-fn rss_mb() -> (f64, f64) {
-    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let get = |k: &str| {
-        s.lines()
-            .find(|l| l.starts_with(k))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-            / 1024.0
-    };
-    (get("VmRSS:"), get("VmHWM:"))
+    s.lines()
+        .find(|l| l.starts_with(key))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(0.0)
+        / 1024.0
 }
 
 fn time<T>(f: impl FnOnce() -> T) -> (Duration, T) {
@@ -175,7 +159,7 @@ fn main() {
         "search volumeDelete from the start (SQL)",
         d.as_secs_f64() * 1e3
     );
-    let (anon, file) = rss_split_mb();
+    let (anon, file) = (status_mb("RssAnon:"), status_mb("RssFile:"));
     println!(
         "| {:<44} | {anon:>7.1} MB | | |",
         "  of which anonymous (heap, SQLite caches)"
@@ -184,7 +168,7 @@ fn main() {
         "| {:<44} | {file:>7.1} MB | | |",
         "  of which file-backed (mapped store pages)"
     );
-    let (rss, hwm) = rss_mb();
+    let (rss, hwm) = (status_mb("VmRSS:"), status_mb("VmHWM:"));
     println!(
         "| {:<44} | {rss:>7.1} MB | <= 200 MB | {} |",
         "RSS now",

@@ -1,0 +1,68 @@
+//! Helpers the end-to-end tests share: the binary, the session a run reported, its events,
+//! and the checks every recording test ends with.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use flightlog_formats::{Event, Store};
+
+pub fn bin() -> PathBuf {
+    flightlog_fixtures::bin_path().expect("build the binary first (cargo build)")
+}
+
+/// The session id from `record`'s summary line on stderr.
+pub fn session_of(out: &Output) -> String {
+    let err = String::from_utf8_lossy(&out.stderr);
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("flightlog: session "))
+        .unwrap_or_else(|| panic!("no summary line in {err:?}"));
+    line["flightlog: session ".len()..]
+        .split(':')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+/// Every event of a session, parsed.
+pub fn session_events(db: &Path, session: &str) -> Vec<Event> {
+    let store = Store::open_read_only(db).unwrap();
+    store
+        .events(session, 0, 10_000_000)
+        .unwrap()
+        .iter()
+        .map(|e| e.event().unwrap())
+        .collect()
+}
+
+/// `secret` is in no file beside the store (database, `-wal`, `-shm`, keys, notes).
+pub fn assert_secret_absent(db: &Path, secret: &str) {
+    let dir = db.parent().unwrap();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let p = entry.unwrap().path();
+        if p.is_file() {
+            let bytes = std::fs::read(&p).unwrap();
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "the secret is in {}",
+                p.display()
+            );
+        }
+    }
+}
+
+/// `flightlog verify SESSION` says intact (exit 0).
+pub fn assert_verifies(db: &Path, session: &str) {
+    let v = Command::new(bin())
+        .arg("--db")
+        .arg(db)
+        .args(["verify", session])
+        .output()
+        .unwrap();
+    assert_eq!(
+        v.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&v.stdout)
+    );
+}
