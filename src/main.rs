@@ -113,6 +113,14 @@ pub(crate) fn one_line(e: &anyhow::Error) -> String {
         if parts.iter().any(|p| p.contains(&text)) {
             continue;
         }
+        // A cause that repeats the previous part with more detail replaces it
+        // ("database or disk is full" then "Error code 13: database or disk is full").
+        if let Some(last) = parts.last_mut()
+            && text.ends_with(last.as_str())
+        {
+            *last = text;
+            continue;
+        }
         parts.push(text);
     }
     parts.join(": ")

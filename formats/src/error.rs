@@ -3,7 +3,7 @@ use std::path::PathBuf;
 /// Errors of the formats library.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("database error: {0}")]
+    #[error("{}", describe_sqlite(.0))]
     Sqlite(#[from] rusqlite::Error),
     #[error("{path}: {source}")]
     Io {
@@ -39,3 +39,69 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// SQLite's error in words a user can act on (SQLite's own text follows as the error's source,
+/// as in "flightlog: the disk holding the store is full: Error code 13: database or disk is
+/// full").
+fn describe_sqlite(e: &rusqlite::Error) -> String {
+    use rusqlite::ffi;
+    let rusqlite::Error::SqliteFailure(f, _) = e else {
+        return format!("database error: {e}");
+    };
+    let what = match f.code {
+        rusqlite::ErrorCode::DiskFull => "the disk holding the store is full",
+        rusqlite::ErrorCode::ReadOnly => {
+            "the store cannot be written (a read-only file system, or its permissions)"
+        }
+        rusqlite::ErrorCode::CannotOpen => {
+            "the store's files cannot be opened (a missing directory, permissions, or a \
+             read-only file system that cannot hold its -wal and -shm files)"
+        }
+        rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase => {
+            "the store file is damaged or not a flightlog store"
+        }
+        rusqlite::ErrorCode::SystemIoFailure => match f.extended_code {
+            ffi::SQLITE_IOERR_SHMSIZE | ffi::SQLITE_IOERR_SHMMAP | ffi::SQLITE_IOERR_SHMOPEN => {
+                "the store's shared-memory file (-shm) cannot grow: the disk may be full"
+            }
+            ffi::SQLITE_IOERR_WRITE | ffi::SQLITE_IOERR_FSYNC | ffi::SQLITE_IOERR_TRUNCATE => {
+                "the store cannot be written to disk: the disk may be full or failing"
+            }
+            _ => "input/output error on the store's files",
+        },
+        _ => return format!("database error: {e}"),
+    };
+    what.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failure(code: i32) -> Error {
+        Error::Sqlite(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(code),
+            None,
+        ))
+    }
+
+    #[test]
+    fn sqlite_errors_say_what_to_do_and_keep_sqlites_words() {
+        let full = failure(rusqlite::ffi::SQLITE_FULL);
+        assert_eq!(full.to_string(), "the disk holding the store is full");
+        let source = std::error::Error::source(&full).map(|s| s.to_string());
+        assert!(
+            source.is_some_and(|s| s.contains("database or disk is full")),
+            "SQLite's words are kept as the source"
+        );
+        let shm = failure(rusqlite::ffi::SQLITE_IOERR_SHMSIZE).to_string();
+        assert!(
+            shm.contains("-shm") && shm.contains("disk may be full"),
+            "{shm}"
+        );
+        let ro = failure(rusqlite::ffi::SQLITE_READONLY).to_string();
+        assert!(ro.contains("read-only"), "{ro}");
+        let other = failure(rusqlite::ffi::SQLITE_CONSTRAINT).to_string();
+        assert!(other.starts_with("database error: "), "{other}");
+    }
+}
