@@ -1,13 +1,14 @@
 //! The one writer of a recorded session.
 //!
 //! Every capture layer sends events to one thread that owns the [`Store`]. The thread commits
-//! what arrives within [`GATHER`] of the first queued event in one transaction (group commit): an
-//! event is durable a few milliseconds after it is sent, and a burst of events costs one fsync.
-//! An event someone waits for ([`Sink::commit`]) ends the gathering at once. Layers never block on the writer by
-//! accident: [`Sink::send`] never waits; if the queue is full the event is counted as dropped
-//! and the writer records a `gap` saying how many events of which layer were lost. Events that
-//! must be on disk before the agent may go on (a destructive exec, a guarded API call) use
-//! [`Sink::commit`], which waits for the commit and, with the guard on, for its decision.
+//! what arrives within [`GATHER`] of the first queued event in one transaction (group commit):
+//! an event is durable a few milliseconds after it is sent, and a burst of events costs one
+//! fsync. An event someone waits for ([`Sink::commit`]) ends the gathering at once. Layers
+//! never block on the writer by accident: [`Sink::send`] never waits; if the queue is full the
+//! event is counted as dropped and the writer records a `gap` saying how many events of which
+//! layer were lost. Events that must be on disk before the agent may go on (a destructive exec,
+//! a guarded API call) use [`Sink::commit`], which waits for the commit and, with the guard on,
+//! for its decision.
 //!
 //! Follow-up events (the exit of a traced process, the response to a proxied request) name the
 //! event they complete by a local id; the writer turns it into that event's `seq`.
