@@ -24,10 +24,9 @@ fn have_curl() -> bool {
     Command::new("curl").arg("--version").output().is_ok()
 }
 
-/// A test CA written to `dir/name.pem`, and an HTTPS server on 127.0.0.1 with a certificate
-/// from it for `localhost` and `127.0.0.1`. Each request (head and body) goes to the channel;
-/// the reply is a 201 with a small JSON body.
-fn tls_server(dir: &Path, name: &str) -> (u16, PathBuf, Receiver<String>) {
+/// A test CA written to `dir/name.pem`, and a server configuration with a certificate from it
+/// for `localhost` and `127.0.0.1`.
+fn test_ca(dir: &Path, name: &str) -> (Arc<rustls::ServerConfig>, PathBuf) {
     let ca_key = KeyPair::generate().unwrap();
     let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca.distinguished_name
@@ -53,7 +52,13 @@ fn tls_server(dir: &Path, name: &str) -> (u16, PathBuf, Receiver<String>) {
         PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der())),
     )
     .unwrap();
-    let config = Arc::new(config);
+    (Arc::new(config), ca_path)
+}
+
+/// An HTTPS server on 127.0.0.1 with a certificate from a test CA (`dir/name.pem`). Each
+/// request (head and body) goes to the channel; the reply is a 201 with a small JSON body.
+fn tls_server(dir: &Path, name: &str) -> (u16, PathBuf, Receiver<String>) {
+    let (config, ca_path) = test_ca(dir, name);
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
     let (tx, rx) = std::sync::mpsc::channel();
@@ -357,5 +362,151 @@ curl -sS --cacert {ca} https://localhost:{port}/retry; echo " retry=$?"
             .unwrap()
             .contains("localhost"),
         "{refused:#?}"
+    );
+}
+
+/// A server that switches to an echo protocol (`Upgrade: echo`, answered `101`) and then
+/// echoes every byte, over TLS with `config` or in plain TCP without.
+fn upgrade_server(config: Option<Arc<rustls::ServerConfig>>) -> u16 {
+    fn serve<S: Read + Write>(mut s: S) {
+        let mut head = Vec::new();
+        let mut b = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            match s.read(&mut b) {
+                Ok(1) => head.push(b[0]),
+                _ => return,
+            }
+        }
+        if !String::from_utf8_lossy(&head).contains("Upgrade: echo") {
+            let _ = s.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+            return;
+        }
+        let _ = s.write_all(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n",
+        );
+        let _ = s.flush();
+        let mut buf = [0u8; 8192];
+        loop {
+            match s.read(&mut buf) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => {
+                    if s.write_all(&buf[..n]).and_then(|_| s.flush()).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(s) = s else { continue };
+            let config = config.clone();
+            std::thread::spawn(move || match config {
+                Some(c) => serve(rustls::StreamOwned::new(
+                    rustls::ServerConnection::new(c).unwrap(),
+                    s,
+                )),
+                None => serve(s),
+            });
+        }
+    });
+    port
+}
+
+/// The agent: speaks an upgraded protocol through the session proxy, by hand (Python's
+/// standard library), once through a CONNECT tunnel with TLS and once in plain HTTP.
+const UPGRADE_AGENT: &str = r#"
+import os, socket, ssl, sys
+from urllib.parse import urlparse
+def head(s):
+    h = b""
+    while b"\r\n\r\n" not in h:
+        c = s.recv(1)
+        if not c:
+            break
+        h += c
+    return h.split(b"\r\n")[0].decode()
+def talk(mode, port):
+    proxy = urlparse(os.environ["HTTPS_PROXY"])
+    s = socket.create_connection((proxy.hostname, proxy.port), timeout=10)
+    if mode == "tls":
+        s.sendall(f"CONNECT localhost:{port} HTTP/1.1\r\nHost: localhost:{port}\r\n\r\n".encode())
+        head(s)
+        s = ssl.create_default_context().wrap_socket(s, server_hostname="localhost")
+        target = "/echo"
+    else:
+        target = f"http://127.0.0.1:{port}/echo"
+    s.sendall(f"GET {target} HTTP/1.1\r\nHost: localhost:{port}\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n".encode())
+    print(mode, head(s))
+    for word in [b"ping", b"pong" * 50000]:
+        s.sendall(word)
+        got = b""
+        while len(got) < len(word):
+            try:
+                chunk = s.recv(65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            got += chunk
+        print(mode, "echo-ok" if got == word else f"echo-bad {len(got)}")
+    s.close()
+talk("tls", int(sys.argv[1]))
+talk("plain", int(sys.argv[2]))
+"#;
+
+/// WebSocket-style upgrades keep working under interception: the 101 is passed on and the
+/// upgraded bytes are relayed both ways, inside TLS and in plain HTTP.
+#[test]
+fn upgraded_connections_are_relayed_both_ways() {
+    if Command::new("python3").arg("--version").output().is_err() {
+        eprintln!("skipped: python3 is not installed");
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().canonicalize().unwrap();
+    let db = dir.join("store/fl.db");
+    let (config, trusted) = test_ca(&dir, "ws");
+    let tls_port = upgrade_server(Some(config));
+    let plain_port = upgrade_server(None);
+    std::fs::write(dir.join("agent.py"), UPGRADE_AGENT).unwrap();
+    let (t, p) = (tls_port.to_string(), plain_port.to_string());
+    let out = record(
+        &dir,
+        &db,
+        &trusted,
+        &["--no-trace", "--", "python3", "agent.py", &t, &p],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for line in [
+        "tls HTTP/1.1 101 Switching Protocols",
+        "plain HTTP/1.1 101 Switching Protocols",
+    ] {
+        assert!(
+            stdout.contains(line),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(stdout.matches("echo-ok").count(), 4, "{stdout}");
+    let evs = session_events(&db, &session_of(&out));
+    let switched: Vec<&Event> = evs.iter().filter(|e| e.data["status"] == 101).collect();
+    assert_eq!(switched.len(), 2, "{evs:#?}");
+    assert!(
+        switched[0].data["response_body"]
+            .as_str()
+            .unwrap()
+            .contains("switched to echo")
+    );
+    let requests: Vec<&str> = evs
+        .iter()
+        .filter(|e| e.kind == Kind::ApiCall && e.data["method"] == "GET")
+        .filter_map(|e| e.data["url"].as_str())
+        .collect();
+    assert!(
+        requests.contains(&format!("https://localhost:{tls_port}/echo").as_str()),
+        "{requests:?}"
     );
 }

@@ -14,19 +14,24 @@
 //!   refuses the CA, the protocol is not TLS) is tunnelled untouched and recorded as a `gap`.
 //! - With the guard on, a request is committed and decided before it is forwarded; a denied one
 //!   gets a 403 from the proxy, never reaches the server, and a `decision` is recorded.
+//! - A request that asks to switch protocols (`Upgrade: websocket`, ...) is recorded like any
+//!   other; when the server answers `101`, the proxy relays the bytes of the upgraded connection
+//!   both ways untouched (its frames are not recorded), as a tunnel would.
 //! - Accept and upstream errors become `gap` events; the client still gets a 502 as it would
 //!   from any proxy.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream, ToSocketAddrs};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use flightlog_formats::{Kind, NewEvent};
-use rustls::StreamOwned;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use rustls::client::ClientConnection;
 use rustls::server::Acceptor;
+use rustls::{ServerConnection, StreamOwned};
 use serde_json::{Value, json};
 
 use super::judge::{Judge, body_excerpt};
@@ -236,6 +241,46 @@ enum Origin<'a> {
     },
 }
 
+/// A stream the proxy can relay an upgraded connection over: its socket (for `poll`), and a
+/// way to end its sending side.
+trait Sock: Read + Write {
+    fn socket(&self) -> BorrowedFd<'_>;
+    fn set_nonblocking(&self, on: bool) -> io::Result<()>;
+    fn end_writes(&mut self);
+}
+
+impl Sock for TcpStream {
+    fn socket(&self) -> BorrowedFd<'_> {
+        self.as_fd()
+    }
+    fn set_nonblocking(&self, on: bool) -> io::Result<()> {
+        TcpStream::set_nonblocking(self, on)
+    }
+    fn end_writes(&mut self) {
+        let _ = self.shutdown(Shutdown::Write);
+    }
+}
+
+macro_rules! tls_sock {
+    ($conn:ty) => {
+        impl Sock for StreamOwned<$conn, TcpStream> {
+            fn socket(&self) -> BorrowedFd<'_> {
+                self.sock.as_fd()
+            }
+            fn set_nonblocking(&self, on: bool) -> io::Result<()> {
+                self.sock.set_nonblocking(on)
+            }
+            fn end_writes(&mut self) {
+                self.conn.send_close_notify();
+                let _ = flush_nb(self);
+                let _ = self.sock.shutdown(Shutdown::Write);
+            }
+        }
+    };
+}
+tls_sock!(ServerConnection);
+tls_sock!(ClientConnection);
+
 /// The server side of one forwarded request.
 enum Upstream {
     Plain(TcpStream),
@@ -263,6 +308,145 @@ impl Write for Upstream {
             Upstream::Plain(s) => s.flush(),
             Upstream::Tls(s) => s.flush(),
         }
+    }
+}
+
+impl Sock for Upstream {
+    fn socket(&self) -> BorrowedFd<'_> {
+        match self {
+            Upstream::Plain(s) => s.socket(),
+            Upstream::Tls(s) => s.socket(),
+        }
+    }
+    fn set_nonblocking(&self, on: bool) -> io::Result<()> {
+        match self {
+            Upstream::Plain(s) => Sock::set_nonblocking(s, on),
+            Upstream::Tls(s) => s.set_nonblocking(on),
+        }
+    }
+    fn end_writes(&mut self) {
+        match self {
+            Upstream::Plain(s) => s.end_writes(),
+            Upstream::Tls(s) => s.end_writes(),
+        }
+    }
+}
+
+/// How long an upgraded connection may stay silent both ways before the proxy drops it.
+const UPGRADED_IDLE: Duration = Duration::from_secs(24 * 3600);
+
+/// Writes all of `buf` to a non-blocking stream, waiting for the socket when it is full.
+fn write_all_nb<W: Sock>(w: &mut W, mut buf: &[u8]) -> io::Result<()> {
+    while !buf.is_empty() {
+        match w.write(buf) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => buf = &buf[n..],
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                wait(w.socket(), PollFlags::POLLOUT)?
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    flush_nb(w)
+}
+
+fn flush_nb<W: Sock + ?Sized>(w: &mut W) -> io::Result<()> {
+    loop {
+        match w.flush() {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                wait(w.socket(), PollFlags::POLLOUT)?
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn wait(fd: BorrowedFd<'_>, what: PollFlags) -> io::Result<()> {
+    let mut fds = [PollFd::new(fd, what)];
+    match poll(&mut fds, PollTimeout::from(10_000u16)) {
+        Ok(0) => Err(io::ErrorKind::TimedOut.into()),
+        Ok(_) => Ok(()),
+        Err(nix::errno::Errno::EINTR) => Ok(()),
+        Err(e) => Err(io::Error::from(e)),
+    }
+}
+
+/// Relays an upgraded connection (WebSocket, ...) both ways until both sides have ended:
+/// non-blocking reads on each side, `poll` on both sockets when neither had anything.
+fn splice<A: Sock, B: Sock>(a: &mut A, b: &mut B) -> io::Result<()> {
+    a.set_nonblocking(true)?;
+    b.set_nonblocking(true)?;
+    let mut buf = vec![0u8; 16 * 1024];
+    let (mut a_open, mut b_open) = (true, true);
+    let mut idle_since = Instant::now();
+    while a_open || b_open {
+        let mut moved = false;
+        if a_open {
+            match relay_once(a, b, &mut buf)? {
+                Some(true) => moved = true,
+                Some(false) => {}
+                None => a_open = false,
+            }
+        }
+        if b_open {
+            match relay_once(b, a, &mut buf)? {
+                Some(true) => moved = true,
+                Some(false) => {}
+                None => b_open = false,
+            }
+        }
+        if moved {
+            idle_since = Instant::now();
+            continue;
+        }
+        if idle_since.elapsed() > UPGRADED_IDLE {
+            break;
+        }
+        let mut fds = Vec::with_capacity(2);
+        if a_open {
+            fds.push(PollFd::new(a.socket(), PollFlags::POLLIN));
+        }
+        if b_open {
+            fds.push(PollFd::new(b.socket(), PollFlags::POLLIN));
+        }
+        match poll(&mut fds, PollTimeout::from(1_000u16)) {
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(io::Error::from(e)),
+        }
+    }
+    Ok(())
+}
+
+/// Moves what `from` has to `to`: Some(true) if bytes moved, Some(false) if nothing was
+/// there, None at the end of `from` (whose end is passed on to `to`).
+fn relay_once<F: Sock, T: Sock>(
+    from: &mut F,
+    to: &mut T,
+    buf: &mut [u8],
+) -> io::Result<Option<bool>> {
+    match from.read(buf) {
+        Ok(0) => {
+            to.end_writes();
+            Ok(None)
+        }
+        Ok(n) => {
+            write_all_nb(to, &buf[..n])?;
+            Ok(Some(true))
+        }
+        Err(e)
+            if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::Interrupted =>
+        {
+            Ok(Some(false))
+        }
+        // A TLS peer that closes without close_notify ends the same way.
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+            to.end_writes();
+            Ok(None)
+        }
+        Err(e) => Err(e),
     }
 }
 
@@ -674,7 +858,7 @@ const HOP: [&str; 8] = [
 ];
 
 /// Forwards one request. Ok(true) = the client connection may carry another.
-fn forward<S: Read + Write>(
+fn forward<S: Sock>(
     head: &Head,
     reader: &mut BufReader<S>,
     sink: &Sink,
@@ -763,6 +947,11 @@ fn forward<S: Read + Write>(
         })
         .cloned()
         .collect();
+    // A request to switch protocols keeps its Upgrade header (WebSocket, ...).
+    let upgrade = head
+        .get("Upgrade")
+        .filter(|_| head.has_token("Connection", "upgrade"))
+        .map(str::to_string);
     let local = sink.local_id();
     let started = Instant::now();
     let data = judge.http_data(method, &url, &fwd_headers, &body, EXCERPT);
@@ -802,7 +991,10 @@ fn forward<S: Read + Write>(
     if !body.is_empty() || matches!(method.as_str(), "POST" | "PUT" | "PATCH") {
         req.push_str(&format!("Content-Length: {}\r\n", body.len()));
     }
-    req.push_str("Connection: close\r\n\r\n");
+    match &upgrade {
+        Some(u) => req.push_str(&format!("Upgrade: {u}\r\nConnection: Upgrade\r\n\r\n")),
+        None => req.push_str("Connection: close\r\n\r\n"),
+    }
     up.write_all(req.as_bytes())?;
     up.write_all(&body)?;
     up.flush()?;
@@ -832,6 +1024,9 @@ fn forward<S: Read + Write>(
         }
     };
     let status: u16 = resp.line.1.parse().unwrap_or(0);
+    if status == 101 && upgrade.is_some() {
+        return switch_protocols(&resp, reader, ur, sink, local, started);
+    }
     let no_body = method.eq_ignore_ascii_case("HEAD") || status == 204 || status == 304;
     let chunked = resp.has_token("Transfer-Encoding", "chunked");
     let length: Option<usize> = resp
@@ -887,6 +1082,53 @@ fn forward<S: Read + Write>(
     );
     res?;
     Ok(keep)
+}
+
+/// The server agreed to switch protocols: pass its 101 on, then relay the upgraded connection
+/// both ways until it ends. The connection carries no further HTTP requests.
+fn switch_protocols<S: Sock>(
+    resp: &Head,
+    reader: &mut BufReader<S>,
+    ur: BufReader<Upstream>,
+    sink: &Sink,
+    local: u64,
+    started: Instant,
+) -> io::Result<bool> {
+    let mut h = format!("HTTP/1.1 {} {}\r\n", resp.line.1, resp.line.2);
+    for (k, v) in &resp.headers {
+        h.push_str(&format!("{k}: {v}\r\n"));
+    }
+    h.push_str("\r\n");
+    reader.get_mut().write_all(h.as_bytes())?;
+    reader.get_mut().flush()?;
+    let protocol = resp
+        .get("Upgrade")
+        .unwrap_or("another protocol")
+        .to_string();
+    record_response(
+        sink,
+        local,
+        Some(101),
+        format!("<switched to {protocol}: the frames that follow are relayed, not recorded>")
+            .as_bytes(),
+        started,
+        None,
+    );
+    // Bytes either side sent right after the heads are already read: pass them on first.
+    let from_client = reader.buffer().to_vec();
+    reader.consume(from_client.len());
+    let from_server = ur.buffer().to_vec();
+    let mut up = ur.into_inner();
+    if !from_client.is_empty() {
+        up.write_all(&from_client)?;
+        up.flush()?;
+    }
+    if !from_server.is_empty() {
+        reader.get_mut().write_all(&from_server)?;
+        reader.get_mut().flush()?;
+    }
+    splice(reader.get_mut(), &mut up)?;
+    Ok(false)
 }
 
 fn copy_keep(r: &mut impl Read, w: &mut impl Write, kept: &mut Vec<u8>) -> io::Result<()> {
