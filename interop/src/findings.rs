@@ -1,6 +1,8 @@
 //! Findings (boundary crossings and destructive actions) as the exports need them, decoupled
 //! from the analysis types so every export can be tested on its own.
 
+use std::collections::HashMap;
+
 use flightlog_analysis::Analysis;
 use flightlog_formats::Event;
 use serde::Serialize;
@@ -70,16 +72,19 @@ pub fn from_analysis(a: &Analysis, events: &[Event]) -> Vec<Finding> {
             evidence: c.evidence.clone(),
         });
     }
+    // The time of the first event of each seq, for the destructive actions (which carry none).
+    let mut ts_of: HashMap<u64, &str> = HashMap::new();
+    if !a.destructive.is_empty() {
+        for e in events {
+            ts_of.entry(e.seq).or_insert(&e.ts);
+        }
+    }
     for d in &a.destructive {
         let severity = serde_json::to_value(d.severity)
             .ok()
             .and_then(|v| v.as_str().map(str::to_string))
             .unwrap_or_else(|| "high".into());
-        let ts = events
-            .iter()
-            .find(|e| e.seq == d.seq)
-            .map(|e| e.ts.clone())
-            .unwrap_or_default();
+        let ts = ts_of.get(&d.seq).map(|t| t.to_string()).unwrap_or_default();
         out.push(Finding {
             seq: d.seq,
             ts,

@@ -4,7 +4,10 @@
 //! All agent-controlled text is escaped for HTML and made visible: control characters and
 //! bidirectional overrides (which could reorder what a reviewer reads) are shown as `\u{..}`.
 
+use std::collections::{HashMap, HashSet};
+
 use flightlog_analysis::Analysis;
+use flightlog_analysis::analyze::EventFacts;
 use flightlog_formats::{Event, Kind};
 
 use crate::export::{one_line, summary};
@@ -57,7 +60,12 @@ tr.crossing td{background:var(--redbg)}tr.destructive td{background:var(--amberb
 /// `intact` the verification result. One self-contained page.
 pub fn report_html(analysis: &Analysis, events: &[Event], intact: bool) -> String {
     let a = analysis;
-    let by_seq = |seq: u64| events.iter().find(|e| e.seq == seq);
+    // The first event of each seq, looked up rather than scanned for.
+    let mut first_event: HashMap<u64, &Event> = HashMap::with_capacity(events.len());
+    for e in events {
+        first_event.entry(e.seq).or_insert(e);
+    }
+    let by_seq = |seq: u64| first_event.get(&seq).copied();
     let t0 = events.first().and_then(Event::time);
     let rel = |e: &Event| match (e.time(), t0) {
         (Some(t), Some(s)) => format!("+{:.3}s", (t - s).num_milliseconds() as f64 / 1000.0),
@@ -226,12 +234,20 @@ pub fn report_html(analysis: &Analysis, events: &[Event], intact: bool) -> Strin
     }
     // Timeline: the whole session when small, else around the findings.
     h.push_str("<h2 id=\"timeline\">Timeline</h2>\n");
-    let marked: Vec<u64> = a
+    let mut marked: Vec<u64> = a
         .boundary_crossings
         .iter()
         .map(|c| c.seq)
         .chain(a.destructive.iter().map(|d| d.seq))
         .collect();
+    marked.sort_unstable();
+    // The closest finding at or after seq - 20 is the one that can be within 20 of seq.
+    let near_finding = |seq: u64| {
+        let from = marked.partition_point(|m| *m < seq.saturating_sub(20));
+        marked
+            .get(from)
+            .is_some_and(|m| seq + 20 >= *m && seq <= m + 20)
+    };
     let keep = |seq: u64| -> bool {
         if events.len() <= 2000 {
             return true;
@@ -240,7 +256,7 @@ pub fn report_html(analysis: &Analysis, events: &[Event], intact: bool) -> Strin
             .critical_window
             .as_ref()
             .is_some_and(|w| seq + 20 >= w.from_seq && seq <= w.to_seq + 20);
-        in_window || marked.iter().any(|m| seq + 20 >= *m && seq <= m + 20)
+        in_window || near_finding(seq)
     };
     if events.len() > 2000 {
         h.push_str(&format!(
@@ -249,19 +265,20 @@ pub fn report_html(analysis: &Analysis, events: &[Event], intact: bool) -> Strin
         ));
     }
     h.push_str("<table><tr><th>time</th><th>seq</th><th>kind</th><th>source</th><th>env</th><th>what</th></tr>\n");
-    let env_of = |seq: u64| {
-        a.facts
-            .iter()
-            .find(|f| f.seq == seq)
-            .and_then(|f| f.env.clone())
-    };
+    let mut facts_of: HashMap<u64, &EventFacts> = HashMap::with_capacity(a.facts.len());
+    for f in &a.facts {
+        facts_of.entry(f.seq).or_insert(f);
+    }
+    let env_of = |seq: u64| facts_of.get(&seq).and_then(|f| f.env.clone());
+    let crossing_seqs: HashSet<u64> = a.boundary_crossings.iter().map(|c| c.seq).collect();
+    let destructive_seqs: HashSet<u64> = a.destructive.iter().map(|d| d.seq).collect();
     for e in events.iter().filter(|e| keep(e.seq)) {
         if e.kind == Kind::Checkpoint && events.len() > 50 {
             continue;
         }
-        let class = if a.boundary_crossings.iter().any(|c| c.seq == e.seq) {
+        let class = if crossing_seqs.contains(&e.seq) {
             " class=\"crossing\""
-        } else if a.destructive.iter().any(|d| d.seq == e.seq) {
+        } else if destructive_seqs.contains(&e.seq) {
             " class=\"destructive\""
         } else {
             ""

@@ -12,7 +12,7 @@ use flightlog_formats::Kind;
 use flightlog_formats::progress::{NoProgress, Progress, Ticker};
 use serde_json::{Value, json};
 
-use super::{Record, finding_label, findings_at, s};
+use super::{FindingsBySeq, Record, finding_label, s};
 use crate::Result;
 use crate::findings::Finding;
 
@@ -85,6 +85,7 @@ fn lines_ticking(records: &[Record], findings: &[Finding], ticker: &mut Ticker<'
             _ => 0,
         }
     };
+    let by_seq = FindingsBySeq::new(findings);
     let mut exit: Option<String> = None;
     for r in records {
         ticker.add(1);
@@ -103,7 +104,7 @@ fn lines_ticking(records: &[Record], findings: &[Finding], ticker: &mut Ticker<'
             };
             push(&mut out, at, code, s(d, "data").unwrap_or(""));
         }
-        for f in findings_at(findings, e.seq) {
+        for f in by_seq.at(e.seq) {
             let label = format!(
                 "{} [hash {}]",
                 finding_label(f),

@@ -10,7 +10,7 @@ use std::io::Write;
 use flightlog_formats::Kind;
 use flightlog_formats::progress::{NoProgress, Progress, Ticker};
 
-use super::{Record, epoch_ms, findings_at, one_line, s, summary};
+use super::{FindingsBySeq, Record, epoch_ms, one_line, s, summary};
 use crate::Result;
 use crate::findings::{Finding, FindingKind};
 
@@ -77,6 +77,7 @@ pub fn write_with_progress(
 ) -> Result<u64> {
     let mut ticker = Ticker::new(progress, 0, records.len() as u64);
     let io = |e| crate::Error::io("<output>", e);
+    let by_seq = FindingsBySeq::new(findings);
     let mut n = 0;
     for r in records {
         let e = &r.event;
@@ -111,7 +112,7 @@ pub fn write_with_progress(
             .and_then(|_| out.write_all(b"\n"))
             .map_err(io)?;
         n += 1;
-        for f in findings_at(findings, e.seq) {
+        for f in by_seq.at(e.seq) {
             let class = match f.kind {
                 FindingKind::Crossing => "finding.boundary_crossing".to_string(),
                 FindingKind::Destructive => format!("finding.destructive.{}", f.rule),

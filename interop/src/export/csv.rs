@@ -9,7 +9,7 @@ use std::io::Write;
 
 use flightlog_formats::progress::{NoProgress, Progress, Ticker};
 
-use super::{Record, findings_at, summary};
+use super::{FindingsBySeq, Record, summary};
 use crate::Result;
 use crate::findings::Finding;
 use crate::findings::FindingKind;
@@ -48,10 +48,11 @@ pub fn write_with_progress(
     let io = |e| crate::Error::io("<output>", e);
     out.write_all(HEADER.join(",").as_bytes()).map_err(io)?;
     out.write_all(b"\r\n").map_err(io)?;
+    let by_seq = FindingsBySeq::new(findings);
     let mut n = 0;
     for r in records {
         let e = &r.event;
-        let fs: Vec<&Finding> = findings_at(findings, e.seq).collect();
+        let fs = by_seq.at(e.seq);
         let finding = fs
             .iter()
             .map(|f| match f.kind {
@@ -96,7 +97,50 @@ pub fn write_with_progress(
 
 #[cfg(test)]
 mod tests {
-    use super::cell;
+    use flightlog_formats::Kind;
+    use serde_json::json;
+
+    use super::{cell, write};
+    use crate::export::test_data::{finding, record};
+    use crate::findings::{Finding, FindingKind};
+
+    #[test]
+    fn findings_land_on_the_rows_of_their_events() {
+        let records: Vec<_> = (0..1000)
+            .map(|seq| record(seq, Kind::Message, json!({"text": format!("m{seq}")})))
+            .collect();
+        // Given out of seq order; two about every tenth event, none about most.
+        let mut findings: Vec<Finding> = Vec::new();
+        for seq in (0..1000).rev().filter(|s| s % 5 == 0) {
+            for _ in 0..(if seq % 10 == 0 { 2 } else { 1 }) {
+                findings.push(finding(seq, findings.len()));
+            }
+        }
+        let mut out = Vec::new();
+        assert_eq!(write(&records, &findings, &mut out).expect("csv"), 1000);
+        let text = String::from_utf8(out).expect("utf-8");
+        let rows: Vec<&str> = text
+            .split("\r\n")
+            .skip(1)
+            .filter(|r| !r.is_empty())
+            .collect();
+        assert_eq!(rows.len(), 1000);
+        for (seq, row) in rows.iter().enumerate() {
+            let cells: Vec<&str> = row.split(',').collect();
+            assert_eq!(cells[0], seq.to_string());
+            let want: Vec<String> = findings
+                .iter()
+                .filter(|f| f.seq == seq as u64)
+                .map(|f| match f.kind {
+                    FindingKind::Crossing => format!("crossing: {}", f.title),
+                    FindingKind::Destructive => format!("destructive: {}", f.rule),
+                })
+                .collect();
+            assert_eq!(cells[6], want.join("; "), "seq {seq}");
+            let severity = if want.is_empty() { "" } else { "high" };
+            assert_eq!(cells[7], severity, "seq {seq}");
+        }
+    }
 
     #[test]
     fn formula_cells_are_neutralized_and_quoted() {

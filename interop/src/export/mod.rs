@@ -73,9 +73,27 @@ pub fn epoch_nanos(e: &Event) -> String {
         .to_string()
 }
 
-/// The findings about one event.
-pub fn findings_at(findings: &[Finding], seq: u64) -> impl Iterator<Item = &Finding> {
-    findings.iter().filter(move |f| f.seq == seq)
+/// A session's findings by the seq of the event they are about, built once per export so the
+/// findings of each exported event are found by a binary search instead of a scan.
+#[derive(Debug, Clone, Default)]
+pub struct FindingsBySeq<'a> {
+    /// Stably sorted by seq: the findings about one event keep their order in the input.
+    sorted: Vec<&'a Finding>,
+}
+
+impl<'a> FindingsBySeq<'a> {
+    pub fn new(findings: &'a [Finding]) -> Self {
+        let mut sorted: Vec<&'a Finding> = findings.iter().collect();
+        sorted.sort_by_key(|f| f.seq);
+        FindingsBySeq { sorted }
+    }
+
+    /// The findings about the event at `seq`, in the order they were given.
+    pub fn at(&self, seq: u64) -> &[&'a Finding] {
+        let from = self.sorted.partition_point(|f| f.seq < seq);
+        let rest = &self.sorted[from..];
+        &rest[..rest.partition_point(|f| f.seq == seq)]
+    }
 }
 
 pub(crate) fn s<'a>(v: &'a Value, k: &str) -> Option<&'a str> {
@@ -226,9 +244,81 @@ pub(crate) fn finding_label(f: &Finding) -> String {
     }
 }
 
+/// Records and findings for the exports' tests.
+#[cfg(test)]
+pub(crate) mod test_data {
+    use flightlog_formats::{Event, Kind};
+    use serde_json::Value;
+
+    use super::Record;
+    use crate::findings::{Finding, FindingKind};
+
+    /// A record of session `s` at `seq` (one second apart), with made-up links.
+    pub fn record(seq: u64, kind: Kind, data: Value) -> Record {
+        Record {
+            event: Event {
+                v: 1,
+                session: "s".into(),
+                seq,
+                ts: format!(
+                    "2026-04-25T{:02}:{:02}:{:02}.000000Z",
+                    seq / 3600 % 24,
+                    seq / 60 % 60,
+                    seq % 60
+                ),
+                kind,
+                source: "test".into(),
+                env: None,
+                redactions: Vec::new(),
+                data,
+            },
+            prev: format!("{seq:064x}"),
+            hash: format!("{:064x}", seq + 1),
+        }
+    }
+
+    /// The `n`-th finding, about `seq` (crossings and destructive actions alternate).
+    pub fn finding(seq: u64, n: usize) -> Finding {
+        Finding {
+            seq,
+            ts: String::new(),
+            kind: if n.is_multiple_of(2) {
+                FindingKind::Crossing
+            } else {
+                FindingKind::Destructive
+            },
+            title: format!("finding {n}"),
+            severity: "high".into(),
+            rule: format!("rule-{n}"),
+            from_env: None,
+            to_env: None,
+            evidence: Vec::new(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::one_line;
+    use super::test_data::finding;
+    use super::{FindingsBySeq, one_line};
+    use crate::findings::Finding;
+
+    #[test]
+    fn findings_by_seq_finds_what_a_scan_finds() {
+        // Many findings, out of seq order, up to several about one event, most events with none.
+        let findings: Vec<Finding> = (0..3000u64)
+            .map(|n| finding((n * 7919) % 1000 * 3, n as usize))
+            .collect();
+        let by_seq = FindingsBySeq::new(&findings);
+        for seq in 0..3100 {
+            let scan: Vec<&Finding> = findings.iter().filter(|f| f.seq == seq).collect();
+            assert_eq!(by_seq.at(seq), scan.as_slice(), "seq {seq}");
+        }
+        assert_eq!(by_seq.at(0).len(), 3);
+        assert!(by_seq.at(1).is_empty());
+        assert!(by_seq.at(u64::MAX).is_empty());
+        assert!(FindingsBySeq::new(&[]).at(0).is_empty());
+    }
 
     #[test]
     fn one_line_collapses_and_cuts() {

@@ -17,7 +17,7 @@ use flightlog_formats::Kind;
 use flightlog_formats::progress::{NoProgress, Progress, Ticker};
 use serde_json::{Map, Value, json};
 
-use super::{Record, epoch_ms, findings_at, s, summary};
+use super::{FindingsBySeq, Record, epoch_ms, s, summary};
 use crate::Result;
 use crate::findings::{Finding, FindingKind};
 
@@ -80,6 +80,7 @@ fn events_ticking(records: &[Record], findings: &[Finding], ticker: &mut Ticker<
         .filter(|r| r.event.kind == Kind::ApiCall)
         .filter_map(|r| r.event.data.get("via_seq").and_then(Value::as_u64))
         .collect();
+    let by_seq = FindingsBySeq::new(findings);
     let mut out = Vec::new();
     for r in records {
         let e = &r.event;
@@ -106,7 +107,7 @@ fn events_ticking(records: &[Record], findings: &[Finding], ticker: &mut Ticker<
             }
             _ => {}
         }
-        for f in findings_at(findings, e.seq) {
+        for f in by_seq.at(e.seq) {
             out.push(detection(&ctx, r, f));
         }
         ticker.add(1);

@@ -14,7 +14,7 @@ use flightlog_formats::{Event, Kind};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::{Record, epoch_nanos, findings_at, s, summary};
+use super::{FindingsBySeq, Record, epoch_nanos, s, summary};
 use crate::Result;
 use crate::findings::Finding;
 
@@ -95,6 +95,10 @@ fn traces_ticking(records: &[Record], findings: &[Finding], ticker: &mut Ticker<
     let mut tool_index: HashMap<u64, usize> = HashMap::new();
     let mut open_tools: Vec<u64> = Vec::new();
     let mut exec_index: HashMap<u64, usize> = HashMap::new();
+    // The last span of each seq, and the first record of each seq that has findings.
+    let mut span_of: HashMap<u64, usize> = HashMap::new();
+    let mut first_with_findings: HashMap<u64, &Record> = HashMap::new();
+    let by_seq = FindingsBySeq::new(findings);
     for r in records {
         ticker.add(1);
         let e = &r.event;
@@ -139,6 +143,7 @@ fn traces_ticking(records: &[Record], findings: &[Finding], ticker: &mut Ticker<
                     .and_then(Value::as_u64)
                     .filter(|p| tool_index.contains_key(p));
                 tool_index.insert(e.seq, spans.len());
+                span_of.insert(e.seq, spans.len());
                 open_tools.push(e.seq);
                 spans.push(Span {
                     seq: Some(e.seq),
@@ -206,6 +211,7 @@ fn traces_ticking(records: &[Record], findings: &[Finding], ticker: &mut Ticker<
                     _ => epoch_nanos(e),
                 };
                 exec_index.insert(e.seq, spans.len());
+                span_of.insert(e.seq, spans.len());
                 spans.push(Span {
                     seq: Some(e.seq),
                     parent: containing(&open_tools),
@@ -248,6 +254,7 @@ fn traces_ticking(records: &[Record], findings: &[Finding], ticker: &mut Ticker<
                     .and_then(Value::as_u64)
                     .filter(|v| exec_index.contains_key(v))
                     .or_else(|| containing(&open_tools));
+                span_of.insert(e.seq, spans.len());
                 spans.push(Span {
                     seq: Some(e.seq),
                     parent,
@@ -263,7 +270,11 @@ fn traces_ticking(records: &[Record], findings: &[Finding], ticker: &mut Ticker<
             _ => {}
         }
         // Findings become span events on the event's own span (or the root).
-        for f in findings_at(findings, e.seq) {
+        let at = by_seq.at(e.seq);
+        if !at.is_empty() {
+            first_with_findings.entry(e.seq).or_insert(r);
+        }
+        for f in at {
             let ev = json!({
                 "timeUnixNano": epoch_nanos(e),
                 "name": format!("flightlog.{}", match f.kind { crate::findings::FindingKind::Crossing => "boundary_crossing", crate::findings::FindingKind::Destructive => "destructive_action" }),
@@ -276,19 +287,23 @@ fn traces_ticking(records: &[Record], findings: &[Finding], ticker: &mut Ticker<
                     attr("flightlog.summary", json!(summary(e))),
                 ],
             });
-            match spans.iter_mut().rev().find(|sp| sp.seq == Some(e.seq)) {
-                Some(sp) => sp.events.push(ev),
-                None => spans.push(Span {
-                    seq: Some(e.seq),
-                    parent: containing(&open_tools),
-                    name: format!("flightlog {}", e.kind.as_str()),
-                    kind: SPAN_KIND_INTERNAL,
-                    start: epoch_nanos(e),
-                    end: epoch_nanos(e),
-                    attrs: base_attrs(e, first_record(records, e.seq)),
-                    error: None,
-                    events: vec![ev],
-                }),
+            match span_of.get(&e.seq) {
+                Some(&i) => spans[i].events.push(ev),
+                None => {
+                    let first = first_with_findings.get(&e.seq).copied().unwrap_or(r);
+                    span_of.insert(e.seq, spans.len());
+                    spans.push(Span {
+                        seq: Some(e.seq),
+                        parent: containing(&open_tools),
+                        name: format!("flightlog {}", e.kind.as_str()),
+                        kind: SPAN_KIND_INTERNAL,
+                        start: epoch_nanos(e),
+                        end: epoch_nanos(e),
+                        attrs: base_attrs(e, first),
+                        error: None,
+                        events: vec![ev],
+                    })
+                }
             }
         }
     }
@@ -362,13 +377,6 @@ fn traces_ticking(records: &[Record], findings: &[Finding], ticker: &mut Ticker<
     }]})
 }
 
-fn first_record(records: &[Record], seq: u64) -> &Record {
-    records
-        .iter()
-        .find(|r| r.event.seq == seq)
-        .unwrap_or(&records[0])
-}
-
 /// Writes the OTLP/JSON document (one line). Returns the number of spans.
 pub fn write(records: &[Record], findings: &[Finding], out: impl Write) -> Result<u64> {
     write_with_progress(records, findings, out, &mut NoProgress)
@@ -395,4 +403,78 @@ pub fn write_with_progress(
         .map_err(|e| crate::Error::io("<output>", e))?;
     ticker.finish();
     Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use flightlog_formats::Kind;
+    use serde_json::{Value, json};
+
+    use super::traces;
+    use crate::export::Record;
+    use crate::export::test_data::{finding, record};
+    use crate::findings::Finding;
+
+    fn seq_attr(span: &Value) -> Option<u64> {
+        span["attributes"]
+            .as_array()?
+            .iter()
+            .find(|a| a["key"] == "flightlog.seq")?["value"]["intValue"]
+            .as_str()?
+            .parse()
+            .ok()
+    }
+
+    #[test]
+    fn findings_become_events_of_their_own_event_span() {
+        // Execs (which have a span) and terminal output (which has none), alternating; findings
+        // on every third event, two on every ninth, given out of order.
+        let records: Vec<Record> = (0..600)
+            .map(|seq| match seq % 2 {
+                0 => record(seq, Kind::Exec, json!({"argv": ["rm", "-rf", "x"]})),
+                _ => record(seq, Kind::Terminal, json!({"stream": "o", "data": "x"})),
+            })
+            .collect();
+        let mut findings: Vec<Finding> = Vec::new();
+        for seq in (0..600).rev().filter(|s| s % 3 == 0) {
+            let n = if seq % 9 == 0 { 2 } else { 1 };
+            for _ in 0..n {
+                findings.push(finding(seq, findings.len()));
+            }
+        }
+        let v = traces(&records, &findings);
+        let spans = v["resourceSpans"][0]["scopeSpans"][0]["spans"]
+            .as_array()
+            .expect("spans");
+        // The root span, one per exec, one per terminal event with findings.
+        let with_findings_no_span = (0..600).filter(|s| s % 2 == 1 && s % 3 == 0).count();
+        assert_eq!(spans.len(), 1 + 300 + with_findings_no_span);
+        let mut events_at: BTreeMap<u64, Vec<String>> = BTreeMap::new();
+        for sp in &spans[1..] {
+            let seq = seq_attr(sp).expect("flightlog.seq");
+            let titles = sp["events"].as_array().expect("events").iter().map(|e| {
+                e["attributes"]
+                    .as_array()
+                    .and_then(|a| a.iter().find(|a| a["key"] == "flightlog.title"))
+                    .and_then(|a| a["value"]["stringValue"].as_str())
+                    .unwrap_or("")
+                    .to_string()
+            });
+            assert!(
+                events_at.insert(seq, titles.collect()).is_none(),
+                "two spans for seq {seq}"
+            );
+        }
+        for seq in 0..600 {
+            let want: Vec<String> = findings
+                .iter()
+                .filter(|f| f.seq == seq)
+                .map(|f| f.title.clone())
+                .collect();
+            let got = events_at.get(&seq).cloned().unwrap_or_default();
+            assert_eq!(got, want, "seq {seq}");
+        }
+    }
 }
