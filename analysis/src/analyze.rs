@@ -845,10 +845,16 @@ pub fn analyze(events: &[Event], policy: &Policy) -> Analysis {
             denied_calls.insert(c);
         }
     }
+    // The first event of each seq, looked up once per destructive action (not scanned for).
+    let mut first_of: HashMap<u64, &Event> = HashMap::new();
+    if !destructive.is_empty() {
+        for e in events {
+            first_of.entry(e.seq).or_insert(e);
+        }
+    }
     for d in destructive.iter_mut() {
-        let call = events
-            .iter()
-            .find(|e| e.seq == d.seq)
+        let call = first_of
+            .get(&d.seq)
             .and_then(|e| e.data.get("call_id"))
             .and_then(Value::as_str);
         d.blocked = denied_seqs.contains(&d.seq) || call.is_some_and(|c| denied_calls.contains(c));
@@ -1686,12 +1692,15 @@ fn window(
     destructive: &[Destructive],
 ) -> Option<Window> {
     let idx_of = |seq: u64| events.iter().position(|e| e.seq == seq);
-    let crossing_seqs: Vec<u64> = crossings.iter().map(|c| c.seq).collect();
+    // Seqs of crossings (reported, or a fact's), so each destructive action is checked in O(1).
+    let crossing_seqs: HashSet<u64> = crossings
+        .iter()
+        .map(|c| c.seq)
+        .chain(facts.iter().filter(|f| f.crossing).map(|f| f.seq))
+        .collect();
     let anchor_seq = destructive
         .iter()
-        .find(|d| {
-            facts.iter().any(|f| f.seq == d.seq && f.crossing) || crossing_seqs.contains(&d.seq)
-        })
+        .find(|d| crossing_seqs.contains(&d.seq))
         .map(|d| d.seq)
         .or_else(|| crossings.first().map(|c| c.seq))
         .or_else(|| destructive.first().map(|d| d.seq))?;
