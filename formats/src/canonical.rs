@@ -105,6 +105,46 @@ fn write_str(out: &mut Vec<u8>, s: &str) {
     }
 }
 
+/// The fixed header of canonical event bytes, read without parsing the event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header<'a> {
+    /// The session id's bytes as they stand between the quotes (no escapes in them).
+    pub session: &'a [u8],
+    pub seq: u64,
+    /// The kind's bytes as they stand between the quotes (no escapes in them).
+    pub kind: &'a [u8],
+}
+
+/// Reads `session`, `seq` and `kind` from the fixed header of canonical event bytes:
+/// `{"v":N,"session":"…","seq":N,"ts":"…","kind":"…",`. None if the bytes do not start that
+/// way (or use escapes there); the caller then parses the event in full. Only the header is
+/// read: bytes that start like an event may still not be one.
+pub fn fast_header(raw: &[u8]) -> Option<Header<'_>> {
+    fn digits(b: &[u8]) -> Option<(u64, &[u8])> {
+        let n = b.iter().take_while(|c| c.is_ascii_digit()).count();
+        if n == 0 || n > 19 {
+            return None;
+        }
+        let v = std::str::from_utf8(&b[..n]).ok()?.parse().ok()?;
+        Some((v, &b[n..]))
+    }
+    fn string(b: &[u8]) -> Option<(&[u8], &[u8])> {
+        let end = b.iter().position(|c| *c == b'"' || *c == b'\\')?;
+        (b[end] == b'"').then(|| (&b[..end], &b[end + 1..]))
+    }
+    let rest = raw.strip_prefix(b"{\"v\":")?;
+    let (_, rest) = digits(rest)?;
+    let rest = rest.strip_prefix(b",\"session\":\"")?;
+    let (session, rest) = string(rest)?;
+    let rest = rest.strip_prefix(b",\"seq\":")?;
+    let (seq, rest) = digits(rest)?;
+    let rest = rest.strip_prefix(b",\"ts\":\"")?;
+    let (_, rest) = string(rest)?;
+    let rest = rest.strip_prefix(b",\"kind\":\"")?;
+    let (kind, _) = string(rest)?;
+    Some(Header { session, seq, kind })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,6 +193,26 @@ mod tests {
         let back = Event::from_bytes(&bytes).unwrap();
         assert_eq!(back, e);
         assert_eq!(to_bytes(&back), bytes);
+    }
+
+    #[test]
+    fn fast_header_reads_canonical_bytes_only() {
+        let bytes = to_bytes(&sample());
+        assert_eq!(
+            fast_header(&bytes),
+            Some(Header {
+                session: b"s1",
+                seq: 3,
+                kind: b"api_call"
+            })
+        );
+        // Escapes, another key order, or not an event: the caller parses in full.
+        let escaped = br#"{"v":1,"session":"s\u0031","seq":3,"ts":"t","kind":"note","#;
+        assert_eq!(fast_header(escaped), None);
+        let reordered = br#"{"session":"s1","v":1,"seq":3,"ts":"t","kind":"note","#;
+        assert_eq!(fast_header(reordered), None);
+        assert_eq!(fast_header(br#"{"v":1,"session":"s1","seq":-3,"#), None);
+        assert_eq!(fast_header(b""), None);
     }
 
     #[test]

@@ -2,12 +2,14 @@
 //! (with session, seq and kind), not just the first; the viewer shows a tampered log with the
 //! breaks marked, and `flightlog verify` turns the report into an exit code.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::io::BufRead;
 
 use ed25519_dalek::VerifyingKey;
 use serde::Serialize;
 
+use crate::canonical::fast_header;
 use crate::chain::{GENESIS, Hash32, link_hash, split_export_line};
 use crate::checkpoint::{
     SessionStatement, SignedCheckpoint, StoreCheckpoint, parse_session_checkpoint, verify_sig,
@@ -200,12 +202,12 @@ impl<'a> ChainCheck<'a> {
         // anything not in canonical form) are parsed in full.
         let mut full: Option<Event> = None;
         let (seq, session_ok, is_checkpoint) = match fast_header(raw) {
-            Some((sess, seq, kind)) => {
-                let is_cp = kind == b"checkpoint";
+            Some(h) => {
+                let is_cp = h.kind == b"checkpoint";
                 if is_cp {
                     full = Event::from_bytes(raw).ok();
                 }
-                (seq, sess == self.session.as_bytes(), is_cp)
+                (h.seq, h.session == self.session.as_bytes(), is_cp)
             }
             None => match Event::from_bytes(raw) {
                 Ok(e) => {
@@ -433,35 +435,6 @@ impl<'a> ChainCheck<'a> {
             }
         }
     }
-}
-
-/// Reads `session`, `seq` and `kind` from the fixed header of canonical event bytes:
-/// `{"v":N,"session":"…","seq":N,"ts":"…","kind":"…",`. None if the bytes are not in that
-/// form (or use escapes there); the caller then parses the event in full.
-fn fast_header(raw: &[u8]) -> Option<(&[u8], u64, &[u8])> {
-    fn digits(b: &[u8]) -> Option<(u64, &[u8])> {
-        let n = b.iter().take_while(|c| c.is_ascii_digit()).count();
-        if n == 0 || n > 19 {
-            return None;
-        }
-        let v = std::str::from_utf8(&b[..n]).ok()?.parse().ok()?;
-        Some((v, &b[n..]))
-    }
-    fn string(b: &[u8]) -> Option<(&[u8], &[u8])> {
-        let end = b.iter().position(|c| *c == b'"' || *c == b'\\')?;
-        (b[end] == b'"').then(|| (&b[..end], &b[end + 1..]))
-    }
-    let rest = raw.strip_prefix(b"{\"v\":")?;
-    let (_, rest) = digits(rest)?;
-    let rest = rest.strip_prefix(b",\"session\":\"")?;
-    let (session, rest) = string(rest)?;
-    let rest = rest.strip_prefix(b",\"seq\":")?;
-    let (seq, rest) = digits(rest)?;
-    let rest = rest.strip_prefix(b",\"ts\":\"")?;
-    let (_, rest) = string(rest)?;
-    let rest = rest.strip_prefix(b",\"kind\":\"")?;
-    let (kind, _) = string(rest)?;
-    Some((session, seq, kind))
 }
 
 /// Options for verifying a store.
@@ -772,9 +745,24 @@ pub fn verify_jsonl_with_progress(
     }
     // Lines grouped per session in file order, kept as bytes.
     let mut sessions: Vec<(String, Vec<Line>)> = Vec::new();
-    for (i, line) in reader.split(b'\n').enumerate() {
-        let line = line.map_err(|e| crate::error::Error::io("<jsonl>", e))?;
-        let line = line.strip_suffix(b"\r").unwrap_or(&line);
+    // Each session's place in `sessions`, and the place of the line before's (consecutive
+    // lines are nearly always of one session).
+    let mut places: HashMap<String, usize> = HashMap::new();
+    let mut current: Option<usize> = None;
+    let mut reader = reader;
+    let mut buf = Vec::new();
+    let mut line_no = 0u64;
+    loop {
+        buf.clear();
+        let n = reader
+            .read_until(b'\n', &mut buf)
+            .map_err(|e| crate::error::Error::io("<jsonl>", e))?;
+        if n == 0 {
+            break;
+        }
+        line_no += 1;
+        let line = buf.strip_suffix(b"\n").unwrap_or(&buf);
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.iter().all(|b| b.is_ascii_whitespace()) {
             continue;
         }
@@ -783,20 +771,29 @@ pub fn verify_jsonl_with_progress(
                 session: None,
                 seq: None,
                 kind: "bad_line".into(),
-                detail: format!(
-                    "line {} is not {{\"prev\":…,\"hash\":…,\"event\":…}}",
-                    i + 1
-                ),
+                detail: format!("line {line_no} is not {{\"prev\":…,\"hash\":…,\"event\":…}}"),
             });
             continue;
         };
-        let sid = Event::from_bytes(ev)
-            .map(|e| e.session)
-            .unwrap_or_else(|_| sessions.last().map(|s| s.0.clone()).unwrap_or_default());
-        match sessions.iter_mut().find(|s| s.0 == sid) {
-            Some(s) => s.1.push((prev, hash, ev.to_vec())),
-            None => sessions.push((sid, vec![(prev, hash, ev.to_vec())])),
-        }
+        // An event that names no session goes with the session that appeared last.
+        let sid = line_session(ev).unwrap_or_else(|| {
+            Cow::Owned(sessions.last().map(|s| s.0.clone()).unwrap_or_default())
+        });
+        let place = match current.filter(|&c| sessions[c].0 == *sid) {
+            Some(c) => c,
+            None => match places.get(sid.as_ref()) {
+                Some(&p) => p,
+                None => {
+                    let p = sessions.len();
+                    let sid = sid.into_owned();
+                    places.insert(sid.clone(), p);
+                    sessions.push((sid, Vec::new()));
+                    p
+                }
+            },
+        };
+        current = Some(place);
+        sessions[place].1.push((prev, hash, ev.to_vec()));
     }
     if sessions.is_empty() && report.problems.is_empty() {
         report.problems.push(Problem {
@@ -818,6 +815,15 @@ pub fn verify_jsonl_with_progress(
     }
     ticker.finish();
     Ok(report.finish())
+}
+
+/// The session a jsonl event names: read from its canonical header when it has one, else from
+/// the event parsed in full. None when neither names one.
+fn line_session(ev: &[u8]) -> Option<Cow<'_, str>> {
+    match fast_header(ev).map(|h| std::str::from_utf8(h.session)) {
+        Some(Ok(s)) => Some(Cow::Borrowed(s)),
+        _ => Event::from_bytes(ev).ok().map(|e| Cow::Owned(e.session)),
+    }
 }
 
 #[cfg(test)]

@@ -455,3 +455,116 @@ fn jsonl_with_a_foreign_key_is_rejected() {
         kinds_at(&r)
     );
 }
+
+/// Exports of the fixture's session and of a second one (`s2`, 5 events), lines interleaved.
+fn two_sessions_interleaved(fx: &Fx) -> Vec<Vec<u8>> {
+    let red = Redactor::new(fx.keys.fingerprint_key);
+    let s2 = fx
+        .store
+        .create_session(
+            &SessionMeta {
+                id: Some("s2".into()),
+                ..Default::default()
+            },
+            t(20),
+        )
+        .unwrap();
+    for i in 0..5 {
+        fx.store
+            .append(
+                &s2,
+                NewEvent::new(t(20 + i), Kind::Note, "test", json!({"i": i})),
+                &red,
+            )
+            .unwrap();
+    }
+    ensure_final_checkpoint(&fx.store, &s2, &fx.keys, t(50)).unwrap();
+    let mut b2 = Vec::new();
+    write_session(&fx.store, &s2, &mut b2).unwrap();
+    let (a, b) = (lines(&export(fx)), lines(&b2));
+    let mut out = Vec::new();
+    for i in 0..a.len().max(b.len()) {
+        out.extend(a.get(i).cloned());
+        out.extend(b.get(i).cloned());
+    }
+    out
+}
+
+#[test]
+fn jsonl_interleaved_sessions_are_told_apart() {
+    let fx = fixture();
+    let ls = two_sessions_interleaved(&fx);
+    let r = vj(&fx, &join(&ls));
+    assert!(r.intact, "{:?}", r.problems);
+    assert_eq!(r.events_checked, 11 + 6);
+    assert_eq!(r.checkpoints_checked, 2);
+    // An edit in the second session is reported there, at its seq.
+    let mut e = ls.clone();
+    e[5] = String::from_utf8(e[5].clone())
+        .unwrap()
+        .replace("{\"i\":2}", "{\"i\":7}")
+        .into_bytes();
+    let r = vj(&fx, &join(&e));
+    assert!(
+        r.problems.iter().any(|p| p.kind == "hash_mismatch"
+            && p.session.as_deref() == Some("s2")
+            && p.seq == Some(2)),
+        "{:?}",
+        r.problems
+    );
+    assert!(
+        r.problems
+            .iter()
+            .all(|p| p.session.as_deref() == Some("s2")),
+        "{:?}",
+        r.problems
+    );
+}
+
+#[test]
+fn jsonl_event_not_in_canonical_form_goes_with_the_session_it_names() {
+    // The session id written with escapes: the header cannot be read without parsing, the
+    // parsed event still names s2.
+    let fx = fixture();
+    let mut ls = two_sessions_interleaved(&fx);
+    let line = String::from_utf8(ls[5].clone()).unwrap();
+    assert!(line.contains("\"session\":\"s2\",\"seq\":2,"), "{line}");
+    ls[5] = line
+        .replace("\"session\":\"s2\"", "\"session\":\"\\u0073\\u0032\"")
+        .into_bytes();
+    let r = vj(&fx, &join(&ls));
+    let kinds: Vec<_> = r
+        .problems
+        .iter()
+        .map(|p| (p.session.as_deref(), p.kind.as_str(), p.seq))
+        .collect();
+    // Its bytes changed, so its hash no longer matches (nor the checkpoint over them); it is
+    // neither missing from s2 nor foreign to s1.
+    assert!(
+        kinds.contains(&(Some("s2"), "hash_mismatch", Some(2))),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds
+            .iter()
+            .all(|(s, k, _)| *s == Some("s2")
+                && matches!(*k, "hash_mismatch" | "checkpoint_mismatch")),
+        "{kinds:?}"
+    );
+}
+
+#[test]
+fn jsonl_event_that_does_not_parse_goes_with_the_session_that_appeared_last() {
+    let fx = fixture();
+    let mut ls = two_sessions_interleaved(&fx);
+    let (prev, hash, _) = crate::chain::split_export_line(&ls[6]).unwrap();
+    ls[6] = crate::chain::export_line(&prev, &hash, b"{\"junk\":true}");
+    let r = vj(&fx, &join(&ls));
+    assert!(
+        r.problems
+            .iter()
+            .any(|p| p.kind == "unparseable" && p.session.as_deref() == Some("s2")),
+        "{:?}",
+        r.problems
+    );
+}
