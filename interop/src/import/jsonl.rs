@@ -6,12 +6,14 @@
 //! and signatures. A `note` appended after the original events records where it came from. A file
 //! that does not verify is refused with every problem found; nothing is stored.
 
-use std::collections::HashSet;
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
+use flightlog_formats::canonical::fast_header;
 use flightlog_formats::chain::split_export_line;
 use flightlog_formats::checkpoint::parse_session_checkpoint;
 use flightlog_formats::keys::{VerifyingKey, key_id, public_key_from_hex};
@@ -31,18 +33,38 @@ pub fn signing_keys(bytes: &[u8]) -> Vec<VerifyingKey> {
         let Some((_, _, ev)) = split_export_line(line.strip_suffix(b"\r").unwrap_or(line)) else {
             continue;
         };
-        let Ok(e) = Event::from_bytes(ev) else {
-            continue;
-        };
-        if e.kind == Kind::Checkpoint
-            && let Some((_, pk, _)) = parse_session_checkpoint(&e.data)
-            && let Some(k) = public_key_from_hex(&pk)
+        if let Some(k) = checkpoint_key(ev)
             && !out.contains(&k)
         {
             out.push(k);
         }
     }
     out
+}
+
+/// The public key a session checkpoint event carries; None for any other event. Only
+/// checkpoints (and events whose canonical header cannot be read) are parsed.
+fn checkpoint_key(ev: &[u8]) -> Option<VerifyingKey> {
+    if fast_header(ev).is_some_and(|h| h.kind != Kind::Checkpoint.as_str().as_bytes()) {
+        return None;
+    }
+    let e = Event::from_bytes(ev).ok()?;
+    if e.kind != Kind::Checkpoint {
+        return None;
+    }
+    let (_, pk, _) = parse_session_checkpoint(&e.data)?;
+    public_key_from_hex(&pk)
+}
+
+/// The session and seq of an event: from its canonical header, else from the event parsed.
+fn session_and_seq(ev: &[u8]) -> Result<(Cow<'_, str>, u64)> {
+    if let Some(h) = fast_header(ev)
+        && let Ok(session) = std::str::from_utf8(h.session)
+    {
+        return Ok((Cow::Borrowed(session), h.seq));
+    }
+    let e = Event::from_bytes(ev)?;
+    Ok((Cow::Owned(e.session), e.seq))
 }
 
 /// Adds a public key to a store's trusted keys (`<key dir>/imported-<key id>.pub`, 0600), so
@@ -108,8 +130,12 @@ pub fn import_with_progress(
     let n_checked = report.events_checked;
     let total = n_checked.saturating_mul(3);
     let mut ticker = Ticker::new(progress, n_checked, total);
-    // Sessions in file order, rows verbatim.
+    // Sessions in file order, rows verbatim, and the keys that signed them, in one pass that
+    // reads each event's canonical header (the store parses every event as it inserts it).
     let mut sessions: Vec<(String, Vec<StoredEvent>)> = Vec::new();
+    let mut places: HashMap<String, usize> = HashMap::new();
+    let mut current: Option<usize> = None;
+    let mut keys: Vec<VerifyingKey> = Vec::new();
     for line in bytes.split(|b| *b == b'\n') {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.iter().all(u8::is_ascii_whitespace) {
@@ -117,19 +143,36 @@ pub fn import_with_progress(
         }
         let (prev, hash, ev) = split_export_line(line)
             .ok_or_else(|| Error::Invalid(format!("{name}: a line is not an export line")))?;
-        let e = Event::from_bytes(ev)?;
+        let (sid, seq) = session_and_seq(ev)?;
+        if let Some(k) = checkpoint_key(ev)
+            && !keys.contains(&k)
+        {
+            keys.push(k);
+        }
         let row = StoredEvent {
-            seq: e.seq,
+            seq,
             prev,
             hash,
             raw: ev.to_vec(),
         };
-        match sessions.iter_mut().find(|s| s.0 == e.session) {
-            Some(s) => s.1.push(row),
-            None => sessions.push((e.session, vec![row])),
-        }
+        let place = match current.filter(|&c| sessions[c].0 == *sid) {
+            Some(c) => c,
+            None => match places.get(sid.as_ref()) {
+                Some(&p) => p,
+                None => {
+                    let p = sessions.len();
+                    let sid = sid.into_owned();
+                    places.insert(sid.clone(), p);
+                    sessions.push((sid, Vec::new()));
+                    p
+                }
+            },
+        };
+        current = Some(place);
+        sessions[place].1.push(row);
         ticker.add(1);
     }
+    let key_ids: Vec<String> = keys.iter().map(key_id).collect();
     ticker.report();
     let mut out = Vec::new();
     let mut seen = HashSet::new();
@@ -201,7 +244,7 @@ pub fn import_with_progress(
                     "events": n,
                     "verified": true,
                     "pinned_key": trust.pinned,
-                    "key_ids": signing_keys(&bytes).iter().map(key_id).collect::<Vec<_>>(),
+                    "key_ids": key_ids,
                 }),
             ),
             redactor,
@@ -218,4 +261,91 @@ pub fn import_with_progress(
     }
     ticker.finish();
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+    use flightlog_formats::Keys;
+    use flightlog_formats::event::NewEvent;
+    use flightlog_formats::jsonl::{ensure_final_checkpoint, write_session};
+    use flightlog_formats::store::SessionMeta;
+
+    use super::*;
+
+    fn t(sec: i64) -> DateTime<Utc> {
+        Utc.timestamp_opt(1_777_100_000 + sec, 0)
+            .single()
+            .expect("time")
+    }
+
+    /// A store of its own (own keys) holding one session of `n` events, exported.
+    fn exported(dir: &Path, id: &str, n: i64) -> (Keys, Vec<u8>) {
+        let keys = Keys::load_or_create(&dir.join(format!("keys-{id}"))).expect("keys");
+        let store = Store::open(&dir.join(format!("{id}.db"))).expect("store");
+        let red = Redactor::new(keys.fingerprint_key);
+        let meta = SessionMeta {
+            id: Some(id.into()),
+            ..Default::default()
+        };
+        store.create_session(&meta, t(0)).expect("session");
+        for i in 0..n {
+            let ev = NewEvent::new(t(i), Kind::Note, "test", json!({"i": i}));
+            store.append(id, ev, &red).expect("append");
+        }
+        ensure_final_checkpoint(&store, id, &keys, t(n)).expect("checkpoint");
+        let mut out = Vec::new();
+        write_session(&store, id, &mut out).expect("export");
+        (keys, out)
+    }
+
+    #[test]
+    fn interleaved_sessions_import_with_their_chains_and_every_signing_key() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let (ka, a) = exported(d.path(), "sa", 30);
+        let (kb, b) = exported(d.path(), "sb", 20);
+        // Lines of the two exports interleaved, the second session's first.
+        let (la, lb): (Vec<&[u8]>, Vec<&[u8]>) = (
+            a.split(|c| *c == b'\n').filter(|l| !l.is_empty()).collect(),
+            b.split(|c| *c == b'\n').filter(|l| !l.is_empty()).collect(),
+        );
+        let mut file = Vec::new();
+        for i in 0..la.len().max(lb.len()) {
+            for l in [lb.get(i), la.get(i)].into_iter().flatten() {
+                file.extend_from_slice(l);
+                file.extend_from_slice(b"\r\n");
+            }
+        }
+        let path = d.path().join("both.jsonl");
+        std::fs::write(&path, &file).expect("write");
+        let (pa, pb) = (ka.verifying_key(), kb.verifying_key());
+        assert_eq!(signing_keys(&file), vec![pb, pa]);
+
+        let store = Store::open(&d.path().join("into.db")).expect("store");
+        let trust = Trust {
+            keys: vec![pa, pb],
+            pinned: true,
+        };
+        let red = Redactor::new([3; 32]);
+        let got = import(&store, &red, &path, &trust, t(100)).expect("import");
+        let ids: Vec<(&str, u64)> = got.iter().map(|s| (s.session.as_str(), s.events)).collect();
+        assert_eq!(ids, vec![("sb", 21 + 1), ("sa", 31 + 1)]);
+        for (id, lines) in [("sa", &la), ("sb", &lb)] {
+            for (seq, l) in lines.iter().enumerate() {
+                let (prev, hash, raw) = split_export_line(l).expect("line");
+                let row = store.event(id, seq as u64).expect("read").expect("row");
+                assert_eq!((row.prev, row.hash, &row.raw[..]), (prev, hash, raw));
+            }
+            let note = store
+                .event(id, lines.len() as u64)
+                .expect("read")
+                .expect("note");
+            let note = Event::from_bytes(&note.raw).expect("note");
+            assert_eq!(
+                note.data["key_ids"],
+                json!([key_id(&pb), key_id(&pa)]),
+                "{id}"
+            );
+        }
+    }
 }
