@@ -20,10 +20,46 @@ pub fn link_hash(prev: &Hash32, event_bytes: &[u8]) -> Hash32 {
     h.finalize().into()
 }
 
-/// Parses 64 hex digits into a hash.
+/// Parses 64 hex digits (either case) into a hash.
 pub fn parse_hash(s: &str) -> Option<Hash32> {
+    parse_hash_bytes(s.as_bytes())
+}
+
+/// The value of each byte as a hex digit; 0xff for a byte that is not one.
+const HEX_DIGIT: [u8; 256] = {
+    let mut t = [0xffu8; 256];
+    let mut i = 0u8;
+    while i < 10 {
+        t[(b'0' + i) as usize] = i;
+        i += 1;
+    }
+    let mut i = 0u8;
+    while i < 6 {
+        t[(b'a' + i) as usize] = 10 + i;
+        t[(b'A' + i) as usize] = 10 + i;
+        i += 1;
+    }
+    t
+};
+
+/// [`parse_hash`] over bytes (export lines are checked without a UTF-8 pass: bytes that are not
+/// ASCII are not hex digits either). Every export line holds two hashes, so this is a table
+/// lookup per digit.
+fn parse_hash_bytes(b: &[u8]) -> Option<Hash32> {
+    if b.len() != 64 {
+        return None;
+    }
     let mut out = [0u8; 32];
-    hex::decode_to_slice(s, &mut out).ok()?;
+    for (o, pair) in out.iter_mut().zip(b.chunks_exact(2)) {
+        let (hi, lo) = (
+            HEX_DIGIT[usize::from(pair[0])],
+            HEX_DIGIT[usize::from(pair[1])],
+        );
+        if (hi | lo) > 0x0f {
+            return None;
+        }
+        *o = (hi << 4) | lo;
+    }
     Some(out)
 }
 
@@ -50,8 +86,8 @@ pub fn split_export_line(line: &[u8]) -> Option<(Hash32, Hash32, &[u8])> {
     let (hash_hex, rest) = rest.split_at_checked(64)?;
     let rest = rest.strip_prefix(b"\",\"event\":")?;
     let event = rest.strip_suffix(b"}")?;
-    let prev = parse_hash(std::str::from_utf8(prev_hex).ok()?)?;
-    let hash = parse_hash(std::str::from_utf8(hash_hex).ok()?)?;
+    let prev = parse_hash_bytes(prev_hex)?;
+    let hash = parse_hash_bytes(hash_hex)?;
     Some((prev, hash, event))
 }
 
@@ -68,6 +104,30 @@ mod tests {
         assert_eq!(p, GENESIS);
         assert_eq!(hh, h);
         assert_eq!(e, ev);
+    }
+
+    #[test]
+    fn hashes_parse_as_hex_decodes_them() {
+        let lower = "00ff10a9b8c7d6e5f4".repeat(4)[..64].to_string();
+        let want: Vec<u8> = hex::decode(&lower).unwrap();
+        assert_eq!(parse_hash(&lower).map(|h| h.to_vec()), Some(want.clone()));
+        assert_eq!(
+            parse_hash(&lower.to_uppercase()).map(|h| h.to_vec()),
+            Some(want)
+        );
+        for bad in [
+            &lower[..63],
+            &format!("{lower}0"),
+            &format!("{}g", &lower[..63]),
+            &format!("{} ", &lower[..63]),
+            &format!("{}é", &lower[..62]),
+            "",
+        ] {
+            assert_eq!(parse_hash(bad), None, "{bad}");
+        }
+        let mut bytes = lower.into_bytes();
+        bytes[10] = 0xff;
+        assert_eq!(parse_hash_bytes(&bytes), None);
     }
 
     #[test]
