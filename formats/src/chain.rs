@@ -76,6 +76,63 @@ pub fn export_line(prev: &Hash32, hash: &Hash32, event_bytes: &[u8]) -> Vec<u8> 
     out
 }
 
+/// The lines of a jsonl export grouped per session, sessions in the order they first appear
+/// (consecutive lines are nearly always of one session, so the last one is tried first).
+#[derive(Debug)]
+pub struct Grouped<T> {
+    sessions: Vec<(String, Vec<T>)>,
+    places: std::collections::HashMap<String, usize>,
+    current: Option<usize>,
+}
+
+impl<T> Default for Grouped<T> {
+    fn default() -> Self {
+        Grouped {
+            sessions: Vec::new(),
+            places: std::collections::HashMap::new(),
+            current: None,
+        }
+    }
+}
+
+impl<T> Grouped<T> {
+    /// Adds an item to its session's group.
+    pub fn push(&mut self, session: &str, item: T) {
+        let place = match self.current.filter(|&c| self.sessions[c].0 == session) {
+            Some(c) => c,
+            None => match self.places.get(session) {
+                Some(&p) => p,
+                None => {
+                    let p = self.sessions.len();
+                    self.places.insert(session.to_string(), p);
+                    self.sessions.push((session.to_string(), Vec::new()));
+                    p
+                }
+            },
+        };
+        self.current = Some(place);
+        self.sessions[place].1.push(item);
+    }
+
+    /// The session of the group added last, if any.
+    pub fn last_session(&self) -> Option<&str> {
+        self.sessions.last().map(|s| s.0.as_str())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sessions.is_empty()
+    }
+
+    /// The groups, in the order their sessions first appeared.
+    pub fn into_groups(self) -> Vec<(String, Vec<T>)> {
+        self.sessions
+    }
+
+    pub fn groups(&self) -> &[(String, Vec<T>)] {
+        &self.sessions
+    }
+}
+
 /// Splits a jsonl export line into (prev, hash, event bytes) without re-encoding the event.
 ///
 /// The line must be exactly the layout [`export_line`] writes.

@@ -744,11 +744,7 @@ pub fn verify_jsonl_with_progress(
         report.warnings.push(Problem { session: None, seq: None, kind: "key_not_pinned".into(), detail: "no trusted public key given (--pubkey): signatures were checked against the key the file carries".into() });
     }
     // Lines grouped per session in file order, kept as bytes.
-    let mut sessions: Vec<(String, Vec<Line>)> = Vec::new();
-    // Each session's place in `sessions`, and the place of the line before's (consecutive
-    // lines are nearly always of one session).
-    let mut places: HashMap<String, usize> = HashMap::new();
-    let mut current: Option<usize> = None;
+    let mut grouped: crate::chain::Grouped<Line> = crate::chain::Grouped::default();
     let mut reader = reader;
     let mut buf = Vec::new();
     let mut line_no = 0u64;
@@ -776,26 +772,11 @@ pub fn verify_jsonl_with_progress(
             continue;
         };
         // An event that names no session goes with the session that appeared last.
-        let sid = line_session(ev).unwrap_or_else(|| {
-            Cow::Owned(sessions.last().map(|s| s.0.clone()).unwrap_or_default())
-        });
-        let place = match current.filter(|&c| sessions[c].0 == *sid) {
-            Some(c) => c,
-            None => match places.get(sid.as_ref()) {
-                Some(&p) => p,
-                None => {
-                    let p = sessions.len();
-                    let sid = sid.into_owned();
-                    places.insert(sid.clone(), p);
-                    sessions.push((sid, Vec::new()));
-                    p
-                }
-            },
-        };
-        current = Some(place);
-        sessions[place].1.push((prev, hash, ev.to_vec()));
+        let sid = line_session(ev)
+            .unwrap_or_else(|| Cow::Owned(grouped.last_session().unwrap_or_default().to_string()));
+        grouped.push(&sid, (prev, hash, ev.to_vec()));
     }
-    if sessions.is_empty() && report.problems.is_empty() {
+    if grouped.is_empty() && report.problems.is_empty() {
         report.problems.push(Problem {
             session: None,
             seq: None,
@@ -803,6 +784,7 @@ pub fn verify_jsonl_with_progress(
             detail: "no events in the file".into(),
         });
     }
+    let sessions = grouped.into_groups();
     let total = sessions.iter().map(|s| s.1.len() as u64).sum();
     let mut ticker = Ticker::new(progress, 0, total);
     for (sid, lines) in sessions {

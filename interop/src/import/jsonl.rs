@@ -7,14 +7,14 @@
 //! that does not verify is refused with every problem found; nothing is stored.
 
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
 use flightlog_formats::canonical::fast_header;
-use flightlog_formats::chain::split_export_line;
+use flightlog_formats::chain::{Grouped, split_export_line};
 use flightlog_formats::checkpoint::parse_session_checkpoint;
 use flightlog_formats::keys::{VerifyingKey, key_id, public_key_from_hex};
 use flightlog_formats::progress::{NoProgress, Progress, Ticker};
@@ -132,9 +132,7 @@ pub fn import_with_progress(
     let mut ticker = Ticker::new(progress, n_checked, total);
     // Sessions in file order, rows verbatim, and the keys that signed them, in one pass that
     // reads each event's canonical header (the store parses every event as it inserts it).
-    let mut sessions: Vec<(String, Vec<StoredEvent>)> = Vec::new();
-    let mut places: HashMap<String, usize> = HashMap::new();
-    let mut current: Option<usize> = None;
+    let mut grouped: Grouped<StoredEvent> = Grouped::default();
     let mut keys: Vec<VerifyingKey> = Vec::new();
     for line in bytes.split(|b| *b == b'\n') {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
@@ -155,28 +153,14 @@ pub fn import_with_progress(
             hash,
             raw: ev.to_vec(),
         };
-        let place = match current.filter(|&c| sessions[c].0 == *sid) {
-            Some(c) => c,
-            None => match places.get(sid.as_ref()) {
-                Some(&p) => p,
-                None => {
-                    let p = sessions.len();
-                    let sid = sid.into_owned();
-                    places.insert(sid.clone(), p);
-                    sessions.push((sid, Vec::new()));
-                    p
-                }
-            },
-        };
-        current = Some(place);
-        sessions[place].1.push(row);
+        grouped.push(&sid, row);
         ticker.add(1);
     }
     let key_ids: Vec<String> = keys.iter().map(key_id).collect();
     ticker.report();
     let mut out = Vec::new();
     let mut seen = HashSet::new();
-    for (sid, rows) in sessions {
+    for (sid, rows) in grouped.into_groups() {
         if !seen.insert(sid.clone()) {
             continue;
         }
