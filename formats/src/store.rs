@@ -929,7 +929,11 @@ pub fn process_start_token(pid: u32) -> String {
 }
 
 /// Inserts a session row (a fixed id from `meta`, or a fresh one); returns the id.
-fn insert_session(conn: &Connection, meta: &SessionMeta, started: DateTime<Utc>) -> Result<String> {
+pub(crate) fn insert_session(
+    conn: &Connection,
+    meta: &SessionMeta,
+    started: DateTime<Utc>,
+) -> Result<String> {
     let id = match &meta.id {
         Some(id) => id.clone(),
         None => new_session_id()?,

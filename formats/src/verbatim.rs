@@ -6,7 +6,7 @@ use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
 use crate::chain::{GENESIS, link_hash};
 use crate::error::{Error, Result};
-use crate::event::{Event, format_ts};
+use crate::event::Event;
 use crate::progress::{NoProgress, Progress, Ticker};
 use crate::store::{SessionMeta, Store, StoredEvent};
 
@@ -57,18 +57,7 @@ impl Store {
                 "session {id} already exists in this store"
             )));
         }
-        tx.execute(
-            "INSERT INTO sessions (id, label, agent, home_env, external_id, started) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![
-                id,
-                meta.label,
-                meta.agent,
-                meta.home_env,
-                meta.external_id,
-                format_ts(started)
-            ],
-        )?;
+        crate::store::insert_session(&tx, meta, started)?;
         let mut prev = GENESIS;
         {
             let mut insert = tx.prepare_cached(
