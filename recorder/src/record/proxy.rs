@@ -35,7 +35,7 @@ use rustls::{ServerConnection, StreamOwned};
 use serde_json::{Value, json};
 
 use super::judge::{Judge, body_excerpt};
-use super::tls::{Interceptor, Tee, finish_server_handshake};
+use super::tls::{HANDSHAKE_TIMEOUT, Interceptor, Tee, finish_server_handshake};
 use super::writer::{FollowUp, Sink};
 
 /// Bytes of a body kept in the event.
@@ -631,7 +631,7 @@ fn intercept(
             inner: io::Cursor::new(buffered).chain(&client),
             copy: &mut seen,
         };
-        let _ = client.set_read_timeout(Some(CONNECT_TIMEOUT));
+        let _ = client.set_read_timeout(Some(HANDSHAKE_TIMEOUT));
         loop {
             match acceptor.read_tls(&mut tee) {
                 Ok(0) | Err(_) => return,

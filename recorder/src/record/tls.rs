@@ -58,7 +58,8 @@ pub const CA_VARS: [&str; 7] = [
 pub const NODE_VAR: &str = "NODE_EXTRA_CA_CERTS";
 
 const CA_COMMON_NAME: &str = "flightlog interception CA";
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a TLS peer may stay silent while a handshake is under way.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
@@ -290,13 +291,7 @@ impl Interceptor {
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         let conn = ClientConnection::new(self.client.clone(), server_name)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-        let mut s = StreamOwned::new(conn, tcp);
-        s.sock.set_read_timeout(Some(HANDSHAKE_TIMEOUT))?;
-        while s.conn.is_handshaking() {
-            s.conn.complete_io(&mut s.sock)?;
-        }
-        s.sock.set_read_timeout(None)?;
-        Ok(s)
+        handshake(conn, tcp)
     }
 
     pub fn refused(&self, host: &str) -> bool {
@@ -313,6 +308,16 @@ pub fn finish_server_handshake(
     conn: ServerConnection,
     tcp: TcpStream,
 ) -> Result<StreamOwned<ServerConnection, TcpStream>, io::Error> {
+    handshake(conn, tcp)
+}
+
+/// Runs a handshake (either side) to its end, waiting at most [`HANDSHAKE_TIMEOUT`] for each
+/// read from the peer.
+fn handshake<C, S>(conn: C, tcp: TcpStream) -> Result<StreamOwned<C, TcpStream>, io::Error>
+where
+    C: std::ops::DerefMut + std::ops::Deref<Target = rustls::ConnectionCommon<S>>,
+    S: rustls::SideData,
+{
     let mut s = StreamOwned::new(conn, tcp);
     s.sock.set_read_timeout(Some(HANDSHAKE_TIMEOUT))?;
     while s.conn.is_handshaking() {
