@@ -66,3 +66,17 @@ pub fn assert_verifies(db: &Path, session: &str) {
         String::from_utf8_lossy(&v.stdout)
     );
 }
+
+/// A private working directory for a recorded agent (canonical, so recorded paths compare
+/// equal) and the store path inside it; the directory goes when the guard drops.
+pub fn work_dir() -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().canonicalize().unwrap();
+    let db = dir.join("store/fl.db");
+    (d, dir, db)
+}
+
+/// Whether `program --version` runs (tests that need it say they skipped when it does not).
+pub fn have(program: &str) -> bool {
+    Command::new(program).arg("--version").output().is_ok()
+}

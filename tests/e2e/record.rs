@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use flightlog_formats::{Event, Kind, Store};
 
-use crate::common::{assert_secret_absent, assert_verifies, bin, session_events, session_of};
+use crate::common::{
+    assert_secret_absent, assert_verifies, bin, session_events, session_of, work_dir,
+};
 
 fn record(dir: &Path, db: &Path, args: &[&str]) -> Output {
     Command::new(bin())
@@ -234,9 +236,7 @@ fn server() -> (u16, std::sync::mpsc::Receiver<String>) {
 #[test]
 fn scripted_agent_commands_files_and_api_calls_are_recorded_without_its_secret() {
     const TOKEN: &str = "sk_live_4eC39HqLyjWDarjtT1zdp7dcQ9xR";
-    let d = tempfile::tempdir().unwrap();
-    let dir = d.path().canonicalize().unwrap();
-    let db = dir.join("store/fl.db");
+    let (_d, dir, db) = work_dir();
     std::fs::write(dir.join("config.txt"), "mode = slow\n").unwrap();
     std::fs::write(dir.join("scratch.txt"), "temporary\n").unwrap();
     let (port, seen) = server();
@@ -339,9 +339,7 @@ exit 5
 
 #[test]
 fn the_guard_stops_a_destructive_crossing_before_it_runs() {
-    let d = tempfile::tempdir().unwrap();
-    let dir = d.path().canonicalize().unwrap();
-    let db = dir.join("store/fl.db");
+    let (_d, dir, db) = work_dir();
     let (port, seen) = server();
     std::fs::write(
         dir.join("flightlog.toml"),

@@ -16,13 +16,11 @@ use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use sha2::{Digest, Sha256};
 
-use crate::common::{assert_secret_absent, assert_verifies, bin, session_events, session_of};
+use crate::common::{
+    assert_secret_absent, assert_verifies, bin, have, session_events, session_of, work_dir,
+};
 
 const TOKEN: &str = "sk_live_9fQ2mZr7TkWbX4vLp8NcD3sHa1Ye";
-
-fn have_curl() -> bool {
-    Command::new("curl").arg("--version").output().is_ok()
-}
 
 /// A test CA written to `dir/name.pem`, and a server configuration with a certificate from it
 /// for `localhost` and `127.0.0.1`.
@@ -147,13 +145,11 @@ const MUTATION: &str = r#"{"query":"mutation { volumeDelete(volumeId: \"3d2c42fb
 
 #[test]
 fn https_api_calls_are_recorded_in_full_and_still_work() {
-    if !have_curl() {
+    if !have("curl") {
         eprintln!("skipped: curl is not installed");
         return;
     }
-    let d = tempfile::tempdir().unwrap();
-    let dir = d.path().canonicalize().unwrap();
-    let db = dir.join("store/fl.db");
+    let (_d, dir, db) = work_dir();
     let (port, trusted, seen) = tls_server(&dir, "trusted");
     let (other, _, other_seen) = tls_server(&dir, "untrusted");
     // The mutation is read from a file: only the proxy can see it.
@@ -270,13 +266,11 @@ echo "bundle=$SSL_CERT_FILE"
 
 #[test]
 fn the_guard_stops_a_destructive_https_call_inside_the_tunnel() {
-    if !have_curl() {
+    if !have("curl") {
         eprintln!("skipped: curl is not installed");
         return;
     }
-    let d = tempfile::tempdir().unwrap();
-    let dir = d.path().canonicalize().unwrap();
-    let db = dir.join("store/fl.db");
+    let (_d, dir, db) = work_dir();
     let (port, trusted, seen) = tls_server(&dir, "prod");
     std::fs::write(
         dir.join("flightlog.toml"),
@@ -321,13 +315,11 @@ curl -s -o /dev/null -w 'harmless=%{{http_code}}\n' {url}
 /// the agent's retry works as it would without flightlog.
 #[test]
 fn a_client_that_refuses_the_ca_is_tunnelled_from_then_on() {
-    if !have_curl() {
+    if !have("curl") {
         eprintln!("skipped: curl is not installed");
         return;
     }
-    let d = tempfile::tempdir().unwrap();
-    let dir = d.path().canonicalize().unwrap();
-    let db = dir.join("store/fl.db");
+    let (_d, dir, db) = work_dir();
     let (port, trusted, seen) = tls_server(&dir, "pinned");
     let ca = trusted.display();
     std::fs::write(
@@ -461,13 +453,11 @@ talk("plain", int(sys.argv[2]))
 /// upgraded bytes are relayed both ways, inside TLS and in plain HTTP.
 #[test]
 fn upgraded_connections_are_relayed_both_ways() {
-    if Command::new("python3").arg("--version").output().is_err() {
+    if !have("python3") {
         eprintln!("skipped: python3 is not installed");
         return;
     }
-    let d = tempfile::tempdir().unwrap();
-    let dir = d.path().canonicalize().unwrap();
-    let db = dir.join("store/fl.db");
+    let (_d, dir, db) = work_dir();
     let (config, trusted) = test_ca(&dir, "ws");
     let tls_port = upgrade_server(Some(config));
     let plain_port = upgrade_server(None);
