@@ -332,10 +332,8 @@ impl Sock for Upstream {
     }
 }
 
-/// How long an upgraded connection may stay silent both ways before the proxy drops it.
-const UPGRADED_IDLE: Duration = Duration::from_secs(24 * 3600);
-
-/// Writes all of `buf` to a non-blocking stream, waiting for the socket when it is full.
+/// Writes all of `buf` to a non-blocking stream, waiting for the socket when it is full (as
+/// long as the peer takes to read, as a blocking tunnel would).
 fn write_all_nb<W: Sock>(w: &mut W, mut buf: &[u8]) -> io::Result<()> {
     while !buf.is_empty() {
         match w.write(buf) {
@@ -366,8 +364,7 @@ fn flush_nb<W: Sock + ?Sized>(w: &mut W) -> io::Result<()> {
 
 fn wait(fd: BorrowedFd<'_>, what: PollFlags) -> io::Result<()> {
     let mut fds = [PollFd::new(fd, what)];
-    match poll(&mut fds, PollTimeout::from(10_000u16)) {
-        Ok(0) => Err(io::ErrorKind::TimedOut.into()),
+    match poll(&mut fds, PollTimeout::NONE) {
         Ok(_) => Ok(()),
         Err(nix::errno::Errno::EINTR) => Ok(()),
         Err(e) => Err(io::Error::from(e)),
@@ -381,7 +378,6 @@ fn splice<A: Sock, B: Sock>(a: &mut A, b: &mut B) -> io::Result<()> {
     b.set_nonblocking(true)?;
     let mut buf = vec![0u8; 16 * 1024];
     let (mut a_open, mut b_open) = (true, true);
-    let mut idle_since = Instant::now();
     while a_open || b_open {
         let mut moved = false;
         if a_open {
@@ -399,11 +395,7 @@ fn splice<A: Sock, B: Sock>(a: &mut A, b: &mut B) -> io::Result<()> {
             }
         }
         if moved {
-            idle_since = Instant::now();
             continue;
-        }
-        if idle_since.elapsed() > UPGRADED_IDLE {
-            break;
         }
         let mut fds = Vec::with_capacity(2);
         if a_open {
@@ -412,7 +404,9 @@ fn splice<A: Sock, B: Sock>(a: &mut A, b: &mut B) -> io::Result<()> {
         if b_open {
             fds.push(PollFd::new(b.socket(), PollFlags::POLLIN));
         }
-        match poll(&mut fds, PollTimeout::from(1_000u16)) {
+        // Both sides were drained (rustls holds no readable plaintext), so only new bytes on a
+        // socket can wake this.
+        match poll(&mut fds, PollTimeout::NONE) {
             Ok(_) | Err(nix::errno::Errno::EINTR) => {}
             Err(e) => return Err(io::Error::from(e)),
         }
