@@ -387,28 +387,27 @@ impl Writer {
     ) -> flightlog_formats::Result<Vec<flightlog_formats::store::Appended>> {
         let (session, redactor, locals) = (&self.cfg.session, &self.cfg.redactor, &self.locals);
         self.store.write_tx(|w| {
+            // Inside the transaction the batch takes the seqs that follow the head, in order.
+            let (next, _) = w.head(session)?;
             let mut here: HashMap<u64, u64> = HashMap::new();
-            let mut out = Vec::with_capacity(chunk.len());
-            for p in chunk {
-                let mut ev = p.ev.clone();
-                if let Some(f) = p.follow
-                    && let Value::Object(m) = &mut ev.data
-                {
-                    let seq = here.get(&f.of).or_else(|| locals.get(&f.of)).copied();
-                    m.insert(f.field.to_string(), json!(seq));
-                }
-                let a = w
-                    .append(session, vec![ev], redactor)?
-                    .pop()
-                    .ok_or_else(|| {
-                        flightlog_formats::Error::Invalid("append produced nothing".into())
-                    })?;
-                if let Some(l) = p.local {
-                    here.insert(l, a.seq);
-                }
-                out.push(a);
-            }
-            Ok(out)
+            let evs = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, p)| {
+                    let mut ev = p.ev.clone();
+                    if let Some(f) = p.follow
+                        && let Value::Object(m) = &mut ev.data
+                    {
+                        let seq = here.get(&f.of).or_else(|| locals.get(&f.of)).copied();
+                        m.insert(f.field.to_string(), json!(seq));
+                    }
+                    if let Some(l) = p.local {
+                        here.insert(l, next + i as u64);
+                    }
+                    ev
+                })
+                .collect();
+            w.append(session, evs, redactor)
         })
     }
 
