@@ -127,10 +127,6 @@ impl<T> Grouped<T> {
     pub fn into_groups(self) -> Vec<(String, Vec<T>)> {
         self.sessions
     }
-
-    pub fn groups(&self) -> &[(String, Vec<T>)] {
-        &self.sessions
-    }
 }
 
 /// Splits a jsonl export line into (prev, hash, event bytes) without re-encoding the event.
