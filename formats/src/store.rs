@@ -928,6 +928,10 @@ pub fn process_start_token(pid: u32) -> String {
     format!("{pid}:{start}")
 }
 
+/// The one statement that stores an event row (appends and verbatim imports).
+pub(crate) const INSERT_EVENT: &str = "INSERT INTO events (session, seq, ts, kind, prev, hash, raw) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+
 /// Inserts a session row (a fixed id from `meta`, or a fresh one); returns the id.
 pub(crate) fn insert_session(
     conn: &Connection,
@@ -1001,9 +1005,7 @@ fn append_in_with(
     mut ticker: Option<&mut Ticker<'_>>,
 ) -> Result<Vec<Appended>> {
     let (first, mut prev) = head_in(conn, session)?;
-    let mut insert = conn.prepare_cached(
-        "INSERT INTO events (session, seq, ts, kind, prev, hash, raw) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )?;
+    let mut insert = conn.prepare_cached(INSERT_EVENT)?;
     let encoded = encode_all(session, first, evs, redactor);
     let mut out = Vec::with_capacity(encoded.len());
     for (i, e) in encoded.into_iter().enumerate() {

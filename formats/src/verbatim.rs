@@ -60,9 +60,7 @@ impl Store {
         crate::store::insert_session(&tx, meta, started)?;
         let mut prev = GENESIS;
         {
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO events (session, seq, ts, kind, prev, hash, raw) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?;
+            let mut insert = tx.prepare_cached(crate::store::INSERT_EVENT)?;
             for (i, row) in rows.iter().enumerate() {
                 let ev = Event::from_bytes(&row.raw)?;
                 if ev.session != id || ev.seq != i as u64 || row.seq != i as u64 {
