@@ -80,3 +80,33 @@ pub fn work_dir() -> (tempfile::TempDir, PathBuf, PathBuf) {
 pub fn have(program: &str) -> bool {
     Command::new(program).arg("--version").output().is_ok()
 }
+
+/// A tmux server of its own (`-L socket`), killed when this is dropped.
+pub struct Tmux {
+    pub socket: String,
+}
+
+impl Tmux {
+    pub fn run(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The text of the pane of session `t`.
+    pub fn capture(&self) -> String {
+        self.run(&["capture-pane", "-p", "-t", "t"])
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .output();
+    }
+}

@@ -11,6 +11,8 @@ use flightlog_formats::store::SessionMeta;
 use flightlog_formats::{Kind, NewEvent, Redactor, Store};
 use serde_json::json;
 
+use crate::common::Tmux;
+
 fn bin() -> PathBuf {
     flightlog_fixtures::bin_path().expect("build the binary first (cargo build)")
 }
@@ -167,22 +169,20 @@ fn piped_import_export_and_verify_print_no_progress() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
 }
 
-struct Tmux {
-    socket: String,
+/// A tmux pane whose output is also piped to a log file (`pipe-pane`).
+struct Pane {
+    tmux: Tmux,
     log: PathBuf,
 }
 
-impl Tmux {
-    fn run(&self, args: &[&str]) -> String {
-        let out = Command::new("tmux")
-            .arg("-L")
-            .arg(&self.socket)
-            .args(args)
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
+impl std::ops::Deref for Pane {
+    type Target = Tmux;
+    fn deref(&self) -> &Tmux {
+        &self.tmux
     }
+}
 
+impl Pane {
     /// Everything the pane was sent so far, escape sequences included.
     fn log(&self) -> Vec<u8> {
         std::fs::read(&self.log).unwrap_or_default()
@@ -203,21 +203,10 @@ impl Tmux {
                 return got;
             }
             if start.elapsed() > Duration::from_secs(120) {
-                panic!(
-                    "timed out waiting for `{cmd}`; screen:\n{}",
-                    self.run(&["capture-pane", "-p", "-t", "t"])
-                );
+                panic!("timed out waiting for `{cmd}`; screen:\n{}", self.capture());
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["-L", &self.socket, "kill-server"])
-            .output();
     }
 }
 
@@ -249,8 +238,10 @@ fn a_terminal_shows_a_bar_for_long_work_in_color_unless_no_color() {
     let cast = d.path().join("rec.cast");
     write_cast(&cast, 60_000);
 
-    let tmux = Tmux {
-        socket: format!("flightlog-e2e-progress-{}", std::process::id()),
+    let tmux = Pane {
+        tmux: Tmux {
+            socket: format!("flightlog-e2e-progress-{}", std::process::id()),
+        },
         log: d.path().join("pane.log"),
     };
     tmux.run(&[

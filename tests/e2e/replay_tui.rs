@@ -12,6 +12,8 @@ use flightlog_formats::store::SessionMeta;
 use flightlog_formats::{Kind, NewEvent, Redactor, Store};
 use serde_json::json;
 
+use crate::common::Tmux;
+
 const SESSION: &str = "e2e0replay0tui01";
 
 /// The binary under test: Cargo's path when this crate depends on the binary, else the
@@ -87,25 +89,12 @@ fn build_store(db: &Path) {
     store.append_batch(SESSION, events, &redactor).unwrap();
 }
 
-struct Tmux {
-    socket: String,
+/// Waiting on the screen of a [`Tmux`] pane.
+trait WaitFor {
+    fn wait_for(&self, what: &str, cond: impl Fn(&str) -> bool) -> String;
 }
 
-impl Tmux {
-    fn run(&self, args: &[&str]) -> String {
-        let out = Command::new("tmux")
-            .arg("-L")
-            .arg(&self.socket)
-            .args(args)
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn capture(&self) -> String {
-        self.run(&["capture-pane", "-p", "-t", "t"])
-    }
-
+impl WaitFor for Tmux {
     fn wait_for(&self, what: &str, cond: impl Fn(&str) -> bool) -> String {
         let start = Instant::now();
         loop {
@@ -118,14 +107,6 @@ impl Tmux {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["-L", &self.socket, "kill-server"])
-            .output();
     }
 }
 
