@@ -1,7 +1,8 @@
-//! The destructive-action catalogue: rules as data (`analysis/catalogue.toml`, compiled in),
-//! matched against commands, SQL statements, HTTP/GraphQL requests and agent tool names.
+//! The destructive-action catalogue: rules as data (one TOML file per family in
+//! `analysis/rules/`, compiled in), matched against commands, SQL statements, HTTP/GraphQL
+//! requests and agent tool names.
 //!
-//! The rule format is documented at the top of `catalogue.toml`. [`Catalogue::builtin`] is the
+//! The rule format is documented in `analysis/rules/README.md`. [`Catalogue::builtin`] is the
 //! compiled-in catalogue; [`Catalogue::from_toml_str`] loads another one (tests, extensions).
 
 use std::path::{Component, Path, PathBuf};
@@ -53,8 +54,11 @@ impl std::fmt::Display for Severity {
 /// A catalogue that could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogueError {
-    #[error("catalogue: {0}")]
-    Toml(#[from] toml::de::Error),
+    #[error("catalogue pack {family}: {source}")]
+    Toml {
+        family: String,
+        source: toml::de::Error,
+    },
     #[error("catalogue rule {rule}: bad regex {pattern:?}: {source}")]
     Regex {
         rule: String,
@@ -117,6 +121,10 @@ struct RawRule {
     id: String,
     severity: Severity,
     summary: String,
+    #[serde(default)]
+    examples: Vec<String>,
+    #[serde(default)]
+    harmless: Vec<String>,
     #[serde(flatten)]
     first: RawGroup,
     #[serde(default)]
@@ -155,8 +163,14 @@ impl Group {
 #[derive(Debug)]
 pub struct Rule {
     pub id: String,
+    /// The pack it comes from (`aws`, `git`, ...).
+    pub family: String,
     pub severity: Severity,
     pub summary: String,
+    /// Commands (or, for tool rules, tool names) this rule must match as the most severe rule.
+    pub examples: Vec<String>,
+    /// Look-alikes that must match no rule at all.
+    pub harmless: Vec<String>,
     groups: Vec<Group>,
 }
 
@@ -175,23 +189,61 @@ pub struct Catalogue {
     pub rules: Vec<Rule>,
 }
 
-const BUILTIN: &str = include_str!("../catalogue.toml");
+/// The built-in rule packs, in the order rules are tried: (family, TOML).
+pub const PACKS: [(&str, &str); 11] = [
+    ("railway", include_str!("../rules/railway.toml")),
+    ("aws", include_str!("../rules/aws.toml")),
+    ("gcp", include_str!("../rules/gcp.toml")),
+    ("paas", include_str!("../rules/paas.toml")),
+    ("kubernetes", include_str!("../rules/kubernetes.toml")),
+    ("iac", include_str!("../rules/iac.toml")),
+    ("databases", include_str!("../rules/databases.toml")),
+    ("git", include_str!("../rules/git.toml")),
+    ("filesystem", include_str!("../rules/filesystem.toml")),
+    ("containers", include_str!("../rules/containers.toml")),
+    ("mcp", include_str!("../rules/mcp.toml")),
+];
 
 impl Catalogue {
-    /// The compiled-in catalogue (`analysis/catalogue.toml`).
+    /// The compiled-in catalogue (`analysis/rules/*.toml`).
     pub fn builtin() -> &'static Catalogue {
         static CAT: OnceLock<Catalogue> = OnceLock::new();
         CAT.get_or_init(|| {
             // The built-in file is tested (`builtin_catalogue_loads`); an error here is a build
             // defect, and an empty catalogue would silently miss everything.
-            Catalogue::from_toml_str(BUILTIN)
+            Catalogue::load_builtin()
                 .unwrap_or_else(|e| panic!("the built-in catalogue is invalid: {e}"))
         })
     }
 
+    /// Loads the built-in catalogue afresh (what [`Catalogue::builtin`] does once).
+    pub fn load_builtin() -> Result<Catalogue, CatalogueError> {
+        Catalogue::from_packs(&PACKS)
+    }
+
+    /// A catalogue of one pack (family `custom`).
     pub fn from_toml_str(s: &str) -> Result<Catalogue, CatalogueError> {
-        let raw: RawCatalogue = toml::from_str(s)?;
+        Catalogue::from_packs(&[("custom", s)])
+    }
+
+    /// A catalogue of several packs, tried in order: (family, TOML).
+    pub fn from_packs(packs: &[(&str, &str)]) -> Result<Catalogue, CatalogueError> {
         let mut rules = Vec::new();
+        for (family, text) in packs {
+            let raw: RawCatalogue = toml::from_str(text).map_err(|e| CatalogueError::Toml {
+                family: family.to_string(),
+                source: e,
+            })?;
+            Self::compile(family, raw, &mut rules)?;
+        }
+        Ok(Catalogue { rules })
+    }
+
+    fn compile(
+        family: &str,
+        raw: RawCatalogue,
+        rules: &mut Vec<Rule>,
+    ) -> Result<(), CatalogueError> {
         for r in raw.rule {
             let mut groups = Vec::new();
             for g in std::iter::once(r.first).chain(r.also) {
@@ -230,12 +282,15 @@ impl Catalogue {
             }
             rules.push(Rule {
                 id: r.id,
+                family: family.to_string(),
                 severity: r.severity,
                 summary: r.summary,
+                examples: r.examples,
+                harmless: r.harmless,
                 groups,
             });
         }
-        Ok(Catalogue { rules })
+        Ok(())
     }
 
     fn hit(rule: &Rule, detail: String) -> Match {
@@ -546,7 +601,9 @@ pub fn outside_worktree(p: &str, wt: &WorkTree) -> bool {
         }
     };
     let abs_s = abs.to_string_lossy();
-    // Strip a trailing glob component for the comparison (`/srv/data/*`).
+    // Strip a trailing glob component for the comparison (`/srv/data/*`), remembering that the
+    // operand names what is in the directory rather than the directory itself.
+    let globbed = abs_s.ends_with('*');
     let abs_s = abs_s
         .trim_end_matches("/*")
         .trim_end_matches('*')
@@ -555,8 +612,8 @@ pub fn outside_worktree(p: &str, wt: &WorkTree) -> bool {
         .iter()
         .any(|s| abs_s == *s || abs_s.starts_with(&format!("{s}/")))
     {
-        // `rm -rf /tmp` itself is outside; `/tmp/build` is scratch.
-        return SCRATCH.contains(&abs_s.as_str());
+        // `rm -rf /tmp` itself is outside; `/tmp/build` and `/tmp/*` are scratch.
+        return !globbed && SCRATCH.contains(&abs_s.as_str());
     }
     match wt.root.as_deref() {
         Some(root) => {
@@ -679,7 +736,7 @@ mod tests {
 
     #[test]
     fn builtin_catalogue_loads() {
-        let c = Catalogue::from_toml_str(BUILTIN).unwrap();
+        let c = Catalogue::load_builtin().unwrap();
         assert!(c.rules.len() >= 50, "{} rules", c.rules.len());
         let mut ids: Vec<&str> = c.rules.iter().map(|r| r.id.as_str()).collect();
         ids.sort();
@@ -716,6 +773,9 @@ mod tests {
         assert!(!outside_worktree("/home/dev/app/dist", &wt));
         assert!(!outside_worktree("/tmp/build-123", &wt));
         assert!(outside_worktree("/tmp", &wt));
+        assert!(!outside_worktree("/tmp/*", &wt));
+        assert!(!outside_worktree("/var/tmp/cache-*", &wt));
+        assert!(outside_worktree("/tmp/../etc/*", &wt));
         assert!(!outside_worktree("$BUILD_DIR", &wt));
         assert!(outside_worktree("/var/lib/postgresql/data", &wt));
     }

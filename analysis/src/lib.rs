@@ -7,7 +7,7 @@
 //! - [`policy`]: `flightlog.toml` with line-precise errors; [`Policy::default`] is built in.
 //! - [`shell`]: command lines into simple commands, wrappers seen through.
 //! - [`decode`]: curl/wget/httpie argv and proxy captures into requests; GraphQL operations.
-//! - [`catalogue`]: destructive-action rules as data (`catalogue.toml`).
+//! - [`catalogue`]: destructive-action rules as data (`rules/*.toml`, one pack per family).
 //! - [`analyze()`]: one pass over a session; [`guard_decision`]: the guard's verdict on one more
 //!   event; [`report`]: JSON and Markdown reports.
 //!
