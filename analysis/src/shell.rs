@@ -375,7 +375,9 @@ fn unwrap_into(cmd: SimpleCommand, depth: usize, out: &mut Vec<SimpleCommand>) {
                 }
                 if a.starts_with('-') && !a.starts_with("--") && a.len() > 1 {
                     if a[1..].contains('c') {
-                        script = args.get(i + 1).cloned();
+                        // The command string is the first operand after all the options:
+                        // `bash -c -l 'script'` (Claude Code) as well as `bash -lc 'script'`.
+                        script = shell_c_operand(&args[i + 1..]);
                         break;
                     }
                     i += 1;
@@ -452,6 +454,15 @@ fn unwrap_into(cmd: SimpleCommand, depth: usize, out: &mut Vec<SimpleCommand>) {
                 split_into(&script, &[], &wr, Some(&host), depth + 1, out);
             }
         }
+        // Agent harnesses' process launchers: Codex's process setup and Linux sandbox, and the
+        // bubblewrap it runs under. Each ends its own options with `--` (or, for the setup
+        // step, names the shell that runs the command): what follows is the command.
+        "codex" if args.iter().any(|a| a == "--codex-run-as-process-setup") => {
+            launched_into(&cmd, &args, &prog, depth, out);
+        }
+        "codex-linux-sandbox" | "bwrap" | "codex-execve-wrapper" => {
+            launched_into(&cmd, &args, &prog, depth, out);
+        }
         "kubectl" | "oc" if args.iter().any(|a| a == "exec") => {
             if let Some(pos) = args.iter().position(|a| a == "--") {
                 out.push(cmd.clone());
@@ -485,6 +496,57 @@ fn unwrap_into(cmd: SimpleCommand, depth: usize, out: &mut Vec<SimpleCommand>) {
             }
         }
         _ => out.push(cmd),
+    }
+}
+
+/// The command string of `sh -c`: the first argument after `-c` that is not an option
+/// (`-l`, `-e`, `+x`; `-o NAME` and `-O NAME` take a value), stopping at `--`.
+fn shell_c_operand(rest: &[String]) -> Option<String> {
+    let mut i = 0;
+    while i < rest.len() {
+        let a = rest[i].as_str();
+        if a == "--" {
+            return rest.get(i + 1).cloned();
+        }
+        if matches!(a, "-o" | "+o" | "-O" | "+O") {
+            i += 2;
+            continue;
+        }
+        if (a.starts_with('-') || a.starts_with('+')) && a.len() > 1 {
+            i += 1;
+            continue;
+        }
+        return Some(a.to_string());
+    }
+    None
+}
+
+/// The command a launcher (`codex-linux-sandbox .. -- CMD`, `bwrap .. -- CMD`, Codex's
+/// process setup `.. /bin/bash -c SCRIPT`) runs: what follows its first `--`, else the
+/// arguments from the first shell on. A launcher with neither is the command itself.
+fn launched_into(
+    cmd: &SimpleCommand,
+    args: &[String],
+    prog: &str,
+    depth: usize,
+    out: &mut Vec<SimpleCommand>,
+) {
+    let start = args
+        .iter()
+        .position(|a| a == "--")
+        .map(|p| p + 1)
+        .or_else(|| {
+            args.iter()
+                .position(|a| SHELLS.contains(&basename(a)) && a != "busybox")
+        });
+    match start {
+        Some(i) if i < args.len() => {
+            let mut c = cmd.clone();
+            c.argv = args[i..].to_vec();
+            c.wrappers.push(prog.to_string());
+            unwrap_into(c, depth + 1, out);
+        }
+        _ => out.push(cmd.clone()),
     }
 }
 
@@ -1132,6 +1194,122 @@ mod tests {
 
         let c = from_argv(&v(&["/bin/bash", "-c", "curl -X POST https://x/y"]));
         assert_eq!(c[0].argv, v(&["curl", "-X", "POST", "https://x/y"]));
+    }
+
+    /// The process chains real agent harnesses start for one shell tool call: each must come
+    /// down to the command the model asked for, with its quoting intact.
+    #[test]
+    fn harness_wrapper_chains_come_down_to_the_command() {
+        let cmd = r#"curl -s -X POST https://backboard.railway.app/graphql/v2 -H 'Authorization: Bearer tok' -d '{"query":"mutation { volumeDelete(volumeId: \"v1\") }"}'"#;
+        let want = split(cmd);
+        assert_eq!(want.len(), 1);
+        // `'` inside `eval '..'` is written `'"'"'`.
+        let eval_quoted = format!("'{}'", cmd.replace('\'', r#"'"'"'"#));
+        let snapshot = "if [ -f /root/.codex/shell_snapshots/s.sh ]; then . /root/.codex/shell_snapshots/s.sh; fi";
+        let table: Vec<(&str, Vec<String>)> = vec![
+            (
+                "claude code: -c before -l, snapshot and eval",
+                v(&[
+                    "/bin/bash",
+                    "-c",
+                    "-l",
+                    &format!(
+                        "SNAPSHOT_FILE=/root/.claude/shell-snapshots/snapshot-bash-1.sh; source \"$SNAPSHOT_FILE\" 2>/dev/null || true; eval {eval_quoted} < /dev/null && pwd -P >| /tmp/claude-1a2b-cwd"
+                    ),
+                ]),
+            ),
+            (
+                "codex process setup",
+                v(&[
+                    "/usr/lib/node_modules/@openai/codex/bin/codex",
+                    "--codex-run-as-process-setup",
+                    "--cwd",
+                    "/work",
+                    "/bin/bash",
+                    "-c",
+                    &format!("{snapshot}\n{cmd}"),
+                ]),
+            ),
+            (
+                "codex snapshot override",
+                v(&[
+                    "/bin/bash",
+                    "-c",
+                    &format!("__CODEX_SNAPSHOT_OVERRIDE_PWD=/work; {cmd}"),
+                ]),
+            ),
+            (
+                "codex linux sandbox",
+                v(&[
+                    "codex-linux-sandbox",
+                    "--sandbox-policy-cwd",
+                    "/work",
+                    "--sandbox-policy",
+                    r#"{"type":"workspace-write","network_access":false}"#,
+                    "--",
+                    "/bin/bash",
+                    "-lc",
+                    cmd,
+                ]),
+            ),
+            (
+                "bubblewrap",
+                v(&[
+                    "bwrap",
+                    "--ro-bind",
+                    "/",
+                    "/",
+                    "--dev",
+                    "/dev",
+                    "--unshare-net",
+                    "--",
+                    "/bin/bash",
+                    "-lc",
+                    cmd,
+                ]),
+            ),
+            (
+                "gemini cli trap wrapper",
+                v(&[
+                    "bash",
+                    "-c",
+                    &format!(
+                        "shopt -u promptvars nullglob extglob nocaseglob dotglob; trap 'pgrep -g 0 >/tmp/shell_pgrep_9f.tmp' EXIT; {{ {cmd}; }}; __code=$?; exit $__code;"
+                    ),
+                ]),
+            ),
+            (
+                "sh -c, env, sudo, timeout",
+                v(&[
+                    "sudo", "-u", "deploy", "env", "A=1", "timeout", "30", "sh", "-c", cmd,
+                ]),
+            ),
+            (
+                "xargs",
+                v(&[
+                    "sh",
+                    "-c",
+                    &format!("printf v1 | xargs -r sh -c {}", eval_quoted),
+                ]),
+            ),
+        ];
+        for (name, argv) in table {
+            let got = from_argv(&argv);
+            assert!(
+                got.iter().any(|c| c.argv == want[0].argv),
+                "{name}: {:#?}",
+                got.iter().map(|c| &c.argv).collect::<Vec<_>>()
+            );
+            // Nothing of the harness's launcher is left as a command of its own.
+            assert!(
+                !got.iter().any(|c| matches!(
+                    c.program(),
+                    "codex" | "codex-linux-sandbox" | "bwrap" | "bash" | "-l"
+                )),
+                "{name}: {:#?}",
+                got.iter().map(|c| &c.argv).collect::<Vec<_>>()
+            );
+        }
     }
 
     #[test]
