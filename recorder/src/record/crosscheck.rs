@@ -4,12 +4,19 @@
 //!
 //! - A hook-reported shell command with no traced exec of any of its programs while the call
 //!   ran (from its `tool_call` to its `tool_result`, with a little slack) is a gap: the command
-//!   ran where the tracer could not see it, or never ran although the agent said it did.
-//! - A traced shell (`sh -c`, `bash -lc`, ...) started directly by the wrapped agent while hooks
-//!   were reporting, that no hook call explains, is a gap: a tool call the hooks never reported
-//!   (sub-agents and background jobs are known to slip past hooks).
+//!   ran where the tracer could not see it. Calls the guard denied, and calls the agent never
+//!   reported a result for (it did not run them: a permission prompt said no, the session
+//!   ended), are not expected to run.
+//! - A traced shell (`sh -c`, `bash -c -l`, ...) started directly by the wrapped agent while
+//!   hooks were reporting, that no hook call explains, is a gap: a tool call the hooks never
+//!   reported (sub-agents and background jobs are known to slip past hooks). flightlog's own
+//!   hook processes (whatever command `hook install --command` put in the agent's settings)
+//!   are recognised by the binary they end in.
 //!
-//! Shell builtins (`cd`, `echo`, `export`, ...) never show up as execs and are not expected.
+//! Commands are compared after the harness's wrappers are seen through ([`shell::from_argv`]):
+//! Claude Code's snapshot prelude and `eval '..'` quoting, Codex's process setup and sandbox,
+//! Gemini CLI's `trap` wrapper. Shell builtins (`cd`, `echo`, `export`, ...) never show up as
+//! execs and are not expected.
 
 use std::collections::{HashMap, HashSet};
 
@@ -25,45 +32,69 @@ const SLACK_MS: i64 = 1_500;
 const BUILTINS: &[&str] = &[
     ".", ":", "[", "alias", "bg", "break", "builtin", "cd", "command", "continue", "declare",
     "echo", "eval", "exec", "exit", "export", "false", "fg", "getopts", "hash", "jobs", "let",
-    "local", "printf", "pwd", "read", "readonly", "return", "set", "shift", "source", "test",
-    "times", "trap", "true", "type", "typeset", "ulimit", "umask", "unalias", "unset", "wait",
+    "local", "printf", "pwd", "read", "readonly", "return", "set", "shift", "shopt", "source",
+    "test", "times", "trap", "true", "type", "typeset", "ulimit", "umask", "unalias", "unset",
+    "wait",
 ];
+
+/// A hook-reported shell call: its event, command line, start, and end (when it has a result).
+type Call<'a> = (&'a Event, String, DateTime<Utc>, Option<DateTime<Utc>>);
 
 struct Exec<'a> {
     seq: u64,
     ts: DateTime<Utc>,
     pid: Option<u64>,
     ppid: Option<u64>,
-    argv: Vec<&'a str>,
+    exe: Option<&'a str>,
+    argv: Vec<String>,
 }
 
 fn program(argv0: &str) -> &str {
     shell::basename(argv0)
 }
 
-fn is_shell_c(argv: &[&str]) -> Option<String> {
-    let prog = program(argv.first()?);
-    if !matches!(prog, "sh" | "bash" | "zsh" | "dash" | "ksh" | "fish") {
-        return None;
-    }
-    let i = argv
-        .iter()
-        .position(|a| a.starts_with('-') && !a.starts_with("--") && a.contains('c'))?;
-    argv.get(i + 1).map(|s| s.to_string())
+/// The commands (argv, builtins left out) an exec runs once its wrappers are seen through.
+fn inner_commands(argv: &[String]) -> Vec<Vec<String>> {
+    shell::from_argv(argv)
+        .into_iter()
+        .filter(|c| !BUILTINS.contains(&c.program()))
+        .map(|c| c.argv)
+        .collect()
 }
 
-/// The `gap` events (as new events stamped `now`) for the differences in `events`.
-pub fn cross_check(events: &[Event], now: DateTime<Utc>) -> Vec<NewEvent> {
+/// The commands of a command line, builtins left out.
+fn line_commands(line: &str) -> Vec<Vec<String>> {
+    shell::split(line)
+        .into_iter()
+        .filter(|c| !c.program().is_empty() && !BUILTINS.contains(&c.program()))
+        .map(|c| c.argv)
+        .collect()
+}
+
+/// The script of a shell started with `-c` (however its options are ordered), or of a harness
+/// launcher around one: `Some` when the exec runs a command line rather than a program.
+fn shell_script(argv: &[String]) -> Option<String> {
+    let cmds = shell::from_argv(argv);
+    let runs_script = cmds
+        .iter()
+        .any(|c| c.wrappers.iter().any(|w| w.ends_with(" -c") || w == "eval"));
+    runs_script.then(|| argv.last().cloned().unwrap_or_default())
+}
+
+/// The `gap` events (as new events stamped `now`) for the differences in `events`. `own_exe`
+/// is flightlog's own binary: a traced process that ends in it is one of flightlog's hooks.
+pub fn cross_check(events: &[Event], now: DateTime<Utc>, own_exe: Option<&str>) -> Vec<NewEvent> {
     let execs: Vec<Exec<'_>> = events
         .iter()
         .filter(|e| e.kind == Kind::Exec && e.source == "ptrace")
         .filter_map(|e| {
-            let argv: Vec<&str> = e
+            let argv: Vec<String> = e
                 .data
                 .get("argv")?
                 .as_array()?
                 .iter()
                 .filter_map(Value::as_str)
+                .map(str::to_string)
                 .collect();
             if argv.is_empty() {
                 return None;
@@ -73,6 +104,7 @@ pub fn cross_check(events: &[Event], now: DateTime<Utc>) -> Vec<NewEvent> {
                 ts: e.time()?,
                 pid: e.data.get("pid").and_then(Value::as_u64),
                 ppid: e.data.get("ppid").and_then(Value::as_u64),
+                exe: e.data.get("exe").and_then(Value::as_str),
                 argv,
             })
         })
@@ -80,51 +112,85 @@ pub fn cross_check(events: &[Event], now: DateTime<Utc>) -> Vec<NewEvent> {
     if execs.is_empty() {
         return Vec::new(); // the tracer was off or refused: its own gap says so
     }
-    // Results by the seq of their call.
+    // Results by the seq (and the id) of their call.
     let mut result_ts: HashMap<u64, DateTime<Utc>> = HashMap::new();
-    for e in events.iter().filter(|e| e.kind == Kind::ToolResult) {
-        if let (Some(cs), Some(t)) = (e.data.get("call_seq").and_then(Value::as_u64), e.time()) {
-            result_ts.insert(cs, t);
+    let mut result_ids: HashMap<&str, DateTime<Utc>> = HashMap::new();
+    // Calls the guard denied: by call id (hooks) and by seq (the recorder's judge).
+    let mut denied_ids: HashSet<&str> = HashSet::new();
+    let mut denied_seqs: HashSet<u64> = HashSet::new();
+    for e in events {
+        match e.kind {
+            Kind::ToolResult => {
+                let Some(t) = e.time() else { continue };
+                if let Some(cs) = e.data.get("call_seq").and_then(Value::as_u64) {
+                    result_ts.insert(cs, t);
+                }
+                if let Some(id) = e.data.get("call_id").and_then(Value::as_str) {
+                    result_ids.insert(id, t);
+                }
+            }
+            Kind::Decision if e.data.get("decision").and_then(Value::as_str) == Some("deny") => {
+                if let Some(id) = e.data.get("call_id").and_then(Value::as_str) {
+                    denied_ids.insert(id);
+                }
+                if let Some(s) = e.data.get("target_seq").and_then(Value::as_u64) {
+                    denied_seqs.insert(s);
+                }
+            }
+            _ => {}
         }
     }
     let end = events.last().and_then(Event::time).unwrap_or(now);
-    let calls: Vec<(&Event, String, DateTime<Utc>, DateTime<Utc>)> = events
+    let calls: Vec<Call<'_>> = events
         .iter()
         .filter(|e| e.kind == Kind::ToolCall && e.source.starts_with("hook:"))
         .filter_map(|e| {
             let cmd = e.data.get("command")?.as_str()?.to_string();
             let from = e.time()?;
-            let to = result_ts.get(&e.seq).copied().unwrap_or(end);
+            let id = e.data.get("call_id").and_then(Value::as_str);
+            let to = result_ts
+                .get(&e.seq)
+                .or_else(|| id.and_then(|i| result_ids.get(i)))
+                .copied();
             Some((e, cmd, from, to))
         })
         .collect();
     let mut gaps = Vec::new();
     let mut explained: HashSet<u64> = HashSet::new();
     for (call, cmd, from, to) in &calls {
+        let wanted = line_commands(cmd);
+        let id = call.data.get("call_id").and_then(Value::as_str);
+        let denied = denied_seqs.contains(&call.seq) || id.is_some_and(|i| denied_ids.contains(i));
         let lo = *from - Duration::milliseconds(SLACK_MS);
-        let hi = *to + Duration::milliseconds(SLACK_MS);
+        let hi = to.unwrap_or(end) + Duration::milliseconds(SLACK_MS);
         let in_window: Vec<&Exec<'_>> = execs.iter().filter(|x| x.ts >= lo && x.ts <= hi).collect();
         // Shells running this very command line explain it (and are explained by it).
+        let mut seen = false;
         for x in &in_window {
-            if let Some(script) = is_shell_c(&x.argv)
-                && (script.contains(cmd.as_str()) || cmd.contains(script.trim()))
-            {
-                explained.insert(x.seq);
+            let inner = inner_commands(&x.argv);
+            if inner.iter().any(|c| wanted.contains(c)) {
+                seen = true;
+                if shell_script(&x.argv).is_some() {
+                    explained.insert(x.seq);
+                }
             }
         }
-        let expected: Vec<String> = shell::split(cmd)
+        // Not expected to run: the guard denied it, or the agent never reported running it.
+        if denied || to.is_none() {
+            continue;
+        }
+        let expected: Vec<String> = wanted
             .iter()
-            .filter_map(|c| c.argv.first().map(|a| program(a).to_string()))
-            .filter(|p| !p.is_empty() && !BUILTINS.contains(&p.as_str()))
+            .filter_map(|c| c.first().map(|a| program(a).to_string()))
             .collect();
         if expected.is_empty() {
             continue;
         }
-        let seen = in_window.iter().any(|x| {
-            let p = program(x.argv[0]);
-            expected.iter().any(|e| e == p)
-                || is_shell_c(&x.argv).is_some_and(|s| s.contains(cmd.as_str()))
-        });
+        seen = seen
+            || in_window.iter().any(|x| {
+                let p = program(&x.argv[0]);
+                expected.iter().any(|e| e == p)
+            });
         if !seen {
             gaps.push(NewEvent::new(
                 now,
@@ -143,6 +209,27 @@ pub fn cross_check(events: &[Event], now: DateTime<Utc>) -> Vec<NewEvent> {
             ));
         }
     }
+    // flightlog's own hook processes: those that end in its binary, and the shells above them.
+    let parent: HashMap<u64, u64> = execs
+        .iter()
+        .filter_map(|x| Some((x.pid?, x.ppid?)))
+        .collect();
+    let mut ours: HashSet<u64> = HashSet::new();
+    for x in &execs {
+        let is_ours = own_exe.is_some_and(|o| x.exe == Some(o))
+            || (program(&x.argv[0]) == "flightlog" && x.argv.iter().any(|a| a == "hook"));
+        let mut p = x.pid.filter(|_| is_ours);
+        // Up the tree, but never past the agent (the first exec).
+        let agent = execs.first().and_then(|x| x.pid);
+        let mut hops = 0;
+        while let Some(pid) = p {
+            if Some(pid) == agent || hops > 16 || !ours.insert(pid) {
+                break;
+            }
+            p = parent.get(&pid).copied();
+            hops += 1;
+        }
+    }
     // Shells the agent itself started that no hook call explains, once hooks are reporting.
     if let Some(first_call) = calls.first().and_then(|c| c.0.time())
         && let Some(agent_pid) = execs.first().and_then(|x| x.pid)
@@ -151,7 +238,10 @@ pub fn cross_check(events: &[Event], now: DateTime<Utc>) -> Vec<NewEvent> {
             if x.ppid != Some(agent_pid) || x.ts < first_call || explained.contains(&x.seq) {
                 continue;
             }
-            let Some(script) = is_shell_c(&x.argv) else {
+            if x.pid.is_some_and(|p| ours.contains(&p)) {
+                continue;
+            }
+            let Some(script) = shell_script(&x.argv) else {
                 continue;
             };
             if script.contains("flightlog") && script.contains(" hook ") {
@@ -254,7 +344,7 @@ mod tests {
                 json!({"call_seq": 1}),
             ),
         ];
-        assert!(cross_check(&evs, now()).is_empty());
+        assert!(cross_check(&evs, now(), None).is_empty());
     }
 
     #[test]
@@ -289,7 +379,7 @@ mod tests {
                 json!({"argv": ["curl", "https://later"], "pid": 13, "ppid": 10}),
             ),
         ];
-        let g = cross_check(&evs, now());
+        let g = cross_check(&evs, now(), None);
         assert_eq!(g.len(), 1, "{g:?}");
         assert_eq!(g[0].data["reason"], "hook_command_not_traced");
         assert_eq!(g[0].data["call_seq"], 1);
@@ -348,10 +438,208 @@ mod tests {
                 json!({"argv": ["bash", "-c", "/usr/bin/flightlog hook claude-code"], "pid": 15, "ppid": 10}),
             ),
         ];
-        let g = cross_check(&evs, now());
+        let g = cross_check(&evs, now(), None);
         assert_eq!(g.len(), 1, "{g:?}");
         assert_eq!(g[0].data["reason"], "exec_not_reported_by_hooks");
         assert_eq!(g[0].data["exec_seq"], 5);
+    }
+
+    fn agent() -> Event {
+        ev(
+            0,
+            0,
+            Kind::Exec,
+            "ptrace",
+            json!({"argv": ["node", "/usr/bin/claude"], "pid": 10, "ppid": 1}),
+        )
+    }
+
+    #[test]
+    fn claude_codes_login_shell_and_eval_quoting_are_the_call() {
+        let cmd = r#"curl -s -H 'Authorization: Bearer x' https://h/graphql -d '{"q":1}'"#;
+        let script = format!(
+            "SNAPSHOT_FILE=/root/.claude/shell-snapshots/s.sh; source \"$SNAPSHOT_FILE\"; eval '{}' < /dev/null && pwd -P >| /tmp/claude-1-cwd",
+            cmd.replace('\'', r#"'"'"'"#)
+        );
+        let evs = vec![
+            agent(),
+            ev(
+                1,
+                1000,
+                Kind::ToolCall,
+                "hook:claude-code",
+                json!({"command": cmd, "tool": "Bash", "call_id": "t1"}),
+            ),
+            ev(
+                2,
+                1100,
+                Kind::Exec,
+                "ptrace",
+                json!({"argv": ["/bin/bash", "-c", "-l", script], "pid": 11, "ppid": 10}),
+            ),
+            ev(
+                3,
+                1200,
+                Kind::Exec,
+                "ptrace",
+                json!({"argv": ["curl", "-s", "-H", "Authorization: Bearer x", "https://h/graphql", "-d", "{\"q\":1}"], "pid": 12, "ppid": 11}),
+            ),
+            ev(
+                4,
+                2000,
+                Kind::ToolResult,
+                "hook:claude-code",
+                json!({"call_seq": 1, "call_id": "t1"}),
+            ),
+        ];
+        assert!(cross_check(&evs, now(), None).is_empty());
+    }
+
+    #[test]
+    fn codex_process_setup_and_sandbox_chain_is_the_call() {
+        let cmd = "curl -X POST https://h/graphql";
+        let evs = vec![
+            agent(),
+            ev(
+                1,
+                1000,
+                Kind::ToolCall,
+                "hook:codex",
+                json!({"command": cmd, "tool": "shell", "call_id": "c1"}),
+            ),
+            ev(
+                2,
+                1100,
+                Kind::Exec,
+                "ptrace",
+                json!({"argv": ["codex", "--codex-run-as-process-setup", "/bin/bash", "-c", format!(". /root/.codex/shell_snapshots/s.sh\n{cmd}")], "pid": 11, "ppid": 10}),
+            ),
+            ev(
+                3,
+                1150,
+                Kind::Exec,
+                "ptrace",
+                json!({"argv": ["codex-linux-sandbox", "--sandbox-policy-cwd", "/w", "--", "/bin/bash", "-c", format!("__CODEX_SNAPSHOT_OVERRIDE=1; {cmd}")], "pid": 12, "ppid": 11}),
+            ),
+            ev(
+                4,
+                1200,
+                Kind::Exec,
+                "ptrace",
+                json!({"argv": ["curl", "-X", "POST", "https://h/graphql"], "pid": 13, "ppid": 12}),
+            ),
+            ev(
+                5,
+                2000,
+                Kind::ToolResult,
+                "hook:codex",
+                json!({"call_id": "c1"}),
+            ),
+        ];
+        assert!(cross_check(&evs, now(), None).is_empty());
+    }
+
+    #[test]
+    fn denied_and_never_run_calls_expect_no_exec() {
+        let evs = vec![
+            agent(),
+            ev(
+                1,
+                1000,
+                Kind::ToolCall,
+                "hook:claude-code",
+                json!({"command": "curl -X POST https://prod", "tool": "Bash", "call_id": "d1"}),
+            ),
+            ev(
+                2,
+                1001,
+                Kind::Decision,
+                "guard",
+                json!({"decision": "deny", "call_id": "d1", "rule": "crossing"}),
+            ),
+            // asked, never answered: the agent did not run it
+            ev(
+                3,
+                3000,
+                Kind::ToolCall,
+                "hook:claude-code",
+                json!({"command": "terraform destroy", "tool": "Bash", "call_id": "n1"}),
+            ),
+            ev(
+                4,
+                9000,
+                Kind::Exec,
+                "ptrace",
+                json!({"argv": ["ls"], "pid": 20, "ppid": 10}),
+            ),
+        ];
+        assert!(cross_check(&evs, now(), None).is_empty());
+        // The same call with a result, not denied, is a gap: the check still bites.
+        let mut answered = evs.clone();
+        answered.remove(2);
+        answered.push(ev(
+            5,
+            1500,
+            Kind::ToolResult,
+            "hook:claude-code",
+            json!({"call_id": "d1"}),
+        ));
+        let g = cross_check(&answered, now(), None);
+        assert_eq!(g.len(), 1, "{g:?}");
+        assert_eq!(g[0].data["call_seq"], 1);
+    }
+
+    #[test]
+    fn hooks_installed_with_any_command_are_flightlogs_own() {
+        let evs = vec![
+            agent(),
+            ev(
+                1,
+                1000,
+                Kind::ToolCall,
+                "hook:claude-code",
+                json!({"command": "ls", "tool": "Bash", "call_id": "l1"}),
+            ),
+            ev(
+                2,
+                1010,
+                Kind::Exec,
+                "ptrace",
+                json!({"argv": ["bash", "-c", "ls"], "pid": 11, "ppid": 10}),
+            ),
+            ev(
+                3,
+                1100,
+                Kind::ToolResult,
+                "hook:claude-code",
+                json!({"call_seq": 1}),
+            ),
+            // `hook install --command /opt/ci/fl-hook`: the agent runs it through a shell
+            ev(
+                4,
+                1200,
+                Kind::Exec,
+                "ptrace",
+                json!({"argv": ["/bin/sh", "-c", "/opt/ci/fl-hook"], "pid": 15, "ppid": 10}),
+            ),
+            ev(
+                5,
+                1210,
+                Kind::Exec,
+                "ptrace",
+                json!({"argv": ["/opt/ci/fl-hook"], "exe": "/opt/ci/flightlog-1.2", "pid": 15, "ppid": 10}),
+            ),
+        ];
+        assert!(
+            cross_check(&evs, now(), Some("/opt/ci/flightlog-1.2")).is_empty(),
+            "{:?}",
+            cross_check(&evs, now(), Some("/opt/ci/flightlog-1.2"))
+        );
+        // Someone else's binary in the same place is an unreported shell.
+        assert_eq!(
+            cross_check(&evs, now(), Some("/usr/bin/flightlog")).len(),
+            1
+        );
     }
 
     #[test]
@@ -363,6 +651,6 @@ mod tests {
             "hook:claude-code",
             json!({"command": "curl x"}),
         )];
-        assert!(cross_check(&evs, now()).is_empty());
+        assert!(cross_check(&evs, now(), None).is_empty());
     }
 }

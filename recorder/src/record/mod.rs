@@ -238,7 +238,10 @@ pub fn record(opts: RecordOptions) -> Result<RecordOutcome, RecordError> {
         }
         true
     })?;
-    let mut closing = crosscheck::cross_check(&recorded, end_ts);
+    let own_exe = std::env::current_exe()
+        .ok()
+        .map(|p| p.to_string_lossy().into_owned());
+    let mut closing = crosscheck::cross_check(&recorded, end_ts, own_exe.as_deref());
     drop(recorded);
     closing.push(NewEvent::new(
         end_ts,
