@@ -457,7 +457,12 @@ fn unwrap_into(cmd: SimpleCommand, depth: usize, out: &mut Vec<SimpleCommand>) {
         // Agent harnesses' process launchers: Codex's process setup and Linux sandbox, and the
         // bubblewrap it runs under. Each ends its own options with `--` (or, for the setup
         // step, names the shell that runs the command): what follows is the command.
-        "codex" if args.iter().any(|a| a == "--codex-run-as-process-setup") => {
+        // (Codex runs itself as `/proc/self/exe`, and as the sandbox under bwrap's `--argv0`.)
+        "codex" | "exe"
+            if args
+                .iter()
+                .any(|a| a == "--codex-run-as-process-setup" || a == "--sandbox-policy-cwd") =>
+        {
             launched_into(&cmd, &args, &prog, depth, out);
         }
         "codex-linux-sandbox" | "bwrap" | "codex-execve-wrapper" => {
@@ -1221,10 +1226,17 @@ mod tests {
             (
                 "codex process setup",
                 v(&[
-                    "/usr/lib/node_modules/@openai/codex/bin/codex",
+                    "/proc/self/exe",
                     "--codex-run-as-process-setup",
-                    "--cwd",
+                    "45",
+                    "19455",
+                    "pipe",
+                    "",
                     "/work",
+                    "/root/.codex/tmp/arg0/codex-linux-sandbox",
+                    "--sandbox-policy-cwd",
+                    "/work",
+                    "--",
                     "/bin/bash",
                     "-c",
                     &format!("{snapshot}\n{cmd}"),
@@ -1253,7 +1265,7 @@ mod tests {
                 ]),
             ),
             (
-                "bubblewrap",
+                "bubblewrap running codex as the sandbox",
                 v(&[
                     "bwrap",
                     "--ro-bind",
@@ -1262,6 +1274,13 @@ mod tests {
                     "--dev",
                     "/dev",
                     "--unshare-net",
+                    "--argv0",
+                    "codex-linux-sandbox",
+                    "--",
+                    "/opt/codex/bin/codex",
+                    "--sandbox-policy-cwd",
+                    "/work",
+                    "--apply-seccomp-then-exec",
                     "--",
                     "/bin/bash",
                     "-lc",

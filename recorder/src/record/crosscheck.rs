@@ -11,7 +11,8 @@
 //!   hooks were reporting, that no hook call explains, is a gap: a tool call the hooks never
 //!   reported (sub-agents and background jobs are known to slip past hooks). flightlog's own
 //!   hook processes (whatever command `hook install --command` put in the agent's settings)
-//!   are recognised by the binary they end in.
+//!   are recognised by the binary they end in, and the shell a harness starts to write its
+//!   shell snapshot (`# Snapshot file`) is its own setup, not a tool call.
 //!
 //! Commands are compared after the harness's wrappers are seen through ([`shell::from_argv`]):
 //! Claude Code's snapshot prelude and `eval '..'` quoting, Codex's process setup and sandbox,
@@ -245,6 +246,11 @@ pub fn cross_check(events: &[Event], now: DateTime<Utc>, own_exe: Option<&str>) 
                 continue;
             };
             if script.contains("flightlog") && script.contains(" hook ") {
+                continue;
+            }
+            // The harness writing its shell snapshot (Claude Code and Codex both start one
+            // shell for it, on their own, before the first command they run).
+            if script.contains("# Snapshot file") {
                 continue;
             }
             gaps.push(NewEvent::new(
