@@ -415,13 +415,20 @@ pub fn summary(e: &Event) -> String {
             "{} {} home={}",
             s(d, "agent").unwrap_or(""),
             s(d, "label").unwrap_or(""),
-            s(d, "home_env").unwrap_or("?")
+            s(d, "home_env").unwrap_or("-")
         ),
-        Kind::SessionEnd => format!(
-            "exit {} {}",
-            d.get("exit").map(|x| x.to_string()).unwrap_or_default(),
-            s(d, "reason").unwrap_or("")
-        ),
+        Kind::SessionEnd => {
+            let exit = d
+                .get("exit")
+                .filter(|x| !x.is_null())
+                .map(|x| format!("exit {x}"));
+            let reason = s(d, "reason").map(str::to_string);
+            [exit, reason]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" ")
+        }
         Kind::RawInput => format!("malformed input: {}", s(d, "error").unwrap_or("")),
         _ => s(d, "summary")
             .or_else(|| s(d, "text"))
@@ -438,6 +445,8 @@ pub struct Screener {
     /// The last seq fed.
     upto: Option<u64>,
     fed: u64,
+    /// Whether the last byte fed was a CR (a CR LF split across two events stays one newline).
+    last_cr: bool,
 }
 
 impl std::fmt::Debug for Screener {
@@ -455,6 +464,7 @@ impl Screener {
             parser: vt100::Parser::new(24, 80, 0),
             upto: None,
             fed: 0,
+            last_cr: false,
         }
     }
 
@@ -480,6 +490,13 @@ impl Screener {
                 };
                 let data = s(&ev.data, "data").unwrap_or("");
                 match s(&ev.data, "stream") {
+                    // Output captured from pipes (the agent had no terminal) never went
+                    // through a tty's output processing: a bare LF meant "next line", so it is
+                    // fed as CR LF, as the terminal's `onlcr` would have done.
+                    Some("o") if ev.data.get("fd").is_some() => {
+                        let fed = onlcr(data, self.last_cr);
+                        self.parser.process(fed.as_bytes());
+                    }
                     Some("o") => self.parser.process(data.as_bytes()),
                     Some("r") => {
                         if let Some((c, r)) = data.split_once('x')
@@ -492,6 +509,9 @@ impl Screener {
                         }
                     }
                     _ => continue,
+                }
+                if let Some(b) = data.as_bytes().last() {
+                    self.last_cr = *b == b'\r';
                 }
                 self.fed += 1;
             }
@@ -549,6 +569,24 @@ impl Screener {
             fed: self.fed,
         }
     }
+}
+
+/// A bare LF becomes CR LF (a CR LF stays as it is); `after_cr` says whether the text before
+/// `data` ended with a CR.
+fn onlcr(data: &str, after_cr: bool) -> std::borrow::Cow<'_, str> {
+    if !data.contains('\n') {
+        return std::borrow::Cow::Borrowed(data);
+    }
+    let mut out = String::with_capacity(data.len() + 16);
+    let mut prev_cr = after_cr;
+    for ch in data.chars() {
+        if ch == '\n' && !prev_cr {
+            out.push('\r');
+        }
+        out.push(ch);
+        prev_cr = ch == '\r';
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// The first event after (or before) `from` whose stored text contains `query`
@@ -642,4 +680,30 @@ pub(crate) fn redaction_fps(ev: &Event) -> Vec<String> {
     let mut v: Vec<String> = ev.redactions.iter().map(|r| r.fp.clone()).collect();
     let set: BTreeSet<String> = v.drain(..).collect();
     set.into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::onlcr;
+
+    #[test]
+    fn onlcr_turns_bare_line_feeds_into_cr_lf() {
+        let cases = [
+            ("", false, ""),
+            ("no newline", false, "no newline"),
+            ("a\nb\n", false, "a\r\nb\r\n"),
+            ("a\r\nb", false, "a\r\nb"),
+            ("\nb", true, "\nb"),
+            ("\nb", false, "\r\nb"),
+            ("a\n\n", false, "a\r\n\r\n"),
+            ("é\nü", false, "é\r\nü"),
+        ];
+        for (input, after_cr, want) in cases {
+            assert_eq!(
+                onlcr(input, after_cr),
+                want,
+                "{input:?} after_cr={after_cr}"
+            );
+        }
+    }
 }

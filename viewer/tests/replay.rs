@@ -521,3 +521,101 @@ fn hostile_output_renders_as_visible_harmless_text() {
     t.draw(|fr| flightlog_viewer::view(&st, fr)).unwrap();
     assert_harmless(t.backend(), "picker");
 }
+
+/// Output captured from pipes (CI, `claude -p`, the piped demo) has bare LFs: the Screen tab
+/// shows it as lines, not a staircase.
+#[test]
+fn the_screen_of_a_session_recorded_without_a_terminal_has_no_staircase() {
+    let mut events = common::incident_events();
+    events.truncate(1);
+    for (i, chunk) in ["first line\nsecond", " line\r", "\nthird line\n"]
+        .iter()
+        .enumerate()
+    {
+        events.push(flightlog_formats::NewEvent::new(
+            common::t0() + chrono::Duration::milliseconds(100 * (i as i64 + 1)),
+            flightlog_formats::Kind::Terminal,
+            "pty",
+            serde_json::json!({"stream":"o","data":chunk,"t_ms":100,"fd":1}),
+        ));
+    }
+    let f = common::store_with(events, "piped");
+    let mut h = open(&f, (80, 24));
+    h.act(Action::GoTo(GoTo::Seq(3)));
+    h.act(Action::NextTab(true));
+    assert_eq!(h.state.tab, Tab::Screen);
+    let snap = h.state.screen.as_ref().unwrap();
+    let rows: Vec<String> = snap
+        .cells
+        .iter()
+        .take(4)
+        .map(|r| {
+            r.iter()
+                .map(|c| c.text.as_str())
+                .collect::<String>()
+                .trim_end()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(rows, ["first line", "second line", "third line", ""]);
+    insta::assert_snapshot!("piped_screen_80x24", h.render());
+}
+
+/// At 80 columns the answer to what the user just did (a search, a jump past the last error)
+/// and the position stay on the status line; the help hint and the long chain text go first.
+#[test]
+fn status_feedback_survives_at_80_columns() {
+    let f = common::incident();
+    for (size, actions, want) in [
+        (
+            (80u16, 24u16),
+            vec![Action::Search("VOLUMEDELETE".into())],
+            "VOLUMEDELETE",
+        ),
+        (
+            (80, 24),
+            vec![
+                Action::Search("VOLUMEDELETE".into()),
+                Action::SearchAgain(true),
+                Action::SearchAgain(true),
+            ],
+            "not found",
+        ),
+        (
+            (80, 24),
+            vec![Action::Last, Action::Jump(Marker::Error, true)],
+            "error",
+        ),
+        (
+            (200, 50),
+            vec![Action::Search("VOLUMEDELETE".into())],
+            "? help",
+        ),
+    ] {
+        let mut h = open(&f, size);
+        for a in actions {
+            h.act(a);
+        }
+        let text = screen_text(&h.render());
+        let status = text.lines().last().unwrap_or_default().to_string();
+        let msg = h
+            .state
+            .message
+            .as_ref()
+            .map(|m| m.text.clone())
+            .unwrap_or_default();
+        assert!(
+            status.contains(want),
+            "{size:?}: {status:?} (message {msg:?})"
+        );
+        let e = h.state.current().unwrap();
+        assert!(
+            status.contains(&format!("seq {}", e.seq)),
+            "{size:?}: {status:?}"
+        );
+        assert!(
+            status.contains("intact") || status.contains("verifying"),
+            "{size:?}: {status:?}"
+        );
+    }
+}

@@ -93,42 +93,36 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
         frame.render_widget(Paragraph::new(line), area);
         return;
     }
-    let mut left = Vec::new();
     let pl = &state.player;
-    left.push(Span::styled(
-        format!(
-            " {} {}x ",
-            if pl.playing { "▶" } else { "⏸" },
-            fmt_speed(pl.speed)
-        ),
-        Style::new().fg(Color::Black).bg(if pl.playing {
-            Color::Green
-        } else {
-            Color::Gray
-        }),
-    ));
+    let play_style = Style::new().fg(Color::Black).bg(if pl.playing {
+        Color::Green
+    } else {
+        Color::Gray
+    });
+    let glyph = if pl.playing { "▶" } else { "⏸" };
     let rows = state.rows();
     let pos = if rows == 0 { 0 } else { state.cursor + 1 };
-    let mut where_ = format!(" {pos}/{rows}");
-    if let Some(e) = state.current() {
-        where_.push_str(&format!(" seq {}", e.seq));
-    }
+    let short_where = match state.current() {
+        Some(e) => format!(" {pos}/{rows} seq {} ", e.seq),
+        None => format!(" {pos}/{rows} "),
+    };
+    let mut long_where = short_where.trim_end().to_string();
     if !state.index.complete {
         let total = state.index.total_hint.max(1);
-        where_.push_str(&format!(
+        long_where.push_str(&format!(
             " indexing {}%",
             (state.index.entries.len() as u64 * 100 / total).min(99)
         ));
     }
     if !state.filter.is_empty() {
-        where_.push_str(&format!(" [{}]", safe(&state.filter.describe())));
+        long_where.push_str(&format!(" [{}]", safe(&state.filter.describe())));
     }
     if state.follow {
-        where_.push_str(" following");
+        long_where.push_str(" following");
     }
-    left.push(Span::raw(where_ + " "));
-    if let Some(m) = &state.message {
-        left.push(Span::styled(
+    long_where.push(' ');
+    let message = state.message.as_ref().map(|m| {
+        (
             format!(" {} ", safe(&m.text)),
             if m.error {
                 Style::new()
@@ -137,12 +131,74 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
             } else {
                 Style::new().fg(Color::Yellow)
             },
-        ));
+        )
+    });
+    let (chain_long, chain_short, chain_style) = chain_texts(state);
+    let help = " ? help ";
+    let width = area.width as usize;
+    // From the most to the least complete; the first that fits is drawn. What goes first:
+    // the help hint, then the long chain text, the speed, the position details; the answer to
+    // what the user just did (the message) and the position stay, the message cut last.
+    let play_long = format!(" {glyph} {}x ", fmt_speed(pl.speed));
+    let play_short = format!(" {glyph} ");
+    let variants: [(&str, &str, &str, bool); 6] = [
+        (&play_long, &long_where, &chain_long, true),
+        (&play_long, &long_where, &chain_long, false),
+        (&play_long, &long_where, &chain_short, false),
+        (&play_short, &long_where, &chain_short, false),
+        (&play_short, &short_where, &chain_short, false),
+        (&play_short, &short_where, "", false),
+    ];
+    let w = |t: &str| t.chars().count();
+    let msg_w = message.as_ref().map_or(0, |(t, _)| w(t));
+    let chosen = variants
+        .iter()
+        .find(|(p, wh, c, h)| w(p) + w(wh) + msg_w + w(c) + if *h { w(help) } else { 0 } <= width)
+        .unwrap_or(&variants[variants.len() - 1]);
+    let (play, where_, chain, with_help) = *chosen;
+    let mut spans = vec![
+        Span::styled(play.to_string(), play_style),
+        Span::raw(where_.to_string()),
+    ];
+    let used = w(play) + w(where_);
+    let right_w = w(chain) + if with_help { w(help) } else { 0 };
+    let mut used_total = used;
+    if let Some((text, style)) = message {
+        let room = width.saturating_sub(used + right_w);
+        let text = if w(&text) > room {
+            let keep: String = text.chars().take(room.saturating_sub(2)).collect();
+            if room >= 2 {
+                format!("{keep}… ")
+            } else {
+                String::new()
+            }
+        } else {
+            text
+        };
+        used_total += w(&text);
+        spans.push(Span::styled(text, style));
     }
-    let chain = match &state.verify {
-        VerifyState::Pending => Span::styled(" chain: verifying… ", Style::new().fg(Color::Gray)),
-        VerifyState::Failed(e) => Span::styled(
+    spans.push(Span::raw(
+        " ".repeat(width.saturating_sub(used_total + right_w)),
+    ));
+    spans.push(Span::styled(chain.to_string(), chain_style));
+    if with_help {
+        spans.push(Span::styled(help, Style::new().fg(Color::DarkGray)));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// The chain state in full and in short, and its style.
+fn chain_texts(state: &State) -> (String, String, Style) {
+    match &state.verify {
+        VerifyState::Pending => (
+            " chain: verifying… ".into(),
+            " verifying… ".into(),
+            Style::new().fg(Color::Gray),
+        ),
+        VerifyState::Failed(e) => (
             format!(" chain: not verified ({}) ", safe(e)),
+            " not verified ".into(),
             Style::new().fg(Color::Yellow),
         ),
         VerifyState::Done {
@@ -150,45 +206,39 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
             events,
             checkpoints,
             ..
-        } => Span::styled(
-            format!(" ✓ chain intact ({events} events, {checkpoints} checkpoints) "),
+        } => (
+            format!(
+                " ✓ chain intact ({events} event{}, {checkpoints} checkpoint{}) ",
+                plural(*events),
+                plural(*checkpoints)
+            ),
+            " ✓ intact ".into(),
             Style::new().fg(Color::Green),
         ),
         VerifyState::Done { breaks, other, .. } => {
-            let mut t = format!(
-                " ✗ CHAIN BROKEN: {} problem(s)",
-                breaks.values().map(Vec::len).sum::<usize>() + other.len()
-            );
+            let n = breaks.values().map(Vec::len).sum::<usize>() + other.len();
+            let mut long = format!(" ✗ CHAIN BROKEN: {n} problem{}", plural(n as u64));
+            let mut short = " ✗ BROKEN".to_string();
             if let Some(first) = breaks.keys().next() {
-                t.push_str(&format!(" from seq {first} (b: next break)"));
+                long.push_str(&format!(" from seq {first} (b: next break)"));
+                short.push_str(&format!(" seq {first}"));
             } else if let Some(o) = other.first() {
-                t.push_str(&format!(": {o}"));
+                long.push_str(&format!(": {o}"));
             }
-            Span::styled(
-                t + " ",
+            (
+                long + " ",
+                short + " ",
                 Style::new()
                     .fg(Color::White)
                     .bg(Color::Red)
                     .add_modifier(Modifier::BOLD),
             )
         }
-    };
-    let help = Span::styled(" ? help ", Style::new().fg(Color::DarkGray));
-    let used: usize = left.iter().map(|s| s.content.chars().count()).sum();
-    let right_w = chain.content.chars().count() + help.content.chars().count();
-    let pad = (area.width as usize).saturating_sub(used + right_w);
-    if pad == 0 {
-        // Narrow: the chain state matters more than the position details.
-        left.truncate(1);
-        let used: usize = left.iter().map(|s| s.content.chars().count()).sum();
-        let pad = (area.width as usize).saturating_sub(used + right_w);
-        left.push(Span::raw(" ".repeat(pad)));
-    } else {
-        left.push(Span::raw(" ".repeat(pad)));
     }
-    left.push(chain);
-    left.push(help);
-    frame.render_widget(Paragraph::new(Line::from(left)), area);
+}
+
+fn plural(n: u64) -> &'static str {
+    if n == 1 { "" } else { "s" }
 }
 
 fn fmt_speed(s: f64) -> String {
