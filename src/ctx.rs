@@ -33,6 +33,7 @@ impl Ctx {
             Some(p) => p.clone(),
             None => default_db()?,
         };
+        let db = real_path(db);
         let policy = opts
             .policy
             .clone()
@@ -101,6 +102,28 @@ pub fn now() -> chrono::DateTime<chrono::Utc> {
         return t;
     }
     chrono::Utc::now()
+}
+
+/// The store's real path: a store reached through a symlink keeps its keys (and so its
+/// signatures and secret fingerprints) beside the real file, not beside the link. A path that
+/// does not exist yet is resolved through its directory.
+fn real_path(db: PathBuf) -> PathBuf {
+    if let Ok(p) = std::fs::canonicalize(&db) {
+        return p;
+    }
+    match (db.parent(), db.file_name()) {
+        (Some(dir), Some(name)) => {
+            let dir = if dir.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                dir
+            };
+            std::fs::canonicalize(dir)
+                .map(|d| d.join(name))
+                .unwrap_or(db)
+        }
+        _ => db,
+    }
 }
 
 fn default_db() -> Result<PathBuf> {

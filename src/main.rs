@@ -22,7 +22,7 @@ mod summary;
     about = "A flight recorder for AI coding agents: a tamper-evident log of every command, API call and file change, and a replay that shows where a boundary was crossed.",
     after_help = "Examples:\n  flightlog demo                      # record and replay the nine-second incident\n  flightlog record -- claude          # record an agent session\n  flightlog hook install claude-code  # record through Claude Code's hooks\n  flightlog replay latest             # step through the last session\n  flightlog verify --all              # check every chain and checkpoint"
 )]
-struct Cli {
+pub(crate) struct Cli {
     #[command(flatten)]
     global: ctx::GlobalOpts,
     #[command(subcommand)]
@@ -57,6 +57,10 @@ enum Command {
     Policy(cmd::policy::Args),
     /// Write a signed checkpoint over every session now (and optionally copy it elsewhere).
     Checkpoint(cmd::checkpoint::Args),
+    /// Print shell completions (bash, zsh, fish, elvish, powershell).
+    Completions(cmd::completions::CompletionsArgs),
+    /// Print the manual page (roff).
+    Man(cmd::completions::ManArgs),
 }
 
 fn main() -> ExitCode {
@@ -85,6 +89,8 @@ fn main() -> ExitCode {
         Command::Export(a) => cmd::export::run(&ctx, a),
         Command::Policy(a) => cmd::policy::run(&ctx, a),
         Command::Checkpoint(a) => cmd::checkpoint::run(&ctx, a),
+        Command::Completions(a) => cmd::completions::completions(a),
+        Command::Man(a) => cmd::completions::man(a),
     };
     match res {
         Ok(code) => code,

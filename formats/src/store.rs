@@ -150,6 +150,7 @@ pub fn new_session_id() -> Result<String> {
 impl Store {
     /// Opens (creating if needed) a store for reading and writing.
     pub fn open(path: &Path) -> Result<Store> {
+        refuse_directory(path)?;
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             ensure_private_dir(dir)?;
         }
@@ -176,6 +177,7 @@ impl Store {
             busy_ms: DEFAULT_BUSY_MS,
             writable: true,
         };
+        store.refuse_foreign()?;
         store.configure()?;
         store.migrate()?;
         store.tighten_side_files();
@@ -184,6 +186,7 @@ impl Store {
 
     /// Opens an existing store read-only, with SQLite's defensive settings.
     pub fn open_read_only(path: &Path) -> Result<Store> {
+        refuse_directory(path)?;
         if !path.exists() {
             return Err(Error::io(
                 path,
@@ -343,6 +346,31 @@ impl Store {
                 let _ = fs::set_permissions(&p, fs::Permissions::from_mode(0o600));
             }
         }
+    }
+
+    /// Refuses a SQLite database of another application: one that has tables but not our
+    /// schema version. Nothing is written into it (not even the journal mode).
+    fn refuse_foreign(&self) -> Result<()> {
+        let version: i64 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if version != 0 {
+            return Ok(());
+        }
+        let tables: i64 = self.conn.query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
+            [],
+            |r| r.get(0),
+        )?;
+        if tables > 0 {
+            return Err(Error::Invalid(format!(
+                "{} is a SQLite database of another application ({tables} table{} and no \
+                 flightlog schema); refusing to write into it (choose another --db)",
+                self.path.display(),
+                if tables == 1 { "" } else { "s" }
+            )));
+        }
+        Ok(())
     }
 
     fn migrate(&self) -> Result<()> {
@@ -1115,6 +1143,18 @@ fn encode_all(
 /// Reads the data of a stored event as JSON, for callers that only need `data`.
 pub fn event_data(raw: &[u8]) -> Option<Value> {
     Event::from_bytes(raw).ok().map(|e| e.data)
+}
+
+/// A store path that is a directory is a usage error, said as such (SQLite would answer
+/// "disk I/O error" or "unable to open").
+fn refuse_directory(path: &Path) -> Result<()> {
+    if path.is_dir() {
+        return Err(Error::Invalid(format!(
+            "{} is a directory, not a store file (give the path of a .db file)",
+            path.display()
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

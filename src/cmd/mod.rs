@@ -1,6 +1,7 @@
 //! One module per command. Each has `Args` (clap) and `run(&Ctx, Args) -> Result<ExitCode>`.
 
 pub mod checkpoint;
+pub mod completions;
 pub mod demo;
 pub mod export;
 pub mod hook;

@@ -37,9 +37,48 @@ pub struct Args {
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
+    if !args.json {
+        return verify(ctx, &args);
+    }
+    // Under --json a run that could not happen still prints JSON: `intact` is null and the
+    // reason is given; the exit code stays 2.
+    match verify(ctx, &args) {
+        Ok(code) => Ok(code),
+        Err(e) => {
+            let out = serde_json::json!({
+                "intact": null,
+                "events_checked": 0,
+                "checkpoints_checked": 0,
+                "problems": [],
+                "error": crate::one_line(&e),
+            });
+            let mut stdout = std::io::stdout().lock();
+            serde_json::to_writer_pretty(&mut stdout, &out)?;
+            writeln!(stdout)?;
+            eprintln!("flightlog: {}", crate::one_line(&e));
+            Ok(ExitCode::from(2))
+        }
+    }
+}
+
+/// A target that names a file (it has a path separator or a file extension) but does not
+/// exist is a missing file, not a session name.
+fn missing_path(t: &str) -> bool {
+    (t.contains('/') || t.ends_with(".jsonl") || t.ends_with(".json")) && !Path::new(t).exists()
+}
+
+fn verify(ctx: &Ctx, args: &Args) -> Result<ExitCode> {
+    if let Some(t) = args.target.as_deref()
+        && !args.all
+        && missing_path(t)
+    {
+        anyhow::bail!(
+            "{t}: no such file (a session is named by its id, a prefix of it, or `latest`)"
+        );
+    }
     let report = match args.target.as_deref() {
         Some(t) if !args.all && Path::new(t).exists() && !looks_like_store(Path::new(t)) => {
-            verify_path(ctx, Path::new(t), &args)?
+            verify_path(ctx, Path::new(t), args)?
         }
         target => {
             let store = ctx.open_ro()?;
@@ -236,14 +275,15 @@ pub fn print_report(report: &VerifyReport, json: bool, color: bool) -> Result<()
         format!("{green}intact{reset}")
     } else {
         format!(
-            "{red}NOT intact: {} problem(s){reset}",
-            report.problems.len()
+            "{red}NOT intact: {}{reset}",
+            count(report.problems.len() as u64, "problem")
         )
     };
     writeln!(
         out,
-        "{verdict}: {} events, {} checkpoints checked",
-        report.events_checked, report.checkpoints_checked
+        "{verdict}: {}, {} checked",
+        count(report.events_checked, "event"),
+        count(report.checkpoints_checked, "checkpoint")
     )?;
     Ok(())
 }
@@ -257,4 +297,9 @@ fn describe(p: &flightlog_formats::verify::Problem) -> String {
         s.push_str(&format!("seq {seq} "));
     }
     format!("{s}[{}] {}", p.kind, p.detail)
+}
+
+/// "1 event", "2 events".
+fn count(n: u64, what: &str) -> String {
+    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
 }

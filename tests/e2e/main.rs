@@ -9,6 +9,7 @@
 //! - `progress`: progress bars on a terminal (tmux), none when piped, `NO_COLOR`
 //! - `demo`: the nine-second incident reconstructed, with and without the guard
 //! - `fixtures_verify`: every valid and tampered session fixture through `flightlog verify`
+//! - `cli`: completions, the manual, store paths and verify targets people get wrong
 //! - `checkpoints`: the policy's anchor command, and verify against an anchored checkpoint
 //! - `crash`, `reliability`, `secrets`: kill -9, concurrency, fail modes, hostile input, no secret in any file
 //!
@@ -19,6 +20,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod checkpoints;
+mod cli;
 mod common;
 mod crash;
 mod demo;

@@ -1,0 +1,203 @@
+//! The CLI as a newcomer meets it: completions and the manual, and the store paths and
+//! verify targets people get wrong (a symlink, a directory, another application's database,
+//! a missing file), each answered in words, never by damaging anything.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use crate::common::bin;
+
+fn flightlog(db: &Path, args: &[&str]) -> Output {
+    Command::new(bin())
+        .arg("--db")
+        .arg(db)
+        .args(args)
+        .env_remove("FLIGHTLOG_POLICY")
+        .output()
+        .unwrap()
+}
+
+fn hook(db: &Path, payload: &str) {
+    let body = std::fs::read(flightlog_fixtures::fixtures_dir().join(payload)).unwrap();
+    let mut child = Command::new(bin())
+        .arg("--db")
+        .arg(db)
+        .args(["hook", "claude-code"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), &body).unwrap();
+    assert!(child.wait().unwrap().success());
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn completions_for_every_shell_and_the_manual() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.db");
+    for (shell, needle) in [
+        ("bash", "_flightlog()"),
+        ("zsh", "#compdef flightlog"),
+        ("fish", "complete -c flightlog"),
+        ("elvish", "edit:completion:arg-completer[flightlog]"),
+        ("powershell", "Register-ArgumentCompleter"),
+    ] {
+        let out = flightlog(&db, &["completions", shell]);
+        assert!(out.status.success(), "{shell}: {}", text(&out.stderr));
+        let s = text(&out.stdout);
+        assert!(s.contains(needle), "{shell}: {s:.300}");
+        assert!(s.contains("replay") && s.contains("verify"), "{shell}");
+    }
+    let out = flightlog(&db, &["completions", "tcsh"]);
+    assert_eq!(out.status.code(), Some(2));
+
+    let out = flightlog(&db, &["man"]);
+    assert!(out.status.success());
+    let page = text(&out.stdout);
+    assert!(
+        page.starts_with(".ie") || page.contains(".TH flightlog"),
+        "{page:.200}"
+    );
+    assert!(
+        page.contains("replay") && page.contains("\\-\\-db"),
+        "{page:.2000}"
+    );
+
+    let mandir = dir.path().join("man1");
+    let out = flightlog(&db, &["man", "--dir", mandir.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    for page in ["flightlog.1", "flightlog-record.1", "flightlog-verify.1"] {
+        let body = std::fs::read_to_string(mandir.join(page)).unwrap();
+        assert!(body.contains(".TH"), "{page}");
+    }
+    assert!(!db.exists(), "completions and man touch no store");
+}
+
+/// A store reached through a symlink keeps its keys beside the real file: writing through the
+/// link and verifying through the real path (or the other way round) is intact, with one key.
+#[test]
+fn a_store_behind_a_symlink_keeps_its_keys_with_the_real_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let real_dir = dir.path().join("real");
+    std::fs::create_dir(&real_dir).unwrap();
+    let real = real_dir.join("s.db");
+    let link_dir = dir.path().join("elsewhere");
+    std::fs::create_dir(&link_dir).unwrap();
+    let link = link_dir.join("s.db");
+    hook(&real, "hooks/claude-code/session_start.json");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    hook(&link, "hooks/claude-code/pre_tool_use_bash.json");
+    let out = flightlog(&link, &["checkpoint"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        !link_dir.join("keys").exists(),
+        "no second key directory beside the link"
+    );
+    for db in [&link, &real] {
+        let out = flightlog(db, &["verify", "--all", "--json"]);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["intact"], true, "{v}");
+        assert_eq!(out.status.code(), Some(0));
+    }
+}
+
+/// Another application's SQLite database given as --db is refused and left byte for byte as
+/// it was; a directory is said to be one.
+#[test]
+fn a_foreign_database_or_a_directory_is_refused_in_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let foreign = dir.path().join("app.db");
+    let status = Command::new("python3")
+        .arg("-c")
+        .arg(format!(
+            "import sqlite3; c = sqlite3.connect({:?}); c.execute('create table notes (t text)'); c.execute(\"insert into notes values ('hello')\"); c.commit(); c.close()",
+            foreign.to_str().unwrap()
+        ))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // Private, as a store must be: what refuses it is that it is not ours.
+    std::fs::set_permissions(
+        &foreign,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    let before = std::fs::read(&foreign).unwrap();
+    let body = std::fs::read(
+        flightlog_fixtures::fixtures_dir().join("hooks/claude-code/pre_tool_use_bash.json"),
+    )
+    .unwrap();
+    let mut child = Command::new(bin())
+        .arg("--db")
+        .arg(&foreign)
+        .args(["hook", "claude-code"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), &body).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        text(&out.stderr).contains("another application"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = flightlog(&foreign, &["checkpoint"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("another application"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read(&foreign).unwrap(),
+        before,
+        "the foreign file is untouched"
+    );
+    assert!(!dir.path().join("app.db-wal").exists());
+
+    for args in [
+        &["checkpoint"][..],
+        &["sessions"][..],
+        &["verify", "--all"][..],
+    ] {
+        let out = flightlog(dir.path(), args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = text(&out.stderr);
+        assert!(err.contains("is a directory"), "{args:?}: {err}");
+    }
+}
+
+/// `verify --json` always prints JSON (intact null and the reason when it could not run), and
+/// a path that does not exist is a missing file, not a session name.
+#[test]
+fn verify_json_always_answers_in_json_and_a_missing_file_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.db");
+    let out = flightlog(&db, &["verify", "--all", "--json"]);
+    assert_eq!(out.status.code(), Some(2));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["intact"].is_null(), "{v}");
+    assert!(v["error"].as_str().unwrap().contains("s.db"), "{v}");
+
+    hook(&db, "hooks/claude-code/session_start.json");
+    let out = flightlog(&db, &["verify", "/nonexistent/export.jsonl"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("no such file"), "{err}");
+    let out = flightlog(&db, &["verify", "/nonexistent", "--json"]);
+    assert_eq!(out.status.code(), Some(2));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["error"].as_str().unwrap().contains("no such file"), "{v}");
+
+    let out = flightlog(&db, &["verify", "--all"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let s = text(&out.stdout);
+    assert!(s.contains("1 event,") || s.contains(" events,"), "{s}");
+    assert!(!s.contains("1 checkpoints"), "{s}");
+}
