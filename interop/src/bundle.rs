@@ -7,7 +7,7 @@
 //! report.md        the incident report
 //! report.html      the same, as one self-contained page
 //! session.cast     the terminal output (asciicast v3, markers at crossings)
-//! verify.py        a short standard-library script that re-checks events.jsonl
+//! verify.py        a copy of scripts/verify_export.py, the standard-library verifier
 //! README.md        how to verify
 //! MANIFEST         sha256 of every file above (`sha256sum -c MANIFEST` format)
 //! MANIFEST.sig     Ed25519 signature (hex) of MANIFEST by the same key
@@ -26,7 +26,7 @@ use chrono::{DateTime, Utc};
 use flightlog_formats::chain::split_export_line;
 use flightlog_formats::checkpoint::{SignedCheckpoint, StoreCheckpoint, sign, verify_sig};
 use flightlog_formats::jsonl::write_session;
-use flightlog_formats::keys::{Keys, public_key_from_hex};
+use flightlog_formats::keys::{Keys, VerifyingKey, public_key_from_hex};
 use flightlog_formats::merkle::MerkleBuilder;
 use flightlog_formats::verify::Problem;
 use flightlog_formats::{Event, Store};
@@ -127,24 +127,38 @@ fn readme(session: &str, pubkey: &str, cp: &SignedCheckpoint) -> String {
     format!(
         "# flightlog evidence bundle: session {session}\n\n\
          This directory is a tamper-evident record of one AI agent session, exported by\n\
-         flightlog {version}. You can check it without trusting flightlog.\n\n\
+         flightlog {version}. You can check it without trusting flightlog, and without trusting\n\
+         anything in this directory: whoever could change a file here could change this README,\n\
+         `verify.py` and `checkpoint.pub` too. Two things must come from elsewhere: the signer's\n\
+         public key and the verifier you run.\n\n\
          ## Files\n\n\
          | file | what |\n|---|---|\n\
          | `events.jsonl` | every event; each line is `{{\"prev\",\"hash\",\"event\"}}`, hash-chained |\n\
          | `checkpoint.json` | signed store checkpoint #{no} ({ts}) covering this session |\n\
-         | `checkpoint.pub` | the Ed25519 public key that signed the checkpoints |\n\
+         | `checkpoint.pub` | the Ed25519 public key that signed the checkpoints (for reference only) |\n\
          | `report.md`, `report.html` | the incident report (crossings, destructive actions, secrets, gaps) |\n\
          | `session.cast` | terminal output, asciicast v3 (`asciinema play session.cast`); markers at findings |\n\
-         | `verify.py` | a standard-library Python script that re-checks `events.jsonl` |\n\
+         | `verify.py` | a copy of flightlog's standard-library verifier (`scripts/verify_export.py`), to read |\n\
          | `MANIFEST`, `MANIFEST.sig` | SHA-256 of every file, signed with the same key |\n\n\
          ## Verify offline\n\n\
-         1. Get the public key from a channel you trust (not only from this directory) and compare\n   \
-            it with `checkpoint.pub`:\n\n       {pubkey}\n\n\
-         2. Check every file against the manifest:\n\n       sha256sum -c MANIFEST\n\n\
-         3. Check the chain, the final checkpoint (count, head, RFC 6962 Merkle root) and its\n   \
-            signature (needs `openssl` for the signature):\n\n       python3 verify.py events.jsonl checkpoint.pub\n\n\
-         4. Or, with flightlog installed, all of the above plus the manifest signature and the\n   \
-            store checkpoint:\n\n       flightlog verify . --pubkey /path/to/trusted/checkpoint.pub\n\n\
+         1. Get the signer's public key (64 hex digits) from a channel you trust (the team that runs\n   \
+            flightlog, a key registry; not this directory) and save it outside this directory, for\n   \
+            example as `/path/to/trusted.pub`. This bundle says it was signed by\n\n       \
+            {pubkey}\n\n   \
+            which proves nothing by itself.\n\n\
+         2. Get the verifier from a source you trust: `scripts/verify_export.py` from flightlog's\n   \
+            source, or `verify.py` from here once you have read it (about 150 lines of Python, no\n   \
+            dependencies). Keep it outside this directory, for example as\n   \
+            `/path/to/trusted/verify_export.py`.\n\n\
+         3. Run it on this directory with the trusted key:\n\n       \
+            python3 /path/to/trusted/verify_export.py . /path/to/trusted.pub\n\n   \
+            It checks `MANIFEST.sig` against the key, every file against `MANIFEST` (none modified,\n   \
+            missing or added), the chain of `events.jsonl`, and every checkpoint (count, head,\n   \
+            RFC 6962 Merkle root) and its signature. Only `INTACT` with exit status 0 means all of\n   \
+            that held for the key you gave.\n\n\
+         4. Or, with flightlog installed, the same checks plus the store checkpoint:\n\n       \
+            flightlog verify . --pubkey /path/to/trusted.pub\n\n\
+         `sha256sum -c MANIFEST` alone proves nothing: anyone can rebuild a MANIFEST.\n\n\
          Each event's hash is `SHA-256(bytes.fromhex(prev) || EVENT)`, where EVENT is the raw\n\
          bytes of the line between `\"event\":` and the final `}}`; the first `prev` is 64 zeros.\n\
          The last event is a `checkpoint` that signs `{{\"count\",\"head\",\"root\",\"session\"}}`\n\
@@ -169,7 +183,11 @@ fn problem(kind: &str, detail: impl Into<String>) -> Problem {
 
 /// Checks a bundle's files against its MANIFEST and signatures, and its store checkpoint
 /// against its events. Returns every problem found (the chain itself is `verify_jsonl`'s job).
-pub fn verify_extras(dir: &Path) -> Result<Vec<Problem>> {
+///
+/// `trusted`: the keys the auditor trusts (`--pubkey`). When given, the MANIFEST and the store
+/// checkpoint must be signed by one of them, and `checkpoint.pub` must be one of them; when
+/// empty, the bundle's own `checkpoint.pub` is used (which proves consistency, not origin).
+pub fn verify_extras(dir: &Path, trusted: &[VerifyingKey]) -> Result<Vec<Problem>> {
     let mut out = Vec::new();
     let manifest = match std::fs::read_to_string(dir.join("MANIFEST")) {
         Ok(m) => m,
@@ -237,18 +255,45 @@ pub fn verify_extras(dir: &Path) -> Result<Vec<Problem>> {
     let key = std::fs::read_to_string(dir.join("checkpoint.pub"))
         .ok()
         .and_then(|t| public_key_from_hex(t.trim()));
-    let Some(key) = key else {
+    if key.is_none() {
         out.push(problem(
             "bundle_key_missing",
             "checkpoint.pub is missing or not an Ed25519 public key",
         ));
+    }
+    if let Some(k) = key
+        && !trusted.is_empty()
+        && !trusted.contains(&k)
+    {
+        out.push(problem(
+            "bundle_key_untrusted",
+            "checkpoint.pub is not a key you trust (--pubkey)",
+        ));
+    }
+    let keys: Vec<VerifyingKey> = if trusted.is_empty() {
+        key.into_iter().collect()
+    } else {
+        trusted.to_vec()
+    };
+    if keys.is_empty() {
         return Ok(out);
+    }
+    let signer = if trusted.is_empty() {
+        "checkpoint.pub"
+    } else {
+        "the key you trust"
     };
     let sig = std::fs::read_to_string(dir.join("MANIFEST.sig")).unwrap_or_default();
-    if !manifest.is_empty() && !verify_sig(&key, manifest.as_bytes(), sig.trim()) {
+    if !manifest.is_empty()
+        && !keys
+            .iter()
+            .any(|k| verify_sig(k, manifest.as_bytes(), sig.trim()))
+    {
         out.push(problem(
             "bundle_manifest_signature",
-            "MANIFEST.sig does not verify with checkpoint.pub (MANIFEST or its signature replaced)",
+            format!(
+                "MANIFEST.sig does not verify with {signer} (MANIFEST or its signature replaced)"
+            ),
         ));
     }
     // The store checkpoint: signed by the same key, consistent, and covering these events.
@@ -262,12 +307,11 @@ pub fn verify_extras(dir: &Path) -> Result<Vec<Problem>> {
         ));
         return Ok(out);
     };
-    if public_key_from_hex(&cp.checkpoint.pubkey) != Some(key)
-        || !verify_sig(&key, &cp.checkpoint.body_bytes(), &cp.sig)
-    {
+    let cp_key = public_key_from_hex(&cp.checkpoint.pubkey).filter(|k| keys.contains(k));
+    if !cp_key.is_some_and(|k| verify_sig(&k, &cp.checkpoint.body_bytes(), &cp.sig)) {
         out.push(problem(
             "bundle_checkpoint",
-            "checkpoint.json is not signed by checkpoint.pub",
+            format!("checkpoint.json is not signed by {signer}"),
         ));
     }
     if StoreCheckpoint::compute_root(&cp.checkpoint.sessions) != cp.checkpoint.root {

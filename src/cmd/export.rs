@@ -171,9 +171,14 @@ fn write_bundle(
 
 /// Adds a bundle's own checks to a verification of its events.jsonl: every file against the
 /// signed MANIFEST (none missing, modified or added), and the store checkpoint against the
-/// events. Problems are appended to `report`; the caller recomputes `intact`.
-pub fn verify_bundle_extras(dir: &Path, report: &mut VerifyReport) -> Result<()> {
-    let problems = bundle::verify_extras(dir)
+/// events, by the keys the auditor trusts (none: the bundle's own key). Problems are appended
+/// to `report`; the caller recomputes `intact`.
+pub fn verify_bundle_extras(
+    dir: &Path,
+    trusted: &[flightlog_formats::keys::VerifyingKey],
+    report: &mut VerifyReport,
+) -> Result<()> {
+    let problems = bundle::verify_extras(dir, trusted)
         .with_context(|| format!("cannot check the bundle {}", dir.display()))?;
     report.problems.extend(problems);
     Ok(())

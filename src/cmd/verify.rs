@@ -218,7 +218,8 @@ fn verify_path(ctx: &Ctx, path: &Path, args: &Args) -> Result<VerifyReport> {
         report.intact = false;
     }
     if path.is_dir() {
-        crate::cmd::export::verify_bundle_extras(path, &mut report)?;
+        let pinned: &[_] = if trust.pinned { &trust.keys } else { &[] };
+        crate::cmd::export::verify_bundle_extras(path, pinned, &mut report)?;
         report.intact = report.problems.is_empty();
     }
     Ok(report)

@@ -10,6 +10,8 @@ use std::process::{Command, Output, Stdio};
 use flightlog_formats::{Event, Kind, Store};
 use serde_json::Value;
 
+use crate::verifier;
+
 fn bin() -> PathBuf {
     flightlog_fixtures::bin_path().expect("build the binary first (cargo build)")
 }
@@ -284,20 +286,9 @@ fn export(i: &Incident, format: &str) -> String {
     std::fs::read_to_string(path).unwrap()
 }
 
-fn python() -> Option<&'static str> {
-    ["python3", "python"].into_iter().find(|p| {
-        Command::new(p)
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success())
-    })
-}
-
-fn verify_script() -> PathBuf {
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../scripts/verify_export.py"
-    ))
+/// The store's public key file (`<db dir>/keys/checkpoint.pub`): the key an auditor trusts.
+fn trusted_key(i: &Incident) -> PathBuf {
+    i.db.parent().unwrap().join("keys/checkpoint.pub")
 }
 
 #[test]
@@ -308,44 +299,24 @@ fn jsonl_export_verifies_offline_and_reimports_with_its_chain() {
     let lines: Vec<&str> = text.lines().collect();
     assert!(lines.last().unwrap().contains("\"kind\":\"checkpoint\""));
     // The independent script: intact, then one flipped byte is caught.
-    let py = python().expect("python3 is needed to verify exports offline");
-    let out = Command::new(py)
-        .arg(verify_script())
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("OK:"), "{stdout}");
+    let key = trusted_key(&i);
+    let key = key.to_str().unwrap();
+    let out = verifier::run(&[path.to_str().unwrap(), key]);
+    assert!(out.status.success(), "{}", verifier::stdout(&out));
+    let stdout = verifier::stdout(&out);
+    assert!(stdout.contains("INTACT:"), "{stdout}");
     let tampered = i.root.join("tampered.jsonl");
     std::fs::write(
         &tampered,
         text.replacen("Fix the staging deploy", "Fix the staging deplox", 1),
     )
     .unwrap();
-    let out = Command::new(py)
-        .arg(verify_script())
-        .arg(&tampered)
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    let out = verifier::run(&[tampered.to_str().unwrap(), key]);
+    assert_eq!(out.status.code(), Some(1), "{}", verifier::stdout(&out));
     // Truncation (no final checkpoint) is caught too.
     let cut = i.root.join("cut.jsonl");
     std::fs::write(&cut, lines[..lines.len() - 2].join("\n") + "\n").unwrap();
-    let out = Command::new(py)
-        .arg(verify_script())
-        .arg(&cut)
-        .output()
-        .unwrap();
+    let out = verifier::run(&[cut.to_str().unwrap(), key]);
     assert_eq!(out.status.code(), Some(1));
 
     // Re-import into another store: refused without the exporter's key, kept verbatim with it.
@@ -796,29 +767,16 @@ fn bundle_round_trip_detects_any_tampering() {
             .contains("staging")
     );
     ok(&fl(&i.db, None, &["verify", b.to_str().unwrap()]));
-    // Offline, with the bundled script (and sha256sum where available).
-    let py = python().expect("python3 is needed to verify bundles offline");
-    let out = Command::new(py)
-        .current_dir(&b)
-        .args(["verify.py", "events.jsonl", "checkpoint.pub"])
-        .output()
-        .unwrap();
+    // Offline, with the verifier and the key the auditor trusts.
+    let key = trusted_key(&i);
+    let key = key.to_str().unwrap();
+    let out = verifier::run(&[b.to_str().unwrap(), key]);
+    assert!(out.status.success(), "{}", verifier::stdout(&out));
     assert!(
-        out.status.success(),
+        verifier::stdout(&out).contains("MANIFEST, chain and checkpoints signed by"),
         "{}",
-        String::from_utf8_lossy(&out.stdout)
+        verifier::stdout(&out)
     );
-    if let Ok(out) = Command::new("sha256sum")
-        .current_dir(&b)
-        .args(["-c", "MANIFEST"])
-        .output()
-    {
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stdout)
-        );
-    }
     // One byte changed in any file, a file removed, or one added: detected.
     let flip = |p: &Path| {
         let mut bytes = std::fs::read(p).unwrap();
@@ -851,6 +809,13 @@ fn bundle_round_trip_detects_any_tampering() {
             "tampering {f} went unnoticed: {}",
             String::from_utf8_lossy(&out.stdout)
         );
+        let out = verifier::run(&[t.to_str().unwrap(), key]);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "the verifier missed tampering with {f}: {}",
+            verifier::stdout(&out)
+        );
     }
     let t = i.root.join("removed");
     copy_dir(&b, &t);
@@ -870,14 +835,161 @@ fn bundle_round_trip_detects_any_tampering() {
             .code(),
         Some(1)
     );
-    // The offline script catches an edited events file too.
-    let t = i.root.join("t0");
-    let out = Command::new(py)
-        .current_dir(&t)
-        .args(["verify.py", "events.jsonl"])
+    for t in ["removed", "added"] {
+        let out = verifier::run(&[i.root.join(t).to_str().unwrap(), key]);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{t}: {}",
+            verifier::stdout(&out)
+        );
+    }
+}
+
+/// Rebuilds a bundle's MANIFEST after its files were changed, as a forger would.
+fn rebuild_manifest(dir: &Path) {
+    use sha2::{Digest, Sha256};
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "MANIFEST" && n != "MANIFEST.sig")
+        .collect();
+    names.sort();
+    let manifest: String = names
+        .iter()
+        .map(|n| {
+            let h = hex::encode(Sha256::digest(std::fs::read(dir.join(n)).unwrap()));
+            format!("{h}  {n}\n")
+        })
+        .collect();
+    std::fs::write(dir.join("MANIFEST"), manifest).unwrap();
+}
+
+/// Rewrites an export as a forger with their own key would: `edit` applied to every event's
+/// bytes, the chain recomputed, every checkpoint re-signed by `key`.
+fn forge_events(
+    text: &str,
+    key: &flightlog_formats::keys::SigningKey,
+    edit: &dyn Fn(&str) -> String,
+) -> String {
+    use flightlog_formats::chain::split_export_line;
+    use flightlog_formats::checkpoint::{SessionStatement, session_checkpoint_data};
+    use sha2::{Digest, Sha256};
+    let mut prev = [0u8; 32];
+    let mut hashes: Vec<[u8; 32]> = Vec::new();
+    let mut out = String::new();
+    for line in text.lines() {
+        let (_, _, raw) = split_export_line(line.as_bytes()).unwrap();
+        let mut ev = Event::from_bytes(edit(std::str::from_utf8(raw).unwrap()).as_bytes()).unwrap();
+        if ev.kind == Kind::Checkpoint {
+            let st = SessionStatement {
+                session: ev.session.clone(),
+                count: hashes.len() as u64,
+                head: hashes
+                    .last()
+                    .map(hex::encode)
+                    .unwrap_or_else(|| "0".repeat(64)),
+                root: hex::encode(flightlog_formats::merkle::root_of(&hashes)),
+            };
+            ev.data = session_checkpoint_data(key, &st);
+        }
+        let raw = flightlog_formats::canonical::to_bytes(&ev);
+        let hash: [u8; 32] = Sha256::new()
+            .chain_update(prev)
+            .chain_update(&raw)
+            .finalize()
+            .into();
+        out.push_str(&format!(
+            "{{\"prev\":\"{}\",\"hash\":\"{}\",\"event\":{}}}\n",
+            hex::encode(prev),
+            hex::encode(hash),
+            String::from_utf8(raw).unwrap()
+        ));
+        prev = hash;
+        hashes.push(hash);
+    }
+    out
+}
+
+#[test]
+fn a_forged_bundle_fails_the_readmes_own_steps() {
+    let i = incident();
+    let b = i.root.join("bundle");
+    ok(&fl(
+        &i.db,
+        Some(&i.policy),
+        &[
+            "export",
+            &i.session,
+            "--format",
+            "bundle",
+            "-o",
+            b.to_str().unwrap(),
+        ],
+    ));
+    let trusted = trusted_key(&i);
+    // The genuine bundle passes every step of its README.
+    for (cmd, out) in verifier::readme_steps(&b, &trusted, &bin()) {
+        assert!(out.status.success(), "{cmd}: {}", verifier::stdout(&out));
+    }
+    // Forgery 1: the report edited, verify.py replaced by a line that says OK, MANIFEST rebuilt
+    // (so `sha256sum -c MANIFEST` and the bundled verify.py both pass).
+    let f1 = i.root.join("forged1");
+    copy_dir(&b, &f1);
+    let report = std::fs::read_to_string(f1.join("report.md")).unwrap();
+    std::fs::write(f1.join("report.md"), report.replace("staging", "approved")).unwrap();
+    std::fs::write(f1.join("verify.py"), "print('OK: intact')\n").unwrap();
+    rebuild_manifest(&f1);
+    if let Ok(o) = Command::new("sha256sum")
+        .current_dir(&f1)
+        .args(["-c", "MANIFEST"])
         .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    {
+        assert!(
+            o.status.success(),
+            "the forger's MANIFEST matches its files"
+        );
+    }
+    // Forgery 2: the events rewritten (the user's request changed) and everything re-signed by
+    // the forger's key, which replaces checkpoint.pub: consistent in itself.
+    let f2 = i.root.join("forged2");
+    copy_dir(&b, &f2);
+    let forger = flightlog_formats::keys::SigningKey::from_bytes(&[9u8; 32]);
+    let events = std::fs::read_to_string(f2.join("events.jsonl")).unwrap();
+    let forged = forge_events(&events, &forger, &|raw| {
+        raw.replace("Fix the staging deploy", "Delete the production volume")
+    });
+    std::fs::write(f2.join("events.jsonl"), forged).unwrap();
+    let forger_pub = hex::encode(forger.verifying_key().as_bytes());
+    std::fs::write(f2.join("checkpoint.pub"), format!("{forger_pub}\n")).unwrap();
+    rebuild_manifest(&f2);
+    let manifest = std::fs::read(f2.join("MANIFEST")).unwrap();
+    let sig = flightlog_formats::checkpoint::sign(&forger, &manifest);
+    std::fs::write(f2.join("MANIFEST.sig"), format!("{sig}\n")).unwrap();
+    // Against the forger's own key the verifier says intact: only the trusted key tells.
+    let out = verifier::run(&[f2.to_str().unwrap(), &forger_pub]);
+    assert!(out.status.success(), "{}", verifier::stdout(&out));
+    for (f, why) in [
+        (&f1, "MANIFEST.sig does not verify with the key you gave"),
+        (&f2, "not the key you gave"),
+    ] {
+        for (cmd, out) in verifier::readme_steps(f, &trusted, &bin()) {
+            assert_eq!(
+                out.status.code(),
+                Some(1),
+                "{cmd} passed a forged bundle: {}",
+                verifier::stdout(&out)
+            );
+            if cmd.contains("python3") {
+                assert!(
+                    verifier::stdout(&out).contains(why),
+                    "{}",
+                    verifier::stdout(&out)
+                );
+                assert!(!verifier::stdout(&out).contains("INTACT:"));
+            }
+        }
+    }
 }
 
 fn chromium() -> Option<PathBuf> {

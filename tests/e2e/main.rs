@@ -8,6 +8,7 @@
 //! - `replay_tui`: the replay TUI in tmux
 //! - `progress`: progress bars on a terminal (tmux), none when piped, `NO_COLOR`
 //! - `demo`: the nine-second incident reconstructed, with and without the guard
+//! - `verifier`: the auditor's standard-library verifier: fixtures, keys, RFC 8032 and 6962 vectors
 //! - `fixtures_verify`: every valid and tampered session fixture through `flightlog verify`
 //! - `cli`: completions, the manual, store paths and verify targets people get wrong
 //! - `checkpoints`: the policy's anchor command, and verify against an anchored checkpoint
@@ -33,3 +34,4 @@ mod reliability;
 mod replay_tui;
 mod secrets;
 mod tls;
+mod verifier;
