@@ -111,6 +111,8 @@ struct RawGroup {
     #[serde(default)]
     aws_action: Vec<String>,
     #[serde(default)]
+    url_any: Vec<String>,
+    #[serde(default)]
     body_all: Vec<String>,
     #[serde(default)]
     tool: Vec<String>,
@@ -143,6 +145,7 @@ struct Group {
     arg_any: Vec<Regex>,
     sql: Option<Regex>,
     sql_not: Option<Regex>,
+    url_any: Vec<Regex>,
     body_all: Vec<Regex>,
 }
 
@@ -156,6 +159,7 @@ impl Group {
             || !self.raw.http_host.is_empty()
             || !self.raw.http_path.is_empty()
             || !self.raw.aws_action.is_empty()
+            || !self.raw.url_any.is_empty()
     }
 }
 
@@ -187,21 +191,36 @@ pub struct WorkTree {
 #[derive(Debug)]
 pub struct Catalogue {
     pub rules: Vec<Rule>,
+    /// Rules with a command matcher, by literal program name (rule indices, ascending).
+    by_program: std::collections::HashMap<String, Vec<usize>>,
+    /// Rules whose command matchers name programs by glob (`mkfs.*`): always tried.
+    by_glob: Vec<usize>,
 }
 
 /// The built-in rule packs, in the order rules are tried: (family, TOML).
-pub const PACKS: [(&str, &str); 11] = [
+pub const PACKS: [(&str, &str); 22] = [
     ("railway", include_str!("../rules/railway.toml")),
     ("aws", include_str!("../rules/aws.toml")),
     ("gcp", include_str!("../rules/gcp.toml")),
+    ("azure", include_str!("../rules/azure.toml")),
     ("paas", include_str!("../rules/paas.toml")),
     ("kubernetes", include_str!("../rules/kubernetes.toml")),
     ("iac", include_str!("../rules/iac.toml")),
     ("databases", include_str!("../rules/databases.toml")),
+    ("storage", include_str!("../rules/storage.toml")),
+    ("backup", include_str!("../rules/backup.toml")),
+    ("secrets", include_str!("../rules/secrets.toml")),
+    ("messaging", include_str!("../rules/messaging.toml")),
+    ("search", include_str!("../rules/search.toml")),
+    ("dns-cdn", include_str!("../rules/dns-cdn.toml")),
+    ("services", include_str!("../rules/services.toml")),
+    ("cicd", include_str!("../rules/cicd.toml")),
+    ("registries", include_str!("../rules/registries.toml")),
     ("git", include_str!("../rules/git.toml")),
     ("filesystem", include_str!("../rules/filesystem.toml")),
     ("containers", include_str!("../rules/containers.toml")),
     ("mcp", include_str!("../rules/mcp.toml")),
+    ("http", include_str!("../rules/http.toml")),
 ];
 
 impl Catalogue {
@@ -236,7 +255,39 @@ impl Catalogue {
             })?;
             Self::compile(family, raw, &mut rules)?;
         }
-        Ok(Catalogue { rules })
+        let mut by_program: std::collections::HashMap<String, Vec<usize>> = Default::default();
+        let mut by_glob = Vec::new();
+        for (i, r) in rules.iter().enumerate() {
+            for p in r.groups.iter().flat_map(|g| &g.raw.program) {
+                let list = if p.contains(['*', '?', '[']) {
+                    &mut by_glob
+                } else {
+                    by_program.entry(p.clone()).or_default()
+                };
+                if list.last() != Some(&i) {
+                    list.push(i);
+                }
+            }
+        }
+        by_glob.dedup();
+        Ok(Catalogue {
+            rules,
+            by_program,
+            by_glob,
+        })
+    }
+
+    /// The rules (indices, ascending) with a command matcher that may match `cmd`'s program.
+    fn command_candidates(&self, cmd: &SimpleCommand) -> Vec<usize> {
+        let mut v: Vec<usize> = self.by_glob.clone();
+        for key in [cmd.program(), cmd.argv[0].as_str()] {
+            if let Some(l) = self.by_program.get(key) {
+                v.extend_from_slice(l);
+            }
+        }
+        v.sort_unstable();
+        v.dedup();
+        v
     }
 
     fn compile(
@@ -256,6 +307,7 @@ impl Catalogue {
                 };
                 let arg_any = g.arg_any.iter().map(|p| re(p)).collect::<Result<_, _>>()?;
                 let body_all = g.body_all.iter().map(|p| re(p)).collect::<Result<_, _>>()?;
+                let url_any = g.url_any.iter().map(|p| re(p)).collect::<Result<_, _>>()?;
                 let sql = g.sql.as_deref().map(re).transpose()?;
                 let sql_not = g.sql_not.as_deref().map(re).transpose()?;
                 let group = Group {
@@ -263,6 +315,7 @@ impl Catalogue {
                     arg_any,
                     sql,
                     sql_not,
+                    url_any,
                     body_all,
                 };
                 if !group.is_command()
@@ -309,7 +362,8 @@ impl Catalogue {
             return out;
         }
         let detail = cmd.argv.join(" ");
-        for rule in &self.rules {
+        for i in self.command_candidates(cmd) {
+            let rule = &self.rules[i];
             if rule
                 .groups
                 .iter()
@@ -695,6 +749,9 @@ fn http_matches(g: &Group, req: &ApiRequest) -> bool {
             .iter()
             .any(|p| glob::matches(p, req.path.trim_end_matches('/')))
     {
+        return false;
+    }
+    if !g.url_any.is_empty() && !g.url_any.iter().any(|re| re.is_match(&req.url)) {
         return false;
     }
     if !r.aws_action.is_empty() {
