@@ -77,6 +77,10 @@ pub struct Match {
     pub summary: String,
     /// What matched, for people: the command, statement or request.
     pub detail: String,
+    /// The wrappers and interpreters the command was seen through, outermost first
+    /// (`sudo`, `bash -c`, `python3 -c: os.system`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub via: Vec<String>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -352,6 +356,7 @@ impl Catalogue {
             severity: rule.severity,
             summary: rule.summary.clone(),
             detail,
+            via: Vec::new(),
         }
     }
 
@@ -377,6 +382,13 @@ impl Catalogue {
         }
         if let Some(req) = decode_argv(&cmd.argv) {
             out.extend(self.match_api(&req));
+        }
+        for m in &mut out {
+            m.via.clone_from(&cmd.wrappers);
+        }
+        // Interpreter one-liners: what their code runs or removes (`python -c`, `node -e`, ...).
+        for inner in crate::interp::commands(cmd) {
+            out.extend(self.match_simple(&inner, wt));
         }
         dedup(&mut out);
         out

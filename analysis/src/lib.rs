@@ -6,6 +6,7 @@
 //!
 //! - [`policy`]: `flightlog.toml` with line-precise errors; [`Policy::default`] is built in.
 //! - [`shell`]: command lines into simple commands, wrappers seen through.
+//! - [`interp`]: interpreter one-liners (`python -c`, `node -e`, ...) into what they run or remove.
 //! - [`decode`]: curl/wget/httpie argv and proxy captures into requests; GraphQL operations.
 //! - [`catalogue`]: destructive-action rules as data (`rules/*.toml`, one pack per family).
 //! - [`analyze()`]: one pass over a session; [`guard_decision`]: the guard's verdict on one more
@@ -19,6 +20,7 @@ pub mod analyze;
 pub mod catalogue;
 pub mod decode;
 pub mod glob;
+pub mod interp;
 pub mod policy;
 pub mod report;
 pub mod shell;
