@@ -26,6 +26,7 @@
 //!   decides: `RAILWAY_TOKEN` is a project token, any other `RAILWAY_*` (such as
 //!   `RAILWAY_API_TOKEN`) an account token.
 
+use crate::describe::one_line as describe;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::OnceLock;
 
@@ -1850,86 +1851,4 @@ fn window(
         seconds,
         steps,
     })
-}
-
-/// A one-line description of what an event does.
-pub fn describe(ev: &Event) -> String {
-    match ev.kind {
-        Kind::ToolCall => {
-            let tool = ev
-                .data
-                .get("tool")
-                .and_then(Value::as_str)
-                .unwrap_or("tool");
-            match command_of(ev) {
-                Some(c) => format!("{tool}: {}", truncate(&c, 140)),
-                None => {
-                    let input = ev.data.get("input").cloned().unwrap_or(Value::Null);
-                    let target = ["file_path", "path", "url", "pattern"]
-                        .iter()
-                        .find_map(|k| input.get(*k).and_then(Value::as_str))
-                        .map(str::to_string)
-                        .unwrap_or_else(|| truncate(&input.to_string(), 100));
-                    format!("{tool} {target}")
-                }
-            }
-        }
-        Kind::Exec => {
-            let argv = ev
-                .data
-                .get("argv")
-                .and_then(Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(Value::as_str)
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                })
-                .unwrap_or_default();
-            format!("exec {}", truncate(&argv, 140))
-        }
-        Kind::ApiCall => {
-            let m = ev.data.get("method").and_then(Value::as_str).unwrap_or("");
-            let u = ev.data.get("url").and_then(Value::as_str).unwrap_or("");
-            let g = ev
-                .data
-                .get("graphql")
-                .and_then(|g| g.get("root_fields"))
-                .and_then(Value::as_array)
-                .map(|a| {
-                    format!(
-                        " ({})",
-                        a.iter()
-                            .filter_map(Value::as_str)
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )
-                })
-                .unwrap_or_default();
-            format!("{m} {}{g}", strip_credentials(u))
-        }
-        Kind::FileChange => format!(
-            "{} {}",
-            ev.data
-                .get("op")
-                .and_then(Value::as_str)
-                .unwrap_or("change"),
-            ev.data.get("path").and_then(Value::as_str).unwrap_or("")
-        ),
-        Kind::ToolResult => {
-            let tool = ev
-                .data
-                .get("tool")
-                .and_then(Value::as_str)
-                .unwrap_or("tool");
-            let out = ev
-                .data
-                .get("error")
-                .and_then(Value::as_str)
-                .or_else(|| ev.data.get("output").and_then(Value::as_str))
-                .unwrap_or("");
-            format!("{tool} result: {}", truncate(out, 120))
-        }
-        _ => ev.kind.as_str().to_string(),
-    }
 }

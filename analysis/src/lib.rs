@@ -19,6 +19,7 @@
 pub mod analyze;
 pub mod catalogue;
 pub mod decode;
+pub mod describe;
 pub mod glob;
 pub mod interp;
 pub mod policy;

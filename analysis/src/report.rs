@@ -48,8 +48,7 @@ fn round3(x: f64) -> f64 {
 fn clean(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
-        let bidi = matches!(c as u32, 0x200E | 0x200F | 0x202A..=0x202E | 0x2066..=0x2069);
-        if c.is_control() || bidi {
+        if c.is_control() || flightlog_formats::text::is_invisible(c) {
             match c {
                 '\n' | '\t' => out.push(' '),
                 _ => {

@@ -29,6 +29,7 @@ pub mod progress;
 pub mod redact;
 pub mod store;
 pub mod synth;
+pub mod text;
 pub mod verbatim;
 pub mod verify;
 

@@ -503,20 +503,80 @@ impl Payload {
         }
     }
 
-    /// Whether the event reports a failure. The one definition every output uses:
-    /// - an exec that exited non-zero or was killed by a signal;
-    /// - a tool result flagged `is_error`, or carrying a non-empty `error`;
-    /// - an HTTP response with status 400 or above, or a request that got no response
-    ///   (`error` set on the response event).
+    /// Whether the event reports a failure ([`is_error`]).
     pub fn is_error(&self) -> bool {
+        let none = ErrorFacts::default();
         match self {
-            Payload::Exec(x) => x.exit.is_some_and(|c| c != 0) || x.signal.is_some(),
-            Payload::ToolResult(r) => r.is_error == Some(true) || r.error_text().is_some(),
+            Payload::Exec(x) => is_error(
+                &Kind::Exec,
+                &ErrorFacts {
+                    exit: x.exit,
+                    signal: x.signal.is_some() || x.rest.get("signal").is_some(),
+                    ..none
+                },
+            ),
+            Payload::ToolResult(r) => is_error(
+                &Kind::ToolResult,
+                &ErrorFacts {
+                    is_error: r.is_error,
+                    error: r.error.as_ref(),
+                    ..none
+                },
+            ),
             Payload::ApiCall(a) => {
-                a.status.is_some_and(|s| s >= 400) || a.error.as_deref().is_some_and(has_text)
+                let error = a.rest.get("error");
+                let text = a.error.as_ref().map(|e| Value::String(e.clone()));
+                is_error(
+                    &Kind::ApiCall,
+                    &ErrorFacts {
+                        status: a.status,
+                        error: text.as_ref().or(error),
+                        ..none
+                    },
+                )
             }
             _ => false,
         }
+    }
+}
+
+/// The fields that say whether an event failed, for readers that index events without building
+/// payloads (the viewer's index). [`Payload::is_error`] fills it from a payload.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ErrorFacts<'a> {
+    /// `exit` of an exec.
+    pub exit: Option<i64>,
+    /// An exec's `signal` is set.
+    pub signal: bool,
+    /// `is_error` of a tool result.
+    pub is_error: Option<bool>,
+    /// `error` of a tool result or an API response.
+    pub error: Option<&'a Value>,
+    /// `status` of an API response.
+    pub status: Option<i64>,
+}
+
+/// Whether an event failed. The one definition every output uses:
+/// - an exec that exited non-zero or was killed by a signal;
+/// - a tool result flagged `is_error`, or carrying a non-empty `error`;
+/// - an HTTP response with status 400 or above, or a request that got no response (`error`).
+pub fn is_error(kind: &Kind, f: &ErrorFacts) -> bool {
+    match kind {
+        Kind::Exec => f.exit.is_some_and(|c| c != 0) || f.signal,
+        Kind::ToolResult => f.is_error == Some(true) || f.error.is_some_and(error_present),
+        Kind::ApiCall => f.status.is_some_and(|s| s >= 400) || f.error.is_some_and(error_present),
+        _ => false,
+    }
+}
+
+/// An `error` field that says something (not `null`, `false`, `""` or `{}`).
+fn error_present(v: &Value) -> bool {
+    match v {
+        Value::Null | Value::Bool(false) => false,
+        Value::String(s) => has_text(s),
+        Value::Object(m) => !m.is_empty(),
+        Value::Array(a) => !a.is_empty(),
+        _ => true,
     }
 }
 
@@ -604,10 +664,8 @@ impl ApiCall {
 impl ToolResult {
     /// The error text, if the result carries a non-empty one.
     pub fn error_text(&self) -> Option<String> {
-        match self.error.as_ref()? {
-            Value::String(s) if has_text(s) => Some(s.clone()),
-            Value::String(_) | Value::Null | Value::Bool(false) => None,
-            Value::Object(m) if m.is_empty() => None,
+        match self.error.as_ref().filter(|e| error_present(e))? {
+            Value::String(s) => Some(s.clone()),
             other => Some(other.to_string()),
         }
     }

@@ -290,7 +290,7 @@ fn guard_denials(events: &[flightlog_formats::Event]) -> Vec<String> {
                 .and_then(serde_json::Value::as_u64)
                 .map(|s| format!(" (target seq {s})"))
                 .unwrap_or_default();
-            let reason = flightlog_viewer::sanitize::line(reason);
+            let reason = flightlog_formats::text::line(reason);
             format!(
                 "seq {}: denied at the {layer} layer{target}, rule `{rule}`: {reason}",
                 e.seq

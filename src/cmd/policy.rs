@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::{Result, anyhow};
 use flightlog_analysis::policy::{DEFAULT_POLICY, PolicyError};
-use flightlog_analysis::{Policy, analyze, analyze::describe, verdict};
+use flightlog_analysis::{Policy, analyze, describe, verdict};
 use flightlog_formats::Kind;
 use serde_json::json;
 
@@ -168,7 +168,7 @@ fn test(ctx: &Ctx, session: &str, as_json: bool) -> Result<ExitCode> {
                     "would have blocked seq {} ({}{rel}): {}",
                     ev.seq,
                     ev.kind.as_str(),
-                    sanitize(&describe(ev))
+                    describe::one_line(ev)
                 )?;
                 writeln!(out, "  {}", sanitize(&d.reason))?;
                 if blocked.len() > 1 {
@@ -190,5 +190,5 @@ fn test(ctx: &Ctx, session: &str, as_json: bool) -> Result<ExitCode> {
 }
 
 fn sanitize(s: &str) -> String {
-    flightlog_viewer::sanitize::line(s)
+    flightlog_formats::text::line(s)
 }

@@ -80,7 +80,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
             r.crossings,
             r.destructive,
             if r.intact { "ok" } else { "BROKEN" },
-            flightlog_viewer::sanitize::line(r.label.as_deref().unwrap_or("")),
+            flightlog_formats::text::line(r.label.as_deref().unwrap_or("")),
         )?;
     }
     Ok(ExitCode::SUCCESS)

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use flightlog_formats::chain::export_line;
 use flightlog_formats::event::{Event, parse_ts};
-use flightlog_viewer::sanitize;
+use flightlog_formats::text as sanitize;
 
 use crate::ctx::Ctx;
 
@@ -74,6 +74,6 @@ pub fn timeline_line(raw: &[u8], start: &mut Option<chrono::DateTime<chrono::Utc
         e.kind.as_str(),
         sanitize::line(&e.source),
         sanitize::line(e.env.as_deref().unwrap_or("-")),
-        flightlog_viewer::loader::summary(&e),
+        flightlog_analysis::describe::one_line(&e),
     )
 }

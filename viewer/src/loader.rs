@@ -79,6 +79,7 @@ struct LightData {
     path: Option<Value>,
     secrets: Option<Value>,
     inventory: Option<Value>,
+    error: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -100,28 +101,16 @@ fn parse_us(ts: &str) -> i64 {
         .unwrap_or(0)
 }
 
-/// Whether an event's data says it failed.
+/// Whether an event's data says it failed (the one definition: `flightlog_formats::payload`).
 fn is_error(kind: &str, d: &LightData) -> bool {
-    match kind {
-        "exec" => {
-            d.exit
-                .as_ref()
-                .and_then(Value::as_i64)
-                .is_some_and(|c| c != 0)
-                || d.signal.as_ref().is_some_and(|s| !s.is_null())
-        }
-        "tool_result" => d
-            .is_error
-            .as_ref()
-            .and_then(Value::as_bool)
-            .unwrap_or(false),
-        "api_call" => d
-            .status
-            .as_ref()
-            .and_then(Value::as_i64)
-            .is_some_and(|s| s >= 400),
-        _ => false,
-    }
+    let facts = flightlog_formats::payload::ErrorFacts {
+        exit: d.exit.as_ref().and_then(Value::as_i64),
+        signal: d.signal.as_ref().is_some_and(|s| !s.is_null()),
+        is_error: d.is_error.as_ref().and_then(Value::as_bool),
+        error: d.error.as_ref(),
+        status: d.status.as_ref().and_then(Value::as_i64),
+    };
+    flightlog_formats::payload::is_error(&Kind::parse(kind), &facts)
 }
 
 /// Builds the compact index of one session, chunk by chunk.
@@ -288,154 +277,9 @@ pub fn loaded(seq: u64, raw: &[u8]) -> Loaded {
     }
 }
 
-fn s<'a>(d: &'a Value, k: &str) -> Option<&'a str> {
-    d.get(k).and_then(Value::as_str)
-}
-
-fn clip(s: &str, n: usize) -> String {
-    let mut out: String = s.chars().take(n).collect();
-    if s.chars().nth(n).is_some() {
-        out.push('…');
-    }
-    out
-}
-
-/// One sanitised line that says what an event is.
+/// One sanitised line that says what an event is (the one description every output uses).
 pub fn summary(e: &Event) -> String {
-    let d = &e.data;
-    let argv = |v: &Value| -> Option<String> {
-        v.get("argv").and_then(Value::as_array).map(|a| {
-            a.iter()
-                .map(|x| {
-                    x.as_str()
-                        .map(str::to_string)
-                        .unwrap_or_else(|| x.to_string())
-                })
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-    };
-    let text = match &e.kind {
-        // The tracer records an exec when it starts and its end as a follow-up event.
-        Kind::Exec => match (argv(d), d.get("exit_of_seq").and_then(Value::as_u64)) {
-            (Some(a), _) if !a.is_empty() => a,
-            (_, Some(of)) => {
-                let how = match (d.get("exit").and_then(Value::as_i64), s(d, "signal")) {
-                    (Some(code), _) => format!("exit {code}"),
-                    (None, Some(sig)) => format!("killed by {sig}"),
-                    (None, None) => "ended".to_string(),
-                };
-                match d.get("duration_ms").and_then(Value::as_u64) {
-                    Some(ms) => format!("↳ {how} (seq {of}, {ms} ms)"),
-                    None => format!("↳ {how} (seq {of})"),
-                }
-            }
-            _ => String::new(),
-        },
-        Kind::ToolCall => {
-            let tool = s(d, "tool").unwrap_or("?");
-            let what = s(d, "command")
-                .map(str::to_string)
-                .or_else(|| d.get("input").map(|i| i.to_string()))
-                .unwrap_or_default();
-            format!("{tool}: {what}")
-        }
-        Kind::ToolResult => {
-            let tool = s(d, "tool").unwrap_or("?");
-            let err = d.get("is_error").and_then(Value::as_bool).unwrap_or(false);
-            let out = match d.get("output") {
-                Some(Value::String(o)) => o.clone(),
-                Some(Value::Null) | None => String::new(),
-                Some(o) => o.to_string(),
-            };
-            format!("{tool}{} → {out}", if err { " (error)" } else { "" })
-        }
-        Kind::ApiCall => {
-            let mut t = format!(
-                "{} {}",
-                s(d, "method").unwrap_or("?"),
-                s(d, "url").unwrap_or("")
-            );
-            if let Some(st) = d.get("status").and_then(Value::as_i64) {
-                t.push_str(&format!(" → {st}"));
-            }
-            if let Some(g) = d.get("graphql").filter(|g| !g.is_null()) {
-                let op = s(g, "operation_type").unwrap_or("");
-                let fields: Vec<&str> = g
-                    .get("root_fields")
-                    .and_then(Value::as_array)
-                    .map(|a| a.iter().filter_map(Value::as_str).collect())
-                    .unwrap_or_default();
-                t.push_str(&format!(" [{op} {}]", fields.join(",")));
-            }
-            t
-        }
-        Kind::FileChange => format!(
-            "{} {}",
-            s(d, "op").unwrap_or("change"),
-            s(d, "path").unwrap_or("?")
-        ),
-        Kind::FileRead => {
-            let n = d
-                .get("secrets")
-                .and_then(Value::as_array)
-                .map(Vec::len)
-                .unwrap_or(0);
-            let mut t = format!("read {}", s(d, "path").unwrap_or("?"));
-            if n > 0 {
-                t.push_str(&format!(" ({n} secret{})", if n == 1 { "" } else { "s" }));
-            }
-            t
-        }
-        Kind::Prompt | Kind::Message => {
-            format!(
-                "{}: {}",
-                s(d, "role").unwrap_or(e.kind.as_str()),
-                s(d, "text").unwrap_or("")
-            )
-        }
-        Kind::Terminal => format!(
-            "[{}] {}",
-            s(d, "stream").unwrap_or("?"),
-            sanitize::strip_ansi(s(d, "data").unwrap_or(""))
-        ),
-        Kind::Decision => format!(
-            "{} {} {}",
-            s(d, "decision").unwrap_or("?"),
-            s(d, "rule").unwrap_or(""),
-            s(d, "reason").unwrap_or("")
-        ),
-        Kind::Gap => format!(
-            "{} {}: {}",
-            s(d, "layer").unwrap_or(""),
-            s(d, "reason").unwrap_or("gap"),
-            s(d, "detail").unwrap_or("")
-        ),
-        Kind::SessionStart => format!(
-            "{} {} home={}",
-            s(d, "agent").unwrap_or(""),
-            s(d, "label").unwrap_or(""),
-            s(d, "home_env").unwrap_or("-")
-        ),
-        Kind::SessionEnd => {
-            let exit = d
-                .get("exit")
-                .filter(|x| !x.is_null())
-                .map(|x| format!("exit {x}"));
-            let reason = s(d, "reason").map(str::to_string);
-            [exit, reason]
-                .into_iter()
-                .flatten()
-                .collect::<Vec<_>>()
-                .join(" ")
-        }
-        Kind::RawInput => format!("malformed input: {}", s(d, "error").unwrap_or("")),
-        _ => s(d, "summary")
-            .or_else(|| s(d, "text"))
-            .map(str::to_string)
-            .unwrap_or_else(|| d.to_string()),
-    };
-    sanitize::line(&clip(text.trim(), 300))
+    flightlog_analysis::describe::one_line(e)
 }
 
 /// The terminal emulator fed with a session's `terminal` events, up to a seq.
@@ -488,12 +332,13 @@ impl Screener {
                 let Ok(ev) = Event::from_bytes(&raw) else {
                     continue;
                 };
-                let data = s(&ev.data, "data").unwrap_or("");
-                match s(&ev.data, "stream") {
+                let t = flightlog_formats::payload::Terminal::from_value(&ev.data);
+                let data = t.data.as_deref().unwrap_or("");
+                match t.stream.as_deref() {
                     // Output captured from pipes (the agent had no terminal) never went
                     // through a tty's output processing: a bare LF meant "next line", so it is
                     // fed as CR LF, as the terminal's `onlcr` would have done.
-                    Some("o") if ev.data.get("fd").is_some() => {
+                    Some("o") if t.fd.is_some() => {
                         let fed = onlcr(data, self.last_cr);
                         self.parser.process(fed.as_bytes());
                     }

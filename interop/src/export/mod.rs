@@ -11,7 +11,7 @@ pub mod ocsf;
 pub mod otlp;
 
 use flightlog_formats::progress::{NoProgress, Progress, Ticker};
-use flightlog_formats::{Event, Kind, Store};
+use flightlog_formats::{Event, Store};
 use serde_json::Value;
 
 use crate::Result;
@@ -100,140 +100,16 @@ pub(crate) fn s<'a>(v: &'a Value, k: &str) -> Option<&'a str> {
     v.get(k).and_then(Value::as_str)
 }
 
-/// A one-line, plain-text summary of an event (for CSV, CEF and the HTML report).
+/// A one-line summary of an event (for CSV, CEF and the HTML report): the one description
+/// every output uses, sanitised.
 pub fn summary(e: &Event) -> String {
-    let d = &e.data;
-    let out = match &e.kind {
-        Kind::Exec => {
-            let argv: Vec<&str> = d
-                .get("argv")
-                .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(Value::as_str).collect())
-                .unwrap_or_default();
-            let exit = match d.get("exit").and_then(Value::as_i64) {
-                Some(c) => format!(" (exit {c})"),
-                None => String::new(),
-            };
-            format!("{}{exit}", argv.join(" "))
-        }
-        Kind::ToolCall => match s(d, "command") {
-            Some(c) => format!("{}: {c}", s(d, "tool").unwrap_or("tool")),
-            None => format!(
-                "{} {}",
-                s(d, "tool").unwrap_or("tool"),
-                d.get("input").map(Value::to_string).unwrap_or_default()
-            ),
-        },
-        Kind::ToolResult => {
-            let st = if d.get("is_error").and_then(Value::as_bool) == Some(true) {
-                "error"
-            } else {
-                "ok"
-            };
-            let out = match d.get("output") {
-                Some(Value::String(s)) => s.clone(),
-                Some(v) => v.to_string(),
-                None => String::new(),
-            };
-            format!("{} {st}: {out}", s(d, "tool").unwrap_or("tool"))
-        }
-        Kind::ApiCall => {
-            let mut t = format!(
-                "{} {}",
-                s(d, "method").unwrap_or("?"),
-                s(d, "url").or_else(|| s(d, "host")).unwrap_or("?")
-            );
-            if let Some(g) = d.get("graphql").filter(|g| !g.is_null()) {
-                let fields: Vec<&str> = g
-                    .get("root_fields")
-                    .and_then(Value::as_array)
-                    .map(|a| a.iter().filter_map(Value::as_str).collect())
-                    .unwrap_or_default();
-                t.push_str(&format!(
-                    " [{} {}]",
-                    s(g, "operation_type").unwrap_or("graphql"),
-                    fields.join(",")
-                ));
-            }
-            if let Some(st) = d.get("status").and_then(Value::as_i64) {
-                t.push_str(&format!(" -> {st}"));
-            }
-            t
-        }
-        Kind::FileChange => format!(
-            "{} {}",
-            s(d, "op").unwrap_or("change"),
-            s(d, "path").unwrap_or("?")
-        ),
-        Kind::FileRead => format!("read {}", s(d, "path").unwrap_or("?")),
-        Kind::Prompt | Kind::Message => s(d, "text").unwrap_or("").to_string(),
-        Kind::Terminal => s(d, "data").unwrap_or("").to_string(),
-        Kind::Decision => format!(
-            "{} ({}): {}",
-            s(d, "decision").unwrap_or("?"),
-            s(d, "rule").unwrap_or("-"),
-            s(d, "reason").unwrap_or("")
-        ),
-        Kind::Gap => format!(
-            "gap in {}: {} {}",
-            s(d, "layer").unwrap_or("?"),
-            s(d, "reason").unwrap_or(""),
-            s(d, "detail").unwrap_or("")
-        ),
-        Kind::SessionStart => format!(
-            "session start: {} {}",
-            s(d, "agent").unwrap_or(""),
-            s(d, "label").unwrap_or("")
-        ),
-        Kind::SessionEnd => format!(
-            "session end: {}",
-            d.get("exit")
-                .filter(|v| !v.is_null())
-                .map(Value::to_string)
-                .or_else(|| s(d, "reason").map(str::to_string))
-                .unwrap_or_default()
-        ),
-        Kind::Checkpoint => format!(
-            "checkpoint over {} events",
-            d.get("count").and_then(Value::as_u64).unwrap_or(0)
-        ),
-        Kind::RawInput => format!("unparsed input: {}", s(d, "error").unwrap_or("")),
-        _ => s(d, "text")
-            .map(str::to_string)
-            .or_else(|| s(d, "record").map(|r| format!("{r} record")))
-            .or_else(|| s(d, "marker").map(|m| format!("marker {m}")))
-            .unwrap_or_else(|| e.kind.as_str().to_string()),
-    };
-    one_line(&out, 300)
+    flightlog_analysis::describe::one_line(e)
 }
 
-/// Collapses whitespace runs to one space and cuts to `max` chars (with an ellipsis).
+/// Collapses whitespace runs to one space, cuts to `max` chars (with an ellipsis) and escapes
+/// what agent text must not carry ([`flightlog_formats::text::one_line`]).
 pub fn one_line(s: &str, max: usize) -> String {
-    let mut out = String::with_capacity(s.len().min(max + 4));
-    let mut n = 0;
-    let mut space = false;
-    for c in s.chars() {
-        let c = if c.is_whitespace() || c.is_control() {
-            ' '
-        } else {
-            c
-        };
-        if c == ' ' {
-            if space || n == 0 {
-                continue;
-            }
-            space = true;
-        } else {
-            space = false;
-        }
-        if n == max {
-            out.push('…');
-            return out;
-        }
-        out.push(c);
-        n += 1;
-    }
-    out.trim_end().to_string()
+    flightlog_formats::text::one_line(s, max)
 }
 
 /// Is this finding kind a crossing (for labels)?
@@ -322,7 +198,7 @@ mod tests {
 
     #[test]
     fn one_line_collapses_and_cuts() {
-        assert_eq!(one_line("  a \n\t b\u{1b}c  ", 100), "a b c");
+        assert_eq!(one_line("  a \n\t b\u{1b}c  ", 100), "a b\\ec");
         assert_eq!(one_line("abcdef", 3), "abc…");
     }
 }

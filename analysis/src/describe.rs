@@ -1,0 +1,359 @@
+//! One description of an event, for every output: the TUI's timeline, `flightlog show`, the
+//! reports' cause chain, `policy test`, and the CSV, CEF and HTML exports.
+//!
+//! [`one_line`] says what an event is in one sanitised line ([`flightlog_formats::text`]): no
+//! control, escape or invisible character survives, whitespace runs are one space, and it is
+//! at most [`MAX`] characters. Each output then escapes it for its own format (CSV quoting, CEF,
+//! HTML), never differently in substance.
+
+use flightlog_formats::payload::{
+    ApiCall, Decision, Exec, FileChange, FileRead, Gap, Note, SessionEnd, SessionStart, Terminal,
+    Text, ToolCall, ToolResult,
+};
+use flightlog_formats::{Event, Payload, text};
+use serde_json::Value;
+
+use crate::decode::strip_credentials;
+
+/// The longest description, in characters (an ellipsis marks a cut).
+pub const MAX: usize = 300;
+
+/// What an event is, in one sanitised line of at most [`MAX`] characters.
+pub fn one_line(ev: &Event) -> String {
+    text::one_line(&plain(ev), MAX)
+}
+
+/// The description before sanitising (agent text as it is: never print it raw).
+fn plain(ev: &Event) -> String {
+    match ev.payload() {
+        Payload::Exec(x) => exec(&x),
+        Payload::ToolCall(c) => tool_call(ev, &c),
+        Payload::ToolResult(r) => tool_result(&r),
+        Payload::ApiCall(a) => api_call(&a),
+        Payload::FileChange(f) => file_change(&f),
+        Payload::FileRead(f) => file_read(&f),
+        Payload::Prompt(t) | Payload::Message(t) => said(ev, &t),
+        Payload::Terminal(t) => terminal(&t),
+        Payload::Decision(d) => decision(&d),
+        Payload::Gap(g) => gap(&g),
+        Payload::SessionStart(s) => session_start(&s),
+        Payload::SessionEnd(s) => session_end(&s),
+        Payload::Checkpoint(c) => format!("checkpoint over {} events", c.count.unwrap_or(0)),
+        Payload::RawInput(r) => format!("unparsed input: {}", r.error.as_deref().unwrap_or("")),
+        Payload::Note(n) => note(&n).unwrap_or_else(|| ev.kind.as_str().to_string()),
+        Payload::Other(v) => ["summary", "text"]
+            .iter()
+            .find_map(|k| v.get(*k).and_then(Value::as_str))
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("{} {}", ev.kind, v)),
+    }
+}
+
+fn exec(x: &Exec) -> String {
+    let argv = x.argv().join(" ");
+    match (x.exit_of_seq, x.outcome()) {
+        // The end of an earlier exec (the tracer writes it as its own event).
+        (Some(of), how) => {
+            let how = how.unwrap_or_else(|| "ended".into());
+            match x.duration_ms {
+                Some(ms) => format!("↳ {how} (seq {of}, {ms} ms)"),
+                None => format!("↳ {how} (seq {of})"),
+            }
+        }
+        (None, Some(how)) if !argv.is_empty() => format!("{argv} ({how})"),
+        (None, _) => argv,
+    }
+}
+
+fn tool_call(ev: &Event, c: &ToolCall) -> String {
+    let tool = c.tool.as_deref().unwrap_or("tool");
+    if let Some(cmd) = crate::analyze::command_of(ev) {
+        return format!("{tool}: {cmd}");
+    }
+    let input = c.input.clone().unwrap_or(Value::Null);
+    let target = ["file_path", "path", "url", "pattern", "query"]
+        .iter()
+        .find_map(|k| input.get(*k).and_then(Value::as_str))
+        .map(str::to_string)
+        .unwrap_or_else(|| match &input {
+            Value::Null => String::new(),
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        });
+    format!("{tool}: {target}")
+}
+
+fn tool_result(r: &ToolResult) -> String {
+    let tool = r.tool.as_deref().unwrap_or("tool");
+    match r.error_text() {
+        Some(e) => format!("{tool} → error: {e}"),
+        None if r.is_error == Some(true) => format!("{tool} → error: {}", r.output_text()),
+        None => format!("{tool} → {}", r.output_text()),
+    }
+}
+
+fn api_call(a: &ApiCall) -> String {
+    if let Some(of) = a.response_of_seq {
+        let how = match (a.status, &a.error) {
+            (_, Some(e)) if !e.trim().is_empty() => format!("no response: {e}"),
+            (Some(s), _) => format!("{s}"),
+            (None, _) => "no response".into(),
+        };
+        let ms = a
+            .duration_ms
+            .map(|m| format!(", {m} ms"))
+            .unwrap_or_default();
+        let body = a
+            .response_body
+            .as_deref()
+            .filter(|b| !b.trim().is_empty())
+            .map(|b| format!(": {b}"))
+            .unwrap_or_default();
+        return format!("↳ {how} (seq {of}{ms}){body}");
+    }
+    let target = a
+        .url
+        .as_deref()
+        .filter(|u| !u.is_empty())
+        .map(strip_credentials)
+        .or_else(|| a.host.clone())
+        .unwrap_or_else(|| "?".into());
+    let mut t = format!("{} {target}", a.method.as_deref().unwrap_or("?"));
+    if let Some(g) = &a.graphql {
+        t.push_str(&format!(
+            " [{} {}]",
+            g.operation_type.as_deref().unwrap_or("graphql"),
+            a.root_fields().join(",")
+        ));
+    }
+    if let Some(s) = a.status {
+        t.push_str(&format!(" → {s}"));
+    }
+    t
+}
+
+fn file_change(f: &FileChange) -> String {
+    let mut t = format!(
+        "{} {}",
+        f.op.as_deref().unwrap_or("change"),
+        f.path.as_deref().unwrap_or("?")
+    );
+    if let Some(from) = &f.from {
+        t.push_str(&format!(" (from {from})"));
+    }
+    t
+}
+
+fn file_read(f: &FileRead) -> String {
+    let n = f.secrets.as_ref().map(Vec::len).unwrap_or(0);
+    let mut t = format!("read {}", f.path.as_deref().unwrap_or("?"));
+    if n > 0 {
+        t.push_str(&format!(" ({n} secret{})", if n == 1 { "" } else { "s" }));
+    }
+    t
+}
+
+fn said(ev: &Event, t: &Text) -> String {
+    format!(
+        "{}: {}",
+        t.role.as_deref().unwrap_or(ev.kind.as_str()),
+        t.text.as_deref().unwrap_or("")
+    )
+}
+
+fn terminal(t: &Terminal) -> String {
+    format!(
+        "[{}] {}",
+        t.stream.as_deref().unwrap_or("?"),
+        text::strip_ansi(t.data.as_deref().unwrap_or(""))
+    )
+}
+
+fn decision(d: &Decision) -> String {
+    format!(
+        "{} ({}): {}",
+        d.decision.as_deref().unwrap_or("?"),
+        d.rule.as_deref().unwrap_or("-"),
+        d.reason.as_deref().unwrap_or("")
+    )
+}
+
+fn gap(g: &Gap) -> String {
+    format!(
+        "gap in {}: {} {}",
+        g.layer.as_deref().unwrap_or("?"),
+        g.reason.as_deref().unwrap_or(""),
+        g.detail.as_deref().unwrap_or("")
+    )
+}
+
+fn session_start(s: &SessionStart) -> String {
+    format!(
+        "{} {} home={}",
+        s.agent.as_deref().unwrap_or(""),
+        s.label.as_deref().unwrap_or(""),
+        s.home_env.as_deref().unwrap_or("-")
+    )
+}
+
+fn session_end(s: &SessionEnd) -> String {
+    let exit = s.exit.map(|c| format!("exit {c} ")).unwrap_or_default();
+    format!("{exit}{}", s.reason.as_deref().unwrap_or(""))
+}
+
+fn note(n: &Note) -> Option<String> {
+    if let Some(inv) = &n.inventory {
+        return Some(format!(
+            "secret inventory: {} secret{} in {} files scanned",
+            inv.len(),
+            if inv.len() == 1 { "" } else { "s" },
+            n.files_scanned.unwrap_or(0)
+        ));
+    }
+    n.text
+        .clone()
+        .or_else(|| n.record.as_ref().map(|r| format!("{r} record")))
+        .or_else(|| n.hook.as_ref().map(|h| format!("hook {h}")))
+        .or_else(|| {
+            ["summary", "marker", "reason"]
+                .iter()
+                .find_map(|k| n.rest.get(*k).and_then(Value::as_str))
+                .map(str::to_string)
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flightlog_formats::Kind;
+    use serde_json::json;
+
+    fn ev(kind: Kind, data: Value) -> Event {
+        Event {
+            v: 1,
+            session: "s".into(),
+            seq: 9,
+            ts: "2026-04-25T10:00:00.000000Z".into(),
+            kind,
+            source: "test".into(),
+            env: None,
+            redactions: vec![],
+            data,
+        }
+    }
+
+    #[test]
+    fn one_description_per_kind() {
+        let cases = [
+            (
+                Kind::Exec,
+                json!({"argv": ["curl", "-X", "POST", "http://h/graphql"], "exit": null}),
+                "curl -X POST http://h/graphql",
+            ),
+            (
+                Kind::Exec,
+                json!({"pid": 4, "exit": 7, "signal": null, "duration_ms": 12, "exit_of_seq": 3}),
+                "↳ exit 7 (seq 3, 12 ms)",
+            ),
+            (
+                Kind::Exec,
+                json!({"exit": null, "signal": "SIGKILL", "exit_of_seq": 3}),
+                "↳ killed by SIGKILL (seq 3)",
+            ),
+            (
+                Kind::ToolCall,
+                json!({"tool": "Bash", "input": {"command": "ls\n-la"}}),
+                "Bash: ls -la",
+            ),
+            (
+                Kind::ToolCall,
+                json!({"tool": "Read", "input": {"file_path": "ops/domains.env"}}),
+                "Read: ops/domains.env",
+            ),
+            (
+                Kind::ToolResult,
+                json!({"tool": "Bash", "output": "ok", "is_error": false, "error": null}),
+                "Bash → ok",
+            ),
+            (
+                Kind::ToolResult,
+                json!({"tool": "Bash", "output": "x", "is_error": false, "error": "denied"}),
+                "Bash → error: denied",
+            ),
+            (
+                Kind::ApiCall,
+                json!({"method": "POST", "url": "https://u:pw@h/graphql/v2", "status": null,
+                       "graphql": {"operation_type": "mutation", "root_fields": ["volumeDelete"]}}),
+                "POST https://u@h/graphql/v2 [mutation volumeDelete]",
+            ),
+            (
+                Kind::ApiCall,
+                json!({"status": 200, "response_body": "{}", "duration_ms": 5, "error": null,
+                       "response_of_seq": 4}),
+                "↳ 200 (seq 4, 5 ms): {}",
+            ),
+            (
+                Kind::ApiCall,
+                json!({"method": "CONNECT", "url": "", "host": "h"}),
+                "CONNECT h",
+            ),
+            (
+                Kind::FileRead,
+                json!({"path": "ops/domains.env", "secrets": [{"fp": "a"}]}),
+                "read ops/domains.env (1 secret)",
+            ),
+            (
+                Kind::Decision,
+                json!({"decision": "deny", "rule": "railway.volumeDelete", "reason": "no"}),
+                "deny (railway.volumeDelete): no",
+            ),
+            (
+                Kind::Gap,
+                json!({"layer": "proxy", "reason": "tunnelled", "detail": "h:443"}),
+                "gap in proxy: tunnelled h:443",
+            ),
+            (
+                Kind::RawInput,
+                json!({"error": "EOF while parsing"}),
+                "unparsed input: EOF while parsing",
+            ),
+            (
+                Kind::Terminal,
+                json!({"stream": "o", "data": "\u{1b}[1mok\u{1b}[0m\r\n"}),
+                "[o] ok",
+            ),
+            (
+                Kind::Message,
+                json!({"role": "assistant", "text": "a\u{202e}b\u{200b}"}),
+                "assistant: a\\u{202e}b\\u{200b}",
+            ),
+            (
+                Kind::SessionEnd,
+                json!({"exit": 0, "reason": "exited"}),
+                "exit 0 exited",
+            ),
+            (Kind::Other("gpu".into()), json!({"k": 1}), "gpu {\"k\":1}"),
+            (Kind::Exec, json!("not an object"), ""),
+        ];
+        for (kind, data, want) in cases {
+            assert_eq!(one_line(&ev(kind, data.clone())), want, "{data}");
+        }
+    }
+
+    #[test]
+    fn long_text_is_cut_and_never_raw() {
+        let long = "x".repeat(1000);
+        let d = one_line(&ev(Kind::Prompt, json!({"role": "user", "text": long})));
+        assert_eq!(d.chars().count(), MAX + 1);
+        assert!(d.ends_with('…'));
+        let hostile = one_line(&ev(
+            Kind::Prompt,
+            json!({"text": "\u{1b}]52;c;AA\u{7}\u{fff9}\u{2060}"}),
+        ));
+        assert!(
+            !hostile
+                .chars()
+                .any(|c| c.is_control() || text::is_invisible(c))
+        );
+    }
+}
