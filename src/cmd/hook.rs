@@ -8,7 +8,10 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use flightlog_recorder::hook::{self, Agent, Answer, HookEnv, InstallScope, MAX_PAYLOAD};
+use flightlog_recorder::hook::codex::{AppServer, CodexHook};
+use flightlog_recorder::hook::{
+    self, Agent, Answer, HookEnv, InstallError, InstallScope, Locations, MAX_PAYLOAD,
+};
 
 use crate::ctx::Ctx;
 
@@ -307,7 +310,8 @@ fn install(args: &Args) -> Result<ExitCode> {
         .map(PathBuf::from)
         .context("HOME is not set")?;
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
-    let path = hook::config_path(agent, scope, &cwd, &home);
+    let places = Locations::new(home, cwd, |k| std::env::var_os(k));
+    let path = places.config_path(agent, scope);
     let command = match &args.command {
         Some(c) => c.clone(),
         None => {
@@ -319,7 +323,14 @@ fn install(args: &Args) -> Result<ExitCode> {
             )
         }
     };
-    let done = hook::install(agent, &path, &command)?;
+    let done = match hook::install(agent, &path, &command) {
+        Ok(d) => d,
+        Err(e @ InstallError::Commented { .. }) => {
+            println!("{e}");
+            return Ok(ExitCode::FAILURE);
+        }
+        Err(e) => return Err(e.into()),
+    };
     if done.added.is_empty() {
         println!(
             "{}: flightlog hooks already installed; nothing changed",
@@ -332,10 +343,181 @@ fn install(args: &Args) -> Result<ExitCode> {
             done.added.join(", ")
         );
     }
-    Ok(ExitCode::SUCCESS)
+    let on = match agent {
+        Agent::Codex => codex_review(&places, scope, &path, &command)?,
+        Agent::Gemini => gemini_trust(&places, scope, &path, &command)?,
+        Agent::ClaudeCode | Agent::Cursor => true,
+    };
+    Ok(if on {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
-fn shell_quote(s: &str) -> String {
+/// Codex runs a hook only once it has been reviewed, and loads a project's hooks only in a
+/// project the user trusts. The user asked for flightlog's hooks, so their review is
+/// registered here, through Codex itself; trusting a whole project stays the user's decision.
+/// True when Codex will run every flightlog hook.
+fn codex_review(
+    places: &Locations,
+    scope: InstallScope,
+    path: &std::path::Path,
+    command: &str,
+) -> Result<bool> {
+    let again = match scope {
+        InstallScope::Project => "flightlog hook install codex --project",
+        InstallScope::User => "flightlog hook install codex --user",
+    };
+    let Some(codex) = hook::codex::which("codex", std::env::var_os("PATH").as_deref()) else {
+        println!(
+            "codex is not on PATH, so Codex's review of these hooks is not registered (Codex skips \
+             unreviewed hooks): install Codex, then run `{again}` again"
+        );
+        return Ok(false);
+    };
+    // Codex keeps the review in its home, which it does not create when asked to list hooks.
+    let codex_home = places.codex_home();
+    if !codex_home.is_dir() {
+        if places.moved_by(Agent::Codex).is_some() {
+            println!(
+                "CODEX_HOME is {}, which does not exist, so Codex cannot start: create it or \
+                 unset CODEX_HOME, then run `{again}` again",
+                codex_home.display()
+            );
+            return Ok(false);
+        }
+        std::fs::create_dir_all(&codex_home)
+            .with_context(|| format!("cannot create {}", codex_home.display()))?;
+    }
+    let mut server = AppServer::start(&codex)?;
+    let listed = server
+        .hooks(&places.project)
+        .context("cannot ask Codex which hooks it loads")?;
+    let same_file = |p: &std::path::Path| {
+        p == path || std::fs::canonicalize(p).ok() == std::fs::canonicalize(path).ok()
+    };
+    let ours: Vec<&CodexHook> = listed
+        .hooks
+        .iter()
+        .filter(|h| same_file(&h.source_path) && h.command.as_deref() == Some(command))
+        .collect();
+    if ours.is_empty() {
+        if scope == InstallScope::Project {
+            println!(
+                "Codex ignores {} until you trust this project (\"Untrusted project-local \
+                 configuration is disabled\"): run `cd {} && codex` and choose \"Trust and \
+                 continue\" (or pass --trust to your next `codex exec` here), then run `{again}` \
+                 again",
+                path.display(),
+                shell_quote(&places.project.display().to_string()),
+            );
+        } else {
+            let why: Vec<&String> = listed.errors.iter().chain(&listed.warnings).collect();
+            println!(
+                "Codex does not load {}{}; check `codex` starts, then run `{again}` again",
+                path.display(),
+                if why.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        " ({})",
+                        why.iter()
+                            .map(|s| s.as_str())
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    )
+                }
+            );
+        }
+        return Ok(false);
+    }
+    let todo: Vec<&CodexHook> = ours
+        .iter()
+        .copied()
+        .filter(|h| h.enabled && !h.runs())
+        .collect();
+    if !todo.is_empty() {
+        let config = server
+            .review(&todo)
+            .context("cannot register Codex's review of flightlog's hooks")?;
+        println!(
+            "{}: registered Codex's review of flightlog's hooks (as its /hooks screen does):",
+            config.display()
+        );
+        for h in &todo {
+            println!(
+                "  hooks.state.\"{}\".trusted_hash = \"{}\"",
+                h.key, h.current_hash
+            );
+        }
+    }
+    let after = server.hooks(&places.project)?;
+    let off: Vec<&CodexHook> = after
+        .hooks
+        .iter()
+        .filter(|h| same_file(&h.source_path) && h.command.as_deref() == Some(command))
+        .filter(|h| !h.runs())
+        .collect();
+    if off.is_empty() {
+        println!("Codex will run flightlog's hooks ({} reviewed)", ours.len());
+        return Ok(true);
+    }
+    for h in off {
+        let why = if h.enabled {
+            format!("its review is {}", h.trust)
+        } else {
+            "it is disabled in Codex's /hooks screen".to_string()
+        };
+        println!(
+            "Codex will not run {} ({why}); enable it with `codex` and /hooks",
+            h.key
+        );
+    }
+    Ok(false)
+}
+
+/// Gemini CLI loads a project's settings only in a folder the user trusts (and a headless
+/// run refuses to start in an untrusted one). A project hook is announced on its first run
+/// and recorded in `trusted_hooks.json`; flightlog records its own there at install. True when
+/// Gemini will run the hooks from here.
+fn gemini_trust(
+    places: &Locations,
+    scope: InstallScope,
+    path: &std::path::Path,
+    command: &str,
+) -> Result<bool> {
+    if scope == InstallScope::User {
+        return Ok(true);
+    }
+    let file = places.gemini_trusted_hooks();
+    if hook::gemini_trust_hooks(&file, &places.project, command)? {
+        println!(
+            "{}: registered flightlog's project hooks as reviewed (as Gemini does when it first runs them)",
+            file.display()
+        );
+    }
+    match places.gemini_trusts(&places.project)? {
+        Some(true) => Ok(true),
+        trust => {
+            println!(
+                "Gemini CLI ignores {} {} (and headless runs refuse to start there): run `cd {} && \
+                 gemini` and trust the folder when asked (or type /permissions trust), then run \
+                 `flightlog doctor`",
+                path.display(),
+                if trust == Some(false) {
+                    "because this folder is marked untrusted"
+                } else {
+                    "until you trust this folder"
+                },
+                shell_quote(&places.project.display().to_string()),
+            );
+            Ok(false)
+        }
+    }
+}
+
+pub(crate) fn shell_quote(s: &str) -> String {
     if s.chars()
         .all(|c| c.is_ascii_alphanumeric() || "/._-+".contains(c))
     {

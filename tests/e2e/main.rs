@@ -2,6 +2,7 @@
 //!
 //! Table of contents:
 //! - `hooks`: agent hook payloads, one process each; parallel writers; the incident stream
+//! - `install`: `hook install` with the real agents (Codex, Gemini CLI, Claude Code): capture on, or the exact step the user must take
 //! - `record`: `flightlog record` around scripted agents: exits, signals, terminal, layers, guard
 //! - `tls`: `record --tls-intercept` against real TLS servers: HTTPS recorded, guarded, unbroken
 //! - `interop`: imports of real transcripts, every export format, the audit bundle, HTML in Chromium
@@ -27,6 +28,7 @@ mod crash;
 mod demo;
 mod fixtures_verify;
 mod hooks;
+mod install;
 mod interop;
 mod progress;
 mod record;

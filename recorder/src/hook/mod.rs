@@ -11,10 +11,14 @@
 //! - Malformed or unknown payloads become `raw_input` events with a clear stderr line and a
 //!   non-blocking exit code. Nothing here panics on input, and every wait is bounded.
 
+pub mod codex;
 mod install;
 mod normalize;
 
-pub use install::{InstallError, InstallScope, Installed, config_path, install};
+pub use install::{
+    GEMINI_HOOK_NAME, InstallError, InstallScope, Installed, Locations, config_path, event_names,
+    flightlog_commands, gemini_trust_hooks, install, read_jsonc, strip_comments,
+};
 pub use normalize::{Normalized, normalize};
 
 use chrono::{DateTime, Utc};
