@@ -233,6 +233,78 @@ fn server() -> (u16, std::sync::mpsc::Receiver<String>) {
     (port, rx)
 }
 
+/// Gemini CLI's HTTP client tunnels even `http://` model calls through `HTTP_PROXY` with
+/// CONNECT; curl's `--proxytunnel` does the same. The requests inside are recorded with their
+/// `http://` URL, bodies and responses, two of them over one kept-alive tunnel.
+#[test]
+fn plain_http_inside_a_connect_tunnel_is_recorded_request_by_request() {
+    let (_d, dir, db) = work_dir();
+    let (port, seen) = server();
+    let url = format!("http://127.0.0.1:{port}/v1beta/models/m:generateContent");
+    let out = record(
+        &dir,
+        &db,
+        &[
+            "--",
+            "curl",
+            "-s",
+            "--proxytunnel",
+            "-d",
+            r#"{"contents":[{"parts":[{"text":"list the volumes"}]}]}"#,
+            &url,
+            "--next",
+            "--proxytunnel",
+            &format!("http://127.0.0.1:{port}/v1beta/models"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        r#"{"ok":true}{"ok":true}"#
+    );
+    let first = seen.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert!(
+        first.starts_with("POST /v1beta/models/m:generateContent HTTP/1.1"),
+        "{first}"
+    );
+    let evs = session_events(&db, &session_of(&out));
+    let calls: Vec<&Event> = evs
+        .iter()
+        .filter(|e| e.kind == Kind::ApiCall && e.source == "proxy" && e.data["method"].is_string())
+        .collect();
+    let methods: Vec<(&str, &str)> = calls
+        .iter()
+        .map(|e| {
+            (
+                e.data["method"].as_str().unwrap_or(""),
+                e.data["url"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    let post = calls
+        .iter()
+        .find(|e| e.data["method"] == "POST")
+        .unwrap_or_else(|| panic!("no POST recorded inside the tunnel: {methods:?}"));
+    assert_eq!(post.data["url"], url.as_str(), "{methods:?}");
+    assert!(
+        post.data["request_body"]
+            .to_string()
+            .contains("list the volumes"),
+        "{post:?}"
+    );
+    assert!(
+        calls.iter().any(|e| e.data["method"] == "GET"
+            && e.data["url"] == format!("http://127.0.0.1:{port}/v1beta/models")),
+        "{methods:?}"
+    );
+    let answered = evs
+        .iter()
+        .filter(|e| e.kind == Kind::ApiCall && e.source == "proxy" && e.data["status"] == 201)
+        .count();
+    assert_eq!(answered, 2, "{evs:#?}");
+    assert_verifies(&db, &session_of(&out));
+}
+
 #[test]
 fn scripted_agent_commands_files_and_api_calls_are_recorded_without_its_secret() {
     const TOKEN: &str = "sk_live_4eC39HqLyjWDarjtT1zdp7dcQ9xR";

@@ -5,6 +5,10 @@
 //!   `api_call` `{"status","response_body","duration_ms","response_of_seq"}`. The request goes
 //!   upstream with `Connection: close`; the client side keeps its connection alive when the
 //!   response is delimited.
+//! - Plain HTTP inside a tunnel: when the client's first bytes after `CONNECT host:port` are an
+//!   HTTP/1.x request line (not a TLS ClientHello), each request in the tunnel is recorded,
+//!   judged and forwarded as a plain-HTTP one, with URL `http://host[:port]/path` (Gemini CLI's
+//!   client sends its `http://` calls through `HTTP_PROXY` this way).
 //! - HTTPS: `CONNECT host:port` is always recorded (method `CONNECT`). Without
 //!   `--tls-intercept` the bytes are tunnelled untouched. With it ([`super::tls`]), the proxy
 //!   terminates the agent's TLS with a certificate from the per-install CA, opens its own
@@ -238,6 +242,14 @@ enum Origin<'a> {
         tls: &'a Interceptor,
         /// The connection opened (and verified) before the agent's handshake was answered.
         ready: Option<Box<StreamOwned<ClientConnection, TcpStream>>>,
+    },
+    /// Origin-form targets inside a `CONNECT host:port` that carries plain HTTP, each sent
+    /// over plain TCP to that server.
+    Plain {
+        host: String,
+        port: u16,
+        /// The connection the CONNECT opened.
+        ready: Option<TcpStream>,
     },
 }
 
@@ -573,6 +585,14 @@ fn connect(
         return;
     }
     record_response(sink, local, Some(200), b"", started, None);
+    match sniff(&reader) {
+        Inside::Http => {
+            plain_tunnel(reader, upstream, &host, port, sink, judge);
+            return;
+        }
+        Inside::Closed => return,
+        Inside::Tls | Inside::Other => {}
+    }
     // Bytes the client sent after the CONNECT head (TLS ClientHello) are in the reader's buffer.
     let buffered = reader.buffer().to_vec();
     let client = reader.into_inner();
@@ -580,6 +600,134 @@ fn connect(
         Some(t) => intercept(client, upstream, buffered, &host, port, sink, judge, t),
         None => tunnel(client, upstream, &buffered),
     }
+}
+
+/// What a client sends first inside a tunnel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Inside {
+    /// A TLS handshake record.
+    Tls,
+    /// An HTTP/1.x request line: plain HTTP through the tunnel (Gemini CLI's client sends
+    /// `http://` model calls this way through `HTTP_PROXY`).
+    Http,
+    /// Anything else, or nothing yet (a protocol where the server speaks first).
+    Other,
+    Closed,
+}
+
+/// How long the proxy waits for a full request line once a tunnel's first bytes look like one.
+const REQUEST_LINE_WAIT: Duration = Duration::from_secs(2);
+
+/// Looks at the client's first bytes in a tunnel without consuming them: what is already in
+/// the reader's buffer, then what the socket holds (`peek`).
+fn sniff(reader: &BufReader<TcpStream>) -> Inside {
+    let client = reader.get_ref();
+    let mut buf = vec![0u8; 8 * 1024];
+    let look = |buf: &mut [u8], wait: Duration| -> Option<usize> {
+        let _ = client.set_read_timeout(Some(wait));
+        let r = client.peek(buf);
+        let _ = client.set_read_timeout(None);
+        r.ok()
+    };
+    let mut seen = reader.buffer().to_vec();
+    if seen.is_empty() {
+        match look(&mut buf[..1], FIRST_BYTE_WAIT) {
+            Some(0) => return Inside::Closed,
+            Some(_) => {}
+            None => return Inside::Other,
+        }
+    }
+    let start = Instant::now();
+    loop {
+        let mut have = seen.clone();
+        if let Some(n) = look(&mut buf, Duration::from_millis(50)) {
+            have.extend_from_slice(&buf[..n]);
+        }
+        match classify(&have) {
+            Some(k) => return k,
+            None if start.elapsed() >= REQUEST_LINE_WAIT => return Inside::Other,
+            None => std::thread::sleep(Duration::from_millis(10)),
+        }
+        if have.len() >= buf.len() {
+            return Inside::Other;
+        }
+        seen = reader.buffer().to_vec();
+    }
+}
+
+/// Decides from a tunnel's first bytes; None = not enough bytes yet.
+fn classify(first: &[u8]) -> Option<Inside> {
+    match first.first()? {
+        0x16 => return Some(Inside::Tls),
+        b'A'..=b'Z' => {}
+        _ => return Some(Inside::Other),
+    }
+    let end = match first.iter().position(|&b| b == b'\n') {
+        Some(i) => i,
+        // A request line is short; a long line without an end is something else.
+        None if first.len() >= 8 * 1024 => return Some(Inside::Other),
+        None => {
+            // Give up early once the bytes cannot start a request line.
+            let method_end = first.iter().position(|&b| b == b' ').unwrap_or(first.len());
+            if !first[..method_end].iter().all(u8::is_ascii_uppercase) {
+                return Some(Inside::Other);
+            }
+            return None;
+        }
+    };
+    let line = first[..end].strip_suffix(b"\r").unwrap_or(&first[..end]);
+    let mut parts = line.split(|&b| b == b' ');
+    let (Some(method), Some(target), Some(version), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Some(Inside::Other);
+    };
+    let http = !method.is_empty()
+        && method.iter().all(u8::is_ascii_uppercase)
+        && !target.is_empty()
+        && (version == b"HTTP/1.1" || version == b"HTTP/1.0");
+    Some(if http { Inside::Http } else { Inside::Other })
+}
+
+/// Plain HTTP inside a tunnel: every request is recorded, judged and forwarded like one sent
+/// to the proxy directly (URL `http://host[:port]/path`), over the connection the CONNECT
+/// opened, then over new ones.
+fn plain_tunnel(
+    mut reader: BufReader<TcpStream>,
+    upstream: TcpStream,
+    host: &str,
+    port: u16,
+    sink: &Sink,
+    judge: &Judge,
+) {
+    let mut origin = Origin::Plain {
+        host: host.to_string(),
+        port,
+        ready: Some(upstream),
+    };
+    loop {
+        match read_head(&mut reader) {
+            Ok(Some(head)) => {
+                if !matches!(
+                    forward(&head, &mut reader, sink, judge, &mut origin),
+                    Ok(true)
+                ) {
+                    break;
+                }
+            }
+            Ok(None) => break,
+            Err(_) => {
+                let _ = respond(
+                    reader.get_mut(),
+                    400,
+                    "Bad Request",
+                    "flightlog proxy: malformed request\n",
+                );
+                break;
+            }
+        }
+    }
+    let _ = reader.get_ref().shutdown(Shutdown::Both);
 }
 
 /// How long the proxy waits for a client's first bytes inside a tunnel before deciding the
@@ -860,6 +1008,10 @@ fn forward<S: Sock>(
     origin: &mut Origin<'_>,
 ) -> io::Result<bool> {
     let (method, target, version) = (&head.line.0, &head.line.1, &head.line.2);
+    let (scheme, default_port) = match origin {
+        Origin::Plain { .. } => ("http", 80),
+        _ => ("https", 443),
+    };
     let (url, host, port, path) = match origin {
         Origin::Proxy => {
             let Some(rest) = target.strip_prefix("http://") else {
@@ -878,9 +1030,12 @@ fn forward<S: Sock>(
             let (host, port) = hostport(authority, 80);
             (target.clone(), host, port, path.to_string())
         }
-        Origin::Tls { host, port, .. } => {
-            // Origin-form; an absolute https:// URL is tolerated.
-            let path = match target.strip_prefix("https://") {
+        Origin::Tls { host, port, .. } | Origin::Plain { host, port, .. } => {
+            // Origin-form; an absolute URL of the same scheme is tolerated.
+            let path = match target
+                .strip_prefix(scheme)
+                .and_then(|t| t.strip_prefix("://"))
+            {
                 Some(rest) => rest.find('/').map_or("/", |i| &rest[i..]),
                 None if target.starts_with('/') => target.as_str(),
                 None => {
@@ -893,13 +1048,13 @@ fn forward<S: Sock>(
                     return Ok(false);
                 }
             };
-            let authority = if *port == 443 {
+            let authority = if *port == default_port {
                 host.clone()
             } else {
                 format!("{host}:{port}")
             };
             (
-                format!("https://{authority}{path}"),
+                format!("{scheme}://{authority}{path}"),
                 host.clone(),
                 *port,
                 path.to_string(),
@@ -963,6 +1118,10 @@ fn forward<S: Sock>(
             None => dial(&host, port)
                 .and_then(|tcp| tls.connect_upstream(tcp, name))
                 .map(|u| Upstream::Tls(Box::new(u))),
+        },
+        Origin::Plain { ready, .. } => match ready.take() {
+            Some(u) => Ok(Upstream::Plain(u)),
+            None => dial(&host, port).map(Upstream::Plain),
         },
     };
     let mut up = match dialled {
@@ -1156,6 +1315,36 @@ mod tests {
         assert_eq!(hostport("example.com", 80), ("example.com".into(), 80));
         assert_eq!(hostport("[::1]:9000", 80), ("::1".into(), 9000));
         assert_eq!(hostport("u:p@h:81", 80), ("h".into(), 81));
+    }
+
+    #[test]
+    fn a_tunnels_first_bytes_say_what_it_carries() {
+        let cases: &[(&[u8], Option<Inside>)] = &[
+            (b"\x16\x03\x01\x02\x00", Some(Inside::Tls)),
+            (
+                b"POST /v1beta/models/m:generateContent HTTP/1.1\r\nHost: h\r\n",
+                Some(Inside::Http),
+            ),
+            (b"GET / HTTP/1.0\n", Some(Inside::Http)),
+            (b"GET / HTTP/1.1\r", None),
+            (b"POS", None),
+            (b"SSH-2.0-OpenSSH_9.2\r\n", Some(Inside::Other)),
+            (b"GET / HTTP/2.0\r\n", Some(Inside::Other)),
+            (b"GET /\r\n", Some(Inside::Other)),
+            (b"PRI * HTTP/2.0\r\n", Some(Inside::Other)),
+            (b"get / HTTP/1.1\r\n", Some(Inside::Other)),
+            (b"\x00\x00\x00", Some(Inside::Other)),
+            (b"", None),
+        ];
+        for (bytes, want) in cases {
+            assert_eq!(
+                classify(bytes),
+                *want,
+                "{:?}",
+                String::from_utf8_lossy(bytes)
+            );
+        }
+        assert_eq!(classify(&[b'A'; 9000]), Some(Inside::Other));
     }
 
     #[test]
