@@ -58,6 +58,9 @@ tr.crossing td{background:var(--redbg)}tr.destructive td{background:var(--amberb
 /// `intact` the verification result. One self-contained page.
 pub fn report_html(analysis: &Analysis, events: &[Event], intact: bool) -> String {
     let a = analysis;
+    // One row per HTTP exchange and per process: responses and exits join what they complete.
+    let joined = crate::export::exchange::join_events(events);
+    let events = joined.as_slice();
     // The first event of each seq, looked up rather than scanned for.
     let mut first_event: HashMap<u64, &Event> = HashMap::with_capacity(events.len());
     for e in events {

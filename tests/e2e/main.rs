@@ -9,6 +9,7 @@
 //! - `replay_tui`: the replay TUI in tmux
 //! - `progress`: progress bars on a terminal (tmux), none when piped, `NO_COLOR`
 //! - `demo`: the nine-second incident reconstructed, with and without the guard
+//! - `validators`: every export of the demo and of the real transcripts through OCSF/OTLP/asciinema validators
 //! - `verifier`: the auditor's standard-library verifier: fixtures, keys, RFC 8032 and 6962 vectors
 //! - `fixtures_verify`: every valid and tampered session fixture through `flightlog verify`
 //! - `cli`: completions, the manual, store paths and verify targets people get wrong
@@ -36,4 +37,5 @@ mod reliability;
 mod replay_tui;
 mod secrets;
 mod tls;
+mod validators;
 mod verifier;

@@ -20,6 +20,29 @@ pub fn header(s: &str) -> String {
     one_line(&s, 512)
 }
 
+/// The `msg` of an event: its text with line breaks kept (escaped as `\\n` by [`ext`]) where
+/// it has one, else its one-line summary; other control characters become spaces.
+fn message(e: &flightlog_formats::Event) -> String {
+    let text = ["text", "output", "data"]
+        .iter()
+        .find_map(|k| s(&e.data, k))
+        .filter(|_| matches!(e.kind, Kind::Prompt | Kind::Message | Kind::ToolResult));
+    match text {
+        Some(t) => t
+            .chars()
+            .take(1000)
+            .map(|c| {
+                if c.is_control() && c != '\n' && c != '\r' {
+                    ' '
+                } else {
+                    c
+                }
+            })
+            .collect(),
+        None => one_line(&summary(e), 1000),
+    }
+}
+
 /// Escapes an extension value.
 pub fn ext(s: &str) -> String {
     s.replace('\\', "\\\\")
@@ -51,7 +74,7 @@ fn line(r: &Record, class: &str, name: &str, sev: u8, extra: &[(&str, String)]) 
     for (k, v) in extra {
         x.push((k.to_string(), v.clone()));
     }
-    x.push(("msg".into(), one_line(&summary(e), 1000)));
+    x.push(("msg".into(), message(e)));
     let ext_s: Vec<String> = x.iter().map(|(k, v)| format!("{k}={}", ext(v))).collect();
     format!(
         "CEF:0|flightlog|flightlog|{}|{}|{}|{}|{}",
@@ -77,9 +100,10 @@ pub fn write_with_progress(
 ) -> Result<u64> {
     let mut ticker = Ticker::new(progress, 0, records.len() as u64);
     let io = |e| crate::Error::io("<output>", e);
-    let by_seq = FindingsBySeq::new(findings);
+    let (records, findings) = super::exchange::join_records(records, findings);
+    let by_seq = FindingsBySeq::new(&findings);
     let mut n = 0;
-    for r in records {
+    for r in &records {
         let e = &r.event;
         let d = &e.data;
         let mut extra: Vec<(&str, String)> = Vec::new();
@@ -91,8 +115,27 @@ pub fn write_with_progress(
                 if let Some(u) = s(d, "url") {
                     extra.push(("request", u.to_string()));
                 }
-                if let Some(h) = s(d, "host") {
-                    extra.push(("dhost", h.to_string()));
+                let url = s(d, "url").unwrap_or("");
+                let (_, url_host, url_port, _) = super::ocsf::url_parts(url);
+                if let Some(h) = s(d, "host").map(str::to_string).or(url_host) {
+                    extra.push(("dhost", h));
+                }
+                let port = d
+                    .get("port")
+                    .and_then(|v| v.as_u64())
+                    .or(url_port.map(u64::from));
+                if let Some(p) = port {
+                    extra.push(("dpt", p.to_string()));
+                }
+                if let Some(st) = d.get("status").and_then(|v| v.as_i64()) {
+                    extra.push(("cn2Label", "http_status".into()));
+                    extra.push(("cn2", st.to_string()));
+                    let outcome = if st < 400 { "success" } else { "failure" };
+                    extra.push(("outcome", outcome.into()));
+                }
+                if let Some(ms) = d.get("duration_ms").and_then(|v| v.as_i64()) {
+                    extra.push(("cn3Label", "duration_ms".into()));
+                    extra.push(("cn3", ms.to_string()));
                 }
             }
             Kind::Exec => {
@@ -143,5 +186,49 @@ mod tests {
         assert_eq!(header(r"a|b\c"), r"a\|b\\c");
         assert_eq!(ext("k=v\\x\ny\rz"), r"k\=v\\x\ny\rz");
         assert_eq!(ext("a|b"), "a|b");
+    }
+
+    #[test]
+    fn api_calls_carry_port_and_status_and_text_keeps_its_lines() {
+        use flightlog_formats::Kind;
+        use serde_json::json;
+
+        use crate::export::test_data::record;
+        let records = vec![
+            record(
+                0,
+                Kind::Prompt,
+                json!({"text": "line one\nline two\u{1b}[31m"}),
+            ),
+            record(
+                1,
+                Kind::ApiCall,
+                json!({"method": "POST", "url": "https://backboard.railway.app/graphql/v2", "host": "backboard.railway.app"}),
+            ),
+            record(
+                2,
+                Kind::ApiCall,
+                json!({"status": 200, "duration_ms": 640, "response_of_seq": 1}),
+            ),
+        ];
+        let mut out = Vec::new();
+        assert_eq!(super::write(&records, &[], &mut out).unwrap(), 2);
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(
+            lines[0].contains(r"msg=line one\nline two [31m"),
+            "{}",
+            lines[0]
+        );
+        for want in [
+            "dhost=backboard.railway.app",
+            "dpt=443",
+            "cn2=200",
+            "cn3=640",
+            "outcome=success",
+            "requestMethod=POST",
+        ] {
+            assert!(lines[1].contains(want), "{want}: {}", lines[1]);
+        }
     }
 }

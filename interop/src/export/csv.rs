@@ -48,9 +48,11 @@ pub fn write_with_progress(
     let io = |e| crate::Error::io("<output>", e);
     out.write_all(HEADER.join(",").as_bytes()).map_err(io)?;
     out.write_all(b"\r\n").map_err(io)?;
-    let by_seq = FindingsBySeq::new(findings);
+    // One row per HTTP exchange and per process (responses and exits joined).
+    let (records, findings) = super::exchange::join_records(records, findings);
+    let by_seq = FindingsBySeq::new(&findings);
     let mut n = 0;
-    for r in records {
+    for r in &records {
         let e = &r.event;
         let fs = by_seq.at(e.seq);
         let finding = fs

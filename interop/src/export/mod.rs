@@ -7,6 +7,7 @@
 pub mod asciicast;
 pub mod cef;
 pub mod csv;
+pub mod exchange;
 pub mod ocsf;
 pub mod otlp;
 

@@ -60,6 +60,8 @@ pub fn events(records: &[Record], findings: &[Finding]) -> Vec<Value> {
 }
 
 fn events_ticking(records: &[Record], findings: &[Finding], ticker: &mut Ticker<'_>) -> Vec<Value> {
+    let (records, findings) = super::exchange::join_records(records, findings);
+    let (records, findings) = (records.as_slice(), findings.as_slice());
     let start = records
         .iter()
         .find(|r| r.event.kind == Kind::SessionStart)
@@ -99,6 +101,11 @@ fn events_ticking(records: &[Record], findings: &[Finding], ticker: &mut Ticker<
                 }
             }
             Kind::FileChange | Kind::FileRead => out.push(file(&ctx, r)),
+            Kind::ToolCall if e.source.starts_with("import:") => {
+                if let Some(view) = file_tool_view(r) {
+                    out.push(file(&ctx, &view));
+                }
+            }
             Kind::ApiCall => {
                 out.push(http(&ctx, r));
                 if let Some(api) = api(&ctx, r) {
@@ -112,7 +119,51 @@ fn events_ticking(records: &[Record], findings: &[Finding], ticker: &mut Ticker<
         }
         ticker.add(1);
     }
+    finish_metadata(&mut out);
     out
+}
+
+/// Each record's `metadata.uid` made unique (an exec, the request decoded from it and their
+/// findings share a seq), and the `host` profile named wherever `actor` or `device` is used.
+fn finish_metadata(out: &mut [Value]) {
+    let mut seen: std::collections::HashMap<String, u32> = std::collections::HashMap::new();
+    for v in out.iter_mut() {
+        let class = v["class_uid"].as_u64().unwrap_or(0);
+        let host = v.get("actor").is_some() || v.get("device").is_some();
+        let Some(md) = v.get_mut("metadata").and_then(Value::as_object_mut) else {
+            continue;
+        };
+        let base = format!(
+            "{}:{class}",
+            md.get("uid").and_then(Value::as_str).unwrap_or("")
+        );
+        let n = seen.entry(base.clone()).or_insert(0);
+        *n += 1;
+        let uid = if *n == 1 { base } else { format!("{base}:{n}") };
+        md.insert("uid".into(), json!(uid));
+        if host {
+            md.insert("profiles".into(), json!(["host"]));
+        }
+    }
+}
+
+/// A file tool call of an imported transcript (Claude Code's Read, Write, Edit, MultiEdit,
+/// NotebookEdit) seen as the file event it stands for: imported sessions have no watcher.
+fn file_tool_view(r: &Record) -> Option<Record> {
+    let d = &r.event.data;
+    let input = d.get("input")?;
+    let path = s(input, "file_path").or_else(|| s(input, "notebook_path"))?;
+    let (kind, op) = match s(d, "tool")? {
+        "Read" => (Kind::FileRead, None),
+        "Write" => (Kind::FileChange, Some("create")),
+        "Edit" | "MultiEdit" | "NotebookEdit" => (Kind::FileChange, Some("modify")),
+        _ => return None,
+    };
+    let mut view = r.clone();
+    view.event.kind = kind;
+    view.event.data =
+        json!({"path": path, "op": op, "via_kind": "tool_call", "tool": s(d, "tool")});
+    Some(view)
 }
 
 /// API calls visible in a command line (`curl -X POST ... -d '{..}'`), decoded the way the
@@ -268,7 +319,7 @@ fn process(ctx: &Ctx, r: &Record, from_tool: bool) -> Value {
     p.insert("name".into(), json!(name));
     p.insert("cmd_line".into(), json!(cmd_line));
     if let Some(cwd) = s(d, "cwd") {
-        p.insert("cwd".into(), json!(cwd));
+        p.insert("working_directory".into(), json!(cwd));
     }
     if let Some(exe) = exe {
         let fname = exe.rsplit('/').next().unwrap_or(&exe).to_string();
@@ -343,7 +394,7 @@ fn file(ctx: &Ctx, r: &Record) -> Value {
     Value::Object(m)
 }
 
-fn url_parts(url: &str) -> (Option<String>, Option<String>, Option<u16>, String) {
+pub(crate) fn url_parts(url: &str) -> (Option<String>, Option<String>, Option<u16>, String) {
     let (scheme, rest) = match url.split_once("://") {
         Some((s, r)) => (Some(s.to_string()), r),
         None => (None, url),
@@ -390,14 +441,22 @@ fn http(ctx: &Ctx, r: &Record) -> Value {
         .map(str::to_string)
         .or(host)
         .unwrap_or_default();
-    let mut u = json!({"url_string": url, "hostname": host, "path": s(d, "path").map(str::to_string).unwrap_or(path)});
+    let mut u = json!({"hostname": host, "path": s(d, "path").map(str::to_string).unwrap_or(path)});
+    if !url.is_empty() {
+        u["url_string"] = json!(url);
+    }
     if let Some(sc) = scheme {
         u["scheme"] = json!(sc);
     }
     if let Some(p) = port {
         u["port"] = json!(p);
     }
-    let mut req = json!({"http_method": method, "url": u});
+    // A response whose request is not in the session names no method (the enum has no "").
+    let mut req = if method.is_empty() {
+        json!({"url": u})
+    } else {
+        json!({"http_method": method, "url": u})
+    };
     if let Some(Value::Object(h)) = d.get("request_headers") {
         req["http_headers"] = Value::Array(
             h.iter()
@@ -412,10 +471,27 @@ fn http(ctx: &Ctx, r: &Record) -> Value {
             req["user_agent"] = json!(ua);
         }
     }
-    m.insert("http_request".into(), req);
+    if !method.is_empty() || !url.is_empty() || !host.is_empty() {
+        m.insert("http_request".into(), req);
+    }
+    let duration = d.get("duration_ms").and_then(Value::as_i64);
     if let Some(st) = d.get("status").and_then(Value::as_i64) {
-        m.insert("http_response".into(), json!({"code": st}));
+        let mut resp = json!({"code": st});
+        if let Some(ms) = duration {
+            resp["latency"] = json!(ms);
+        }
+        m.insert("http_response".into(), resp);
         m.insert("status_id".into(), json!(if st < 400 { 1 } else { 2 }));
+        m.insert(
+            "status".into(),
+            json!(if st < 400 { "Success" } else { "Failure" }),
+        );
+    }
+    if let Some(ms) = duration {
+        let start = epoch_ms(e);
+        m.insert("duration".into(), json!(ms));
+        m.insert("start_time".into(), json!(start));
+        m.insert("end_time".into(), json!(start + ms));
     }
     m.insert("src_endpoint".into(), json!({"hostname": ctx.host}));
     let mut dst = json!({"hostname": host});

@@ -51,13 +51,26 @@ fn attr(k: &str, v: Value) -> Value {
     json!({"key": k, "value": any})
 }
 
-fn provider(agent: &str) -> &'static str {
+/// `gen_ai.provider.name`: from the agent, else from the model's name; `_OTHER` (the
+/// convention's value for a provider it does not list) when neither tells.
+fn provider(agent: &str, model: Option<&str>) -> &'static str {
+    let model = model.unwrap_or("").to_ascii_lowercase();
     match agent {
         "claude-code" => "anthropic",
         "codex" => "openai",
         "gemini" | "gemini-cli" => "gcp.gemini",
-        _ => "unknown",
+        _ if model.starts_with("claude") => "anthropic",
+        _ if model.starts_with("gpt") || model.starts_with("o1") || model.starts_with("o3") => {
+            "openai"
+        }
+        _ if model.starts_with("gemini") => "gcp.gemini",
+        _ => "_OTHER",
     }
+}
+
+/// Nanoseconds (decimal string) `ms` milliseconds after `start` (also a decimal string).
+fn after(start: &str, ms: Option<i64>) -> Option<String> {
+    Some((start.parse::<i64>().ok()? + ms? * 1_000_000).to_string())
 }
 
 struct Span {
@@ -78,6 +91,8 @@ pub fn traces(records: &[Record], findings: &[Finding]) -> Value {
 }
 
 fn traces_ticking(records: &[Record], findings: &[Finding], ticker: &mut Ticker<'_>) -> Value {
+    let (records, findings) = super::exchange::join_records(records, findings);
+    let (records, findings) = (records.as_slice(), findings.as_slice());
     let Some(first) = records.first() else {
         return json!({"resourceSpans": []});
     };
@@ -203,13 +218,12 @@ fn traces_ticking(records: &[Record], findings: &[Finding], ticker: &mut Ticker<
                     .and_then(|t| t.timestamp_nanos_opt())
                     .map(|n| n.to_string())
                     .unwrap_or_else(|| epoch_nanos(e));
-                let end = match (
-                    start.parse::<i64>(),
-                    d.get("duration_ms").and_then(Value::as_i64),
-                ) {
-                    (Ok(s0), Some(ms)) => (s0 + ms * 1_000_000).to_string(),
-                    _ => epoch_nanos(e),
-                };
+                // The exec's end (joined from its follow-up) ends the span.
+                let end = after(&start, d.get("duration_ms").and_then(Value::as_i64))
+                    .unwrap_or_else(|| epoch_nanos(e));
+                if let Some(sig) = d.get("signal").filter(|v| !v.is_null()) {
+                    attrs.push(attr("flightlog.signal", sig.clone()));
+                }
                 exec_index.insert(e.seq, spans.len());
                 span_of.insert(e.seq, spans.len());
                 spans.push(Span {
@@ -225,17 +239,43 @@ fn traces_ticking(records: &[Record], findings: &[Finding], ticker: &mut Ticker<
                 });
             }
             Kind::ApiCall => {
-                let method = s(d, "method").unwrap_or("HTTP").to_string();
+                // HTTP client span conventions: method, url.full, server.address and
+                // server.port are required; a method the convention does not know is _OTHER.
+                let raw_method = s(d, "method").unwrap_or("").to_ascii_uppercase();
+                let known = [
+                    "CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE",
+                ]
+                .contains(&raw_method.as_str());
+                let method = if known {
+                    raw_method.clone()
+                } else {
+                    "_OTHER".into()
+                };
                 let mut attrs = vec![attr("http.request.method", json!(method))];
-                if let Some(u) = s(d, "url") {
-                    attrs.push(attr("url.full", json!(u)));
+                if !known && !raw_method.is_empty() {
+                    attrs.push(attr("http.request.method_original", json!(raw_method)));
                 }
-                if let Some(h) = s(d, "host") {
+                let url = s(d, "url").unwrap_or("");
+                let (_, url_host, url_port, _) = super::ocsf::url_parts(url);
+                if !url.is_empty() {
+                    attrs.push(attr("url.full", json!(url)));
+                }
+                if let Some(h) = s(d, "host").map(str::to_string).or(url_host) {
                     attrs.push(attr("server.address", json!(h)));
+                }
+                let port = d
+                    .get("port")
+                    .and_then(Value::as_u64)
+                    .or(url_port.map(u64::from));
+                if let Some(p) = port {
+                    attrs.push(attr("server.port", json!(p)));
                 }
                 let status = d.get("status").and_then(Value::as_i64);
                 if let Some(st) = status {
                     attrs.push(attr("http.response.status_code", json!(st)));
+                    if st >= 400 {
+                        attrs.push(attr("error.type", json!(st.to_string())));
+                    }
                 }
                 if let Some(g) = d.get("graphql").filter(|g| g.is_object()) {
                     if let Some(t) = s(g, "operation_type") {
@@ -255,15 +295,26 @@ fn traces_ticking(records: &[Record], findings: &[Finding], ticker: &mut Ticker<
                     .filter(|v| exec_index.contains_key(v))
                     .or_else(|| containing(&open_tools));
                 span_of.insert(e.seq, spans.len());
+                let start = epoch_nanos(e);
+                // The response (joined) ends the span: its duration, else its time.
+                let end = after(&start, d.get("duration_ms").and_then(Value::as_i64))
+                    .or_else(|| {
+                        s(d, "response_ts")
+                            .and_then(flightlog_formats::event::parse_ts)
+                            .and_then(|t| t.timestamp_nanos_opt())
+                            .map(|n| n.to_string())
+                    })
+                    .unwrap_or_else(|| start.clone());
                 spans.push(Span {
                     seq: Some(e.seq),
                     parent,
-                    name: method,
+                    name: if known { method } else { "HTTP".into() },
                     kind: SPAN_KIND_CLIENT,
-                    start: epoch_nanos(e),
-                    end: epoch_nanos(e),
+                    start,
+                    end,
                     attrs,
-                    error: status.filter(|s| *s >= 500).map(|s| s.to_string()),
+                    // Client spans: 4xx and 5xx are errors (HTTP span conventions).
+                    error: status.filter(|s| *s >= 400).map(|s| s.to_string()),
                     events: Vec::new(),
                 });
             }
@@ -311,7 +362,10 @@ fn traces_ticking(records: &[Record], findings: &[Finding], ticker: &mut Ticker<
     let root_id = span_id(&session, None);
     let mut root_attrs = vec![
         attr("gen_ai.operation.name", json!("invoke_agent")),
-        attr("gen_ai.provider.name", json!(provider(&agent))),
+        attr(
+            "gen_ai.provider.name",
+            json!(provider(&agent, model.as_deref())),
+        ),
         attr("gen_ai.agent.name", json!(agent)),
         attr("gen_ai.agent.id", json!(session)),
         attr("gen_ai.conversation.id", json!(session)),
