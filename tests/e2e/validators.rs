@@ -145,7 +145,7 @@ fn every_export_passes_the_ecosystems_validators() {
     let mut report = Vec::new();
 
     // The HTTP exchange of the volumeDelete: one OCSF record with method, URL, status, duration.
-    let demo_ocsf = std::fs::read_to_string(&of("ocsf")[0]).unwrap();
+    let demo_ocsf = std::fs::read_to_string(of("ocsf")[0]).unwrap();
     let exchange: Vec<Value> = demo_ocsf
         .lines()
         .map(|l| serde_json::from_str::<Value>(l).unwrap())

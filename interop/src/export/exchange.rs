@@ -44,7 +44,7 @@ fn merge(into: &mut Event, follow: &Event, name: &str, hash: Option<&str>) {
             if k.ends_with("_of_seq") || k == "imported" {
                 continue;
             }
-            if !v.is_null() || !target.get(k).is_some_and(|t| !t.is_null()) {
+            if !v.is_null() || target.get(k).is_none_or(Value::is_null) {
                 target.insert(k.clone(), v.clone());
             }
         }
@@ -66,11 +66,11 @@ pub fn join_records(records: &[Record], findings: &[Finding]) -> (Vec<Record>, V
         if let Some((of, name)) = completes(&r.event)
             && let Some(&i) = at.get(&of)
             && out[i].event.kind == r.event.kind
-            && !out[i]
+            && out[i]
                 .event
                 .data
                 .get(format!("{name}_seq"))
-                .is_some_and(|v| !v.is_null())
+                .is_none_or(Value::is_null)
         {
             merge(&mut out[i].event, &r.event, name, Some(&r.hash));
             moved.insert(r.event.seq, of);
@@ -100,10 +100,10 @@ pub fn join_events(events: &[Event]) -> Vec<Event> {
         if let Some((of, name)) = completes(e)
             && let Some(&i) = at.get(&of)
             && out[i].kind == e.kind
-            && !out[i]
+            && out[i]
                 .data
                 .get(format!("{name}_seq"))
-                .is_some_and(|v| !v.is_null())
+                .is_none_or(Value::is_null)
         {
             merge(&mut out[i], e, name, None);
             continue;
