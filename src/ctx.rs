@@ -80,11 +80,13 @@ impl Ctx {
             .with_context(|| format!("cannot load the keys in {}", self.key_dir().display()))
     }
 
-    /// The redactor, with the per-install fingerprint key (the signing key is not loaded).
+    /// The redactor, with the per-install fingerprint key (the signing key is not loaded) and
+    /// the secrets other processes of the install have recognised (the key directory's `known`).
     pub fn redactor(&self) -> Result<Redactor> {
-        let key = flightlog_formats::keys::fingerprint_key(&self.key_dir())
-            .with_context(|| format!("cannot load the keys in {}", self.key_dir().display()))?;
-        Ok(Redactor::new(key))
+        let dir = self.key_dir();
+        let key = flightlog_formats::keys::fingerprint_key(&dir)
+            .with_context(|| format!("cannot load the keys in {}", dir.display()))?;
+        Ok(Redactor::with_known_file(key, &dir))
     }
 
     /// The current time (the one place the binary reads the wall clock; tests set

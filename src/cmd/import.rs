@@ -50,7 +50,7 @@ pub struct Args {
 pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     let store = ctx.open_rw()?;
     let keys = ctx.keys()?;
-    let redactor = flightlog_formats::Redactor::new(keys.fingerprint_key);
+    let redactor = flightlog_formats::Redactor::with_known_file(keys.fingerprint_key, &keys.dir);
     let files = expand(args.format, &args.paths)?;
     let mut pinned = Vec::new();
     for p in &args.pubkey {

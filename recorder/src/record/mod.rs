@@ -132,7 +132,14 @@ pub fn record(opts: RecordOptions) -> Result<RecordOutcome, RecordError> {
         return Err(trace::SpawnError::NotFound(first.clone()).into());
     }
     let keys = Keys::load_or_create(&opts.key_dir)?;
-    let redactor = Redactor::new(keys.fingerprint_key);
+    // Secrets seen by this recorder are held in memory; those of hooks and other recorders come
+    // through the key directory's `known` file (keyed hashes only).
+    let redactor = Redactor::with_known_file(keys.fingerprint_key, &opts.key_dir);
+    // Secrets in the recorder's own environment (`GITHUB_TOKEN=..`) are known from the start:
+    // the child inherits them, and any layer may show them.
+    for (k, v) in std::env::vars() {
+        let _ = redactor.scan(&format!("{k}={v}"));
+    }
     let mut store = Store::open(&opts.db)?;
     let now = (opts.clock)();
     let mut warnings = Vec::new();

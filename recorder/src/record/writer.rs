@@ -407,6 +407,8 @@ impl Writer {
                     ev
                 })
                 .collect();
+            // What hooks recognised since the last batch is matched in this one.
+            redactor.refresh();
             w.append(session, evs, redactor)
         })
     }

@@ -30,7 +30,7 @@
 //! `redact_str` repeats the scan until nothing new is found, so redaction is idempotent:
 //! redacting a redacted text changes nothing. Markers are never matched.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use hmac::{Hmac, KeyInit, Mac};
 use regex::{Captures, Regex};
@@ -38,6 +38,10 @@ use serde_json::{Map, Value};
 use sha2::Sha256;
 
 use crate::event::Redaction;
+
+pub mod known;
+
+use known::Known;
 
 /// One secret found in a text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,10 +53,12 @@ pub struct SecretMatch {
     pub end: usize,
 }
 
-/// A redactor holding the per-install fingerprint key.
+/// A redactor holding the per-install fingerprint key, and the secrets it has seen (shared by
+/// its clones: a value any of them recognised is matched by all of them from then on).
 #[derive(Clone)]
 pub struct Redactor {
     key: [u8; 32],
+    known: Arc<Known>,
 }
 
 impl std::fmt::Debug for Redactor {
@@ -98,6 +104,13 @@ struct Rule {
     check: Check,
 }
 
+/// What may come before a credential with a recognisable shape: the start, any character but an
+/// ASCII letter or digit (`_` included: `backup_ghp_..`), a percent-escape (`token%3Dghp_..`) or
+/// a JSON escape (`\nghp_..`). The character is part of the match, not of the secret.
+const LEFT: &str = r"(?:^|[^A-Za-z0-9]|%[0-9A-Fa-f]{2}|\\[nrt])";
+/// What may come after one: the end, or any character but an ASCII letter or digit.
+const RIGHT: &str = r"(?:[^A-Za-z0-9]|$)";
+
 /// Characters that may not start a name (so a name is never the tail of a longer word).
 const NAME: &str = r"[A-Za-z_][A-Za-z0-9_.-]*";
 
@@ -113,7 +126,10 @@ fn rules() -> &'static [Rule] {
             // ASCII word boundaries: a Unicode `\b` keeps the regex engine off its fast DFA on
             // non-ASCII text (25x slower on real transcripts), and an ASCII boundary only
             // redacts more (a secret glued to a non-ASCII letter).
-            pattern: pat.replace(r"\b", r"(?-u:\b)"),
+            pattern: pat
+                .replace(r"\b", r"(?-u:\b)")
+                .replace("{L}", LEFT)
+                .replace("{R}", RIGHT),
             re: OnceLock::new(),
             needles,
             groups,
@@ -121,7 +137,8 @@ fn rules() -> &'static [Rule] {
         };
         use Check::*;
         // A value after `=`/`:`/space: quoted, or a run of characters that cannot end a token.
-        let val = r#"(?:"([^"\n]+)"|'([^'\n]+)'|([^\s"'`;&|,}\]<>]+))"#;
+        // In JSON-escaped text a quote is `\"` and a newline `\n`: neither is part of a value.
+        let val = r#"(?:\\"((?:[^"\\\n]|\\[^"])+)\\"|"([^"\n]+)"|'([^'\n]+)'|((?:[^\s"'`;&|,}\]<>\\]|\\[^nrtbfu"\\/])+))"#;
         vec![
             // ---- shapes
             r(
@@ -137,32 +154,32 @@ fn rules() -> &'static [Rule] {
                 &[0],
                 Shape,
             ),
-            r("age-secret-key", &["age-secret-key-1"], r"\b(AGE-SECRET-KEY-1[0-9A-Z]{58})\b", &[1], Shape),
-            r("anthropic-key", &["sk-ant-"], r"\b(sk-ant-[a-z]{2,10}[0-9]{0,3}-[A-Za-z0-9_-]{32,})", &[1], Shape),
+            r("age-secret-key", &["age-secret-key-1"], r"{L}(AGE-SECRET-KEY-1[0-9A-Z]{58}){R}", &[1], Shape),
+            r("anthropic-key", &["sk-ant-"], r"{L}(sk-ant-[a-z]{2,10}[0-9]{0,3}-[A-Za-z0-9_-]{32,})", &[1], Shape),
             r(
                 "openai-key", &["sk-"],
-                r"\b(sk-(?:proj|svcacct|admin|None)-[A-Za-z0-9_-]{20,}|sk-[A-Za-z0-9]{20}T3BlbkFJ[A-Za-z0-9]{20})",
+                r"{L}(sk-(?:proj|svcacct|admin|None)-[A-Za-z0-9_-]{20,}|sk-[A-Za-z0-9]{20}T3BlbkFJ[A-Za-z0-9]{20})",
                 &[1],
                 Shape,
             ),
-            r("openai-key", &["sk-"], r"\b(sk-[A-Za-z0-9]{32,})\b", &[1], Random),
+            r("openai-key", &["sk-"], r"{L}(sk-[A-Za-z0-9]{32,}){R}", &[1], Random),
             r(
                 "aws-access-key-id", &["akia", "asia", "abia", "acca", "a3t"],
-                r"\b((?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16})\b",
+                r"{L}((?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}){R}",
                 &[1],
                 Shape,
             ),
-            r("github-token", &["ghp_", "gho_", "ghu_", "ghs_", "ghr_"], r"\b((?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,})\b", &[1], Shape),
-            r("github-pat", &["github_pat_"], r"\b(github_pat_[A-Za-z0-9_]{22,})\b", &[1], Shape),
+            r("github-token", &["ghp_", "gho_", "ghu_", "ghs_", "ghr_"], r"{L}((?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,}){R}", &[1], Shape),
+            r("github-pat", &["github_pat_"], r"{L}(github_pat_[A-Za-z0-9_]{22,}){R}", &[1], Shape),
             r(
                 "gitlab-token", &["gl", "gr1348941"],
-                r"\b((?:glpat|gldt|glptt|glrt|glcbt|glft|glsoat|glagent|glimt|gloas|glffct)-[A-Za-z0-9_-]{20,}|GR1348941[A-Za-z0-9_-]{20,})",
+                r"{L}((?:glpat|gldt|glptt|glrt|glcbt|glft|glsoat|glagent|glimt|gloas|glffct)-[A-Za-z0-9_-]{20,}|GR1348941[A-Za-z0-9_-]{20,})",
                 &[1],
                 Shape,
             ),
             r(
                 "slack-token", &["xox", "xapp-"],
-                r"\b((?:xox[abposre]|xoxe\.xox[bp])-[A-Za-z0-9-]{10,}|xapp-[0-9]-[A-Za-z0-9-]{10,})",
+                r"{L}((?:xox[abposre]|xoxe\.xox[bp])-[A-Za-z0-9-]{10,}|xapp-[0-9]-[A-Za-z0-9-]{10,})",
                 &[1],
                 Random,
             ),
@@ -180,14 +197,14 @@ fn rules() -> &'static [Rule] {
             ),
             r(
                 "stripe-key", &["_live_", "_test_", "whsec_"],
-                r"\b((?:sk|rk)_(?:live|test)_[A-Za-z0-9]{10,}|whsec_[A-Za-z0-9+/=]{24,})\b",
+                r"{L}((?:sk|rk)_(?:live|test)_[A-Za-z0-9]{10,}|whsec_[A-Za-z0-9+/=]{24,}){R}",
                 &[1],
                 Shape,
             ),
-            r("google-api-key", &["aiza"], r"\b(AIza[0-9A-Za-z_-]{35})", &[1], Shape),
+            r("google-api-key", &["aiza"], r"{L}(AIza[0-9A-Za-z_-]{35})", &[1], Shape),
             r(
                 "google-oauth", &["ya29.", "gocspx-"],
-                r"\b(ya29\.[0-9A-Za-z_-]{20,}|GOCSPX-[0-9A-Za-z_-]{20,})",
+                r"{L}(ya29\.[0-9A-Za-z_-]{20,}|GOCSPX-[0-9A-Za-z_-]{20,})",
                 &[1],
                 Shape,
             ),
@@ -198,53 +215,53 @@ fn rules() -> &'static [Rule] {
                 Shape,
             ),
             r("azure-sas", &["sig="], r"[?&]sig=([A-Za-z0-9%+/=]{20,})", &[1], Random),
-            r("twilio-key", &["sk"], r"\b(SK[0-9a-fA-F]{32})\b", &[1], Shape),
+            r("twilio-key", &["sk"], r"{L}(SK[0-9a-fA-F]{32}){R}", &[1], Shape),
             r(
                 "sendgrid-key", &["sg."],
-                r"\b(SG\.[A-Za-z0-9_-]{16,32}\.[A-Za-z0-9_-]{16,64})",
+                r"{L}(SG\.[A-Za-z0-9_-]{16,32}\.[A-Za-z0-9_-]{16,64})",
                 &[1],
                 Shape,
             ),
-            r("npm-token", &["npm_"], r"\b(npm_[A-Za-z0-9]{36})\b", &[1], Shape),
-            r("pypi-token", &["pypi-ag"], r"\b(pypi-Ag[A-Za-z0-9_-]{50,})", &[1], Shape),
-            r("docker-token", &["dckr_"], r"\b(dckr_(?:pat|oat)_[A-Za-z0-9_-]{20,})", &[1], Shape),
-            r("vault-token", &["hvs.", "hvb.", "hvr."], r"\b(hv[sbr]\.[A-Za-z0-9_-]{20,})", &[1], Shape),
-            r("huggingface-token", &["hf_"], r"\b(hf_[A-Za-z0-9]{30,40})\b", &[1], Shape),
-            r("digitalocean-token", &["_v1_"], r"\b(do[por]_v1_[a-f0-9]{64})\b", &[1], Shape),
+            r("npm-token", &["npm_"], r"{L}(npm_[A-Za-z0-9]{36}){R}", &[1], Shape),
+            r("pypi-token", &["pypi-ag"], r"{L}(pypi-Ag[A-Za-z0-9_-]{50,})", &[1], Shape),
+            r("docker-token", &["dckr_"], r"{L}(dckr_(?:pat|oat)_[A-Za-z0-9_-]{20,})", &[1], Shape),
+            r("vault-token", &["hvs.", "hvb.", "hvr."], r"{L}(hv[sbr]\.[A-Za-z0-9_-]{20,})", &[1], Shape),
+            r("huggingface-token", &["hf_"], r"{L}(hf_[A-Za-z0-9]{30,40}){R}", &[1], Shape),
+            r("digitalocean-token", &["_v1_"], r"{L}(do[por]_v1_[a-f0-9]{64}){R}", &[1], Shape),
             r(
                 "telegram-bot-token", &[":aa"],
                 r"(?:^|[^0-9])([0-9]{8,10}:AA[A-Za-z0-9_-]{33})",
                 &[1],
                 Shape,
             ),
-            r("shopify-token", &["shp"], r"\b(shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32})\b", &[1], Shape),
-            r("linear-key", &["lin_"], r"\b(lin_(?:api|oauth)_[A-Za-z0-9]{40})\b", &[1], Shape),
-            r("heroku-key", &["hrku-"], r"\b(HRKU-[A-Za-z0-9_-]{20,})", &[1], Shape),
-            r("databricks-token", &["dapi"], r"\b(dapi[a-f0-9]{32}(?:-[0-9])?)\b", &[1], Shape),
-            r("supabase-token", &["sbp_"], r"\b(sbp_[a-f0-9]{40})\b", &[1], Shape),
-            r("postman-key", &["pmak-"], r"\b(PMAK-[a-f0-9]{24}-[a-f0-9]{34})\b", &[1], Shape),
-            r("grafana-token", &["glsa_", "glc_"], r"\b(gl(?:sa|c)_[A-Za-z0-9_+/=-]{32,})", &[1], Random),
-            r("newrelic-key", &["nrak-", "nraa-", "nrii-", "nrjs-"], r"\b(NR(?:AK|AA|II|JS)-[A-Z0-9]{27})\b", &[1], Shape),
-            r("mailchimp-key", &["-us"], r"\b([a-f0-9]{32}-us[0-9]{1,2})\b", &[1], Shape),
-            r("mailgun-key", &["key-"], r"\b(key-[a-f0-9]{32})\b", &[1], Shape),
+            r("shopify-token", &["shp"], r"{L}(shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}){R}", &[1], Shape),
+            r("linear-key", &["lin_"], r"{L}(lin_(?:api|oauth)_[A-Za-z0-9]{40}){R}", &[1], Shape),
+            r("heroku-key", &["hrku-"], r"{L}(HRKU-[A-Za-z0-9_-]{20,})", &[1], Shape),
+            r("databricks-token", &["dapi"], r"{L}(dapi[a-f0-9]{32}(?:-[0-9])?){R}", &[1], Shape),
+            r("supabase-token", &["sbp_"], r"{L}(sbp_[a-f0-9]{40}){R}", &[1], Shape),
+            r("postman-key", &["pmak-"], r"{L}(PMAK-[a-f0-9]{24}-[a-f0-9]{34}){R}", &[1], Shape),
+            r("grafana-token", &["glsa_", "glc_"], r"{L}(gl(?:sa|c)_[A-Za-z0-9_+/=-]{32,})", &[1], Random),
+            r("newrelic-key", &["nrak-", "nraa-", "nrii-", "nrjs-"], r"{L}(NR(?:AK|AA|II|JS)-[A-Z0-9]{27}){R}", &[1], Shape),
+            r("mailchimp-key", &["-us"], r"{L}([a-f0-9]{32}-us[0-9]{1,2}){R}", &[1], Shape),
+            r("mailgun-key", &["key-"], r"{L}(key-[a-f0-9]{32}){R}", &[1], Shape),
             r(
                 "terraform-token", &[".atlasv1."],
-                r"\b([A-Za-z0-9]{14}\.atlasv1\.[A-Za-z0-9_=-]{60,})",
+                r"{L}([A-Za-z0-9]{14}\.atlasv1\.[A-Za-z0-9_=-]{60,})",
                 &[1],
                 Shape,
             ),
-            r("pulumi-token", &["pul-"], r"\b(pul-[a-f0-9]{40})\b", &[1], Shape),
+            r("pulumi-token", &["pul-"], r"{L}(pul-[a-f0-9]{40}){R}", &[1], Shape),
             r(
                 "doppler-token", &["dp."],
-                r"\b(dp\.(?:pt|st|ct|sa|scim|audit)\.[A-Za-z0-9]{40,})",
+                r"{L}(dp\.(?:pt|st|ct|sa|scim|audit)\.[A-Za-z0-9]{40,})",
                 &[1],
                 Shape,
             ),
-            r("sentry-token", &["sntry"], r"\b(sntry[su]_[A-Za-z0-9_=+/-]{40,})", &[1], Shape),
-            r("fly-token", &["fm1", "fm2"], r"\b(fm[12][ar]?_[A-Za-z0-9+/=_-]{40,})", &[1], Shape),
+            r("sentry-token", &["sntry"], r"{L}(sntry[su]_[A-Za-z0-9_=+/-]{40,})", &[1], Shape),
+            r("fly-token", &["fm1", "fm2"], r"{L}(fm[12][ar]?_[A-Za-z0-9+/=_-]{40,})", &[1], Shape),
             r(
                 "jwt", &["eyj"],
-                r"\b(eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,})",
+                r"{L}(eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,})",
                 &[1],
                 Shape,
             ),
@@ -288,13 +305,13 @@ fn rules() -> &'static [Rule] {
             r(
                 "password", &["mysql"],
                 &format!(r"\bmysql(?:dump|admin|import|show|sh|check)?\b[^\n|;&]*?\s-p{val}"),
-                &[1, 2, 3],
+                &[1, 2, 3, 4],
                 Password,
             ),
             r(
                 "password", &["sshpass"],
                 &format!(r"\bsshpass\s+-p\s*{val}"),
-                &[1, 2, 3],
+                &[1, 2, 3, 4],
                 Password,
             ),
             r(
@@ -302,12 +319,12 @@ fn rules() -> &'static [Rule] {
                 &format!(
                     r"\b(?:docker|podman|nerdctl|buildah|helm|twine|oras|skopeo|crane)\b[^\n|;&]*?\s(?:-p|--password)(?:=|\s+){val}"
                 ),
-                &[1, 2, 3],
+                &[1, 2, 3, 4],
                 Password,
             ),
             r(
                 "basic-auth", &["curl", "wget", "http", "xh"],
-                r#"\b(?:curl|wget|http|https|xh)\b[^\n|;&]*?\s(?:-u|--user|-a|--auth)(?:=|\s*)(?:'[^':\n]*:([^'\n]+)'|"[^":\n]*:([^"\n]+)"|[^\s'":]*:([^\s'"]+))"#,
+                r#"\b(?:curl|wget|http|https|xh)\b[^\n|;&]*?\s(?:-u|--user|-a|--auth)(?:=|\s*)(?:'[^':\n]*:([^'\n]+)'|"[^":\n]*:([^"\n]+)"|[^\s'":]*:([^\s'"\\]+))"#,
                 &[1, 2, 3],
                 Password,
             ),
@@ -322,7 +339,7 @@ fn rules() -> &'static [Rule] {
                 "env-secret",
                 &["env"],
                 &format!(r"(?m)^[ \t]*ENV[ \t]+({NAME})[ \t]+{val}"),
-                &[2, 3, 4],
+                &[2, 3, 4, 5],
                 Named {
                     name: 1,
                     sep: None,
@@ -346,7 +363,7 @@ fn rules() -> &'static [Rule] {
             r(
                 "env-secret", &["-"],
                 &format!(r"(?:^|\s)--?([A-Za-z][A-Za-z0-9]*(?:[-_][A-Za-z0-9]+)*)(?:=|[ \t]+){val}"),
-                &[2, 3, 4],
+                &[2, 3, 4, 5],
                 Named {
                     name: 1,
                     sep: None,
@@ -358,7 +375,7 @@ fn rules() -> &'static [Rule] {
                 &format!(
                     r#"(?:^|[^A-Za-z0-9_])({NAME})["']?[ \t]*(=>|:=|==|=|:)[ \t]*{val}"#
                 ),
-                &[3, 4, 5],
+                &[3, 4, 5, 6],
                 Named {
                     name: 1,
                     sep: Some(2),
@@ -813,8 +830,31 @@ fn next_boundary(text: &str, mut i: usize) -> usize {
 }
 
 impl Redactor {
+    /// A redactor that remembers the secrets it sees in memory only, for its own life.
     pub fn new(key: [u8; 32]) -> Self {
-        Redactor { key }
+        Redactor {
+            known: Arc::new(Known::new(&key)),
+            key,
+        }
+    }
+
+    /// A redactor that also shares what it learns with the other processes of the install,
+    /// through the file `known` in the key directory `dir` (keyed hashes only, see
+    /// [`known`]): a hook process then redacts what the recorder's inventory found.
+    pub fn with_known_file(key: [u8; 32], dir: &std::path::Path) -> Self {
+        let r = Redactor::new(key);
+        r.known.attach(dir);
+        r
+    }
+
+    /// Picks up the secrets other processes recorded in the known file since the last call.
+    pub fn refresh(&self) {
+        self.known.refresh();
+    }
+
+    /// Remembers `value` as a secret: from now on it is redacted wherever it appears.
+    pub fn learn(&self, value: &str, kind: &str) {
+        self.known.learn(value, &self.fingerprint(value), kind);
     }
 
     /// The keyed fingerprint of a secret value.
@@ -835,10 +875,19 @@ impl Redactor {
         } else {
             Vec::new()
         };
-        let overlaps = |taken: &[(usize, usize)], s: usize, e: usize| {
-            taken.iter().any(|&(a, b)| s < b && a < e)
-        };
         let mut found: Vec<SecretMatch> = Vec::new();
+        // Secrets already known, by their bytes (glued, encoded) before any rule.
+        let mut known = Vec::new();
+        self.known.find(text, &mut taken, &mut known);
+        found.extend(known.into_iter().map(|k| SecretMatch {
+            kind: k.kind,
+            fp: k.fp,
+            start: k.start,
+            end: k.end,
+        }));
+        let contained = |taken: &[(usize, usize)], s: usize, e: usize| {
+            taken.iter().any(|&(a, b)| a <= s && e <= b)
+        };
         let lower = text.to_ascii_lowercase();
         let (present, named_ok) = needles_present(&lower);
         let ids = rule_needle_ids();
@@ -863,16 +912,23 @@ impl Redactor {
                     break;
                 };
                 match accept(rule, &caps) {
-                    Some(hit) if !overlaps(&taken, hit.start, hit.end) => {
-                        let secret = &text[hit.start..hit.end];
+                    Some(hit) if !contained(&taken, hit.start, hit.end) => {
+                        let value = &text[hit.start..hit.end];
+                        // `Basic base64(user:password)`: the secret is the password.
+                        let decoded = (hit.kind == "basic-auth")
+                            .then(|| basic_password(value))
+                            .flatten();
+                        let secret = decoded.as_deref().unwrap_or(value);
+                        let fp = self.fingerprint(secret);
+                        self.known.learn(secret, &fp, hit.kind);
                         found.push(SecretMatch {
                             kind: hit.kind.to_string(),
-                            fp: self.fingerprint(secret),
+                            fp,
                             start: hit.start,
                             end: hit.end,
                         });
                         taken.push((hit.start, hit.end));
-                        pos = whole.end().max(next_boundary(text, whole.start()));
+                        pos = hit.end.max(next_boundary(text, whole.start()));
                     }
                     _ => {
                         // Resume inside the rejected match: the value of a rejected name may hold
@@ -889,7 +945,16 @@ impl Redactor {
             }
         }
         found.sort_by_key(|f| f.start);
-        found
+        // A rule's match that runs past a known secret's: one redaction covers both (the
+        // first's fingerprint), so no byte of either is left.
+        let mut merged: Vec<SecretMatch> = Vec::with_capacity(found.len());
+        for f in found {
+            match merged.last_mut() {
+                Some(last) if f.start < last.end => last.end = last.end.max(f.end),
+                _ => merged.push(f),
+            }
+        }
+        merged
     }
 
     fn redact_once(&self, text: &str) -> (String, Vec<Redaction>) {
@@ -946,7 +1011,13 @@ impl Redactor {
             Value::String(s) => {
                 if let Some(kind) = key.and_then(|k| keyed_secret(k, s)) {
                     let (scheme, secret) = split_scheme(s);
-                    let fp = self.fingerprint(secret);
+                    let decoded = scheme
+                        .eq_ignore_ascii_case("basic ")
+                        .then(|| basic_password(secret))
+                        .flatten();
+                    let value = decoded.as_deref().unwrap_or(secret);
+                    let fp = self.fingerprint(value);
+                    self.known.learn(value, &fp, kind);
                     *s = format!("{scheme}{}", marker(kind, &fp));
                     reds.push(Redaction {
                         fp,
@@ -971,6 +1042,7 @@ impl Redactor {
                 {
                     let text = n.to_string();
                     let fp = self.fingerprint(&text);
+                    self.known.learn(&text, &fp, "password");
                     let kind = name_class(k)
                         .map(|c| named_kind(k, c))
                         .unwrap_or("env-secret");
@@ -1019,6 +1091,17 @@ impl Redactor {
         reds.append(&mut r);
         *v = Value::String(new);
     }
+}
+
+/// The password inside a `Basic` credential (`base64(user:password)`), when there is one.
+fn basic_password(b64: &str) -> Option<String> {
+    use base64::Engine;
+    let raw = base64::engine::general_purpose::STANDARD_NO_PAD
+        .decode(b64.trim_end_matches('='))
+        .ok()?;
+    let text = String::from_utf8(raw).ok()?;
+    let (_, pass) = text.split_once(':')?;
+    (!pass.is_empty() && !pass.contains(char::is_control)).then(|| pass.to_string())
 }
 
 /// Keeps an auth scheme (`Bearer `, `Basic `, `token `) in front of a redacted header value.
@@ -1152,6 +1235,101 @@ mod tests {
             "self.password = password",
         ] {
             assert_eq!(r().redact_str(s).0, s);
+        }
+    }
+
+    #[test]
+    fn a_value_the_inventory_found_is_redacted_everywhere_after() {
+        // The reported case: `.env` has the password; later events use it where no rule fits.
+        let red = r();
+        let pw = "Tr0ub4dor-Kq93-Xz71";
+        let inv = red.scan(&format!("DB_PASSWORD={pw}\n"));
+        assert_eq!(inv.len(), 1);
+        let fp = inv[0].fp.clone();
+        for text in [
+            format!("/bin/echo mysql -uroot -p{pw} app"),
+            format!("touch backup_{pw}.txt"),
+            format!("{}/w/backup_{pw}.txt", "/tmp"),
+            format!("https://x/?q=token%3D{pw}"),
+            format!("echo {pw}{pw}"),
+        ] {
+            let (out, reds) = red.redact_str(&text);
+            assert!(
+                !out.contains("Tr0ub4dor") && !out.contains("Kq93"),
+                "{text} -> {out}"
+            );
+            assert!(reds.iter().all(|x| x.fp == fp), "{text}: {reds:?}");
+        }
+        // Percent-encoded and JSON-escaped forms of a value that has characters to escape.
+        let odd = "S3cr3t/P@ss!w\"rd";
+        let ofp = red.scan(&format!("password: '{odd}'"))[0].fp.clone();
+        for text in [
+            "GET /?p=S3cr3t%2FP%40ss%21w%22rd HTTP/1.1",
+            "GET /?p=S3cr3t%2fP%40ss%21w%22rd HTTP/1.1",
+            "{\"cmd\":\"login S3cr3t/P@ss!w\\\"rd now\"}",
+            "{\"cmd\":\"login S3cr3t\\/P@ss!w\\\"rd now\"}",
+        ] {
+            let (out, reds) = red.redact_str(text);
+            assert!(!out.contains("S3cr3t"), "{text} -> {out}");
+            assert!(reds.iter().all(|x| x.fp == ofp), "{text}: {reds:?}");
+        }
+        // As the password of a Basic credential: the password's fingerprint.
+        use base64::Engine;
+        let b = base64::engine::general_purpose::STANDARD.encode(format!("root:{pw}"));
+        let (out, reds) = red.redact_str(&format!("Authorization: Basic {b}"));
+        assert!(!out.contains(&b), "{out}");
+        assert_eq!(reds[0].fp, fp);
+        let mut v = json!({"headers": {"Authorization": format!("Basic {b}")}});
+        let reds = red.redact_value(&mut v);
+        assert_eq!(reds[0].fp, fp, "{v}");
+        // Another redactor (another process) knows nothing of it.
+        assert_eq!(r().redact_str(&format!("touch backup_{pw}.txt")).1.len(), 0);
+    }
+
+    #[test]
+    fn shapes_glued_to_other_text_are_found() {
+        let tok = "ghp_abcdefghijklmnopqrstuvwxyz0123456789";
+        for text in [
+            format!("backup_{tok}.txt"),
+            format!("https://x/?token%3D{tok}&a=1"),
+            format!("\"line\\n{tok}\""),
+            format!("{tok}_old"),
+        ] {
+            let (out, _) = r().redact_str(&text);
+            assert!(!out.contains("ghp_abc"), "{text} -> {out}");
+        }
+        // Still no match inside a longer word.
+        assert!(
+            r().scan("task-abcdefghijklmnopqrstuvwxyz0123456789ABCD")
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_redaction_replaces_exactly_the_secret() {
+        let tok = "3f6b2c1e-9a7d-4e21-b8c4-5d0f1a2b3c4d";
+        let red = r();
+        let plain = red.redact_str(&format!("RAILWAY_API_TOKEN={tok}")).1;
+        // JSON-escaped text (a stream line, a model request): the escapes stay.
+        for (text, rest) in [
+            (format!("RAILWAY_API_TOKEN={tok}\\n4\\t"), "\\n4\\t"),
+            (
+                format!("{{\"c\":\"RAILWAY_API_TOKEN={tok}\\\"x\"}}"),
+                "\\\"x\"}",
+            ),
+            (
+                format!("env: \\\"RAILWAY_API_TOKEN\\\": \\\"{tok}\\\""),
+                "\\\"",
+            ),
+        ] {
+            let (out, reds) = red.redact_str(&text);
+            assert!(out.ends_with(rest), "{text} -> {out}");
+            assert!(!out.contains(tok), "{out}");
+            assert_eq!(reds.len(), 1, "{text} -> {out}");
+            assert_eq!(
+                reds[0].fp, plain[0].fp,
+                "one secret, one fingerprint: {out}"
+            );
         }
     }
 
