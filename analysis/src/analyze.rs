@@ -35,6 +35,7 @@ use regex::Regex;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::actions::{Action, Arrival, Evidence, Joiner, Outcome, Seen, outcome_of};
 use crate::catalogue::{Catalogue, Match, Severity, WorkTree, resolve_cd};
 use crate::decode::{ApiRequest, Url, decode_argv, strip_credentials};
 use crate::glob;
@@ -51,6 +52,9 @@ pub struct Analysis {
     pub facts: Vec<EventFacts>,
     pub boundary_crossings: Vec<Crossing>,
     pub destructive: Vec<Destructive>,
+    /// The actions behind the crossings and destructive actions, each with every layer that
+    /// saw it and its outcome.
+    pub actions: Vec<Action>,
     pub secrets: Vec<SecretTrail>,
     pub gaps: Vec<GapInfo>,
     pub critical_window: Option<Window>,
@@ -79,6 +83,11 @@ pub struct Crossing {
     pub from: String,
     pub to: String,
     pub evidence: Vec<String>,
+    /// The action (index into [`Analysis::actions`] by `id`) that crossed.
+    pub action: usize,
+    /// Whether it reached its target: anything but `done` is a crossing attempted.
+    pub outcome: Outcome,
+    pub outcome_detail: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -91,6 +100,10 @@ pub struct Destructive {
     /// The guard denied it (a `decision` event names this event or its tool call): it was
     /// attempted, not done.
     pub blocked: bool,
+    pub action: usize,
+    /// Whether it happened: anything but `done` is an attempt.
+    pub outcome: Outcome,
+    pub outcome_detail: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -98,6 +111,8 @@ pub struct SecretTrail {
     /// Seq of the first event that showed it to the agent (tool output, file read), if any;
     /// `first_seen_seq` may be the start-of-session inventory.
     pub read_seq: Option<u64>,
+    /// Where the agent read it (`ops/domains.env:3`, the file and line its read showed).
+    pub read_location: Option<String>,
     pub fingerprint: String,
     pub kind: String,
     /// Where it was first seen (`ops/domains.env:3`), when known.
@@ -217,6 +232,26 @@ struct SecretState {
 }
 
 impl SecretState {
+    /// Where the secret came from, for evidence: the agent's own read, and the session-start
+    /// inventory's entry beside it.
+    fn provenance(&self) -> String {
+        let read = self.agent_read.as_ref().map(|(seq, l)| match l {
+            Some(l) => format!("read by the agent from {l} at seq {seq}"),
+            None => format!("read by the agent at seq {seq}"),
+        });
+        let first = match &self.first_location {
+            Some(l) => format!("first seen in {l} (seq {})", self.first_seen_seq),
+            None => format!("first seen at seq {}", self.first_seen_seq),
+        };
+        match read {
+            Some(r) if self.agent_read.as_ref().map(|(s, _)| *s) != Some(self.first_seen_seq) => {
+                format!("{first}, {r}")
+            }
+            Some(r) => r,
+            None => first,
+        }
+    }
+
     /// Derived kinds (see the module docs for the Railway rule).
     fn derived_kinds(&self) -> Vec<String> {
         let mut k = self.kinds.clone();
@@ -337,20 +372,9 @@ impl Ctx<'_> {
     }
 }
 
-struct Reported {
-    keys: Vec<String>,
-    layers: Vec<&'static str>,
-    time: Option<chrono::DateTime<chrono::Utc>>,
-    crossing_idx: Option<usize>,
-    destructive_idx: Option<usize>,
-}
-
 fn layer_of(ev: &Event) -> &'static str {
     match ev.kind {
         Kind::ToolCall => "hook",
-        // A traced shell running a script (`bash -c '..'`) and the traced commands it starts
-        // are the same actions: they count as different layers so they merge.
-        Kind::Exec if is_shell_script(ev) => "exec-shell",
         Kind::Exec => "exec",
         Kind::ApiCall if ev.source == "argv" => "api-argv",
         Kind::ApiCall => "api",
@@ -359,55 +383,130 @@ fn layer_of(ev: &Event) -> &'static str {
     }
 }
 
-/// Analyzes a session's events (in seq order) against a policy.
+/// Where a tool call's output comes from, kept for its result.
+#[derive(Debug, Clone, Default)]
+struct CallInfo {
+    /// The file a read tool read (relative to the work tree when inside it).
+    file: Option<String>,
+    /// Else: the file a reading command names, or `output of \`cmd\``.
+    other: Option<String>,
+}
+
+/// Analyzes a session's events (in seq order) against a policy: a fold over
+/// [`Analyzer::push`], then [`Analyzer::finish`].
 pub fn analyze(events: &[Event], policy: &Policy) -> Analysis {
-    let start = events.iter().find(|e| e.kind == Kind::SessionStart);
-    let home = start
-        .and_then(|e| e.data.get("home_env"))
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .or_else(|| policy.home.clone());
-    let root = start
-        .and_then(|e| e.data.get("cwd"))
-        .and_then(Value::as_str)
-        .map(str::to_string);
-    let ctx = Ctx {
-        policy,
-        home: home.clone(),
-        root: root.clone(),
-        cat: Catalogue::builtin(),
-    };
-    let mut state = State {
-        cwd: root.clone(),
-        ..State::default()
-    };
-    // The context the session started in (recorded by the recorder and the hooks): the active
-    // kubeconfig's current-context, the terraform workspace, environment-naming variables.
-    if let Some(c) = start.and_then(|e| e.data.get("context")) {
-        let s = |k: &str| c.get(k).and_then(Value::as_str).map(str::to_string);
-        state.kube_context = s("kube_context");
-        state.tf_workspace = s("terraform_workspace");
-        if let Some(vars) = c.get("vars").and_then(Value::as_object) {
-            for (k, v) in vars {
-                if let Some(v) = v.as_str() {
-                    state.exports.push((k.clone(), v.to_string()));
+    let mut a = Analyzer::new(policy);
+    for ev in events {
+        a.push(ev);
+    }
+    a.finish()
+}
+
+/// The analysis as a streaming fold: push each event of a session in seq order, then
+/// [`finish`](Analyzer::finish). A session of any size gets the same analysis; what it keeps
+/// per event is its [`EventFacts`].
+pub struct Analyzer<'p> {
+    ctx: Ctx<'p>,
+    session: String,
+    started: bool,
+    n: u64,
+    state: State,
+    secrets: BTreeMap<String, SecretState>,
+    /// call id -> seq of its tool_call; seq of a tool_call -> where its output comes from.
+    calls: HashMap<String, u64>,
+    call_info: HashMap<u64, CallInfo>,
+    /// Started execs, until their exit: seq -> (pid, argv text).
+    live: HashMap<u64, (Option<i64>, String)>,
+    facts: Vec<EventFacts>,
+    times: Vec<Option<chrono::DateTime<chrono::Utc>>>,
+    /// Descriptions of the events a cause chain may cite.
+    described: HashMap<u64, String>,
+    crossings: Vec<Crossing>,
+    destructive: Vec<Destructive>,
+    gaps: Vec<GapInfo>,
+    errors: Vec<(usize, bool, String)>,
+    joiner: Joiner,
+    /// Base URLs of the agent's model API (from the session's context).
+    model_bases: Vec<String>,
+    /// Requests to the model API (their responses are conversation too).
+    model_requests: HashSet<u64>,
+}
+
+impl<'p> Analyzer<'p> {
+    pub fn new(policy: &'p Policy) -> Self {
+        Analyzer {
+            ctx: Ctx {
+                policy,
+                home: policy.home.clone(),
+                root: None,
+                cat: Catalogue::builtin(),
+            },
+            session: String::new(),
+            started: false,
+            n: 0,
+            state: State::default(),
+            secrets: BTreeMap::new(),
+            calls: HashMap::new(),
+            call_info: HashMap::new(),
+            live: HashMap::new(),
+            facts: Vec::new(),
+            times: Vec::new(),
+            described: HashMap::new(),
+            crossings: Vec::new(),
+            destructive: Vec::new(),
+            gaps: Vec::new(),
+            errors: Vec::new(),
+            joiner: Joiner::default(),
+            model_bases: Vec::new(),
+            model_requests: HashSet::new(),
+        }
+    }
+
+    /// The facts of the events pushed so far (one per event, in order).
+    pub fn facts(&self) -> &[EventFacts] {
+        &self.facts
+    }
+
+    fn start(&mut self, ev: &Event) {
+        self.started = true;
+        let s = flightlog_formats::payload::SessionStart::from_value(&ev.data);
+        if let Some(h) = s.home_env.filter(|h| !h.is_empty()) {
+            self.ctx.home = Some(h);
+        }
+        self.ctx.root = s.cwd.clone();
+        self.state.cwd = s.cwd;
+        // The context the session started in (recorded by the recorder and the hooks): the
+        // active kubeconfig's current-context, the terraform workspace, environment-naming
+        // variables, and where the agent's model API is.
+        if let Some(c) = s.context {
+            let g = |k: &str| c.get(k).and_then(Value::as_str).map(str::to_string);
+            self.state.kube_context = g("kube_context");
+            self.state.tf_workspace = g("terraform_workspace");
+            if let Some(vars) = c.get("vars").and_then(Value::as_object) {
+                for (k, v) in vars {
+                    let Some(v) = v.as_str() else { continue };
+                    if MODEL_BASE_VARS.contains(&k.as_str()) {
+                        self.model_bases.push(v.trim_end_matches('/').to_string());
+                    } else {
+                        self.state.exports.push((k.clone(), v.to_string()));
+                    }
                 }
             }
         }
     }
-    let mut secrets: BTreeMap<String, SecretState> = BTreeMap::new();
-    let mut calls: HashMap<String, usize> = HashMap::new(); // call_id -> index of tool_call
-    let mut facts = Vec::with_capacity(events.len());
-    let mut crossings: Vec<Crossing> = Vec::new();
-    let mut destructive: Vec<Destructive> = Vec::new();
-    let mut gaps = Vec::new();
-    let mut reported: Vec<Reported> = Vec::new();
-    let mut reported_by_seq: HashMap<u64, usize> = HashMap::new();
-    let mut errors: Vec<(usize, bool, String)> = Vec::new(); // (index, credential failure, text)
-    let from = home.clone().unwrap_or_else(|| "home".into());
 
-    for (idx, ev) in events.iter().enumerate() {
+    /// Adds one event (the next in seq order).
+    pub fn push(&mut self, ev: &Event) {
+        if self.n == 0 {
+            self.session = ev.session.clone();
+        }
+        if ev.kind == Kind::SessionStart && !self.started {
+            self.start(ev);
+        }
+        let idx = self.facts.len();
+        self.n += 1;
+        let t = ev.time();
+        self.times.push(t);
         let mut f = EventFacts {
             seq: ev.seq,
             env: None,
@@ -418,10 +517,13 @@ pub fn analyze(events: &[Event], policy: &Policy) -> Analysis {
             secret_uses: Vec::new(),
             error: false,
         };
-        if ev.kind == Kind::ToolCall
-            && let Some(id) = ev.data.get("call_id").and_then(Value::as_str)
-        {
-            calls.insert(id.to_string(), idx);
+        if ev.kind == Kind::ToolCall {
+            let call = ev.tool_call().unwrap_or_default();
+            if let Some(id) = &call.call_id {
+                self.calls.insert(id.clone(), ev.seq);
+            }
+            let info = self.call_info_of(ev);
+            self.call_info.insert(ev.seq, info);
         }
         if ev.kind == Kind::Gap {
             let s = |k: &str| {
@@ -434,7 +536,7 @@ pub fn analyze(events: &[Event], policy: &Policy) -> Analysis {
                     })
                     .unwrap_or_default()
             };
-            gaps.push(GapInfo {
+            self.gaps.push(GapInfo {
                 seq: ev.seq,
                 layer: s("layer"),
                 reason: s("reason"),
@@ -442,18 +544,536 @@ pub fn analyze(events: &[Event], policy: &Policy) -> Analysis {
             });
         }
 
+        // ---- the agent's own model traffic is the conversation, not an action
+        let api = (ev.kind == Kind::ApiCall).then(|| ev.api_call().unwrap_or_default());
+        let conversation = match &api {
+            Some(a) if a.is_response() => a
+                .response_of_seq
+                .is_some_and(|s| self.model_requests.contains(&s)),
+            Some(a) if ev.source != "argv" => {
+                let key = api_key(
+                    a.method.as_deref().unwrap_or(""),
+                    a.host.as_deref().unwrap_or(""),
+                    a.path.as_deref().unwrap_or(""),
+                    a.request_body.as_deref(),
+                );
+                let model =
+                    is_model_request(a, &self.model_bases) && !self.joiner.recent_key(&key, t);
+                if model {
+                    self.model_requests.insert(ev.seq);
+                }
+                model
+            }
+            _ => false,
+        };
+
         // ---- what the event does
-        let acts = acts_of(ev, &ctx, &mut state);
+        let acts = if conversation {
+            Acts::default()
+        } else {
+            acts_of(ev, &self.ctx, &mut self.state)
+        };
 
         // ---- secrets: sightings and uses
+        if !conversation {
+            self.secrets_of(ev, idx, &acts, &mut f);
+        }
+
+        // ---- errors
+        let (is_error, cred_failure, err_text) = self.error_of(ev);
+        f.error = is_error;
+        if is_error {
+            self.errors.push((idx, cred_failure, err_text));
+        }
+
+        // ---- environment and crossing
+        let (crossing_to, evidence) = self.environment(&acts, &mut f);
+
+        // ---- destructive
+        let mut top = acts.matches.first().cloned();
+        if let Some(m) = &mut top
+            && m.rule.starts_with("railway.")
+            && f.secret_uses
+                .iter()
+                .any(|fp| self.secrets.get(fp).is_some_and(|s| s.bearer_railway))
+        {
+            m.severity = m.severity.raised();
+            m.summary = format!("{} (account-scoped token)", m.summary);
+        }
+        f.destructive = top.as_ref().map(|m| (m.rule.clone(), m.severity));
+
+        // ---- actions: join this event to the others that saw the same thing
+        if !conversation {
+            let action = self.join(ev, api.as_ref(), &acts);
+            if let Some(id) = action
+                && (crossing_to.is_some() || top.is_some())
+            {
+                self.report(ev, id, crossing_to, evidence, top, &f);
+            }
+        }
+        if !f.secret_reads.is_empty() || !f.secret_uses.is_empty() {
+            self.described.insert(ev.seq, describe(ev));
+        }
+        self.facts.push(f);
+    }
+
+    /// Joins an event to its action (or starts one), and records what it says of an outcome.
+    fn join(
+        &mut self,
+        ev: &Event,
+        api: Option<&flightlog_formats::payload::ApiCall>,
+        acts: &Acts,
+    ) -> Option<usize> {
+        let layer = layer_of(ev);
+        let t = ev.time();
+        match ev.kind {
+            Kind::ToolCall => {
+                let id = ev.data.get("call_id").and_then(Value::as_str);
+                Some(self.joiner.arrive(Arrival {
+                    seq: ev.seq,
+                    ts: t,
+                    layer,
+                    keys: &acts.keys,
+                    via: None,
+                    call_id: id,
+                    process: None,
+                    sandbox: false,
+                }))
+            }
+            Kind::ToolResult => {
+                let r = ev.tool_result().unwrap_or_default();
+                let id = self.joiner.action_of(r.call_seq, r.call_id.as_deref())?;
+                let mut text = r.error_text().unwrap_or_default();
+                if text.is_empty() {
+                    text = r.output_text();
+                }
+                let is_err = r.is_error == Some(true) || r.error_text().is_some();
+                self.joiner.evidence(
+                    id,
+                    r.call_seq,
+                    ev.seq,
+                    "hook",
+                    Evidence::Result(is_err, text),
+                );
+                Some(id)
+            }
+            Kind::Exec => {
+                let x = ev.exec().unwrap_or_default();
+                if let Some(of) = x.exit_of_seq {
+                    let (pid, _) = self.live.remove(&of).unwrap_or((x.pid, String::new()));
+                    if let Some(p) = pid.or(x.pid) {
+                        self.joiner.process_ended(p);
+                    }
+                    let id = self.joiner.action_of(Some(of), None)?;
+                    self.joiner
+                        .evidence(id, Some(of), ev.seq, "exec", Evidence::Exit(x.exit));
+                    return Some(id);
+                }
+                let argv = x.argv();
+                if argv.is_empty() {
+                    return None;
+                }
+                let cmds = shell::from_argv(argv);
+                let sandbox = cmds.iter().any(|c| {
+                    c.wrappers
+                        .iter()
+                        .any(|w| matches!(w.as_str(), "codex-linux-sandbox" | "bwrap"))
+                }) || matches!(
+                    shell::basename(&argv[0]),
+                    "codex-linux-sandbox" | "bwrap" | "sandbox-exec"
+                ) || argv.iter().any(|a| a == "--sandbox-policy-cwd");
+                let progs: Vec<String> = cmds
+                    .iter()
+                    .map(|c| c.program().to_string())
+                    .filter(|p| !p.is_empty() && !SHELL_BUILTINS.contains(&p.as_str()))
+                    .collect();
+                let id = self.joiner.arrive(Arrival {
+                    seq: ev.seq,
+                    ts: t,
+                    layer,
+                    keys: &acts.keys,
+                    via: None,
+                    call_id: None,
+                    process: x.pid.map(|p| (p, x.ppid, progs)),
+                    sandbox,
+                });
+                // A process without a pid never ends by pid; keep no entry for it.
+                if x.pid.is_some() {
+                    self.live
+                        .insert(ev.seq, (x.pid, truncate(&argv.join(" "), 80)));
+                }
+                Some(id)
+            }
+            Kind::ApiCall => {
+                let a = api?;
+                if let Some(of) = a.response_of_seq {
+                    let id = self.joiner.action_of(Some(of), None)?;
+                    self.joiner.evidence(
+                        id,
+                        Some(of),
+                        ev.seq,
+                        "api",
+                        Evidence::Response(a.status, a.error.clone()),
+                    );
+                    return Some(id);
+                }
+                if a.method.as_deref() == Some("CONNECT") {
+                    // A tunnel: what went through it (if intercepted) is its own request.
+                    return None;
+                }
+                Some(self.joiner.arrive(Arrival {
+                    seq: ev.seq,
+                    ts: t,
+                    layer,
+                    keys: &acts.keys,
+                    via: a.via_seq,
+                    call_id: None,
+                    process: None,
+                    sandbox: false,
+                }))
+            }
+            Kind::Decision => {
+                let d = &ev.data;
+                if d.get("decision").and_then(Value::as_str) != Some("deny") {
+                    return None;
+                }
+                let target = d.get("target_seq").and_then(Value::as_u64);
+                let call = d.get("call_id").and_then(Value::as_str);
+                let id = self.joiner.action_of(target, call)?;
+                let reason = d
+                    .get("reason")
+                    .and_then(Value::as_str)
+                    .unwrap_or("denied")
+                    .to_string();
+                self.joiner
+                    .evidence(id, target, ev.seq, "other", Evidence::Denied(reason));
+                Some(id)
+            }
+            Kind::FileChange if acts.acting => Some(self.joiner.arrive(Arrival {
+                seq: ev.seq,
+                ts: t,
+                layer,
+                keys: &acts.keys,
+                via: None,
+                call_id: None,
+                process: None,
+                sandbox: false,
+            })),
+            _ => None,
+        }
+    }
+
+    /// A finding of event `ev` in action `id`: the action's crossing and destructive entries
+    /// are made once, at its first event that shows them; later layers add their evidence.
+    fn report(
+        &mut self,
+        ev: &Event,
+        id: usize,
+        crossing_to: Option<String>,
+        evidence: Vec<String>,
+        top: Option<Match>,
+        f: &EventFacts,
+    ) {
+        let layer = layer_of(ev);
+        let from = self.ctx.home.clone().unwrap_or_else(|| "home".into());
+        let home = self.ctx.home.clone();
+        let described = describe(ev);
+        let st = &mut self.joiner.acts[id];
+        if st.what.is_none() {
+            st.what = Some(described.clone());
+        }
+        self.described.insert(ev.seq, described);
+        match (st.crossing, &crossing_to) {
+            (Some(ci), _) => {
+                let c = &mut self.crossings[ci];
+                c.evidence
+                    .push(format!("also seen by the {layer} layer at seq {}", ev.seq));
+                // A named environment says more than "every environment".
+                if let Some(to) = &crossing_to
+                    && c.to == "*"
+                    && to != "*"
+                {
+                    c.to = to.clone();
+                }
+            }
+            (None, Some(to)) => {
+                st.crossing = Some(self.crossings.len());
+                self.crossings.push(Crossing {
+                    seq: ev.seq,
+                    ts: ev.ts.clone(),
+                    from,
+                    to: to.clone(),
+                    evidence,
+                    action: id,
+                    outcome: Outcome::Unknown,
+                    outcome_detail: None,
+                });
+            }
+            (None, None) => {}
+        }
+        let target = crossing_to.clone().or_else(|| f.env.clone()).or(home);
+        match (st.destructive, &top) {
+            (None, Some(m)) => {
+                st.destructive = Some(self.destructive.len());
+                self.destructive.push(Destructive {
+                    seq: ev.seq,
+                    rule: m.rule.clone(),
+                    severity: m.severity,
+                    target_env: target,
+                    summary: format!("{}: {}", m.summary, m.detail),
+                    blocked: false,
+                    action: id,
+                    outcome: Outcome::Unknown,
+                    outcome_detail: None,
+                });
+            }
+            (Some(di), Some(m)) => {
+                let d = &mut self.destructive[di];
+                if m.severity > d.severity {
+                    d.severity = m.severity;
+                }
+                if d.target_env.as_deref().is_none_or(|t| t == "*")
+                    && let Some(t) = target.filter(|t| t != "*")
+                {
+                    d.target_env = Some(t);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Environment and crossing of an event's acts; fills `f.env` and `f.env_evidence`.
+    fn environment(&self, acts: &Acts, f: &mut EventFacts) -> (Option<String>, Vec<String>) {
+        let ctx = &self.ctx;
+        let home = ctx.home.as_deref();
+        let mut crossing_to: Option<String> = None;
+        let mut evidence: Vec<String> = Vec::new();
+        for t in &acts.targets {
+            evidence.push(t.evidence.clone());
+            if crossing_to.is_none() && ctx.away(&t.env) && !t.switch {
+                crossing_to = Some(t.env.clone());
+            }
+        }
+        f.env = acts
+            .targets
+            .iter()
+            .find(|t| ctx.away(&t.env))
+            .or_else(|| acts.targets.first())
+            .map(|t| t.env.clone());
+        // credentials reaching beyond home
+        if acts.acting {
+            for fp in &f.secret_uses {
+                let Some(st) = self.secrets.get(fp) else {
+                    continue;
+                };
+                for rule in &ctx.policy.credentials {
+                    if !credential_matches(rule, fp, st) {
+                        continue;
+                    }
+                    let reach = if rule.reaches.iter().any(|r| r == "*") {
+                        "every environment".to_string()
+                    } else {
+                        rule.reaches.join(", ")
+                    };
+                    let how = if st.bearer_railway {
+                        " (sent as Authorization: Bearer to Railway's API)"
+                    } else {
+                        ""
+                    };
+                    evidence.push(format!(
+                        "credential {fp} is a {} token{how}, {}; the policy (line {}) says it reaches {reach}",
+                        rule.describe(),
+                        st.provenance(),
+                        rule.line
+                    ));
+                    if acts.mutating && rule.reaches_beyond(home) && crossing_to.is_none() {
+                        crossing_to = Some(
+                            rule.reaches
+                                .iter()
+                                .find(|r| *r == "*" || ctx.away(r))
+                                .cloned()
+                                .unwrap_or_else(|| "*".into()),
+                        );
+                    }
+                    if f.env.is_none() || f.env.as_deref() == home {
+                        f.env = crossing_to.clone().or(f.env.take());
+                    }
+                }
+            }
+        }
+        evidence.extend(acts.notes.iter().cloned());
+        f.env_evidence = evidence.clone();
+        f.crossing = crossing_to.is_some();
+        (crossing_to, evidence)
+    }
+
+    /// Where a tool call's output will come from (for the secrets its result shows).
+    fn call_info_of(&self, call: &Event) -> CallInfo {
+        let input = call.data.get("input").unwrap_or(&Value::Null);
+        for k in ["file_path", "path", "notebook_path", "absolute_path"] {
+            if let Some(p) = input.get(k).and_then(Value::as_str) {
+                return CallInfo {
+                    file: Some(self.relative(p)),
+                    other: None,
+                };
+            }
+        }
+        let Some(cmd) = command_of(call) else {
+            return CallInfo::default();
+        };
+        // The last file-looking operand of a reading command (`cat ops/domains.env`).
+        for c in shell::split(&cmd) {
+            if matches!(
+                c.program(),
+                "cat"
+                    | "head"
+                    | "tail"
+                    | "less"
+                    | "grep"
+                    | "rg"
+                    | "source"
+                    | "."
+                    | "bat"
+                    | "sed"
+                    | "awk"
+            ) && let Some(last) = c.argv[1..].iter().rev().find(|a| !a.starts_with('-'))
+            {
+                let whole_file = matches!(c.program(), "cat" | "less" | "bat" | "source" | ".");
+                let p = self.relative(last);
+                return if whole_file && !p.ends_with('/') {
+                    CallInfo {
+                        file: Some(p),
+                        other: None,
+                    }
+                } else {
+                    CallInfo {
+                        file: None,
+                        other: Some(p),
+                    }
+                };
+            }
+        }
+        CallInfo {
+            file: None,
+            other: Some(format!("output of `{}`", truncate(&cmd, 60))),
+        }
+    }
+
+    /// A path relative to the work tree, when it is inside it.
+    fn relative(&self, p: &str) -> String {
+        match &self.ctx.root {
+            Some(r) => p
+                .strip_prefix(r.as_str())
+                .and_then(|rest| rest.strip_prefix('/'))
+                .filter(|rest| !rest.is_empty())
+                .unwrap_or(p)
+                .to_string(),
+            None => p.to_string(),
+        }
+    }
+
+    /// The errors of one event: (is an error, is a credential failure, text).
+    fn error_of(&self, ev: &Event) -> (bool, bool, String) {
+        error_of(ev, |s| self.live.get(&s).map(|(_, a)| a.clone()))
+    }
+
+    /// Finishes the analysis.
+    pub fn finish(mut self) -> Analysis {
+        let traced = self.joiner.traced;
+        let mut actions = Vec::new();
+        for (id, st) in self.joiner.acts.iter().enumerate() {
+            if st.crossing.is_none() && st.destructive.is_none() {
+                continue;
+            }
+            let (outcome, detail) = outcome_of(st, traced);
+            if let Some(ci) = st.crossing {
+                let c = &mut self.crossings[ci];
+                c.outcome = outcome;
+                c.outcome_detail = detail.clone();
+            }
+            if let Some(di) = st.destructive {
+                let d = &mut self.destructive[di];
+                d.outcome = outcome;
+                d.outcome_detail = detail.clone();
+                d.blocked = outcome == Outcome::DeniedByGuard;
+            }
+            actions.push(Action {
+                id,
+                seq: st.seq,
+                what: st.what.clone().unwrap_or_default(),
+                seen: st
+                    .layers
+                    .iter()
+                    .map(|(l, s)| Seen {
+                        layer: (*l).to_string(),
+                        seq: *s,
+                    })
+                    .collect(),
+                outcome,
+                outcome_detail: detail,
+                crossing: st.crossing.is_some(),
+                destructive: st.destructive.map(|di| self.destructive[di].rule.clone()),
+            });
+        }
+
+        let mut trails: Vec<(usize, SecretTrail)> = self
+            .secrets
+            .iter()
+            .map(|(fp, st)| {
+                (
+                    st.order,
+                    SecretTrail {
+                        read_seq: st.agent_read.as_ref().map(|(s, _)| *s),
+                        read_location: st.agent_read.as_ref().and_then(|(_, l)| l.clone()),
+                        fingerprint: fp.clone(),
+                        kind: st.primary_kind(),
+                        location: st.first_location.clone(),
+                        first_seen_seq: st.first_seen_seq,
+                        used_in_seqs: st.uses.clone(),
+                    },
+                )
+            })
+            .collect();
+        trails.sort_by_key(|(o, t)| (t.first_seen_seq, *o));
+        let secrets_out: Vec<SecretTrail> = trails.into_iter().map(|(_, t)| t).collect();
+
+        let critical_window = window(
+            &Timeline {
+                facts: &self.facts,
+                times: &self.times,
+                described: &self.described,
+            },
+            &secrets_out,
+            &self.errors,
+            &self.crossings,
+            &self.destructive,
+        );
+
+        Analysis {
+            session: self.session,
+            home_env: self.ctx.home,
+            events: self.n,
+            facts: self.facts,
+            boundary_crossings: self.crossings,
+            destructive: self.destructive,
+            actions,
+            secrets: secrets_out,
+            gaps: self.gaps,
+            critical_window,
+        }
+    }
+
+    /// Secrets an event shows (sightings) and uses, into the session's trails and `f`.
+    fn secrets_of(&mut self, ev: &Event, idx: usize, acts: &Acts, f: &mut EventFacts) {
         let is_use = matches!(ev.kind, Kind::ToolCall | Kind::Exec | Kind::ApiCall);
         // The recorder's own records (session_start carries the wrapped command line,
         // checkpoints carry hashes) are neither sightings nor uses.
-        let skip_secrets = matches!(
+        if matches!(
             ev.kind,
             Kind::SessionStart | Kind::Checkpoint | Kind::SessionEnd
-        );
-        // (fp, kind, variable, location, used)
+        ) {
+            return;
+        }
         let mut found: Vec<Found> = Vec::new();
         if ev.kind == Kind::Note
             && let Some(inv) = ev.data.get("inventory").and_then(Value::as_array)
@@ -475,21 +1095,44 @@ pub fn analyze(events: &[Event], policy: &Policy) -> Analysis {
         if ev.kind == Kind::FileRead
             && let Some(list) = ev.data.get("secrets").and_then(Value::as_array)
         {
-            let path = ev.data.get("path").and_then(Value::as_str);
+            let path = ev
+                .data
+                .get("path")
+                .and_then(Value::as_str)
+                .map(|p| self.relative(p));
             for it in list {
                 let fp = it.get("fp").and_then(Value::as_str).unwrap_or("");
                 if fp.is_empty() {
                     continue;
                 }
                 let kind = it.get("kind").and_then(Value::as_str).unwrap_or("secret");
-                let loc = location(path, it.get("line").and_then(Value::as_u64));
+                let loc = location(path.as_deref(), it.get("line").and_then(Value::as_u64));
                 found.push((fp.to_string(), kind.to_string(), None, loc, false));
             }
         }
-        let default_loc = if is_use {
-            None
-        } else {
-            sighting_location(ev, events, &calls)
+        // Where shown text came from: the file a tool read, or the command that printed it.
+        let info: CallInfo = match ev.kind {
+            Kind::ToolResult => {
+                let r = &ev.data;
+                r.get("call_seq")
+                    .and_then(Value::as_u64)
+                    .or_else(|| {
+                        r.get("call_id")
+                            .and_then(Value::as_str)
+                            .and_then(|id| self.calls.get(id).copied())
+                    })
+                    .and_then(|s| self.call_info.get(&s).cloned())
+                    .unwrap_or_default()
+            }
+            Kind::ToolCall => self.call_info.get(&ev.seq).cloned().unwrap_or_default(),
+            _ => CallInfo {
+                file: ev
+                    .data
+                    .get("path")
+                    .and_then(Value::as_str)
+                    .map(|p| self.relative(p)),
+                other: None,
+            },
         };
         // (key, text, is this a use)
         let mut texts: Vec<(Option<String>, String, bool)> = Vec::new();
@@ -515,11 +1158,13 @@ pub fn analyze(events: &[Event], policy: &Policy) -> Analysis {
             collect_strings(&ev.data, None, &mut shown);
             texts.extend(shown.into_iter().map(|(k, t)| (k, t, false)));
         }
-        let shown_loc = if is_use {
-            sighting_location_of_call(ev)
-        } else {
-            default_loc.clone()
-        };
+        let start_line = ev
+            .data
+            .get("output")
+            .and_then(|o| o.get("file"))
+            .and_then(|f| f.get("startLine"))
+            .and_then(Value::as_u64)
+            .unwrap_or(1);
         for (key, text, used) in &texts {
             for m in marker_re().captures_iter(text) {
                 let (Some(whole), Some(kind), Some(fp)) = (m.get(0), m.get(1), m.get(2)) else {
@@ -533,9 +1178,21 @@ pub fn analyze(events: &[Event], policy: &Policy) -> Analysis {
                     .and_then(|c| c.get(1))
                     .map(|v| v.as_str().to_string())
                     .or_else(|| key.clone());
-                // `path:line:` prefix of grep-like output
-                let loc = grep_location(line_before)
-                    .or_else(|| if *used { None } else { shown_loc.clone() });
+                // `path:line:` of grep-like output; the line of a file a tool read whole; the
+                // file or command the output came from.
+                let loc = if *used {
+                    None
+                } else {
+                    grep_location(line_before)
+                        .map(|l| self.relative(&l))
+                        .or_else(|| {
+                            info.file.as_ref().map(|p| {
+                                let n = before.matches('\n').count() as u64;
+                                format!("{p}:{}", start_line + n)
+                            })
+                        })
+                        .or_else(|| info.other.clone())
+                };
                 found.push((
                     fp.as_str().to_string(),
                     kind.as_str().to_string(),
@@ -545,10 +1202,12 @@ pub fn analyze(events: &[Event], policy: &Policy) -> Analysis {
                 ));
             }
         }
-        if skip_secrets {
-            found.clear();
-        }
-        for r in ev.redactions.iter().filter(|_| !skip_secrets) {
+        let default_loc = if is_use {
+            None
+        } else {
+            info.file.clone().or(info.other.clone())
+        };
+        for r in &ev.redactions {
             if !found.iter().any(|(fp, ..)| *fp == r.fp) {
                 found.push((
                     r.fp.clone(),
@@ -561,16 +1220,18 @@ pub fn analyze(events: &[Event], policy: &Policy) -> Analysis {
         }
         // Sightings before uses, so an event that shows and uses a secret reads it first.
         found.sort_by_key(|x| x.4);
-        let n_secrets = secrets.len();
+        let n_secrets = self.secrets.len();
         for (fp, kind, var, loc, used) in found {
-            let is_use = used;
-            let st = secrets.entry(fp.clone()).or_insert_with(|| SecretState {
-                first_seen_seq: ev.seq,
-                first_location: if is_use { None } else { loc.clone() },
-                order: n_secrets + idx,
-                ..SecretState::default()
-            });
-            if st.first_location.is_none() && !is_use && st.uses.is_empty() {
+            let st = self
+                .secrets
+                .entry(fp.clone())
+                .or_insert_with(|| SecretState {
+                    first_seen_seq: ev.seq,
+                    first_location: if used { None } else { loc.clone() },
+                    order: n_secrets + idx,
+                    ..SecretState::default()
+                });
+            if st.first_location.is_none() && !used && st.uses.is_empty() {
                 st.first_location = loc.clone();
             }
             if !st.kinds.contains(&kind) {
@@ -587,10 +1248,20 @@ pub fn analyze(events: &[Event], policy: &Policy) -> Analysis {
             {
                 st.locations.push(l.clone());
             }
-            if !is_use && ev.kind != Kind::Note && st.agent_read.is_none() && st.uses.is_empty() {
-                st.agent_read = Some((ev.seq, loc.clone().or_else(|| st.first_location.clone())));
+            if !used && ev.kind != Kind::Note && st.uses.is_empty() {
+                // The agent's own read: the first, or a later one that names the line.
+                let better = match &st.agent_read {
+                    None => true,
+                    Some((_, l)) => {
+                        !l.as_deref().is_some_and(has_line) && loc.as_deref().is_some_and(has_line)
+                    }
+                };
+                if better {
+                    st.agent_read =
+                        Some((ev.seq, loc.clone().or_else(|| st.first_location.clone())));
+                }
             }
-            if is_use {
+            if used {
                 if !st.uses.contains(&ev.seq) {
                     st.uses.push(ev.seq);
                 }
@@ -605,7 +1276,8 @@ pub fn analyze(events: &[Event], policy: &Policy) -> Analysis {
         for req in &acts.apis {
             let railway_api = is_railway_host(&req.host)
                 || (req.path.ends_with("/graphql/v2")
-                    && ctx
+                    && self
+                        .ctx
                         .cat
                         .match_api(req)
                         .iter()
@@ -613,7 +1285,7 @@ pub fn analyze(events: &[Event], policy: &Policy) -> Analysis {
             for (name, value) in &req.headers {
                 for m in marker_re().captures_iter(value) {
                     let Some(fp) = m.get(2) else { continue };
-                    let Some(st) = secrets.get_mut(fp.as_str()) else {
+                    let Some(st) = self.secrets.get_mut(fp.as_str()) else {
                         continue;
                     };
                     if name.eq_ignore_ascii_case("authorization")
@@ -628,279 +1300,71 @@ pub fn analyze(events: &[Event], policy: &Policy) -> Analysis {
                 }
             }
         }
-
-        // ---- errors
-        let (is_error, cred_failure, err_text) = error_of(ev, &events[..idx]);
-        f.error = is_error;
-        if is_error {
-            errors.push((idx, cred_failure, err_text));
-        }
-
-        // ---- environment and crossing
-        let mut crossing_to: Option<String> = None;
-        let mut evidence: Vec<String> = Vec::new();
-        for t in &acts.targets {
-            evidence.push(t.evidence.clone());
-            if crossing_to.is_none() && ctx.away(&t.env) && !t.switch {
-                crossing_to = Some(t.env.clone());
-            }
-        }
-        f.env = acts
-            .targets
-            .iter()
-            .find(|t| ctx.away(&t.env))
-            .or_else(|| acts.targets.first())
-            .map(|t| t.env.clone());
-        // credentials reaching beyond home
-        if acts.acting {
-            for fp in &f.secret_uses {
-                let Some(st) = secrets.get(fp) else { continue };
-                for rule in &policy.credentials {
-                    if !credential_matches(rule, fp, st) {
-                        continue;
-                    }
-                    let reach = if rule.reaches.iter().any(|r| r == "*") {
-                        "every environment".to_string()
-                    } else {
-                        rule.reaches.join(", ")
-                    };
-                    let seen = match &st.first_location {
-                        Some(l) => format!("first seen in {l} (seq {})", st.first_seen_seq),
-                        None => format!("first seen at seq {}", st.first_seen_seq),
-                    };
-                    let how = if st.bearer_railway {
-                        " (sent as Authorization: Bearer to Railway's API)"
-                    } else {
-                        ""
-                    };
-                    evidence.push(format!(
-                        "credential {fp} is a {} token{how}, {seen}; the policy (line {}) says it reaches {reach}",
-                        rule.describe(),
-                        rule.line
-                    ));
-                    if acts.mutating
-                        && rule.reaches_beyond(home.as_deref())
-                        && crossing_to.is_none()
-                    {
-                        crossing_to = Some(
-                            rule.reaches
-                                .iter()
-                                .find(|r| *r == "*" || ctx.away(r))
-                                .cloned()
-                                .unwrap_or_else(|| "*".into()),
-                        );
-                    }
-                    if f.env.is_none() || f.env.as_deref() == home.as_deref() {
-                        f.env = crossing_to.clone().or(f.env.take());
-                    }
-                }
-            }
-        }
-        evidence.extend(acts.notes.iter().cloned());
-        if f.env.is_none() {
-            f.env = ev.env.clone();
-        }
-        f.env_evidence = evidence.clone();
-        f.crossing = crossing_to.is_some();
-
-        // ---- destructive
-        let mut top = acts.matches.first().cloned();
-        if let Some(m) = &mut top
-            && m.rule.starts_with("railway.")
-            && f.secret_uses
-                .iter()
-                .any(|fp| secrets.get(fp).is_some_and(|s| s.bearer_railway))
-        {
-            m.severity = m.severity.raised();
-            m.summary = format!("{} (account-scoped token)", m.summary);
-        }
-        f.destructive = top.as_ref().map(|m| (m.rule.clone(), m.severity));
-
-        // ---- report, merging the same action seen by several layers
-        if f.crossing || top.is_some() {
-            let layer = layer_of(ev);
-            let t = ev.time();
-            // A request decoded from an exec's argv (`via_seq`) is that exec's action.
-            let via = ev
-                .data
-                .get("via_seq")
-                .and_then(Value::as_u64)
-                .filter(|_| ev.kind == Kind::ApiCall)
-                .and_then(|s| reported_by_seq.get(&s).copied());
-            let prior = match via {
-                Some(ri) => Some(ri),
-                None => reported.iter().rposition(|r| {
-                    !r.layers.contains(&layer)
-                        && r.keys.iter().any(|k| acts.keys.contains(k))
-                        && match (r.time, t) {
-                            (Some(a), Some(b)) => (b - a).num_seconds().abs() <= 60,
-                            _ => true,
-                        }
-                }),
-            };
-            match prior {
-                Some(ri) => {
-                    reported_by_seq.insert(ev.seq, ri);
-                    let r = &mut reported[ri];
-                    r.layers.push(layer);
-                    if let Some(ci) = r.crossing_idx {
-                        crossings[ci]
-                            .evidence
-                            .push(format!("also seen by the {layer} layer at seq {}", ev.seq));
-                    } else if let Some(to) = &crossing_to {
-                        r.crossing_idx = Some(crossings.len());
-                        crossings.push(Crossing {
-                            seq: ev.seq,
-                            ts: ev.ts.clone(),
-                            from: from.clone(),
-                            to: to.clone(),
-                            evidence: evidence.clone(),
-                        });
-                    }
-                    if let (None, Some(m)) = (r.destructive_idx, &top) {
-                        r.destructive_idx = Some(destructive.len());
-                        destructive.push(Destructive {
-                            seq: ev.seq,
-                            rule: m.rule.clone(),
-                            severity: m.severity,
-                            target_env: f.env.clone().or_else(|| home.clone()),
-                            summary: format!("{}: {}", m.summary, m.detail),
-                            blocked: false,
-                        });
-                    } else if let (Some(di), Some(m)) = (r.destructive_idx, &top)
-                        && m.severity > destructive[di].severity
-                    {
-                        destructive[di].severity = m.severity;
-                    }
-                }
-                None => {
-                    let mut r = Reported {
-                        keys: acts.keys.clone(),
-                        layers: vec![layer],
-                        time: t,
-                        crossing_idx: None,
-                        destructive_idx: None,
-                    };
-                    if let Some(to) = &crossing_to {
-                        r.crossing_idx = Some(crossings.len());
-                        crossings.push(Crossing {
-                            seq: ev.seq,
-                            ts: ev.ts.clone(),
-                            from: from.clone(),
-                            to: to.clone(),
-                            evidence: evidence.clone(),
-                        });
-                    }
-                    if let Some(m) = &top {
-                        r.destructive_idx = Some(destructive.len());
-                        destructive.push(Destructive {
-                            seq: ev.seq,
-                            rule: m.rule.clone(),
-                            severity: m.severity,
-                            target_env: crossing_to
-                                .clone()
-                                .or_else(|| f.env.clone())
-                                .or_else(|| home.clone()),
-                            summary: format!("{}: {}", m.summary, m.detail),
-                            blocked: false,
-                        });
-                    }
-                    reported_by_seq.insert(ev.seq, reported.len());
-                    reported.push(r);
-                }
-            }
-        }
-        facts.push(f);
-    }
-
-    let mut trails: Vec<(usize, SecretTrail)> = secrets
-        .iter()
-        .map(|(fp, st)| {
-            (
-                st.order,
-                SecretTrail {
-                    read_seq: st.agent_read.as_ref().map(|(s, _)| *s),
-                    fingerprint: fp.clone(),
-                    kind: st.primary_kind(),
-                    location: st.first_location.clone(),
-                    first_seen_seq: st.first_seen_seq,
-                    used_in_seqs: st.uses.clone(),
-                },
-            )
-        })
-        .collect();
-    trails.sort_by_key(|(o, t)| (t.first_seen_seq, *o));
-    let secrets_out: Vec<SecretTrail> = trails.into_iter().map(|(_, t)| t).collect();
-
-    // What the guard denied was attempted, not done.
-    let mut denied_seqs: HashSet<u64> = HashSet::new();
-    let mut denied_calls: HashSet<&str> = HashSet::new();
-    for e in events.iter().filter(|e| e.kind == Kind::Decision) {
-        if e.data.get("decision").and_then(Value::as_str) != Some("deny") {
-            continue;
-        }
-        if let Some(t) = e.data.get("target_seq").and_then(Value::as_u64) {
-            denied_seqs.insert(t);
-        }
-        if let Some(c) = e.data.get("call_id").and_then(Value::as_str) {
-            denied_calls.insert(c);
-        }
-    }
-    // The first event of each seq, looked up once per destructive action (not scanned for).
-    let mut first_of: HashMap<u64, &Event> = HashMap::new();
-    if !destructive.is_empty() {
-        for e in events {
-            first_of.entry(e.seq).or_insert(e);
-        }
-    }
-    for d in destructive.iter_mut() {
-        let call = first_of
-            .get(&d.seq)
-            .and_then(|e| e.data.get("call_id"))
-            .and_then(Value::as_str);
-        d.blocked = denied_seqs.contains(&d.seq) || call.is_some_and(|c| denied_calls.contains(c));
-    }
-
-    let critical_window = window(
-        events,
-        &facts,
-        &secrets_out,
-        &errors,
-        &crossings,
-        &destructive,
-    );
-
-    Analysis {
-        session: events
-            .first()
-            .map(|e| e.session.clone())
-            .unwrap_or_default(),
-        home_env: home,
-        events: events.len() as u64,
-        facts,
-        boundary_crossings: crossings,
-        destructive,
-        secrets: secrets_out,
-        gaps,
-        critical_window,
     }
 }
 
-fn is_shell_script(ev: &Event) -> bool {
-    let argv: Vec<String> = ev
-        .data
-        .get("argv")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default();
-    shell::from_argv(&argv)
+/// The key that joins one request seen by several layers (argv decoder, proxy): method, host,
+/// path and the start of the body (two GraphQL calls to one endpoint are different requests).
+fn api_key(method: &str, host: &str, path: &str, body: Option<&str>) -> String {
+    let body: String = body.unwrap_or("").chars().take(256).collect();
+    format!("api {method} {host}{path} {body}")
+}
+
+/// `path:12` (a location that names its line).
+fn has_line(l: &str) -> bool {
+    l.rsplit_once(':')
+        .is_some_and(|(_, n)| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+}
+
+/// Shell builtins: they never run as a process of their own.
+const SHELL_BUILTINS: [&str; 20] = [
+    ".", ":", "[", "cd", "echo", "eval", "exec", "exit", "export", "false", "printf", "pwd",
+    "read", "set", "shopt", "source", "test", "trap", "true", "unset",
+];
+
+/// Variables that say where an agent's model API is (recorded in the session's context).
+pub const MODEL_BASE_VARS: [&str; 6] = [
+    "ANTHROPIC_BASE_URL",
+    "OPENAI_BASE_URL",
+    "OPENAI_API_BASE",
+    "GOOGLE_GEMINI_BASE_URL",
+    "GEMINI_BASE_URL",
+    "CODEX_BASE_URL",
+];
+
+/// Whether a proxied request is the agent talking to its model: at a base URL the session's
+/// context names, to a known model host, or to a model API's endpoint (Anthropic Messages,
+/// OpenAI Responses and Chat Completions, Gemini's `:generateContent`).
+fn is_model_request(a: &flightlog_formats::payload::ApiCall, bases: &[String]) -> bool {
+    let url = a.url.as_deref().unwrap_or("");
+    if bases
         .iter()
-        .any(|c| c.wrappers.iter().any(|w| w.ends_with(" -c") || w == "eval"))
+        .any(|b| !b.is_empty() && url.starts_with(b.as_str()))
+    {
+        return true;
+    }
+    let host = a.host.as_deref().unwrap_or("").to_ascii_lowercase();
+    if matches!(
+        host.as_str(),
+        "api.anthropic.com" | "api.openai.com" | "generativelanguage.googleapis.com"
+    ) {
+        return true;
+    }
+    let path = a.path.as_deref().unwrap_or("");
+    let path = path.split('?').next().unwrap_or(path);
+    [
+        "/v1/messages",
+        "/v1/messages/count_tokens",
+        "/v1/responses",
+        "/v1/chat/completions",
+        "/v1/completions",
+        "/backend-api/codex/responses",
+    ]
+    .iter()
+    .any(|p| path.ends_with(p))
+        || [":streamGenerateContent", ":generateContent", ":countTokens"]
+            .iter()
+            .any(|p| path.contains(p))
 }
 
 fn location(path: Option<&str>, line: Option<u64>) -> Option<String> {
@@ -911,79 +1375,16 @@ fn location(path: Option<&str>, line: Option<u64>) -> Option<String> {
     })
 }
 
-/// `ops/domains.env:3:` at the start of a grep-style output line.
+/// `ops/domains.env:3:` of a grep-style output line, also behind a harness's prefix
+/// (`Output: ops/domains.env:3:..`, Gemini CLI): the last `path:line:` before the secret.
 fn grep_location(line_before: &str) -> Option<String> {
     static RE: OnceLock<Regex> = OnceLock::new();
     let re = RE.get_or_init(|| {
-        Regex::new(r"^([^\s:]+):(\d+)[:-]").unwrap_or_else(|e| panic!("grep regex: {e}"))
+        Regex::new(r"(?:^|\s)([^\s:]+):(\d+)[:-]").unwrap_or_else(|e| panic!("grep regex: {e}"))
     });
-    re.captures(line_before)
+    re.captures_iter(line_before)
+        .last()
         .and_then(|c| Some(format!("{}:{}", c.get(1)?.as_str(), c.get(2)?.as_str())))
-}
-
-/// Where a sighting event's text came from: the file a tool read, or the command that printed it.
-fn sighting_location(
-    ev: &Event,
-    events: &[Event],
-    calls: &HashMap<String, usize>,
-) -> Option<String> {
-    if let Some(p) = ev.data.get("path").and_then(Value::as_str) {
-        return Some(p.to_string());
-    }
-    let call = match ev.kind {
-        Kind::ToolResult => ev
-            .data
-            .get("call_seq")
-            .and_then(Value::as_u64)
-            .and_then(|s| events.iter().find(|e| e.seq == s))
-            .or_else(|| {
-                ev.data
-                    .get("call_id")
-                    .and_then(Value::as_str)
-                    .and_then(|id| calls.get(id))
-                    .map(|&i| &events[i])
-            }),
-        _ => None,
-    }?;
-    let input = call.data.get("input").unwrap_or(&Value::Null);
-    for k in ["file_path", "path", "notebook_path"] {
-        if let Some(p) = input.get(k).and_then(Value::as_str) {
-            return Some(p.to_string());
-        }
-    }
-    let cmd = command_of(call)?;
-    // The last file-looking operand of a reading command (`cat ops/domains.env`).
-    for c in shell::split(&cmd) {
-        if matches!(
-            c.program(),
-            "cat"
-                | "head"
-                | "tail"
-                | "less"
-                | "grep"
-                | "rg"
-                | "source"
-                | "."
-                | "bat"
-                | "sed"
-                | "awk"
-        ) && let Some(last) = c.argv[1..].iter().rev().find(|a| !a.starts_with('-'))
-        {
-            return Some(last.clone());
-        }
-    }
-    Some(format!("output of `{}`", truncate(&cmd, 60)))
-}
-
-/// For output carried on a tool_call: the file its input names, or its command.
-fn sighting_location_of_call(ev: &Event) -> Option<String> {
-    let input = ev.data.get("input").unwrap_or(&Value::Null);
-    for k in ["file_path", "path", "notebook_path"] {
-        if let Some(p) = input.get(k).and_then(Value::as_str) {
-            return Some(p.to_string());
-        }
-    }
-    command_of(ev).map(|c| format!("output of `{}`", truncate(&c, 60)))
 }
 
 fn collect_strings(v: &Value, key: Option<&str>, out: &mut Vec<(Option<String>, String)>) {
@@ -1047,7 +1448,9 @@ pub(crate) fn truncate(s: &str, n: usize) -> String {
     }
 }
 
-fn error_of(ev: &Event, before: &[Event]) -> (bool, bool, String) {
+/// (is an error, is a credential failure, text). `started` gives the argv of a started exec
+/// by its seq (for an exit recorded as its own event).
+fn error_of(ev: &Event, started: impl Fn(u64) -> Option<String>) -> (bool, bool, String) {
     let d = &ev.data;
     let text_of = |keys: &[&str]| -> String {
         keys.iter()
@@ -1077,22 +1480,19 @@ fn error_of(ev: &Event, before: &[Event]) -> (bool, bool, String) {
                 return (false, false, String::new());
             }
             // The recorder may write the exit as its own exec event (`exit_of_seq`).
-            let started = d
-                .get("exit_of_seq")
-                .and_then(Value::as_u64)
-                .and_then(|s| before.iter().rev().find(|e| e.seq == s))
-                .map(|e| &e.data)
-                .unwrap_or(d);
-            let argv = started
-                .get("argv")
-                .and_then(Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(Value::as_str)
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                })
-                .unwrap_or_default();
+            let argv = match d.get("exit_of_seq").and_then(Value::as_u64) {
+                Some(s) => started(s).unwrap_or_default(),
+                None => d
+                    .get("argv")
+                    .and_then(Value::as_array)
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(Value::as_str)
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    })
+                    .unwrap_or_default(),
+            };
             let text = format!("`{}` exited {}", truncate(&argv, 80), exit.unwrap_or(0));
             (true, false, text)
         }
@@ -1149,7 +1549,28 @@ fn acts_of(ev: &Event, ctx: &Ctx<'_>, state: &mut State) -> Acts {
     match &ev.kind {
         Kind::ToolCall => {
             let tool = ev.data.get("tool").and_then(Value::as_str).unwrap_or("");
-            if let Some(cmd) = command_of(ev) {
+            if let Some(patch) =
+                command_of(ev).filter(|c| c.trim_start().starts_with("*** Begin Patch"))
+            {
+                // Codex's apply_patch: a file edit, not a command line.
+                acts.action_text.push((None, patch.clone()));
+                for l in patch.lines() {
+                    let file = [
+                        "*** Update File: ",
+                        "*** Add File: ",
+                        "*** Delete File: ",
+                        "*** Move to: ",
+                    ]
+                    .iter()
+                    .find_map(|p| l.strip_prefix(p));
+                    if let Some(f) = file {
+                        acts.acting = true;
+                        acts.mutating = true;
+                        path_target(f.trim(), ctx, "writes", &mut acts);
+                        acts.keys.push(format!("patch {}", f.trim()));
+                    }
+                }
+            } else if let Some(cmd) = command_of(ev) {
                 acts.action_text.push((None, cmd.clone()));
                 let wt_cwd = state.cwd.clone();
                 shell_acts(&shell::split(&cmd), ctx, state, wt_cwd, true, &mut acts);
@@ -1679,20 +2100,48 @@ fn api_acts(req: &ApiRequest, ctx: &Ctx<'_>, acts: &mut Acts) {
     }
     acts.matches.extend(m);
     acts.matches.sort_by_key(|m| std::cmp::Reverse(m.severity));
-    acts.keys
-        .push(format!("api {} {}{}", req.method, req.host, req.path));
+    acts.keys.push(api_key(
+        &req.method,
+        &req.host,
+        &req.path,
+        req.body.as_deref(),
+    ));
     acts.apis.push(req.clone());
 }
 
+/// What the cause chain needs of the session: facts, times and descriptions by event.
+struct Timeline<'a> {
+    facts: &'a [EventFacts],
+    times: &'a [Option<chrono::DateTime<chrono::Utc>>],
+    described: &'a HashMap<u64, String>,
+}
+
+impl Timeline<'_> {
+    fn idx_of(&self, seq: u64) -> Option<usize> {
+        match self.facts.binary_search_by_key(&seq, |f| f.seq) {
+            Ok(i) => Some(i),
+            Err(_) => self.facts.iter().position(|f| f.seq == seq),
+        }
+    }
+
+    fn time(&self, i: usize) -> Option<chrono::DateTime<chrono::Utc>> {
+        self.times.get(i).copied().flatten()
+    }
+
+    fn describe(&self, seq: u64) -> String {
+        self.described.get(&seq).cloned().unwrap_or_default()
+    }
+}
+
 fn window(
-    events: &[Event],
-    facts: &[EventFacts],
+    tl: &Timeline<'_>,
     secrets: &[SecretTrail],
     errors: &[(usize, bool, String)],
     crossings: &[Crossing],
     destructive: &[Destructive],
 ) -> Option<Window> {
-    let idx_of = |seq: u64| events.iter().position(|e| e.seq == seq);
+    let idx_of = |seq: u64| tl.idx_of(seq);
+    let facts = tl.facts;
     // Seqs of crossings (reported, or a fact's), so each destructive action is checked in O(1).
     let crossing_seqs: HashSet<u64> = crossings
         .iter()
@@ -1716,8 +2165,8 @@ fn window(
         .min_by_key(|s| read_of(s));
     let limit_seq = secret.map(read_of).unwrap_or(anchor_seq);
     let limit = idx_of(limit_seq)?;
-    let limit_t = events[limit].time();
-    let within = |i: usize, mins: i64| match (events[i].time(), limit_t) {
+    let limit_t = tl.time(limit);
+    let within = |i: usize, mins: i64| match (tl.time(i), limit_t) {
         (Some(a), Some(b)) => (b - a).num_minutes() <= mins,
         _ => true,
     };
@@ -1741,7 +2190,7 @@ fn window(
     if let Some((i, cred, text)) = error {
         steps.push(CauseStep {
             offset_seconds: 0.0,
-            seq: events[*i].seq,
+            seq: facts[*i].seq,
             role: "error".into(),
             text: format!(
                 "{}{}",
@@ -1756,9 +2205,9 @@ fn window(
     }
     if let Some(s) = secret {
         let read = read_of(s);
-        let how = events
-            .get(idx_of(read).unwrap_or(usize::MAX))
-            .map(|e| format!(" by {}", describe(e)))
+        let how = Some(tl.describe(read))
+            .filter(|d| !d.is_empty())
+            .map(|d| format!(" by {d}"))
             .unwrap_or_default();
         steps.push(CauseStep {
             offset_seconds: 0.0,
@@ -1768,8 +2217,9 @@ fn window(
                 "{} token {} read{}{}",
                 s.kind,
                 s.fingerprint,
-                s.location
+                s.read_location
                     .as_ref()
+                    .or(s.location.as_ref())
                     .map(|l| format!(" from {l}"))
                     .unwrap_or_default(),
                 how
@@ -1784,17 +2234,13 @@ fn window(
                 offset_seconds: 0.0,
                 seq: u,
                 role: "secret_use".into(),
-                text: format!(
-                    "token {} used: {}",
-                    s.fingerprint,
-                    describe(&events[idx_of(u)?])
-                ),
+                text: format!("token {} used: {}", s.fingerprint, tl.describe(u)),
             });
         }
     }
     if let Some(c) = crossings
         .iter()
-        .find(|c| c.seq < anchor_seq && c.seq > events[start].seq)
+        .find(|c| c.seq < anchor_seq && c.seq > facts[start].seq)
     {
         steps.push(CauseStep {
             offset_seconds: 0.0,
@@ -1804,11 +2250,11 @@ fn window(
                 "crosses from {} to {}: {}",
                 c.from,
                 c.to,
-                describe(&events[idx_of(c.seq)?])
+                tl.describe(c.seq)
             ),
         });
     }
-    let anchor_text = describe(&events[anchor]);
+    let anchor_text = tl.describe(anchor_seq);
     match destructive.iter().find(|d| d.seq == anchor_seq) {
         Some(d) => {
             let crossing = crossings.iter().find(|c| c.seq == anchor_seq);
@@ -1835,18 +2281,18 @@ fn window(
         }),
     }
     steps.sort_by_key(|s| s.seq);
-    let t0 = events[start].time();
+    let t0 = tl.time(start);
     for st in &mut steps {
-        if let (Some(a), Some(b)) = (t0, idx_of(st.seq).and_then(|i| events[i].time())) {
+        if let (Some(a), Some(b)) = (t0, idx_of(st.seq).and_then(|i| tl.time(i))) {
             st.offset_seconds = (b - a).num_microseconds().unwrap_or(0) as f64 / 1e6;
         }
     }
-    let seconds = match (events[start].time(), events[anchor].time()) {
+    let seconds = match (tl.time(start), tl.time(anchor)) {
         (Some(a), Some(b)) => (b - a).num_microseconds().unwrap_or(0) as f64 / 1e6,
         _ => 0.0,
     };
     Some(Window {
-        from_seq: events[start].seq,
+        from_seq: facts[start].seq,
         to_seq: anchor_seq,
         seconds,
         steps,

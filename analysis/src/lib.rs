@@ -16,6 +16,7 @@
 //! - No I/O except [`Policy::load`] reading the file it is given; no clock, no environment.
 //! - Text that only mentions a target (output, file contents, `grep` patterns) never crosses.
 
+pub mod actions;
 pub mod analyze;
 pub mod catalogue;
 pub mod decode;
@@ -26,8 +27,10 @@ pub mod policy;
 pub mod report;
 pub mod shell;
 
+pub use actions::{Action, Outcome, Seen};
 pub use analyze::{
-    Analysis, CauseStep, Crossing, Destructive, EventFacts, GapInfo, SecretTrail, Window, analyze,
+    Analysis, Analyzer, CauseStep, Crossing, Destructive, EventFacts, GapInfo, SecretTrail, Window,
+    analyze,
 };
 pub use catalogue::Severity;
 pub use policy::{FailMode, GuardSettings, Policy, PolicyError};

@@ -2,10 +2,15 @@
 //! terminal and in a pull request).
 //!
 //! JSON, exactly:
-//! `{session, home_env, events, intact, boundary_crossings:[{seq,ts,from,to,evidence:[..]}],
-//! destructive:[{seq,rule,severity,target_env}], secrets:[{fingerprint,kind,location,
-//! first_seen_seq,used_in_seqs:[..]}], gaps:[{seq,layer,reason,detail}],
+//! `{session, home_env, events, intact, boundary_crossings:[{seq,ts,from,to,evidence:[..],
+//! action,outcome,outcome_detail}], destructive:[{seq,rule,severity,target_env,action,outcome,
+//! outcome_detail}], actions:[{id,seq,what,seen:[{layer,seq}],outcome,outcome_detail,crossing,
+//! destructive}], secrets:[{fingerprint,kind,location,first_seen_seq,read_seq,read_location,
+//! used_in_seqs:[..]}], gaps:[{seq,layer,reason,detail}],
 //! critical_window:{from_seq,to_seq,seconds}|null}`.
+//!
+//! `outcome` is `done`, `failed`, `denied_by_guard`, `blocked_by_agent`, `never_started` or
+//! `unknown`: anything but `done` (and `unknown`) is an attempt that did not reach its target.
 
 use std::fmt::Write as _;
 
@@ -22,13 +27,17 @@ pub fn json(a: &Analysis, intact: bool) -> Value {
         "intact": intact,
         "boundary_crossings": a.boundary_crossings.iter().map(|c| json!({
             "seq": c.seq, "ts": c.ts, "from": c.from, "to": c.to, "evidence": c.evidence,
+            "action": c.action, "outcome": c.outcome, "outcome_detail": c.outcome_detail,
         })).collect::<Vec<_>>(),
         "destructive": a.destructive.iter().map(|d| json!({
             "seq": d.seq, "rule": d.rule, "severity": d.severity, "target_env": d.target_env,
+            "action": d.action, "outcome": d.outcome, "outcome_detail": d.outcome_detail,
         })).collect::<Vec<_>>(),
+        "actions": a.actions,
         "secrets": a.secrets.iter().map(|s| json!({
             "fingerprint": s.fingerprint, "kind": s.kind, "location": s.location,
-            "first_seen_seq": s.first_seen_seq, "used_in_seqs": s.used_in_seqs,
+            "first_seen_seq": s.first_seen_seq, "read_seq": s.read_seq,
+            "read_location": s.read_location, "used_in_seqs": s.used_in_seqs,
         })).collect::<Vec<_>>(),
         "gaps": a.gaps.iter().map(|g| json!({
             "seq": g.seq, "layer": g.layer, "reason": g.reason, "detail": g.detail,
@@ -37,6 +46,14 @@ pub fn json(a: &Analysis, intact: bool) -> Value {
             "from_seq": w.from_seq, "to_seq": w.to_seq, "seconds": round3(w.seconds),
         })),
     })
+}
+
+/// `blocked by the agent (the agent's sandbox kept it off the network (exit 7: ..))`.
+pub fn outcome_text(o: crate::actions::Outcome, detail: &Option<String>) -> String {
+    match detail {
+        Some(d) if !d.is_empty() => format!("{} ({d})", o.phrase()),
+        _ => o.phrase().to_string(),
+    }
 }
 
 fn round3(x: f64) -> f64 {
@@ -86,6 +103,19 @@ pub fn markdown(a: &Analysis, intact: bool) -> String {
         {
             "**The guard stopped a destructive action that would have crossed the environment boundary.**"
                 .to_string()
+        }
+        (Some(_), _)
+            if !crossing_destructive.is_empty()
+                && crossing_destructive.iter().all(|d| d.outcome.is_attempt()) =>
+        {
+            let how: Vec<String> = crossing_destructive
+                .iter()
+                .map(|d| d.outcome.phrase().to_string())
+                .collect();
+            format!(
+                "**A destructive action tried to cross the environment boundary; it did not happen ({}).**",
+                how.join("; ")
+            )
         }
         (Some(c), _)
             if a.destructive.iter().any(|d| {
@@ -164,13 +194,23 @@ pub fn markdown(a: &Analysis, intact: bool) -> String {
         };
         let _ = writeln!(
             m,
-            "{}. **seq {}** at {}: from {} to {}{}",
+            "{}. **seq {}** at {}: {}from {} to {}{}",
             i + 1,
             c.seq,
             clean(&c.ts),
+            if c.outcome.is_attempt() {
+                "crossing attempted, "
+            } else {
+                ""
+            },
             clean(&c.from),
             to,
             if i == 0 { " (first crossing)" } else { "" }
+        );
+        let _ = writeln!(
+            m,
+            "   - outcome: {}",
+            outcome_text(c.outcome, &c.outcome_detail)
         );
         for e in &c.evidence {
             let _ = writeln!(m, "   - {}", clean(e));
@@ -205,6 +245,12 @@ pub fn markdown(a: &Analysis, intact: bool) -> String {
                         "**denied by the guard, not run**: {}",
                         clean(&crate::analyze::truncate(&d.summary, 140))
                     )
+                } else if d.outcome.is_attempt() {
+                    format!(
+                        "**attempted, {}**: {}",
+                        clean(&outcome_text(d.outcome, &d.outcome_detail)),
+                        clean(&crate::analyze::truncate(&d.summary, 140))
+                    )
                 } else {
                     clean(&crate::analyze::truncate(&d.summary, 160))
                 }
@@ -220,9 +266,9 @@ pub fn markdown(a: &Analysis, intact: bool) -> String {
     } else {
         let _ = writeln!(
             m,
-            "| fingerprint | kind | first seen | where | used in seq |"
+            "| fingerprint | kind | first seen | where | read by the agent | used in seq |"
         );
-        let _ = writeln!(m, "|---|---|---:|---|---|");
+        let _ = writeln!(m, "|---|---|---:|---|---|---|");
         for s in &a.secrets {
             let used = if s.used_in_seqs.is_empty() {
                 "never used".to_string()
@@ -233,9 +279,14 @@ pub fn markdown(a: &Analysis, intact: bool) -> String {
                     .collect::<Vec<_>>()
                     .join(", ")
             };
+            let read = match (s.read_seq, &s.read_location) {
+                (Some(r), Some(l)) => format!("seq {r}, {}", clean(l)),
+                (Some(r), None) => format!("seq {r}"),
+                _ => "-".into(),
+            };
             let _ = writeln!(
                 m,
-                "| {} | {} | seq {} | {} | {} |",
+                "| {} | {} | seq {} | {} | {} | {} |",
                 code(&s.fingerprint),
                 clean(&s.kind),
                 s.first_seen_seq,
@@ -243,6 +294,7 @@ pub fn markdown(a: &Analysis, intact: bool) -> String {
                     .as_deref()
                     .map(clean)
                     .unwrap_or_else(|| "-".into()),
+                read,
                 used
             );
         }

@@ -541,8 +541,14 @@ fn launched_into(
         .position(|a| a == "--")
         .map(|p| p + 1)
         .or_else(|| {
-            args.iter()
-                .position(|a| SHELLS.contains(&basename(a)) && a != "busybox")
+            let i = args
+                .iter()
+                .position(|a| SHELLS.contains(&basename(a)) && a != "busybox")?;
+            // `/bin/bash /bin/bash -c ..`: the program's path, then its argv[0].
+            let argv0 = args
+                .get(i + 1)
+                .is_some_and(|n| basename(n) == basename(&args[i]));
+            Some(if argv0 { i + 1 } else { i })
         });
     match start {
         Some(i) if i < args.len() => {
@@ -1240,6 +1246,22 @@ mod tests {
                     "/bin/bash",
                     "-c",
                     &format!("{snapshot}\n{cmd}"),
+                ]),
+            ),
+            (
+                "codex process setup without a sandbox (program path, then argv[0])",
+                v(&[
+                    "/proc/self/exe",
+                    "--codex-run-as-process-setup",
+                    "50",
+                    "2665",
+                    "pipe",
+                    "",
+                    "/work",
+                    "/bin/bash",
+                    "/bin/bash",
+                    "-c",
+                    &format!("__CODEX_SNAPSHOT_OVERRIDE_SET_0=\"${{X+x}}\"\n{cmd}"),
                 ]),
             ),
             (

@@ -95,7 +95,7 @@ fn nine_second_incident_gets_the_full_answer() {
     );
     assert_eq!(j["critical_window"]["seconds"], 8.9);
     let keys: Vec<&String> = j.as_object().unwrap().keys().collect();
-    assert_eq!(keys.len(), 9);
+    assert_eq!(keys.len(), 10);
     assert!(md.contains("## Critical window: 8.9 seconds"));
 
     // The guard (policy: enabled, deny destructive-crossing) stops the curl at the hook.
@@ -146,7 +146,11 @@ fn aws_rds_delete_against_prod_profile() {
     let w = a.critical_window.as_ref().unwrap();
     assert_eq!((w.from_seq, w.to_seq), (2, 5));
     assert_eq!(a.secrets.len(), 2);
-    assert_eq!(a.secrets[0].location.as_deref(), Some("~/.aws/credentials"));
+    // `cat` shows the whole file: the secret is on its second line.
+    assert_eq!(
+        a.secrets[0].location.as_deref(),
+        Some("~/.aws/credentials:2")
+    );
 }
 
 #[test]

@@ -1,0 +1,671 @@
+//! Actions: the layers that saw one thing the agent did, joined, and what became of it.
+//!
+//! One shell tool call is seen by the agent's hook (`tool_call`, then `tool_result`), by the
+//! tracer as a chain of processes (the harness's launchers and shells, then the real program,
+//! then its exit), by the argv decoder (`api_call` from `argv`), and by the proxy (the request,
+//! then its response). [`Joiner`] puts them together, one event at a time:
+//!
+//! - a `tool_result` joins its call (`call_seq`, `call_id`); an exec's exit joins its start
+//!   (`exit_of_seq`); an argv-decoded request joins its exec (`via_seq`); a proxied response
+//!   joins its request (`response_of_seq`); a guard `decision` joins what it decided on
+//!   (`target_seq`, `call_id`);
+//! - an exec joins the action of its process (the same pid, after an `execve`) or of its parent
+//!   process, when the earlier image was a launcher or shell that runs this program (their
+//!   commands, wrappers seen through, share a program): Codex's process setup, sandbox and
+//!   bubblewrap, `bash -c` and the program it runs are one action;
+//! - otherwise an event joins the most recent action, within 60 s, that shares a command or
+//!   request with it and was not yet seen by its layer (the hook's call and the exec it
+//!   started; the exec and the proxied request it sent);
+//! - anything else starts an action.
+//!
+//! Each action ends with an [`Outcome`]: denied by flightlog's guard; blocked by the agent (its
+//! sandbox kept the request from connecting; its permission prompt said no); done or failed (the
+//! proxied response's status, else the program's exit, else the agent's own result); never
+//! started (the hook saw the call, the tracer was running, nothing ran and no result came).
+
+use std::collections::{HashMap, VecDeque};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+/// What became of an action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// It ran and reached its target (exit 0, an HTTP response below 400).
+    Done,
+    /// It ran and did not succeed (non-zero exit, HTTP error, connection refused).
+    Failed,
+    /// flightlog's guard denied it: it never ran.
+    DeniedByGuard,
+    /// The agent stopped it: its sandbox, or its permission prompt.
+    BlockedByAgent,
+    /// The agent asked for it, but it never ran.
+    NeverStarted,
+    /// Nothing recorded says (hooks without a result, a process still running at the end).
+    Unknown,
+}
+
+impl Outcome {
+    /// Whether the action did not reach its target: an attempt, not a deed.
+    pub fn is_attempt(self) -> bool {
+        matches!(
+            self,
+            Outcome::Failed
+                | Outcome::DeniedByGuard
+                | Outcome::BlockedByAgent
+                | Outcome::NeverStarted
+        )
+    }
+
+    /// A short phrase: `done`, `failed`, `denied by flightlog's guard`, ...
+    pub fn phrase(self) -> &'static str {
+        match self {
+            Outcome::Done => "done",
+            Outcome::Failed => "failed",
+            Outcome::DeniedByGuard => "denied by flightlog's guard",
+            Outcome::BlockedByAgent => "blocked by the agent",
+            Outcome::NeverStarted => "never started",
+            Outcome::Unknown => "outcome unknown",
+        }
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.phrase())
+    }
+}
+
+/// One layer's sighting of an action.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Seen {
+    pub layer: String,
+    pub seq: u64,
+}
+
+/// An action with a finding (a crossing or a destructive action), as reported.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Action {
+    pub id: usize,
+    /// Its first event.
+    pub seq: u64,
+    pub what: String,
+    /// Every event that saw it, in order.
+    pub seen: Vec<Seen>,
+    pub outcome: Outcome,
+    /// What decided the outcome: `exit 7: curl: (7) Failed to connect ..`, `HTTP 200`, the
+    /// guard's reason.
+    pub outcome_detail: Option<String>,
+    pub crossing: bool,
+    pub destructive: Option<String>,
+}
+
+/// Where an event's evidence about an action's outcome comes from.
+#[derive(Debug, Clone)]
+pub(crate) enum Evidence {
+    /// A guard decision to deny, with its reason.
+    Denied(String),
+    /// The exit of a process (`None`: it ended without a status, e.g. killed before it ran).
+    Exit(Option<i64>),
+    /// A proxied response: its status and its error (no response at all).
+    Response(Option<i64>, Option<String>),
+    /// The agent's result of a tool call: error flag and the text it showed.
+    Result(bool, String),
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct ActState {
+    pub seq: u64,
+    pub ts: Option<DateTime<Utc>>,
+    pub keys: Vec<String>,
+    pub layers: Vec<(&'static str, u64)>,
+    /// Commands (programs) of the latest exec joined, for the next link of the chain.
+    pub sandboxed: bool,
+    pub denied: Option<String>,
+    pub response: Option<(Option<i64>, Option<String>)>,
+    /// The exit of the deepest process (the last exec joined), and of any process.
+    pub exit: Option<(u64, Option<i64>)>,
+    pub last_exec: Option<u64>,
+    pub result: Option<(bool, String)>,
+    pub crossing: Option<usize>,
+    pub destructive: Option<usize>,
+    pub what: Option<String>,
+}
+
+impl ActState {
+    fn has_layer(&self, layer: &str) -> bool {
+        self.layers.iter().any(|(l, _)| *l == layer)
+    }
+}
+
+/// The window in which the same command or request seen by another layer is the same action.
+const JOIN_SECONDS: i64 = 60;
+
+/// Joins events into actions, one event at a time (see the module docs).
+#[derive(Debug, Default)]
+pub(crate) struct Joiner {
+    pub acts: Vec<ActState>,
+    /// Event seq -> action, for the events later ones refer to.
+    by_seq: HashMap<u64, usize>,
+    /// Hook call id -> action.
+    by_call: HashMap<String, usize>,
+    /// Live process -> (action, programs its image runs).
+    by_pid: HashMap<i64, (usize, Vec<String>)>,
+    /// Actions of the last JOIN_SECONDS, newest last, for joining by command or request.
+    recent: VecDeque<usize>,
+    /// Whether the tracer reported any exec (so a call with none never started).
+    pub traced: bool,
+}
+
+/// What an acting event brings to the joiner.
+pub(crate) struct Arrival<'a> {
+    pub seq: u64,
+    pub ts: Option<DateTime<Utc>>,
+    pub layer: &'static str,
+    pub keys: &'a [String],
+    /// The seq this event names as its own (`via_seq` of an argv-decoded request).
+    pub via: Option<u64>,
+    pub call_id: Option<&'a str>,
+    /// For an exec: pid, parent pid, and the programs it runs (wrappers seen through).
+    pub process: Option<(i64, Option<i64>, Vec<String>)>,
+    /// An exec of a sandbox launcher (`codex-linux-sandbox`, `bwrap`, ...).
+    pub sandbox: bool,
+}
+
+impl Joiner {
+    /// The action an acting event belongs to (joining or starting one).
+    pub fn arrive(&mut self, a: Arrival<'_>) -> usize {
+        self.expire(a.ts);
+        let via = a.via.and_then(|s| self.by_seq.get(&s).copied());
+        let by_process = a.process.as_ref().and_then(|(pid, ppid, progs)| {
+            let linked = |entry: Option<&(usize, Vec<String>)>| {
+                entry
+                    .filter(|(_, theirs)| theirs.iter().any(|p| progs.contains(p)))
+                    .map(|(id, _)| *id)
+            };
+            linked(self.by_pid.get(pid))
+                .or_else(|| ppid.and_then(|pp| linked(self.by_pid.get(&pp))))
+        });
+        // A process of an action whose shell is still running (a subshell forked without an
+        // exec sits between them, so the parent pid is unknown) joins it by command.
+        let live_shell = |id: usize| {
+            a.process.as_ref().is_some_and(|(_, _, progs)| {
+                self.by_pid
+                    .values()
+                    .any(|(aid, theirs)| *aid == id && theirs.iter().any(|p| progs.contains(p)))
+            })
+        };
+        let by_key = || {
+            self.recent.iter().rev().copied().find(|&id| {
+                let s = &self.acts[id];
+                (!s.has_layer(a.layer) || live_shell(id))
+                    && s.keys.iter().any(|k| a.keys.contains(k))
+                    && match (s.ts, a.ts) {
+                        (Some(x), Some(y)) => (y - x).num_seconds().abs() <= JOIN_SECONDS,
+                        _ => true,
+                    }
+            })
+        };
+        let id = match via.or(by_process) {
+            Some(id) => id,
+            None => match by_key() {
+                Some(id) => id,
+                None => {
+                    self.acts.push(ActState {
+                        seq: a.seq,
+                        ts: a.ts,
+                        ..ActState::default()
+                    });
+                    self.recent.push_back(self.acts.len() - 1);
+                    self.acts.len() - 1
+                }
+            },
+        };
+        let st = &mut self.acts[id];
+        st.layers.push((a.layer, a.seq));
+        for k in a.keys {
+            if !st.keys.contains(k) {
+                st.keys.push(k.clone());
+            }
+        }
+        st.sandboxed |= a.sandbox;
+        if let Some((pid, _, progs)) = a.process {
+            self.traced = true;
+            st.last_exec = Some(a.seq);
+            self.by_pid.insert(pid, (id, progs));
+        }
+        if let Some(c) = a.call_id {
+            self.by_call.insert(c.to_string(), id);
+        }
+        self.by_seq.insert(a.seq, id);
+        id
+    }
+
+    /// The action an event that refers to another one (by seq or call id) belongs to.
+    pub fn action_of(&self, seq: Option<u64>, call_id: Option<&str>) -> Option<usize> {
+        seq.and_then(|s| self.by_seq.get(&s).copied())
+            .or_else(|| call_id.and_then(|c| self.by_call.get(c).copied()))
+    }
+
+    /// Records what an event says about an action's outcome. `of` is the event it refers to
+    /// (for an exit, the exec it ends).
+    pub fn evidence(
+        &mut self,
+        id: usize,
+        of: Option<u64>,
+        seq: u64,
+        layer: &'static str,
+        e: Evidence,
+    ) {
+        let Some(st) = self.acts.get_mut(id) else {
+            return;
+        };
+        if layer != "other" && !st.layers.iter().any(|(_, s)| *s == seq) {
+            st.layers.push((layer, seq));
+        }
+        match e {
+            Evidence::Denied(r) => st.denied = Some(r),
+            Evidence::Response(s, err) => st.response = Some((s, err)),
+            Evidence::Result(is_err, text) => st.result = Some((is_err, text)),
+            Evidence::Exit(code) => {
+                let deepest = of.is_some() && of == st.last_exec;
+                if deepest || st.exit.is_none() {
+                    st.exit = Some((of.unwrap_or(seq), code));
+                }
+            }
+        }
+        self.by_seq.insert(seq, id);
+    }
+
+    /// Whether a recent action already has this command or request (a proxied request that
+    /// does is the agent's action, whatever its endpoint).
+    pub fn recent_key(&self, key: &str, now: Option<DateTime<Utc>>) -> bool {
+        self.recent.iter().rev().any(|&id| {
+            let s = &self.acts[id];
+            s.keys.iter().any(|k| k == key)
+                && match (s.ts, now) {
+                    (Some(x), Some(y)) => (y - x).num_seconds().abs() <= JOIN_SECONDS,
+                    _ => true,
+                }
+        })
+    }
+
+    /// A process ended: it no longer links later execs.
+    pub fn process_ended(&mut self, pid: i64) {
+        self.by_pid.remove(&pid);
+    }
+
+    fn expire(&mut self, now: Option<DateTime<Utc>>) {
+        let Some(now) = now else { return };
+        while let Some(&id) = self.recent.front() {
+            match self.acts[id].ts {
+                Some(t) if (now - t).num_seconds() > JOIN_SECONDS => {
+                    self.recent.pop_front();
+                    let st = &mut self.acts[id];
+                    if st.crossing.is_none() && st.destructive.is_none() {
+                        st.keys = Vec::new();
+                    }
+                }
+                _ => break,
+            }
+        }
+    }
+}
+
+/// How a command failed to reach the network: `curl: (7) Failed to connect`, `Could not
+/// resolve host`, `Connection refused`, ...
+pub(crate) fn connection_failure(text: &str) -> bool {
+    let t = text.to_ascii_lowercase();
+    [
+        "curl: (6)",
+        "curl: (7)",
+        "curl: (28)",
+        "failed to connect",
+        "couldn't connect",
+        "could not resolve host",
+        "connection refused",
+        "network is unreachable",
+        "name or service not known",
+        "temporary failure in name resolution",
+    ]
+    .iter()
+    .any(|p| t.contains(p))
+}
+
+/// Text of an agent's result saying its own permission machinery stopped the call.
+pub(crate) fn agent_refusal(text: &str) -> bool {
+    let t = text.to_ascii_lowercase();
+    [
+        "permission to use",
+        "user doesn't want to proceed",
+        "user denied",
+        "rejected by user",
+        "was blocked by",
+        "blocked by policy",
+        "denied by policy",
+        "tool execution denied",
+        "operation not permitted by sandbox",
+        "sandbox denied",
+    ]
+    .iter()
+    .any(|p| t.contains(p))
+}
+
+fn first_line(s: &str) -> String {
+    let l = s
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
+    crate::analyze::truncate(l, 120)
+}
+
+/// The outcome of an action and what decided it.
+pub(crate) fn outcome_of(st: &ActState, traced: bool) -> (Outcome, Option<String>) {
+    if let Some(r) = &st.denied {
+        return (Outcome::DeniedByGuard, Some(r.clone()));
+    }
+    let result_text = st.result.as_ref().map(|(_, t)| t.as_str()).unwrap_or("");
+    if let Some((status, err)) = &st.response {
+        return match (status, err) {
+            (_, Some(e)) if !e.trim().is_empty() && status.is_none_or(|s| s >= 500) => (
+                Outcome::Failed,
+                Some(format!("no response: {}", first_line(e))),
+            ),
+            (Some(s), _) if *s < 400 => (Outcome::Done, Some(format!("HTTP {s}"))),
+            (Some(s), _) => (Outcome::Failed, Some(format!("HTTP {s}"))),
+            (None, _) => (Outcome::Unknown, None),
+        };
+    }
+    if agent_refusal(result_text) {
+        return (
+            Outcome::BlockedByAgent,
+            Some(format!(
+                "the agent's permission check: {}",
+                first_line(result_text)
+            )),
+        );
+    }
+    let unreachable = connection_failure(result_text);
+    let why = |code: Option<i64>| {
+        let mut s = code.map(|c| format!("exit {c}")).unwrap_or_default();
+        if !result_text.trim().is_empty() {
+            if !s.is_empty() {
+                s.push_str(": ");
+            }
+            s.push_str(&first_line(result_text));
+        }
+        s
+    };
+    if let Some((_, code)) = st.exit {
+        return match code {
+            Some(0) if !unreachable => (Outcome::Done, Some("exit 0".into())),
+            None => (
+                Outcome::Unknown,
+                Some("ended without an exit status".into()),
+            ),
+            Some(c) => {
+                if st.sandboxed && (unreachable || c == 7 || c == 6) {
+                    (
+                        Outcome::BlockedByAgent,
+                        Some(format!(
+                            "the agent's sandbox kept it off the network ({})",
+                            why(Some(c))
+                        )),
+                    )
+                } else {
+                    (Outcome::Failed, Some(why(Some(c))))
+                }
+            }
+        };
+    }
+    if let Some((is_err, _)) = &st.result {
+        if unreachable {
+            let who = if st.sandboxed {
+                return (
+                    Outcome::BlockedByAgent,
+                    Some(format!("the agent's sandbox: {}", first_line(result_text))),
+                );
+            } else {
+                first_line(result_text)
+            };
+            return (Outcome::Failed, Some(who));
+        }
+        if *is_err {
+            return (Outcome::Failed, Some(why(None)));
+        }
+        return (Outcome::Done, Some("the agent reported its result".into()));
+    }
+    let hook_only = st.layers.iter().all(|(l, _)| *l == "hook");
+    if hook_only && traced {
+        return (
+            Outcome::NeverStarted,
+            Some("the hook saw the call; the tracer saw nothing run and no result came".into()),
+        );
+    }
+    (Outcome::Unknown, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(k: &[&str]) -> Vec<String> {
+        k.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn arrive(
+        j: &mut Joiner,
+        seq: u64,
+        layer: &'static str,
+        k: &[String],
+        process: Option<(i64, Option<i64>, Vec<String>)>,
+    ) -> usize {
+        j.arrive(Arrival {
+            seq,
+            ts: None,
+            layer,
+            keys: k,
+            via: None,
+            call_id: None,
+            process,
+            sandbox: false,
+        })
+    }
+
+    /// Rows: (what arrives, the action it must join: an earlier row's index, or None for new).
+    #[test]
+    fn layers_join_into_actions() {
+        let curl = keys(&["cmd curl -X POST https://h/graphql"]);
+        let progs = |p: &[&str]| p.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let mut j = Joiner::default();
+        // 0: the hook's call
+        let call = arrive(&mut j, 1, "hook", &curl, None);
+        // 1: the harness's process setup (not related by pid to anything yet): joins by command
+        let setup = arrive(
+            &mut j,
+            2,
+            "exec",
+            &curl,
+            Some((100, Some(1), progs(&["curl"]))),
+        );
+        assert_eq!(setup, call);
+        // 2: the sandbox, same pid after execve: joins by process (the layer is already there)
+        let sandbox = arrive(
+            &mut j,
+            3,
+            "exec",
+            &curl,
+            Some((100, Some(1), progs(&["curl"]))),
+        );
+        assert_eq!(sandbox, call);
+        // 3: bwrap's child, the shell, the real program: join by parent
+        assert_eq!(
+            arrive(
+                &mut j,
+                4,
+                "exec",
+                &curl,
+                Some((101, Some(100), progs(&["curl"])))
+            ),
+            call
+        );
+        assert_eq!(
+            arrive(
+                &mut j,
+                5,
+                "exec",
+                &curl,
+                Some((101, Some(100), progs(&["curl"])))
+            ),
+            call
+        );
+        // a process under a forked subshell (its parent never exec'd, so unknown) while the
+        // action's shell runs: joins by command
+        assert_eq!(
+            arrive(
+                &mut j,
+                6,
+                "exec",
+                &curl,
+                Some((103, Some(102), progs(&["curl"])))
+            ),
+            call
+        );
+        j.process_ended(100);
+        j.process_ended(101);
+        j.process_ended(103);
+        // 4: the same command run again later by another process: a new action
+        let again = arrive(
+            &mut j,
+            9,
+            "exec",
+            &curl,
+            Some((300, Some(1), progs(&["curl"]))),
+        );
+        assert_ne!(again, call);
+        // 5: an unrelated child of the agent: a new action
+        let other = arrive(
+            &mut j,
+            10,
+            "exec",
+            &keys(&["cmd ls"]),
+            Some((301, Some(1), progs(&["ls"]))),
+        );
+        assert_ne!(other, call);
+        assert_ne!(other, again);
+        // 6: the hook's next call of the same command: joins the exec that has no hook yet
+        let call2 = arrive(&mut j, 11, "hook", &curl, None);
+        assert_eq!(call2, again);
+        // 7: a second hook call of the same command: a new action
+        let call3 = arrive(&mut j, 12, "hook", &curl, None);
+        assert_ne!(call3, call2);
+        // 8: an argv-decoded request names its exec
+        let req = j.arrive(Arrival {
+            seq: 13,
+            ts: None,
+            layer: "api-argv",
+            keys: &keys(&["api POST h/graphql"]),
+            via: Some(5),
+            call_id: None,
+            process: None,
+            sandbox: false,
+        });
+        assert_eq!(req, call);
+    }
+
+    #[test]
+    fn outcomes() {
+        let st = |f: &dyn Fn(&mut ActState)| {
+            let mut s = ActState::default();
+            s.layers.push(("hook", 1));
+            f(&mut s);
+            outcome_of(&s, true).0
+        };
+        let curl7 = "curl: (7) Failed to connect to 127.0.0.1 port 45241 after 0 ms: Couldn't connect to server";
+        type Row = (&'static str, Outcome, Box<dyn Fn(&mut ActState)>);
+        let table: Vec<Row> = vec![
+            (
+                "denied",
+                Outcome::DeniedByGuard,
+                Box::new(|s| s.denied = Some("guard".into())),
+            ),
+            (
+                "http 200",
+                Outcome::Done,
+                Box::new(|s| s.response = Some((Some(200), None))),
+            ),
+            (
+                "http 500",
+                Outcome::Failed,
+                Box::new(|s| s.response = Some((Some(500), None))),
+            ),
+            (
+                "no upstream",
+                Outcome::Failed,
+                Box::new(|s| s.response = Some((Some(502), Some("connection refused".into())))),
+            ),
+            (
+                "exit 0",
+                Outcome::Done,
+                Box::new(|s| s.exit = Some((2, Some(0)))),
+            ),
+            (
+                "exit 1",
+                Outcome::Failed,
+                Box::new(|s| s.exit = Some((2, Some(1)))),
+            ),
+            (
+                "curl 7 in the sandbox",
+                Outcome::BlockedByAgent,
+                Box::new(move |s| {
+                    s.sandboxed = true;
+                    s.exit = Some((2, Some(7)));
+                    s.result = Some((false, curl7.into()));
+                }),
+            ),
+            (
+                "curl 7 outside a sandbox",
+                Outcome::Failed,
+                Box::new(move |s| {
+                    s.exit = Some((2, Some(7)));
+                    s.result = Some((false, curl7.into()));
+                }),
+            ),
+            (
+                "hooks only, curl 7",
+                Outcome::Failed,
+                Box::new(move |s| s.result = Some((false, curl7.into()))),
+            ),
+            (
+                "hooks only, fine",
+                Outcome::Done,
+                Box::new(|s| s.result = Some((false, "{\"data\":{}}".into()))),
+            ),
+            (
+                "hooks only, error",
+                Outcome::Failed,
+                Box::new(|s| s.result = Some((true, "boom".into()))),
+            ),
+            (
+                "permission prompt",
+                Outcome::BlockedByAgent,
+                Box::new(|s| {
+                    s.result = Some((
+                        true,
+                        "The user doesn't want to proceed with this tool use.".into(),
+                    ))
+                }),
+            ),
+            ("nothing ran", Outcome::NeverStarted, Box::new(|_| {})),
+        ];
+        for (name, want, f) in table {
+            assert_eq!(st(f.as_ref()), want, "{name}");
+        }
+        // Without a tracer, a call with no result is unknown, not "never started".
+        let mut s = ActState::default();
+        s.layers.push(("hook", 1));
+        assert_eq!(outcome_of(&s, false).0, Outcome::Unknown);
+    }
+}
