@@ -1,56 +1,50 @@
-//! Findings for a session: the policy-aware analysis (`flightlog_analysis::analyze`) when the
-//! session fits in memory, else what the capture layers recorded
-//! ([`crate::findings::recorded`], which streams).
+//! Findings for a session: the policy-aware analysis (`flightlog_analysis::Analyzer`), folded
+//! over the session as it streams from the store, so a session of any size gets the same
+//! analysis as `flightlog report`.
 
 use std::path::Path;
 
-use flightlog_analysis::{Analysis, Policy, analyze};
+use flightlog_analysis::{Analysis, Analyzer, Policy};
 use flightlog_formats::Store;
 
 use crate::ViewerError;
-use crate::findings::recorded;
 use crate::state::{
     CauseChain, CauseStep, CrossingInfo, DestructiveInfo, Findings, FindingsSource, SecretOrigin,
 };
 
-/// Sessions up to this many events get the full analysis (it holds every event in memory).
-pub const ANALYZE_LIMIT: u64 = 200_000;
-
-/// Computes the findings of a session.
+/// Computes the findings of a session. A policy that does not load leaves the built-in one in
+/// force, and the findings say so.
 pub fn findings(
     store: &Store,
     session: &str,
     home: Option<String>,
     policy: Option<&Path>,
 ) -> Result<Findings, ViewerError> {
-    let (count, _) = store.head(session)?;
-    if count > ANALYZE_LIMIT {
-        let mut f = recorded(store, session, home)?;
-        f.note = Some(format!(
-            "{count} events: markers come from the environments recorded on each event \
-             (the policy analysis runs on sessions of up to {ANALYZE_LIMIT} events)"
-        ));
-        return Ok(f);
-    }
-    let policy = match Policy::load(policy) {
-        Ok(p) => p,
-        Err(e) => {
-            let mut f = recorded(store, session, home)?;
-            f.note = Some(format!(
-                "policy not loaded ({e}); markers from recorded environments"
-            ));
-            return Ok(f);
-        }
+    let (policy, note) = match Policy::load(policy) {
+        Ok(p) => (p, None),
+        Err(e) => (
+            Policy::default(),
+            Some(format!(
+                "policy not loaded ({e}); the built-in policy applies"
+            )),
+        ),
     };
-    let mut events = Vec::with_capacity(count as usize);
+    let mut fold = Analyzer::new(&policy);
+    let mut unreadable = 0u64;
     store.for_each_event(session, |s| {
-        if let Ok(e) = s.event() {
-            events.push(e);
+        match s.event() {
+            Ok(e) => fold.push(&e),
+            Err(_) => unreadable += 1,
         }
         true
     })?;
-    let a = analyze(&events, &policy);
-    Ok(from_analysis(a, home))
+    let mut f = from_analysis(fold.finish(), home);
+    f.note = match (note, unreadable) {
+        (n, 0) => n,
+        (Some(n), u) => Some(format!("{n}; {u} unreadable event(s) left out")),
+        (None, u) => Some(format!("{u} unreadable event(s) left out of the analysis")),
+    };
+    Ok(f)
 }
 
 fn sev(s: &flightlog_analysis::Severity) -> String {

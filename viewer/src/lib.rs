@@ -21,7 +21,6 @@ use std::path::{Path, PathBuf};
 pub mod action;
 pub mod analysis;
 pub mod app;
-pub mod findings;
 pub mod headless;
 pub mod keymap;
 pub mod layout;

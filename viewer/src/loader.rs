@@ -4,7 +4,7 @@
 //! synchronous and returns data; `app.rs` runs them on worker threads.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use flightlog_formats::keys::{key_dir_for, trusted_public_keys};
@@ -518,13 +518,6 @@ pub fn verify(store: &Store, db: &Path, session: &str) -> VerifyState {
 /// Seqs of the session's events, oldest first (helper for tests and benches).
 pub fn count(store: &Store, session: &str) -> Result<u64, ViewerError> {
     Ok(store.head(session)?.0)
-}
-
-/// Collects fingerprints in a `redactions` list.
-pub(crate) fn redaction_fps(ev: &Event) -> Vec<String> {
-    let mut v: Vec<String> = ev.redactions.iter().map(|r| r.fp.clone()).collect();
-    let set: BTreeSet<String> = v.drain(..).collect();
-    set.into_iter().collect()
 }
 
 #[cfg(test)]

@@ -235,8 +235,6 @@ pub enum FindingsSource {
     /// Not computed yet.
     #[default]
     Pending,
-    /// The environments the capture layers recorded on each event (no policy applied).
-    Recorded,
     /// The analysis under the policy.
     Analysis,
 }

@@ -70,41 +70,6 @@ fn opens_at_the_first_event_with_findings_and_verification() {
 }
 
 #[test]
-fn recorded_findings_work_without_a_policy() {
-    let f = common::incident();
-    let store = flightlog_formats::Store::open_read_only(&f.db).unwrap();
-    let r = flightlog_viewer::findings::recorded(&store, common::SESSION, None).unwrap();
-    assert_eq!(r.source, FindingsSource::Recorded);
-    assert_eq!(r.home_env.as_deref(), Some("staging"));
-    assert_eq!(r.crossings.keys().copied().collect::<Vec<_>>(), vec![9, 10]);
-    let ev = &r.crossings[&9].evidence;
-    assert!(
-        ev.iter().any(|e| e == "host: backboard.railway.app"),
-        "{ev:?}"
-    );
-    assert!(
-        ev.iter()
-            .any(|e| e.contains("first seen at seq 7 in ops/old-migration.env:3")),
-        "{ev:?}"
-    );
-    assert!(r.destructive.contains_key(&10));
-    let chain = r.chain.as_ref().unwrap();
-    let roles: Vec<&str> = chain.steps.iter().map(|s| s.role.as_str()).collect();
-    assert_eq!(
-        roles,
-        [
-            "error",
-            "secret_read",
-            "secret_use",
-            "crossing",
-            "destructive"
-        ]
-    );
-    assert_eq!(chain.from_seq, 4);
-    assert!((chain.seconds - 8.5).abs() < 1e-9, "{}", chain.seconds);
-}
-
-#[test]
 fn steps_stay_in_bounds() {
     let f = common::incident();
     let mut h = open(&f, (80, 24));

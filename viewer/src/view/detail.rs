@@ -189,12 +189,6 @@ fn banners(state: &State, e: &IndexEntry, out: &mut Vec<Line<'static>>) {
                 Style::new().fg(Color::LightRed),
             ));
         }
-        if state.findings.source == FindingsSource::Recorded {
-            out.push(Line::styled(
-                "  (from the environment recorded on the event; no policy applied)",
-                Style::new().fg(Color::DarkGray),
-            ));
-        }
         out.push(Line::raw(""));
     }
     if let Some(d) = state.findings.destructive.get(&e.seq) {
@@ -531,7 +525,7 @@ fn chain_lines(state: &State) -> Vec<Line<'static>> {
             out.push(Line::styled("analysing…", Style::new().fg(Color::DarkGray)));
             return out;
         }
-        FindingsSource::Recorded | FindingsSource::Analysis => {}
+        FindingsSource::Analysis => {}
     }
     out.push(Line::from(format!(
         "{} crossing(s) · {} destructive · {} secret use(s) · {} error(s)",
