@@ -39,6 +39,9 @@ enum Command {
     /// Take one agent hook payload on stdin, record it, answer in the agent's protocol; or
     /// `hook install <agent>` to write the agent's hook configuration.
     Hook(cmd::hook::Args),
+    /// Will agent sessions here be recorded? Each agent's hooks, trust and review; ptrace; the
+    /// store and its keys; and the command that fixes what is not.
+    Doctor(cmd::doctor::Args),
     /// Import agent transcripts, terminal recordings or flightlog exports.
     Import(cmd::import::Args),
     /// List sessions.
@@ -80,6 +83,7 @@ fn main() -> ExitCode {
         Command::Demo(a) => cmd::demo::run(&ctx, a),
         Command::Record(a) => cmd::record::run(&ctx, a),
         Command::Hook(a) => cmd::hook::run(&ctx, a),
+        Command::Doctor(a) => cmd::doctor::run(&ctx, a),
         Command::Import(a) => cmd::import::run(&ctx, a),
         Command::Sessions(a) => cmd::sessions::run(&ctx, a),
         Command::Show(a) => cmd::show::run(&ctx, a),

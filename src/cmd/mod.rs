@@ -3,6 +3,7 @@
 pub mod checkpoint;
 pub mod completions;
 pub mod demo;
+pub mod doctor;
 pub mod export;
 pub mod hook;
 pub mod import;

@@ -74,7 +74,11 @@ impl Machine {
             .current_dir(&project)
             .status();
         assert!(git.is_ok_and(|s| s.success()), "git init");
-        let mut path = OsString::from(agent.parent().unwrap());
+        // Only the agent under test is on PATH (doctor looks at every agent there).
+        let bin_dir = root.join("bin");
+        std::fs::create_dir_all(&bin_dir).unwrap();
+        std::os::unix::fs::symlink(agent, bin_dir.join(agent.file_name().unwrap())).unwrap();
+        let mut path = OsString::from(&bin_dir);
         path.push(":");
         path.push(std::env::var_os("PATH").unwrap_or_default());
         Machine {
@@ -105,6 +109,21 @@ impl Machine {
 
     fn flightlog(&self, args: &[&str]) -> Output {
         self.command(bin()).args(args).output().unwrap()
+    }
+
+    /// `flightlog doctor --json`: its exit code and its entry for `agent`.
+    fn doctor(&self, agent: &str) -> (Option<i32>, serde_json::Value, serde_json::Value) {
+        let out = self.flightlog(&["doctor", "--json"]);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("doctor --json: {e}: {}", text(&out)));
+        let entry = v["agents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["agent"] == agent)
+            .cloned()
+            .unwrap();
+        (out.status.code(), entry, v)
     }
 
     /// The store at its default place under this home.
@@ -236,6 +255,15 @@ fn codex_project_install_asks_for_the_trust_decision_then_records() {
         last.contains("until you trust this project") && last.contains("--trust"),
         "{said}"
     );
+    let (code, codex_entry, _) = m.doctor("codex");
+    assert_eq!(code, Some(1), "{codex_entry:#}");
+    assert_eq!(codex_entry["recorded"], false, "{codex_entry:#}");
+    assert!(
+        codex_entry["fix"]
+            .as_str()
+            .is_some_and(|f| f.contains("Trust and continue")),
+        "{codex_entry:#}"
+    );
     // The user's decision, recorded as Codex records it.
     std::fs::write(
         codex_home.join("config.toml"),
@@ -250,6 +278,21 @@ fn codex_project_install_asks_for_the_trust_decision_then_records() {
     assert_eq!(out.status.code(), Some(0), "{said}");
     assert!(said.contains("registered Codex's review"), "{said}");
     m.run_until_recorded(codex_exec(&m, &codex), "codex", Duration::from_secs(90));
+    let (code, codex_entry, all) = m.doctor("codex");
+    assert_eq!(codex_entry["recorded"], true, "{codex_entry:#}");
+    assert!(
+        codex_entry["version"]
+            .as_str()
+            .is_some_and(|v| v.contains("0.")),
+        "{codex_entry:#}"
+    );
+    // Everything else here is healthy too, unless this machine forbids ptrace.
+    let want = if all["ptrace"]["allowed"] == true {
+        0
+    } else {
+        1
+    };
+    assert_eq!(code, Some(want), "{all:#}");
 }
 
 fn gemini_run(m: &Machine, gemini: &Path) -> Command {
@@ -287,12 +330,22 @@ fn gemini_project_install_asks_for_folder_trust_then_records() {
         last.contains("until you trust this folder") && last.contains("/permissions trust"),
         "{said}"
     );
+    let (code, entry, _) = m.doctor("gemini");
+    assert_eq!(code, Some(1), "{entry:#}");
+    assert_eq!(entry["recorded"], false, "{entry:#}");
+    assert!(
+        entry["fix"]
+            .as_str()
+            .is_some_and(|f| f.contains("/permissions trust")),
+        "{entry:#}"
+    );
     // The user's decision, recorded as Gemini records it.
     std::fs::write(
         m.home.join("g/.gemini/trustedFolders.json"),
         format!("{{\"{}\": \"TRUST_FOLDER\"}}", m.project.display()),
     )
     .unwrap();
+    assert_eq!(m.doctor("gemini").1["recorded"], true);
     let out = m.flightlog(&["hook", "install", "gemini", "--project"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     m.run_until_recorded(gemini_run(&m, &gemini), "gemini", Duration::from_secs(90));

@@ -36,6 +36,24 @@ use serde_json::json;
 use super::judge::Judge;
 use super::writer::{FollowUp, Sink};
 
+/// Whether this process may trace a child as `record` does (`PTRACE_SEIZE` on a child it
+/// started): Err with the reason when it may not (a container without CAP_SYS_PTRACE, seccomp,
+/// Yama's `ptrace_scope` 3).
+pub fn ptrace_allowed() -> Result<(), String> {
+    let mut child = std::process::Command::new("sleep")
+        .arg("5")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start a child to probe with: {e}"))?;
+    let pid = Pid::from_raw(child.id() as i32);
+    let r = ptrace::seize(pid, Options::PTRACE_O_EXITKILL);
+    let _ = child.kill();
+    let _ = child.wait();
+    r.map_err(|e| format!("PTRACE_SEIZE of a child fails with {e}"))
+}
+
 /// How the agent's standard streams are connected.
 pub enum Stdio {
     /// A PTY slave for stdin, stdout and stderr; the child gets its own session.
