@@ -58,6 +58,8 @@ enum Command {
     Export(cmd::export::Args),
     /// Validate a policy, or replay a session against one.
     Policy(cmd::policy::Args),
+    /// List the destructive-action rules, or explain why a command is or is not destructive.
+    Catalogue(cmd::catalogue::Args),
     /// Write a signed checkpoint over every session now (and optionally copy it elsewhere).
     Checkpoint(cmd::checkpoint::Args),
     /// Print shell completions (bash, zsh, fish, elvish, powershell).
@@ -92,6 +94,7 @@ fn main() -> ExitCode {
         Command::Verify(a) => cmd::verify::run(&ctx, a),
         Command::Export(a) => cmd::export::run(&ctx, a),
         Command::Policy(a) => cmd::policy::run(&ctx, a),
+        Command::Catalogue(a) => cmd::catalogue::run(&ctx, a),
         Command::Checkpoint(a) => cmd::checkpoint::run(&ctx, a),
         Command::Completions(a) => cmd::completions::completions(a),
         Command::Man(a) => cmd::completions::man(a),

@@ -182,6 +182,101 @@ pub struct Rule {
     groups: Vec<Group>,
 }
 
+impl Rule {
+    /// What the rule matches, one line per matcher group, for people (`catalogue list`).
+    pub fn matchers(&self) -> Vec<String> {
+        self.groups.iter().map(Group::describe).collect()
+    }
+}
+
+impl Group {
+    fn describe(&self) -> String {
+        let r = &self.raw;
+        let mut parts: Vec<String> = Vec::new();
+        if !r.program.is_empty() {
+            let mut p = r.program.join("|");
+            if !r.words.is_empty() {
+                p.push(' ');
+                p.push_str(&r.words.join(" "));
+            }
+            parts.push(p);
+        }
+        if r.anchored {
+            parts.push("(words first)".into());
+        }
+        if !r.flags_all.is_empty() {
+            parts.push(format!("with {}", r.flags_all.join(" and ")));
+        }
+        if !r.flags_any.is_empty() {
+            parts.push(format!("with any of {}", r.flags_any.join(", ")));
+        }
+        if !r.flags_none.is_empty() {
+            parts.push(format!("without {}", r.flags_none.join(", ")));
+        }
+        for a in &r.arg_any {
+            parts.push(format!("an argument matching /{a}/"));
+        }
+        if r.outside_worktree {
+            parts.push("on a path outside the work tree".into());
+        }
+        if let Some(q) = &r.sql {
+            parts.push(format!("SQL /{q}/"));
+        }
+        if let Some(q) = &r.sql_not {
+            parts.push(format!("not /{q}/"));
+        }
+        if !r.graphql.is_empty() {
+            parts.push(format!("GraphQL mutation {}", r.graphql.join("|")));
+        }
+        if !r.http_method.is_empty() {
+            parts.push(format!("HTTP {}", r.http_method.join("|")));
+        }
+        if !r.http_host.is_empty() {
+            parts.push(format!("to {}", r.http_host.join("|")));
+        }
+        if !r.http_path.is_empty() {
+            parts.push(format!("path {}", r.http_path.join("|")));
+        }
+        for u in &r.url_any {
+            parts.push(format!("URL /{u}/"));
+        }
+        if !r.aws_action.is_empty() {
+            parts.push(format!("AWS action {}", r.aws_action.join("|")));
+        }
+        for b in &r.body_all {
+            parts.push(format!("body /{b}/"));
+        }
+        if !r.tool.is_empty() {
+            parts.push(format!("agent tool {}", r.tool.join("|")));
+        }
+        parts.join(" ")
+    }
+}
+
+/// One simple command seen in a line, for [`Catalogue::explain_line`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Seen {
+    pub argv: Vec<String>,
+    /// Wrappers and interpreters it was seen through, outermost first.
+    pub via: Vec<String>,
+    /// Rules that matched this command itself (its program, SQL or HTTP request).
+    pub matched: Vec<String>,
+    /// Rules about this program that were tried and did not match.
+    pub not_matched: Vec<String>,
+}
+
+/// Why a command line is or is not destructive.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Explanation {
+    pub line: String,
+    pub destructive: bool,
+    /// The most severe match decides.
+    pub rule: Option<String>,
+    pub severity: Option<Severity>,
+    pub matches: Vec<Match>,
+    pub commands: Vec<Seen>,
+}
+
 /// Where a command runs, for rules about the work tree.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WorkTree {
@@ -417,6 +512,66 @@ impl Catalogue {
         }
         dedup(&mut out);
         out
+    }
+
+    /// Why a command line is or is not destructive: every match with the wrappers and
+    /// interpreters it was seen through, and every simple command seen with the rules tried on
+    /// it. The verdict is [`Catalogue::match_line`]'s.
+    pub fn explain_line(&self, line: &str, wt: &WorkTree) -> Explanation {
+        let matches = self.match_line(line, wt);
+        let mut commands = Vec::new();
+        let mut wt = wt.clone();
+        for c in shell::split(line) {
+            if c.program() == "cd" {
+                wt.cwd = Some(resolve_cd(&wt, c.argv.get(1).map(String::as_str)));
+                continue;
+            }
+            self.explain_simple(&c, &wt, &mut commands);
+        }
+        Explanation {
+            line: line.to_string(),
+            destructive: !matches.is_empty(),
+            rule: matches.first().map(|m| m.rule.clone()),
+            severity: matches.first().map(|m| m.severity),
+            matches,
+            commands,
+        }
+    }
+
+    fn explain_simple(&self, c: &SimpleCommand, wt: &WorkTree, out: &mut Vec<Seen>) {
+        if c.argv.is_empty() {
+            return;
+        }
+        let own: Vec<String> = self
+            .match_simple(c, wt)
+            .into_iter()
+            .filter(|m| m.via == c.wrappers)
+            .map(|m| m.rule)
+            .collect();
+        let prog = c.program();
+        let not_matched = self
+            .command_candidates(c)
+            .into_iter()
+            .filter(|&i| {
+                self.rules[i].groups.iter().any(|g| {
+                    g.raw
+                        .program
+                        .iter()
+                        .any(|p| glob::matches(p, prog) || glob::matches(p, &c.argv[0]))
+                })
+            })
+            .map(|i| self.rules[i].id.clone())
+            .filter(|id| !own.contains(id))
+            .collect();
+        out.push(Seen {
+            argv: c.argv.clone(),
+            via: c.wrappers.clone(),
+            matched: own,
+            not_matched,
+        });
+        for inner in crate::interp::commands(c) {
+            self.explain_simple(&inner, wt, out);
+        }
     }
 
     /// Rules matching one SQL statement.

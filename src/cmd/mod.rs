@@ -1,5 +1,6 @@
 //! One module per command. Each has `Args` (clap) and `run(&Ctx, Args) -> Result<ExitCode>`.
 
+pub mod catalogue;
 pub mod checkpoint;
 pub mod completions;
 pub mod demo;

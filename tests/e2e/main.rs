@@ -13,6 +13,7 @@
 //! - `verifier`: the auditor's standard-library verifier: fixtures, keys, RFC 8032 and 6962 vectors
 //! - `fixtures_verify`: every valid and tampered session fixture through `flightlog verify`
 //! - `cli`: completions, the manual, store paths and verify targets people get wrong
+//! - `catalogue`: `catalogue list` and `catalogue explain` on every row of the command table
 //! - `checkpoints`: the policy's anchor command, and verify against an anchored checkpoint
 //! - `crash`, `reliability`, `secrets`: kill -9, concurrency, fail modes, hostile input, no secret in any file
 //!
@@ -22,6 +23,7 @@
 // Test helpers outside #[test] functions unwrap too: a failure is a failed test.
 #![allow(clippy::unwrap_used)]
 
+mod catalogue;
 mod checkpoints;
 mod cli;
 mod common;
