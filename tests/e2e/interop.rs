@@ -193,6 +193,74 @@ fn imports_asciicast_v2_and_v3() {
     assert_eq!(end.data["t_ms"], 2635);
 }
 
+#[test]
+fn asciicast_header_fields_and_markers_round_trip_and_v1_is_imported() {
+    let d = tempfile::tempdir().unwrap();
+    let db = d.path().join("db/flightlog.db");
+    let cast = d.path().join("in.cast");
+    let header = serde_json::json!({"version": 3, "term": {"cols": 100, "rows": 30, "type": "xterm-256color",
+        "theme": {"fg": "#d0d0d0", "bg": "#212121", "palette": "#151515:#ac4142:#7e8e50:#e5b567:#6c99bb:#9f4e85:#7dd6cf:#d0d0d0:#505050:#ac4142:#7e8e50:#e5b567:#6c99bb:#9f4e85:#7dd6cf:#f5f5f5"}},
+        "timestamp": 1504467315, "idle_time_limit": 2.5, "command": "/bin/bash -l", "env": {"SHELL": "/bin/bash"}});
+    std::fs::write(
+        &cast,
+        format!("{header}\n[0.25,\"o\",\"Hello\\r\\n\"]\n[1.0,\"m\",\"chapter 1\"]\n[0.5,\"o\",\"bye\"]\n"),
+    )
+    .unwrap();
+    let id = ok(&fl(
+        &db,
+        None,
+        &["import", "asciicast", cast.to_str().unwrap()],
+    ));
+    let out = d.path().join("out.cast");
+    ok(&fl(
+        &db,
+        None,
+        &[
+            "export",
+            id.trim(),
+            "--format",
+            "asciicast",
+            "-o",
+            out.to_str().unwrap(),
+        ],
+    ));
+    let text = std::fs::read_to_string(&out).unwrap();
+    let mut lines = text.lines();
+    let h: Value = serde_json::from_str(lines.next().unwrap()).unwrap();
+    assert_eq!(h["term"], header["term"], "{h}");
+    for k in ["idle_time_limit", "command", "env"] {
+        assert_eq!(h[k], header[k], "{k}: {h}");
+    }
+    let cast_events: Vec<Value> = lines.map(|l| serde_json::from_str(l).unwrap()).collect();
+    let marker: Vec<&Value> = cast_events.iter().filter(|e| e[1] == "m").collect();
+    assert_eq!(marker.len(), 1, "{text}");
+    assert_eq!(marker[0][2], "chapter 1");
+    // v1: one JSON document, imported by name.
+    let v1 = d.path().join("v1.json");
+    std::fs::write(
+        &v1,
+        "{\n  \"version\": 1,\n  \"width\": 80,\n  \"height\": 24,\n  \"duration\": 1.5,\n  \"command\": \"/bin/zsh\",\n  \"title\": \"demo\",\n  \"env\": {\"TERM\": \"xterm\", \"SHELL\": \"/bin/zsh\"},\n  \"stdout\": [[0.5, \"ls\\r\\n\"], [1.0, \"done\"]]\n}\n",
+    )
+    .unwrap();
+    let id = ok(&fl(
+        &db,
+        None,
+        &["import", "asciicast", v1.to_str().unwrap()],
+    ));
+    let evs = events(&db, id.trim());
+    let term: Vec<&Event> = evs.iter().filter(|e| e.kind == Kind::Terminal).collect();
+    assert_eq!(term.len(), 2);
+    assert_eq!(term[1].data["t_ms"], 1500);
+    assert_eq!(evs[0].data["asciicast_version"], 1);
+    assert_eq!(evs[0].data["command"], "/bin/zsh");
+    // Neither v1 nor v2/v3: refused, naming what it expected.
+    let bad = d.path().join("bad.cast");
+    std::fs::write(&bad, "not a cast\n").unwrap();
+    let o = fl(&db, None, &["import", "asciicast", bad.to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("asciicast v2 or v3 header"));
+}
+
 const POLICY: &str = r#"home = "staging"
 
 [environments.production]

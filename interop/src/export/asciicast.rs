@@ -28,11 +28,15 @@ fn lines_ticking(records: &[Record], findings: &[Finding], ticker: &mut Ticker<'
         .find(|r| r.event.kind == Kind::SessionStart)
         .map(|r| r.event.data.clone())
         .unwrap_or(Value::Null);
-    let (mut cols, mut rows) = (
-        start_data.pointer("/term/cols").and_then(Value::as_u64),
-        start_data.pointer("/term/rows").and_then(Value::as_u64),
-    );
-    if cols.is_none() {
+    // A pty that reported 0x0 (no terminal) has no size: players need one.
+    let size = |k: &str| {
+        start_data
+            .pointer(&format!("/term/{k}"))
+            .and_then(Value::as_u64)
+            .filter(|n| *n > 0)
+    };
+    let (mut cols, mut rows) = (size("cols"), size("rows"));
+    if cols.is_none() || rows.is_none() {
         // The first resize before any output gives the initial size.
         for r in records {
             let d = &r.event.data;
@@ -40,8 +44,8 @@ fn lines_ticking(records: &[Record], findings: &[Finding], ticker: &mut Ticker<'
                 if s(d, "stream") == Some("r")
                     && let Some((c, rr)) = s(d, "data").and_then(|x| x.split_once('x'))
                 {
-                    cols = c.trim().parse().ok();
-                    rows = rr.trim().parse().ok();
+                    cols = c.trim().parse().ok().filter(|n: &u64| *n > 0);
+                    rows = rr.trim().parse().ok().filter(|n: &u64| *n > 0);
                 }
                 break;
             }
@@ -58,11 +62,22 @@ fn lines_ticking(records: &[Record], findings: &[Finding], ticker: &mut Ticker<'
     if let Some(t) = start_data.pointer("/term/type").and_then(Value::as_str) {
         header["term"]["type"] = json!(t);
     }
-    if let Some(argv) = start_data.get("argv").and_then(Value::as_array) {
+    if let Some(theme) = start_data.pointer("/term/theme").filter(|t| t.is_object()) {
+        header["term"]["theme"] = theme.clone();
+    }
+    if let Some(c) = start_data.get("command").and_then(Value::as_str) {
+        header["command"] = json!(c);
+    } else if let Some(argv) = start_data.get("argv").and_then(Value::as_array) {
         let cmd: Vec<&str> = argv.iter().filter_map(Value::as_str).collect();
         if !cmd.is_empty() {
             header["command"] = json!(cmd.join(" "));
         }
+    }
+    if let Some(limit) = start_data.get("idle_time_limit").filter(|v| v.is_number()) {
+        header["idle_time_limit"] = limit.clone();
+    }
+    if let Some(env) = start_data.get("env").filter(|v| v.is_object()) {
+        header["env"] = env.clone();
     }
     let mut out = vec![header.to_string()];
     // Absolute times in ms; written as differences of rounded absolutes (error diffusion).
@@ -94,7 +109,7 @@ fn lines_ticking(records: &[Record], findings: &[Finding], ticker: &mut Ticker<'
         let at = d
             .get("t_ms")
             .and_then(Value::as_i64)
-            .filter(|_| e.kind == Kind::Terminal)
+            .filter(|_| e.kind == Kind::Terminal || s(d, "marker").is_some())
             .unwrap_or_else(|| rel_ms(r));
         if e.kind == Kind::Terminal {
             let code = match s(d, "stream") {
@@ -103,6 +118,12 @@ fn lines_ticking(records: &[Record], findings: &[Finding], ticker: &mut Ticker<'
                 _ => "o",
             };
             push(&mut out, at, code, s(d, "data").unwrap_or(""));
+        }
+        // A marker of an imported cast goes back out as a marker.
+        if e.kind == Kind::Note
+            && let Some(label) = s(d, "marker")
+        {
+            push(&mut out, at, "m", label);
         }
         for f in by_seq.at(e.seq) {
             let label = format!(
@@ -145,4 +166,39 @@ pub fn write_with_progress(
     out.flush().map_err(|e| crate::Error::io("<output>", e))?;
     ticker.finish();
     Ok(ls.len().saturating_sub(1) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use flightlog_formats::Kind;
+    use serde_json::{Value, json};
+
+    use super::lines;
+    use crate::export::test_data::record;
+
+    #[test]
+    fn a_pty_of_zero_size_gets_a_size_players_accept() {
+        for (term, resize, want) in [
+            (json!({"cols": 0, "rows": 0}), None, (80, 24)),
+            (json!({"cols": 0, "rows": 0}), Some("120x40"), (120, 40)),
+            (json!({"cols": 0, "rows": 0}), Some("0x0"), (80, 24)),
+            (json!({"cols": 132, "rows": 43}), None, (132, 43)),
+        ] {
+            let mut records = vec![record(0, Kind::SessionStart, json!({"term": term}))];
+            if let Some(r) = resize {
+                records.push(record(1, Kind::Terminal, json!({"stream": "r", "data": r})));
+            }
+            records.push(record(
+                2,
+                Kind::Terminal,
+                json!({"stream": "o", "data": "x"}),
+            ));
+            let h: Value = serde_json::from_str(&lines(&records, &[])[0]).unwrap();
+            assert_eq!(
+                (h["term"]["cols"].as_u64(), h["term"]["rows"].as_u64()),
+                (Some(want.0), Some(want.1)),
+                "{term} {resize:?}"
+            );
+        }
+    }
 }

@@ -16,6 +16,41 @@ use crate::{Error, Result};
 
 const FORMAT: &str = "asciicast";
 
+/// An asciicast v1 document (`{"version":1,"width","height","stdout":[[delay,data],...]}`)
+/// rewritten as the equivalent v2 recording (absolute times), so one parser reads both.
+fn v1_as_v2(name: &str, doc: &Value) -> Result<String> {
+    let bad = |what: &str| Error::Invalid(format!("{name}: asciicast v1: {what}"));
+    let frames = doc
+        .get("stdout")
+        .and_then(Value::as_array)
+        .ok_or_else(|| bad("no \"stdout\" array"))?;
+    let mut header = json!({
+        "version": 2,
+        "width": doc.get("width").and_then(Value::as_u64).ok_or_else(|| bad("no width"))?,
+        "height": doc.get("height").and_then(Value::as_u64).ok_or_else(|| bad("no height"))?,
+    });
+    for k in ["command", "title", "env"] {
+        if let Some(v) = doc.get(k).filter(|v| !v.is_null()) {
+            header[k] = v.clone();
+        }
+    }
+    let mut out = header.to_string();
+    let mut t = 0f64;
+    for f in frames {
+        let (Some(delay), Some(data)) = (
+            f.get(0).and_then(Value::as_f64),
+            f.get(1).and_then(Value::as_str),
+        ) else {
+            return Err(bad("a frame is not [delay, text]"));
+        };
+        t += delay.max(0.0);
+        out.push('\n');
+        out.push_str(&json!([t, "o", data]).to_string());
+    }
+    out.push('\n');
+    Ok(out)
+}
+
 /// Reads and parses a `.cast` file.
 pub fn parse_path(path: &Path) -> Result<Parsed> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
@@ -41,15 +76,37 @@ pub fn parse(name: &str, bytes: &[u8], fallback_start: DateTime<Utc>) -> Result<
     let (_, head_line) = lines
         .next()
         .ok_or_else(|| Error::Invalid(format!("{name}: empty file")))?;
-    let header: Value = serde_json::from_str(head_line)
-        .map_err(|e| Error::Invalid(format!("{name}: the header is not JSON: {e}")))?;
+    // asciicast v1 is one JSON document (often spread over many lines), not a header line.
+    if let Ok(doc) = serde_json::from_str::<Value>(text)
+        && doc.get("version").and_then(Value::as_u64) == Some(1)
+    {
+        // The events are the v2 rewrite's; the file named and fingerprinted is the original.
+        let mut parsed = parse(name, v1_as_v2(name, &doc)?.as_bytes(), fallback_start)?;
+        if let Some(Value::Object(start)) = parsed.events.first_mut().map(|e| &mut e.data) {
+            start.insert("asciicast_version".into(), json!(1));
+            start.insert(
+                "files".into(),
+                json!([{"name": name, "sha256": sha256_hex(bytes), "bytes": bytes.len()}]),
+            );
+        }
+        let mut fp = name.as_bytes().to_vec();
+        fp.push(0);
+        fp.extend_from_slice(sha256_hex(bytes).as_bytes());
+        parsed.fingerprint = sha256_hex(&fp);
+        return Ok(parsed);
+    }
+    let header: Value = serde_json::from_str(head_line).map_err(|e| {
+        Error::Invalid(format!(
+            "{name}: the first line is not an asciicast v2 or v3 header (JSON): {e}"
+        ))
+    })?;
     let version = header.get("version").and_then(Value::as_u64).unwrap_or(0);
     let (cols, rows) = match version {
         2 => (header.get("width"), header.get("height")),
         3 => (header.pointer("/term/cols"), header.pointer("/term/rows")),
         v => {
             return Err(Error::Invalid(format!(
-                "{name}: asciicast version {v} is not supported (2 and 3 are)"
+                "{name}: asciicast version {v} is not supported (1, 2 and 3 are)"
             )));
         }
     };
@@ -180,7 +237,13 @@ pub fn parse(name: &str, bytes: &[u8], fallback_start: DateTime<Utc>) -> Result<
             "flightlog_version": crate::VERSION,
             "layers": [format!("import:{FORMAT}")],
             "asciicast_version": version,
-            "term": {"cols": cols, "rows": rows, "type": header.pointer("/term/type").or_else(|| header.pointer("/env/TERM"))},
+            "term": {
+                "cols": cols,
+                "rows": rows,
+                "type": header.pointer("/term/type").or_else(|| header.pointer("/env/TERM")),
+                "theme": header.pointer("/term/theme").or_else(|| header.get("theme")),
+            },
+            "env": header.get("env"),
             "time_base": time_base,
             "idle_time_limit": header.get("idle_time_limit"),
             "files": [{"name": name, "sha256": sha256_hex(bytes), "bytes": bytes.len()}],

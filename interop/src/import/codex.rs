@@ -6,7 +6,8 @@
 //! - `response_item`: `message` → `prompt` (user) or `message`; `reasoning` → `message` with
 //!   `thinking: true` (summary text only: encrypted content is never kept, only its hash);
 //!   `function_call`/`custom_tool_call`/`local_shell_call` → `tool_call` (shell commands also as
-//!   `command`); `*_output` → `tool_result` joined on `call_id`;
+//!   `command`); `*_output` → `tool_result` joined on `call_id`; `web_search_call` (the
+//!   model's own web search, network egress) → `tool_call` of tool `web_search`;
 //! - `event_msg`, `turn_context`, `compacted` → `note`;
 //! - any other type → `note` with `unknown: true` and the raw line; non-JSON → `raw_input`.
 
@@ -163,6 +164,31 @@ pub fn parse(name: &str, bytes: &[u8]) -> Result<Parsed> {
                         }
                         d.insert("input".into(), input);
                         push(Kind::ToolCall, d, Some((true, id)));
+                    }
+                    "web_search_call" => {
+                        // The model's own web search: network egress, kept as a tool call
+                        // (it has no separate output item).
+                        stats.tool_calls += 1;
+                        let id = p
+                            .get("id")
+                            .and_then(Value::as_str)
+                            .unwrap_or("")
+                            .to_string();
+                        let action = p.get("action").cloned().unwrap_or(Value::Null);
+                        d.insert("agent".into(), json!(FORMAT));
+                        d.insert("tool".into(), json!("web_search"));
+                        d.insert("call_id".into(), json!(id));
+                        d.insert("call_type".into(), json!(pty));
+                        d.insert(
+                            "status".into(),
+                            p.get("status").cloned().unwrap_or(Value::Null),
+                        );
+                        d.insert("network_egress".into(), json!(true));
+                        if let Some(u) = action.get("url").and_then(Value::as_str) {
+                            d.insert("url".into(), json!(u));
+                        }
+                        d.insert("input".into(), action);
+                        push(Kind::ToolCall, d, None);
                     }
                     "function_call_output"
                     | "custom_tool_call_output"
@@ -374,4 +400,41 @@ fn shell_command(input: &Value) -> Option<String> {
         }
     }
     None
+}
+
+#[cfg(test)]
+mod web_search_tests {
+    use flightlog_formats::Kind;
+
+    use super::parse;
+
+    #[test]
+    fn a_web_search_call_is_a_tool_call() {
+        let lines = [
+            r#"{"timestamp":"2026-01-02T03:04:05.000Z","type":"session_meta","payload":{"id":"11111111-1111-4111-8111-111111111111","timestamp":"2026-01-02T03:04:05.000Z","cwd":"/w"}}"#,
+            r#"{"timestamp":"2026-01-02T03:04:06.000Z","type":"response_item","payload":{"type":"web_search_call","id":"ws_1","status":"completed","action":{"type":"search","query":"railway volumeDelete"}}}"#,
+            r#"{"timestamp":"2026-01-02T03:04:07.000Z","type":"response_item","payload":{"type":"web_search_call","id":"ws_2","status":"completed","action":{"type":"open_page","url":"https://docs.railway.com/reference/volumes"}}}"#,
+        ];
+        let parsed = parse("r.jsonl", lines.join("\n").as_bytes()).unwrap();
+        let calls: Vec<_> = parsed
+            .events
+            .iter()
+            .filter(|e| e.kind == Kind::ToolCall)
+            .collect();
+        assert_eq!(calls.len(), 2);
+        assert_eq!(parsed.stats.tool_calls, 2);
+        assert_eq!(calls[0].data["tool"], "web_search");
+        assert_eq!(calls[0].data["input"]["query"], "railway volumeDelete");
+        assert_eq!(calls[0].data["network_egress"], true);
+        assert_eq!(
+            calls[1].data["url"],
+            "https://docs.railway.com/reference/volumes"
+        );
+        assert!(
+            parsed
+                .events
+                .iter()
+                .all(|e| e.data.get("item_type").is_none())
+        );
+    }
 }
