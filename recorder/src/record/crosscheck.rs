@@ -648,6 +648,38 @@ mod tests {
         );
     }
 
+    /// Sessions of real agents (Claude Code, Codex with and without its sandbox, Gemini CLI,
+    /// Aider) under `record` and `record --guard`: every call is explained, nothing is a gap.
+    #[test]
+    fn real_agent_sessions_have_no_false_gaps() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../analysis/tests/data/agents");
+        let mut checked = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.display().to_string();
+            if !name.ends_with("-record.jsonl")
+                && !name.ends_with("-guard.jsonl")
+                && !name.ends_with("-sandboxed.jsonl")
+            {
+                continue;
+            }
+            let evs: Vec<Event> = std::fs::read_to_string(&path)
+                .unwrap()
+                .lines()
+                .map(|l| Event::from_bytes(l.as_bytes()).unwrap())
+                .collect();
+            assert!(evs.iter().any(|e| e.kind == Kind::Exec), "{name}");
+            let g = cross_check(&evs, now(), None);
+            assert!(
+                g.is_empty(),
+                "{name}: {:#?}",
+                g.iter().map(|g| &g.data).collect::<Vec<_>>()
+            );
+            checked += 1;
+        }
+        assert_eq!(checked, 9);
+    }
+
     #[test]
     fn without_tracing_nothing_is_claimed() {
         let evs = vec![ev(
