@@ -89,8 +89,13 @@ pub fn verdict(policy: &Policy, a: &Analysis, idx: usize) -> GuardDecision {
         .first()
         .map(|e| format!(" ({e})"))
         .unwrap_or_default();
+    // Destructive actions below the guard's minimum severity are recorded and reported, not
+    // denied as destructive (`docker rm -f`, `git branch -D`).
+    let min = policy.guard.min_severity;
+    let below = f.destructive.as_ref().is_some_and(|(_, sev)| *sev < min);
     for d in &policy.guard.deny {
         match (d.as_str(), &f.destructive, f.crossing) {
+            ("destructive-crossing" | "destructive", Some(_), _) if below => {}
             ("destructive-crossing", Some((rule, sev)), true) => {
                 return GuardDecision {
                     deny: true,
@@ -126,6 +131,9 @@ pub fn verdict(policy: &Policy, a: &Analysis, idx: usize) -> GuardDecision {
         deny: false,
         rule: None,
         reason: match (&f.destructive, f.crossing) {
+            (Some((r, sev)), _) if below => {
+                format!("allowed: {r} ({sev}) is below the guard's min_severity ({min})")
+            }
             (Some((r, _)), false) => format!("allowed: {r} stays in {from}"),
             (None, true) => format!("allowed: crosses to {to_text} but is not destructive"),
             (Some((r, _)), true) => {

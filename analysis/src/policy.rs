@@ -23,6 +23,7 @@
 //! [guard]
 //! enabled = false
 //! deny = ["destructive-crossing"]    # also "crossing", "destructive"
+//! min_severity = "medium"            # destructive rules below it are recorded, not denied
 //! fail = "open"                      # or "closed"
 //! ```
 
@@ -50,6 +51,7 @@ reaches = ["*"]
 [guard]
 enabled = false
 deny = ["destructive-crossing"]
+min_severity = "medium"               # destructive rules below it are recorded, not denied
 fail = "open"
 "#;
 
@@ -150,6 +152,9 @@ pub struct GuardSettings {
     pub enabled: bool,
     /// `destructive-crossing`, `crossing`, `destructive`.
     pub deny: Vec<String>,
+    /// The least severe destructive action `deny` applies to (default `medium`: `low` rules
+    /// such as `docker rm -f` and `git branch -D` are recorded, not denied).
+    pub min_severity: crate::catalogue::Severity,
     pub fail: FailMode,
 }
 
@@ -158,6 +163,7 @@ impl Default for GuardSettings {
         GuardSettings {
             enabled: false,
             deny: vec!["destructive-crossing".into()],
+            min_severity: crate::catalogue::Severity::Medium,
             fail: FailMode::Open,
         }
     }
@@ -694,7 +700,7 @@ impl Parser<'_> {
 
     fn guard(&mut self, t: &Table<'_>) -> GuardSettings {
         let mut g = GuardSettings::default();
-        const KEYS: [&str; 3] = ["enabled", "deny", "fail"];
+        const KEYS: [&str; 4] = ["enabled", "deny", "min_severity", "fail"];
         for (k, val) in t.iter() {
             let key = k.get_ref().as_ref();
             match key {
@@ -717,6 +723,19 @@ impl Parser<'_> {
                         }
                     }
                 }
+                "min_severity" => match self.string(key, val).as_deref() {
+                    Some("low") => g.min_severity = crate::catalogue::Severity::Low,
+                    Some("medium") => g.min_severity = crate::catalogue::Severity::Medium,
+                    Some("high") => g.min_severity = crate::catalogue::Severity::High,
+                    Some("critical") => g.min_severity = crate::catalogue::Severity::Critical,
+                    Some(other) => self.error(
+                        val.span(),
+                        format!(
+                            "`min_severity` is \"low\", \"medium\", \"high\" or \"critical\", not {other:?}"
+                        ),
+                    ),
+                    None => {}
+                },
                 "fail" => match self.string(key, val).as_deref() {
                     Some("open") => g.fail = FailMode::Open,
                     Some("closed") => g.fail = FailMode::Closed,

@@ -330,3 +330,47 @@ fn kubeconfig_current_context_at_session_start_classifies_a_bare_kubectl() {
     let a = analyze(&ev, &policy("kubernetes"));
     assert!(!a.facts[bare].crossing);
 }
+
+/// Severity feeds the guard: with `deny = ["destructive"]`, a `low` rule (`git branch -D`,
+/// `docker rm -f`) is denied only when `min_severity` lets it; `medium` and above always are.
+#[test]
+fn guard_denies_destructive_actions_from_min_severity_up() {
+    let ev = |seq: u64, command: &str| {
+        let line = serde_json::json!({
+            "v": 1, "session": "sev", "seq": seq, "ts": "2026-04-25T10:00:01.000000Z",
+            "kind": "tool_call", "source": "hook:claude-code", "env": null,
+            "data": {"agent": "claude-code", "tool": "Bash", "call_id": format!("c{seq}"),
+                     "input": {"command": command}, "command": command}
+        });
+        Event::from_bytes(line.to_string().as_bytes()).unwrap()
+    };
+    let start = Event::from_bytes(
+        br#"{"v":1,"session":"sev","seq":0,"ts":"2026-04-25T10:00:00.000000Z","kind":"session_start","source":"recorder","env":null,"data":{"agent":"claude-code","label":"t","home_env":"staging","cwd":"/home/dev/app","argv":["claude"],"host":"h","flightlog_version":"0.1.0","layers":["hook"]}}"#,
+    )
+    .unwrap();
+    let with = |extra: &str| {
+        let src = format!("[guard]\nenabled = true\ndeny = [\"destructive\"]\n{extra}");
+        Policy::check_str(&src).unwrap().policy
+    };
+    let default_min = with("");
+    let low_min = with("min_severity = \"low\"\n");
+    let prior = [start];
+    for low in ["git branch -D spike", "docker rm -f web-1"] {
+        let d = guard_decision(&default_min, &prior, &ev(1, low));
+        assert!(!d.deny, "{low}: {d:?}");
+        assert!(
+            d.reason.contains("below the guard's min_severity"),
+            "{}",
+            d.reason
+        );
+        assert!(guard_decision(&low_min, &prior, &ev(1, low)).deny, "{low}");
+    }
+    for higher in ["git clean -fdx", "git push --force origin main"] {
+        assert!(
+            guard_decision(&default_min, &prior, &ev(1, higher)).deny,
+            "{higher}"
+        );
+    }
+    let bad = Policy::check_str("[guard]\nmin_severity = \"severe\"\n");
+    assert!(bad.is_err(), "{bad:?}");
+}
