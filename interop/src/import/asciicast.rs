@@ -15,6 +15,9 @@ use super::{Parsed, Stats, imported, raw_text, sha256_hex, unparseable};
 use crate::{Error, Result};
 
 const FORMAT: &str = "asciicast";
+/// The latest event time a recording may have: a hundred years, in seconds. A time past it is
+/// an unparseable line, not a date the calendar cannot hold.
+const MAX_SECONDS: f64 = 100.0 * 365.25 * 86_400.0;
 
 /// An asciicast v1 document (`{"version":1,"width","height","stdout":[[delay,data],...]}`)
 /// rewritten as the equivalent v2 recording (absolute times), so one parser reads both.
@@ -136,7 +139,13 @@ pub fn parse(name: &str, bytes: &[u8], fallback_start: DateTime<Utc>) -> Result<
         }
         stats.records += 1;
         let line_no = i + 1;
-        let at = |t: f64| start + chrono::Duration::microseconds((t * 1e6) as i64);
+        // Times are bounded below (MAX_SECONDS), so this never overflows; if the header's
+        // start is itself at the edge of the calendar, the start stands in.
+        let at = |t: f64| {
+            start
+                .checked_add_signed(chrono::Duration::microseconds((t * 1e6) as i64))
+                .unwrap_or(start)
+        };
         let parsed: Option<(f64, String, Value)> =
             serde_json::from_str::<Value>(line).ok().and_then(|v| {
                 let a = v.as_array()?;
@@ -157,7 +166,8 @@ pub fn parse(name: &str, bytes: &[u8], fallback_start: DateTime<Utc>) -> Result<
             ));
             continue;
         };
-        if !(time.is_finite() && time >= 0.0) {
+        let next = if version == 2 { time.max(t) } else { t + time };
+        if !(time.is_finite() && time >= 0.0 && next <= MAX_SECONDS) {
             stats.unparseable_lines += 1;
             body.push(unparseable(
                 at(t),
@@ -165,11 +175,11 @@ pub fn parse(name: &str, bytes: &[u8], fallback_start: DateTime<Utc>) -> Result<
                 name,
                 line_no,
                 line,
-                "negative or invalid time",
+                "negative, invalid or out-of-range time",
             ));
             continue;
         }
-        t = if version == 2 { time.max(t) } else { t + time };
+        t = next;
         let ts = at(t);
         let t_ms = (t * 1000.0).round() as u64;
         let data_str = data
