@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# Runs every cargo-fuzz target for a bounded time, keeping the corpus under fuzz/corpus/<target>/.
+# Runs every cargo-fuzz target (coverage-guided libFuzzer) for a bounded time, keeping the corpus
+# under fuzz/corpus/<target>/. The checks themselves live in fuzz/checks (a workspace member); on a
+# stable toolchain, `cargo test -p flightlog-fuzz-checks` (run by .ci/run) replays every corpus and
+# generated inputs for FUZZ_SECONDS per target (default 10).
 #
 #   scripts/fuzz.sh                 # every target, 60 s each
 #   FUZZ_SECONDS=600 scripts/fuzz.sh redact verify_jsonl
@@ -13,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 SECONDS_EACH="${FUZZ_SECONDS:-60}"
 RSS_MB="${FUZZ_RSS_MB:-2048}"
-ALL=(hook_normalize verify_jsonl redact policy decode import)
+ALL=(hook_normalize verify_jsonl redact policy decode import sanitize)
 TARGETS=("$@")
 [ ${#TARGETS[@]} -eq 0 ] && TARGETS=("${ALL[@]}")
 

@@ -1,9 +1,4 @@
-//! A jsonl export from anywhere: verification reports problems, it never panics.
+//! libFuzzer entry for the `verify_jsonl` check (the property is in fuzz/checks/src/lib.rs).
 #![no_main]
 
-use flightlog_formats::verify::{Trust, verify_jsonl};
-use libfuzzer_sys::fuzz_target;
-
-fuzz_target!(|data: &[u8]| {
-    let _ = verify_jsonl(data, &Trust::default());
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| flightlog_fuzz_checks::verify_jsonl_check(data));

@@ -1,0 +1,152 @@
+//! What each fuzz target checks, as a plain function of the input bytes. A check panics when a
+//! property breaks (and so does the code under test, when it panics on bad input).
+//!
+//! Two harnesses run them: libFuzzer through `fuzz/fuzz_targets/*.rs` (coverage-guided, needs a
+//! nightly toolchain and cargo-fuzz: `scripts/fuzz.sh`), and the bounded stable harness in
+//! `tests/bounded.rs`, which `.ci/run` runs: every committed corpus input of a target, then
+//! inputs generated from them for a time budget.
+
+use flightlog_analysis::policy::{Policy, line_col};
+use flightlog_analysis::{catalogue, decode, shell};
+use flightlog_formats::Redactor;
+use flightlog_formats::verify::{Trust, verify_jsonl};
+use flightlog_interop::import::{asciicast, claude_code, codex, jsonl};
+use flightlog_recorder::hook::{self, Agent};
+
+/// A target: its name (the corpus directory under `fuzz/corpus/`) and its check.
+pub type Target = (&'static str, fn(&[u8]));
+
+/// Every target, in the order the harnesses run them.
+pub const TARGETS: &[Target] = &[
+    ("decode", decode),
+    ("hook_normalize", hook_normalize),
+    ("import", import),
+    ("policy", policy),
+    ("redact", redact),
+    ("verify_jsonl", verify_jsonl_check),
+    ("sanitize", sanitize),
+];
+
+/// Shell splitting, argv/HTTP/GraphQL/SQL decoding and the catalogue: never panic.
+pub fn decode(data: &[u8]) {
+    let s = String::from_utf8_lossy(data);
+    let cmds = shell::split(&s);
+    for c in &cmds {
+        let _ = c.program();
+    }
+    let argv: Vec<String> = s.split_whitespace().map(str::to_string).collect();
+    let _ = shell::from_argv(&argv);
+    let _ = decode::decode_argv(&argv);
+    let _ = catalogue::match_command(&argv);
+    let _ = catalogue::match_sql(&s);
+    let _ = decode::graphql_from_body(&s, "application/json");
+    let _ = decode::parse_graphql(&s, None, serde_json::Value::Null);
+    let _ = decode::percent_decode(&s);
+    let _ = decode::strip_credentials(&s);
+    if let Some(u) = decode::Url::parse(&s) {
+        let _ = u.without_password();
+    }
+    let _ = decode::decode_http("POST", &s, &[], data);
+}
+
+/// Hook payloads of every agent: parse, normalize, peek, answer. Nothing may panic.
+pub fn hook_normalize(data: &[u8]) {
+    let now = chrono::DateTime::from_timestamp(1_777_000_000, 0).unwrap_or_default();
+    let _ = hook::peek_event_name(data);
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(data) else {
+        return;
+    };
+    for agent in [
+        Agent::ClaudeCode,
+        Agent::Codex,
+        Agent::Gemini,
+        Agent::Cursor,
+    ] {
+        if let Some(n) = hook::normalize(agent, &v, now) {
+            let _ = hook::is_pre_event(agent, &n.hook_event);
+            let _ = hook::answer(agent, &n.hook_event, None);
+            let _ = hook::failure_answer(agent, &n.hook_event, true, "fuzz");
+        }
+    }
+}
+
+/// Transcript imports (Claude Code, Codex, asciicast) and jsonl key extraction: never panic.
+pub fn import(data: &[u8]) {
+    let start = chrono::DateTime::from_timestamp(1_777_000_000, 0).unwrap_or_default();
+    let main = claude_code::Input {
+        name: "fuzz.jsonl".into(),
+        bytes: data.to_vec(),
+    };
+    let _ = claude_code::parse(&main, &[]);
+    let _ = codex::parse("rollout-fuzz.jsonl", data);
+    let _ = asciicast::parse("fuzz.cast", data, start);
+    let _ = jsonl::signing_keys(data);
+}
+
+/// Policy files: parsing and checking never panic; a line/column is always inside the text.
+pub fn policy(data: &[u8]) {
+    let Ok(s) = std::str::from_utf8(data) else {
+        return;
+    };
+    let _ = Policy::from_toml_str(s);
+    let _ = Policy::check_str(s);
+    let (line, _) = line_col(s, s.len());
+    assert!(line >= 1 && line <= s.lines().count().max(1) + 1);
+}
+
+/// Redaction never panics, is idempotent, and leaves no text it found in place.
+pub fn redact(data: &[u8]) {
+    let r = Redactor::new([9; 32]);
+    let text = String::from_utf8_lossy(data);
+    let found = r.scan(&text);
+    for m in &found {
+        assert!(m.start < m.end && m.end <= text.len(), "match out of range");
+        assert!(text.is_char_boundary(m.start) && text.is_char_boundary(m.end));
+    }
+    let (once, reds) = r.redact_str(&text);
+    let (twice, more) = r.redact_str(&once);
+    assert_eq!(once, twice, "redaction is not idempotent on {text:?}");
+    assert!(more.is_empty());
+    assert!(found.is_empty() || !reds.is_empty());
+    if let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(data) {
+        r.redact_value(&mut v);
+        let mut w = v.clone();
+        assert!(
+            r.redact_value(&mut w).is_empty(),
+            "redact_value not idempotent"
+        );
+        assert_eq!(v, w);
+    }
+}
+
+/// A jsonl export from anywhere: verification reports problems, it never panics.
+pub fn verify_jsonl_check(data: &[u8]) {
+    let _ = verify_jsonl(data, &Trust::default());
+}
+
+/// The one sanitizer: whatever the agent wrote, what comes out holds no control character, no
+/// escape, no C1 control and no invisible character (one-line forms hold no newline either).
+pub fn sanitize(data: &[u8]) {
+    use flightlog_formats::text;
+    let s = String::from_utf8_lossy(data);
+    let unsafe_char = |c: char| {
+        ((c as u32) < 0x20 && c != '\n')
+            || c == '\x7f'
+            || ('\u{80}'..='\u{9f}').contains(&c)
+            || text::is_invisible(c)
+    };
+    for (name, out) in [
+        ("line", text::line(&s)),
+        ("one_line", text::one_line(&s, 80)),
+        ("strip_ansi+line", text::line(&text::strip_ansi(&s))),
+    ] {
+        assert!(
+            !out.chars().any(|c| unsafe_char(c) || c == '\n'),
+            "{name}: {out:?}"
+        );
+    }
+    for (name, out) in [("text", text::text(&s)), ("bytes", text::bytes(data))] {
+        assert!(!out.chars().any(unsafe_char), "{name}: {out:?}");
+    }
+    assert!(text::one_line(&s, 80).chars().count() <= 80 * 12 + 1);
+}
