@@ -9,6 +9,10 @@ use crate::ctx::Ctx;
 
 pub struct Summary {
     pub home_env: Option<String>,
+    /// The machine the session was recorded on (its `session_start`).
+    pub host: Option<String>,
+    /// The environments its crossings went into.
+    pub crossed_into: Vec<String>,
     pub crossings: u64,
     pub destructive: u64,
     pub intact: bool,
@@ -39,8 +43,19 @@ pub fn summarize(ctx: &Ctx, store: &Store, policy: &Policy, session: &str) -> Re
         true
     })?;
     let a = flightlog_analysis::analyze(&events, policy);
+    let host = events
+        .iter()
+        .find(|e| e.kind == flightlog_formats::Kind::SessionStart)
+        .and_then(|e| e.data.get("host"))
+        .and_then(|h| h.as_str())
+        .map(str::to_string);
+    let mut crossed_into: Vec<String> = a.boundary_crossings.iter().map(|c| c.to.clone()).collect();
+    crossed_into.sort();
+    crossed_into.dedup();
     Ok(Summary {
         home_env: a.home_env.clone(),
+        host,
+        crossed_into,
         crossings: a.boundary_crossings.len() as u64,
         destructive: a.destructive.len() as u64,
         intact,

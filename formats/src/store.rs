@@ -632,6 +632,55 @@ impl Store {
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
+    /// Whether a session is still being recorded, ended, or lost its recorder: a live writer
+    /// row is `Recording`, a writer row whose process is gone (not yet sealed) or a session
+    /// sealed with `writer_died` is `Died`, an ended session is `Ended`. A hook session (no
+    /// writer) is `Recording` until its agent's session end arrives.
+    pub fn session_status(&self, id: &str) -> Result<SessionStatus> {
+        let writers: Vec<(u32, String)> = {
+            let mut stmt = self
+                .conn
+                .prepare_cached("SELECT pid, boot FROM writers WHERE session = ?1")?;
+            let rows = stmt.query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<Result<Vec<_>, _>>()?
+        };
+        if !writers.is_empty() {
+            let alive = writers
+                .iter()
+                .any(|(pid, boot)| !boot.is_empty() && process_start_token(*pid) == *boot);
+            return Ok(if alive {
+                SessionStatus::Recording
+            } else {
+                SessionStatus::Died
+            });
+        }
+        let ended: Option<String> = self
+            .conn
+            .prepare_cached("SELECT ended FROM sessions WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))
+            .optional()?
+            .flatten();
+        if ended.is_none() {
+            return Ok(SessionStatus::Recording);
+        }
+        let last_end: Option<Vec<u8>> = self
+            .conn
+            .prepare_cached(
+                "SELECT raw FROM events WHERE session = ?1 AND kind = 'session_end' \
+                 ORDER BY seq DESC LIMIT 1",
+            )?
+            .query_row([id], |r| r.get(0))
+            .optional()?;
+        let died = last_end
+            .and_then(|raw| Event::from_bytes(&raw).ok())
+            .is_some_and(|e| e.data.get("reason").and_then(|r| r.as_str()) == Some("writer_died"));
+        Ok(if died {
+            SessionStatus::Died
+        } else {
+            SessionStatus::Ended
+        })
+    }
+
     /// Session ids that have events but no session row (a deleted row is tampering, and verify
     /// must still see those events).
     pub fn orphan_event_sessions(&self) -> Result<Vec<String>> {
@@ -1143,6 +1192,25 @@ fn encode_all(
 /// Reads the data of a stored event as JSON, for callers that only need `data`.
 pub fn event_data(raw: &[u8]) -> Option<Value> {
     Event::from_bytes(raw).ok().map(|e| e.data)
+}
+
+/// Where a session stands (`flightlog sessions --status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SessionStatus {
+    Recording,
+    Ended,
+    Died,
+}
+
+impl SessionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionStatus::Recording => "recording",
+            SessionStatus::Ended => "ended",
+            SessionStatus::Died => "died",
+        }
+    }
 }
 
 /// A store path that is a directory is a usage error, said as such (SQLite would answer

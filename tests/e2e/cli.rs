@@ -201,3 +201,187 @@ fn verify_json_always_answers_in_json_and_a_missing_file_is_named() {
     assert!(s.contains("1 event,") || s.contains(" events,"), "{s}");
     assert!(!s.contains("1 checkpoints"), "{s}");
 }
+
+fn sessions(db: &Path, policy: &Path, filters: &[&str]) -> Vec<serde_json::Value> {
+    let out = Command::new(bin())
+        .arg("--db")
+        .arg(db)
+        .arg("--policy")
+        .arg(policy)
+        .arg("sessions")
+        .args(filters)
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{filters:?}: {}", text(&out.stderr));
+    serde_json::from_slice::<serde_json::Value>(&out.stdout)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+/// `sessions` filters (crossed, destructive, since, agent, env, status) and the status column:
+/// a session whose recorder was killed says `died`, not finished.
+#[test]
+fn sessions_filters_and_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.db");
+    let policy = flightlog_fixtures::fixtures_dir().join("incident/flightlog.toml");
+    // The incident, through Claude Code's hooks at its own (April 2026) times: ended.
+    for line in flightlog_fixtures::incident::HOOKS_JSONL.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let mut child = Command::new(bin())
+            .arg("--db")
+            .arg(&db)
+            .arg("--policy")
+            .arg(&policy)
+            .args(["hook", "claude-code"])
+            .env("FLIGHTLOG_FAKE_NOW", v["timestamp"].as_str().unwrap())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), line.as_bytes()).unwrap();
+        assert!(child.wait().unwrap().success());
+    }
+    // A recorder killed with SIGKILL while its agent runs: died.
+    let mut rec = Command::new(bin())
+        .arg("--db")
+        .arg(&db)
+        .arg("--policy")
+        .arg(&policy)
+        .args([
+            "record",
+            "--no-trace",
+            "--no-proxy",
+            "--no-watch",
+            "--label",
+            "killed",
+            "--",
+            "sleep",
+            "30",
+        ])
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let rows = if db.exists() {
+            sessions(&db, &policy, &["--status", "recording"])
+        } else {
+            vec![]
+        };
+        if rows.iter().any(|r| r["label"] == "killed") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the recording never showed up"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let pid = rec.id();
+    // Children of every thread of the recorder (the agent is started from a worker thread).
+    let children: String = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|tasks| {
+            tasks
+                .flatten()
+                .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_default();
+    rec.kill().unwrap();
+    rec.wait().unwrap();
+    // The agent outlives its killed recorder: end it too.
+    for child in children.split_whitespace() {
+        let _ = Command::new("kill").args(["-KILL", child]).status();
+    }
+
+    let ids = |rows: Vec<serde_json::Value>| -> Vec<String> {
+        rows.iter()
+            .map(|r| r["label"].as_str().unwrap_or("").to_string())
+            .collect()
+    };
+    let all = sessions(&db, &policy, &[]);
+    assert_eq!(all.len(), 2, "{all:?}");
+    for r in &all {
+        for key in [
+            "id",
+            "label",
+            "agent",
+            "host",
+            "home_env",
+            "started",
+            "ended",
+            "status",
+            "events",
+            "crossings",
+            "destructive",
+            "intact",
+        ] {
+            assert!(r.get(key).is_some(), "{key} missing in {r}");
+        }
+    }
+    let incident_label = all.iter().find(|r| r["label"] != "killed").unwrap()["label"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    assert_eq!(
+        ids(sessions(&db, &policy, &["--status", "died"])),
+        ["killed"]
+    );
+    assert_eq!(
+        ids(sessions(&db, &policy, &["--status", "ended"])),
+        [incident_label.clone()]
+    );
+    assert!(sessions(&db, &policy, &["--status", "recording"]).is_empty());
+    assert_eq!(
+        ids(sessions(&db, &policy, &["--crossed"])),
+        [incident_label.clone()]
+    );
+    assert_eq!(
+        ids(sessions(&db, &policy, &["--destructive"])),
+        [incident_label.clone()]
+    );
+    assert_eq!(
+        ids(sessions(&db, &policy, &["--env", "production"])),
+        [incident_label.clone()]
+    );
+    assert_eq!(sessions(&db, &policy, &["--env", "staging"]).len(), 2);
+    assert_eq!(
+        ids(sessions(&db, &policy, &["--agent", "claude-code"])),
+        [incident_label.clone()]
+    );
+    assert_eq!(ids(sessions(&db, &policy, &["--since", "1d"])), ["killed"]);
+    assert_eq!(sessions(&db, &policy, &["--since", "2026-04-01"]).len(), 2);
+    assert!(sessions(&db, &policy, &["--since", "2099-01-01", "--crossed"]).is_empty());
+
+    let out = Command::new(bin())
+        .arg("--db")
+        .arg(&db)
+        .args(["sessions", "--since", "yesterday"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("30m, 24h, 7d"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = Command::new(bin())
+        .arg("--db")
+        .arg(&db)
+        .arg("--policy")
+        .arg(&policy)
+        .arg("sessions")
+        .output()
+        .unwrap();
+    let table = text(&out.stdout);
+    assert!(table.lines().next().unwrap().contains("STATUS"), "{table}");
+    assert!(table.contains("died") && table.contains("ended"), "{table}");
+}
