@@ -337,25 +337,25 @@ fn sessions_filters_and_status() {
     );
     assert_eq!(
         ids(sessions(&db, &policy, &["--status", "ended"])),
-        [incident_label.clone()]
+        [incident_label.as_str()]
     );
     assert!(sessions(&db, &policy, &["--status", "recording"]).is_empty());
     assert_eq!(
         ids(sessions(&db, &policy, &["--crossed"])),
-        [incident_label.clone()]
+        [incident_label.as_str()]
     );
     assert_eq!(
         ids(sessions(&db, &policy, &["--destructive"])),
-        [incident_label.clone()]
+        [incident_label.as_str()]
     );
     assert_eq!(
         ids(sessions(&db, &policy, &["--env", "production"])),
-        [incident_label.clone()]
+        [incident_label.as_str()]
     );
     assert_eq!(sessions(&db, &policy, &["--env", "staging"]).len(), 2);
     assert_eq!(
         ids(sessions(&db, &policy, &["--agent", "claude-code"])),
-        [incident_label.clone()]
+        [incident_label.as_str()]
     );
     assert_eq!(ids(sessions(&db, &policy, &["--since", "1d"])), ["killed"]);
     assert_eq!(sessions(&db, &policy, &["--since", "2026-04-01"]).len(), 2);
