@@ -34,6 +34,42 @@ pub fn ensure_final_checkpoint(
     Ok(true)
 }
 
+/// For a store that must not be written: the export line of the checkpoint event that
+/// [`ensure_final_checkpoint`] would append, signed now and not stored (`source` `export`).
+/// None when the session already ends with a checkpoint.
+pub fn unsaved_final_checkpoint_line(
+    store: &Store,
+    session: &str,
+    keys: &Keys,
+    now: DateTime<Utc>,
+) -> Result<Option<Vec<u8>>> {
+    let (count, head) = store.head(session)?;
+    if count > 0
+        && let Some(last) = store.event(session, count - 1)?
+        && let Ok(e) = Event::from_bytes(&last.raw)
+        && e.kind == Kind::Checkpoint
+    {
+        return Ok(None);
+    }
+    let st = store.session_statement(session)?;
+    let event = Event {
+        v: crate::event::FORMAT_VERSION,
+        session: session.to_string(),
+        seq: count,
+        ts: crate::event::format_ts(now),
+        kind: Kind::Checkpoint,
+        source: "export".into(),
+        env: None,
+        redactions: Vec::new(),
+        data: crate::checkpoint::session_checkpoint_data(&keys.signing, &st),
+    };
+    let raw = crate::canonical::to_bytes(&event);
+    let hash = crate::chain::link_hash(&head, &raw);
+    let mut line = export_line(&head, &hash, &raw);
+    line.push(b'\n');
+    Ok(Some(line))
+}
+
 /// Writes a session's events as jsonl lines. Returns the number of lines.
 pub fn write_session(store: &Store, session: &str, out: impl Write) -> Result<u64> {
     write_session_with_progress(store, session, out, &mut NoProgress)

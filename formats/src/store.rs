@@ -746,6 +746,49 @@ impl Store {
     }
 
     /// Writes a store-wide checkpoint over every session, chained to the previous one.
+    /// A store checkpoint signed now but not stored (for a store opened read-only): it
+    /// continues the stored checkpoints (next number, previous signature) without writing.
+    pub fn unsaved_checkpoint(&self, keys: &Keys, ts: DateTime<Utc>) -> Result<SignedCheckpoint> {
+        let prev: Option<(i64, String)> = self
+            .conn
+            .query_row(
+                "SELECT no, sig FROM checkpoints ORDER BY no DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let ids: Vec<String> = {
+            let mut stmt = self.conn.prepare("SELECT id FROM sessions ORDER BY id")?;
+            let rows = stmt.query_map([], |r| r.get(0))?;
+            rows.collect::<Result<Vec<_>, _>>()?
+        };
+        let mut sessions = Vec::with_capacity(ids.len());
+        for id in &ids {
+            sessions.push(statement_in(&self.conn, id)?);
+        }
+        let vk = keys.verifying_key();
+        let cp = StoreCheckpoint {
+            v: 1,
+            no: prev.as_ref().map(|p| p.0 as u64 + 1).unwrap_or(1),
+            ts: format_ts(ts),
+            prev_sig: prev.map(|p| p.1).unwrap_or_default(),
+            key_id: key_id(&vk),
+            pubkey: hex::encode(vk.as_bytes()),
+            root: StoreCheckpoint::compute_root(&sessions),
+            sessions,
+        };
+        let sig = sign(&keys.signing, &cp.body_bytes());
+        Ok(SignedCheckpoint {
+            checkpoint: cp,
+            sig,
+        })
+    }
+
+    /// What a checkpoint would say about a session now (count, head, Merkle root).
+    pub fn session_statement(&self, session: &str) -> Result<SessionStatement> {
+        statement_in(&self.conn, session)
+    }
+
     pub fn checkpoint(&self, keys: &Keys, ts: DateTime<Utc>) -> Result<SignedCheckpoint> {
         let tx = self.immediate()?;
         let prev: Option<(i64, String)> = tx

@@ -25,7 +25,7 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use flightlog_formats::chain::split_export_line;
 use flightlog_formats::checkpoint::{SignedCheckpoint, StoreCheckpoint, sign, verify_sig};
-use flightlog_formats::jsonl::write_session;
+use flightlog_formats::jsonl::{unsaved_final_checkpoint_line, write_session};
 use flightlog_formats::keys::{Keys, VerifyingKey, public_key_from_hex};
 use flightlog_formats::merkle::MerkleBuilder;
 use flightlog_formats::verify::Problem;
@@ -68,9 +68,48 @@ fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
         .map_err(|e| Error::io(&p, e))
 }
 
-/// Writes a bundle of `session` into `dir` (which must not exist, or be empty). The session
-/// must already end with a checkpoint (`ensure_final_checkpoint`). Takes a fresh store
-/// checkpoint so `checkpoint.json` covers every event exported.
+/// Whether making a bundle may write to the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    ReadWrite,
+    /// Nothing is written: the final session checkpoint (if missing) and the store checkpoint
+    /// (if none covers the session as it is) are signed in memory, for the bundle only.
+    ReadOnly,
+}
+
+/// Where a bundle's `checkpoint.json` came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckpointOrigin {
+    /// Taken for the bundle and stored (checkpoint number).
+    Stored(u64),
+    /// The store's latest checkpoint, which already covered the session as exported.
+    Latest(u64),
+    /// Signed for the bundle and not stored (the store was read-only).
+    InMemory(u64),
+}
+
+impl std::fmt::Display for CheckpointOrigin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CheckpointOrigin::Stored(n) => write!(f, "store checkpoint #{n}, taken and stored"),
+            CheckpointOrigin::Latest(n) => {
+                write!(
+                    f,
+                    "the latest store checkpoint, #{n}, which covers the session"
+                )
+            }
+            CheckpointOrigin::InMemory(n) => write!(
+                f,
+                "store checkpoint #{n}, signed in memory and not stored (read-only store)"
+            ),
+        }
+    }
+}
+
+/// Writes a bundle of `session` into `dir` (which must not exist, or be empty). With
+/// [`Access::ReadWrite`] the session must already end with a checkpoint
+/// (`ensure_final_checkpoint`) and a fresh store checkpoint is taken, so `checkpoint.json`
+/// covers every event exported; with [`Access::ReadOnly`] nothing is written (see there).
 pub fn write(
     store: &Store,
     session: &str,
@@ -78,7 +117,8 @@ pub fn write(
     now: DateTime<Utc>,
     dir: &Path,
     parts: &Parts,
-) -> Result<()> {
+    access: Access,
+) -> Result<CheckpointOrigin> {
     if dir.exists() {
         let mut rd = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
         if rd.next().is_some() {
@@ -96,8 +136,34 @@ pub fn write(
     }
     let mut events = Vec::new();
     write_session(store, session, &mut events)?;
-    let cp = store.checkpoint(keys, now)?;
     let pubkey = hex::encode(keys.verifying_key().as_bytes());
+    let (cp, origin) = match access {
+        Access::ReadWrite => {
+            let cp = store.checkpoint(keys, now)?;
+            let no = cp.checkpoint.no;
+            (cp, CheckpointOrigin::Stored(no))
+        }
+        Access::ReadOnly => {
+            if let Some(line) = unsaved_final_checkpoint_line(store, session, keys, now)? {
+                events.extend_from_slice(&line);
+            }
+            let statement = store.session_statement(session)?;
+            match store.latest_checkpoint()? {
+                Some(cp)
+                    if cp.checkpoint.pubkey == pubkey
+                        && cp.checkpoint.sessions.contains(&statement) =>
+                {
+                    let no = cp.checkpoint.no;
+                    (cp, CheckpointOrigin::Latest(no))
+                }
+                _ => {
+                    let cp = store.unsaved_checkpoint(keys, now)?;
+                    let no = cp.checkpoint.no;
+                    (cp, CheckpointOrigin::InMemory(no))
+                }
+            }
+        }
+    };
     let files: Vec<(&str, Vec<u8>)> = vec![
         ("events.jsonl", events),
         ("checkpoint.json", {
@@ -110,7 +176,10 @@ pub fn write(
         ("report.html", parts.report_html.clone().into_bytes()),
         ("session.cast", parts.cast.clone()),
         ("verify.py", parts.verify_py.clone().into_bytes()),
-        ("README.md", readme(session, &pubkey, &cp).into_bytes()),
+        (
+            "README.md",
+            readme(session, &pubkey, &cp, origin).into_bytes(),
+        ),
     ];
     let mut manifest = String::new();
     for (name, bytes) in &files {
@@ -120,10 +189,10 @@ pub fn write(
     write_file(dir, "MANIFEST", manifest.as_bytes())?;
     let sig = sign(&keys.signing, manifest.as_bytes());
     write_file(dir, "MANIFEST.sig", format!("{sig}\n").as_bytes())?;
-    Ok(())
+    Ok(origin)
 }
 
-fn readme(session: &str, pubkey: &str, cp: &SignedCheckpoint) -> String {
+fn readme(session: &str, pubkey: &str, cp: &SignedCheckpoint, origin: CheckpointOrigin) -> String {
     format!(
         "# flightlog evidence bundle: session {session}\n\n\
          This directory is a tamper-evident record of one AI agent session, exported by\n\
@@ -134,7 +203,7 @@ fn readme(session: &str, pubkey: &str, cp: &SignedCheckpoint) -> String {
          ## Files\n\n\
          | file | what |\n|---|---|\n\
          | `events.jsonl` | every event; each line is `{{\"prev\",\"hash\",\"event\"}}`, hash-chained |\n\
-         | `checkpoint.json` | signed store checkpoint #{no} ({ts}) covering this session |\n\
+         | `checkpoint.json` | {origin} ({ts}), covering this session |\n\
          | `checkpoint.pub` | the Ed25519 public key that signed the checkpoints (for reference only) |\n\
          | `report.md`, `report.html` | the incident report (crossings, destructive actions, secrets, gaps) |\n\
          | `session.cast` | terminal output, asciicast v3 (`asciinema play session.cast`); markers at findings |\n\
@@ -167,7 +236,6 @@ fn readme(session: &str, pubkey: &str, cp: &SignedCheckpoint) -> String {
          secret has the same fingerprint everywhere, so its uses can be followed without\n\
          revealing it.\n",
         version = crate::VERSION,
-        no = cp.checkpoint.no,
         ts = cp.checkpoint.ts,
     )
 }

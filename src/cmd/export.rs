@@ -7,7 +7,9 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use flightlog_analysis::{Policy, analyze, report};
-use flightlog_formats::jsonl::{ensure_final_checkpoint, write_session_with_progress};
+use flightlog_formats::jsonl::{
+    ensure_final_checkpoint, unsaved_final_checkpoint_line, write_session_with_progress,
+};
 use flightlog_formats::keys::trusted_public_keys;
 use flightlog_formats::verify::{
     StoreVerifyOptions, Trust, VerifyReport, verify_store_with_progress,
@@ -50,16 +52,37 @@ pub struct Args {
     /// Write here (a file; for `bundle`, a new directory). Default: standard output.
     #[arg(long, short = 'o', value_name = "PATH")]
     output: Option<PathBuf>,
+    /// Never write to the store (evidence that must not change, read-only media). A session
+    /// that does not end with a checkpoint gets one signed in memory for the export only; a
+    /// bundle carries the latest store checkpoint when it covers the session, else one signed
+    /// in memory. A store that cannot be written is exported this way without asking.
+    #[arg(long)]
+    read_only: bool,
 }
 
 /// The offline verification script shipped in every bundle.
 pub const VERIFY_SCRIPT: &str = include_str!("../../scripts/verify_export.py");
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
-    let store = ctx.open_rw()?;
+    let (store, read_only) = if args.read_only {
+        (ctx.open_ro()?, true)
+    } else {
+        match ctx.open_rw() {
+            Ok(s) => (s, false),
+            Err(e) => match ctx.open_ro() {
+                Ok(s) => {
+                    eprintln!(
+                        "flightlog: the store cannot be written ({e:#}): exporting read-only"
+                    );
+                    (s, true)
+                }
+                Err(_) => return Err(e),
+            },
+        }
+    };
     let id = store.resolve(&args.session)?;
     let now = ctx.now();
-    if matches!(args.format, Format::Jsonl | Format::Bundle) {
+    if matches!(args.format, Format::Jsonl | Format::Bundle) && !read_only {
         let keys = ctx.keys()?;
         ensure_final_checkpoint(&store, &id, &keys, now)
             .with_context(|| format!("cannot checkpoint session {id}"))?;
@@ -68,7 +91,12 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         let Some(dir) = &args.output else {
             bail!("--format bundle needs -o DIR (a new directory)");
         };
-        return write_bundle(ctx, &store, &id, dir);
+        let access = if read_only {
+            bundle::Access::ReadOnly
+        } else {
+            bundle::Access::ReadWrite
+        };
+        return write_bundle(ctx, &store, &id, dir, access);
     }
     let mut out: Box<dyn Write> = match &args.output {
         Some(p) => Box::new(BufWriter::new(
@@ -83,7 +111,17 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         Bar::new(Unit::Events, "exporting", 0)
     };
     let n = if args.format == Format::Jsonl {
-        write_session_with_progress(&store, &id, &mut out, &mut bar.reporter())?
+        let mut n = write_session_with_progress(&store, &id, &mut out, &mut bar.reporter())?;
+        if read_only
+            && let Some(line) = unsaved_final_checkpoint_line(&store, &id, &ctx.keys()?, now)?
+        {
+            out.write_all(&line)?;
+            n += 1;
+            eprintln!(
+                "session {id}: its final checkpoint was signed in memory for this export (not stored: read-only)"
+            );
+        }
+        n
     } else {
         bar.phase(Unit::Events, "reading", 0);
         let records = export::load_with_progress(&store, &id, &mut bar.reporter())?;
@@ -122,6 +160,7 @@ fn write_bundle(
     store: &flightlog_formats::Store,
     id: &str,
     dir: &Path,
+    access: bundle::Access,
 ) -> Result<ExitCode> {
     let keys = ctx.keys()?;
     let bar = Bar::new(Unit::Events, "reading", 0);
@@ -156,9 +195,10 @@ fn write_bundle(
         cast,
         verify_py: VERIFY_SCRIPT.to_string(),
     };
-    bundle::write(store, id, &keys, ctx.now(), dir, &parts)
+    let origin = bundle::write(store, id, &keys, ctx.now(), dir, &parts, access)
         .with_context(|| format!("cannot write the bundle {}", dir.display()))?;
     bar.finish();
+    eprintln!("session {id}: checkpoint.json is {origin}");
     eprintln!(
         "session {id}: bundle written to {} ({} events{}); check it with: flightlog verify {}",
         dir.display(),

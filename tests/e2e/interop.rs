@@ -1064,6 +1064,115 @@ fn a_forged_bundle_fails_the_readmes_own_steps() {
     }
 }
 
+/// The store's database and WAL bytes (the `-shm` index is shared memory that any reader
+/// maps, not data).
+fn store_bytes(db: &Path) -> Vec<Vec<u8>> {
+    ["", "-wal"]
+        .iter()
+        .map(|s| std::fs::read(format!("{}{s}", db.display())).unwrap_or_default())
+        .collect()
+}
+
+#[test]
+fn a_read_only_export_writes_nothing_and_says_which_checkpoint_it_carries() {
+    let i = incident();
+    let key = trusted_key(&i);
+    let key = key.to_str().unwrap();
+    let before = store_bytes(&i.db);
+    // The imported session ends with no checkpoint and the store has none.
+    let b1 = i.root.join("b1");
+    let out = fl(
+        &i.db,
+        Some(&i.policy),
+        &[
+            "export",
+            &i.session,
+            "--read-only",
+            "--format",
+            "bundle",
+            "-o",
+            b1.to_str().unwrap(),
+        ],
+    );
+    ok(&out);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("signed in memory and not stored"), "{err}");
+    let j = i.root.join("x.jsonl");
+    let out = fl(
+        &i.db,
+        None,
+        &[
+            "export",
+            &i.session,
+            "--read-only",
+            "--format",
+            "jsonl",
+            "-o",
+            j.to_str().unwrap(),
+        ],
+    );
+    ok(&out);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("final checkpoint was signed in memory"));
+    assert!(
+        store_bytes(&i.db) == before,
+        "a read-only export wrote to the store"
+    );
+    for p in [&b1, &j] {
+        let o = verifier::run(&[p.to_str().unwrap(), key]);
+        assert!(
+            o.status.success(),
+            "{}: {}",
+            p.display(),
+            verifier::stdout(&o)
+        );
+    }
+    ok(&fl(
+        &i.db,
+        None,
+        &["verify", b1.to_str().unwrap(), "--pubkey", key],
+    ));
+    // Once the store has a checkpoint covering the session, the bundle carries it.
+    ok(&fl(
+        &i.db,
+        None,
+        &[
+            "export",
+            &i.session,
+            "--format",
+            "jsonl",
+            "-o",
+            j.to_str().unwrap(),
+        ],
+    ));
+    ok(&fl(&i.db, None, &["checkpoint"]));
+    let before = store_bytes(&i.db);
+    let b2 = i.root.join("b2");
+    let out = fl(
+        &i.db,
+        Some(&i.policy),
+        &[
+            "export",
+            &i.session,
+            "--read-only",
+            "--format",
+            "bundle",
+            "-o",
+            b2.to_str().unwrap(),
+        ],
+    );
+    ok(&out);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("the latest store checkpoint, #1"), "{err}");
+    assert!(store_bytes(&i.db) == before);
+    ok(&fl(
+        &i.db,
+        None,
+        &["verify", b2.to_str().unwrap(), "--pubkey", key],
+    ));
+    let o = verifier::run(&[b2.to_str().unwrap(), key]);
+    assert!(o.status.success(), "{}", verifier::stdout(&o));
+}
+
 fn chromium() -> Option<PathBuf> {
     [
         "chromium",
