@@ -47,6 +47,20 @@ fn main() {
         })
         .collect();
 
+    if std::env::var_os("FLIGHTLOG_BENCH_PACKS").is_some() {
+        for (family, text) in flightlog_analysis::catalogue::PACKS {
+            let t = Instant::now();
+            for _ in 0..20 {
+                std::hint::black_box(toml::from_str::<toml::Table>(text).expect("toml"));
+            }
+            let parse = t.elapsed() / 20;
+            let t = Instant::now();
+            for _ in 0..20 {
+                std::hint::black_box(Catalogue::from_packs(&[(family, text)]).expect("pack"));
+            }
+            eprintln!("{family}: toml {parse:?}, load {:?}", t.elapsed() / 20);
+        }
+    }
     let cat = Catalogue::builtin();
     let mut per_line: Vec<Duration> = Vec::with_capacity(runs * lines.len());
     let mut worst: Vec<Duration> = vec![Duration::ZERO; lines.len()];

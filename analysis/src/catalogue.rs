@@ -59,11 +59,11 @@ pub enum CatalogueError {
         family: String,
         source: toml::de::Error,
     },
-    #[error("catalogue rule {rule}: bad regex {pattern:?}: {source}")]
+    #[error("catalogue rule {rule}: bad regex {pattern:?}: {message}")]
     Regex {
         rule: String,
         pattern: String,
-        source: regex::Error,
+        message: String,
     },
     #[error("catalogue rule {0} has no matcher")]
     Empty(String),
@@ -146,11 +146,45 @@ struct RawCatalogue {
 #[derive(Debug)]
 struct Group {
     raw: RawGroup,
-    arg_any: Vec<Regex>,
-    sql: Option<Regex>,
-    sql_not: Option<Regex>,
-    url_any: Vec<Regex>,
-    body_all: Vec<Regex>,
+    arg_any: Vec<Pattern>,
+    sql: Option<Pattern>,
+    sql_not: Option<Pattern>,
+    url_any: Vec<Pattern>,
+    body_all: Vec<Pattern>,
+}
+
+/// A rule's regex, checked for syntax when the catalogue loads and compiled when first used:
+/// a hook process judges one command and needs few of them.
+#[derive(Debug)]
+struct Pattern {
+    src: String,
+    re: OnceLock<Option<Regex>>,
+}
+
+impl Pattern {
+    fn new(rule: &str, src: &str) -> Result<Pattern, CatalogueError> {
+        regex_syntax::ast::parse::Parser::new()
+            .parse(src)
+            .map_err(|e| CatalogueError::Regex {
+                rule: rule.to_string(),
+                pattern: src.to_string(),
+                message: e.to_string(),
+            })?;
+        Ok(Pattern {
+            src: src.to_string(),
+            re: OnceLock::new(),
+        })
+    }
+
+    /// The compiled regex (None only if it parses but does not compile, which the tests of the
+    /// built-in catalogue rule out).
+    fn regex(&self) -> Option<&Regex> {
+        self.re.get_or_init(|| Regex::new(&self.src).ok()).as_ref()
+    }
+
+    fn is_match(&self, text: &str) -> bool {
+        self.regex().is_some_and(|r| r.is_match(text))
+    }
 }
 
 impl Group {
@@ -397,13 +431,7 @@ impl Catalogue {
         for r in raw.rule {
             let mut groups = Vec::new();
             for g in std::iter::once(r.first).chain(r.also) {
-                let re = |p: &str| {
-                    Regex::new(p).map_err(|source| CatalogueError::Regex {
-                        rule: r.id.clone(),
-                        pattern: p.to_string(),
-                        source,
-                    })
-                };
+                let re = |p: &str| Pattern::new(&r.id, p);
                 let arg_any = g.arg_any.iter().map(|p| re(p)).collect::<Result<_, _>>()?;
                 let body_all = g.body_all.iter().map(|p| re(p)).collect::<Result<_, _>>()?;
                 let url_any = g.url_any.iter().map(|p| re(p)).collect::<Result<_, _>>()?;
@@ -967,6 +995,30 @@ mod tests {
         let n = ids.len();
         ids.dedup();
         assert_eq!(ids.len(), n, "duplicate rule ids");
+    }
+
+    #[test]
+    fn every_builtin_regex_compiles() {
+        let c = Catalogue::load_builtin().unwrap();
+        for r in &c.rules {
+            for g in &r.groups {
+                let all = g
+                    .arg_any
+                    .iter()
+                    .chain(&g.url_any)
+                    .chain(&g.body_all)
+                    .chain(&g.sql)
+                    .chain(&g.sql_not);
+                for p in all {
+                    assert!(p.regex().is_some(), "{}: {}", r.id, p.src);
+                }
+            }
+        }
+        let bad = "[[rule]]\nid = \"x\"\nseverity = \"low\"\nsummary = \"s\"\nprogram = [\"x\"]\narg_any = [\"(unclosed\"]\n";
+        assert!(matches!(
+            Catalogue::from_toml_str(bad),
+            Err(CatalogueError::Regex { .. })
+        ));
     }
 
     #[test]
