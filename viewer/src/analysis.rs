@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use flightlog_analysis::report::outcome_text;
 use flightlog_analysis::{Analysis, Analyzer, Policy};
 use flightlog_formats::Store;
 
@@ -65,6 +66,10 @@ pub fn from_analysis(a: Analysis, home: Option<String>) -> Findings {
         f.crossings.insert(
             c.seq,
             CrossingInfo {
+                attempt: c
+                    .outcome
+                    .is_attempt()
+                    .then(|| outcome_text(c.outcome, &c.outcome_detail)),
                 from: c.from,
                 to: c.to,
                 evidence: c.evidence,
@@ -75,6 +80,10 @@ pub fn from_analysis(a: Analysis, home: Option<String>) -> Findings {
         f.destructive.insert(
             d.seq,
             DestructiveInfo {
+                attempt: d
+                    .outcome
+                    .is_attempt()
+                    .then(|| outcome_text(d.outcome, &d.outcome_detail)),
                 rule: d.rule,
                 severity: sev(&d.severity),
                 target_env: d.target_env,
@@ -121,4 +130,38 @@ pub fn from_analysis(a: Analysis, home: Option<String>) -> Findings {
             .collect(),
     });
     f
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use flightlog_formats::Event;
+
+    /// A Codex run whose delete its sandbox kept off the network: the replay marks an attempt.
+    #[test]
+    fn an_attempt_is_shown_as_an_attempt() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../analysis/tests/data/agents");
+        let events: Vec<Event> =
+            std::fs::read_to_string(format!("{dir}/codex-record-sandboxed.jsonl"))
+                .unwrap()
+                .lines()
+                .map(|l| Event::from_bytes(l.as_bytes()).unwrap())
+                .collect();
+        let policy = Policy::load(Some(Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../fixtures/incident/flightlog.toml"
+        ))))
+        .unwrap();
+        let f = from_analysis(flightlog_analysis::analyze(&events, &policy), None);
+        assert_eq!(f.crossings.len(), 1);
+        let c = f.crossings.values().next().unwrap();
+        let a = c.attempt.as_deref().unwrap();
+        assert!(
+            a.starts_with("blocked by the agent") && a.contains("sandbox"),
+            "{a}"
+        );
+        let d = f.destructive.values().next().unwrap();
+        assert!(d.attempt.is_some());
+    }
 }

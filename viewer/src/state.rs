@@ -201,6 +201,8 @@ pub struct CrossingInfo {
     pub from: String,
     pub to: String,
     pub evidence: Vec<String>,
+    /// Set when the action did not reach its target: `blocked by the agent (..)`.
+    pub attempt: Option<String>,
 }
 
 /// A destructive action.
@@ -210,6 +212,8 @@ pub struct DestructiveInfo {
     pub severity: String,
     pub target_env: Option<String>,
     pub summary: String,
+    /// Set when the action did not happen: `denied by flightlog's guard (..)`.
+    pub attempt: Option<String>,
 }
 
 /// One step of the cause chain.

@@ -179,10 +179,20 @@ fn banners(state: &State, e: &IndexEntry, out: &mut Vec<Line<'static>>) {
         out.push(banner("✗ UNREADABLE OR MISPLACED EVENT".into(), red));
     }
     if let Some(c) = state.findings.crossings.get(&e.seq) {
+        let head = match &c.attempt {
+            Some(_) => "◆ CROSSING ATTEMPTED",
+            None => "◆ BOUNDARY CROSSED",
+        };
         out.push(banner(
-            format!("◆ BOUNDARY CROSSED: {} → {}", safe(&c.from), target(&c.to)),
+            format!("{head}: {} → {}", safe(&c.from), target(&c.to)),
             red,
         ));
+        if let Some(a) = &c.attempt {
+            out.push(Line::styled(
+                format!("  it did not happen: {}", safe(a)),
+                Style::new().fg(Color::Yellow),
+            ));
+        }
         for ev in &c.evidence {
             out.push(Line::styled(
                 format!("  • {}", safe(ev)),
@@ -206,6 +216,12 @@ fn banners(state: &State, e: &IndexEntry, out: &mut Vec<Line<'static>>) {
             ),
             severity_style(sev.max(3)),
         ));
+        if let Some(a) = &d.attempt {
+            out.push(Line::styled(
+                format!("  attempted, not done: {}", safe(a)),
+                Style::new().fg(Color::Yellow),
+            ));
+        }
     }
     if let Some(fps) = state.findings.secret_uses.get(&e.seq) {
         for fp in fps {

@@ -132,7 +132,16 @@ fn row_line(
                 }
             })
             .unwrap_or_default();
-        format!("BOUNDARY CROSSED → {to} · {summary}")
+        let attempted = state
+            .findings
+            .crossings
+            .get(&e.seq)
+            .is_some_and(|c| c.attempt.is_some());
+        if attempted {
+            format!("CROSSING ATTEMPTED → {to} · {summary}")
+        } else {
+            format!("BOUNDARY CROSSED → {to} · {summary}")
+        }
     } else {
         summary
     };
