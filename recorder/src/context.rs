@@ -1,7 +1,10 @@
 //! The context a session starts in: the kube context of the active kubeconfig, the terraform
-//! workspace of the working tree, and the environment variables that name an environment or a
-//! cloud profile. Recorded in `session_start` (`data.context`) so the analysis can classify a
-//! `kubectl delete ns x` that names no `--context`, or an `aws` call that names no `--profile`.
+//! workspace of the working tree, the environment variables that name an environment or a
+//! cloud profile, and where the agent's model API is
+//! ([`flightlog_analysis::analyze::MODEL_BASE_VARS`]). Recorded in `session_start`
+//! (`data.context`) so the analysis can classify a `kubectl delete ns x` that names no
+//! `--context`, or an `aws` call that names no `--profile`, and knows the agent's conversation
+//! with its model from its actions.
 
 use std::path::{Path, PathBuf};
 
@@ -31,7 +34,8 @@ pub const CONTEXT_VARS: &[&str] = &[
 /// production, a map in tests).
 pub fn capture(cwd: &Path, var: impl Fn(&str) -> Option<String>) -> Value {
     let mut vars = Map::new();
-    for name in CONTEXT_VARS {
+    let model = flightlog_analysis::analyze::MODEL_BASE_VARS.iter();
+    for name in CONTEXT_VARS.iter().chain(model) {
         if let Some(v) = var(name).filter(|v| !v.is_empty()) {
             vars.insert((*name).to_string(), json!(v));
         }
