@@ -2298,3 +2298,41 @@ fn window(
         steps,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use serde_json::json;
+
+    fn request(url: &str, path: &str) -> flightlog_formats::payload::ApiCall {
+        flightlog_formats::payload::ApiCall::from_value(
+            &json!({"method": "POST", "url": url, "host": "10.0.0.5", "path": path}),
+        )
+    }
+
+    #[test]
+    fn model_requests_by_base_url_host_or_endpoint() {
+        let bases = vec!["http://10.0.0.5:8080/llm".to_string()];
+        let table = [
+            ("http://10.0.0.5:8080/llm/anything", "/llm/anything", true),
+            ("http://10.0.0.5:9/v1/messages", "/v1/messages", true),
+            ("http://10.0.0.5:9/v1/responses", "/v1/responses", true),
+            (
+                "http://10.0.0.5:9/v1/chat/completions",
+                "/v1/chat/completions",
+                true,
+            ),
+            (
+                "http://10.0.0.5:9/v1beta/models/gemini-2.5-pro:streamGenerateContent?alt=sse",
+                "/v1beta/models/gemini-2.5-pro:streamGenerateContent",
+                true,
+            ),
+            ("http://10.0.0.5:9/graphql/v2", "/graphql/v2", false),
+            ("http://10.0.0.5:8080/other", "/other", false),
+        ];
+        for (url, path, want) in table {
+            assert_eq!(is_model_request(&request(url, path), &bases), want, "{url}");
+        }
+    }
+}
