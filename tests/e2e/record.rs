@@ -1,7 +1,7 @@
 //! `flightlog record` driven as a user drives it: exit codes, signals, the terminal, a killed
 //! recorder, and a scripted agent whose commands, files and API calls are recorded.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Write};
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -204,23 +204,11 @@ fn server() -> (u16, std::sync::mpsc::Receiver<String>) {
         for s in l.incoming() {
             let Ok(mut s) = s else { continue };
             let mut r = BufReader::new(s.try_clone().unwrap());
-            let mut head = String::new();
-            let mut len = 0usize;
-            loop {
-                let mut line = String::new();
-                if r.read_line(&mut line).unwrap_or(0) == 0 {
-                    break;
-                }
-                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    len = v.trim().parse().unwrap_or(0);
-                }
-                head.push_str(&line);
-                if line == "\r\n" {
-                    break;
-                }
-            }
-            let mut body = vec![0; len];
-            let _ = r.read_exact(&mut body);
+            let Ok(Some(head)) = flightlog_http::read_request_head(&mut r) else {
+                continue;
+            };
+            let body =
+                flightlog_http::read_request_body(&mut r, &head, 1 << 20).unwrap_or_default();
             let _ = tx.send(format!("{head}{}", String::from_utf8_lossy(&body)));
             let reply = r#"{"ok":true}"#;
             let _ = write!(
@@ -231,6 +219,38 @@ fn server() -> (u16, std::sync::mpsc::Receiver<String>) {
         }
     });
     (port, rx)
+}
+
+/// Requests whose length a server could read differently from the proxy (the shapes request
+/// smuggling uses) are refused with 400 before anything reaches the server.
+#[test]
+fn ambiguously_framed_requests_are_refused_and_never_forwarded() {
+    let (_d, dir, db) = work_dir();
+    let (port, seen) = server();
+    let shapes = [
+        "Content-Length : 5\\r\\n",
+        "Content-Length: 5\\r\\nContent-Length: 6\\r\\n",
+        "Content-Length: 5\\r\\nTransfer-Encoding: chunked\\r\\n",
+        "Content-Length: 5x\\r\\n",
+    ];
+    let mut script = String::from("p=${HTTP_PROXY##*:}; p=${p%/}\n");
+    for shape in shapes {
+        script.push_str(&format!(
+            "exec 3<>/dev/tcp/127.0.0.1/$p; printf 'POST http://127.0.0.1:{port}/x HTTP/1.1\\r\\nHost: h\\r\\n{shape}\\r\\nhello' >&3; head -c 12 <&3; echo; exec 3<&-\n"
+        ));
+    }
+    std::fs::write(dir.join("agent.sh"), script).unwrap();
+    let out = record(&dir, &db, &["--", "bash", "agent.sh"]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        said.lines().filter(|l| *l == "HTTP/1.1 400").count(),
+        shapes.len(),
+        "{said} {out:?}"
+    );
+    assert!(
+        seen.recv_timeout(Duration::from_millis(500)).is_err(),
+        "a refused request reached the server"
+    );
 }
 
 /// Gemini CLI's HTTP client tunnels even `http://` model calls through `HTTP_PROXY` with

@@ -2,7 +2,7 @@
 //! recorded in full and guarded, the agent's calls working exactly as without flightlog
 //! (`curl -k`, a failing verification, a client that pins its own CA), and the CA's files.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -67,23 +67,12 @@ fn tls_server(dir: &Path, name: &str) -> (u16, PathBuf, Receiver<String>) {
             std::thread::spawn(move || {
                 let conn = rustls::ServerConnection::new(config).unwrap();
                 let mut r = BufReader::new(rustls::StreamOwned::new(conn, s));
-                let mut head = String::new();
-                let mut len = 0usize;
-                loop {
-                    let mut line = String::new();
-                    if r.read_line(&mut line).unwrap_or(0) == 0 {
-                        return; // a handshake the client gave up, or a closed connection
-                    }
-                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                        len = v.trim().parse().unwrap_or(0);
-                    }
-                    head.push_str(&line);
-                    if line == "\r\n" {
-                        break;
-                    }
-                }
-                let mut body = vec![0; len];
-                let _ = r.read_exact(&mut body);
+                // A handshake the client gave up, or a closed connection, ends here.
+                let Ok(Some(head)) = flightlog_http::read_request_head(&mut r) else {
+                    return;
+                };
+                let body =
+                    flightlog_http::read_request_body(&mut r, &head, 1 << 20).unwrap_or_default();
                 let _ = tx.send(format!("{head}{}", String::from_utf8_lossy(&body)));
                 let reply = r#"{"data":{"ok":true}}"#;
                 let w = r.get_mut();

@@ -25,6 +25,7 @@ pub const TARGETS: &[Target] = &[
     ("redact", redact),
     ("verify_jsonl", verify_jsonl_check),
     ("sanitize", sanitize),
+    ("http_reader", http_reader),
 ];
 
 /// Shell splitting, argv/HTTP/GraphQL/SQL decoding and the catalogue: never panic.
@@ -149,4 +150,42 @@ pub fn sanitize(data: &[u8]) {
         assert!(!out.chars().any(unsafe_char), "{name}: {out:?}");
     }
     assert!(text::one_line(&s, 80).chars().count() <= 80 * 12 + 1);
+}
+
+/// The HTTP/1.1 reader the proxy and its stand-ins share: never panic and never keep more than
+/// asked, on any bytes a client or server may send (requests one after another on a connection,
+/// a response and its body as the proxy passes it on, a chunk-size line).
+pub fn http_reader(data: &[u8]) {
+    use flightlog_http::{
+        Body, read_chunked, read_request_body, read_request_head, read_response_head,
+    };
+    use std::io::{BufReader, Read};
+    let mut r = BufReader::new(data);
+    for _ in 0..8 {
+        match read_request_head(&mut r) {
+            Ok(Some(head)) => match read_request_body(&mut r, &head, 4096) {
+                Ok(body) => assert!(body.len() <= 4096, "a body over the limit was kept"),
+                Err(_) => break,
+            },
+            _ => break,
+        }
+    }
+    let mut r = BufReader::new(data);
+    if let Ok(Some(head)) = read_response_head(&mut r)
+        && let Ok(body) = head.response_body("GET")
+    {
+        let (mut kept, mut raw) = (Vec::new(), Vec::new());
+        match body {
+            Body::Chunked => {
+                let _ = read_chunked(&mut r, &mut kept, &mut raw, 4097, false);
+                assert!(kept.len() <= 4097, "more than the excerpt was kept");
+                assert!(raw.len() <= data.len(), "more bytes passed on than were read");
+            }
+            Body::Length(n) => {
+                let _ = (&mut r).take(n).read_to_end(&mut raw);
+            }
+            Body::UntilClose | Body::None => {}
+        }
+    }
+    let _ = flightlog_http::chunk_size(data);
 }

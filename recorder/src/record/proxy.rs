@@ -32,6 +32,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use flightlog_formats::{Kind, NewEvent};
+use flightlog_http::{
+    Body, Head, HttpError, read_chunked, read_request_body, read_request_head, read_response_head,
+};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use rustls::client::ClientConnection;
 use rustls::server::Acceptor;
@@ -46,7 +49,6 @@ use super::writer::{FollowUp, Sink};
 const EXCERPT: usize = 4096;
 /// Bytes of a request body read into memory (bigger bodies are refused with 413).
 const MAX_REQUEST_BODY: usize = 64 * 1024 * 1024;
-const MAX_HEAD: usize = 64 * 1024;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The running proxy.
@@ -122,72 +124,9 @@ fn gap(sink: &Sink, reason: &str, detail: &str) {
     sink.send("proxy", ev);
 }
 
-struct Head {
-    /// Request: method, target, version. Response: version, status, reason.
-    line: (String, String, String),
-    headers: Vec<(String, String)>,
-}
-
-impl Head {
-    fn get(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .rev()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn has_token(&self, name: &str, token: &str) -> bool {
-        self.headers
-            .iter()
-            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
-            .any(|(_, v)| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
-    }
-}
-
-/// Reads a request or response head. Ok(None) at a clean end of stream.
+/// Reads a request head; a malformed or over-long one is an `InvalidData` error.
 fn read_head(r: &mut impl BufRead) -> io::Result<Option<Head>> {
-    let mut line = String::new();
-    let mut total = 0;
-    // Tolerate empty lines before a request (RFC 9112 2.2).
-    loop {
-        line.clear();
-        let n = r.read_line(&mut line)?;
-        if n == 0 {
-            return Ok(None);
-        }
-        total += n;
-        if !line.trim().is_empty() {
-            break;
-        }
-    }
-    let mut parts = line.trim_end().splitn(3, ' ');
-    let a = parts.next().unwrap_or("").to_string();
-    let b = parts.next().unwrap_or("").to_string();
-    let c = parts.next().unwrap_or("").to_string();
-    let mut headers = Vec::new();
-    loop {
-        let mut h = String::new();
-        let n = r.read_line(&mut h)?;
-        total += n;
-        if n == 0 || total > MAX_HEAD {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "header section too long or cut",
-            ));
-        }
-        let h = h.trim_end_matches(['\r', '\n']);
-        if h.is_empty() {
-            break;
-        }
-        if let Some((k, v)) = h.split_once(':') {
-            headers.push((k.trim().to_string(), v.trim().to_string()));
-        }
-    }
-    Ok(Some(Head {
-        line: (a, b, c),
-        headers,
-    }))
+    Ok(read_request_head(r)?)
 }
 
 fn respond(w: &mut impl Write, status: u16, reason: &str, body: &str) -> io::Result<()> {
@@ -923,71 +862,6 @@ fn tunnel(client: TcpStream, upstream: TcpStream, buffered: &[u8]) {
     let _ = t.join();
 }
 
-/// Reads a body framed by the head: Content-Length or chunked. None = read until close.
-fn read_body(r: &mut impl BufRead, head: &Head, limit: usize) -> io::Result<Vec<u8>> {
-    if head.has_token("Transfer-Encoding", "chunked") {
-        let mut body = Vec::new();
-        read_chunked(r, &mut body, &mut io::sink(), limit)?;
-        return Ok(body);
-    }
-    let n: usize = head
-        .get("Content-Length")
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0);
-    if n > limit {
-        return Err(io::Error::new(io::ErrorKind::InvalidData, "body too large"));
-    }
-    let mut body = vec![0; n];
-    r.read_exact(&mut body)?;
-    Ok(body)
-}
-
-/// Reads a chunked body: the decoded bytes go to `decoded` (up to `keep`), the raw bytes to `raw`.
-fn read_chunked(
-    r: &mut impl BufRead,
-    decoded: &mut Vec<u8>,
-    raw: &mut impl Write,
-    keep: usize,
-) -> io::Result<()> {
-    loop {
-        let mut line = String::new();
-        if r.read_line(&mut line)? == 0 {
-            return Err(io::ErrorKind::UnexpectedEof.into());
-        }
-        raw.write_all(line.as_bytes())?;
-        let size = usize::from_str_radix(line.trim().split(';').next().unwrap_or("").trim(), 16)
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "bad chunk size"))?;
-        if size == 0 {
-            // Trailers, then the empty line.
-            loop {
-                let mut t = String::new();
-                if r.read_line(&mut t)? == 0 {
-                    return Ok(());
-                }
-                raw.write_all(t.as_bytes())?;
-                if t.trim().is_empty() {
-                    return Ok(());
-                }
-            }
-        }
-        let mut left = size + 2; // data + CRLF
-        let mut buf = [0u8; 16 * 1024];
-        while left > 0 {
-            let n = r.read(&mut buf[..left.min(16 * 1024)])?;
-            if n == 0 {
-                return Err(io::ErrorKind::UnexpectedEof.into());
-            }
-            raw.write_all(&buf[..n])?;
-            let data_part = n.min(left.saturating_sub(2));
-            if decoded.len() < keep {
-                let take = data_part.min(keep - decoded.len());
-                decoded.extend_from_slice(&buf[..take]);
-            }
-            left -= n;
-        }
-    }
-}
-
 const HOP: [&str; 8] = [
     "connection",
     "keep-alive",
@@ -1069,14 +943,20 @@ fn forward<S: Sock>(
             .get_mut()
             .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
     }
-    let body = match read_body(reader, head, MAX_REQUEST_BODY) {
+    let body = match read_request_body(reader, head, MAX_REQUEST_BODY) {
         Ok(b) => b,
-        Err(_) => {
+        Err(e) => {
+            // An ambiguous length is refused before anything is forwarded: a server that framed
+            // it differently would see requests the log does not.
+            let (status, reason) = match e {
+                HttpError::TooLong(_) => (413, "Content Too Large"),
+                _ => (400, "Bad Request"),
+            };
             respond(
                 reader.get_mut(),
-                413,
-                "Content Too Large",
-                "flightlog proxy: request body unreadable or too large\n",
+                status,
+                reason,
+                &format!("flightlog proxy: request body refused: {e}\n"),
             )?;
             return Ok(false);
         }
@@ -1154,7 +1034,7 @@ fn forward<S: Sock>(
     let mut ur = BufReader::new(up);
     // Skip interim 1xx responses (the 100 was answered by us).
     let resp = loop {
-        match read_head(&mut ur) {
+        match read_response_head(&mut ur) {
             Ok(Some(h)) if h.line.1.starts_with('1') && h.line.1 != "101" => continue,
             Ok(Some(h)) => break h,
             Ok(None) | Err(_) => {
@@ -1180,12 +1060,21 @@ fn forward<S: Sock>(
     if status == 101 && upgrade.is_some() {
         return switch_protocols(&resp, reader, ur, sink, local, started);
     }
-    let no_body = method.eq_ignore_ascii_case("HEAD") || status == 204 || status == 304;
-    let chunked = resp.has_token("Transfer-Encoding", "chunked");
-    let length: Option<usize> = resp
-        .get("Content-Length")
-        .and_then(|v| v.trim().parse().ok());
-    let delimited = no_body || chunked || length.is_some();
+    let framing = match resp.response_body(method) {
+        Ok(f) => f,
+        Err(e) => {
+            let msg = format!("the upstream response's length is ambiguous: {e}");
+            record_response(sink, local, Some(502), b"", started, Some(msg.clone()));
+            respond(
+                reader.get_mut(),
+                502,
+                "Bad Gateway",
+                &format!("flightlog proxy: {msg}\n"),
+            )?;
+            return Ok(false);
+        }
+    };
+    let delimited = framing != Body::UntilClose;
     let keep = client_keep && delimited;
     let mut h = format!("HTTP/1.1 {} {}\r\n", resp.line.1, resp.line.2);
     for (k, v) in &resp.headers {
@@ -1202,14 +1091,12 @@ fn forward<S: Sock>(
     });
     reader.get_mut().write_all(h.as_bytes())?;
     let mut kept = Vec::new();
-    let res = if no_body {
-        Ok(())
-    } else if chunked {
-        read_chunked(&mut ur, &mut kept, reader.get_mut(), EXCERPT + 1)
-    } else if let Some(n) = length {
-        copy_keep(&mut (&mut ur).take(n as u64), reader.get_mut(), &mut kept)
-    } else {
-        copy_keep(&mut ur, reader.get_mut(), &mut kept)
+    let res = match framing {
+        Body::None => Ok(()),
+        Body::Chunked => read_chunked(&mut ur, &mut kept, reader.get_mut(), EXCERPT + 1, false)
+            .map_err(io::Error::from),
+        Body::Length(n) => copy_keep(&mut (&mut ur).take(n), reader.get_mut(), &mut kept),
+        Body::UntilClose => copy_keep(&mut ur, reader.get_mut(), &mut kept),
     };
     reader.get_mut().flush()?;
     let body_note = if resp.has_token("Content-Encoding", "gzip")
@@ -1345,19 +1232,5 @@ mod tests {
             );
         }
         assert_eq!(classify(&[b'A'; 9000]), Some(Inside::Other));
-    }
-
-    #[test]
-    fn chunked_bodies_decode_and_pass_through() {
-        let raw = b"4\r\nWiki\r\n5;x=1\r\npedia\r\n0\r\nT: v\r\n\r\nNEXT";
-        let mut r = BufReader::new(&raw[..]);
-        let mut decoded = Vec::new();
-        let mut passed = Vec::new();
-        read_chunked(&mut r, &mut decoded, &mut passed, 100).unwrap();
-        assert_eq!(decoded, b"Wikipedia");
-        assert_eq!(passed, &raw[..raw.len() - 4]);
-        let mut rest = String::new();
-        r.read_to_string(&mut rest).unwrap();
-        assert_eq!(rest, "NEXT");
     }
 }
