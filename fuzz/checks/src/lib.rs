@@ -179,7 +179,10 @@ pub fn http_reader(data: &[u8]) {
             Body::Chunked => {
                 let _ = read_chunked(&mut r, &mut kept, &mut raw, 4097, false);
                 assert!(kept.len() <= 4097, "more than the excerpt was kept");
-                assert!(raw.len() <= data.len(), "more bytes passed on than were read");
+                assert!(
+                    raw.len() <= data.len(),
+                    "more bytes passed on than were read"
+                );
             }
             Body::Length(n) => {
                 let _ = (&mut r).take(n).read_to_end(&mut raw);
