@@ -134,10 +134,20 @@ pub fn report_html(analysis: &Analysis, events: &[Event], intact: bool) -> Strin
     }
     for c in &a.boundary_crossings {
         let at = by_seq(c.seq).map(rel).unwrap_or_default();
+        // An action that did not reach its target is an attempt, said as such.
+        let head = if c.outcome.is_attempt() {
+            format!(
+                "Crossing attempted ({})",
+                flightlog_analysis::report::outcome_text(c.outcome, &c.outcome_detail)
+            )
+        } else {
+            "Boundary crossed".to_string()
+        };
         h.push_str(&format!(
-            "<div class=\"banner\" id=\"crossing-{seq}\"><h3>&#9888; Boundary crossed: {from} &rarr; {to}</h3>\
+            "<div class=\"banner\" id=\"crossing-{seq}\"><h3>&#9888; {head}: {from} &rarr; {to}</h3>\
              <div>seq <b>{seq}</b> · {ts} ({at})</div><div class=\"summary mono\">{sum}</div><ul>",
             seq = c.seq,
+            head = esc(&head),
             from = esc(&c.from),
             to = esc(&c.to),
             ts = esc(&c.ts),
@@ -168,7 +178,15 @@ pub fn report_html(analysis: &Analysis, events: &[Event], intact: bool) -> Strin
                 esc(&sev),
                 esc(&sev),
                 esc(d.target_env.as_deref().unwrap_or("-")),
-                esc(&d.summary)
+                esc(&if d.outcome.is_attempt() {
+                    format!(
+                        "attempted, {}: {}",
+                        flightlog_analysis::report::outcome_text(d.outcome, &d.outcome_detail),
+                        d.summary
+                    )
+                } else {
+                    d.summary.clone()
+                })
             ));
         }
         h.push_str("</table>\n");
@@ -319,5 +337,31 @@ mod tests {
         );
         assert_eq!(esc("a\u{202e}b\u{1b}[31m"), "a\\u{202e}b\\u{001b}[31m");
         assert_eq!(esc("line\nnext"), "line\nnext");
+    }
+
+    /// A Codex run whose sandbox kept the delete off the network: the report says attempted.
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn an_attempt_is_reported_as_an_attempt() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../analysis/tests/data/agents");
+        let events: Vec<flightlog_formats::Event> =
+            std::fs::read_to_string(format!("{dir}/codex-record-sandboxed.jsonl"))
+                .unwrap()
+                .lines()
+                .map(|l| flightlog_formats::Event::from_bytes(l.as_bytes()).unwrap())
+                .collect();
+        let policy = flightlog_analysis::Policy::load(Some(std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../fixtures/incident/flightlog.toml"
+        ))))
+        .unwrap();
+        let a = flightlog_analysis::analyze(&events, &policy);
+        let h = super::report_html(&a, &events, true);
+        assert!(
+            h.contains("Crossing attempted (blocked by the agent"),
+            "{h}"
+        );
+        assert!(h.contains("attempted, blocked by the agent"));
+        assert!(!h.contains("Boundary crossed:"));
     }
 }
