@@ -42,6 +42,9 @@ bench/record_overhead.sh > "$tmp/record.md"
 echo "== replay on a large session" >&2
 l4=$(load)
 cargo bench --quiet -p flightlog-viewer --bench replay > "$tmp/replay.md" 2>/dev/null
+echo "== catalogue decision" >&2
+l6=$(load)
+cargo bench --quiet -p flightlog-analysis --bench decision > "$tmp/decision.md" 2>/dev/null
 echo "== peak memory" >&2
 l5=$(load)
 mem() { /usr/bin/time -f '%M' "$@" 2>&1 >/dev/null | tail -1; }
@@ -84,6 +87,12 @@ hook_kb=$(echo '{"session_id":"m","hook_event_name":"PreToolUse","tool_name":"Ba
   echo "\`cargo bench -p flightlog-viewer --bench replay\`"
   echo
   cat "$tmp/replay.md"
+  echo
+  echo "## Catalogue decision (load $l6)"
+  echo
+  echo "\`cargo bench -p flightlog-analysis --bench decision\` ($FLIGHTLOG_BENCH_RUNS runs)"
+  echo
+  cat "$tmp/decision.md"
   echo
   echo "## Peak memory (load $l5)"
   echo

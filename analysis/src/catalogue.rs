@@ -368,9 +368,26 @@ impl Catalogue {
         })
     }
 
-    /// Loads the built-in catalogue afresh (what [`Catalogue::builtin`] does once).
+    /// Loads the built-in catalogue afresh (what [`Catalogue::builtin`] does once), without the
+    /// rules' examples: a hook process judges commands and does not need them, and they are
+    /// more than half of the text to parse.
     pub fn load_builtin() -> Result<Catalogue, CatalogueError> {
-        Catalogue::from_packs(&PACKS)
+        let stripped: Vec<(&str, String)> = PACKS
+            .iter()
+            .map(|(family, text)| (*family, without_examples(text)))
+            .collect();
+        let packs: Vec<(&str, &str)> = stripped.iter().map(|(f, t)| (*f, t.as_str())).collect();
+        Catalogue::from_packs(&packs)
+    }
+
+    /// The built-in catalogue with every rule's `examples` and `harmless` look-alikes
+    /// (`catalogue list --json`, the tests).
+    pub fn builtin_with_examples() -> &'static Catalogue {
+        static CAT: OnceLock<Catalogue> = OnceLock::new();
+        CAT.get_or_init(|| {
+            Catalogue::from_packs(&PACKS)
+                .unwrap_or_else(|e| panic!("the built-in catalogue is invalid: {e}"))
+        })
     }
 
     /// A catalogue of one pack (family `custom`).
@@ -703,6 +720,27 @@ fn dedup(v: &mut Vec<Match>) {
     v.sort_by_key(|m| std::cmp::Reverse(m.severity));
 }
 
+/// A rule pack without its `examples = [..]` and `harmless = [..]` arrays (the layout of the
+/// built-in packs: the key at the start of a line, the array closed by `]` alone on a line, or
+/// on the same line).
+fn without_examples(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut skipping = false;
+    for line in text.lines() {
+        if skipping {
+            skipping = line != "]";
+            continue;
+        }
+        if line.starts_with("examples = [") || line.starts_with("harmless = [") {
+            skipping = !line.trim_end().ends_with(']');
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
 /// Whether a flag spec (`-r|-R|--recursive`) is present in the args.
 fn flag_present(spec: &str, args: &[String]) -> bool {
     spec.split('|').any(|alt| {
@@ -995,6 +1033,21 @@ mod tests {
         let n = ids.len();
         ids.dedup();
         assert_eq!(ids.len(), n, "duplicate rule ids");
+    }
+
+    #[test]
+    fn the_judging_catalogue_has_every_rule_and_matcher() {
+        let fast = Catalogue::load_builtin().unwrap();
+        let full = Catalogue::builtin_with_examples();
+        assert_eq!(fast.rules.len(), full.rules.len());
+        for (a, b) in fast.rules.iter().zip(&full.rules) {
+            assert_eq!(
+                (&a.id, &a.family, a.severity),
+                (&b.id, &b.family, b.severity)
+            );
+            assert_eq!(a.matchers(), b.matchers(), "{}", a.id);
+            assert!(a.examples.is_empty() && !b.examples.is_empty(), "{}", a.id);
+        }
     }
 
     #[test]

@@ -85,7 +85,7 @@ fn through_interpreter(line: &str) -> bool {
 /// Every rule shows what it matches and what it must leave alone.
 #[test]
 fn every_rule_has_examples_and_look_alikes() {
-    for r in &Catalogue::builtin().rules {
+    for r in &Catalogue::builtin_with_examples().rules {
         assert!(!r.examples.is_empty(), "{} has no examples", r.id);
         assert!(
             !r.harmless.is_empty(),
@@ -114,7 +114,7 @@ struct Tally {
 
 #[test]
 fn catalogue_is_exact_on_its_corpus() {
-    let cat = Catalogue::builtin();
+    let cat = Catalogue::builtin_with_examples();
     let wt = worktree();
     let rows = corpus(cat);
     let mut by_family: BTreeMap<String, Tally> = BTreeMap::new();
@@ -234,7 +234,7 @@ fn catalogue_is_exact_on_its_corpus() {
 /// the deciding rule, and shows the commands it saw.
 #[test]
 fn explain_agrees_on_every_row() {
-    let cat = Catalogue::builtin();
+    let cat = Catalogue::builtin_with_examples();
     let wt = worktree();
     let mut n = 0;
     for row in corpus(cat).iter().filter(|r| !r.tool) {
@@ -266,7 +266,7 @@ fn explain_agrees_on_every_row() {
 /// Interpreters and wrappers are named on the match they hid.
 #[test]
 fn explain_names_the_wrappers_and_interpreters() {
-    let cat = Catalogue::builtin();
+    let cat = Catalogue::builtin_with_examples();
     let e = cat.explain_line(
         r#"sudo bash -c "python3 -c \"import os; os.system('rm -rf /')\"""#,
         &worktree(),

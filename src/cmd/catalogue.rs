@@ -64,7 +64,7 @@ pub fn run(_ctx: &Ctx, args: Args) -> Result<ExitCode> {
 }
 
 fn list(family: Option<&str>, as_json: bool) -> Result<ExitCode> {
-    let cat = Catalogue::builtin();
+    let cat = Catalogue::builtin_with_examples();
     let rules: Vec<_> = cat
         .rules
         .iter()
