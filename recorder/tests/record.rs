@@ -6,7 +6,7 @@
 // Helpers outside #[test] functions unwrap too: a failure is a failed test.
 #![allow(clippy::unwrap_used)]
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Write};
 use std::net::TcpListener;
 use std::path::Path;
 use std::sync::Arc;
@@ -26,23 +26,11 @@ fn server() -> (u16, std::sync::mpsc::Receiver<String>) {
         for s in l.incoming() {
             let Ok(mut s) = s else { continue };
             let mut r = BufReader::new(s.try_clone().unwrap());
-            let mut head = String::new();
-            let mut len = 0usize;
-            loop {
-                let mut line = String::new();
-                if r.read_line(&mut line).unwrap_or(0) == 0 {
-                    break;
-                }
-                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    len = v.trim().parse().unwrap_or(0);
-                }
-                head.push_str(&line);
-                if line == "\r\n" {
-                    break;
-                }
-            }
-            let mut body = vec![0; len];
-            let _ = r.read_exact(&mut body);
+            let Ok(Some(head)) = flightlog_http::read_request_head(&mut r) else {
+                continue;
+            };
+            let body =
+                flightlog_http::read_request_body(&mut r, &head, 1 << 20).unwrap_or_default();
             let _ = tx.send(format!("{head}{}", String::from_utf8_lossy(&body)));
             let reply = r#"{"data":{"volumeDelete":true}}"#;
             let _ = write!(

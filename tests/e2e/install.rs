@@ -25,15 +25,30 @@ fn agents_dir() -> PathBuf {
     Path::new(&home).join(".cache/flightlog/agents")
 }
 
-/// The agent's executable: from the agents directory, else PATH. None (and a printed reason)
-/// when it is not installed.
+/// The agent's executable: from the agents directory (`<name>-<version>/node_modules/.bin/`,
+/// one npm prefix per pinned agent), else PATH. None (and a printed reason) when it is not
+/// installed.
 fn agent(program: &str) -> Option<PathBuf> {
     let base = agents_dir();
-    let candidates = [
-        base.join("node_modules/.bin").join(program),
-        base.join("bin").join(program),
-    ];
-    if let Some(p) = candidates.into_iter().find(|p| p.is_file()) {
+    let name = match program {
+        "claude" => "claude-code",
+        other => other,
+    };
+    let mut found: Vec<PathBuf> = std::fs::read_dir(&base)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with('-'))
+        })
+        .map(|e| e.path().join("node_modules/.bin").join(program))
+        .filter(|p| p.is_file())
+        .collect();
+    found.sort();
+    if let Some(p) = found.pop() {
         return Some(p);
     }
     if let Some(p) = on_path(program) {

@@ -349,16 +349,14 @@ curl -sS --cacert {ca} https://localhost:{port}/retry; echo " retry=$?"
 /// A server that switches to an echo protocol (`Upgrade: echo`, answered `101`) and then
 /// echoes every byte, over TLS with `config` or in plain TCP without.
 fn upgrade_server(config: Option<Arc<rustls::ServerConfig>>) -> u16 {
-    fn serve<S: Read + Write>(mut s: S) {
-        let mut head = Vec::new();
-        let mut b = [0u8; 1];
-        while !head.ends_with(b"\r\n\r\n") {
-            match s.read(&mut b) {
-                Ok(1) => head.push(b[0]),
-                _ => return,
-            }
-        }
-        if !String::from_utf8_lossy(&head).contains("Upgrade: echo") {
+    fn serve<S: Read + Write>(s: S) {
+        let mut r = BufReader::new(s);
+        let Ok(Some(head)) = flightlog_http::read_request_head(&mut r) else {
+            return;
+        };
+        // The client sends nothing after its head until it has the 101.
+        let mut s = r.into_inner();
+        if head.get("Upgrade") != Some("echo") {
             let _ = s.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
             return;
         }
