@@ -277,12 +277,11 @@ fn needles(secret: &str) -> Vec<String> {
 }
 
 fn grep_all(label: &str, bytes: &[u8], secrets: &[String], leaks: &mut BTreeSet<String>) {
-    for s in secrets {
-        for n in needles(s) {
-            if bytes.windows(n.len()).any(|w| w == n.as_bytes()) {
-                leaks.insert(format!("{label}: {n}"));
-            }
-        }
+    // One pass over the bytes for every needle.
+    let all: Vec<String> = secrets.iter().flat_map(|s| needles(s)).collect();
+    let ac = aho_corasick::AhoCorasick::new(&all).unwrap();
+    for m in ac.find_overlapping_iter(bytes) {
+        leaks.insert(format!("{label}: {}", all[m.pattern().as_usize()]));
     }
 }
 
@@ -473,4 +472,475 @@ fn no_secret_reaches_the_store_wal_shm_or_any_export() {
     }
     assert!(outputs >= sessions.len() * 6, "the exports ran");
     assert_eq!(vcode, Some(0), "the store verifies");
+}
+
+/// A value of the layers corpus (fixtures/secrets/layers.json) and the ways it is written.
+struct Planted {
+    kind: String,
+    value: String,
+    source: String,
+    /// Percent-encoded (every byte but the unreserved ones).
+    url: String,
+    /// JSON-escaped, `/` as `\/`.
+    json: String,
+    /// `base64("deploy:" + value)`, a `Basic` credential.
+    basic: String,
+}
+
+fn layers_corpus() -> Vec<Planted> {
+    use base64::Engine;
+    let path = flightlog_fixtures::fixtures_dir().join("secrets/layers.json");
+    let v: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    v["secrets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let value = e["value"].as_str().unwrap().to_string();
+            let mut url = String::new();
+            for &c in value.as_bytes() {
+                if c.is_ascii_alphanumeric() || b"-._~".contains(&c) {
+                    url.push(c as char);
+                } else {
+                    url.push_str(&format!("%{c:02X}"));
+                }
+            }
+            let json = serde_json::to_string(&value).unwrap().replace('/', "\\/");
+            Planted {
+                kind: e["kind"].as_str().unwrap().to_string(),
+                source: e["source"].as_str().unwrap().to_string(),
+                url,
+                json: json[1..json.len() - 1].to_string(),
+                basic: base64::engine::general_purpose::STANDARD.encode(format!("deploy:{value}")),
+                value,
+            }
+        })
+        .collect()
+}
+
+/// The bytes that must never be stored for a planted value: the value, its encodings, and a
+/// 16-byte piece of its middle (a partial redaction).
+fn planted_needles(p: &Planted) -> Vec<String> {
+    let mut out = needles(&p.value);
+    for n in [&p.url, &p.json, &p.basic] {
+        if !out.contains(n) {
+            out.push(n.clone());
+        }
+    }
+    out
+}
+
+/// The markers in a text: (kind, fingerprint).
+fn markers(text: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("[REDACTED:") {
+        rest = &rest[at + 10..];
+        let Some(end) = rest.find(']') else { break };
+        if let Some((kind, fp)) = rest[..end].split_once(':') {
+            out.push((kind.to_string(), fp.to_string()));
+        }
+        rest = &rest[end..];
+    }
+    out
+}
+
+/// The reported case, as a new user ran it: a password the inventory found in `.env`, then
+/// used where no rule fits (a child's argv, a file name).
+#[test]
+fn a_password_from_dot_env_is_not_stored_raw_in_any_layer() {
+    let (_d, dir, db) = crate::common::work_dir();
+    let w = dir.join("w");
+    std::fs::create_dir_all(&w).unwrap();
+    std::fs::write(w.join(".env"), "DB_PASSWORD=Tr0ub4dor-Kq93-Xz71\n").unwrap();
+    let out = Command::new(bin())
+        .current_dir(&w)
+        .arg("--db")
+        .arg(&db)
+        .args(["record", "--no-proxy", "--", "bash", "-c"])
+        .arg("/bin/echo mysql -uroot -pTr0ub4dor-Kq93-Xz71 app; touch backup_Tr0ub4dor-Kq93-Xz71.txt")
+        .env_remove("FLIGHTLOG_SESSION")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let session = crate::common::session_of(&out);
+    let evs = crate::common::session_events(&db, &session);
+    let mut fps = BTreeSet::new();
+    for e in &evs {
+        for r in &e.redactions {
+            fps.insert(r.fp.clone());
+        }
+    }
+    assert_eq!(fps.len(), 1, "one secret, one fingerprint: {fps:?}");
+    assert!(
+        evs.iter().any(|e| e.kind.as_str() == "file_change"),
+        "the watcher saw the file"
+    );
+    crate::common::assert_secret_absent(&db, "Tr0ub4dor");
+    for f in ["-wal", "-shm"] {
+        let p = PathBuf::from(format!("{}{f}", db.display()));
+        if let Ok(b) = std::fs::read(&p) {
+            assert!(!b.windows(9).any(|w| w == b"Tr0ub4dor"), "{}", p.display());
+        }
+    }
+    let (_, jsonl, _) = run(&db, &["export", &session, "--format", "jsonl"], b"");
+    assert!(!String::from_utf8_lossy(&jsonl).contains("Tr0ub4dor"));
+    // The key directory holds no value either.
+    for e in std::fs::read_dir(db.parent().unwrap().join("keys"))
+        .unwrap()
+        .flatten()
+    {
+        let b = std::fs::read(e.path()).unwrap();
+        assert!(
+            !b.windows(9).any(|w| w == b"Tr0ub4dor"),
+            "{}",
+            e.path().display()
+        );
+    }
+}
+
+/// Every value of the layers corpus (330 fake secrets of 30 kinds) made known by the working
+/// tree, then planted in every layer: a traced child's argv (glued, percent-encoded,
+/// JSON-escaped, in a `Basic` credential), its environment, a file name and a file's text, the
+/// terminal, hook payloads (commands with URLs, headers and bodies; tool output; files written)
+/// and an imported transcript. None of it may reach the database, its -wal or -shm, an export,
+/// a report or the replay screen; every secret has exactly one fingerprint; and the benign
+/// corpus, recorded with all of them known, gets no marker.
+#[test]
+fn known_secrets_are_redacted_in_every_layer_and_encoding() {
+    let planted = layers_corpus();
+    let kinds: BTreeSet<&str> = planted.iter().map(|p| p.kind.as_str()).collect();
+    assert!(
+        planted.len() >= 300 && kinds.len() >= 25,
+        "{} of {}",
+        planted.len(),
+        kinds.len()
+    );
+    let (_d, dir, db) = crate::common::work_dir();
+    let w = dir.join("w");
+    std::fs::create_dir_all(w.join("ops")).unwrap();
+    std::fs::create_dir_all(w.join("out")).unwrap();
+    let sources: Vec<&str> = planted.iter().map(|p| p.source.as_str()).collect();
+    std::fs::write(w.join("ops/domains.env"), sources.join("\n") + "\n").unwrap();
+
+    // 1. A recorded run: the inventory learns them; the script uses them everywhere.
+    let mut script = String::from("set -e\n");
+    for (i, p) in planted.iter().enumerate() {
+        let (v, u, j, b) = (&p.value, &p.url, &p.json, &p.basic);
+        script.push_str(&format!(
+            "/bin/echo 'backup_{v}.txt' 'https://api.example.com/v1?q=token%3D{u}&x=1' '{{\"k\":\"{j}\\n4\\t\"}}' 'Authorization: Basic {b}'\n\
+             env 'LAYER_VALUE={v}' /bin/true\n\
+             printf '%s\\n' 'restored from backup_{v}' > out/note_{i}.txt\n"
+        ));
+        // A file name (a value with a `/` cannot be one).
+        if !v.contains('/') {
+            script.push_str(&format!("touch 'out/backup_{v}.txt'\n"));
+        }
+    }
+    std::fs::write(w.join("run.sh"), script).unwrap();
+    let t = std::time::Instant::now();
+    let out = Command::new(bin())
+        .current_dir(&w)
+        .arg("--db")
+        .arg(&db)
+        .args(["record", "--no-proxy", "--", "bash", "run.sh"])
+        .env_remove("FLIGHTLOG_SESSION")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let recorded = crate::common::session_of(&out);
+    let record_s = t.elapsed().as_secs_f64();
+    // One connection stays open, so the -wal and -shm files stay.
+    let holder = flightlog_formats::Store::open(&db).unwrap();
+
+    // 2. Hook payloads, one process per call, knowing the values only through keys/known.
+    let t = std::time::Instant::now();
+    let mut hook_calls = 0;
+    for (c, chunk) in planted.chunks(11).enumerate() {
+        let mut cmd = Vec::new();
+        let mut output = Vec::new();
+        for p in chunk {
+            let (v, u, j, b) = (&p.value, &p.url, &p.json, &p.basic);
+            cmd.push(format!(
+                "curl -H 'X-Trace: backup_{v}' -H 'Authorization: Basic {b}' 'https://api.example.com/?token%3D{u}' -d '{{\"note\":\"{j}\\n\"}}'"
+            ));
+            output.push(format!("saved out/backup_{v}.txt ({u})"));
+        }
+        let sid = format!("layers-{c}");
+        for p in [
+            json!({"session_id": sid, "hook_event_name": "PreToolUse", "tool_name": "Bash",
+                   "tool_use_id": format!("b{c}"), "tool_input": {"command": cmd.join(" && ")}}),
+            json!({"session_id": sid, "hook_event_name": "PostToolUse", "tool_name": "Bash",
+                   "tool_use_id": format!("b{c}"), "tool_input": {"command": "ls out"},
+                   "tool_response": {"stdout": output.join("\n"), "stderr": "", "interrupted": false}}),
+            json!({"session_id": sid, "hook_event_name": "PreToolUse", "tool_name": "Write",
+                   "tool_use_id": format!("w{c}"),
+                   "tool_input": {"file_path": format!("/work/out/backup_{}.txt", chunk[0].value),
+                                  "content": output.join("\n")}}),
+        ] {
+            let (code, _, err) = run(&db, &["hook", "claude-code"], p.to_string().as_bytes());
+            assert_eq!(code, Some(0), "{err}");
+            hook_calls += 1;
+        }
+    }
+    let hook_s = t.elapsed().as_secs_f64();
+
+    // 3. An imported transcript that uses them.
+    let tr = dir.join("transcript.jsonl");
+    let mut lines = Vec::new();
+    for (i, p) in planted.iter().enumerate() {
+        let ts = format!("2026-04-25T10:{:02}:{:02}.000Z", i / 60, i % 60);
+        let (v, u, b) = (&p.value, &p.url, &p.basic);
+        lines.push(
+            json!({"type": "user", "uuid": format!("u{i}"), "parentUuid": null, "sessionId": "imp",
+            "cwd": "/work", "timestamp": ts,
+            "message": {"role": "user", "content": format!("restore backup_{v}.txt please")}})
+            .to_string(),
+        );
+        lines.push(json!({"type": "assistant", "uuid": format!("a{i}"), "parentUuid": format!("u{i}"),
+            "sessionId": "imp", "cwd": "/work", "timestamp": ts,
+            "message": {"role": "assistant", "content": [
+                {"type": "tool_use", "id": format!("toolu_{i}"), "name": "Bash",
+                 "input": {"command": format!("curl -H 'Authorization: Basic {b}' 'https://x.example.com/?t=token%3D{u}'")}}]}}).to_string());
+    }
+    std::fs::write(&tr, lines.join("\n")).unwrap();
+    let (code, _, err) = run(&db, &["import", "claude-code", tr.to_str().unwrap()], b"");
+    assert_eq!(code, Some(0), "{err}");
+
+    // 4. The benign corpus, recorded with every value known: no marker.
+    let c = corpus();
+    let benign = dir.join("benign");
+    std::fs::create_dir_all(&benign).unwrap();
+    let texts: Vec<&str> = c.negatives.iter().map(|n| n.1.as_str()).collect();
+    std::fs::write(benign.join("look-alikes.txt"), texts.join("\n")).unwrap();
+    let out = Command::new(bin())
+        .current_dir(&benign)
+        .arg("--db")
+        .arg(&db)
+        .args(["record", "--no-proxy", "--", "cat", "look-alikes.txt"])
+        .env_remove("FLIGHTLOG_SESSION")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let benign_session = crate::common::session_of(&out);
+    let benign_markers: usize = crate::common::session_events(&db, &benign_session)
+        .iter()
+        .map(|e| e.redactions.len())
+        .sum();
+    // In process too: a redactor that knows every planted value scans each look-alike.
+    let r = Redactor::new([0x42; 32]);
+    for p in &planted {
+        assert!(
+            !r.scan(&p.source).is_empty(),
+            "the rules know {:?}",
+            p.source
+        );
+    }
+    let flagged: Vec<&str> = texts
+        .iter()
+        .filter(|t| !r.scan(t).is_empty())
+        .copied()
+        .collect();
+
+    // 5. Grep everything.
+    let mut leaks = BTreeSet::new();
+    let all_needles: Vec<String> = planted.iter().flat_map(planted_needles).collect();
+    let mut grepped = 0;
+    for suf in ["", "-wal", "-shm"] {
+        let f = PathBuf::from(format!("{}{suf}", db.display()));
+        if let Ok(b) = std::fs::read(&f) {
+            grepped += 1;
+            grep_all(&f.display().to_string(), &b, &all_needles, &mut leaks);
+        }
+    }
+    let keys = db.parent().unwrap().join("keys");
+    for e in std::fs::read_dir(&keys).unwrap().flatten() {
+        grep_all(
+            &e.path().display().to_string(),
+            &std::fs::read(e.path()).unwrap(),
+            &all_needles,
+            &mut leaks,
+        );
+    }
+    let sessions: Vec<String> = holder
+        .sessions()
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    let key = flightlog_formats::keys::fingerprint_key(&keys).unwrap();
+    let red = Redactor::new(key);
+    let expected: BTreeMap<String, &str> = planted
+        .iter()
+        .map(|p| (red.fingerprint(&p.value), p.value.as_str()))
+        .collect();
+    // A look-alike of the benign corpus is itself a marker: not a new fingerprint.
+    let benign_markers_in: BTreeSet<(String, String)> =
+        texts.iter().flat_map(|t| markers(t)).collect();
+    let mut seen_fps: BTreeSet<String> = BTreeSet::new();
+    let mut phantoms: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut outputs = 0;
+    for s in &sessions {
+        let mut views: Vec<Vec<&str>> = vec![
+            vec!["show", s],
+            vec!["show", s, "--json"],
+            vec!["report", s, "--format", "json"],
+            vec!["report", s, "--format", "md"],
+            vec!["report", s, "--format", "html"],
+        ];
+        for f in ["jsonl", "ocsf", "otlp", "asciicast", "csv", "cef"] {
+            views.push(vec!["export", s, "--format", f]);
+        }
+        for v in views {
+            let (code, out, err) = run(&db, &v, b"");
+            assert_eq!(code, Some(0), "{v:?}: {err}");
+            outputs += 1;
+            grep_all(&v.join(" "), &out, &all_needles, &mut leaks);
+            if v[0] == "export" && v[3] == "jsonl" {
+                for (kind, fp) in markers(&String::from_utf8_lossy(&out)) {
+                    if expected.contains_key(&fp) {
+                        seen_fps.insert(fp);
+                    } else if !benign_markers_in.contains(&(kind.clone(), fp.clone())) {
+                        phantoms.insert((kind, fp));
+                    }
+                }
+            }
+        }
+        let bundle = dir.join(format!("bundle-{s}"));
+        let (code, _, err) = run(
+            &db,
+            &[
+                "export",
+                s,
+                "--format",
+                "bundle",
+                "-o",
+                bundle.to_str().unwrap(),
+            ],
+            b"",
+        );
+        assert_eq!(code, Some(0), "{err}");
+        let mut stack = vec![bundle.clone()];
+        while let Some(p) = stack.pop() {
+            if p.is_dir() {
+                stack.extend(std::fs::read_dir(&p).unwrap().flatten().map(|e| e.path()));
+            } else {
+                outputs += 1;
+                grep_all(
+                    &p.display().to_string(),
+                    &std::fs::read(&p).unwrap(),
+                    &all_needles,
+                    &mut leaks,
+                );
+            }
+        }
+        let _ = std::fs::remove_dir_all(&bundle);
+    }
+    drop(holder);
+    // The replay screen, at a few points of the recorded run.
+    let mut screens = 0;
+    if crate::common::have("tmux") {
+        let n = crate::common::session_events(&db, &recorded).len();
+        for at in [0, n / 4, n / 2, 3 * n / 4, n.saturating_sub(2)] {
+            let tmux = crate::common::Tmux {
+                socket: format!("flightlog-secrets-{}-{at}", std::process::id()),
+            };
+            let cmd = format!(
+                "{} --db {} replay {recorded} --at {at}",
+                bin().display(),
+                db.display()
+            );
+            tmux.run(&[
+                "new-session",
+                "-d",
+                "-s",
+                "t",
+                "-x",
+                "200",
+                "-y",
+                "50",
+                "env",
+                "TERM=xterm-256color",
+                "sh",
+                "-c",
+                &format!("{cmd}; sleep 30"),
+            ]);
+            let start = std::time::Instant::now();
+            let mut screen = String::new();
+            while start.elapsed() < std::time::Duration::from_secs(15) {
+                screen = tmux.capture();
+                if screen.contains("flightlog replay") {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            assert!(screen.contains("flightlog replay"), "{screen}");
+            // Step a little, the detail pane included.
+            for key in ["j", "j", "Enter"] {
+                tmux.run(&["send-keys", "-t", "t", key]);
+                std::thread::sleep(std::time::Duration::from_millis(150));
+                screen.push_str(&tmux.capture());
+            }
+            grep_all(
+                &format!("replay --at {at}"),
+                screen.as_bytes(),
+                &all_needles,
+                &mut leaks,
+            );
+            screens += 1;
+        }
+    }
+    grep_all(
+        "fl.db after close",
+        &std::fs::read(&db).unwrap(),
+        &all_needles,
+        &mut leaks,
+    );
+
+    let missing: Vec<&str> = expected
+        .iter()
+        .filter(|(fp, _)| !seen_fps.contains(*fp))
+        .map(|(_, v)| *v)
+        .collect();
+    println!(
+        "layers corpus: {} secrets of {} kinds; record {record_s:.1} s, {hook_calls} hook calls in {hook_s:.1} s; \
+         {} sessions; grepped {grepped} store files, keys/, {outputs} exports/views/bundle files, {screens} replay screens: \
+         {} leaks; fingerprints: {} of {} secrets seen, {} phantoms; benign corpus: {} texts, {} markers recorded, {} flagged in process",
+        planted.len(),
+        kinds.len(),
+        sessions.len(),
+        leaks.len(),
+        seen_fps.len(),
+        expected.len(),
+        phantoms.len(),
+        texts.len(),
+        benign_markers,
+        flagged.len()
+    );
+    for l in leaks.iter().take(40) {
+        println!("  LEAK {l}");
+    }
+    for p in phantoms.iter().take(20) {
+        println!("  PHANTOM {p:?}");
+    }
+    for f in &flagged {
+        println!("  FLAGGED {f:?}");
+    }
+    assert!(leaks.is_empty(), "{} leaks", leaks.len());
+    assert!(
+        phantoms.is_empty(),
+        "fingerprints that are no planted secret's: {phantoms:?}"
+    );
+    assert!(missing.is_empty(), "secrets never redacted: {missing:?}");
+    assert_eq!(benign_markers, 0, "markers in the benign recording");
+    assert!(flagged.is_empty(), "benign texts flagged");
+    crate::common::assert_verifies(&db, &recorded);
 }
