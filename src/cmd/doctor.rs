@@ -41,18 +41,30 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
     let places = Locations::new(home, cwd, |k| std::env::var_os(k));
     let path_var = std::env::var_os("PATH");
-    let agents: Vec<Value> = AGENTS
-        .iter()
-        .map(
-            |(agent, program, name)| match which(program, path_var.as_deref()) {
-                Some(p) => check_agent(&places, *agent, name, &p),
-                None => json!({
-                    "agent": agent.name(), "name": name, "program": program, "on_path": false,
-                    "recorded": null, "fix": null,
-                }),
-            },
-        )
-        .collect();
+    // Each agent's check starts the agent (`--version`, Codex's app server): all at once.
+    let agents: Vec<Value> = std::thread::scope(|scope| {
+        let checks: Vec<_> = AGENTS
+            .iter()
+            .map(|(agent, program, name)| {
+                let (places, path_var) = (&places, &path_var);
+                scope.spawn(move || match which(program, path_var.as_deref()) {
+                    Some(p) => check_agent(places, *agent, name, &p),
+                    None => json!({
+                        "agent": agent.name(), "name": name, "program": program,
+                        "on_path": false, "recorded": null, "fix": null,
+                    }),
+                })
+            })
+            .collect();
+        checks
+            .into_iter()
+            .map(|c| {
+                c.join().unwrap_or_else(
+                    |_| json!({"recorded": false, "problems": ["the check failed"]}),
+                )
+            })
+            .collect()
+    });
     let ptrace = match flightlog_recorder::record::trace::ptrace_allowed() {
         Ok(()) => json!({"allowed": true, "yama_ptrace_scope": yama()}),
         Err(why) => json!({
