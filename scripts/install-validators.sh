@@ -2,7 +2,7 @@
 # Installs the ecosystems' own validators that the export tests run (tests/e2e/validators.rs):
 #   - OCSF 1.7.0: the schema export carried by `ocsf-json-schema`, checked with `jsonschema`;
 #   - OTLP: the official protobufs (`opentelemetry-proto`, with `protobuf`);
-#   - asciicast v3: asciinema 3 (built from crates.io; about 5 minutes on 2 cores, once).
+#   - asciicast v3: asciinema 3 (built from crates.io by cargo install, once per machine).
 # Pinned versions; safe to run again (installed ones are kept).
 set -euo pipefail
 
