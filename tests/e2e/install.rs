@@ -416,3 +416,79 @@ fn claude_code_project_install_records_a_plain_print_run() {
         .env("ANTHROPIC_BASE_URL", "http://127.0.0.1:9");
     m.run_until_recorded(c, "claude-code", Duration::from_secs(90));
 }
+
+/// Answers every request with Gemini's error shape (400), so Gemini CLI ends after its first
+/// model calls.
+fn refusing_model_server() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { continue };
+            std::thread::spawn(move || {
+                let mut r = std::io::BufReader::new(s.try_clone().unwrap());
+                while let Ok(Some(head)) = flightlog_http::read_request_head(&mut r) {
+                    if flightlog_http::read_request_body(&mut r, &head, 16 << 20).is_err() {
+                        return;
+                    }
+                    let body = r#"{"error":{"code":400,"message":"refused by the test","status":"INVALID_ARGUMENT"}}"#;
+                    let reply = format!(
+                        "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    if std::io::Write::write_all(&mut s, reply.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+/// Gemini CLI sends its `http://` model calls through `HTTP_PROXY` inside CONNECT tunnels:
+/// under `record`, each is recorded as the POST it is, with its http:// URL and its answer.
+#[test]
+fn gemini_model_calls_through_a_connect_tunnel_are_recorded_under_record() {
+    let Some(gemini) = agent("gemini") else {
+        return;
+    };
+    let mut m = Machine::new(&gemini);
+    m.set("GEMINI_CLI_HOME", m.home.join("g"));
+    m.set("GEMINI_CLI_TRUST_WORKSPACE", "true");
+    gemini_user_settings(
+        &m,
+        r#"{"security": {"auth": {"selectedType": "gemini-api-key"}}}"#,
+    );
+    let port = refusing_model_server();
+    let db = m.home.join("fl.db");
+    let out = m
+        .command(bin())
+        .arg("--db")
+        .arg(&db)
+        .args(["record", "--no-trace", "--"])
+        .arg(&gemini)
+        .args(["-p", "say hi"])
+        .env("GEMINI_API_KEY", "test-not-a-key")
+        .env("GOOGLE_GEMINI_BASE_URL", format!("http://127.0.0.1:{port}"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let session = crate::common::session_of(&out);
+    let evs = crate::common::session_events(&db, &session);
+    let base = format!("http://127.0.0.1:{port}/v1beta/models/");
+    let calls: Vec<&flightlog_formats::Event> = evs
+        .iter()
+        .filter(|e| {
+            e.source == "proxy"
+                && e.data["method"] == "POST"
+                && e.data["url"].as_str().is_some_and(|u| u.starts_with(&base))
+        })
+        .collect();
+    assert!(!calls.is_empty(), "no model call recorded: {evs:#?}");
+    assert!(
+        evs.iter()
+            .any(|e| e.source == "proxy" && e.data["status"] == 400),
+        "the model's answer is not recorded: {evs:#?}"
+    );
+}
