@@ -5,6 +5,9 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use flightlog_analysis::Policy;
+use flightlog_analysis::session::{self, SessionView};
+use flightlog_formats::verify::Trust;
 use flightlog_formats::{Keys, Redactor, Store, keys::key_dir_for};
 
 /// Options shared by every command.
@@ -89,6 +92,29 @@ impl Ctx {
         Ok(Redactor::with_known_file(key, &dir))
     }
 
+    /// The policy: `--policy`, else FLIGHTLOG_POLICY, else ./flightlog.toml, else the built-in
+    /// defaults.
+    pub fn policy(&self) -> Result<Policy> {
+        Policy::load(self.policy.as_deref()).map_err(anyhow::Error::new)
+    }
+
+    /// The keys verification trusts here: this install's own (not pinned).
+    pub fn trust(&self) -> Trust {
+        Trust {
+            keys: flightlog_formats::keys::trusted_public_keys(&self.key_dir()).unwrap_or_default(),
+            pinned: false,
+        }
+    }
+
+    /// One session as every output sees it ([`session::load`]): events, analysis, verification.
+    /// Events that cannot be read are named on stderr, never silently left out.
+    pub fn session_view(&self, store: &Store, id: &str, policy: &Policy) -> Result<SessionView> {
+        let view = session::load(store, id, policy, &self.trust())
+            .with_context(|| format!("cannot load session {id}"))?;
+        warn_unreadable(&view);
+        Ok(view)
+    }
+
     /// The current time (the one place the binary reads the wall clock; tests set
     /// FLIGHTLOG_FAKE_NOW to an RFC 3339 time to make output deterministic).
     pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
@@ -142,4 +168,17 @@ fn default_db() -> Result<PathBuf> {
         }
     };
     Ok(base.join("flightlog").join("flightlog.db"))
+}
+
+/// Names on stderr the events of a view that could not be read (they are left out of the
+/// analysis; verification reports them too).
+pub fn warn_unreadable(view: &SessionView) {
+    for u in &view.unreadable {
+        eprintln!(
+            "flightlog: warning: event {} of session {} is unreadable ({}); it is left out of the analysis",
+            u.seq,
+            view.session,
+            flightlog_formats::text::line(&u.error)
+        );
+    }
 }

@@ -196,6 +196,41 @@ fn style(unit: Unit, color: bool) -> ProgressStyle {
         .tick_chars("|/-\\ ")
 }
 
+/// Shows the phases of loading a session (reading, analysing, verifying) on a [`Bar`].
+pub struct LoadBar<'a> {
+    bar: &'a Bar,
+    pb: Option<ProgressBar>,
+}
+
+impl<'a> LoadBar<'a> {
+    pub fn new(bar: &'a Bar) -> LoadBar<'a> {
+        LoadBar {
+            bar,
+            pb: bar.inner.as_ref().map(|i| i.pb.clone()),
+        }
+    }
+}
+
+impl Progress for LoadBar<'_> {
+    fn update(&mut self, done: u64, total: u64) {
+        if let Some(pb) = &self.pb {
+            pb.set_length(total);
+            pb.set_position(done.min(total));
+        }
+    }
+}
+
+impl flightlog_analysis::session::LoadProgress for LoadBar<'_> {
+    fn phase(&mut self, phase: flightlog_analysis::session::Phase, total: u64) {
+        use flightlog_analysis::session::Phase;
+        match phase {
+            Phase::Reading => self.bar.phase(Unit::Events, "reading", total),
+            Phase::Analysing => self.bar.phase(Unit::Spinner, "analysing", 0),
+            Phase::Verifying => self.bar.phase(Unit::Events, "verifying", total),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

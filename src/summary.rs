@@ -2,8 +2,7 @@
 
 use anyhow::Result;
 use flightlog_analysis::Policy;
-use flightlog_formats::verify::{StoreVerifyOptions, Trust, verify_store};
-use flightlog_formats::{Event, Store};
+use flightlog_formats::{Payload, Store};
 
 use crate::ctx::Ctx;
 
@@ -19,36 +18,12 @@ pub struct Summary {
 }
 
 pub fn summarize(ctx: &Ctx, store: &Store, policy: &Policy, session: &str) -> Result<Summary> {
-    let keys = flightlog_formats::keys::trusted_public_keys(&ctx.key_dir()).unwrap_or_default();
-    let report = verify_store(
-        store,
-        &StoreVerifyOptions {
-            session: Some(session.to_string()),
-            trust: Trust {
-                keys,
-                pinned: false,
-            },
-            external: None,
-        },
-    )?;
-    let intact = !report
-        .problems
-        .iter()
-        .any(|p| p.session.as_deref() == Some(session) || p.session.is_none());
-    let mut events: Vec<Event> = Vec::new();
-    store.for_each_event(session, |e| {
-        if let Ok(ev) = e.event() {
-            events.push(ev);
-        }
-        true
-    })?;
-    let a = flightlog_analysis::analyze(&events, policy);
-    let host = events
-        .iter()
-        .find(|e| e.kind == flightlog_formats::Kind::SessionStart)
-        .and_then(|e| e.data.get("host"))
-        .and_then(|h| h.as_str())
-        .map(str::to_string);
+    let view = flightlog_analysis::session::load(store, session, policy, &ctx.trust())?;
+    let a = &view.analysis;
+    let host = view.events.iter().find_map(|e| match e.payload() {
+        Payload::SessionStart(s) => s.host,
+        _ => None,
+    });
     let mut crossed_into: Vec<String> = a.boundary_crossings.iter().map(|c| c.to.clone()).collect();
     crossed_into.sort();
     crossed_into.dedup();
@@ -58,6 +33,7 @@ pub fn summarize(ctx: &Ctx, store: &Store, policy: &Policy, session: &str) -> Re
         crossed_into,
         crossings: a.boundary_crossings.len() as u64,
         destructive: a.destructive.len() as u64,
-        intact,
+        // An unreadable event is a verification problem: the session is not intact.
+        intact: view.intact(),
     })
 }

@@ -25,6 +25,7 @@ pub mod glob;
 pub mod interp;
 pub mod policy;
 pub mod report;
+pub mod session;
 pub mod shell;
 
 pub use actions::{Action, Outcome, Seen};

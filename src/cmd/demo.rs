@@ -15,10 +15,10 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
-use flightlog_analysis::{Policy, analyze, report};
+use flightlog_analysis::report;
 use flightlog_fixtures::incident::{self, Layout, TempRoot};
 use flightlog_fixtures::railway::{AuthKind, StandIn};
-use flightlog_formats::verify::{StoreVerifyOptions, Trust, verify_store};
+use flightlog_formats::verify::Trust;
 
 use crate::ctx::Ctx;
 
@@ -123,22 +123,15 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     };
     let store = demo_ctx.open_ro()?;
     let session = find_session(&store)?;
-    let events = crate::cmd::report::load_events(&store, &session)?;
-    let policy = Policy::load(Some(&layout.policy)).map_err(|e| anyhow!("{e}"))?;
-    let analysis = analyze(&events, &policy);
+    let policy = demo_ctx.policy()?;
     let trust = Trust {
         keys: flightlog_formats::keys::trusted_public_keys(&demo_ctx.key_dir())
             .context("cannot read the demo store's keys")?,
         pinned: false,
     };
-    let verified = verify_store(
-        &store,
-        &StoreVerifyOptions {
-            session: Some(session.clone()),
-            trust,
-            external: None,
-        },
-    )?;
+    let view = flightlog_analysis::session::load(&store, &session, &policy, &trust)
+        .with_context(|| format!("cannot load session {session}"))?;
+    crate::ctx::warn_unreadable(&view);
     drop(store);
     let stand_in = stand_in_line(&api);
     drop(api);
@@ -161,9 +154,9 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         .map_err(|e| anyhow!("the replay failed: {e}"))?;
     } else {
         let mut out = std::io::stdout().lock();
-        writeln!(out, "{}", report::markdown(&analysis, verified.intact))?;
+        writeln!(out, "{}", report::markdown(&view.analysis, view.intact()))?;
         writeln!(out, "## Railway API stand-in\n\n{stand_in}\n")?;
-        let denials = guard_denials(&events);
+        let denials = guard_denials(&view.events);
         if !denials.is_empty() {
             writeln!(out, "## Guard decisions\n")?;
             for d in &denials {
@@ -174,7 +167,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         writeln!(out, "## `flightlog verify` of the demo store\n")?;
         out.flush()?;
         drop(out);
-        crate::cmd::verify::print_report(&verified, false, ctx.color)?;
+        crate::cmd::verify::print_report(&view.verification, false, ctx.color)?;
     }
     match &root {
         Root::Kept(dir) => eprintln!(
@@ -185,7 +178,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         ),
         Root::Temp(_) => eprintln!(
             "flightlog demo: session {session} ({} events, agent exit {code}); the temporary store is removed (use --keep DIR to keep it)",
-            events.len()
+            view.events.len() + view.unreadable.len()
         ),
     }
     Ok(ExitCode::SUCCESS)

@@ -6,18 +6,16 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use flightlog_analysis::{Policy, analyze, report};
+use flightlog_analysis::session::{self, SessionView};
+use flightlog_analysis::{Policy, report};
 use flightlog_formats::jsonl::{
     ensure_final_checkpoint, unsaved_final_checkpoint_line, write_session_with_progress,
 };
-use flightlog_formats::keys::trusted_public_keys;
-use flightlog_formats::verify::{
-    StoreVerifyOptions, Trust, VerifyReport, verify_store_with_progress,
-};
+use flightlog_formats::verify::VerifyReport;
 use flightlog_interop::{bundle, export, findings, html};
 
 use crate::ctx::Ctx;
-use crate::progress::{Bar, Unit};
+use crate::progress::{Bar, LoadBar, Unit};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -123,13 +121,10 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         }
         n
     } else {
-        bar.phase(Unit::Events, "reading", 0);
-        let records = export::load_with_progress(&store, &id, &mut bar.reporter())?;
-        let events = export::events(&records);
-        let policy = load_policy(ctx)?;
-        bar.phase(Unit::Spinner, "analysing", 0);
-        let analysis = analyze(&events, &policy);
-        let fs = findings::from_analysis(&analysis, &events);
+        let policy = ctx.policy()?;
+        let view = load_view(ctx, &store, &id, &policy, &bar)?;
+        let records = export::records(&view);
+        let fs = findings::from_analysis(&view.analysis, &view.events);
         bar.phase(Unit::Events, "exporting", records.len() as u64);
         let mut p = bar.reporter();
         match args.format {
@@ -151,8 +146,18 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn load_policy(ctx: &Ctx) -> Result<Policy> {
-    Policy::load(ctx.policy.as_deref()).map_err(|e| anyhow::anyhow!("{e}"))
+/// The session as every output sees it, the bar showing the phases.
+fn load_view(
+    ctx: &Ctx,
+    store: &flightlog_formats::Store,
+    id: &str,
+    policy: &Policy,
+    bar: &Bar,
+) -> Result<SessionView> {
+    let view = session::load_with_progress(store, id, policy, &ctx.trust(), &mut LoadBar::new(bar))
+        .with_context(|| format!("cannot load session {id}"))?;
+    bar.suspend(|| crate::ctx::warn_unreadable(&view));
+    Ok(view)
 }
 
 fn write_bundle(
@@ -164,34 +169,18 @@ fn write_bundle(
 ) -> Result<ExitCode> {
     let keys = ctx.keys()?;
     let bar = Bar::new(Unit::Events, "reading", 0);
-    let records = export::load_with_progress(store, id, &mut bar.reporter())?;
-    let events = export::events(&records);
-    let policy = load_policy(ctx)?;
-    bar.phase(Unit::Spinner, "analysing", 0);
-    let analysis = analyze(&events, &policy);
-    let fs = findings::from_analysis(&analysis, &events);
-    let trust = Trust {
-        keys: trusted_public_keys(&ctx.key_dir()).unwrap_or_default(),
-        pinned: false,
-    };
-    bar.phase(Unit::Events, "verifying", records.len() as u64);
-    let verified = verify_store_with_progress(
-        store,
-        &StoreVerifyOptions {
-            session: Some(id.to_string()),
-            trust,
-            external: None,
-        },
-        &mut bar.reporter(),
-    )?;
-    let intact = verified.intact;
+    let policy = ctx.policy()?;
+    let view = load_view(ctx, store, id, &policy, &bar)?;
+    let records = export::records(&view);
+    let fs = findings::from_analysis(&view.analysis, &view.events);
+    let intact = view.intact();
     bar.phase(Unit::Events, "writing the cast", records.len() as u64);
     let mut cast = Vec::new();
     export::asciicast::write_with_progress(&records, &fs, &mut cast, &mut bar.reporter())?;
     bar.phase(Unit::Spinner, "writing the bundle", 0);
     let parts = bundle::Parts {
-        report_md: report::markdown(&analysis, intact),
-        report_html: html::report_html(&analysis, &events, intact),
+        report_md: report::markdown(&view.analysis, intact),
+        report_html: html::report_html(&view.analysis, &view.events, intact),
         cast,
         verify_py: VERIFY_SCRIPT.to_string(),
     };

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::{Result, anyhow};
 use flightlog_analysis::policy::{DEFAULT_POLICY, PolicyError};
-use flightlog_analysis::{Policy, analyze, describe, verdict};
+use flightlog_analysis::{Policy, describe, verdict};
 use flightlog_formats::Kind;
 use serde_json::json;
 
@@ -101,7 +101,7 @@ fn check(file: &std::path::Path) -> Result<ExitCode> {
 }
 
 fn test(ctx: &Ctx, session: &str, as_json: bool) -> Result<ExitCode> {
-    let policy = Policy::load(ctx.policy.as_deref()).map_err(|e| anyhow!("{e}"))?;
+    let policy = ctx.policy()?;
     let source = ctx
         .policy
         .as_ref()
@@ -109,8 +109,8 @@ fn test(ctx: &Ctx, session: &str, as_json: bool) -> Result<ExitCode> {
         .unwrap_or_else(|| "(built-in policy)".into());
     let store = ctx.open_ro()?;
     let id = store.resolve(session)?;
-    let events = super::report::load_events(&store, &id)?;
-    let analysis = analyze(&events, &policy);
+    let view = ctx.session_view(&store, &id, &policy)?;
+    let (events, analysis) = (&view.events, &view.analysis);
     let start = events.first().and_then(|e| e.time());
     let mut blocked = Vec::new();
     for (i, ev) in events.iter().enumerate() {
@@ -118,7 +118,7 @@ fn test(ctx: &Ctx, session: &str, as_json: bool) -> Result<ExitCode> {
         if !matches!(ev.kind, Kind::ToolCall | Kind::Exec | Kind::ApiCall) {
             continue;
         }
-        let d = verdict(&policy, &analysis, i);
+        let d = verdict(&policy, analysis, i);
         if d.deny {
             blocked.push((i, d));
         }

@@ -90,23 +90,19 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
 /// `session <id>: N events, C boundary crossings, D destructive actions, exit X`.
 fn summary(ctx: &Ctx, out: &record::RecordOutcome, policy: &Policy) -> String {
     let head = format!("session {}: {} events", out.session, out.events);
-    let analysed = ctx.open_ro().ok().and_then(|store| {
-        let mut events = Vec::new();
-        store
-            .for_each_event(&out.session, |e| {
-                if let Ok(ev) = e.event() {
-                    events.push(ev);
-                }
-                true
-            })
-            .ok()?;
-        Some(flightlog_analysis::analyze(&events, policy))
-    });
+    let analysed = ctx
+        .open_ro()
+        .ok()
+        .and_then(|store| ctx.session_view(&store, &out.session, policy).ok());
     match analysed {
-        Some(a) => format!(
-            "{head}, {} boundary crossings, {} destructive actions, exit {}",
-            a.boundary_crossings.len(),
-            a.destructive.len(),
+        Some(v) => format!(
+            "{head}, {} boundary crossings, {} destructive actions{}, exit {}",
+            v.analysis.boundary_crossings.len(),
+            v.analysis.destructive.len(),
+            match v.unreadable.len() {
+                0 => String::new(),
+                n => format!(", {n} unreadable events"),
+            },
             out.exit
         ),
         None => format!("{head}, exit {} (analysis unavailable)", out.exit),

@@ -4,9 +4,8 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use anyhow::{Result, anyhow};
-use flightlog_analysis::{Policy, analyze, report};
-use flightlog_formats::Event;
+use anyhow::Result;
+use flightlog_analysis::report;
 
 use crate::ctx::Ctx;
 
@@ -33,61 +32,20 @@ pub struct Args {
     format: Format,
 }
 
-/// Loads a session's events (in seq order).
-pub fn load_events(store: &flightlog_formats::Store, id: &str) -> Result<Vec<Event>> {
-    let mut events = Vec::new();
-    let mut bad = None;
-    store.for_each_event(id, |ev| {
-        match Event::from_bytes(&ev.raw) {
-            Ok(e) => events.push(e),
-            Err(e) => bad = Some((ev.seq, e)),
-        }
-        true
-    })?;
-    if let Some((seq, e)) = bad {
-        eprintln!(
-            "flightlog: warning: event {seq} of session {id} is unreadable ({e}); it is left out of the report"
-        );
-    }
-    Ok(events)
-}
-
-/// Whether the session's chain and the checkpoints covering it verify.
-pub fn intact(ctx: &Ctx, store: &flightlog_formats::Store, id: &str) -> Result<bool> {
-    use flightlog_formats::verify::{StoreVerifyOptions, Trust, verify_store};
-    let keys = flightlog_formats::keys::trusted_public_keys(&ctx.key_dir()).unwrap_or_default();
-    let report = verify_store(
-        store,
-        &StoreVerifyOptions {
-            session: Some(id.to_string()),
-            trust: Trust {
-                keys,
-                pinned: false,
-            },
-            external: None,
-        },
-    )?;
-    Ok(!report
-        .problems
-        .iter()
-        .any(|p| p.session.as_deref() == Some(id)))
-}
-
 pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
-    let policy = Policy::load(ctx.policy.as_deref()).map_err(|e| anyhow!("{e}"))?;
+    let policy = ctx.policy()?;
     let store = ctx.open_ro()?;
     let id = store.resolve(&args.session)?;
-    let events = load_events(&store, &id)?;
-    let intact = intact(ctx, &store, &id)?;
-    let analysis = analyze(&events, &policy);
+    let view = ctx.session_view(&store, &id, &policy)?;
+    let intact = view.intact();
     let text = match args.format {
-        Format::Md => report::markdown(&analysis, intact),
+        Format::Md => report::markdown(&view.analysis, intact),
         Format::Json => {
-            let mut s = serde_json::to_string_pretty(&report::json(&analysis, intact))?;
+            let mut s = serde_json::to_string_pretty(&report::json(&view.analysis, intact))?;
             s.push('\n');
             s
         }
-        Format::Html => flightlog_interop::html::report_html(&analysis, &events, intact),
+        Format::Html => flightlog_interop::html::report_html(&view.analysis, &view.events, intact),
     };
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())?;

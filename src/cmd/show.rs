@@ -4,6 +4,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Result;
+use flightlog_analysis::{EventFacts, describe};
 use flightlog_formats::chain::export_line;
 use flightlog_formats::event::{Event, parse_ts};
 use flightlog_formats::text as sanitize;
@@ -26,54 +27,115 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     let store = ctx.open_ro()?;
     let id = store.resolve(&args.session)?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    let mut start = None;
-    let mut io_err = None;
-    store.for_each_event(&id, |ev| {
-        let res = if args.json {
+    if args.json {
+        let mut io_err = None;
+        store.for_each_event(&id, |ev| {
             let mut l = export_line(&ev.prev, &ev.hash, &ev.raw);
             l.push(b'\n');
-            out.write_all(&l)
-        } else {
-            writeln!(out, "{}", timeline_line(&ev.raw, &mut start))
-        };
-        if let Err(e) = res {
-            io_err = Some(e);
-            return false;
+            if let Err(e) = out.write_all(&l) {
+                io_err = Some(e);
+                return false;
+            }
+            true
+        })?;
+        if let Some(e) = io_err {
+            return Err(e.into());
         }
-        true
-    })?;
-    if let Some(e) = io_err {
-        return Err(e.into());
+        out.flush()?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let view = ctx.session_view(&store, &id, &ctx.policy()?)?;
+    let start = view.events.first().and_then(Event::time);
+    // Readable events and unreadable ones, in seq order: nothing is left out.
+    let mut bad = view.unreadable.iter().peekable();
+    for (e, f) in view.events.iter().zip(&view.analysis.facts) {
+        while let Some(u) = bad.next_if(|u| u.seq < e.seq) {
+            writeln!(out, "{}", unreadable_line(u.seq, &u.error))?;
+        }
+        writeln!(out, "{}", timeline_line(e, Some(f), start))?;
+    }
+    for u in bad {
+        writeln!(out, "{}", unreadable_line(u.seq, &u.error))?;
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// One human line: `+1.234s  seq  kind  source  env  summary`.
-pub fn timeline_line(raw: &[u8], start: &mut Option<chrono::DateTime<chrono::Utc>>) -> String {
-    let Ok(e) = Event::from_bytes(raw) else {
-        return format!(
-            "(unreadable event: {})",
-            sanitize::bytes(&raw[..raw.len().min(80)])
-        );
-    };
-    let t = parse_ts(&e.ts);
-    if start.is_none() {
-        *start = t;
+fn unreadable_line(seq: u64, error: &str) -> String {
+    format!(
+        "{:>10}  {seq:>5}  ✗ (unreadable event: {})",
+        "?",
+        sanitize::line(error)
+    )
+}
+
+/// The row's marker, most important first (as the TUI's timeline marks it): `◆` a boundary
+/// crossing, `!` a destructive action, `$` a secret used, `~` a secret read, `×` an error.
+fn mark(f: &EventFacts) -> char {
+    if f.crossing {
+        '◆'
+    } else if f.destructive.is_some() {
+        '!'
+    } else if !f.secret_uses.is_empty() {
+        '$'
+    } else if !f.secret_reads.is_empty() {
+        '~'
+    } else if f.error {
+        '×'
+    } else {
+        ' '
     }
-    let rel = match (t, *start) {
+}
+
+fn env_label(env: &str) -> String {
+    if env == "*" {
+        "every env".into()
+    } else {
+        sanitize::line(env)
+    }
+}
+
+/// One human line: `+1.234s  seq  M kind  source  env  summary`, where M marks crossings,
+/// destructive actions, secrets and errors, and env is the environment the event acts on (the
+/// analysis's, else the one recorded with it).
+pub fn timeline_line(
+    e: &Event,
+    facts: Option<&EventFacts>,
+    start: Option<chrono::DateTime<chrono::Utc>>,
+) -> String {
+    let rel = match (parse_ts(&e.ts), start) {
         (Some(t), Some(s)) => format!(
             "+{:.3}s",
             (t - s).num_microseconds().unwrap_or(0) as f64 / 1e6
         ),
         _ => "?".into(),
     };
+    let env = facts
+        .and_then(|f| f.env.as_deref())
+        .or(e.env.as_deref())
+        .map(env_label)
+        .unwrap_or_else(|| "-".into());
+    let mut flags = Vec::new();
+    if let Some(f) = facts {
+        if f.crossing {
+            flags.push(format!("BOUNDARY CROSSED → {env}"));
+        }
+        if let Some((rule, sev)) = &f.destructive {
+            flags.push(format!(
+                "DESTRUCTIVE {} ({})",
+                sanitize::line(rule),
+                sev.as_str()
+            ));
+        }
+    }
+    flags.push(describe::one_line(e));
     format!(
-        "{rel:>10}  {:>5}  {:<12} {:<18} {:<10} {}",
+        "{rel:>10}  {:>5}  {} {:<12} {:<18} {:<10} {}",
         e.seq,
+        facts.map(mark).unwrap_or(' '),
         e.kind.as_str(),
         sanitize::line(&e.source),
-        sanitize::line(e.env.as_deref().unwrap_or("-")),
-        flightlog_analysis::describe::one_line(&e),
+        env,
+        flags.join(" · "),
     )
 }

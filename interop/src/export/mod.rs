@@ -56,6 +56,19 @@ pub fn load_with_progress(
     Ok(out)
 }
 
+/// The records of a loaded session (its readable events with their links).
+pub fn records(view: &flightlog_analysis::session::SessionView) -> Vec<Record> {
+    view.events
+        .iter()
+        .zip(&view.links)
+        .map(|(e, l)| Record {
+            event: e.clone(),
+            prev: hex::encode(l.prev),
+            hash: hex::encode(l.hash),
+        })
+        .collect()
+}
+
 /// The events alone (for the analysis).
 pub fn events(records: &[Record]) -> Vec<Event> {
     records.iter().map(|r| r.event.clone()).collect()
