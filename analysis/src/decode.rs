@@ -8,6 +8,7 @@
 //!
 //! Nothing here fails: what cannot be decoded is left out (`None`), never guessed.
 
+use flightlog_formats::payload::{self, ApiCall};
 use serde_json::{Map, Value, json};
 
 use crate::shell;
@@ -73,40 +74,38 @@ impl ApiRequest {
     /// Reads an api_call event's data back (GraphQL re-decoded from the body when the event
     /// has none).
     pub fn from_data(data: &Value) -> Option<ApiRequest> {
-        let url = data.get("url").and_then(Value::as_str).unwrap_or("");
-        let method = data.get("method").and_then(Value::as_str).unwrap_or("");
-        if url.is_empty() && data.get("host").is_none() {
+        Self::from_payload(&ApiCall::from_value(data))
+    }
+
+    /// Reads a typed `api_call` payload back (see [`ApiRequest::from_data`]).
+    pub fn from_payload(a: &ApiCall) -> Option<ApiRequest> {
+        let url = a.url.as_deref().unwrap_or("");
+        let method = a.method.as_deref().unwrap_or("");
+        let host = a.host.as_deref();
+        if url.is_empty() && host.is_none() && !a.rest.contains_key("host") {
             return None;
         }
-        let mut headers = Vec::new();
-        if let Some(h) = data.get("request_headers").and_then(Value::as_object) {
-            for (k, v) in h {
-                if let Some(s) = v.as_str() {
-                    headers.push((k.clone(), s.to_string()));
-                }
-            }
-        }
-        let body = data
-            .get("request_body")
-            .and_then(Value::as_str)
-            .unwrap_or("");
+        let headers: Vec<(String, String)> = a
+            .request_headers
+            .iter()
+            .flatten()
+            .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+            .collect();
+        let body = a.request_body.as_deref().unwrap_or("");
         let url = if url.is_empty() {
             // CONNECT-only records carry a host (and maybe a port).
-            format!(
-                "https://{}",
-                data.get("host").and_then(Value::as_str).unwrap_or("")
-            )
+            format!("https://{}", host.unwrap_or(""))
         } else {
             url.to_string()
         };
         let mut req = decode_http(method, &url, &headers, body.as_bytes());
-        if let Some(h) = data.get("host").and_then(Value::as_str)
+        if let Some(h) = host
             && req.host.is_empty()
         {
             req.host = h.to_ascii_lowercase();
         }
-        if let Some(g) = data.get("graphql").and_then(GraphQl::from_data) {
-            req.graphql = Some(g);
+        if let Some(g) = &a.graphql {
+            req.graphql = Some(GraphQl::from_payload(g));
         }
         Some(req)
     }
@@ -139,29 +138,18 @@ impl GraphQl {
     }
 
     pub fn from_data(v: &Value) -> Option<GraphQl> {
-        let obj = v.as_object()?;
-        Some(GraphQl {
-            operation_type: obj
-                .get("operation_type")
-                .and_then(Value::as_str)
-                .unwrap_or("query")
-                .to_string(),
-            operation_name: obj
-                .get("operation_name")
-                .and_then(Value::as_str)
-                .map(str::to_string),
-            root_fields: obj
-                .get("root_fields")
-                .and_then(Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(Value::as_str)
-                        .map(str::to_string)
-                        .collect()
-                })
-                .unwrap_or_default(),
-            variables: obj.get("variables").cloned().unwrap_or(Value::Null),
-        })
+        v.is_object()
+            .then(|| GraphQl::from_payload(&payload::GraphQl::from_value(v)))
+    }
+
+    /// Reads the typed `graphql` facts of an `api_call` payload.
+    pub fn from_payload(g: &payload::GraphQl) -> GraphQl {
+        GraphQl {
+            operation_type: g.operation_type.clone().unwrap_or_else(|| "query".into()),
+            operation_name: g.operation_name.clone(),
+            root_fields: g.root_fields.clone().unwrap_or_default(),
+            variables: g.variables.clone().unwrap_or(Value::Null),
+        }
     }
 }
 

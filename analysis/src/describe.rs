@@ -10,7 +10,7 @@ use flightlog_formats::payload::{
     ApiCall, Decision, Exec, FileChange, FileRead, Gap, Note, SessionEnd, SessionStart, Terminal,
     Text, ToolCall, ToolResult,
 };
-use flightlog_formats::{Event, Payload, text};
+use flightlog_formats::{Event, Kind, Payload, text};
 use serde_json::Value;
 
 use crate::decode::strip_credentials;
@@ -153,12 +153,18 @@ fn file_read(f: &FileRead) -> String {
     t
 }
 
+/// A prompt is the user's and a message the assistant's unless its role says otherwise (a
+/// thought, a system message): only then is the role named.
 fn said(ev: &Event, t: &Text) -> String {
-    format!(
-        "{}: {}",
-        t.role.as_deref().unwrap_or(ev.kind.as_str()),
-        t.text.as_deref().unwrap_or("")
-    )
+    let text = t.text.as_deref().unwrap_or("");
+    let usual = match ev.kind {
+        Kind::Prompt => "user",
+        _ => "assistant",
+    };
+    match t.role.as_deref() {
+        Some(role) if role != usual => format!("{role}: {text}"),
+        _ => text.to_string(),
+    }
 }
 
 fn terminal(t: &Terminal) -> String {
@@ -225,7 +231,6 @@ fn note(n: &Note) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use flightlog_formats::Kind;
     use serde_json::json;
 
     fn ev(kind: Kind, data: Value) -> Event {
@@ -325,7 +330,17 @@ mod tests {
             (
                 Kind::Message,
                 json!({"role": "assistant", "text": "a\u{202e}b\u{200b}"}),
-                "assistant: a\\u{202e}b\\u{200b}",
+                "a\\u{202e}b\\u{200b}",
+            ),
+            (
+                Kind::Message,
+                json!({"role": "thought", "text": "hm"}),
+                "thought: hm",
+            ),
+            (
+                Kind::Prompt,
+                json!({"role": "user", "text": "=1+2"}),
+                "=1+2",
             ),
             (
                 Kind::SessionEnd,

@@ -11,9 +11,12 @@
 //! - [`catalogue`]: destructive-action rules as data (`rules/*.toml`, one pack per family).
 //! - [`analyze()`]: one pass over a session; [`guard_decision`]: the guard's verdict on one more
 //!   event; [`report`]: JSON and Markdown reports.
+//! - [`describe`]: the one line that says what an event is, for every output.
+//! - [`session`]: one session loaded for an output (events, analysis, verification).
 //!
 //! ## Invariants
-//! - No I/O except [`Policy::load`] reading the file it is given; no clock, no environment.
+//! - No I/O except [`Policy::load`] reading the file it is given and [`session::load`] reading
+//!   the store it is given; no clock, no environment.
 //! - Text that only mentions a target (output, file contents, `grep` patterns) never crosses.
 
 pub mod actions;

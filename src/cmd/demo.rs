@@ -271,23 +271,21 @@ fn find_session(store: &flightlog_formats::Store) -> Result<String> {
 fn guard_denials(events: &[flightlog_formats::Event]) -> Vec<String> {
     events
         .iter()
-        .filter(|e| e.kind == flightlog_formats::Kind::Decision)
-        .filter(|e| e.data_str("decision") == Some("deny"))
-        .map(|e| {
-            let layer = e.data_str("layer").unwrap_or("?");
-            let rule = e.data_str("rule").unwrap_or("-");
-            let reason = e.data_str("reason").unwrap_or("");
-            let target = e
-                .data
-                .get("target_seq")
-                .and_then(serde_json::Value::as_u64)
+        .filter_map(|e| match e.payload() {
+            flightlog_formats::Payload::Decision(d) if d.decision.as_deref() == Some("deny") => {
+                Some((e.seq, d))
+            }
+            _ => None,
+        })
+        .map(|(seq, d)| {
+            let layer = d.layer.as_deref().unwrap_or("?");
+            let rule = d.rule.as_deref().unwrap_or("-");
+            let reason = flightlog_formats::text::line(d.reason.as_deref().unwrap_or(""));
+            let target = d
+                .target_seq
                 .map(|s| format!(" (target seq {s})"))
                 .unwrap_or_default();
-            let reason = flightlog_formats::text::line(reason);
-            format!(
-                "seq {}: denied at the {layer} layer{target}, rule `{rule}`: {reason}",
-                e.seq
-            )
+            format!("seq {seq}: denied at the {layer} layer{target}, rule `{rule}`: {reason}")
         })
         .collect()
 }

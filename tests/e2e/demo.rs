@@ -288,3 +288,175 @@ fn the_incident_hook_stream_tells_the_story_through_the_hooks() {
     let secs = r["critical_window"]["seconds"].as_f64().unwrap();
     assert!((8.0..=9.5).contains(&secs), "{secs}");
 }
+
+/// Every output tells the same story of the incident: the crossing's seq, the destructive rule,
+/// the target environment and the fingerprint of the token it used are the same in `show`, the
+/// reports (Markdown, JSON, HTML), the TUI's detail, and the CSV, CEF, OCSF and OTLP exports.
+#[test]
+fn every_output_agrees_on_the_incident() {
+    let tmp = tempfile::tempdir().unwrap();
+    let keep = tmp.path().join("kept");
+    let out = flightlog(tmp.path())
+        .args(["demo", "--fast", "--no-replay", "--keep"])
+        .arg(&keep)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out).1);
+    let db = keep.join("store/flightlog.db");
+    let policy = keep.join("flightlog.toml");
+    let run = |args: &[&str]| -> String {
+        let out = flightlog(tmp.path())
+            .arg("--db")
+            .arg(&db)
+            .arg("--policy")
+            .arg(&policy)
+            .args(args)
+            .output()
+            .unwrap();
+        let (o, e) = text(&out);
+        assert!(out.status.success(), "{args:?}: {e}");
+        o
+    };
+
+    // The facts, from the JSON report.
+    let r: Value = serde_json::from_str(&run(&["report", "latest", "--format", "json"])).unwrap();
+    let session = r["session"].as_str().unwrap().to_string();
+    assert_eq!(
+        r["boundary_crossings"].as_array().unwrap().len(),
+        1,
+        "{r:#}"
+    );
+    let c = &r["boundary_crossings"][0];
+    let seq = c["seq"].as_u64().unwrap();
+    let env = c["to"].as_str().unwrap().to_string();
+    assert_eq!(env, "production");
+    let d = &r["destructive"][0];
+    assert_eq!(d["seq"].as_u64(), Some(seq));
+    assert_eq!(d["target_env"].as_str(), Some(env.as_str()));
+    let rule = d["rule"].as_str().unwrap().to_string();
+    assert_eq!(rule, "railway.volumeDelete");
+    let fp = r["secrets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| {
+            s["used_in_seqs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|u| u.as_u64() == Some(seq))
+        })
+        .and_then(|s| s["fingerprint"].as_str())
+        .unwrap_or_else(|| panic!("no secret used at seq {seq}: {r:#}"))
+        .to_string();
+    let facts = [rule.as_str(), env.as_str(), fp.as_str()];
+    let has_all = |what: &str, s: &str| {
+        for f in facts {
+            assert!(s.contains(f), "{what} does not say {f:?}:\n{s}");
+        }
+    };
+
+    // show: the crossing's row is marked, names the rule, the target and the token.
+    let shown = run(&["show", "latest"]);
+    let row = shown
+        .lines()
+        .find(|l| l.split_whitespace().nth(1) == Some(seq.to_string().as_str()))
+        .unwrap_or_else(|| panic!("no row for seq {seq}:\n{shown}"));
+    assert!(row.contains('◆'), "{row}");
+    assert!(row.contains(&format!("BOUNDARY CROSSED → {env}")), "{row}");
+    assert!(row.contains(&format!("DESTRUCTIVE {rule}")), "{row}");
+    has_all("show's crossing row", row);
+    let marked: Vec<&str> = shown.lines().filter(|l| l.contains('◆')).collect();
+    assert_eq!(marked.len(), 1, "one crossing row:\n{shown}");
+
+    // The Markdown and HTML reports.
+    let md = run(&["report", "latest"]);
+    let crossing_md = section(&md, "## Boundary crossings").join("\n");
+    assert!(crossing_md.contains(&seq.to_string()), "{crossing_md}");
+    assert!(crossing_md.contains(&env), "{crossing_md}");
+    let destructive_md = section(&md, "## Destructive actions").join("\n");
+    assert!(
+        destructive_md.contains(&format!("| {seq} |")),
+        "{destructive_md}"
+    );
+    has_all(
+        "the destructive section",
+        &format!(
+            "{destructive_md}\n{}",
+            section(&md, "## Secret provenance").join("\n")
+        ),
+    );
+    let html = run(&["report", "latest", "--format", "html"]);
+    has_all("the HTML report", &html);
+    assert!(
+        html.contains(&format!("seq {seq}")) || html.contains(&format!(">{seq}<")),
+        "the HTML report does not name seq {seq}"
+    );
+
+    // The TUI's detail of the crossing.
+    let mut h = flightlog_viewer::headless::Headless::open(&db, &session, (160, 48), 2_000)
+        .unwrap()
+        .with_policy(Some(policy.clone()));
+    h.finish_index().unwrap();
+    h.check().unwrap();
+    h.act(flightlog_viewer::action::Action::Jump(
+        flightlog_viewer::action::Marker::Crossing,
+        true,
+    ));
+    assert_eq!(
+        h.state.current().unwrap().seq,
+        seq,
+        "the TUI's first crossing"
+    );
+    let b = h.render();
+    let buf = b.buffer();
+    let mut screen = String::new();
+    for y in 0..buf.area.height {
+        for x in 0..buf.area.width {
+            screen.push_str(buf[(x, y)].symbol());
+        }
+        screen.push('\n');
+    }
+    assert!(screen.contains("BOUNDARY CROSSED"), "{screen}");
+    has_all("the TUI's detail", &screen);
+
+    // The exports: the record of the crossing's event, or the finding about it.
+    let about = |format: &str, is_about: &dyn Fn(&str) -> bool| {
+        let out = run(&["export", "latest", "--format", format]);
+        let lines: Vec<&str> = out.lines().filter(|l| is_about(l)).collect();
+        assert!(!lines.is_empty(), "{format}: nothing about seq {seq}");
+        has_all(format, &lines.join("\n"));
+    };
+    about("csv", &|l| l.starts_with(&format!("{seq},")));
+    about("cef", &|l| l.contains(&format!("cn1Label=seq cn1={seq} ")));
+    let json_about = |l: &str| -> bool {
+        let v: Value = serde_json::from_str(l).unwrap();
+        let s = v.to_string();
+        s.contains(&format!("\"seq\":{seq},")) || s.contains(&format!("\"seq\":{seq}}}"))
+    };
+    about("ocsf", &json_about);
+    let otlp = run(&["export", "latest", "--format", "otlp"]);
+    let spans: Vec<String> = serde_json::from_str::<Value>(&otlp)
+        .ok()
+        .map(|v| {
+            v["resourceSpans"][0]["scopeSpans"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .flat_map(|s| s["spans"].as_array().cloned().unwrap_or_default())
+                .map(|s| s.to_string())
+                .filter(|s| {
+                    s.contains(&format!(
+                        "{{\"key\":\"flightlog.seq\",\"value\":{{\"intValue\":\"{seq}\"}}}}"
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        !spans.is_empty(),
+        "otlp: no span about seq {seq}:\n{}",
+        &otlp[..otlp.len().min(2000)]
+    );
+    has_all("otlp", &spans.join("\n"));
+}

@@ -1,6 +1,7 @@
 //! The detail pane: banners (crossing, destructive action, secret use, chain break), then a
 //! view per kind; and the Screen, Cause chain and JSON tabs.
 
+use flightlog_formats::payload::{ApiCall, FileChange, FileRead, ToolResult};
 use flightlog_formats::{Event, Kind};
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -277,11 +278,7 @@ fn body(state: &State, ev: &Event, out: &mut Vec<Line<'static>>) {
     let dim = Style::new().fg(Color::Gray);
     match &ev.kind {
         Kind::Exec => {
-            let argv: Vec<String> = d
-                .get("argv")
-                .and_then(Value::as_array)
-                .map(|a| a.iter().map(str_of).collect())
-                .unwrap_or_default();
+            let argv: Vec<String> = ev.exec().map(|x| x.argv().to_vec()).unwrap_or_default();
             out.push(Line::styled(
                 format!("$ {}", safe(&argv.join(" "))),
                 Style::new().add_modifier(Modifier::BOLD),
@@ -358,15 +355,15 @@ fn body(state: &State, ev: &Event, out: &mut Vec<Line<'static>>) {
                     out.push(kv(k, g(k)));
                 }
             }
-            if let Some(q) = d.get("graphql").filter(|q| !q.is_null()) {
+            let api = ApiCall::from_value(d);
+            if let Some(q) = &api.graphql {
                 out.push(heading("GraphQL operation"));
-                let s = |k: &str| q.get(k).map(str_of).unwrap_or_default();
-                let fields: Vec<String> = q
-                    .get("root_fields")
-                    .and_then(Value::as_array)
-                    .map(|a| a.iter().map(str_of).collect())
-                    .unwrap_or_default();
-                let op = format!("{} {}", s("operation_type"), s("operation_name"));
+                let fields = api.root_fields();
+                let op = format!(
+                    "{} {}",
+                    q.operation_type.as_deref().unwrap_or(""),
+                    q.operation_name.as_deref().unwrap_or("")
+                );
                 out.push(kv("operation", op.trim().to_string()));
                 out.push(Line::from(vec![
                     Span::styled(
@@ -380,12 +377,12 @@ fn body(state: &State, ev: &Event, out: &mut Vec<Line<'static>>) {
                             .add_modifier(Modifier::BOLD),
                     ),
                 ]));
-                if q.get("variables").is_some_and(|v| !v.is_null()) {
+                if let Some(v) = &q.variables {
                     out.push(kv("variables", ""));
-                    out.extend(text_lines(&s("variables"), dim));
+                    out.extend(text_lines(&str_of(v), dim));
                 }
             }
-            if let Some(h) = d.get("request_headers").and_then(Value::as_object)
+            if let Some(h) = &api.request_headers
                 && !h.is_empty()
             {
                 out.push(heading("request headers"));
@@ -416,7 +413,7 @@ fn body(state: &State, ev: &Event, out: &mut Vec<Line<'static>>) {
                     out.push(kv(k, g(k)));
                 }
             }
-            if d.get("binary").and_then(Value::as_bool).unwrap_or(false) {
+            if FileChange::from_value(d).binary == Some(true) {
                 out.push(Line::styled("binary file: no diff", dim));
             } else if has("diff") {
                 out.push(heading("diff"));
@@ -428,19 +425,13 @@ fn body(state: &State, ev: &Event, out: &mut Vec<Line<'static>>) {
         Kind::FileRead => {
             out.push(kv("path", g("path")));
             out.push(kv("via", g("via")));
-            for s in d
-                .get("secrets")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                let f = |k: &str| s.get(k).map(str_of).unwrap_or_default();
+            for s in FileRead::from_value(d).secrets.unwrap_or_default() {
                 out.push(Line::styled(
                     format!(
                         "  ~ secret {} [{}] line {}",
-                        safe(&f("kind")),
-                        safe(&f("fp")),
-                        safe(&f("line"))
+                        safe(s.kind.as_deref().unwrap_or("")),
+                        safe(s.fp.as_deref().unwrap_or("")),
+                        s.line.map(|l| l.to_string()).unwrap_or_default()
                     ),
                     Style::new().fg(Color::Yellow),
                 ));
@@ -506,11 +497,11 @@ fn output_of(r: &Loaded, out: &mut Vec<Line<'static>>) {
 }
 
 fn output_event(ev: &Event, out: &mut Vec<Line<'static>>) {
-    let d = &ev.data;
-    if let Some(o) = d.get("output").filter(|o| !o.is_null()) {
+    let r = ToolResult::from_value(&ev.data);
+    if let Some(o) = &r.output {
         out.extend(text_lines(&str_of(o), Style::new()));
     }
-    if let Some(e) = d.get("error").filter(|e| !e.is_null()) {
+    if let Some(e) = &r.error {
         out.extend(text_lines(&str_of(e), Style::new().fg(Color::LightRed)));
     }
 }
