@@ -8,6 +8,7 @@
 //! run is stopped once that session is in the store.
 
 use std::ffi::OsString;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -151,10 +152,13 @@ impl Machine {
     fn run_until_recorded(&self, mut cmd: Command, agent: &str, limit: Duration) -> Vec<String> {
         let out = self.project.join(format!("{agent}.out"));
         let f = std::fs::File::create(&out).unwrap();
+        // Its own process group: the npm wrappers start the real agent as a child (Codex's
+        // native binary, Gemini's relaunched node), which must end with it.
         let mut child: Child = cmd
             .stdin(Stdio::null())
             .stdout(f.try_clone().unwrap())
             .stderr(f)
+            .process_group(0)
             .spawn()
             .unwrap();
         let start = Instant::now();
@@ -171,6 +175,9 @@ impl Machine {
             std::thread::sleep(Duration::from_millis(500));
             found = sessions_of(&self.db(), agent);
         }
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", child.id())])
+            .status();
         let _ = child.kill();
         let _ = child.wait();
         if found.is_empty() {
