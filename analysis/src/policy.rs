@@ -440,6 +440,25 @@ impl Parser<'_> {
     }
 
     /// An array of strings (a single string is accepted as a list of one).
+    /// A list of glob patterns: [`Self::strings`], each checked by [`crate::glob::check`]
+    /// (a broken glob is an error at its own line and column).
+    fn globs(&mut self, key: &str, v: &Spanned<DeValue<'_>>) -> Vec<String> {
+        let out = self.strings(key, v);
+        let items: Vec<std::ops::Range<usize>> = match v.get_ref() {
+            DeValue::Array(items) => items.iter().map(|it| it.span()).collect(),
+            _ => vec![v.span()],
+        };
+        for (pattern, span) in out.iter().zip(items) {
+            if let Err(why) = crate::glob::check(pattern) {
+                self.error(
+                    span,
+                    format!("`{key}`: `{pattern}` is not a valid glob: {why}"),
+                );
+            }
+        }
+        out
+    }
+
     fn strings(&mut self, key: &str, v: &Spanned<DeValue<'_>>) -> Vec<String> {
         match v.get_ref() {
             DeValue::String(s) => vec![s.to_string()],
@@ -602,21 +621,21 @@ impl Parser<'_> {
         for (k, val) in t.iter() {
             let key = k.get_ref().as_ref();
             match key {
-                "hosts" => env.hosts = self.strings(key, val),
-                "urls" => env.urls = self.strings(key, val),
-                "ids" => env.ids = self.strings(key, val),
-                "kube_contexts" => env.kube_contexts = self.strings(key, val),
-                "terraform_workspaces" => env.terraform_workspaces = self.strings(key, val),
-                "aws_profiles" => env.aws_profiles = self.strings(key, val),
-                "gcp_projects" => env.gcp_projects = self.strings(key, val),
-                "paths" => env.paths = self.strings(key, val),
+                "hosts" => env.hosts = self.globs(key, val),
+                "urls" => env.urls = self.globs(key, val),
+                "ids" => env.ids = self.globs(key, val),
+                "kube_contexts" => env.kube_contexts = self.globs(key, val),
+                "terraform_workspaces" => env.terraform_workspaces = self.globs(key, val),
+                "aws_profiles" => env.aws_profiles = self.globs(key, val),
+                "gcp_projects" => env.gcp_projects = self.globs(key, val),
+                "paths" => env.paths = self.globs(key, val),
                 "description" => {
                     let _ = self.string(key, val);
                 }
                 "env_vars" => {
                     if let Some(vars) = self.table(key, val) {
                         for (var, pat) in vars.iter() {
-                            let pats = self.strings(&format!("env_vars.{}", var.get_ref()), pat);
+                            let pats = self.globs(&format!("env_vars.{}", var.get_ref()), pat);
                             env.env_vars.push((var.get_ref().to_string(), pats));
                         }
                     }
@@ -661,7 +680,16 @@ impl Parser<'_> {
                     }
                 }
                 "env" => c.env = self.string(key, val),
-                "file" => c.file = self.string(key, val),
+                "file" => {
+                    c.file = self.string(key, val);
+                    if let Some(Err(why)) = c.file.as_deref().map(crate::glob::check) {
+                        let pattern = c.file.clone().unwrap_or_default();
+                        self.error(
+                            val.span(),
+                            format!("`file`: `{pattern}` is not a valid glob: {why}"),
+                        );
+                    }
+                }
                 "fingerprint" => {
                     c.fingerprint = self.string(key, val);
                     if let Some(fp) = &c.fingerprint
@@ -776,6 +804,26 @@ fn similar(a: &str, b: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn broken_globs_are_errors_at_their_line() {
+        let src = "home = \"staging\"\n[environments.production]\nhosts = [\"ok.example.com\", \"*.prod.[internal\"]\nids = [\"a{b,c\"]\n[environments.production.env_vars]\nAWS_PROFILE = \"prod-[\"\n[[credentials]]\nfile = \"ops/{a\"\nreaches = [\"*\"]\n";
+        let Err(PolicyError::Invalid { problems, .. }) = Policy::check_str(src) else {
+            panic!("broken globs accepted");
+        };
+        let got: Vec<String> = problems
+            .iter()
+            .filter(|p| !p.warning)
+            .map(|p| format!("{}:{}: {}", p.line, p.column, p.message))
+            .collect();
+        let want = [
+            "3:28: `hosts`: `*.prod.[internal` is not a valid glob: a `[` class is not closed with `]`",
+            "4:8: `ids`: `a{b,c` is not a valid glob: a `{` is not closed with `}`",
+            "6:15: `env_vars.AWS_PROFILE`: `prod-[` is not a valid glob: a `[` class is not closed with `]`",
+            "8:8: `file`: `ops/{a` is not a valid glob: a `{` is not closed with `}`",
+        ];
+        assert_eq!(got, want);
+    }
 
     #[test]
     fn checkpoint_anchor_parses_and_unknown_keys_are_named() {
