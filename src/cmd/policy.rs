@@ -24,13 +24,19 @@ pub struct Args {
 
 #[derive(Debug, clap::Subcommand)]
 enum Command {
-    /// Validate a policy file: errors and unknown keys with their line.
+    /// Validate a policy file: errors (a broken glob is one) and unknown keys with their line.
+    #[command(
+        after_help = "Examples:\n  flightlog policy check flightlog.toml\n  flightlog policy check ~/.config/flightlog/team.toml && echo ok\n\nExit codes: 0 valid, 1 errors (each printed as FILE:LINE:COLUMN: error: ...), 2 could not read it."
+    )]
     Check {
         /// The policy file.
         file: PathBuf,
     },
     /// Replay a recorded session against a policy (--policy FILE) with the guard on, and name
     /// the first event it would have blocked.
+    #[command(
+        after_help = "Examples:\n  flightlog policy test latest --policy flightlog.toml\n  flightlog policy test 3f2a --policy stricter.toml --json | jq .first_blocked_seq\n\nWithout --policy (or FLIGHTLOG_POLICY, or ./flightlog.toml) the built-in policy is used, and\nstderr says so.\nExit codes: 0 nothing would be blocked, 1 something would be, 2 could not run."
+    )]
     Test {
         /// Session id, unique prefix, or `latest`.
         session: String,
@@ -39,6 +45,9 @@ enum Command {
         json: bool,
     },
     /// Print the built-in policy (a commented starting point).
+    #[command(
+        after_help = "Examples:\n  flightlog policy default > flightlog.toml\n  flightlog policy default | diff - flightlog.toml"
+    )]
     Default,
 }
 
@@ -68,15 +77,15 @@ fn check(file: &std::path::Path) -> Result<ExitCode> {
             let p = &c.policy;
             writeln!(
                 out,
-                "{name}: valid: home {}, {} environment(s) ({}), {} credential rule(s), guard {} (deny {}, fail {})",
+                "{name}: valid: home {}, {} ({}), {}, guard {} (deny {}, fail {})",
                 p.home.as_deref().unwrap_or("(unset)"),
-                p.environments.len(),
+                count(p.environments.len(), "environment"),
                 p.environments
                     .iter()
                     .map(|e| e.name.as_str())
                     .collect::<Vec<_>>()
                     .join(", "),
-                p.credentials.len(),
+                count(p.credentials.len(), "credential rule"),
                 if p.guard.enabled {
                     "enabled"
                 } else {
@@ -93,7 +102,7 @@ fn check(file: &std::path::Path) -> Result<ExitCode> {
                 writeln!(out, "{name}:{}:{}: {what}: {}", p.line, p.column, p.message)?;
             }
             let errors = problems.iter().filter(|p| !p.warning).count();
-            writeln!(out, "{name}: {errors} error(s)")?;
+            writeln!(out, "{name}: {}", count(errors, "error"))?;
             Ok(ExitCode::from(1))
         }
         Err(e) => Err(anyhow!("{e}")),
@@ -107,6 +116,12 @@ fn test(ctx: &Ctx, session: &str, as_json: bool) -> Result<ExitCode> {
         .as_ref()
         .map(|p| p.display().to_string())
         .unwrap_or_else(|| "(built-in policy)".into());
+    if ctx.policy.is_none() {
+        eprintln!(
+            "flightlog: no policy given (--policy FILE, FLIGHTLOG_POLICY or ./flightlog.toml): \
+             testing against the built-in policy"
+        );
+    }
     let store = ctx.open_ro()?;
     let id = store.resolve(session)?;
     let view = ctx.session_view(&store, &id, &policy)?;
@@ -191,4 +206,9 @@ fn test(ctx: &Ctx, session: &str, as_json: bool) -> Result<ExitCode> {
 
 fn sanitize(s: &str) -> String {
     flightlog_formats::text::line(s)
+}
+
+/// "1 error", "2 errors".
+fn count(n: usize, what: &str) -> String {
+    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
 }
