@@ -13,8 +13,9 @@ use flightlog_formats::{Keys, Redactor, Store, keys::key_dir_for};
 /// Options shared by every command.
 #[derive(Debug, Clone, clap::Args)]
 pub struct GlobalOpts {
-    /// The store (else FLIGHTLOG_DB, else $XDG_DATA_HOME/flightlog/flightlog.db).
-    #[arg(long, global = true, value_name = "PATH")]
+    /// The store (else FLIGHTLOG_DB, else $XDG_DATA_HOME/flightlog/flightlog.db); reading
+    /// commands also take the team store's postgres://URL.
+    #[arg(long, global = true, value_name = "PATH|URL")]
     pub db: Option<PathBuf>,
     /// The policy file (else FLIGHTLOG_POLICY, else ./flightlog.toml if present, else defaults).
     #[arg(long, global = true, value_name = "FILE")]
@@ -58,6 +59,13 @@ impl Ctx {
     /// Opens the store for writing (creating it), and seals sessions whose recorder died
     /// (kill -9, power loss) with a `gap` event: the next flightlog run that can write does it.
     pub fn open_rw(&self) -> Result<Store> {
+        if self.db_url().is_some() {
+            anyhow::bail!(
+                "{} is the team store: this command writes a local store (use --db PATH; \
+                 `flightlog push` ships local sessions to the team store)",
+                self.db_shown()
+            );
+        }
         let store = Store::open(&self.db)
             .with_context(|| format!("cannot open the store {}", self.db.display()))?;
         let redactor = self.redactor()?;
@@ -67,10 +75,35 @@ impl Ctx {
         Ok(store)
     }
 
-    /// Opens an existing store read-only.
+    /// The team store's URL when `--db` names one.
+    pub fn db_url(&self) -> Option<&str> {
+        self.db
+            .to_str()
+            .filter(|s| flightlog_formats::store::pg::is_url(s))
+    }
+
+    /// The store as it may be shown (a URL without its password).
+    pub fn db_shown(&self) -> String {
+        match self.db_url() {
+            Some(u) => flightlog_formats::store::pg::display_url(u),
+            None => self.db.display().to_string(),
+        }
+    }
+
+    /// Opens an existing store read-only: the SQLite file, or the team store on PostgreSQL.
     pub fn open_ro(&self) -> Result<Store> {
+        if let Some(url) = self.db_url() {
+            return Store::open_postgres(url)
+                .with_context(|| format!("cannot open the team store {}", self.db_shown()));
+        }
         Store::open_read_only(&self.db)
             .with_context(|| format!("cannot open the store {}", self.db.display()))
+    }
+
+    /// The keys a store's checkpoints are checked against when no `--pubkey` is given.
+    pub fn store_trust(&self, store: &Store) -> Result<flightlog_formats::verify::Trust> {
+        flightlog_formats::verify::default_trust(store, &self.key_dir())
+            .context("cannot read the signing keys")
     }
 
     pub fn key_dir(&self) -> PathBuf {
@@ -109,7 +142,7 @@ impl Ctx {
     /// One session as every output sees it ([`session::load`]): events, analysis, verification.
     /// Events that cannot be read are named on stderr, never silently left out.
     pub fn session_view(&self, store: &Store, id: &str, policy: &Policy) -> Result<SessionView> {
-        let view = session::load(store, id, policy, &self.trust())
+        let view = session::load(store, id, policy, &self.store_trust(store)?)
             .with_context(|| format!("cannot load session {id}"))?;
         warn_unreadable(&view);
         Ok(view)

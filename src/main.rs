@@ -66,6 +66,10 @@ enum Command {
     Completions(cmd::completions::CompletionsArgs),
     /// Print the manual page (roff).
     Man(cmd::completions::ManArgs),
+    /// Set up the team store on PostgreSQL (`team init URL`).
+    Team(cmd::team::Args),
+    /// Ship local sessions to the team store on PostgreSQL.
+    Push(cmd::push::Args),
 }
 
 fn main() -> ExitCode {
@@ -98,6 +102,8 @@ fn main() -> ExitCode {
         Command::Checkpoint(a) => cmd::checkpoint::run(&ctx, a),
         Command::Completions(a) => cmd::completions::completions(a),
         Command::Man(a) => cmd::completions::man(a),
+        Command::Team(a) => cmd::team::run(&ctx, a),
+        Command::Push(a) => cmd::push::run(&ctx, a),
     };
     match res {
         Ok(code) => code,

@@ -18,7 +18,7 @@ pub struct Summary {
 }
 
 pub fn summarize(ctx: &Ctx, store: &Store, policy: &Policy, session: &str) -> Result<Summary> {
-    let view = flightlog_analysis::session::load(store, session, policy, &ctx.trust())?;
+    let view = flightlog_analysis::session::load(store, session, policy, &ctx.store_trust(store)?)?;
     let a = &view.analysis;
     let host = view.events.iter().find_map(|e| match e.payload() {
         Payload::SessionStart(s) => s.host,

@@ -27,6 +27,9 @@ pub enum Error {
     SchemaTooNew { found: i64, supported: i64 },
     #[error("{0}")]
     Invalid(String),
+    /// The team store's server said no, or could not be reached (`url` has no password).
+    #[error("{url}: {detail}")]
+    Postgres { url: String, detail: String },
 }
 
 impl Error {

@@ -28,6 +28,8 @@ use crate::merkle::MerkleBuilder;
 use crate::progress::{Progress, Ticker};
 use crate::redact::Redactor;
 
+pub mod pg;
+
 const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
 
 /// Default bound on waiting for another writer.
@@ -39,6 +41,8 @@ const SQLITE_BUSY_MS: u64 = 20;
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct SessionRow {
     pub id: String,
+    /// The machine the session was recorded on (team store only; None in a local store).
+    pub host: Option<String>,
     pub label: Option<String>,
     pub agent: Option<String>,
     pub home_env: Option<String>,
@@ -82,10 +86,17 @@ impl StoredEvent {
 }
 
 pub struct Store {
-    conn: Connection,
+    backend: Backend,
     path: PathBuf,
     busy_ms: u64,
     writable: bool,
+}
+
+/// Where a store's rows are: a local SQLite file, or the team's PostgreSQL server (read-only
+/// through this type; [`pg::Pusher`] writes there).
+enum Backend {
+    Sqlite(Connection),
+    Postgres(Box<pg::PgStore>),
 }
 
 /// A writer closing the store leaves at most this much WAL behind (see [`Store::trim_wal`]).
@@ -105,7 +116,7 @@ impl std::fmt::Debug for Store {
     }
 }
 
-fn to_hash(v: Vec<u8>) -> Hash32 {
+pub(crate) fn to_hash(v: Vec<u8>) -> Hash32 {
     let mut h = [0u8; 32];
     if v.len() == 32 {
         h.copy_from_slice(&v);
@@ -172,7 +183,7 @@ impl Store {
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         let store = Store {
-            conn,
+            backend: Backend::Sqlite(conn),
             path: path.to_path_buf(),
             busy_ms: DEFAULT_BUSY_MS,
             writable: true,
@@ -208,13 +219,13 @@ impl Store {
         // on write stays an error and never a SIGBUS.
         conn.execute_batch("PRAGMA mmap_size = 4294967296; PRAGMA cache_size = -65536;")?;
         let store = Store {
-            conn,
+            backend: Backend::Sqlite(conn),
             path: path.to_path_buf(),
             busy_ms: DEFAULT_BUSY_MS,
             writable: false,
         };
         let version: i64 = store
-            .conn
+            .conn()?
             .query_row("PRAGMA user_version", [], |r| r.get(0))?;
         if version > MIGRATIONS.len() as i64 {
             return Err(Error::SchemaTooNew {
@@ -232,6 +243,41 @@ impl Store {
         Ok(store)
     }
 
+    /// Opens the team store on PostgreSQL for reading (see [`pg`]).
+    pub fn open_postgres(url: &str) -> Result<Store> {
+        let pg = pg::PgStore::open(url)?;
+        Ok(Store {
+            path: PathBuf::from(pg.shown_url()),
+            backend: Backend::Postgres(Box::new(pg)),
+            busy_ms: DEFAULT_BUSY_MS,
+            writable: false,
+        })
+    }
+
+    /// The SQLite connection; an error on the team store, which is written only by a push.
+    fn conn(&self) -> Result<&Connection> {
+        match &self.backend {
+            Backend::Sqlite(c) => Ok(c),
+            Backend::Postgres(p) => Err(Error::Invalid(format!(
+                "{} is the team store: it is written by `flightlog push`, not by this command",
+                p.shown_url()
+            ))),
+        }
+    }
+
+    fn remote(&self) -> Option<&pg::PgStore> {
+        match &self.backend {
+            Backend::Postgres(p) => Some(p),
+            Backend::Sqlite(_) => None,
+        }
+    }
+
+    /// Whether this is the team store on PostgreSQL.
+    pub fn is_remote(&self) -> bool {
+        self.remote().is_some()
+    }
+
+    /// The path of a local store; for the team store, its URL without the password.
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -241,7 +287,10 @@ impl Store {
     /// default (fastest for one pass, as `verify` makes); a long-lived reader such as the
     /// replay viewer would then show the whole store in its RSS.
     pub fn set_read_memory(&self, mmap_bytes: u64, cache_kib: u64) -> Result<()> {
-        self.conn.execute_batch(&format!(
+        if self.is_remote() {
+            return Ok(());
+        }
+        self.conn()?.execute_batch(&format!(
             "PRAGMA mmap_size = {mmap_bytes}; PRAGMA cache_size = -{cache_kib};"
         ))?;
         Ok(())
@@ -263,13 +312,13 @@ impl Store {
         if len <= over {
             return Ok(false);
         }
-        self.conn.busy_timeout(std::time::Duration::ZERO)?;
+        self.conn()?.busy_timeout(std::time::Duration::ZERO)?;
         let res = self
-            .conn
+            .conn()?
             .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
                 r.get::<_, i64>(0)
             });
-        self.conn.busy_timeout(std::time::Duration::from_millis(
+        self.conn()?.busy_timeout(std::time::Duration::from_millis(
             self.busy_ms.min(SQLITE_BUSY_MS),
         ))?;
         match res {
@@ -282,13 +331,13 @@ impl Store {
     /// Bounds how long a writer waits for the lock.
     pub fn set_busy_timeout(&mut self, ms: u64) -> Result<()> {
         self.busy_ms = ms;
-        self.conn
+        self.conn()?
             .busy_timeout(std::time::Duration::from_millis(ms.min(SQLITE_BUSY_MS)))?;
         Ok(())
     }
 
     fn configure(&self) -> Result<()> {
-        self.conn
+        self.conn()?
             .busy_timeout(std::time::Duration::from_millis(SQLITE_BUSY_MS))?;
         // A new database gets 16 KiB pages (before WAL is on, the only time it can): events
         // are a few hundred bytes to a few KiB, and WITHOUT ROWID rows read best when a page
@@ -297,13 +346,13 @@ impl Store {
             .map(|m| m.len() == 0)
             .unwrap_or(false)
         {
-            self.conn.execute_batch("PRAGMA page_size = 16384;")?;
+            self.conn()?.execute_batch("PRAGMA page_size = 16384;")?;
         }
         let deadline = std::time::Instant::now() + std::time::Duration::from_millis(self.busy_ms);
         let mut tries = 0u32;
         let mode: String = loop {
             match self
-                .conn
+                .conn()?
                 .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
             {
                 Ok(m) => break m,
@@ -319,16 +368,16 @@ impl Store {
                 "could not switch the store to WAL mode (got {mode})"
             )));
         }
-        self.conn.execute_batch(
+        self.conn()?.execute_batch(
             "PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF; PRAGMA trusted_schema=OFF;",
         )?;
-        self.conn
+        self.conn()?
             .set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true)?;
         // Short-lived writers (one hook process per event) must not checkpoint and delete the
         // WAL on close: that costs four extra fsyncs, and recreating the WAL on the next open
         // costs a directory fsync. Checkpoints still run as the WAL grows (every 1,000 pages),
         // and a committed transaction is durable in the WAL either way.
-        self.conn.set_db_config(
+        self.conn()?.set_db_config(
             rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
             true,
         )?;
@@ -375,7 +424,7 @@ impl Store {
 
     fn migrate(&self) -> Result<()> {
         let version: i64 = self
-            .conn
+            .conn()?
             .query_row("PRAGMA user_version", [], |r| r.get(0))?;
         if version > MIGRATIONS.len() as i64 {
             return Err(Error::SchemaTooNew {
@@ -415,7 +464,8 @@ impl Store {
         let deadline = std::time::Instant::now() + std::time::Duration::from_millis(self.busy_ms);
         let mut tries = 0u32;
         loop {
-            match rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate) {
+            match rusqlite::Transaction::new_unchecked(self.conn()?, TransactionBehavior::Immediate)
+            {
                 Ok(tx) => return Ok(tx),
                 Err(e) if is_busy(&e) && std::time::Instant::now() < deadline => {
                     tries = tries.wrapping_add(1);
@@ -480,8 +530,11 @@ impl Store {
     }
 
     pub fn session_exists(&self, id: &str) -> Result<bool> {
+        if let Some(pg) = self.remote() {
+            return pg.session_exists(id);
+        }
         Ok(self
-            .conn
+            .conn()?
             .query_row("SELECT 1 FROM sessions WHERE id = ?1", [id], |_| Ok(()))
             .optional()?
             .is_some())
@@ -556,7 +609,10 @@ impl Store {
 
     /// The number of events in a session and the hash of the last one.
     pub fn head(&self, session: &str) -> Result<(u64, Hash32)> {
-        head_in(&self.conn, session)
+        if let Some(pg) = self.remote() {
+            return pg.head(session);
+        }
+        head_in(self.conn()?, session)
     }
 
     /// Events of a session with `seq >= from`, at most `limit` of them, in order.
@@ -581,7 +637,10 @@ impl Store {
         limit: u64,
         mut f: impl FnMut(StoredEvent) -> bool,
     ) -> Result<()> {
-        let mut stmt = self.conn.prepare_cached(
+        if let Some(pg) = self.remote() {
+            return pg.for_each_event_from(session, from, limit, f);
+        }
+        let mut stmt = self.conn()?.prepare_cached(
             "SELECT seq, prev, hash, raw FROM events WHERE session = ?1 AND seq >= ?2 \
              ORDER BY seq LIMIT ?3",
         )?;
@@ -613,7 +672,10 @@ impl Store {
 
     /// Every session, oldest first.
     pub fn sessions(&self) -> Result<Vec<SessionRow>> {
-        let mut stmt = self.conn.prepare(
+        if let Some(pg) = self.remote() {
+            return pg.sessions();
+        }
+        let mut stmt = self.conn()?.prepare(
             "SELECT s.id, s.label, s.agent, s.home_env, s.started, s.ended, \
              (SELECT COUNT(*) FROM events e WHERE e.session = s.id) \
              FROM sessions s ORDER BY s.started, s.id",
@@ -621,6 +683,7 @@ impl Store {
         let rows = stmt.query_map([], |r| {
             Ok(SessionRow {
                 id: r.get(0)?,
+                host: None,
                 label: r.get(1)?,
                 agent: r.get(2)?,
                 home_env: r.get(3)?,
@@ -684,7 +747,10 @@ impl Store {
     /// Session ids that have events but no session row (a deleted row is tampering, and verify
     /// must still see those events).
     pub fn orphan_event_sessions(&self) -> Result<Vec<String>> {
-        let mut stmt = self.conn.prepare(
+        if let Some(pg) = self.remote() {
+            return pg.orphan_event_sessions();
+        }
+        let mut stmt = self.conn()?.prepare(
             "SELECT DISTINCT session FROM events WHERE session NOT IN (SELECT id FROM sessions)",
         )?;
         let rows = stmt.query_map([], |r| r.get(0))?;
@@ -693,9 +759,12 @@ impl Store {
 
     /// Resolves a session name: a full id, a unique id prefix, or `latest`.
     pub fn resolve(&self, name: &str) -> Result<String> {
+        if let Some(pg) = self.remote() {
+            return pg.resolve(name);
+        }
         if name == "latest" {
             return self
-                .conn
+                .conn()?
                 .query_row(
                     "SELECT id FROM sessions ORDER BY started DESC, rowid DESC LIMIT 1",
                     [],
@@ -705,7 +774,7 @@ impl Store {
                 .ok_or_else(|| Error::NoSuchSession(name.to_string()));
         }
         let mut stmt = self
-            .conn
+            .conn()?
             .prepare("SELECT id FROM sessions WHERE id = ?1 OR substr(id, 1, length(?1)) = ?1")?;
         let ids: Vec<String> = stmt
             .query_map([name], |r| r.get(0))?
@@ -735,7 +804,7 @@ impl Store {
 
     pub fn call_seq(&self, session: &str, call_id: &str) -> Result<Option<u64>> {
         Ok(self
-            .conn
+            .conn()?
             .query_row(
                 "SELECT seq FROM calls WHERE session = ?1 AND call_id = ?2",
                 params![session, call_id],
@@ -834,8 +903,14 @@ impl Store {
 
     /// Raw checkpoint rows `(no, body bytes, sig)`, in order.
     pub fn checkpoint_rows(&self) -> Result<Vec<(u64, Vec<u8>, String)>> {
+        if self.is_remote() {
+            return Err(Error::Invalid(
+                "the team store keeps one checkpoint chain per signing key (checkpoint_chains)"
+                    .into(),
+            ));
+        }
         let mut stmt = self
-            .conn
+            .conn()?
             .prepare("SELECT no, body, sig FROM checkpoints ORDER BY no")?;
         let rows = stmt.query_map([], |r| {
             Ok((r.get::<_, i64>(0)? as u64, r.get(1)?, r.get(2)?))
@@ -885,7 +960,7 @@ impl Store {
     ) -> Result<Vec<String>> {
         let writers: Vec<(String, u32, String, String)> = {
             let mut stmt = self
-                .conn
+                .conn()?
                 .prepare("SELECT session, pid, boot, started FROM writers")?;
             let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
             rows.collect::<Result<Vec<_>, _>>()?
@@ -945,9 +1020,220 @@ impl Store {
         Ok(sealed)
     }
 
+    /// Every chain of store checkpoints `(key id, rows)`: one in a local store (its key id is
+    /// empty: the rows name their key), one per signing key in the team store.
+    pub fn checkpoint_chains(&self) -> Result<Vec<(String, Vec<(u64, Vec<u8>, String)>)>> {
+        if let Some(pg) = self.remote() {
+            return pg.checkpoint_chains();
+        }
+        let rows = self.checkpoint_rows()?;
+        Ok(if rows.is_empty() {
+            Vec::new()
+        } else {
+            vec![(String::new(), rows)]
+        })
+    }
+
+    /// The team store's host keys `(host, key id, public key hex)`, first-seen first per host;
+    /// none in a local store (its keys are in its key directory).
+    pub fn host_keys(&self) -> Result<Vec<(String, String, String)>> {
+        match self.remote() {
+            Some(pg) => pg.host_keys(),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// One session's row (label, agent, home, start; `events` and `ended` are not filled),
+    /// found by key without counting events.
+    pub fn session_meta(&self, id: &str) -> Result<Option<SessionRow>> {
+        if let Some(pg) = self.remote() {
+            return pg.session_meta(id);
+        }
+        Ok(self
+            .conn()?
+            .prepare_cached(
+                "SELECT id, label, agent, home_env, started FROM sessions WHERE id = ?1",
+            )?
+            .query_row([id], |r| {
+                Ok(SessionRow {
+                    id: r.get(0)?,
+                    host: None,
+                    label: r.get(1)?,
+                    agent: r.get(2)?,
+                    home_env: r.get(3)?,
+                    started: r.get(4)?,
+                    ended: None,
+                    events: 0,
+                })
+            })
+            .optional()?)
+    }
+
+    /// Streams `(seq, raw)` of events with `seq >= from`, at most `limit`, in order, without
+    /// copying the bytes out of a local store; `f` returns false to stop. Returns how many
+    /// rows `f` saw.
+    pub fn for_each_raw(
+        &self,
+        session: &str,
+        from: u64,
+        limit: u64,
+        mut f: impl FnMut(u64, &[u8]) -> bool,
+    ) -> Result<u64> {
+        let mut n = 0u64;
+        if let Some(pg) = self.remote() {
+            pg.for_each_event_from(session, from, limit, |e| {
+                n += 1;
+                f(e.seq, &e.raw)
+            })?;
+            return Ok(n);
+        }
+        let mut stmt = self.conn()?.prepare_cached(
+            "SELECT seq, raw FROM events WHERE session = ?1 AND seq >= ?2 ORDER BY seq LIMIT ?3",
+        )?;
+        let mut rows = stmt.query(params![
+            session,
+            i64::try_from(from).unwrap_or(i64::MAX),
+            i64::try_from(limit).unwrap_or(i64::MAX)
+        ])?;
+        while let Some(r) = rows.next()? {
+            let seq = r.get::<_, i64>(0)? as u64;
+            let raw: &[u8] = match r.get_ref(1)? {
+                rusqlite::types::ValueRef::Blob(b) | rusqlite::types::ValueRef::Text(b) => b,
+                _ => &[],
+            };
+            n += 1;
+            if !f(seq, raw) {
+                break;
+            }
+        }
+        Ok(n)
+    }
+
+    /// The stored bytes of the events of one kind with `from <= seq <= to`, in order.
+    pub fn raws_of_kind(
+        &self,
+        session: &str,
+        from: u64,
+        to: u64,
+        kind: &str,
+    ) -> Result<Vec<Vec<u8>>> {
+        if let Some(pg) = self.remote() {
+            return pg.raws_of_kind(session, from, to, kind);
+        }
+        let mut stmt = self.conn()?.prepare_cached(
+            "SELECT raw FROM events WHERE session = ?1 AND seq >= ?2 AND seq <= ?3 \
+             AND kind = ?4 ORDER BY seq",
+        )?;
+        let rows = stmt.query_map(
+            params![
+                session,
+                i64::try_from(from).unwrap_or(i64::MAX),
+                i64::try_from(to).unwrap_or(i64::MAX),
+                kind
+            ],
+            |r| r.get::<_, Vec<u8>>(0),
+        )?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// The nearest seq after `from` (or before it, `forward` false) whose stored text contains
+    /// `query`, ignoring ASCII case.
+    pub fn search(
+        &self,
+        session: &str,
+        from: u64,
+        query: &str,
+        forward: bool,
+    ) -> Result<Option<u64>> {
+        if let Some(pg) = self.remote() {
+            return pg.search(session, from, query, forward);
+        }
+        let sql = if forward {
+            "SELECT seq FROM events WHERE session = ?1 AND seq > ?2 \
+             AND instr(lower(CAST(raw AS TEXT)), lower(?3)) > 0 ORDER BY seq LIMIT 1"
+        } else {
+            "SELECT seq FROM events WHERE session = ?1 AND seq < ?2 \
+             AND instr(lower(CAST(raw AS TEXT)), lower(?3)) > 0 ORDER BY seq DESC LIMIT 1"
+        };
+        Ok(self
+            .conn()?
+            .prepare_cached(sql)?
+            .query_row(
+                params![session, i64::try_from(from).unwrap_or(i64::MAX), query],
+                |r| r.get::<_, i64>(0),
+            )
+            .optional()?
+            .map(|s| s as u64))
+    }
+
+    /// Up to `limit` event rows of a local store from `seq >= from`, with the `ts` and `kind`
+    /// columns, for a push to the team store.
+    pub fn rows_for_push(
+        &self,
+        session: &str,
+        from: u64,
+        limit: u64,
+    ) -> Result<Vec<(StoredEvent, String, String)>> {
+        let mut stmt = self.conn()?.prepare_cached(
+            "SELECT seq, prev, hash, raw, ts, kind FROM events WHERE session = ?1 AND seq >= ?2 \
+             ORDER BY seq LIMIT ?3",
+        )?;
+        let rows = stmt.query_map(
+            params![
+                session,
+                i64::try_from(from).unwrap_or(i64::MAX),
+                i64::try_from(limit).unwrap_or(i64::MAX)
+            ],
+            |r| {
+                Ok((
+                    StoredEvent {
+                        seq: r.get::<_, i64>(0)? as u64,
+                        prev: to_hash(r.get(1)?),
+                        hash: to_hash(r.get(2)?),
+                        raw: r.get(3)?,
+                    },
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            },
+        )?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// A local session's row as the team store keeps it (with the agent's own session id).
+    pub fn session_for_push(&self, id: &str) -> Result<Option<(SessionRow, Option<String>)>> {
+        Ok(self
+            .conn()?
+            .prepare_cached(
+                "SELECT id, label, agent, home_env, started, external_id FROM sessions WHERE id = ?1",
+            )?
+            .query_row([id], |r| {
+                Ok((
+                    SessionRow {
+                        id: r.get(0)?,
+                        host: None,
+                        label: r.get(1)?,
+                        agent: r.get(2)?,
+                        home_env: r.get(3)?,
+                        started: r.get(4)?,
+                        ended: None,
+                        events: 0,
+                    },
+                    r.get(5)?,
+                ))
+            })
+            .optional()?)
+    }
+
     /// Direct access for tests and tools that need raw SQL (tamper tests, benchmarks).
+    ///
+    /// # Panics
+    /// On a store on PostgreSQL (tests and benchmarks know which store they opened).
     pub fn connection(&self) -> &Connection {
-        &self.conn
+        match &self.backend {
+            Backend::Sqlite(c) => c,
+            Backend::Postgres(_) => panic!("connection() is for SQLite stores"),
+        }
     }
 }
 

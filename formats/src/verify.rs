@@ -447,6 +447,26 @@ pub struct StoreVerifyOptions {
     pub external: Option<(SignedCheckpoint, String)>,
 }
 
+/// What a store's own checkpoints are checked against when the auditor names no key: the keys
+/// in the local store's key directory, or the team store's host keys (trusted on first push).
+pub fn default_trust(store: &Store, key_dir: &std::path::Path) -> Result<Trust> {
+    if store.is_remote() {
+        let keys = store
+            .host_keys()?
+            .iter()
+            .filter_map(|(_, _, pk)| public_key_from_hex(pk))
+            .collect();
+        return Ok(Trust {
+            keys,
+            pinned: false,
+        });
+    }
+    Ok(Trust {
+        keys: crate::keys::trusted_public_keys(key_dir).unwrap_or_default(),
+        pinned: false,
+    })
+}
+
 /// Verifies a store: every session's chain, every store checkpoint and its chain of signatures.
 pub fn verify_store(store: &Store, opts: &StoreVerifyOptions) -> Result<VerifyReport> {
     verify_store_with_progress(store, opts, &mut NoProgress)
@@ -468,55 +488,90 @@ pub fn verify_store_with_progress(
             detail: "checked against the store's own key; pass --pubkey (kept elsewhere) to rule out a re-signed log".into(),
         });
     }
-    // 1. Store checkpoints.
+    // 1. Store checkpoints: one chain in a local store, one per signing key in the team store.
     let mut expects: HashMap<String, Vec<Expect>> = HashMap::new();
-    let mut prev_sig = String::new();
-    let mut expected_no = 1u64;
     let mut store_sigs: BTreeMap<u64, String> = BTreeMap::new();
-    for (no, body, sig) in store.checkpoint_rows()? {
-        report.checkpoints_checked += 1;
-        store_sigs.insert(no, sig.clone());
-        let cp: StoreCheckpoint = match serde_json::from_slice(&body) {
-            Ok(c) => c,
-            Err(e) => {
+    for (chain_key, rows) in store.checkpoint_chains()? {
+        let mut prev_sig = String::new();
+        let mut expected_no = 1u64;
+        let of = if chain_key.is_empty() {
+            String::new()
+        } else {
+            format!(" of key {chain_key}")
+        };
+        for (no, body, sig) in rows {
+            report.checkpoints_checked += 1;
+            if chain_key.is_empty() {
+                store_sigs.insert(no, sig.clone());
+            }
+            let cp: StoreCheckpoint = match serde_json::from_slice(&body) {
+                Ok(c) => c,
+                Err(e) => {
+                    report.problems.push(Problem {
+                        session: None,
+                        seq: None,
+                        kind: "bad_checkpoint".into(),
+                        detail: format!("checkpoint #{no}{of} is malformed: {e}"),
+                    });
+                    continue;
+                }
+            };
+            if no != expected_no {
+                report.problems.push(Problem {
+                    session: None,
+                    seq: None,
+                    kind: "checkpoint_missing".into(),
+                    detail: format!("checkpoint #{expected_no}{of} is missing (found #{no} next)"),
+                });
+            }
+            expected_no = no + 1;
+            if cp.prev_sig != prev_sig {
+                report.problems.push(Problem {
+                    session: None,
+                    seq: None,
+                    kind: "checkpoint_chain_broken".into(),
+                    detail: format!(
+                        "checkpoint #{no}{of} does not chain to the signature of the one before it"
+                    ),
+                });
+            }
+            if !chain_key.is_empty() && cp.key_id != chain_key {
                 report.problems.push(Problem {
                     session: None,
                     seq: None,
                     kind: "bad_checkpoint".into(),
-                    detail: format!("checkpoint #{no} is malformed: {e}"),
+                    detail: format!("checkpoint #{no}{of} names another key ({})", cp.key_id),
                 });
-                continue;
             }
-        };
-        if no != expected_no {
-            report.problems.push(Problem {
-                session: None,
-                seq: None,
-                kind: "checkpoint_missing".into(),
-                detail: format!("checkpoint #{expected_no} is missing (found #{no} next)"),
-            });
+            prev_sig = sig.clone();
+            check_store_checkpoint(
+                &cp,
+                &body,
+                &sig,
+                trust,
+                &format!("checkpoint #{no}{of}"),
+                &mut report,
+                &mut expects,
+            );
         }
-        expected_no = no + 1;
-        if cp.prev_sig != prev_sig {
-            report.problems.push(Problem {
+    }
+    // The team store trusts each host's first key; a host that signs with another one is
+    // reported (a replaced key is how a rewritten log would be re-signed).
+    let mut first_key: BTreeMap<String, String> = BTreeMap::new();
+    for (host, key_id, _) in store.host_keys()? {
+        match first_key.get(&host) {
+            None => {
+                first_key.insert(host, key_id);
+            }
+            Some(first) => report.problems.push(Problem {
                 session: None,
                 seq: None,
-                kind: "checkpoint_chain_broken".into(),
+                kind: "host_key_changed".into(),
                 detail: format!(
-                    "checkpoint #{no} does not chain to the signature of the one before it"
+                    "host {host} pushed with key {key_id} after key {first}: its key was replaced"
                 ),
-            });
+            }),
         }
-        prev_sig = sig.clone();
-        check_store_checkpoint(
-            &cp,
-            &body,
-            &sig,
-            trust,
-            &format!("checkpoint #{no}"),
-            &mut report,
-            &mut expects,
-        );
     }
     // 2. An external checkpoint: the anchor.
     if let Some((ext, source)) = &opts.external {
@@ -577,6 +632,11 @@ pub fn verify_store_with_progress(
     if let Some(only) = &opts.session {
         ids.retain(|i| i == only);
         expects.retain(|k, _| k == only);
+    }
+    if store.is_remote() {
+        // A host's checkpoints cover every session of its local store, and a host pushes only
+        // some of them: a session the team store never received is not a deleted one.
+        expects.retain(|k, _| counts.contains_key(k));
     }
     let total = ids.iter().filter_map(|i| counts.get(i)).sum();
     let mut ticker = Ticker::new(progress, 0, total);

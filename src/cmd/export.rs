@@ -62,7 +62,11 @@ pub struct Args {
 pub const VERIFY_SCRIPT: &str = include_str!("../../scripts/verify_export.py");
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
-    let (store, read_only) = if args.read_only {
+    // The team store is read as it is: its sessions carry the checkpoints their hosts pushed.
+    if ctx.db_url().is_some() && args.format == Format::Bundle {
+        bail!("a bundle is signed by the store that writes it: export it from a local store");
+    }
+    let (store, read_only) = if args.read_only || ctx.db_url().is_some() {
         (ctx.open_ro()?, true)
     } else {
         match ctx.open_rw() {
@@ -154,7 +158,7 @@ fn load_view(
     policy: &Policy,
     bar: &Bar,
 ) -> Result<SessionView> {
-    let view = session::load_with_progress(store, id, policy, &ctx.trust(), &mut LoadBar::new(bar))
+    let view = session::load_with_progress(store, id, policy, &ctx.store_trust(store)?, &mut LoadBar::new(bar))
         .with_context(|| format!("cannot load session {id}"))?;
     bar.suspend(|| crate::ctx::warn_unreadable(&view));
     Ok(view)

@@ -108,7 +108,7 @@ fn parse_since_at(
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
-    if !ctx.db.exists() {
+    if ctx.db_url().is_none() && !ctx.db.exists() {
         if args.json {
             println!("[]");
         } else {
@@ -154,7 +154,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
             id: s.id,
             label: s.label,
             agent: s.agent,
-            host: summary.host,
+            host: s.host.or(summary.host),
             home_env,
             started: s.started,
             ended: s.ended,
@@ -171,16 +171,35 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         writeln!(out)?;
         return Ok(ExitCode::SUCCESS);
     }
+    // The team store holds sessions of many machines: say which one each comes from.
+    let hosts = store.is_remote();
+    let host_col = |h: &str| {
+        if hosts {
+            format!("{:<16}  ", flightlog_viewer::sanitize::line(h))
+        } else {
+            String::new()
+        }
+    };
     writeln!(
         out,
-        "{:<16}  {:<27}  {:<12}  {:<10}  {:<9}  {:>7}  {:>5}  {:>5}  {:<6}  LABEL",
-        "ID", "STARTED", "AGENT", "HOME", "STATUS", "EVENTS", "CROSS", "DESTR", "CHAIN"
+        "{:<16}  {}{:<27}  {:<12}  {:<10}  {:<9}  {:>7}  {:>5}  {:>5}  {:<6}  LABEL",
+        "ID",
+        host_col("HOST"),
+        "STARTED",
+        "AGENT",
+        "HOME",
+        "STATUS",
+        "EVENTS",
+        "CROSS",
+        "DESTR",
+        "CHAIN"
     )?;
     for r in rows {
         writeln!(
             out,
-            "{:<16}  {:<27}  {:<12}  {:<10}  {:<9}  {:>7}  {:>5}  {:>5}  {:<6}  {}",
+            "{:<16}  {}{:<27}  {:<12}  {:<10}  {:<9}  {:>7}  {:>5}  {:>5}  {:<6}  {}",
             r.id,
+            host_col(r.host.as_deref().unwrap_or("-")),
             r.started,
             flightlog_viewer::sanitize::line(r.agent.as_deref().unwrap_or("-")),
             flightlog_viewer::sanitize::line(r.home_env.as_deref().unwrap_or("-")),

@@ -77,7 +77,12 @@ fn verify(ctx: &Ctx, args: &Args) -> Result<ExitCode> {
         );
     }
     let report = match args.target.as_deref() {
-        Some(t) if !args.all && Path::new(t).exists() && !looks_like_store(Path::new(t)) => {
+        Some(t)
+            if !args.all
+                && ctx.db_url().is_none_or(|_| !t.contains("://"))
+                && Path::new(t).exists()
+                && !looks_like_store(Path::new(t)) =>
+        {
             verify_path(ctx, Path::new(t), args)?
         }
         target => {
@@ -86,7 +91,7 @@ fn verify(ctx: &Ctx, args: &Args) -> Result<ExitCode> {
                 Some(t) if !args.all => Some(store.resolve(t)?),
                 _ => None,
             };
-            let trust = trust_for_store(ctx, &args.pubkey)?;
+            let trust = trust_for_store(ctx, &store, &args.pubkey)?;
             let external = match &args.checkpoint {
                 Some(p) => {
                     let text =
@@ -138,12 +143,19 @@ fn load_keys(paths: &[PathBuf]) -> Result<Vec<VerifyingKey>> {
         .collect()
 }
 
-fn trust_for_store(ctx: &Ctx, pubkeys: &[PathBuf]) -> Result<Trust> {
+fn trust_for_store(
+    ctx: &Ctx,
+    store: &flightlog_formats::Store,
+    pubkeys: &[PathBuf],
+) -> Result<Trust> {
     if !pubkeys.is_empty() {
         return Ok(Trust {
             keys: load_keys(pubkeys)?,
             pinned: true,
         });
+    }
+    if store.is_remote() {
+        return ctx.store_trust(store);
     }
     let keys = trusted_public_keys(&ctx.key_dir())
         .with_context(|| format!("cannot read the keys in {}", ctx.key_dir().display()))?;

@@ -15,6 +15,7 @@
 //! - `cli`: completions, the manual, store paths and verify targets people get wrong
 //! - `catalogue`: `catalogue list` and `catalogue explain` on every row of the command table
 //! - `checkpoints`: the policy's anchor command, and verify against an anchored checkpoint
+//! - `team`: the team store on PostgreSQL (push, read back, what the database refuses)
 //! - `crash`, `reliability`, `secrets`: kill -9, concurrency, fail modes, hostile input, no secret in any file
 //!
 //! The binary is found by `flightlog_fixtures::bin_path()` (FLIGHTLOG_BIN, else target/): run
@@ -38,6 +39,7 @@ mod record;
 mod reliability;
 mod replay_tui;
 mod secrets;
+mod team;
 mod tls;
 mod validators;
 mod verifier;

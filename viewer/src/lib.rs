@@ -40,8 +40,6 @@ pub use view::view;
 pub enum ViewerError {
     #[error(transparent)]
     Store(#[from] flightlog_formats::Error),
-    #[error("database error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
     #[error("terminal: {0}")]
     Io(#[from] std::io::Error),
     #[error("policy: {0}")]

@@ -7,8 +7,8 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use flightlog_formats::keys::{key_dir_for, trusted_public_keys};
-use flightlog_formats::verify::{StoreVerifyOptions, Trust, verify_store};
+use flightlog_formats::keys::key_dir_for;
+use flightlog_formats::verify::{StoreVerifyOptions, default_trust, verify_store};
 use flightlog_formats::{Event, Kind, Store};
 use serde::Deserialize;
 use serde_json::Value;
@@ -24,28 +24,14 @@ use crate::state::{
 pub fn open_session(store: &Store, name: &str) -> Result<SessionInfo, ViewerError> {
     let id = store.resolve(name)?;
     // One row by key: listing sessions would count every event of every session.
-    let mut stmt = store
-        .connection()
-        .prepare_cached("SELECT label, agent, home_env, started FROM sessions WHERE id = ?1")?;
-    let mut rows = stmt.query_map([&id], |r| {
-        Ok((
-            r.get::<_, Option<String>>(0)?,
-            r.get::<_, Option<String>>(1)?,
-            r.get::<_, Option<String>>(2)?,
-            r.get::<_, String>(3)?,
-        ))
-    })?;
-    Ok(match rows.next() {
-        Some(row) => {
-            let (label, agent, home_env, started) = row?;
-            SessionInfo {
-                id,
-                label,
-                agent,
-                home_env,
-                started,
-            }
-        }
+    Ok(match store.session_meta(&id)? {
+        Some(row) => SessionInfo {
+            id,
+            label: row.label,
+            agent: row.agent,
+            home_env: row.home_env,
+            started: row.started,
+        },
         None => SessionInfo {
             id,
             ..SessionInfo::default()
@@ -142,27 +128,14 @@ impl Indexer {
             total_hint: total,
             ..IndexChunk::default()
         };
-        let mut n = 0u64;
         let mut last = None;
-        let mut stmt = store.connection().prepare_cached(
-            "SELECT seq, raw FROM events WHERE session = ?1 AND seq >= ?2 ORDER BY seq LIMIT ?3",
-        )?;
-        let mut rows = stmt.query((
-            &self.session,
-            self.next.min(i64::MAX as u64) as i64,
-            limit.min(i64::MAX as u64) as i64,
-        ))?;
-        while let Some(r) = rows.next()? {
-            let seq = r.get::<_, i64>(0)? as u64;
-            let raw: &[u8] = match r.get_ref(1)? {
-                rusqlite::types::ValueRef::Blob(b) | rusqlite::types::ValueRef::Text(b) => b,
-                _ => &[],
-            };
-            n += 1;
+        let session = self.session.clone();
+        let n = store.for_each_raw(&session, self.next, limit, |seq, raw| {
             last = Some(seq);
             let e = self.entry(seq, raw, &mut out);
             out.entries.push(e);
-        }
+            true
+        })?;
         if let Some(l) = last {
             self.next = l + 1;
         }
@@ -319,16 +292,8 @@ impl Screener {
         }
         let from = self.upto.map(|u| u + 1).unwrap_or(0);
         if from <= seq {
-            let mut stmt = store.connection().prepare_cached(
-                "SELECT raw FROM events WHERE session = ?1 AND seq >= ?2 AND seq <= ?3 \
-                 AND kind = 'terminal' ORDER BY seq",
-            )?;
-            let rows = stmt.query_map(
-                (&self.session, from as i64, seq.min(i64::MAX as u64) as i64),
-                |r| r.get::<_, Vec<u8>>(0),
-            )?;
+            let rows = store.raws_of_kind(&self.session, from, seq, "terminal")?;
             for raw in rows {
-                let raw = raw?;
                 let Ok(ev) = Event::from_bytes(&raw) else {
                     continue;
                 };
@@ -443,21 +408,7 @@ pub fn search(
     from: u64,
     forward: bool,
 ) -> Result<Option<u64>, ViewerError> {
-    let sql = if forward {
-        "SELECT seq FROM events WHERE session = ?1 AND seq > ?2 \
-         AND instr(lower(CAST(raw AS TEXT)), lower(?3)) > 0 ORDER BY seq LIMIT 1"
-    } else {
-        "SELECT seq FROM events WHERE session = ?1 AND seq < ?2 \
-         AND instr(lower(CAST(raw AS TEXT)), lower(?3)) > 0 ORDER BY seq DESC LIMIT 1"
-    };
-    let mut stmt = store.connection().prepare_cached(sql)?;
-    let mut rows = stmt.query_map((session, from.min(i64::MAX as u64) as i64, query), |r| {
-        r.get::<_, i64>(0)
-    })?;
-    Ok(match rows.next() {
-        Some(r) => Some(r? as u64),
-        None => None,
-    })
+    Ok(store.search(session, from, query, forward)?)
 }
 
 /// Verifies the session (and the store's checkpoints) with the keys next to the store.
@@ -468,19 +419,25 @@ pub const VIEWER_CACHE_KIB: u64 = 16 * 1024;
 /// of mapping the whole file, so the viewer's memory stays bounded whatever the store's size
 /// (a mapped 1 GB store would show as 1 GB of RSS).
 pub fn open_store(db: &Path) -> Result<Store, flightlog_formats::Error> {
+    if let Some(url) = db
+        .to_str()
+        .filter(|u| flightlog_formats::store::pg::is_url(u))
+    {
+        return Store::open_postgres(url);
+    }
     let store = Store::open_read_only(db)?;
     store.set_read_memory(0, VIEWER_CACHE_KIB)?;
     Ok(store)
 }
 
 pub fn verify(store: &Store, db: &Path, session: &str) -> VerifyState {
-    let keys = trusted_public_keys(&key_dir_for(db)).unwrap_or_default();
+    let trust = match default_trust(store, &key_dir_for(db)) {
+        Ok(t) => t,
+        Err(e) => return VerifyState::Failed(sanitize::line(&e.to_string())),
+    };
     let opts = StoreVerifyOptions {
         session: Some(session.to_string()),
-        trust: Trust {
-            keys,
-            pinned: false,
-        },
+        trust,
         external: None,
     };
     match verify_store(store, &opts) {

@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# A private PostgreSQL cluster for the team-store tests: initdb into a temporary directory as the
+# `postgres` OS user, trust authentication on loopback only, a free port.
+#
+#   scripts/pg-cluster.sh start DIR   # prints the superuser URL (postgres://postgres@127.0.0.1:PORT/postgres)
+#   scripts/pg-cluster.sh stop DIR    # stops it and removes DIR
+#
+# The server binaries come from PATH or /usr/lib/postgresql/<version>/bin; `ensure` installs them
+# with apt where they are missing (Debian or Ubuntu, as root).
+set -euo pipefail
+
+find_bin() {
+  if command -v initdb >/dev/null 2>&1 && command -v pg_ctl >/dev/null 2>&1; then
+    dirname "$(command -v initdb)"
+    return
+  fi
+  local d
+  for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
+    if [ -x "$d/initdb" ] && [ -x "$d/pg_ctl" ]; then
+      echo "$d"
+      return
+    fi
+  done
+  return 1
+}
+
+ensure() {
+  if find_bin >/dev/null && pgcrypto_ok; then
+    return 0
+  fi
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing postgresql (server and contrib for pgcrypto)" >&2
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      postgresql postgresql-contrib >/dev/null
+  else
+    echo "no PostgreSQL server and cannot install it (not root or no apt-get)" >&2
+    return 1
+  fi
+}
+
+pgcrypto_ok() {
+  local bin share
+  bin=$(find_bin) || return 1
+  share=$("$bin/pg_config" --sharedir 2>/dev/null || true)
+  if [ -z "$share" ]; then
+    # pg_config is not always beside initdb; the Debian layout keeps extensions here.
+    share=$(ls -d /usr/share/postgresql/*/ 2>/dev/null | sort -V -r | head -n1)
+  fi
+  [ -n "$share" ] && [ -f "${share%/}/extension/pgcrypto.control" ]
+}
+
+free_port() {
+  python3 - <<'PY' 2>/dev/null || echo $(( 20000 + RANDOM % 20000 ))
+import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])
+s.close()
+PY
+}
+
+as_postgres() {
+  if [ "$(id -u)" = 0 ]; then
+    if ! id postgres >/dev/null 2>&1; then
+      useradd --system --home-dir /var/lib/postgresql --shell /bin/sh postgres 2>/dev/null ||
+        adduser --system --group --home /var/lib/postgresql postgres >/dev/null
+    fi
+    # runuser keeps no environment of ours beyond what we pass.
+    runuser -u postgres -- env PATH="$PATH" "$@"
+  else
+    "$@"
+  fi
+}
+
+start() {
+  local dir=$1 bin port
+  ensure
+  bin=$(find_bin)
+  mkdir -p "$dir"
+  chmod 0700 "$dir"
+  [ "$(id -u)" = 0 ] && as_postgres true && chown postgres "$dir"
+  as_postgres "$bin/initdb" -D "$dir/data" -U postgres --auth=trust --encoding=UTF8 \
+    --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 || {
+      cat "$dir/initdb.log" >&2
+      return 1
+    }
+  port=$(free_port)
+  cat >>"$dir/data/postgresql.conf" <<CONF
+listen_addresses = '127.0.0.1'
+port = $port
+unix_socket_directories = '$dir'
+fsync = on
+max_connections = 100
+shared_buffers = 128MB
+CONF
+  # Loopback only, trust: the cluster lives as long as the test run, on a private port.
+  cat >"$dir/data/pg_hba.conf" <<HBA
+local all all trust
+host  all all 127.0.0.1/32 trust
+HBA
+  as_postgres "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null || {
+    cat "$dir/server.log" >&2
+    return 1
+  }
+  echo "$port" >"$dir/port"
+  echo "postgres://postgres@127.0.0.1:$port/postgres"
+}
+
+stop() {
+  local dir=$1 bin
+  bin=$(find_bin) || true
+  if [ -n "${bin:-}" ] && [ -d "$dir/data" ]; then
+    as_postgres "$bin/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 || true
+  fi
+  rm -rf "$dir"
+}
+
+case "${1:-}" in
+  ensure) ensure ;;
+  start) start "${2:?usage: pg-cluster.sh start DIR}" ;;
+  stop) stop "${2:?usage: pg-cluster.sh stop DIR}" ;;
+  *) echo "usage: pg-cluster.sh ensure | start DIR | stop DIR" >&2; exit 2 ;;
+esac
