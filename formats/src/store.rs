@@ -63,6 +63,11 @@ pub struct SessionMeta {
     pub external_id: Option<String>,
 }
 
+/// A checkpoint row: `(no, body bytes, sig)`.
+pub type CheckpointRow = (u64, Vec<u8>, String);
+/// One signing key's checkpoints: its key id (empty in a local store) and its rows in order.
+pub type CheckpointChain = (String, Vec<CheckpointRow>);
+
 /// Where an appended event landed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Appended {
@@ -401,12 +406,12 @@ impl Store {
     /// schema version. Nothing is written into it (not even the journal mode).
     fn refuse_foreign(&self) -> Result<()> {
         let version: i64 = self
-            .conn
+            .conn()?
             .query_row("PRAGMA user_version", [], |r| r.get(0))?;
         if version != 0 {
             return Ok(());
         }
-        let tables: i64 = self.conn.query_row(
+        let tables: i64 = self.conn()?.query_row(
             "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
             [],
             |r| r.get(0),
@@ -700,9 +705,26 @@ impl Store {
     /// sealed with `writer_died` is `Died`, an ended session is `Ended`. A hook session (no
     /// writer) is `Recording` until its agent's session end arrives.
     pub fn session_status(&self, id: &str) -> Result<SessionStatus> {
+        if let Some(pg) = self.remote() {
+            // The team store has no writer rows: the last session_end event decides.
+            let last_end = pg
+                .raws_of_kind(id, 0, i64::MAX as u64, "session_end")?
+                .pop();
+            return Ok(
+                match last_end.and_then(|raw| Event::from_bytes(&raw).ok()) {
+                    None => SessionStatus::Recording,
+                    Some(e)
+                        if e.data.get("reason").and_then(|r| r.as_str()) == Some("writer_died") =>
+                    {
+                        SessionStatus::Died
+                    }
+                    Some(_) => SessionStatus::Ended,
+                },
+            );
+        }
         let writers: Vec<(u32, String)> = {
             let mut stmt = self
-                .conn
+                .conn()?
                 .prepare_cached("SELECT pid, boot FROM writers WHERE session = ?1")?;
             let rows = stmt.query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?;
             rows.collect::<Result<Vec<_>, _>>()?
@@ -718,7 +740,7 @@ impl Store {
             });
         }
         let ended: Option<String> = self
-            .conn
+            .conn()?
             .prepare_cached("SELECT ended FROM sessions WHERE id = ?1")?
             .query_row([id], |r| r.get(0))
             .optional()?
@@ -727,7 +749,7 @@ impl Store {
             return Ok(SessionStatus::Recording);
         }
         let last_end: Option<Vec<u8>> = self
-            .conn
+            .conn()?
             .prepare_cached(
                 "SELECT raw FROM events WHERE session = ?1 AND kind = 'session_end' \
                  ORDER BY seq DESC LIMIT 1",
@@ -819,7 +841,7 @@ impl Store {
     /// continues the stored checkpoints (next number, previous signature) without writing.
     pub fn unsaved_checkpoint(&self, keys: &Keys, ts: DateTime<Utc>) -> Result<SignedCheckpoint> {
         let prev: Option<(i64, String)> = self
-            .conn
+            .conn()?
             .query_row(
                 "SELECT no, sig FROM checkpoints ORDER BY no DESC LIMIT 1",
                 [],
@@ -827,13 +849,13 @@ impl Store {
             )
             .optional()?;
         let ids: Vec<String> = {
-            let mut stmt = self.conn.prepare("SELECT id FROM sessions ORDER BY id")?;
+            let mut stmt = self.conn()?.prepare("SELECT id FROM sessions ORDER BY id")?;
             let rows = stmt.query_map([], |r| r.get(0))?;
             rows.collect::<Result<Vec<_>, _>>()?
         };
         let mut sessions = Vec::with_capacity(ids.len());
         for id in &ids {
-            sessions.push(statement_in(&self.conn, id)?);
+            sessions.push(statement_in(self.conn()?, id)?);
         }
         let vk = keys.verifying_key();
         let cp = StoreCheckpoint {
@@ -855,7 +877,7 @@ impl Store {
 
     /// What a checkpoint would say about a session now (count, head, Merkle root).
     pub fn session_statement(&self, session: &str) -> Result<SessionStatement> {
-        statement_in(&self.conn, session)
+        statement_in(self.conn()?, session)
     }
 
     pub fn checkpoint(&self, keys: &Keys, ts: DateTime<Utc>) -> Result<SignedCheckpoint> {
@@ -1022,7 +1044,7 @@ impl Store {
 
     /// Every chain of store checkpoints `(key id, rows)`: one in a local store (its key id is
     /// empty: the rows name their key), one per signing key in the team store.
-    pub fn checkpoint_chains(&self) -> Result<Vec<(String, Vec<(u64, Vec<u8>, String)>)>> {
+    pub fn checkpoint_chains(&self) -> Result<Vec<CheckpointChain>> {
         if let Some(pg) = self.remote() {
             return pg.checkpoint_chains();
         }

@@ -231,7 +231,7 @@ fn resume_point(store: &Store, pusher: &mut Pusher, id: &str, local_next: u64) -
 /// Sends the store checkpoints the server does not have yet, per signing key.
 pub fn push_checkpoints(store: &Store, pusher: &mut Pusher) -> Result<u64> {
     let rows = store.checkpoint_rows()?;
-    let mut by_key: Vec<(String, Vec<(u64, Vec<u8>, String)>)> = Vec::new();
+    let mut by_key: Vec<flightlog_formats::store::CheckpointChain> = Vec::new();
     for (no, body, sig) in rows {
         let key = serde_json::from_slice::<StoreCheckpoint>(&body)
             .map(|c| c.key_id)

@@ -419,7 +419,9 @@ fn the_database_refuses_changes_and_forged_events() {
     let mut w = postgres::Client::connect(&team.writer, postgres::NoTls).unwrap();
     let insert = "INSERT INTO flightlog.events (session, seq, ts, kind, prev, hash, raw) \
                   VALUES ($1, $2, 't', 'note', $3, $4, $5)";
-    let cases: [(&str, i64, Vec<u8>, Vec<u8>, &str); 4] = [
+    // (what, seq, prev, hash, the refusal's words)
+    type Forged<'a> = (&'a str, i64, Vec<u8>, Vec<u8>, &'a str);
+    let cases: [Forged; 4] = [
         (
             "gap",
             head.0 + 2,

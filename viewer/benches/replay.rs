@@ -2,7 +2,8 @@
 //!
 //! `cargo bench -p flightlog-viewer --bench replay` (set `REPLAY_BENCH_EVENTS` for another
 //! size). The store is built once with `flightlog_formats::synth` into the temp directory and
-//! reused. Targets (PRODUCT.md §4): first frame <= 300 ms, any step or jump <= 16 ms,
+//! reused. With `REPLAY_BENCH_PG_URL=postgres://...` (an empty database the URL's role may set
+//! up) the session is first pushed to the team store there (the push rate is printed) and the replay is measured from PostgreSQL. Targets (PRODUCT.md §4): first frame <= 300 ms, any step or jump <= 16 ms,
 //! RSS <= 200 MB.
 
 use std::path::PathBuf;
@@ -71,6 +72,47 @@ fn row(what: &str, d: Duration, target_ms: f64) {
     println!("| {what:<44} | {ms:>10.3} ms | <= {target_ms:>5} ms | {ok:<4} |");
 }
 
+/// Pushes the bench session into the team store at `url` (as `flightlog push` does: binary
+/// COPY, one transaction per batch) and prints the rate.
+fn push_to(db: &std::path::Path, url: &str, total: u64) {
+    use flightlog_formats::store::pg;
+    pg::init(url, pg::DEFAULT_WRITER, pg::DEFAULT_READER).expect("team init");
+    let store = Store::open_read_only(db).expect("store");
+    let mut pusher = pg::Pusher::connect(url, "bench").expect("connect");
+    let (have, _) = pusher.remote_head(SESSION).expect("head");
+    if have == total {
+        println!("(the team store has the session already: push rate not measured)");
+        return;
+    }
+    let s = store.session_meta(SESSION).expect("meta").expect("session");
+    pusher
+        .push_session_row(&pg::PushSession {
+            id: SESSION,
+            label: s.label.as_deref(),
+            agent: s.agent.as_deref(),
+            home_env: s.home_env.as_deref(),
+            external_id: None,
+            started: &s.started,
+        })
+        .expect("session row");
+    let start = Instant::now();
+    let mut next = have;
+    while next < total {
+        let batch = store
+            .rows_for_push(SESSION, next, pg::PUSH_BATCH as u64)
+            .expect("rows");
+        pusher.send_batch(SESSION, &batch).expect("push");
+        next += batch.len() as u64;
+    }
+    let d = start.elapsed();
+    println!(
+        "push: {} events in {:.2} s = {:.0} events/s (target >= 50000)",
+        total - have,
+        d.as_secs_f64(),
+        (total - have) as f64 / d.as_secs_f64()
+    );
+}
+
 fn main() {
     if std::env::args().any(|a| a == "--list" || a == "--test") {
         return;
@@ -82,9 +124,16 @@ fn main() {
     let db = std::env::temp_dir().join(format!("flightlog-replay-bench-{total}.db"));
     build(&db, total);
     let size = (160, 48);
+    let (db, backend) = match std::env::var("REPLAY_BENCH_PG_URL") {
+        Ok(url) if !url.is_empty() => {
+            push_to(&db, &url, total);
+            (PathBuf::from(url), "PostgreSQL")
+        }
+        _ => (db, "SQLite"),
+    };
 
     println!(
-        "| replay, {total} events, {}x{} | time | target | |",
+        "| replay from {backend}, {total} events, {}x{} | time | target | |",
         size.0, size.1
     );
     println!("|---|---:|---:|---|");

@@ -22,7 +22,7 @@ use postgres::{Client, Config};
 
 use crate::chain::{GENESIS, Hash32};
 use crate::error::{Error, Result};
-use crate::store::{SessionRow, StoredEvent, to_hash};
+use crate::store::{CheckpointChain, CheckpointRow, SessionRow, StoredEvent, to_hash};
 
 /// The team store's migrations, in order. Never edit a released one; add a file.
 const MIGRATIONS: &[&str] = &[include_str!("../migrations/pg/0001_init.sql")];
@@ -105,11 +105,17 @@ pub fn describe(e: &postgres::Error) -> String {
 /// The connection settings: the URL's, completed from `PG*` variables and the password file.
 /// `env` is the process environment (passed in, so tests can set it).
 pub fn config(url: &str, env: &HashMap<String, String>) -> Result<Config> {
-    let mut cfg = Config::from_str(url).map_err(|e| Error::Postgres {
+    let get = |k: &str| env.get(k).filter(|v| !v.is_empty()).cloned();
+    // The URL parser fills in 5432 for a host without a port, so PGPORT goes into the URL.
+    let with_port = match get("PGPORT").filter(|p| p.parse::<u16>().is_ok()) {
+        Some(p) => url_with_port(url, &p),
+        None => None,
+    };
+    let url_used = with_port.as_deref().unwrap_or(url);
+    let mut cfg = Config::from_str(url_used).map_err(|e| Error::Postgres {
         url: display_url(url),
         detail: format!("not a valid connection string: {e}"),
     })?;
-    let get = |k: &str| env.get(k).filter(|v| !v.is_empty()).cloned();
     if cfg.get_hosts().is_empty() {
         cfg.host(&get("PGHOST").unwrap_or_else(|| "localhost".into()));
     }
@@ -149,6 +155,23 @@ pub fn config(url: &str, env: &HashMap<String, String>) -> Result<Config> {
         cfg.application_name("flightlog");
     }
     Ok(cfg)
+}
+
+/// `url` with `port` after its one host, when it names one host without a port.
+fn url_with_port(url: &str, port: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let authority = &rest[..end];
+    let host_start = authority.rfind('@').map(|i| i + 1).unwrap_or(0);
+    let host = &authority[host_start..];
+    if host.is_empty() || host.contains(',') || host.rsplit(']').next()?.contains(':') {
+        return None;
+    }
+    Some(format!(
+        "{scheme}://{}:{port}{}",
+        &rest[..end],
+        &rest[end..]
+    ))
 }
 
 /// The password for these settings from `PGPASSFILE` or `~/.pgpass` (ignored, as libpq does,
@@ -654,7 +677,7 @@ impl PgStore {
     }
 
     /// Every signing key's checkpoint rows `(no, body, sig)`, keyed by key id.
-    pub fn checkpoint_chains(&self) -> Result<Vec<(String, Vec<(u64, Vec<u8>, String)>)>> {
+    pub fn checkpoint_chains(&self) -> Result<Vec<CheckpointChain>> {
         let rows = self
             .client()
             .query(
@@ -662,7 +685,7 @@ impl PgStore {
                 &[],
             )
             .map_err(|e| self.err(e))?;
-        let mut out: Vec<(String, Vec<(u64, Vec<u8>, String)>)> = Vec::new();
+        let mut out: Vec<CheckpointChain> = Vec::new();
         for r in rows {
             let key: String = r.get(0);
             let row = (r.get::<_, i64>(1) as u64, r.get(2), r.get(3));
@@ -848,11 +871,7 @@ impl Pusher {
     }
 
     /// Sends checkpoint rows (already there: skipped).
-    pub fn send_checkpoints(
-        &mut self,
-        key_id: &str,
-        rows: &[(u64, Vec<u8>, String)],
-    ) -> Result<u64> {
+    pub fn send_checkpoints(&mut self, key_id: &str, rows: &[CheckpointRow]) -> Result<u64> {
         let url = self.url.clone();
         let e = |err| pg_err(&url, err);
         let mut tx = self.client.transaction().map_err(e)?;
