@@ -37,7 +37,11 @@ impl Ctx {
             Some(p) => p.clone(),
             None => default_db()?,
         };
-        let db = real_path(db);
+        // A team store URL is not a path.
+        let db = match db.to_str() {
+            Some(u) if flightlog_formats::store::pg::is_url(u) => db,
+            _ => real_path(db),
+        };
         let policy = opts
             .policy
             .clone()

@@ -849,7 +849,9 @@ impl Store {
             )
             .optional()?;
         let ids: Vec<String> = {
-            let mut stmt = self.conn()?.prepare("SELECT id FROM sessions ORDER BY id")?;
+            let mut stmt = self
+                .conn()?
+                .prepare("SELECT id FROM sessions ORDER BY id")?;
             let rows = stmt.query_map([], |r| r.get(0))?;
             rows.collect::<Result<Vec<_>, _>>()?
         };
