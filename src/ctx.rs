@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use flightlog_analysis::Policy;
 use flightlog_analysis::session::{self, SessionView};
-use flightlog_formats::verify::Trust;
 use flightlog_formats::{Keys, Redactor, Store, keys::key_dir_for};
 
 /// Options shared by every command.
@@ -133,14 +132,6 @@ impl Ctx {
     /// defaults.
     pub fn policy(&self) -> Result<Policy> {
         Policy::load(self.policy.as_deref()).map_err(anyhow::Error::new)
-    }
-
-    /// The keys verification trusts here: this install's own (not pinned).
-    pub fn trust(&self) -> Trust {
-        Trust {
-            keys: flightlog_formats::keys::trusted_public_keys(&self.key_dir()).unwrap_or_default(),
-            pinned: false,
-        }
     }
 
     /// One session as every output sees it ([`session::load`]): events, analysis, verification.

@@ -158,8 +158,14 @@ fn load_view(
     policy: &Policy,
     bar: &Bar,
 ) -> Result<SessionView> {
-    let view = session::load_with_progress(store, id, policy, &ctx.store_trust(store)?, &mut LoadBar::new(bar))
-        .with_context(|| format!("cannot load session {id}"))?;
+    let view = session::load_with_progress(
+        store,
+        id,
+        policy,
+        &ctx.store_trust(store)?,
+        &mut LoadBar::new(bar),
+    )
+    .with_context(|| format!("cannot load session {id}"))?;
     bar.suspend(|| crate::ctx::warn_unreadable(&view));
     Ok(view)
 }
