@@ -114,7 +114,10 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     };
     let n = if args.format == Format::Jsonl {
         let mut n = write_session_with_progress(&store, &id, &mut out, &mut bar.reporter())?;
+        // The team store's sessions are exported as their hosts signed them, never re-signed
+        // with this machine's key.
         if read_only
+            && !store.is_remote()
             && let Some(line) = unsaved_final_checkpoint_line(&store, &id, &ctx.keys()?, now)?
         {
             out.write_all(&line)?;

@@ -218,6 +218,13 @@ fn push_and_read_back_the_same_bytes() {
             .all(|r| r["host"] == "laptop-1" && r["intact"] == true)
     );
 
+    // Reading the team store writes nothing on this machine (no key directory beside a "path"
+    // made of the URL).
+    assert!(
+        !Path::new("postgres:").exists(),
+        "a reading command wrote files under ./postgres:"
+    );
+
     // Idempotent: again, nothing new.
     let again = at(&db, &["push", "--all", "--to", &team.writer]);
     assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
