@@ -19,7 +19,7 @@ pub use install::{
     GEMINI_HOOK_NAME, InstallError, InstallScope, Installed, Locations, config_path, event_names,
     flightlog_commands, gemini_trust_hooks, install, read_jsonc, strip_comments,
 };
-pub use normalize::{Normalized, normalize};
+pub use normalize::{Normalized, dropped_fields, normalize};
 
 use chrono::{DateTime, Utc};
 use flightlog_formats::store::{SessionMeta, WriteTx};

@@ -70,6 +70,74 @@ fn codex_notify(o: &Map<String, Value>, now: DateTime<Utc>) -> Normalized {
     }
 }
 
+/// The top-level fields of `payload` whose value does not survive into the events
+/// [`normalize`] makes: nothing an agent sends may be dropped silently. A field survives when
+/// its (bounded) value is somewhere in the events' data: under the same key, or, for a value
+/// that cannot match by chance (an object, an array, a string of 4 bytes or more), under any
+/// key (fields are lifted and renamed, e.g. `tool_input` to `input`). Empty for a payload
+/// without an event name (it is recorded raw, whole).
+pub fn dropped_fields(agent: Agent, payload: &Value) -> Vec<String> {
+    let Some(n) = normalize(agent, payload, DateTime::<Utc>::UNIX_EPOCH) else {
+        return Vec::new();
+    };
+    let Some(obj) = payload.as_object() else {
+        return Vec::new();
+    };
+    let mut keyed: Vec<(&str, &Value)> = Vec::new();
+    let mut any: Vec<&Value> = Vec::new();
+    fn walk<'a>(v: &'a Value, keyed: &mut Vec<(&'a str, &'a Value)>, any: &mut Vec<&'a Value>) {
+        match v {
+            Value::Object(m) => {
+                for (k, x) in m {
+                    keyed.push((k, x));
+                    any.push(x);
+                    walk(x, keyed, any);
+                }
+            }
+            Value::Array(a) => {
+                for x in a {
+                    any.push(x);
+                    walk(x, keyed, any);
+                }
+            }
+            _ => {}
+        }
+    }
+    for e in &n.events {
+        walk(&e.data, &mut keyed, &mut any);
+    }
+    let distinctive = |v: &Value| match v {
+        Value::Object(m) => !m.is_empty(),
+        Value::Array(a) => !a.is_empty(),
+        Value::String(s) => s.len() >= 4,
+        _ => false,
+    };
+    // An object survives whole, or field by field (a payload's object may be split between
+    // lifted fields and the rest).
+    fn survives(
+        k: &str,
+        v: &Value,
+        keyed: &[(&str, &Value)],
+        any: &[&Value],
+        distinctive: &dyn Fn(&Value) -> bool,
+    ) -> bool {
+        let b = bounded(v);
+        keyed.iter().any(|(k2, v2)| *k2 == k && **v2 == b)
+            || distinctive(&b) && any.iter().any(|v2| **v2 == b)
+            || matches!(v, Value::Object(m) if !m.is_empty()
+                && m.iter().all(|(k2, v2)| survives(k2, v2, keyed, any, distinctive)))
+            || matches!(v, Value::Array(a) if !a.is_empty()
+                && a.iter().all(|x| survives(k, x, keyed, any, distinctive)))
+            // A JSON document in a string (Cursor's MCP `tool_input`) is kept decoded.
+            || matches!(v, Value::String(t) if t.starts_with(['{', '[']) && serde_json::from_str::<Value>(t)
+                .is_ok_and(|d| d != *v && survives(k, &d, keyed, any, distinctive)))
+    }
+    obj.iter()
+        .filter(|(k, v)| !survives(k, v, &keyed, &any, &distinctive))
+        .map(|(k, _)| k.clone())
+        .collect()
+}
+
 fn s<'a>(o: &'a Map<String, Value>, k: &str) -> Option<&'a str> {
     o.get(k).and_then(Value::as_str)
 }
@@ -326,6 +394,14 @@ fn gemini(o: &Map<String, Value>, hook: String, now: DateTime<Utc>) -> Normalize
                     "error": error, "is_error": error.is_some(),
                     "payload": rest(o, &["tool_input", "tool_response"]),
                 }));
+                // What the user saw (`returnDisplay`: a diff, the command's own output) and any
+                // newer field: kept beside the model's `llmContent`.
+                if let Value::Object(r) = &resp {
+                    let others = rest(r, &["llmContent", "error"]);
+                    if others.as_object().is_some_and(|m| !m.is_empty()) {
+                        d["response"] = others;
+                    }
+                }
                 if let Some(c) = command {
                     d["command"] = json!(c);
                 }

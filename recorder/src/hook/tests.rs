@@ -272,3 +272,51 @@ fn long_raw_payloads_are_not_cut_inside_a_secret() {
     assert!(!kept.contains("ghp_abcdefghij"), "no partial token is kept");
     assert!(kept.len() <= MAX_STRING);
 }
+
+/// Every field of every reference payload (`fixtures/hooks/`, refreshed from the real agents'
+/// runs) survives into the events.
+#[test]
+fn no_field_of_a_reference_payload_is_dropped() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/hooks");
+    let mut dropped = Vec::new();
+    let mut n = 0;
+    for agent in [
+        Agent::ClaudeCode,
+        Agent::Codex,
+        Agent::Gemini,
+        Agent::Cursor,
+    ] {
+        for e in std::fs::read_dir(dir.join(agent.name())).unwrap() {
+            let p = e.unwrap().path();
+            let v: Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+            n += 1;
+            let d = dropped_fields(agent, &v);
+            if !d.is_empty() {
+                dropped.push(format!("{}: {d:?}", p.display()));
+            }
+        }
+    }
+    assert!(n >= 30, "{n}");
+    assert!(dropped.is_empty(), "{}", dropped.join("\n"));
+}
+
+#[test]
+fn lifted_and_renamed_fields_are_not_dropped() {
+    // Lifted and renamed fields are kept; a part of an object that nothing lifted must be kept
+    // too.
+    let kept = json!({"session_id": "s1", "hook_event_name": "PreToolUse", "tool_name": "Bash",
+        "tool_input": {"command": "ls -la"}, "tool_use_id": "toolu_1"});
+    assert_eq!(
+        dropped_fields(Agent::ClaudeCode, &kept),
+        Vec::<String>::new()
+    );
+    // Gemini's AfterTool: the normaliser lifts parts of tool_response; a part it did not lift
+    // must still be somewhere.
+    let after = json!({"session_id": "g1", "hook_event_name": "AfterTool", "timestamp": "2026-12-04T10:00:00Z",
+        "tool_name": "replace", "tool_input": {"file_path": "/w/a"},
+        "tool_response": {"llmContent": "Successfully modified file", "returnDisplay": {"fileDiff": "--- a\n+++ b\n"}}});
+    assert_eq!(dropped_fields(Agent::Gemini, &after), Vec::<String>::new());
+    let notify = json!({"type": "agent-turn-complete", "thread-id": "t1", "input-messages": ["hi there"],
+        "last-assistant-message": "done here", "cwd": "/w"});
+    assert_eq!(dropped_fields(Agent::Codex, &notify), Vec::<String>::new());
+}
