@@ -1,6 +1,8 @@
 //! End-to-end tests: the real `flightlog` binary driven as users and agents drive it.
 //!
 //! Table of contents:
+//! - `agents`: the real Claude Code, Codex CLI, Gemini CLI and Aider, driven by scripted model
+//!   servers through the incident, with hooks, under `record` and under `record --guard`
 //! - `hooks`: agent hook payloads, one process each; parallel writers; the incident stream
 //! - `install`: `hook install` with the real agents (Codex, Gemini CLI, Claude Code): capture on, or the exact step the user must take
 //! - `record`: `flightlog record` around scripted agents: exits, signals, terminal, layers, guard
@@ -24,6 +26,7 @@
 // Test helpers outside #[test] functions unwrap too: a failure is a failed test.
 #![allow(clippy::unwrap_used)]
 
+mod agents;
 mod catalogue;
 mod checkpoints;
 mod cli;
