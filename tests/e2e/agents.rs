@@ -18,8 +18,8 @@
 //!
 //! The story the report tells ([`story`]: one crossing and one destructive action, at the
 //! delete; provenance `ops/domains.env:4`; no gaps; one fingerprint per secret; Codex's
-//! sandboxed attempt reported as an attempt) is checked on every run and asserted for the
-//! agent, mode and check pairs in [`STORY_ENFORCED`]; the others are printed.
+//! sandboxed attempt reported as an attempt) is checked on every run and asserted, except the
+//! agent, mode and check triples in [`STORY_PENDING`], which are printed (`--nocapture`).
 //! `FLIGHTLOG_STORY_STRICT=1` asserts every check everywhere.
 //!
 //! Agents are found in `$FLIGHTLOG_AGENTS_DIR` (default `~/.cache/flightlog/agents`); a test
@@ -248,10 +248,16 @@ pub fn run(agent: Agent, mode: Mode, sandboxed: bool) -> Option<Run> {
     )
     .unwrap();
 
+    // The agent's own directory first on PATH, as an install puts it (`hook install codex`
+    // asks `codex app-server` to register its review).
+    let path = format!(
+        "{}:/usr/local/bin:/usr/bin:/bin",
+        agent_path.parent().unwrap().display()
+    );
     // The agent's environment: nothing of ours leaks in; HOME and config in the run's dir;
     // telemetry and update checks off.
     let mut env: Vec<(String, String)> = vec![
-        ("PATH".into(), "/usr/local/bin:/usr/bin:/bin".into()),
+        ("PATH".into(), path.clone()),
         ("HOME".into(), home.display().to_string()),
         ("TMPDIR".into(), root.join("tmp").display().to_string()),
         ("LANG".into(), "C.UTF-8".into()),
@@ -312,8 +318,8 @@ pub fn run(agent: Agent, mode: Mode, sandboxed: bool) -> Option<Run> {
         }
         Agent::Codex => {
             let codex_home = home.join(".codex");
-            // Codex loads a project's `.codex/` only in a trusted project (`hook install` does
-            // not yet say so; see the trust below). Off: analytics, OTEL export, the update
+            // Codex loads a project's `.codex/` only in a trusted project: that is the user's
+            // decision (`hook install` says so and stops), taken here in the config below. Off: analytics, OTEL export, the update
             // check, and the plugin and app features (they `git ls-remote` github.com/openai/plugins
             // and call api.github.com at start).
             write(
@@ -338,9 +344,12 @@ pub fn run(agent: Agent, mode: Mode, sandboxed: bool) -> Option<Run> {
             } else {
                 args.push("--dangerously-bypass-approvals-and-sandbox".into());
             }
-            // Codex runs a hook only once its hash is reviewed and trusted; until `hook install`
-            // records that review, this documented switch stands in for it.
-            args.push("--dangerously-bypass-hook-trust".into());
+            // Codex runs a hook only once its hash is reviewed; `hook install` registers the
+            // review of flightlog's hooks. The payload copier of the hooks mode is not
+            // flightlog's, so there Codex's documented switch lets it run unreviewed.
+            if mode == Mode::Hooks {
+                args.push("--dangerously-bypass-hook-trust".into());
+            }
             args.push(model::PROMPT.into());
         }
         Agent::Gemini => {
@@ -418,6 +427,7 @@ pub fn run(agent: Agent, mode: Mode, sandboxed: bool) -> Option<Run> {
         install
             .current_dir(&work)
             .env("HOME", &home)
+            .env("PATH", &path)
             .args(["hook", "install", agent.name()]);
         if agent == Agent::Codex {
             install.env("CODEX_HOME", home.join(".codex"));
@@ -977,33 +987,23 @@ pub fn story(r: &Run, sandboxed: bool) -> Vec<(&'static str, Option<String>)> {
     out
 }
 
-/// The story checks asserted per agent and mode (`*` for any); the rest are printed as FAILS
-/// until the analysis tells that part of the story right (then they move here).
-const STORY_ENFORCED: &[(&str, &str, &str)] = &[
-    ("*", "*", "one-fingerprint-per-secret"),
-    ("claude-code", "*", "one-crossing"),
-    ("claude-code", "*", "one-destructive"),
-    ("claude-code", "*", "provenance"),
-    ("claude-code", "hooks", "no-gaps"),
-    ("codex", "*", "provenance"),
-    ("codex", "hooks", "no-gaps"),
-    ("codex", "record", "no-gaps"),
-    ("codex", "record-sandboxed", "no-gaps"),
-    ("gemini", "*", "one-crossing"),
-    ("gemini", "*", "one-destructive"),
-    ("gemini", "record", "provenance"),
-    ("gemini", "guard", "provenance"),
-    ("gemini", "hooks", "no-gaps"),
-    ("gemini", "record", "no-gaps"),
-    ("aider", "*", "one-crossing"),
-    ("aider", "*", "one-destructive"),
-    ("aider", "*", "provenance"),
-    ("aider", "*", "no-gaps"),
+/// The story checks that do not hold yet, per agent and mode (`*` for any): printed as FAILS,
+/// not asserted. Every other check is asserted; a pair leaves this list as soon as the analysis
+/// tells that part of the story right.
+const STORY_PENDING: &[(&str, &str, &str)] = &[
+    // Codex's wrapper chain (`codex` setup, snapshot prelude, `bash -c`, the curl) is reported
+    // as several crossings and destructive actions.
+    ("codex", "*", "one-crossing"),
+    ("codex", "*", "one-destructive"),
+    // The curl that never left Codex's sandbox is reported as a deletion.
+    ("codex", "record-sandboxed", "attempt-not-deletion"),
+    // With hooks only, Gemini's token is located at the grep's argument (`ops/`).
+    ("gemini", "hooks", "provenance"),
 ];
 
 fn enforced(agent: Agent, mode: &str, check: &str) -> bool {
     std::env::var("FLIGHTLOG_STORY_STRICT").is_ok_and(|v| v == "1")
-        || STORY_ENFORCED.iter().any(|(a, m, c)| {
+        || !STORY_PENDING.iter().any(|(a, m, c)| {
             (*a == "*" || *a == agent.name()) && (*m == "*" || *m == mode) && *c == check
         })
 }
