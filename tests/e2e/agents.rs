@@ -17,8 +17,9 @@
 //! request carries the denial).
 //!
 //! The story the report tells ([`story`]: one crossing and one destructive action, at the
-//! delete; provenance `ops/domains.env:4`; no gaps; one fingerprint per secret; Codex's
-//! sandboxed attempt reported as an attempt) is checked on every run and asserted, except the
+//! delete; provenance `ops/domains.env:4` with the agent's own read of it; no gaps; one
+//! fingerprint per secret; the delete's outcome: done, denied by the guard, or, in Codex's
+//! sandbox, an attempt that never left it) is checked on every run and asserted, except the
 //! agent, mode and check triples in [`STORY_PENDING`], which are printed (`--nocapture`).
 //! `FLIGHTLOG_STORY_STRICT=1` asserts every check everywhere.
 //!
@@ -943,11 +944,18 @@ pub fn story(r: &Run, sandboxed: bool) -> Vec<(&'static str, Option<String>)> {
         .iter()
         .filter(|s| s["kind"] == "railway-account")
         .collect();
+    // Where the token is, and the agent's own read of it beside the inventory's entry.
     out.push((
         "provenance",
         check(
-            account.len() == 1 && account[0]["location"] == "ops/domains.env:4",
-            format!("railway-account secrets: {account:#?}"),
+            account.len() == 1
+                && account[0]["location"] == "ops/domains.env:4"
+                && crossings.first().is_some_and(|c| {
+                    c["evidence"]
+                        .to_string()
+                        .contains("read by the agent from ops/domains.env:4")
+                }),
+            format!("railway-account secrets: {account:#?}\ncrossings: {crossings:#?}"),
         ),
     ));
     out.push((
@@ -970,36 +978,30 @@ pub fn story(r: &Run, sandboxed: bool) -> Vec<(&'static str, Option<String>)> {
             format!("secrets: {secrets:#?}"),
         ),
     ));
-    if sandboxed {
-        // The curl never left Codex's sandbox: an attempt, not a deletion.
-        let text = rep.to_string();
-        out.push((
-            "attempt-not-deletion",
-            check(
-                text.contains("attempt")
-                    && !destructive
-                        .iter()
-                        .any(|d| d["outcome"].as_str().is_none_or(|o| o == "done")),
-                format!("destructive: {destructive:#?}"),
-            ),
-        ));
-    }
+    // What became of the delete: it went through; the guard denied it; or it never left
+    // Codex's sandbox (an attempt, not a deletion).
+    let expected: &[&str] = match (r.mode, sandboxed) {
+        (Mode::Guard, _) => &["denied_by_guard"],
+        (_, true) => &["blocked_by_agent", "failed"],
+        _ => &["done"],
+    };
+    let outcome_is = |v: &Value| v["outcome"].as_str().is_some_and(|o| expected.contains(&o));
+    out.push((
+        "outcome",
+        check(
+            destructive.len() == 1
+                && outcome_is(&destructive[0])
+                && crossings.iter().all(outcome_is),
+            format!("expected {expected:?}: destructive {destructive:#?}"),
+        ),
+    ));
     out
 }
 
 /// The story checks that do not hold yet, per agent and mode (`*` for any): printed as FAILS,
 /// not asserted. Every other check is asserted; a pair leaves this list as soon as the analysis
 /// tells that part of the story right.
-const STORY_PENDING: &[(&str, &str, &str)] = &[
-    // Codex's wrapper chain (`codex` setup, snapshot prelude, `bash -c`, the curl) is reported
-    // as several crossings and destructive actions.
-    ("codex", "*", "one-crossing"),
-    ("codex", "*", "one-destructive"),
-    // The curl that never left Codex's sandbox is reported as a deletion.
-    ("codex", "record-sandboxed", "attempt-not-deletion"),
-    // With hooks only, Gemini's token is located at the grep's argument (`ops/`).
-    ("gemini", "hooks", "provenance"),
-];
+const STORY_PENDING: &[(&str, &str, &str)] = &[];
 
 fn enforced(agent: Agent, mode: &str, check: &str) -> bool {
     std::env::var("FLIGHTLOG_STORY_STRICT").is_ok_and(|v| v == "1")
