@@ -405,18 +405,16 @@ impl Store {
     /// Refuses a SQLite database of another application: one that has tables but not our
     /// schema version. Nothing is written into it (not even the journal mode).
     fn refuse_foreign(&self) -> Result<()> {
-        let version: i64 = self
-            .conn()?
-            .query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        if version != 0 {
-            return Ok(());
-        }
-        let tables: i64 = self.conn()?.query_row(
-            "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
+        // One statement, so one consistent read: a first writer creating the tables in another
+        // process commits them together with the schema version, and this never sees one
+        // without the other (two statements could see the version before and the tables after).
+        let (version, tables): (i64, i64) = self.conn()?.query_row(
+            "SELECT (SELECT user_version FROM pragma_user_version), \
+                    (SELECT count(*) FROM sqlite_master WHERE type = 'table')",
             [],
-            |r| r.get(0),
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
-        if tables > 0 {
+        if version == 0 && tables > 0 {
             return Err(Error::Invalid(format!(
                 "{} is a SQLite database of another application ({tables} table{} and no \
                  flightlog schema); refusing to write into it (choose another --db)",
