@@ -834,45 +834,11 @@ impl Store {
             .map(|s| s as u64))
     }
 
-    /// Writes a store-wide checkpoint over every session, chained to the previous one.
     /// A store checkpoint signed now but not stored (for a store opened read-only): it
     /// continues the stored checkpoints (next number, previous signature) without writing.
     pub fn unsaved_checkpoint(&self, keys: &Keys, ts: DateTime<Utc>) -> Result<SignedCheckpoint> {
-        let prev: Option<(i64, String)> = self
-            .conn()?
-            .query_row(
-                "SELECT no, sig FROM checkpoints ORDER BY no DESC LIMIT 1",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
-        let ids: Vec<String> = {
-            let mut stmt = self
-                .conn()?
-                .prepare("SELECT id FROM sessions ORDER BY id")?;
-            let rows = stmt.query_map([], |r| r.get(0))?;
-            rows.collect::<Result<Vec<_>, _>>()?
-        };
-        let mut sessions = Vec::with_capacity(ids.len());
-        for id in &ids {
-            sessions.push(statement_in(self.conn()?, id)?);
-        }
-        let vk = keys.verifying_key();
-        let cp = StoreCheckpoint {
-            v: 1,
-            no: prev.as_ref().map(|p| p.0 as u64 + 1).unwrap_or(1),
-            ts: format_ts(ts),
-            prev_sig: prev.map(|p| p.1).unwrap_or_default(),
-            key_id: key_id(&vk),
-            pubkey: hex::encode(vk.as_bytes()),
-            root: StoreCheckpoint::compute_root(&sessions),
-            sessions,
-        };
-        let sig = sign(&keys.signing, &cp.body_bytes());
-        Ok(SignedCheckpoint {
-            checkpoint: cp,
-            sig,
-        })
+        let (checkpoint, _, sig) = next_checkpoint(self.conn()?, keys, ts)?;
+        Ok(SignedCheckpoint { checkpoint, sig })
     }
 
     /// What a checkpoint would say about a session now (count, head, Merkle root).
@@ -880,47 +846,16 @@ impl Store {
         statement_in(self.conn()?, session)
     }
 
+    /// Writes a store-wide checkpoint over every session, chained to the previous one.
     pub fn checkpoint(&self, keys: &Keys, ts: DateTime<Utc>) -> Result<SignedCheckpoint> {
         let tx = self.immediate()?;
-        let prev: Option<(i64, String)> = tx
-            .query_row(
-                "SELECT no, sig FROM checkpoints ORDER BY no DESC LIMIT 1",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
-        let mut ids: Vec<String> = {
-            let mut stmt = tx.prepare("SELECT id FROM sessions ORDER BY id")?;
-            let rows = stmt.query_map([], |r| r.get(0))?;
-            rows.collect::<Result<Vec<_>, _>>()?
-        };
-        ids.sort();
-        let mut sessions = Vec::with_capacity(ids.len());
-        for id in &ids {
-            sessions.push(statement_in(&tx, id)?);
-        }
-        let vk = keys.verifying_key();
-        let cp = StoreCheckpoint {
-            v: 1,
-            no: prev.as_ref().map(|p| p.0 as u64 + 1).unwrap_or(1),
-            ts: format_ts(ts),
-            prev_sig: prev.map(|p| p.1).unwrap_or_default(),
-            key_id: key_id(&vk),
-            pubkey: hex::encode(vk.as_bytes()),
-            root: StoreCheckpoint::compute_root(&sessions),
-            sessions,
-        };
-        let body = cp.body_bytes();
-        let sig = sign(&keys.signing, &body);
+        let (checkpoint, body, sig) = next_checkpoint(&tx, keys, ts)?;
         tx.execute(
             "INSERT INTO checkpoints (no, body, sig) VALUES (?1, ?2, ?3)",
-            params![cp.no as i64, body, sig],
+            params![checkpoint.no as i64, body, sig],
         )?;
         tx.commit().map_err(|e| map_busy(e, self.busy_ms))?;
-        Ok(SignedCheckpoint {
-            checkpoint: cp,
-            sig,
-        })
+        Ok(SignedCheckpoint { checkpoint, sig })
     }
 
     /// Raw checkpoint rows `(no, body bytes, sig)`, in order.
@@ -1562,6 +1497,46 @@ impl SessionStatus {
             SessionStatus::Died => "died",
         }
     }
+}
+
+/// The next store checkpoint as `conn` sees the store: every session's statement, numbered and
+/// chained after the last stored checkpoint, with its body bytes and signature.
+fn next_checkpoint(
+    conn: &Connection,
+    keys: &Keys,
+    ts: DateTime<Utc>,
+) -> Result<(StoreCheckpoint, Vec<u8>, String)> {
+    let prev: Option<(i64, String)> = conn
+        .query_row(
+            "SELECT no, sig FROM checkpoints ORDER BY no DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let mut ids: Vec<String> = {
+        let mut stmt = conn.prepare("SELECT id FROM sessions ORDER BY id")?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        rows.collect::<Result<Vec<_>, _>>()?
+    };
+    ids.sort();
+    let mut sessions = Vec::with_capacity(ids.len());
+    for id in &ids {
+        sessions.push(statement_in(conn, id)?);
+    }
+    let vk = keys.verifying_key();
+    let cp = StoreCheckpoint {
+        v: 1,
+        no: prev.as_ref().map(|p| p.0 as u64 + 1).unwrap_or(1),
+        ts: format_ts(ts),
+        prev_sig: prev.map(|p| p.1).unwrap_or_default(),
+        key_id: key_id(&vk),
+        pubkey: hex::encode(vk.as_bytes()),
+        root: StoreCheckpoint::compute_root(&sessions),
+        sessions,
+    };
+    let body = cp.body_bytes();
+    let sig = sign(&keys.signing, &body);
+    Ok((cp, body, sig))
 }
 
 /// A store path that is a directory is a usage error, said as such (SQLite would answer
