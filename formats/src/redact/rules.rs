@@ -1,0 +1,488 @@
+//! The built-in rules: shapes, contexts and names, and the needle index that says which rules
+//! a text needs.
+
+use std::sync::OnceLock;
+
+use regex::{Captures, Regex};
+
+use super::names::{
+    NameClass, SECRET_NAME_ENDS, has_digit, is_placeholder, looks_random, name_class, named_kind,
+    value_ok, words,
+};
+
+/// What a rule needs besides its regex.
+#[derive(Clone, Copy)]
+pub(super) enum Check {
+    /// The shape is enough (placeholders like `sk_live_xxxx` excepted).
+    Shape,
+    /// A credential-looking value: letters and digits, or long.
+    Random,
+    /// A password-ish value: anything but a placeholder, code or a path.
+    Password,
+    /// Group `name` is a name that must say "secret"; the kind follows from it.
+    Named { name: usize, sep: Option<usize> },
+}
+
+pub(super) struct Rule {
+    pub(super) kind: &'static str,
+    pub(super) pattern: String,
+    /// Compiled on first use: most texts need only a few rules, and a hook process is short.
+    pub(super) re: OnceLock<Option<Regex>>,
+    /// Lowercase literals one of which must occur in the text for the rule to be tried
+    /// (empty: always tried).
+    pub(super) needles: &'static [&'static str],
+    /// Capture groups that may hold the secret; the first that participated is used.
+    pub(super) groups: &'static [usize],
+    pub(super) check: Check,
+}
+
+/// What may come before a credential with a recognisable shape: the start, any character but an
+/// ASCII letter or digit (`_` included: `backup_ghp_..`), a percent-escape (`token%3Dghp_..`) or
+/// a JSON escape (`\nghp_..`). The character is part of the match, not of the secret.
+pub(super) const LEFT: &str = r"(?:^|[^A-Za-z0-9]|%[0-9A-Fa-f]{2}|\\[nrt])";
+/// What may come after one: the end, or any character but an ASCII letter or digit.
+pub(super) const RIGHT: &str = r"(?:[^A-Za-z0-9]|$)";
+
+/// Characters that may not start a name (so a name is never the tail of a longer word).
+pub(super) const NAME: &str = r"[A-Za-z_][A-Za-z0-9_.-]*";
+
+pub(super) fn rules() -> &'static [Rule] {
+    static RULES: OnceLock<Vec<Rule>> = OnceLock::new();
+    RULES.get_or_init(|| {
+        let r = |kind: &'static str,
+                 needles: &'static [&'static str],
+                 pat: &str,
+                 groups: &'static [usize],
+                 check: Check| Rule {
+            kind,
+            // ASCII word boundaries: a Unicode `\b` keeps the regex engine off its fast DFA on
+            // non-ASCII text (25x slower on real transcripts), and an ASCII boundary only
+            // redacts more (a secret glued to a non-ASCII letter).
+            pattern: pat
+                .replace(r"\b", r"(?-u:\b)")
+                .replace("{L}", LEFT)
+                .replace("{R}", RIGHT),
+            re: OnceLock::new(),
+            needles,
+            groups,
+            check,
+        };
+        use Check::*;
+        // A value after `=`/`:`/space: quoted, or a run of characters that cannot end a token.
+        // In JSON-escaped text a quote is `\"` and a newline `\n`: neither is part of a value.
+        let val = r#"(?:\\"((?:[^"\\\n]|\\[^"])+)\\"|"([^"\n]+)"|'([^'\n]+)'|((?:[^\s"'`;&|,}\]<>\\]|\\[^nrtbfu"\\/])+))"#;
+        vec![
+            // ---- shapes
+            r(
+                "private-key", &["private key"],
+                r"-----BEGIN[ A-Z0-9_-]*PRIVATE KEY(?: BLOCK)?-----[\s\S]*?(?:-----END[ A-Z0-9_-]*PRIVATE KEY(?: BLOCK)?-----|\z)",
+                &[0],
+                Shape,
+            ),
+            // base64 of a PEM private key (kubeconfig `client-key-data`, CI variables).
+            r(
+                "private-key", &["ls0tls1crudjti"],
+                r"LS0tLS1CRUdJTi[A-Za-z0-9+/]{0,60}?(?:UFJJVkFURSBLRVk|BSSVZBVEUgS0VZ|QUklWQVRFIEtFW)[A-Za-z0-9+/=]*",
+                &[0],
+                Shape,
+            ),
+            r("age-secret-key", &["age-secret-key-1"], r"{L}(AGE-SECRET-KEY-1[0-9A-Z]{58}){R}", &[1], Shape),
+            r("anthropic-key", &["sk-ant-"], r"{L}(sk-ant-[a-z]{2,10}[0-9]{0,3}-[A-Za-z0-9_-]{32,})", &[1], Shape),
+            r(
+                "openai-key", &["sk-"],
+                r"{L}(sk-(?:proj|svcacct|admin|None)-[A-Za-z0-9_-]{20,}|sk-[A-Za-z0-9]{20}T3BlbkFJ[A-Za-z0-9]{20})",
+                &[1],
+                Shape,
+            ),
+            r("openai-key", &["sk-"], r"{L}(sk-[A-Za-z0-9]{32,}){R}", &[1], Random),
+            r(
+                "aws-access-key-id", &["akia", "asia", "abia", "acca", "a3t"],
+                r"{L}((?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}){R}",
+                &[1],
+                Shape,
+            ),
+            r("github-token", &["ghp_", "gho_", "ghu_", "ghs_", "ghr_"], r"{L}((?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,}){R}", &[1], Shape),
+            r("github-pat", &["github_pat_"], r"{L}(github_pat_[A-Za-z0-9_]{22,}){R}", &[1], Shape),
+            r(
+                "gitlab-token", &["gl", "gr1348941"],
+                r"{L}((?:glpat|gldt|glptt|glrt|glcbt|glft|glsoat|glagent|glimt|gloas|glffct)-[A-Za-z0-9_-]{20,}|GR1348941[A-Za-z0-9_-]{20,})",
+                &[1],
+                Shape,
+            ),
+            r(
+                "slack-token", &["xox", "xapp-"],
+                r"{L}((?:xox[abposre]|xoxe\.xox[bp])-[A-Za-z0-9-]{10,}|xapp-[0-9]-[A-Za-z0-9-]{10,})",
+                &[1],
+                Random,
+            ),
+            r(
+                "slack-webhook", &["hooks.slack.com"],
+                r"hooks\.slack\.com/(?:services|workflows|triggers)/([A-Za-z0-9+/_-]{20,})",
+                &[1],
+                Shape,
+            ),
+            r(
+                "discord-webhook", &["/api/webhooks/"],
+                r"discord(?:app)?\.com/api/webhooks/([0-9]{5,30}/[A-Za-z0-9_-]{30,})",
+                &[1],
+                Shape,
+            ),
+            r(
+                "stripe-key", &["_live_", "_test_", "whsec_"],
+                r"{L}((?:sk|rk)_(?:live|test)_[A-Za-z0-9]{10,}|whsec_[A-Za-z0-9+/=]{24,}){R}",
+                &[1],
+                Shape,
+            ),
+            r("google-api-key", &["aiza"], r"{L}(AIza[0-9A-Za-z_-]{35})", &[1], Shape),
+            r(
+                "google-oauth", &["ya29.", "gocspx-"],
+                r"{L}(ya29\.[0-9A-Za-z_-]{20,}|GOCSPX-[0-9A-Za-z_-]{20,})",
+                &[1],
+                Shape,
+            ),
+            r(
+                "azure-client-secret", &["q~"],
+                r"(?:^|[^A-Za-z0-9_~.-])([A-Za-z0-9_~.]{3}[0-9]Q~[A-Za-z0-9_~.-]{31,34})",
+                &[1],
+                Shape,
+            ),
+            r("azure-sas", &["sig="], r"[?&]sig=([A-Za-z0-9%+/=]{20,})", &[1], Random),
+            r("twilio-key", &["sk"], r"{L}(SK[0-9a-fA-F]{32}){R}", &[1], Shape),
+            r(
+                "sendgrid-key", &["sg."],
+                r"{L}(SG\.[A-Za-z0-9_-]{16,32}\.[A-Za-z0-9_-]{16,64})",
+                &[1],
+                Shape,
+            ),
+            r("npm-token", &["npm_"], r"{L}(npm_[A-Za-z0-9]{36}){R}", &[1], Shape),
+            r("pypi-token", &["pypi-ag"], r"{L}(pypi-Ag[A-Za-z0-9_-]{50,})", &[1], Shape),
+            r("docker-token", &["dckr_"], r"{L}(dckr_(?:pat|oat)_[A-Za-z0-9_-]{20,})", &[1], Shape),
+            r("vault-token", &["hvs.", "hvb.", "hvr."], r"{L}(hv[sbr]\.[A-Za-z0-9_-]{20,})", &[1], Shape),
+            r("huggingface-token", &["hf_"], r"{L}(hf_[A-Za-z0-9]{30,40}){R}", &[1], Shape),
+            r("digitalocean-token", &["_v1_"], r"{L}(do[por]_v1_[a-f0-9]{64}){R}", &[1], Shape),
+            r(
+                "telegram-bot-token", &[":aa"],
+                r"(?:^|[^0-9])([0-9]{8,10}:AA[A-Za-z0-9_-]{33})",
+                &[1],
+                Shape,
+            ),
+            r("shopify-token", &["shp"], r"{L}(shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}){R}", &[1], Shape),
+            r("linear-key", &["lin_"], r"{L}(lin_(?:api|oauth)_[A-Za-z0-9]{40}){R}", &[1], Shape),
+            r("heroku-key", &["hrku-"], r"{L}(HRKU-[A-Za-z0-9_-]{20,})", &[1], Shape),
+            r("databricks-token", &["dapi"], r"{L}(dapi[a-f0-9]{32}(?:-[0-9])?){R}", &[1], Shape),
+            r("supabase-token", &["sbp_"], r"{L}(sbp_[a-f0-9]{40}){R}", &[1], Shape),
+            r("postman-key", &["pmak-"], r"{L}(PMAK-[a-f0-9]{24}-[a-f0-9]{34}){R}", &[1], Shape),
+            r("grafana-token", &["glsa_", "glc_"], r"{L}(gl(?:sa|c)_[A-Za-z0-9_+/=-]{32,})", &[1], Random),
+            r("newrelic-key", &["nrak-", "nraa-", "nrii-", "nrjs-"], r"{L}(NR(?:AK|AA|II|JS)-[A-Z0-9]{27}){R}", &[1], Shape),
+            r("mailchimp-key", &["-us"], r"{L}([a-f0-9]{32}-us[0-9]{1,2}){R}", &[1], Shape),
+            r("mailgun-key", &["key-"], r"{L}(key-[a-f0-9]{32}){R}", &[1], Shape),
+            r(
+                "terraform-token", &[".atlasv1."],
+                r"{L}([A-Za-z0-9]{14}\.atlasv1\.[A-Za-z0-9_=-]{60,})",
+                &[1],
+                Shape,
+            ),
+            r("pulumi-token", &["pul-"], r"{L}(pul-[a-f0-9]{40}){R}", &[1], Shape),
+            r(
+                "doppler-token", &["dp."],
+                r"{L}(dp\.(?:pt|st|ct|sa|scim|audit)\.[A-Za-z0-9]{40,})",
+                &[1],
+                Shape,
+            ),
+            r("sentry-token", &["sntry"], r"{L}(sntry[su]_[A-Za-z0-9_=+/-]{40,})", &[1], Shape),
+            r("fly-token", &["fm1", "fm2"], r"{L}(fm[12][ar]?_[A-Za-z0-9+/=_-]{40,})", &[1], Shape),
+            r(
+                "jwt", &["eyj"],
+                r"{L}(eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,})",
+                &[1],
+                Shape,
+            ),
+            // ---- context
+            r(
+                "url-password", &["://"],
+                r"\b[a-zA-Z][a-zA-Z0-9+.-]{1,20}://[^\s:/@]*:([^\s@/]+)@",
+                &[1],
+                Password,
+            ),
+            r(
+                "bearer-token", &["bearer"],
+                r"(?i)\bbearer\s+([A-Za-z0-9._~+/=-]{8,})",
+                &[1],
+                Random,
+            ),
+            r(
+                "basic-auth", &["basic"],
+                r"(?i)\bauthorization\s*:\s*basic\s+([A-Za-z0-9+/=]{8,})",
+                &[1],
+                Random,
+            ),
+            r(
+                "api-key-header", &["authorization"],
+                r"(?i)\bauthorization\s*:\s*(?:token|apikey|api-key|key|sso-key|ssws)\s+([A-Za-z0-9._~+/=:-]{8,})",
+                &[1],
+                Random,
+            ),
+            r(
+                "railway-project", &["project-access-token"],
+                r#"(?i)\bproject-access-token["']?\s*:\s*["']?([A-Za-z0-9._-]{8,})"#,
+                &[1],
+                Random,
+            ),
+            r(
+                "api-key-header", &["api-key", "auth-token", "private-token", "access-token", "vault-token", "figma-token", "railway-token"],
+                r#"(?i)\b(?:x-api-key|api-key|x-auth-token|private-token|x-access-token|x-vault-token|x-goog-api-key|x-figma-token|x-shopify-access-token|x-railway-token)["']?\s*:\s*["']?([A-Za-z0-9._~+/=-]{8,})"#,
+                &[1],
+                Random,
+            ),
+            r(
+                "password", &["mysql"],
+                &format!(r"\bmysql(?:dump|admin|import|show|sh|check)?\b[^\n|;&]*?\s-p{val}"),
+                &[1, 2, 3, 4],
+                Password,
+            ),
+            r(
+                "password", &["sshpass"],
+                &format!(r"\bsshpass\s+-p\s*{val}"),
+                &[1, 2, 3, 4],
+                Password,
+            ),
+            r(
+                "password", &["docker", "podman", "nerdctl", "buildah", "helm", "twine", "oras", "skopeo", "crane"],
+                &format!(
+                    r"\b(?:docker|podman|nerdctl|buildah|helm|twine|oras|skopeo|crane)\b[^\n|;&]*?\s(?:-p|--password)(?:=|\s+){val}"
+                ),
+                &[1, 2, 3, 4],
+                Password,
+            ),
+            r(
+                "basic-auth", &["curl", "wget", "http", "xh"],
+                r#"\b(?:curl|wget|http|https|xh)\b[^\n|;&]*?\s(?:-u|--user|-a|--auth)(?:=|\s*)(?:'[^':\n]*:([^'\n]+)'|"[^":\n]*:([^"\n]+)"|[^\s'":]*:([^\s'"\\]+))"#,
+                &[1, 2, 3],
+                Password,
+            ),
+            r(
+                "env-secret", &["configure"],
+                r"\baws\s+configure\s+set\s+\S*(?:secret|token)\S*\s+(\S+)",
+                &[1],
+                Random,
+            ),
+            // Dockerfile `ENV NAME value`, `.netrc` `password X`, `.pgpass` lines.
+            r(
+                "env-secret",
+                &["env"],
+                &format!(r"(?m)^[ \t]*ENV[ \t]+({NAME})[ \t]+{val}"),
+                &[2, 3, 4, 5],
+                Named {
+                    name: 1,
+                    sep: None,
+                },
+            ),
+            r(
+                "password",
+                &["machine"],
+                r"\bmachine\s+\S+\s+(?:login\s+\S+\s+)?password\s+(\S+)",
+                &[1],
+                Password,
+            ),
+            r(
+                "password",
+                &[":"],
+                r"(?m)^[A-Za-z0-9_.*-]+:(?:[0-9]+|\*):[^:\s]+:[^:\s]+:(\S+)$",
+                &[1],
+                Password,
+            ),
+            // Flags: `--password=..`, `--api-key ..`, `-token ..`.
+            r(
+                "env-secret", &["-"],
+                &format!(r"(?:^|\s)--?([A-Za-z][A-Za-z0-9]*(?:[-_][A-Za-z0-9]+)*)(?:=|[ \t]+){val}"),
+                &[2, 3, 4, 5],
+                Named {
+                    name: 1,
+                    sep: None,
+                },
+            ),
+            // Assignments: `.env`, `export`, JSON, YAML, TOML, connection strings.
+            r(
+                "env-secret", &[],
+                &format!(
+                    r#"(?:^|[^A-Za-z0-9_])({NAME})["']?[ \t]*(=>|:=|==|=|:)[ \t]*{val}"#
+                ),
+                &[3, 4, 5, 6],
+                Named {
+                    name: 1,
+                    sep: Some(2),
+                },
+            ),
+        ]
+    })
+}
+
+impl Rule {
+    pub(super) fn regex(&self) -> Option<&Regex> {
+        self.re
+            .get_or_init(|| Regex::new(&self.pattern).ok())
+            .as_ref()
+    }
+}
+
+/// Every rule's needles and the secret-name endings in one Aho-Corasick automaton: one pass over
+/// a text says which needles are in it and whether a name in it may end in a secret word (a
+/// substring search per needle per text was most of redaction's time).
+pub(super) struct NeedleIndex {
+    ac: aho_corasick::AhoCorasick,
+    /// Rule needles, sorted; pattern ids `0..needles.len()`.
+    needles: Vec<&'static str>,
+}
+
+pub(super) fn needle_index() -> &'static NeedleIndex {
+    static INDEX: OnceLock<NeedleIndex> = OnceLock::new();
+    INDEX.get_or_init(|| {
+        let mut needles: Vec<&'static str> = rules()
+            .iter()
+            .flat_map(|r| r.needles.iter().copied())
+            .collect();
+        needles.sort_unstable();
+        needles.dedup();
+        let patterns: Vec<&str> = needles.iter().chain(SECRET_NAME_ENDS).copied().collect();
+        let ac = aho_corasick::AhoCorasick::builder()
+            .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
+            .build(&patterns)
+            .unwrap_or_else(|e| panic!("built-in needles: {e}"));
+        NeedleIndex { ac, needles }
+    })
+}
+
+/// For each rule, the indexes of its needles in [`needle_index`].
+pub(super) fn rule_needle_ids() -> &'static [Vec<usize>] {
+    static IDS: OnceLock<Vec<Vec<usize>>> = OnceLock::new();
+    IDS.get_or_init(|| {
+        let idx = needle_index();
+        rules()
+            .iter()
+            .map(|r| {
+                r.needles
+                    .iter()
+                    .filter_map(|n| idx.needles.binary_search(n).ok())
+                    .collect()
+            })
+            .collect()
+    })
+}
+
+/// Which needles occur in `lower` (the text in ASCII lowercase), and whether some name in it
+/// ends with a word of [`SECRET_NAME_ENDS`]: a name ends where the text has a character that
+/// cannot continue it, after any trailing `_`, `.` or `-` (glued names such as `pgpassword`
+/// included). The latter is a necessary condition for a Named rule to accept anything.
+pub(super) fn needles_present(lower: &str) -> (Vec<bool>, bool) {
+    let idx = needle_index();
+    let b = lower.as_bytes();
+    let mut present = vec![false; idx.needles.len()];
+    let mut named = false;
+    for m in idx.ac.find_overlapping_iter(lower) {
+        let id = m.pattern().as_usize();
+        if id < present.len() {
+            present[id] = true;
+        } else if !named {
+            let mut j = m.end();
+            while j < b.len() && matches!(b[j], b'_' | b'.' | b'-') {
+                j += 1;
+            }
+            named = j >= b.len() || !b[j].is_ascii_alphanumeric();
+        }
+    }
+    (present, named)
+}
+
+/// A candidate match before fingerprinting.
+pub(super) struct Hit {
+    pub(super) kind: &'static str,
+    pub(super) start: usize,
+    pub(super) end: usize,
+}
+
+pub(super) fn accept(rule: &Rule, caps: &Captures<'_>) -> Option<Hit> {
+    let m = rule.groups.iter().find_map(|g| caps.get(*g))?;
+    let v = m.as_str();
+    if v.is_empty() {
+        return None;
+    }
+    let kind = match rule.check {
+        Check::Shape => {
+            if is_placeholder(v) {
+                return None;
+            }
+            rule.kind
+        }
+        Check::Random => {
+            if is_placeholder(v) || !looks_random(v) {
+                return None;
+            }
+            rule.kind
+        }
+        Check::Password => {
+            if !value_ok(v, NameClass::Password) {
+                return None;
+            }
+            rule.kind
+        }
+        Check::Named { name, sep } => {
+            let name = caps.get(name)?.as_str();
+            if let Some(sep) = sep.and_then(|s| caps.get(s))
+                && sep.as_str() == "=="
+            {
+                return None; // a comparison, not an assignment
+            }
+            let class = name_class(name)?;
+            if !value_ok(v, class) {
+                return None;
+            }
+            // `self.password = password`: the value names a variable.
+            let vw = words(v);
+            if vw.len() <= 3 && vw.iter().all(|x| words(name).contains(x)) && !has_digit(v) {
+                return None;
+            }
+            named_kind(name, class)
+        }
+    };
+    Some(Hit {
+        kind,
+        start: m.start(),
+        end: m.end(),
+    })
+}
+
+/// The char boundary before `i` (rules look at one character before a name).
+pub(super) fn prev_boundary(text: &str, mut i: usize) -> usize {
+    if i == 0 {
+        return 0;
+    }
+    i -= 1;
+    while i > 0 && !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+pub(super) fn next_boundary(text: &str, mut i: usize) -> usize {
+    i += 1;
+    while i < text.len() && !text.is_char_boundary(i) {
+        i += 1;
+    }
+    i
+}
+
+#[cfg(test)]
+mod rule_tests {
+    use super::*;
+
+    #[test]
+    fn every_built_in_rule_compiles() {
+        for r in rules() {
+            assert!(r.regex().is_some(), "rule {} does not compile", r.kind);
+            assert!(
+                r.needles.iter().all(|n| n.to_ascii_lowercase() == *n),
+                "needles are lowercase"
+            );
+        }
+    }
+}
