@@ -89,6 +89,9 @@ pub struct Policy {
     /// `[checkpoints] anchor`: a shell command run after each store checkpoint, with the signed
     /// checkpoint (JSON) on stdin, to copy it where the agent cannot write.
     pub anchor: Option<String>,
+    /// `[team] url`: the team store (`postgres://...`) that `push` and `record` ship to when
+    /// neither `--to`/`--push` nor FLIGHTLOG_TEAM_URL names one.
+    pub team_url: Option<String>,
 }
 
 /// Matchers of one environment. Every list holds globs (`*`, `**`, `?`).
@@ -268,6 +271,7 @@ impl Default for Policy {
                 guard: GuardSettings::default(),
                 source: None,
                 anchor: None,
+                team_url: None,
             },
         }
     }
@@ -426,6 +430,20 @@ impl Parser<'_> {
         }
     }
 
+    /// `[team] url`: a PostgreSQL connection URL.
+    fn team_url(&mut self, v: &Spanned<DeValue<'_>>) -> Option<String> {
+        let url = self.string("url", v)?;
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(url)
+        } else {
+            self.error(
+                v.span(),
+                "`[team] url` must be a postgres:// (or postgresql://) URL".to_string(),
+            );
+            None
+        }
+    }
+
     fn bool(&mut self, key: &str, v: &Spanned<DeValue<'_>>) -> Option<bool> {
         match v.get_ref() {
             DeValue::Boolean(b) => Some(*b),
@@ -517,13 +535,15 @@ impl Parser<'_> {
             guard: GuardSettings::default(),
             source: None,
             anchor: None,
+            team_url: None,
         };
-        const TOP: [&str; 5] = [
+        const TOP: [&str; 6] = [
             "home",
             "environments",
             "credentials",
             "guard",
             "checkpoints",
+            "team",
         ];
         for (k, v) in root.iter() {
             match k.get_ref().as_ref() {
@@ -564,6 +584,16 @@ impl Parser<'_> {
                             match ck.get_ref().as_ref() {
                                 "anchor" => policy.anchor = self.string("anchor", cv),
                                 _ => self.unknown(ck, "[checkpoints]", &["anchor"]),
+                            }
+                        }
+                    }
+                }
+                "team" => {
+                    if let Some(t) = self.table("team", v) {
+                        for (tk, tv) in t.iter() {
+                            match tk.get_ref().as_ref() {
+                                "url" => policy.team_url = self.team_url(tv),
+                                _ => self.unknown(tk, "[team]", &["url"]),
                             }
                         }
                     }
@@ -834,6 +864,25 @@ mod tests {
         assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
         assert_eq!(c.warnings[0].line, 3);
         assert!(c.warnings[0].message.contains("every"));
+    }
+
+    #[test]
+    fn team_url_is_read_and_checked() {
+        let c = Policy::check_str(
+            "[team]\nurl = \"postgres://ci@db.internal/flightlog?sslmode=require\"\nurls = 1\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.policy.team_url.as_deref(),
+            Some("postgres://ci@db.internal/flightlog?sslmode=require")
+        );
+        assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
+        assert_eq!(c.warnings[0].line, 3);
+        assert!(c.warnings[0].message.contains("did you mean `url`"));
+        let e = Policy::check_str("[team]\nurl = \"/var/lib/flightlog.db\"\n").unwrap_err();
+        assert!(e.to_string().contains("postgres://"), "{e}");
+        let e = Policy::check_str("team = \"x\"\n").unwrap_err();
+        assert!(e.to_string().contains("must be a table"), "{e}");
     }
 
     #[test]
