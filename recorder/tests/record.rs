@@ -68,6 +68,7 @@ fn opts(dir: &Path, db: &Path, argv: &[&str], env: Vec<(String, String)>) -> Rec
         cwd: dir.to_path_buf(),
         clock: Arc::new(chrono::Utc::now),
         env,
+        push: None,
     }
 }
 

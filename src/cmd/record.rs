@@ -11,7 +11,7 @@ use crate::ctx::Ctx;
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  flightlog record -- claude\n  flightlog record --env staging --label 'fix flaky test' -- codex\n  flightlog record --guard -- ./agent.sh\n\nThe command runs in a pseudo-terminal when stdin is a terminal, with pipes otherwise. Its exit\ncode is flightlog's (128+N if it was killed by signal N). FLIGHTLOG_SESSION and FLIGHTLOG_DB are\nset for it so agent hooks inside join the session; HTTP_PROXY/HTTPS_PROXY point at the session's\nproxy. A one-line summary goes to stderr at the end."
+    after_help = "Examples:\n  flightlog record -- claude\n  flightlog record --env staging --label 'fix flaky test' -- codex\n  flightlog record --guard -- ./agent.sh\n  flightlog record --push postgres://laptop_7@db.internal/flightlog -- claude\n\nThe command runs in a pseudo-terminal when stdin is a terminal, with pipes otherwise. Its exit\ncode is flightlog's (128+N if it was killed by signal N). FLIGHTLOG_SESSION and FLIGHTLOG_DB are\nset for it so agent hooks inside join the session; HTTP_PROXY/HTTPS_PROXY point at the session's\nproxy. A one-line summary goes to stderr at the end."
 )]
 pub struct Args {
     /// The session's home environment (overrides the policy's `home`).
@@ -38,6 +38,14 @@ pub struct Args {
     /// Do not start the HTTP(S) proxy.
     #[arg(long)]
     no_proxy: bool,
+    /// Ship the session to the team store (postgres://...) while recording; without this
+    /// flag, FLIGHTLOG_TEAM_URL or the policy's [team] url turns it on. The local store is the
+    /// spool: nothing is lost while the server is away.
+    #[arg(long, value_name = "URL", conflicts_with = "no_push")]
+    push: Option<String>,
+    /// Do not ship to the team store, even if FLIGHTLOG_TEAM_URL or [team] url is set.
+    #[arg(long)]
+    no_push: bool,
     /// The command to run.
     #[arg(last = true, required = true, value_name = "CMD")]
     cmd: Vec<String>,
@@ -48,6 +56,16 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     let policy = Policy::load(ctx.policy.as_deref())
         .with_context(|| "cannot load the policy".to_string())?;
     let home_env = args.env.clone().or_else(|| policy.home.clone());
+    let push = if args.no_push {
+        None
+    } else {
+        crate::cmd::push::team_url(ctx, args.push.as_deref())?
+    };
+    if let Some(url) = &push
+        && !flightlog_formats::store::pg::is_url(url)
+    {
+        anyhow::bail!("--push takes the team store's postgres:// URL");
+    }
     let judge = Judge::from_policy(policy.clone(), args.guard).with_root(&cwd);
     let guard_on = judge.guard;
     let mut env: Vec<(String, String)> = std::env::vars_os()
@@ -71,6 +89,10 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         cwd,
         clock: Arc::new(crate::ctx::now),
         env,
+        push: push.map(|url| record::PushTarget {
+            url,
+            host: crate::cmd::push::host_name(),
+        }),
     };
     let out = record::record(opts)?;
     for w in &out.warnings {

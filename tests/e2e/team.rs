@@ -14,6 +14,8 @@ use flightlog_formats::{Keys, Kind, NewEvent, Redactor, Store};
 
 use super::common::bin;
 
+mod record;
+
 /// The superuser URL of the test cluster, or None (the test says it skipped; under CI a missing
 /// server is a failure).
 fn server() -> Option<String> {

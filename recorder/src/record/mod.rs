@@ -28,6 +28,7 @@
 pub mod crosscheck;
 pub mod judge;
 pub mod proxy;
+pub mod ship;
 pub mod term;
 pub mod tls;
 pub mod trace;
@@ -44,6 +45,7 @@ use flightlog_formats::{Keys, Kind, NewEvent, Redactor, Store};
 use serde_json::json;
 
 pub use judge::{Judge, Verdict};
+pub use ship::PushTarget;
 pub use writer::Clock;
 
 /// What to record and how.
@@ -65,6 +67,8 @@ pub struct RecordOptions {
     pub clock: Clock,
     /// Environment of the agent before the recorder adds its variables.
     pub env: Vec<(String, String)>,
+    /// The team store to ship the session to as it is recorded (`--push`).
+    pub push: Option<PushTarget>,
 }
 
 /// How a recording ended.
@@ -222,8 +226,14 @@ pub fn record(opts: RecordOptions) -> Result<RecordOutcome, RecordError> {
         .name("flightlog-writer".into())
         .spawn(move || writer::run(store, wcfg, wsink, rx))
         .map_err(|e| RecordError::Io("cannot start the writer", e))?;
+    let shipper = opts
+        .push
+        .clone()
+        .map(|t| ship::start(t, opts.db.clone(), session.clone(), sink.clone()));
 
     let result = run_layers(&opts, &session, &cwd, walked, &sink, &judge, &mut warnings);
+    // The shipper's last note, if any, goes in before the session's end.
+    let shipped = shipper.map(ship::Shipper::stop);
 
     // Finish: the session_end, then the writer hands the store back.
     let (exit, reason) = match &result {
@@ -262,6 +272,11 @@ pub fn record(opts: RecordOptions) -> Result<RecordOutcome, RecordError> {
     store.append_session_checkpoint(&session, &keys, end)?;
     store.mark_ended(&session, end)?;
     store.checkpoint(&keys, end)?;
+    if let (Some(target), Some(shipped)) = (&opts.push, shipped)
+        && let Some(w) = ship::finish(target, shipped, &store, &session, &keys)
+    {
+        warnings.push(w);
+    }
     let (events, _) = store.head(&session)?;
     let exit = result?;
     Ok(RecordOutcome {

@@ -1,0 +1,320 @@
+//! `record --push`: the session reaches the team store while it is recorded; a server that goes
+//! away loses nothing (the local store is the spool), a note says how far behind the push was,
+//! and the push catches up when the server is back and at the end.
+//!
+//! The outage is a loopback relay in front of the real server that the test cuts (every
+//! connection closed, new ones closed as they arrive) and restores.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use flightlog_formats::{Kind, Store};
+
+use super::{Team, count_events, show_json, stderr};
+use crate::common::{bin, session_events, work_dir};
+
+/// A TCP relay to the server that can be cut and restored.
+struct Relay {
+    port: u16,
+    up: Arc<AtomicBool>,
+    open: Arc<Mutex<Vec<TcpStream>>>,
+}
+
+impl Relay {
+    fn to(server: &str) -> Relay {
+        let target = server_addr(server);
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let up = Arc::new(AtomicBool::new(true));
+        let open: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
+        let (up2, open2) = (up.clone(), open.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { continue };
+                if !up2.load(Ordering::SeqCst) {
+                    let _ = client.shutdown(Shutdown::Both);
+                    continue;
+                }
+                let Ok(server) = TcpStream::connect(&target) else {
+                    continue;
+                };
+                {
+                    let mut o = open2.lock().unwrap();
+                    o.push(client.try_clone().unwrap());
+                    o.push(server.try_clone().unwrap());
+                }
+                pipe(client.try_clone().unwrap(), server.try_clone().unwrap());
+                pipe(server, client);
+            }
+        });
+        Relay { port, up, open }
+    }
+
+    /// Every connection closed; new ones are closed as they come.
+    fn cut(&self) {
+        self.up.store(false, Ordering::SeqCst);
+        for s in self.open.lock().unwrap().drain(..) {
+            let _ = s.shutdown(Shutdown::Both);
+        }
+    }
+
+    fn restore(&self) {
+        self.up.store(true, Ordering::SeqCst);
+    }
+
+    /// `url` with the relay's port in place of the server's.
+    fn url(&self, url: &str) -> String {
+        let addr = server_addr(url);
+        url.replacen(&addr, &format!("127.0.0.1:{}", self.port), 1)
+    }
+}
+
+fn pipe(mut from: TcpStream, mut to: TcpStream) {
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 16 * 1024];
+        loop {
+            match from.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if to.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+        let _ = to.shutdown(Shutdown::Both);
+    });
+}
+
+/// `127.0.0.1:PORT` of a `postgres://user@127.0.0.1:PORT/db` URL.
+fn server_addr(url: &str) -> String {
+    let rest = url.split_once("://").unwrap().1;
+    let host = rest.rsplit_once('@').map(|(_, h)| h).unwrap_or(rest);
+    host.split('/').next().unwrap().to_string()
+}
+
+/// An agent that marks each phase with a file in `ctl` and waits for the test's `goN` file
+/// before the next; it prints a line per phase (terminal events to ship).
+fn phased_agent(ctl: &Path, phases: usize) -> String {
+    let mut s = format!(
+        "set -e\ncd {ctl}\necho \"$FLIGHTLOG_SESSION\" > session.tmp && mv session.tmp session\n",
+        ctl = ctl.display()
+    );
+    for p in 1..=phases {
+        s.push_str(&format!(
+            "echo phase {p} output line one\necho phase {p} output line two\n\
+             touch phase{p}\nwhile [ ! -e go{p} ]; do sleep 0.05; done\n"
+        ));
+    }
+    s.push_str("echo done\n");
+    s
+}
+
+fn spawn_record(dir: &Path, db: &Path, push: &[&str], script: &str) -> Child {
+    Command::new(bin())
+        .current_dir(dir)
+        .arg("--db")
+        .arg(db)
+        .arg("record")
+        .args(["--no-watch", "--no-proxy"])
+        .args(push)
+        .args(["--", "sh", "-c", script])
+        .env_remove("FLIGHTLOG_TEAM_URL")
+        .env_remove("FLIGHTLOG_SESSION")
+        .env_remove("FLIGHTLOG_POLICY")
+        .env("FLIGHTLOG_HOST", "laptop-1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn wait_file(p: &Path, within: Duration) {
+    let deadline = Instant::now() + within;
+    while !p.exists() {
+        assert!(Instant::now() < deadline, "{} never appeared", p.display());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn local_count(db: &Path, id: &str) -> i64 {
+    Store::open_read_only(db).unwrap().head(id).unwrap().0 as i64
+}
+
+/// Waits until the team store has at least `n` events of the session; returns how long.
+fn wait_remote(team: &Team, id: &str, n: i64, within: Duration) -> Duration {
+    let start = Instant::now();
+    loop {
+        let have = count_events(team, id);
+        if have >= n {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < within,
+            "the team store has {have} of {n} events after {within:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The `push` notes of a session in the local store: (state, behind_events).
+fn push_notes(db: &Path, id: &str) -> Vec<(String, u64)> {
+    session_events(db, id)
+        .iter()
+        .filter(|e| e.kind == Kind::Note && e.data.get("push").is_some())
+        .map(|e| {
+            (
+                e.data["push"]["state"].as_str().unwrap_or("").to_string(),
+                e.data["push"]["behind_events"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect()
+}
+
+fn finish(child: Child) -> Output {
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    out
+}
+
+fn ctl_dir(dir: &Path) -> PathBuf {
+    let ctl = dir.join("ctl");
+    std::fs::create_dir_all(&ctl).unwrap();
+    ctl
+}
+
+/// Shipped while recording: the team store trails the local store by about a second, and at
+/// the end both give the same `show --json`.
+#[test]
+fn record_push_ships_while_recording() {
+    let Some(team) = Team::new("recpush") else {
+        return;
+    };
+    let (_d, dir, db) = work_dir();
+    let ctl = ctl_dir(&dir);
+    let child = spawn_record(&dir, &db, &["--push", &team.writer], &phased_agent(&ctl, 2));
+    for p in 1..=2 {
+        wait_file(&ctl.join(format!("phase{p}")), Duration::from_secs(60));
+        let id = std::fs::read_to_string(ctl.join("session")).unwrap();
+        let id = id.trim();
+        // The events written so far reach the server while the agent still runs (a second on
+        // a quiet machine; the bound leaves room for a loaded one, and still fails when
+        // nothing is shipped before the end).
+        let lag = wait_remote(&team, id, local_count(&db, id), Duration::from_secs(10));
+        eprintln!("phase {p}: the team store caught up in {lag:?}");
+        std::fs::write(ctl.join(format!("go{p}")), "").unwrap();
+    }
+    let out = finish(child);
+    let id = std::fs::read_to_string(ctl.join("session")).unwrap();
+    let id = id.trim();
+    assert!(
+        show_json(&team.reader, id) == show_json(db.to_str().unwrap(), id),
+        "show --json differs"
+    );
+    assert!(push_notes(&db, id).is_empty(), "{:?}", push_notes(&db, id));
+    assert!(!stderr(&out).contains("cannot push"), "{}", stderr(&out));
+    let v = super::flightlog(&["--db", &team.reader, "verify", id]);
+    assert_eq!(
+        v.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&v.stdout)
+    );
+}
+
+/// The server goes away mid-session and comes back: nothing is lost, a note records how far
+/// behind the push was, the push catches up while the agent still runs.
+#[test]
+fn record_push_survives_the_server_going_away() {
+    let Some(team) = Team::new("recaway") else {
+        return;
+    };
+    let relay = Relay::to(&team.writer);
+    let url = relay.url(&team.writer);
+    let (_d, dir, db) = work_dir();
+    let ctl = ctl_dir(&dir);
+    let child = spawn_record(&dir, &db, &["--push", &url], &phased_agent(&ctl, 3));
+    wait_file(&ctl.join("phase1"), Duration::from_secs(60));
+    let id = std::fs::read_to_string(ctl.join("session")).unwrap();
+    let id = id.trim().to_string();
+    wait_remote(&team, &id, local_count(&db, &id), Duration::from_secs(10));
+    // Away: the next phase's events stay local, and a note says so.
+    relay.cut();
+    std::fs::write(ctl.join("go1"), "").unwrap();
+    wait_file(&ctl.join("phase2"), Duration::from_secs(60));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !push_notes(&db, &id).iter().any(|(s, _)| s == "unreachable") {
+        assert!(Instant::now() < deadline, "no note of the outage");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let during = count_events(&team, &id);
+    assert!(
+        during < local_count(&db, &id),
+        "the relay was cut, yet the team store has every event"
+    );
+    // Back: the backlog goes out before the session ends, and a second note says how far
+    // behind it got.
+    relay.restore();
+    std::fs::write(ctl.join("go2"), "").unwrap();
+    wait_file(&ctl.join("phase3"), Duration::from_secs(60));
+    wait_remote(&team, &id, local_count(&db, &id), Duration::from_secs(20));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !push_notes(&db, &id).iter().any(|(s, _)| s == "caught_up") {
+        assert!(Instant::now() < deadline, "no note of the catch-up");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::fs::write(ctl.join("go3"), "").unwrap();
+    let out = finish(child);
+    let err = stderr(&out);
+    assert!(err.contains("cannot push to the team store"), "{err}");
+    assert!(err.contains("has caught up"), "{err}");
+    assert!(!err.contains("not all there"), "{err}");
+    let notes = push_notes(&db, &id);
+    let caught = notes.iter().find(|(s, _)| s == "caught_up").unwrap();
+    assert!(caught.1 > 0, "{notes:?}");
+    // Nothing lost: the same bytes from both stores.
+    assert!(show_json(&team.reader, &id) == show_json(db.to_str().unwrap(), &id));
+}
+
+/// A server that is never there: the recording is whole, a note and a line on stderr say how
+/// far behind the push is, and a later `push` ships everything.
+#[test]
+fn record_push_to_an_unreachable_server_keeps_everything_for_later() {
+    let Some(team) = Team::new("recdown") else {
+        return;
+    };
+    let relay = Relay::to(&team.writer);
+    relay.cut();
+    let url = relay.url(&team.writer);
+    let (_d, dir, db) = work_dir();
+    let ctl = ctl_dir(&dir);
+    let child = spawn_record(&dir, &db, &["--push", &url], &phased_agent(&ctl, 1));
+    wait_file(&ctl.join("phase1"), Duration::from_secs(60));
+    let id = std::fs::read_to_string(ctl.join("session")).unwrap();
+    let id = id.trim().to_string();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while push_notes(&db, &id).is_empty() {
+        assert!(Instant::now() < deadline, "no note of the outage");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::fs::write(ctl.join("go1"), "").unwrap();
+    let out = finish(child);
+    let err = stderr(&out);
+    assert!(err.contains("cannot push to the team store"), "{err}");
+    assert!(err.contains(&format!("flightlog push {id}")), "{err}");
+    let notes = push_notes(&db, &id);
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert_eq!(notes[0].0, "unreachable");
+    assert!(notes[0].1 > 0, "{notes:?}");
+    assert_eq!(count_events(&team, &id), 0);
+    relay.restore();
+    let out = super::at(&db, &["push", &id, "--to", &url]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(show_json(&team.reader, &id) == show_json(db.to_str().unwrap(), &id));
+}
