@@ -157,6 +157,11 @@ payload! {
         duration_ms: u64 = "duration_ms",
         /// On an end event: the seq of the exec it ends.
         exit_of_seq: u64 = "exit_of_seq",
+        /// On an export's joined record (`interop::export::exchange`): the end event's seq,
+        /// time and chain hash. Never stored.
+        exit_seq: u64 = "exit_seq",
+        exit_ts: String = "exit_ts",
+        exit_hash: String = "exit_hash",
     }
 }
 
@@ -196,6 +201,15 @@ payload! {
         duration_ms: u64 = "duration_ms",
         /// Why no response came (connection refused, denied, ...).
         error: String = "error",
+        /// On an export's joined record (`interop::export::exchange`): the response event's
+        /// seq, time and chain hash. Never stored.
+        response_seq: u64 = "response_seq",
+        response_ts: String = "response_ts",
+        response_hash: String = "response_hash",
+        /// On an export's view of a request decoded from a command line: `argv`, and the kind
+        /// of the event it was decoded from. Never stored.
+        decoded_from: String = "decoded_from",
+        via_kind: String = "via_kind",
     }
 }
 
@@ -209,15 +223,16 @@ payload! {
         call_id: String = "call_id",
         /// The shell command, for shell tools.
         command: String = "command",
+        cwd: String = "cwd",
         /// The tool's input as the agent sent it.
         input: Value = "input",
         /// The rest of the hook payload.
         payload: Value = "payload",
         message_id: String = "message_id",
         model: String = "model",
-        usage: Value = "usage",
+        usage: Usage = "usage",
         call_type: String = "call_type",
-        subagent: Value = "subagent",
+        subagent: Subagent = "subagent",
         subagent_id: String = "subagent_id",
         imported: bool = "imported",
         origin: Value = "origin",
@@ -244,7 +259,7 @@ payload! {
         is_error: bool = "is_error",
         duration_ms: u64 = "duration_ms",
         payload: Value = "payload",
-        subagent: Value = "subagent",
+        subagent: Subagent = "subagent",
         imported: bool = "imported",
         origin: Value = "origin",
     }
@@ -268,6 +283,10 @@ payload! {
         agent: String = "agent",
         hook: String = "hook",
         payload: Value = "payload",
+        /// On an export's view of an imported file tool call: `tool_call`, and the tool.
+        /// Never stored.
+        via_kind: String = "via_kind",
+        tool: String = "tool",
     }
 }
 
@@ -295,6 +314,9 @@ payload! {
         agent: String = "agent",
         hook: String = "hook",
         payload: Value = "payload",
+        /// On an export's view of an imported file tool call (see [`FileChange`]).
+        via_kind: String = "via_kind",
+        tool: String = "tool",
     }
 }
 
@@ -308,11 +330,11 @@ payload! {
         text: String = "text",
         model: String = "model",
         message_id: String = "message_id",
-        usage: Value = "usage",
+        usage: Usage = "usage",
         thinking: bool = "thinking",
         is_meta: bool = "is_meta",
         payload: Value = "payload",
-        subagent: Value = "subagent",
+        subagent: Subagent = "subagent",
         imported: bool = "imported",
         origin: Value = "origin",
     }
@@ -380,6 +402,46 @@ payload! {
         imported: bool = "imported",
         files: Value = "files",
         stats: Value = "stats",
+        /// The hook's transcript and model, when a hook started the session.
+        transcript_path: String = "transcript_path",
+        model: String = "model",
+        /// The recorded terminal (`record`, an imported asciicast).
+        term: Term = "term",
+        /// An imported asciicast's header: its command, environment and idle limit.
+        command: String = "command",
+        env: Value = "env",
+        idle_time_limit: Value = "idle_time_limit",
+    }
+}
+
+payload! {
+    /// The terminal of a session (`session_start.term`).
+    Term {
+        cols: u64 = "cols",
+        rows: u64 = "rows",
+        /// `TERM`.
+        term_type: String = "type",
+        /// An asciicast theme (fg, bg, palette).
+        theme: Value = "theme",
+    }
+}
+
+payload! {
+    /// Token counts of a model reply (Anthropic's names).
+    Usage {
+        input_tokens: u64 = "input_tokens",
+        output_tokens: u64 = "output_tokens",
+        cache_read_input_tokens: u64 = "cache_read_input_tokens",
+        cache_creation_input_tokens: u64 = "cache_creation_input_tokens",
+    }
+}
+
+payload! {
+    /// Where a subagent's event sits: the parent's Task/Agent call.
+    Subagent {
+        agent_id: String = "agent_id",
+        parent_call_id: String = "parent_call_id",
+        parent_call_seq: u64 = "parent_call_seq",
     }
 }
 
@@ -431,78 +493,92 @@ payload! {
         hook: String = "hook",
         payload: Value = "payload",
         imported: bool = "imported",
+        /// An imported asciicast marker's label, and its time since the start.
+        marker: String = "marker",
+        t_ms: u64 = "t_ms",
+        /// The keys a store-wide export was signed with.
+        key_ids: Vec<String> = "key_ids",
     }
 }
 
-/// An event's `data`, typed by its kind.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Payload {
-    SessionStart(SessionStart),
-    SessionEnd(SessionEnd),
-    Exec(Exec),
-    ToolCall(ToolCall),
-    ToolResult(ToolResult),
-    ApiCall(ApiCall),
-    FileChange(FileChange),
-    FileRead(FileRead),
-    Prompt(Text),
-    Message(Text),
-    Terminal(Terminal),
-    Decision(Decision),
-    Gap(Gap),
-    RawInput(RawInput),
-    Checkpoint(Checkpoint),
-    Note(Note),
-    /// A kind this version does not know: the data as stored.
-    Other(Value),
+/// Declares [`Payload`] (one variant per known [`Kind`]), its reading and writing, and one
+/// typed accessor per kind on [`Event`] (`event.exec()`, `event.api_call()`, ...).
+macro_rules! kinds {
+    ($( $(#[$doc:meta])* $variant:ident($ty:ident) = $accessor:ident; )*) => {
+        /// An event's `data`, typed by its kind.
+        #[derive(Debug, Clone, PartialEq)]
+        pub enum Payload {
+            $( $variant($ty), )*
+            /// A kind this version does not know: the data as stored.
+            Other(Value),
+        }
+
+        impl Payload {
+            /// Reads `data` as the payload of `kind`. Never fails: see the module doc.
+            pub fn read(kind: &Kind, data: &Value) -> Payload {
+                match kind {
+                    $( Kind::$variant => Payload::$variant($ty::from_value(data)), )*
+                    Kind::Other(_) => Payload::Other(data.clone()),
+                }
+            }
+
+            /// The `data` value this payload stands for: equal to the one it was read from.
+            pub fn to_value(&self) -> Value {
+                match self {
+                    $( Payload::$variant(p) => p.to_value(), )*
+                    Payload::Other(v) => v.clone(),
+                }
+            }
+        }
+
+        impl Event {
+            $(
+                $(#[$doc])*
+                /// `None` for an event of another kind. A copy: `data` stays what is hashed.
+                pub fn $accessor(&self) -> Option<$ty> {
+                    (self.kind == Kind::$variant).then(|| $ty::from_value(&self.data))
+                }
+            )*
+        }
+    };
+}
+
+kinds! {
+    /// The payload of a `session_start` event.
+    SessionStart(SessionStart) = session_start;
+    /// The payload of a `session_end` event.
+    SessionEnd(SessionEnd) = session_end;
+    /// The payload of an `exec` event.
+    Exec(Exec) = exec;
+    /// The payload of a `tool_call` event.
+    ToolCall(ToolCall) = tool_call;
+    /// The payload of a `tool_result` event.
+    ToolResult(ToolResult) = tool_result;
+    /// The payload of an `api_call` event.
+    ApiCall(ApiCall) = api_call;
+    /// The payload of a `file_change` event.
+    FileChange(FileChange) = file_change;
+    /// The payload of a `file_read` event.
+    FileRead(FileRead) = file_read;
+    /// The payload of a `prompt` event.
+    Prompt(Text) = prompt;
+    /// The payload of a `message` event.
+    Message(Text) = message;
+    /// The payload of a `terminal` event.
+    Terminal(Terminal) = terminal;
+    /// The payload of a `decision` event.
+    Decision(Decision) = decision;
+    /// The payload of a `gap` event.
+    Gap(Gap) = gap;
+    /// The payload of a `raw_input` event.
+    RawInput(RawInput) = raw_input;
+    /// The payload of a `checkpoint` event.
+    Checkpoint(Checkpoint) = checkpoint;
+    /// The payload of a `note` event.
+    Note(Note) = note;
 }
 
 impl Payload {
-    /// Reads `data` as the payload of `kind`. Never fails: see the module doc.
-    pub fn read(kind: &Kind, data: &Value) -> Payload {
-        match kind {
-            Kind::SessionStart => Payload::SessionStart(SessionStart::from_value(data)),
-            Kind::SessionEnd => Payload::SessionEnd(SessionEnd::from_value(data)),
-            Kind::Exec => Payload::Exec(Exec::from_value(data)),
-            Kind::ToolCall => Payload::ToolCall(ToolCall::from_value(data)),
-            Kind::ToolResult => Payload::ToolResult(ToolResult::from_value(data)),
-            Kind::ApiCall => Payload::ApiCall(ApiCall::from_value(data)),
-            Kind::FileChange => Payload::FileChange(FileChange::from_value(data)),
-            Kind::FileRead => Payload::FileRead(FileRead::from_value(data)),
-            Kind::Prompt => Payload::Prompt(Text::from_value(data)),
-            Kind::Message => Payload::Message(Text::from_value(data)),
-            Kind::Terminal => Payload::Terminal(Terminal::from_value(data)),
-            Kind::Decision => Payload::Decision(Decision::from_value(data)),
-            Kind::Gap => Payload::Gap(Gap::from_value(data)),
-            Kind::RawInput => Payload::RawInput(RawInput::from_value(data)),
-            Kind::Checkpoint => Payload::Checkpoint(Checkpoint::from_value(data)),
-            Kind::Note => Payload::Note(Note::from_value(data)),
-            Kind::Other(_) => Payload::Other(data.clone()),
-        }
-    }
-
-    /// The `data` value this payload stands for: equal to the one it was read from.
-    pub fn to_value(&self) -> Value {
-        match self {
-            Payload::SessionStart(p) => p.to_value(),
-            Payload::SessionEnd(p) => p.to_value(),
-            Payload::Exec(p) => p.to_value(),
-            Payload::ToolCall(p) => p.to_value(),
-            Payload::ToolResult(p) => p.to_value(),
-            Payload::ApiCall(p) => p.to_value(),
-            Payload::FileChange(p) => p.to_value(),
-            Payload::FileRead(p) => p.to_value(),
-            Payload::Prompt(p) | Payload::Message(p) => p.to_value(),
-            Payload::Terminal(p) => p.to_value(),
-            Payload::Decision(p) => p.to_value(),
-            Payload::Gap(p) => p.to_value(),
-            Payload::RawInput(p) => p.to_value(),
-            Payload::Checkpoint(p) => p.to_value(),
-            Payload::Note(p) => p.to_value(),
-            Payload::Other(v) => v.clone(),
-        }
-    }
-
     /// Whether the event reports a failure ([`is_error`]).
     pub fn is_error(&self) -> bool {
         let none = ErrorFacts::default();
@@ -588,26 +664,6 @@ impl Event {
     /// The event's `data`, typed by its kind (a copy: `data` stays what is hashed).
     pub fn payload(&self) -> Payload {
         Payload::read(&self.kind, &self.data)
-    }
-
-    /// The payload of an `exec` event.
-    pub fn exec(&self) -> Option<Exec> {
-        (self.kind == Kind::Exec).then(|| Exec::from_value(&self.data))
-    }
-
-    /// The payload of an `api_call` event.
-    pub fn api_call(&self) -> Option<ApiCall> {
-        (self.kind == Kind::ApiCall).then(|| ApiCall::from_value(&self.data))
-    }
-
-    /// The payload of a `tool_call` event.
-    pub fn tool_call(&self) -> Option<ToolCall> {
-        (self.kind == Kind::ToolCall).then(|| ToolCall::from_value(&self.data))
-    }
-
-    /// The payload of a `tool_result` event.
-    pub fn tool_result(&self) -> Option<ToolResult> {
-        (self.kind == Kind::ToolResult).then(|| ToolResult::from_value(&self.data))
     }
 
     /// Whether the event reports a failure ([`Payload::is_error`]).
@@ -747,6 +803,22 @@ mod tests {
                 Kind::FileRead,
                 json!({"path": "ops/domains.env", "secrets": [{"fp": "ab", "kind": "k", "line": 4, "extra": true}]}),
             ),
+            // Nested typed objects (usage, subagent, term) keep their nulls and unknown keys.
+            (
+                Kind::ToolCall,
+                json!({"tool": "Bash", "usage": {"input_tokens": 3, "output_tokens": null, "tier": "x"},
+                       "subagent": {"agent_id": "a1", "parent_call_seq": 4, "depth": 2}}),
+            ),
+            (Kind::Message, json!({"usage": 12, "subagent": null})),
+            (
+                Kind::SessionStart,
+                json!({"term": {"cols": 80, "rows": 0, "type": null, "theme": {"fg": "#fff"}},
+                       "command": "bash", "env": {"SHELL": "/bin/bash"}, "idle_time_limit": 2.5}),
+            ),
+            (
+                Kind::Note,
+                json!({"marker": "m1", "t_ms": 1500, "key_ids": ["k1"]}),
+            ),
             (Kind::Note, json!({"": "empty key", "text": "t"})),
             (Kind::Note, json!({"": "only an empty key"})),
         ];
@@ -774,6 +846,30 @@ mod tests {
         assert!(x.argv().is_empty());
         assert_eq!(x.rest.get("argv"), Some(&json!("not a list")));
         assert_eq!(x.outcome().as_deref(), Some("exit 2"));
+
+        let c = ev(
+            Kind::ToolCall,
+            json!({"usage": {"input_tokens": 3}, "subagent": {"parent_call_seq": 4}}),
+        )
+        .tool_call()
+        .unwrap();
+        assert_eq!(c.usage.unwrap().input_tokens, Some(3));
+        assert_eq!(c.subagent.unwrap().parent_call_seq, Some(4));
+        let start = ev(
+            Kind::SessionStart,
+            json!({"term": {"type": "xterm", "cols": 80}}),
+        )
+        .session_start()
+        .unwrap();
+        let term = start.term.unwrap();
+        assert_eq!(
+            (term.term_type.as_deref(), term.cols),
+            (Some("xterm"), Some(80))
+        );
+        // One accessor per kind, none for another kind.
+        let note = ev(Kind::Note, json!({"marker": "m", "t_ms": 5}));
+        assert_eq!(note.note().unwrap().t_ms, Some(5));
+        assert!(note.terminal().is_none() && note.session_start().is_none());
     }
 
     #[test]

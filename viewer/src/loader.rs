@@ -166,14 +166,12 @@ impl Indexer {
             let path = l.data.path.as_ref().and_then(Value::as_str);
             for list in [&l.data.secrets, &l.data.inventory].into_iter().flatten() {
                 for s in list.as_array().into_iter().flatten() {
-                    let (Some(fp), Some(kind)) = (
-                        s.get("fp").and_then(Value::as_str),
-                        s.get("kind").and_then(Value::as_str),
-                    ) else {
+                    let s = flightlog_formats::payload::SecretAt::from_value(s);
+                    let (Some(fp), Some(kind)) = (s.fp.as_deref(), s.kind.as_deref()) else {
                         continue;
                     };
-                    let file = s.get("path").and_then(Value::as_str).or(path);
-                    let line = s.get("line").and_then(Value::as_u64);
+                    let file = s.path.as_deref().or(path);
+                    let line = s.line;
                     let location = file.map(|f| match line {
                         Some(n) => format!("{f}:{n}"),
                         None => f.to_string(),

@@ -8,11 +8,11 @@
 
 use std::io::Write;
 
-use flightlog_formats::Kind;
+use flightlog_formats::Payload;
 use flightlog_formats::progress::{NoProgress, Progress, Ticker};
-use serde_json::{Value, json};
+use serde_json::json;
 
-use super::{FindingsBySeq, Record, finding_label, s};
+use super::{FindingsBySeq, Record, finding_label};
 use crate::Result;
 use crate::findings::Finding;
 
@@ -25,24 +25,17 @@ fn lines_ticking(records: &[Record], findings: &[Finding], ticker: &mut Ticker<'
     let start = records.first().and_then(|r| r.event.time());
     let start_data = records
         .iter()
-        .find(|r| r.event.kind == Kind::SessionStart)
-        .map(|r| r.event.data.clone())
-        .unwrap_or(Value::Null);
+        .find_map(|r| r.event.session_start())
+        .unwrap_or_default();
+    let term = start_data.term.clone().unwrap_or_default();
     // A pty that reported 0x0 (no terminal) has no size: players need one.
-    let size = |k: &str| {
-        start_data
-            .pointer(&format!("/term/{k}"))
-            .and_then(Value::as_u64)
-            .filter(|n| *n > 0)
-    };
-    let (mut cols, mut rows) = (size("cols"), size("rows"));
+    let (mut cols, mut rows) = (term.cols.filter(|n| *n > 0), term.rows.filter(|n| *n > 0));
     if cols.is_none() || rows.is_none() {
         // The first resize before any output gives the initial size.
         for r in records {
-            let d = &r.event.data;
-            if r.event.kind == Kind::Terminal {
-                if s(d, "stream") == Some("r")
-                    && let Some((c, rr)) = s(d, "data").and_then(|x| x.split_once('x'))
+            if let Some(t) = r.event.terminal() {
+                if t.stream.as_deref() == Some("r")
+                    && let Some((c, rr)) = t.data.as_deref().and_then(|x| x.split_once('x'))
                 {
                     cols = c.trim().parse().ok().filter(|n: &u64| *n > 0);
                     rows = rr.trim().parse().ok().filter(|n: &u64| *n > 0);
@@ -59,25 +52,22 @@ fn lines_ticking(records: &[Record], findings: &[Finding], ticker: &mut Ticker<'
     if let Some(t) = start {
         header["timestamp"] = json!(t.timestamp());
     }
-    if let Some(t) = start_data.pointer("/term/type").and_then(Value::as_str) {
+    if let Some(t) = &term.term_type {
         header["term"]["type"] = json!(t);
     }
-    if let Some(theme) = start_data.pointer("/term/theme").filter(|t| t.is_object()) {
-        header["term"]["theme"] = theme.clone();
+    if let Some(theme) = term.theme.filter(|t| t.is_object()) {
+        header["term"]["theme"] = theme;
     }
-    if let Some(c) = start_data.get("command").and_then(Value::as_str) {
+    if let Some(c) = &start_data.command {
         header["command"] = json!(c);
-    } else if let Some(argv) = start_data.get("argv").and_then(Value::as_array) {
-        let cmd: Vec<&str> = argv.iter().filter_map(Value::as_str).collect();
-        if !cmd.is_empty() {
-            header["command"] = json!(cmd.join(" "));
-        }
+    } else if let Some(argv) = start_data.argv.as_ref().filter(|a| !a.is_empty()) {
+        header["command"] = json!(argv.join(" "));
     }
-    if let Some(limit) = start_data.get("idle_time_limit").filter(|v| v.is_number()) {
-        header["idle_time_limit"] = limit.clone();
+    if let Some(limit) = start_data.idle_time_limit.filter(|v| v.is_number()) {
+        header["idle_time_limit"] = limit;
     }
-    if let Some(env) = start_data.get("env").filter(|v| v.is_object()) {
-        header["env"] = env.clone();
+    if let Some(env) = start_data.env.filter(|v| v.is_object()) {
+        header["env"] = env;
     }
     let mut out = vec![header.to_string()];
     // Absolute times in ms; written as differences of rounded absolutes (error diffusion).
@@ -105,25 +95,32 @@ fn lines_ticking(records: &[Record], findings: &[Finding], ticker: &mut Ticker<'
     for r in records {
         ticker.add(1);
         let e = &r.event;
-        let d = &e.data;
-        let at = d
-            .get("t_ms")
-            .and_then(Value::as_i64)
-            .filter(|_| e.kind == Kind::Terminal || s(d, "marker").is_some())
+        let payload = e.payload();
+        // Terminal output, and an imported cast's marker, carry their own time.
+        let t_ms = match &payload {
+            Payload::Terminal(t) => t.t_ms,
+            Payload::Note(n) if n.marker.is_some() => n.t_ms,
+            _ => None,
+        };
+        let at = t_ms
+            .and_then(|ms| i64::try_from(ms).ok())
             .unwrap_or_else(|| rel_ms(r));
-        if e.kind == Kind::Terminal {
-            let code = match s(d, "stream") {
-                Some("i") => "i",
-                Some("r") => "r",
-                _ => "o",
-            };
-            push(&mut out, at, code, s(d, "data").unwrap_or(""));
-        }
-        // A marker of an imported cast goes back out as a marker.
-        if e.kind == Kind::Note
-            && let Some(label) = s(d, "marker")
-        {
-            push(&mut out, at, "m", label);
+        match &payload {
+            Payload::Terminal(t) => {
+                let code = match t.stream.as_deref() {
+                    Some("i") => "i",
+                    Some("r") => "r",
+                    _ => "o",
+                };
+                push(&mut out, at, code, t.data.as_deref().unwrap_or(""));
+            }
+            // A marker of an imported cast goes back out as a marker.
+            Payload::Note(n) => {
+                if let Some(label) = &n.marker {
+                    push(&mut out, at, "m", label);
+                }
+            }
+            _ => {}
         }
         for f in by_seq.at(e.seq) {
             let label = format!(
@@ -133,8 +130,8 @@ fn lines_ticking(records: &[Record], findings: &[Finding], ticker: &mut Ticker<'
             );
             push(&mut out, at, "m", &label);
         }
-        if e.kind == Kind::SessionEnd
-            && let Some(c) = d.get("exit").and_then(Value::as_i64)
+        if let Payload::SessionEnd(end) = &payload
+            && let Some(c) = end.exit
         {
             exit = Some(c.to_string());
             push(&mut out, at, "x", &c.to_string());

@@ -7,10 +7,10 @@
 
 use std::io::Write;
 
-use flightlog_formats::Kind;
+use flightlog_formats::Payload;
 use flightlog_formats::progress::{NoProgress, Progress, Ticker};
 
-use super::{FindingsBySeq, Record, epoch_ms, one_line, s, summary};
+use super::{FindingsBySeq, Record, epoch_ms, one_line, summary};
 use crate::Result;
 use crate::findings::{Finding, FindingKind};
 
@@ -23,10 +23,14 @@ pub fn header(s: &str) -> String {
 /// The `msg` of an event: its text with line breaks kept (escaped as `\\n` by [`ext`]) where
 /// it has one, else its one-line summary; other control characters become spaces.
 fn message(e: &flightlog_formats::Event) -> String {
-    let text = ["text", "output", "data"]
-        .iter()
-        .find_map(|k| s(&e.data, k))
-        .filter(|_| matches!(e.kind, Kind::Prompt | Kind::Message | Kind::ToolResult));
+    let text = match e.payload() {
+        Payload::Prompt(t) | Payload::Message(t) => t.text,
+        Payload::ToolResult(r) => match r.output {
+            Some(serde_json::Value::String(o)) => Some(o),
+            _ => None,
+        },
+        _ => None,
+    };
     match text {
         Some(t) => t
             .chars()
@@ -105,47 +109,43 @@ pub fn write_with_progress(
     let mut n = 0;
     for r in &records {
         let e = &r.event;
-        let d = &e.data;
         let mut extra: Vec<(&str, String)> = Vec::new();
-        match e.kind {
-            Kind::ApiCall => {
-                if let Some(m) = s(d, "method") {
+        match e.payload() {
+            Payload::ApiCall(d) => {
+                if let Some(m) = &d.method {
                     extra.push(("requestMethod", m.to_string()));
                 }
-                if let Some(u) = s(d, "url") {
+                if let Some(u) = &d.url {
                     extra.push(("request", u.to_string()));
                 }
-                let url = s(d, "url").unwrap_or("");
+                let url = d.url.as_deref().unwrap_or("");
                 let (_, url_host, url_port, _) = super::ocsf::url_parts(url);
-                if let Some(h) = s(d, "host").map(str::to_string).or(url_host) {
+                if let Some(h) = d.host.clone().or(url_host) {
                     extra.push(("dhost", h));
                 }
-                let port = d
-                    .get("port")
-                    .and_then(|v| v.as_u64())
-                    .or(url_port.map(u64::from));
-                if let Some(p) = port {
+                if let Some(p) = d.port.or(url_port.map(u64::from)) {
                     extra.push(("dpt", p.to_string()));
                 }
-                if let Some(st) = d.get("status").and_then(|v| v.as_i64()) {
+                if let Some(st) = d.status {
                     extra.push(("cn2Label", "http_status".into()));
                     extra.push(("cn2", st.to_string()));
                     let outcome = if st < 400 { "success" } else { "failure" };
                     extra.push(("outcome", outcome.into()));
                 }
-                if let Some(ms) = d.get("duration_ms").and_then(|v| v.as_i64()) {
+                if let Some(ms) = d.duration_ms {
                     extra.push(("cn3Label", "duration_ms".into()));
                     extra.push(("cn3", ms.to_string()));
                 }
             }
-            Kind::Exec => {
-                if let Some(p) = d.get("pid").and_then(|v| v.as_i64()) {
+            Payload::Exec(d) => {
+                if let Some(p) = d.pid {
                     extra.push(("spid", p.to_string()));
                 }
             }
-            Kind::FileChange | Kind::FileRead => {
-                if let Some(p) = s(d, "path") {
-                    extra.push(("filePath", p.to_string()));
+            Payload::FileChange(flightlog_formats::payload::FileChange { path, .. })
+            | Payload::FileRead(flightlog_formats::payload::FileRead { path, .. }) => {
+                if let Some(p) = path {
+                    extra.push(("filePath", p));
                 }
             }
             _ => {}

@@ -18,20 +18,23 @@ use serde_json::{Value, json};
 use super::Record;
 use crate::findings::Finding;
 
-/// `(kind, field naming the completed event, field naming the follow-up)`.
-const FOLLOW_UPS: [(Kind, &str, &str); 2] = [
-    (Kind::ApiCall, "response_of_seq", "response"),
-    (Kind::Exec, "exit_of_seq", "exit"),
-];
-
-/// The seq of the event `e` completes, and the prefix of the fields naming `e` in the join.
+/// The seq of the event `e` completes, and the prefix of the fields naming `e` in the join:
+/// a response (`response_of_seq`) is `response_*`, an exec's end (`exit_of_seq`) `exit_*`.
 fn completes(e: &Event) -> Option<(u64, &'static str)> {
-    FOLLOW_UPS.iter().find_map(|(kind, of, name)| {
-        if e.kind != *kind {
-            return None;
-        }
-        e.data.get(*of).and_then(Value::as_u64).map(|s| (s, *name))
-    })
+    match e.kind {
+        Kind::ApiCall => e.api_call()?.response_of_seq.map(|s| (s, "response")),
+        Kind::Exec => e.exec()?.exit_of_seq.map(|s| (s, "exit")),
+        _ => None,
+    }
+}
+
+/// Whether a follow-up was already joined into `e` (its `response_seq` / `exit_seq` is set).
+fn joined(e: &Event) -> bool {
+    match e.kind {
+        Kind::ApiCall => e.api_call().is_some_and(|a| a.response_seq.is_some()),
+        Kind::Exec => e.exec().is_some_and(|x| x.exit_seq.is_some()),
+        _ => false,
+    }
 }
 
 /// Copies the follow-up's fields into the event it completes (a null never overwrites a value).
@@ -66,11 +69,7 @@ pub fn join_records(records: &[Record], findings: &[Finding]) -> (Vec<Record>, V
         if let Some((of, name)) = completes(&r.event)
             && let Some(&i) = at.get(&of)
             && out[i].event.kind == r.event.kind
-            && out[i]
-                .event
-                .data
-                .get(format!("{name}_seq"))
-                .is_none_or(Value::is_null)
+            && !joined(&out[i].event)
         {
             merge(&mut out[i].event, &r.event, name, Some(&r.hash));
             moved.insert(r.event.seq, of);
@@ -100,10 +99,7 @@ pub fn join_events(events: &[Event]) -> Vec<Event> {
         if let Some((of, name)) = completes(e)
             && let Some(&i) = at.get(&of)
             && out[i].kind == e.kind
-            && out[i]
-                .data
-                .get(format!("{name}_seq"))
-                .is_none_or(Value::is_null)
+            && !joined(&out[i])
         {
             merge(&mut out[i], e, name, None);
             continue;

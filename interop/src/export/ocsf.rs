@@ -13,8 +13,8 @@ use std::io::Write;
 
 use flightlog_analysis::decode::decode_argv;
 use flightlog_analysis::shell;
-use flightlog_formats::Kind;
 use flightlog_formats::progress::{NoProgress, Progress, Ticker};
+use flightlog_formats::{Kind, Payload};
 use serde_json::{Map, Value, json};
 
 use super::{FindingsBySeq, Record, epoch_ms, s, summary};
@@ -64,23 +64,16 @@ fn events_ticking(records: &[Record], findings: &[Finding], ticker: &mut Ticker<
     let (records, findings) = (records.as_slice(), findings.as_slice());
     let start = records
         .iter()
-        .find(|r| r.event.kind == Kind::SessionStart)
-        .map(|r| &r.event.data);
+        .find_map(|r| r.event.session_start())
+        .unwrap_or_default();
     let ctx = Ctx {
-        host: start
-            .and_then(|d| s(d, "host"))
-            .unwrap_or("unknown")
-            .to_string(),
-        agent: start
-            .and_then(|d| s(d, "agent"))
-            .unwrap_or("agent")
-            .to_string(),
+        host: start.host.unwrap_or_else(|| "unknown".into()),
+        agent: start.agent.unwrap_or_else(|| "agent".into()),
     };
     // Execs whose API call was captured separately (proxy, `via_seq`) are not decoded again.
     let captured: std::collections::HashSet<u64> = records
         .iter()
-        .filter(|r| r.event.kind == Kind::ApiCall)
-        .filter_map(|r| r.event.data.get("via_seq").and_then(Value::as_u64))
+        .filter_map(|r| r.event.api_call()?.via_seq)
         .collect();
     let by_seq = FindingsBySeq::new(findings);
     let mut out = Vec::new();
@@ -88,7 +81,7 @@ fn events_ticking(records: &[Record], findings: &[Finding], ticker: &mut Ticker<
         let e = &r.event;
         match e.kind {
             Kind::Exec | Kind::ToolCall
-                if e.kind == Kind::Exec || s(&e.data, "command").is_some() =>
+                if e.kind == Kind::Exec || e.tool_call().is_some_and(|t| t.command.is_some()) =>
             {
                 out.push(process(&ctx, r, e.kind == Kind::ToolCall));
                 if !captured.contains(&e.seq) {
@@ -150,10 +143,12 @@ fn finish_metadata(out: &mut [Value]) {
 /// A file tool call of an imported transcript (Claude Code's Read, Write, Edit, MultiEdit,
 /// NotebookEdit) seen as the file event it stands for: imported sessions have no watcher.
 fn file_tool_view(r: &Record) -> Option<Record> {
-    let d = &r.event.data;
-    let input = d.get("input")?;
+    let call = r.event.tool_call()?;
+    // The tool's own input, as Claude Code sends it.
+    let input = call.input.as_ref()?;
     let path = s(input, "file_path").or_else(|| s(input, "notebook_path"))?;
-    let (kind, op) = match s(d, "tool")? {
+    let tool = call.tool.as_deref()?;
+    let (kind, op) = match tool {
         "Read" => (Kind::FileRead, None),
         "Write" => (Kind::FileChange, Some("create")),
         "Edit" | "MultiEdit" | "NotebookEdit" => (Kind::FileChange, Some("modify")),
@@ -161,8 +156,7 @@ fn file_tool_view(r: &Record) -> Option<Record> {
     };
     let mut view = r.clone();
     view.event.kind = kind;
-    view.event.data =
-        json!({"path": path, "op": op, "via_kind": "tool_call", "tool": s(d, "tool")});
+    view.event.data = json!({"path": path, "op": op, "via_kind": "tool_call", "tool": tool});
     Some(view)
 }
 
@@ -170,20 +164,10 @@ fn file_tool_view(r: &Record) -> Option<Record> {
 /// analysis decodes them, as views of the same event (same seq and hash).
 fn decoded_requests(r: &Record) -> Vec<Record> {
     let e = &r.event;
-    let cmds = if e.kind == Kind::Exec {
-        let argv: Vec<String> = e
-            .data
-            .get("argv")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(|x| x.as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default();
-        shell::from_argv(&argv)
-    } else {
-        shell::split(s(&e.data, "command").unwrap_or(""))
+    let cmds = match e.payload() {
+        Payload::Exec(x) => shell::from_argv(x.argv()),
+        Payload::ToolCall(t) => shell::split(t.command.as_deref().unwrap_or("")),
+        _ => Vec::new(),
     };
     cmds.iter()
         .filter_map(|c| decode_argv(&c.argv))
@@ -219,6 +203,13 @@ fn base(
 ) -> Map<String, Value> {
     let (class_uid, class_name, category_uid, category_name) = class;
     let e = &r.event;
+    // What an export view (a request decoded from argv, a file tool call) stands for.
+    let (via_kind, decoded_from) = match e.payload() {
+        Payload::ApiCall(a) => (a.via_kind, a.decoded_from),
+        Payload::FileChange(f) => (f.via_kind, None),
+        Payload::FileRead(f) => (f.via_kind, None),
+        _ => (None, None),
+    };
     let mut m = Map::new();
     m.insert("class_uid".into(), json!(class_uid));
     m.insert("class_name".into(), json!(class_name));
@@ -250,8 +241,8 @@ fn base(
         json!({"flightlog": {
             "session": e.session,
             "seq": e.seq,
-            "kind": s(&e.data, "via_kind").unwrap_or(e.kind.as_str()),
-            "decoded_from": s(&e.data, "decoded_from"),
+            "kind": via_kind.as_deref().unwrap_or(e.kind.as_str()),
+            "decoded_from": decoded_from,
             "source": e.source,
             "env": e.env,
             "prev_hash": r.prev,
@@ -275,50 +266,84 @@ fn actor(ctx: &Ctx, e: &flightlog_formats::Event) -> Value {
     json!({"app_name": ctx.agent, "session": {"uid": e.session}})
 }
 
+/// What OCSF says of a process: an exec's, or a shell tool call's.
+#[derive(Default)]
+struct Proc {
+    cmd_line: String,
+    name: String,
+    exe: Option<String>,
+    pid: Option<i64>,
+    ppid: Option<i64>,
+    cwd: Option<String>,
+    call_id: Option<String>,
+    exit: Option<i64>,
+    failed: bool,
+}
+
+impl Proc {
+    fn of(e: &flightlog_formats::Event) -> Proc {
+        match e.payload() {
+            Payload::Exec(x) => {
+                let argv = x.argv();
+                let name = argv
+                    .first()
+                    .map(|a| a.rsplit('/').next().unwrap_or(a).to_string())
+                    .unwrap_or_default();
+                Proc {
+                    cmd_line: argv.join(" "),
+                    name,
+                    failed: x.exit.is_some_and(|c| c != 0) || x.signal.is_some(),
+                    exe: x.exe,
+                    pid: x.pid,
+                    ppid: x.ppid,
+                    cwd: x.cwd,
+                    exit: x.exit,
+                    call_id: None,
+                }
+            }
+            Payload::ToolCall(t) => {
+                let c = t.command.unwrap_or_default();
+                let name = c.split_whitespace().next().unwrap_or("").to_string();
+                Proc {
+                    cmd_line: c,
+                    name,
+                    cwd: t.cwd,
+                    call_id: t.call_id,
+                    ..Proc::default()
+                }
+            }
+            _ => Proc::default(),
+        }
+    }
+}
+
 fn process(ctx: &Ctx, r: &Record, from_tool: bool) -> Value {
     let e = &r.event;
-    let d = &e.data;
-    let exit = d.get("exit").and_then(Value::as_i64);
-    let failed = exit.is_some_and(|c| c != 0) || d.get("signal").is_some_and(|v| !v.is_null());
+    let Proc {
+        cmd_line,
+        name,
+        exe,
+        pid,
+        ppid,
+        cwd,
+        call_id,
+        exit,
+        failed,
+    } = Proc::of(e);
     let mut m = base(ctx, r, PROCESS, (1, "Launch"), 1);
-    let (cmd_line, name, exe) = if from_tool {
-        let c = s(d, "command").unwrap_or("").to_string();
-        let first = c.split_whitespace().next().unwrap_or("").to_string();
-        (c, first, None)
-    } else {
-        let argv: Vec<String> = d
-            .get("argv")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(|x| x.as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let exe = s(d, "exe").map(str::to_string);
-        let name = argv
-            .first()
-            .map(|a| a.rsplit('/').next().unwrap_or(a).to_string())
-            .unwrap_or_default();
-        (argv.join(" "), name, exe)
-    };
     let mut p = Map::new();
-    if let Some(pid) = d.get("pid").and_then(Value::as_i64) {
+    if let Some(pid) = pid {
         p.insert("pid".into(), json!(pid));
     } else {
         // No pid (a tool call, not a traced exec): the call id identifies the process.
         p.insert(
             "uid".into(),
-            json!(
-                s(d, "call_id")
-                    .map(str::to_string)
-                    .unwrap_or_else(|| format!("{}:{}", e.session, e.seq))
-            ),
+            json!(call_id.unwrap_or_else(|| format!("{}:{}", e.session, e.seq))),
         );
     }
     p.insert("name".into(), json!(name));
     p.insert("cmd_line".into(), json!(cmd_line));
-    if let Some(cwd) = s(d, "cwd") {
+    if let Some(cwd) = cwd {
         p.insert("working_directory".into(), json!(cwd));
     }
     if let Some(exe) = exe {
@@ -328,7 +353,7 @@ fn process(ctx: &Ctx, r: &Record, from_tool: bool) -> Value {
             json!({"name": fname, "path": exe, "type_id": 1}),
         );
     }
-    if let Some(ppid) = d.get("ppid").and_then(Value::as_i64) {
+    if let Some(ppid) = ppid {
         p.insert("parent_process".into(), json!({"pid": ppid}));
     }
     m.insert("process".into(), Value::Object(p));
@@ -347,13 +372,44 @@ fn process(ctx: &Ctx, r: &Record, from_tool: bool) -> Value {
     Value::Object(m)
 }
 
+/// What OCSF says of a file event: a change's, or a read's.
+#[derive(Default)]
+struct FileFacts {
+    op: Option<String>,
+    path: Option<String>,
+    from: Option<String>,
+    diff: Option<String>,
+    sha256: Option<String>,
+    size: Option<u64>,
+}
+
+impl FileFacts {
+    fn of(e: &flightlog_formats::Event) -> FileFacts {
+        match e.payload() {
+            Payload::FileChange(f) => FileFacts {
+                op: f.op,
+                path: f.path,
+                from: f.from,
+                diff: f.diff,
+                sha256: f.sha256_after.or(f.sha256_before),
+                size: f.size,
+            },
+            Payload::FileRead(f) => FileFacts {
+                path: f.path,
+                ..FileFacts::default()
+            },
+            _ => FileFacts::default(),
+        }
+    }
+}
+
 fn file(ctx: &Ctx, r: &Record) -> Value {
     let e = &r.event;
-    let d = &e.data;
+    let d = FileFacts::of(e);
     let (aid, aname) = if e.kind == Kind::FileRead {
         (2, "Read")
     } else {
-        match s(d, "op").unwrap_or("") {
+        match d.op.as_deref().unwrap_or("") {
             "create" => (1, "Create"),
             "delete" => (4, "Delete"),
             "rename" => (5, "Rename"),
@@ -361,32 +417,25 @@ fn file(ctx: &Ctx, r: &Record) -> Value {
         }
     };
     let mut m = base(ctx, r, FILE_SYSTEM, (aid, aname), 1);
-    let path = s(d, "path").unwrap_or("").to_string();
+    let path = d.path.unwrap_or_default();
     let name = path.rsplit('/').next().unwrap_or(&path).to_string();
     let mut f = json!({"name": name, "path": path, "type_id": 1, "type": "Regular File"});
-    let mut hashes = Vec::new();
-    for k in ["sha256_after", "sha256_before"] {
-        if let Some(h) = s(d, k) {
-            hashes.push(json!({"algorithm_id": 3, "algorithm": "SHA-256", "value": h}));
-            break;
-        }
+    if let Some(h) = d.sha256 {
+        f["hashes"] = json!([{"algorithm_id": 3, "algorithm": "SHA-256", "value": h}]);
     }
-    if !hashes.is_empty() {
-        f["hashes"] = Value::Array(hashes);
-    }
-    if let Some(size) = d.get("size").and_then(Value::as_u64) {
+    if let Some(size) = d.size {
         f["size"] = json!(size);
     }
     m.insert("file".into(), f);
-    if let Some(from) = s(d, "from") {
-        let n = from.rsplit('/').next().unwrap_or(from);
+    if let Some(from) = d.from {
+        let n = from.rsplit('/').next().unwrap_or(&from).to_string();
         m.insert("file_result".into(), m["file"].clone());
         m.insert(
             "file".into(),
             json!({"name": n, "path": from, "type_id": 1}),
         );
     }
-    if let Some(diff) = s(d, "diff") {
+    if let Some(diff) = d.diff {
         m.insert("file_diff".into(), json!(diff));
     }
     m.insert("actor".into(), actor(ctx, e));
@@ -420,8 +469,8 @@ pub(crate) fn url_parts(url: &str) -> (Option<String>, Option<String>, Option<u1
 
 fn http(ctx: &Ctx, r: &Record) -> Value {
     let e = &r.event;
-    let d = &e.data;
-    let method = s(d, "method").unwrap_or("").to_ascii_uppercase();
+    let d = e.api_call().unwrap_or_default();
+    let method = d.method.as_deref().unwrap_or("").to_ascii_uppercase();
     let (aid, aname) = match method.as_str() {
         "CONNECT" => (1, "Connect"),
         "DELETE" => (2, "Delete"),
@@ -435,13 +484,10 @@ fn http(ctx: &Ctx, r: &Record) -> Value {
         _ => (99, "Other"),
     };
     let mut m = base(ctx, r, HTTP, (aid, aname), 1);
-    let url = s(d, "url").unwrap_or("").to_string();
+    let url = d.url.clone().unwrap_or_default();
     let (scheme, host, port, path) = url_parts(&url);
-    let host = s(d, "host")
-        .map(str::to_string)
-        .or(host)
-        .unwrap_or_default();
-    let mut u = json!({"hostname": host, "path": s(d, "path").map(str::to_string).unwrap_or(path)});
+    let host = d.host.clone().or(host).unwrap_or_default();
+    let mut u = json!({"hostname": host, "path": d.path.clone().unwrap_or(path)});
     if !url.is_empty() {
         u["url_string"] = json!(url);
     }
@@ -457,25 +503,21 @@ fn http(ctx: &Ctx, r: &Record) -> Value {
     } else {
         json!({"http_method": method, "url": u})
     };
-    if let Some(Value::Object(h)) = d.get("request_headers") {
+    if let Some(h) = &d.request_headers {
         req["http_headers"] = Value::Array(
             h.iter()
                 .map(|(k, v)| json!({"name": k, "value": v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())}))
                 .collect(),
         );
-        if let Some(ua) = h
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case("user-agent"))
-            .and_then(|(_, v)| v.as_str())
-        {
+        if let Some(ua) = d.header("user-agent") {
             req["user_agent"] = json!(ua);
         }
     }
     if !method.is_empty() || !url.is_empty() || !host.is_empty() {
         m.insert("http_request".into(), req);
     }
-    let duration = d.get("duration_ms").and_then(Value::as_i64);
-    if let Some(st) = d.get("status").and_then(Value::as_i64) {
+    let duration = d.duration_ms.and_then(|ms| i64::try_from(ms).ok());
+    if let Some(st) = d.status {
         let mut resp = json!({"code": st});
         if let Some(ms) = duration {
             resp["latency"] = json!(ms);
@@ -506,26 +548,18 @@ fn http(ctx: &Ctx, r: &Record) -> Value {
 /// CONNECT or an unknown method.
 fn api(ctx: &Ctx, r: &Record) -> Option<Value> {
     let e = &r.event;
-    let d = &e.data;
-    let method = s(d, "method").unwrap_or("").to_ascii_uppercase();
-    let gql = d.get("graphql").filter(|g| g.is_object());
+    let d = e.api_call().unwrap_or_default();
+    let method = d.method.as_deref().unwrap_or("").to_ascii_uppercase();
+    let gql = d.graphql.as_ref();
     let (operation, verb_src) = match gql {
         Some(g) => {
-            let fields: Vec<String> = g
-                .get("root_fields")
-                .and_then(Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|x| x.as_str().map(str::to_string))
-                        .collect()
-                })
-                .unwrap_or_default();
-            let op = fields
+            let kind = g.operation_type.as_deref().unwrap_or("query").to_string();
+            let op = d
+                .root_fields()
                 .first()
                 .cloned()
-                .or_else(|| s(g, "operation_name").map(str::to_string))
-                .unwrap_or_else(|| s(g, "operation_type").unwrap_or("query").to_string());
-            let kind = s(g, "operation_type").unwrap_or("query").to_string();
+                .or_else(|| g.operation_name.clone())
+                .unwrap_or_else(|| kind.clone());
             (
                 op.clone(),
                 if kind == "query" {
@@ -539,7 +573,7 @@ fn api(ctx: &Ctx, r: &Record) -> Option<Value> {
             if matches!(method.as_str(), "" | "CONNECT") {
                 return None;
             }
-            let path = s(d, "path").unwrap_or("/").to_string();
+            let path = d.path.as_deref().unwrap_or("/").to_string();
             (format!("{method} {path}"), method.to_ascii_lowercase())
         }
     };
@@ -564,14 +598,10 @@ fn api(ctx: &Ctx, r: &Record) -> Option<Value> {
     };
     let sev = if aid == 4 { 3 } else { 1 };
     let mut m = base(ctx, r, API, (aid, aname), sev);
-    let url = s(d, "url").unwrap_or("");
-    let (_, host, port, _) = url_parts(url);
-    let host = s(d, "host")
-        .map(str::to_string)
-        .or(host)
-        .unwrap_or_default();
+    let (_, host, port, _) = url_parts(d.url.as_deref().unwrap_or(""));
+    let host = d.host.clone().or(host).unwrap_or_default();
     let mut api = json!({"operation": operation, "service": {"name": host}, "request": {"uid": format!("{}:{}", e.session, e.seq)}});
-    if let Some(st) = d.get("status").and_then(Value::as_i64) {
+    if let Some(st) = d.status {
         api["response"] = json!({"code": st});
     }
     m.insert("api".into(), api);
@@ -583,7 +613,7 @@ fn api(ctx: &Ctx, r: &Record) -> Option<Value> {
     }
     m.insert("dst_endpoint".into(), dst);
     if let Some(vars) = gql
-        .and_then(|g| g.get("variables"))
+        .and_then(|g| g.variables.as_ref())
         .and_then(Value::as_object)
     {
         let res: Vec<Value> = vars

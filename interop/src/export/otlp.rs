@@ -10,11 +10,11 @@ use std::collections::HashMap;
 use std::io::Write;
 
 use flightlog_formats::progress::{NoProgress, Progress, Ticker};
-use flightlog_formats::{Event, Kind};
+use flightlog_formats::{Event, Payload};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::{FindingsBySeq, Record, epoch_nanos, s, summary};
+use super::{FindingsBySeq, Record, epoch_nanos, summary};
 use crate::Result;
 use crate::findings::Finding;
 
@@ -97,12 +97,11 @@ fn traces_ticking(records: &[Record], findings: &[Finding], ticker: &mut Ticker<
         return json!({"resourceSpans": []});
     };
     let session = first.event.session.clone();
-    let start_data = records
+    let agent = records
         .iter()
-        .find(|r| r.event.kind == Kind::SessionStart)
-        .map(|r| r.event.data.clone())
-        .unwrap_or(Value::Null);
-    let agent = s(&start_data, "agent").unwrap_or("agent").to_string();
+        .find_map(|r| r.event.session_start())
+        .and_then(|s| s.agent)
+        .unwrap_or_else(|| "agent".into());
     let last = records.last().map(|r| &r.event).unwrap_or(&first.event);
     let mut model: Option<String> = None;
     let (mut tin, mut tout, mut tcr, mut tcc) = (0u64, 0u64, 0u64, 0u64);
@@ -117,16 +116,21 @@ fn traces_ticking(records: &[Record], findings: &[Finding], ticker: &mut Ticker<
     for r in records {
         ticker.add(1);
         let e = &r.event;
-        let d = &e.data;
-        if let Some(m) = s(d, "model") {
+        let payload = e.payload();
+        let (m, usage) = match &payload {
+            Payload::ToolCall(t) => (t.model.as_deref(), t.usage.as_ref()),
+            Payload::Prompt(t) | Payload::Message(t) => (t.model.as_deref(), t.usage.as_ref()),
+            Payload::SessionStart(s) => (s.model.as_deref(), None),
+            _ => (None, None),
+        };
+        if let Some(m) = m {
             model.get_or_insert_with(|| m.to_string());
         }
-        if let Some(u) = d.get("usage") {
-            let g = |k: &str| u.get(k).and_then(Value::as_u64).unwrap_or(0);
-            tin += g("input_tokens");
-            tout += g("output_tokens");
-            tcr += g("cache_read_input_tokens");
-            tcc += g("cache_creation_input_tokens");
+        if let Some(u) = usage {
+            tin += u.input_tokens.unwrap_or(0);
+            tout += u.output_tokens.unwrap_or(0);
+            tcr += u.cache_read_input_tokens.unwrap_or(0);
+            tcc += u.cache_creation_input_tokens.unwrap_or(0);
         }
         let base_attrs = |e: &Event, r: &Record| {
             vec![
@@ -137,25 +141,25 @@ fn traces_ticking(records: &[Record], findings: &[Finding], ticker: &mut Ticker<
             ]
         };
         let containing = |open: &Vec<u64>| open.last().copied();
-        match e.kind {
-            Kind::ToolCall => {
-                let tool = s(d, "tool").unwrap_or("tool").to_string();
+        match payload {
+            Payload::ToolCall(d) => {
+                let tool = d.tool.as_deref().unwrap_or("tool").to_string();
                 let mut attrs = vec![
                     attr("gen_ai.operation.name", json!("execute_tool")),
                     attr("gen_ai.tool.name", json!(tool)),
                     attr("gen_ai.tool.type", json!("function")),
                 ];
-                if let Some(id) = s(d, "call_id") {
+                if let Some(id) = &d.call_id {
                     attrs.push(attr("gen_ai.tool.call.id", json!(id)));
                 }
-                if let Some(c) = s(d, "command") {
+                if let Some(c) = &d.command {
                     attrs.push(attr("process.command_line", json!(c)));
                 }
                 attrs.extend(base_attrs(e, r));
                 // A subagent's call sits under the parent's Task call.
                 let parent = d
-                    .pointer("/subagent/parent_call_seq")
-                    .and_then(Value::as_u64)
+                    .subagent
+                    .and_then(|s| s.parent_call_seq)
                     .filter(|p| tool_index.contains_key(p));
                 tool_index.insert(e.seq, spans.len());
                 span_of.insert(e.seq, spans.len());
@@ -172,12 +176,12 @@ fn traces_ticking(records: &[Record], findings: &[Finding], ticker: &mut Ticker<
                     events: Vec::new(),
                 });
             }
-            Kind::ToolResult => {
-                if let Some(cs) = d.get("call_seq").and_then(Value::as_u64)
+            Payload::ToolResult(d) => {
+                if let Some(cs) = d.call_seq
                     && let Some(&i) = tool_index.get(&cs)
                 {
                     spans[i].end = epoch_nanos(e);
-                    if d.get("is_error").and_then(Value::as_bool) == Some(true) {
+                    if d.is_error == Some(true) {
                         spans[i].error = Some("tool_error".into());
                         spans[i].attrs.push(attr("error.type", json!("tool_error")));
                     }
@@ -187,16 +191,8 @@ fn traces_ticking(records: &[Record], findings: &[Finding], ticker: &mut Ticker<
                     open_tools.retain(|s| *s != cs);
                 }
             }
-            Kind::Exec => {
-                let argv: Vec<String> = d
-                    .get("argv")
-                    .and_then(Value::as_array)
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(|x| x.as_str().map(str::to_string))
-                            .collect()
-                    })
-                    .unwrap_or_default();
+            Payload::Exec(d) => {
+                let argv = d.argv();
                 let name = argv
                     .first()
                     .map(|a| a.rsplit('/').next().unwrap_or(a).to_string())
@@ -205,24 +201,26 @@ fn traces_ticking(records: &[Record], findings: &[Finding], ticker: &mut Ticker<
                     attr("process.command_line", json!(argv.join(" "))),
                     attr("process.command", json!(name)),
                 ];
-                if let Some(pid) = d.get("pid").and_then(Value::as_i64) {
+                if let Some(pid) = d.pid {
                     attrs.push(attr("process.pid", json!(pid)));
                 }
-                let exit = d.get("exit").and_then(Value::as_i64);
+                let exit = d.exit;
                 if let Some(c) = exit {
                     attrs.push(attr("process.exit.code", json!(c)));
                 }
                 attrs.extend(base_attrs(e, r));
-                let start = s(d, "start_ts")
+                let start = d
+                    .start_ts
+                    .as_deref()
                     .and_then(flightlog_formats::event::parse_ts)
                     .and_then(|t| t.timestamp_nanos_opt())
                     .map(|n| n.to_string())
                     .unwrap_or_else(|| epoch_nanos(e));
                 // The exec's end (joined from its follow-up) ends the span.
-                let end = after(&start, d.get("duration_ms").and_then(Value::as_i64))
+                let end = after(&start, d.duration_ms.and_then(|ms| i64::try_from(ms).ok()))
                     .unwrap_or_else(|| epoch_nanos(e));
-                if let Some(sig) = d.get("signal").filter(|v| !v.is_null()) {
-                    attrs.push(attr("flightlog.signal", sig.clone()));
+                if let Some(sig) = &d.signal {
+                    attrs.push(attr("flightlog.signal", json!(sig)));
                 }
                 exec_index.insert(e.seq, spans.len());
                 span_of.insert(e.seq, spans.len());
@@ -238,10 +236,10 @@ fn traces_ticking(records: &[Record], findings: &[Finding], ticker: &mut Ticker<
                     events: Vec::new(),
                 });
             }
-            Kind::ApiCall => {
+            Payload::ApiCall(d) => {
                 // HTTP client span conventions: method, url.full, server.address and
                 // server.port are required; a method the convention does not know is _OTHER.
-                let raw_method = s(d, "method").unwrap_or("").to_ascii_uppercase();
+                let raw_method = d.method.as_deref().unwrap_or("").to_ascii_uppercase();
                 let known = [
                     "CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE",
                 ]
@@ -255,51 +253,48 @@ fn traces_ticking(records: &[Record], findings: &[Finding], ticker: &mut Ticker<
                 if !known && !raw_method.is_empty() {
                     attrs.push(attr("http.request.method_original", json!(raw_method)));
                 }
-                let url = s(d, "url").unwrap_or("");
+                let url = d.url.as_deref().unwrap_or("");
                 let (_, url_host, url_port, _) = super::ocsf::url_parts(url);
                 if !url.is_empty() {
                     attrs.push(attr("url.full", json!(url)));
                 }
-                if let Some(h) = s(d, "host").map(str::to_string).or(url_host) {
+                if let Some(h) = d.host.clone().or(url_host) {
                     attrs.push(attr("server.address", json!(h)));
                 }
-                let port = d
-                    .get("port")
-                    .and_then(Value::as_u64)
-                    .or(url_port.map(u64::from));
+                let port = d.port.or(url_port.map(u64::from));
                 if let Some(p) = port {
                     attrs.push(attr("server.port", json!(p)));
                 }
-                let status = d.get("status").and_then(Value::as_i64);
+                let status = d.status;
                 if let Some(st) = status {
                     attrs.push(attr("http.response.status_code", json!(st)));
                     if st >= 400 {
                         attrs.push(attr("error.type", json!(st.to_string())));
                     }
                 }
-                if let Some(g) = d.get("graphql").filter(|g| g.is_object()) {
-                    if let Some(t) = s(g, "operation_type") {
+                if let Some(g) = &d.graphql {
+                    if let Some(t) = &g.operation_type {
                         attrs.push(attr("graphql.operation.type", json!(t)));
                     }
-                    if let Some(n) = s(g, "operation_name") {
+                    if let Some(n) = &g.operation_name {
                         attrs.push(attr("graphql.operation.name", json!(n)));
                     }
-                    if let Some(f) = g.get("root_fields") {
-                        attrs.push(attr("flightlog.graphql.root_fields", f.clone()));
+                    if let Some(f) = &g.root_fields {
+                        attrs.push(attr("flightlog.graphql.root_fields", json!(f)));
                     }
                 }
                 attrs.extend(base_attrs(e, r));
                 let parent = d
-                    .get("via_seq")
-                    .and_then(Value::as_u64)
+                    .via_seq
                     .filter(|v| exec_index.contains_key(v))
                     .or_else(|| containing(&open_tools));
                 span_of.insert(e.seq, spans.len());
                 let start = epoch_nanos(e);
                 // The response (joined) ends the span: its duration, else its time.
-                let end = after(&start, d.get("duration_ms").and_then(Value::as_i64))
+                let end = after(&start, d.duration_ms.and_then(|ms| i64::try_from(ms).ok()))
                     .or_else(|| {
-                        s(d, "response_ts")
+                        d.response_ts
+                            .as_deref()
                             .and_then(flightlog_formats::event::parse_ts)
                             .and_then(|t| t.timestamp_nanos_opt())
                             .map(|n| n.to_string())

@@ -326,8 +326,8 @@ mod tests {
                 .expect("note");
             let note = Event::from_bytes(&note.raw).expect("note");
             assert_eq!(
-                note.data["key_ids"],
-                json!([key_id(&pb), key_id(&pa)]),
+                note.note().and_then(|n| n.key_ids),
+                Some(vec![key_id(&pb), key_id(&pa)]),
                 "{id}"
             );
         }

@@ -59,10 +59,12 @@ fn pre_and_post_are_joined_and_one_session() {
     assert_eq!(f.store.sessions().unwrap().len(), 1);
     assert_eq!(ev[0].kind, Kind::SessionStart);
     assert_eq!(ev[1].kind, Kind::ToolCall);
-    assert_eq!(ev[1].data["command"], "npm test");
-    assert_eq!(ev[2].kind, Kind::ToolResult);
-    assert_eq!(ev[2].data["call_seq"], 1);
-    assert_eq!(ev[2].data["is_error"], true);
+    assert_eq!(
+        ev[1].tool_call().unwrap().command.as_deref(),
+        Some("npm test")
+    );
+    let result = ev[2].tool_result().unwrap();
+    assert_eq!((result.call_seq, result.is_error), (Some(1), Some(true)));
 }
 
 #[test]
@@ -93,8 +95,8 @@ fn deep_nesting_is_raw_input_not_a_crash() {
 #[test]
 fn guard_denies_in_each_protocol_and_records_the_decision() {
     let deny = |_: &[Event], c: &Event| {
-        c.data["command"]
-            .as_str()
+        c.tool_call()
+            .and_then(|c| c.command)
             .filter(|c| c.contains("volumeDelete"))
             .map(|_| Denial {
                 rule: Some("railway.volumeDelete".into()),
@@ -131,10 +133,10 @@ fn guard_denies_in_each_protocol_and_records_the_decision() {
         let ev = events(&f);
         let d = ev
             .iter()
-            .find(|e| e.kind == Kind::Decision)
+            .find_map(Event::decision)
             .expect("decision recorded");
-        assert_eq!(d.data["decision"], "deny");
-        assert_eq!(d.data["rule"], "railway.volumeDelete");
+        assert_eq!(d.decision.as_deref(), Some("deny"));
+        assert_eq!(d.rule.as_deref(), Some("railway.volumeDelete"));
         // A harmless command is allowed.
         let ok = payload.replace("volumeDelete", "echo");
         let a = handle(agent, ok.as_bytes(), &env(&f, Some(&deny))).unwrap();
@@ -267,8 +269,8 @@ fn long_raw_payloads_are_not_cut_inside_a_secret() {
     let a = handle(Agent::ClaudeCode, &payload, &env(&f, None)).unwrap();
     assert_eq!(a.exit, 1);
     let ev = events(&f);
-    let raw = ev.iter().find(|e| e.kind == Kind::RawInput).unwrap();
-    let kept = raw.data["raw"].as_str().unwrap();
+    let raw = ev.iter().find_map(Event::raw_input).unwrap();
+    let kept = raw.raw.as_deref().unwrap();
     assert!(!kept.contains("ghp_abcdefghij"), "no partial token is kept");
     assert!(kept.len() <= MAX_STRING);
 }

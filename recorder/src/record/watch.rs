@@ -651,13 +651,15 @@ mod tests {
         };
         let root = Path::new("/r");
         let d = change_data(root, Path::new("/r/f.txt"), "modify", Some(&a), Some(&b));
-        let diff = d["diff"].as_str().unwrap();
+        let d = flightlog_formats::payload::FileChange::from_value(&d);
+        let diff = d.diff.as_deref().unwrap();
         assert!(
             diff.contains("--- a/f.txt") && diff.contains("-b\n") && diff.contains("+c\n"),
             "{diff}"
         );
         let del = change_data(root, Path::new("/r/f.txt"), "delete", Some(&a), None);
-        assert!(del["diff"].as_str().unwrap().contains("-a\n"));
-        assert_eq!(del["sha256_after"], Value::Null);
+        let del = flightlog_formats::payload::FileChange::from_value(&del);
+        assert!(del.diff.as_deref().unwrap().contains("-a\n"));
+        assert_eq!(del.sha256_after, None);
     }
 }

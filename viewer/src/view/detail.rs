@@ -1,8 +1,8 @@
 //! The detail pane: banners (crossing, destructive action, secret use, chain break), then a
 //! view per kind; and the Screen, Cause chain and JSON tabs.
 
-use flightlog_formats::payload::{ApiCall, FileChange, FileRead, ToolResult};
-use flightlog_formats::{Event, Kind};
+use flightlog_formats::payload::ToolResult;
+use flightlog_formats::{Event, Payload};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
@@ -271,39 +271,68 @@ fn str_of(v: &Value) -> String {
     }
 }
 
+/// A present field as text.
+fn text<T: ToString>(v: &Option<T>) -> Option<String> {
+    v.as_ref().map(T::to_string)
+}
+
+/// A `key value` line for each present field, in order.
+fn fields<const N: usize>(out: &mut Vec<Line<'static>>, list: [(&str, Option<String>); N]) {
+    for (k, v) in list {
+        if let Some(v) = v {
+            out.push(kv(k, v));
+        }
+    }
+}
+
+fn command_line(out: &mut Vec<Line<'static>>, command: &Option<String>) {
+    if let Some(c) = command {
+        out.push(Line::styled(
+            format!("$ {}", safe(c)),
+            Style::new().add_modifier(Modifier::BOLD),
+        ));
+    }
+}
+
+fn tool_agent(tool: &Option<String>, agent: &Option<String>) -> String {
+    format!(
+        "{} ({})",
+        tool.as_deref().unwrap_or(""),
+        agent.as_deref().unwrap_or("")
+    )
+}
+
 fn body(state: &State, ev: &Event, out: &mut Vec<Line<'static>>) {
-    let d = &ev.data;
-    let g = |k: &str| d.get(k).map(str_of).unwrap_or_default();
-    let has = |k: &str| d.get(k).is_some_and(|v| !v.is_null());
     let dim = Style::new().fg(Color::Gray);
-    match &ev.kind {
-        Kind::Exec => {
-            let argv: Vec<String> = ev.exec().map(|x| x.argv().to_vec()).unwrap_or_default();
+    match ev.payload() {
+        Payload::Exec(x) => {
             out.push(Line::styled(
-                format!("$ {}", safe(&argv.join(" "))),
+                format!("$ {}", safe(&x.argv().join(" "))),
                 Style::new().add_modifier(Modifier::BOLD),
             ));
-            for k in ["cwd", "exe", "pid", "ppid", "exit", "signal", "duration_ms"] {
-                if has(k) {
-                    out.push(kv(k, g(k)));
-                }
-            }
+            fields(
+                out,
+                [
+                    ("cwd", x.cwd.clone()),
+                    ("exe", x.exe.clone()),
+                    ("pid", text(&x.pid)),
+                    ("ppid", text(&x.ppid)),
+                    ("exit", text(&x.exit)),
+                    ("signal", x.signal.clone()),
+                    ("duration_ms", text(&x.duration_ms)),
+                ],
+            );
             if let Some(r) = result_for(state, ev.seq) {
                 out.push(heading("output"));
                 output_of(r, out);
             }
         }
-        Kind::ToolCall => {
-            out.push(kv("tool", format!("{} ({})", g("tool"), g("agent"))));
-            if has("command") {
-                out.push(Line::styled(
-                    format!("$ {}", safe(&g("command"))),
-                    Style::new().add_modifier(Modifier::BOLD),
-                ));
-            }
-            if has("input") {
+        Payload::ToolCall(c) => {
+            out.push(kv("tool", tool_agent(&c.tool, &c.agent)));
+            command_line(out, &c.command);
+            if let Some(input) = &c.input {
                 out.push(heading("input"));
-                out.extend(text_lines(&g("input"), dim));
+                out.extend(text_lines(&str_of(input), dim));
             }
             match result_for(state, ev.seq) {
                 Some(r) => {
@@ -316,46 +345,41 @@ fn body(state: &State, ev: &Event, out: &mut Vec<Line<'static>>) {
                 },
             }
         }
-        Kind::ToolResult => {
-            out.push(kv("tool", format!("{} ({})", g("tool"), g("agent"))));
-            if has("call_seq") {
-                out.push(kv("call", format!("seq {}", g("call_seq"))));
+        Payload::ToolResult(r) => {
+            out.push(kv("tool", tool_agent(&r.tool, &r.agent)));
+            if let Some(c) = r.call_seq {
+                out.push(kv("call", format!("seq {c}")));
             }
-            if has("command") {
-                out.push(Line::styled(
-                    format!("$ {}", safe(&g("command"))),
-                    Style::new().add_modifier(Modifier::BOLD),
-                ));
-            }
-            for k in ["is_error", "duration_ms"] {
-                if has(k) {
-                    out.push(kv(k, g(k)));
-                }
-            }
+            command_line(out, &r.command);
+            fields(
+                out,
+                [
+                    ("is_error", text(&r.is_error)),
+                    ("duration_ms", text(&r.duration_ms)),
+                ],
+            );
             out.push(heading("output"));
             output_event(ev, out);
         }
-        Kind::ApiCall => {
-            let status = if has("status") {
-                g("status")
-            } else {
-                "no response".into()
-            };
+        Payload::ApiCall(api) => {
+            let status = text(&api.status).unwrap_or_else(|| "no response".into());
             out.push(Line::styled(
                 format!(
                     "{} {}  → {}",
-                    safe(&g("method")),
-                    safe(&g("url")),
+                    safe(api.method.as_deref().unwrap_or("")),
+                    safe(api.url.as_deref().unwrap_or("")),
                     safe(&status)
                 ),
                 Style::new().add_modifier(Modifier::BOLD),
             ));
-            for k in ["host", "path", "via_seq"] {
-                if has(k) {
-                    out.push(kv(k, g(k)));
-                }
-            }
-            let api = ApiCall::from_value(d);
+            fields(
+                out,
+                [
+                    ("host", api.host.clone()),
+                    ("path", api.path.clone()),
+                    ("via_seq", text(&api.via_seq)),
+                ],
+            );
             if let Some(q) = &api.graphql {
                 out.push(heading("GraphQL operation"));
                 let fields = api.root_fields();
@@ -390,42 +414,47 @@ fn body(state: &State, ev: &Event, out: &mut Vec<Line<'static>>) {
                     out.push(Line::raw(format!("  {}: {}", safe(k), safe(&str_of(v)))));
                 }
             }
-            for (k, t) in [
-                ("request_body", "request body"),
-                ("response_body", "response body"),
+            for (body, title) in [
+                (&api.request_body, "request body"),
+                (&api.response_body, "response body"),
             ] {
-                if has(k) {
-                    out.push(heading(t));
-                    out.extend(text_lines(&g(k), dim));
+                if let Some(b) = body {
+                    out.push(heading(title));
+                    out.extend(text_lines(b, dim));
                 }
             }
         }
-        Kind::FileChange => {
+        Payload::FileChange(f) => {
             out.push(Line::styled(
-                format!("{} {}", safe(&g("op")), safe(&g("path"))),
+                format!(
+                    "{} {}",
+                    safe(f.op.as_deref().unwrap_or("")),
+                    safe(f.path.as_deref().unwrap_or(""))
+                ),
                 Style::new().add_modifier(Modifier::BOLD),
             ));
-            if has("from") {
-                out.push(kv("from", g("from")));
-            }
-            for k in ["size", "sha256_before", "sha256_after"] {
-                if has(k) {
-                    out.push(kv(k, g(k)));
-                }
-            }
-            if FileChange::from_value(d).binary == Some(true) {
+            fields(
+                out,
+                [
+                    ("from", f.from.clone()),
+                    ("size", text(&f.size)),
+                    ("sha256_before", f.sha256_before.clone()),
+                    ("sha256_after", f.sha256_after.clone()),
+                ],
+            );
+            if f.binary == Some(true) {
                 out.push(Line::styled("binary file: no diff", dim));
-            } else if has("diff") {
+            } else if let Some(diff) = &f.diff {
                 out.push(heading("diff"));
-                diff_lines(&g("diff"), out);
+                diff_lines(diff, out);
             } else {
                 out.push(Line::styled("no diff recorded", dim));
             }
         }
-        Kind::FileRead => {
-            out.push(kv("path", g("path")));
-            out.push(kv("via", g("via")));
-            for s in FileRead::from_value(d).secrets.unwrap_or_default() {
+        Payload::FileRead(f) => {
+            out.push(kv("path", f.path.clone().unwrap_or_default()));
+            out.push(kv("via", f.via.clone().unwrap_or_default()));
+            for s in f.secrets.unwrap_or_default() {
                 out.push(Line::styled(
                     format!(
                         "  ~ secret {} [{}] line {}",
@@ -437,21 +466,21 @@ fn body(state: &State, ev: &Event, out: &mut Vec<Line<'static>>) {
                 ));
             }
         }
-        Kind::Prompt | Kind::Message => {
-            out.push(kv("role", g("role")));
-            out.extend(text_lines(&g("text"), Style::new()));
+        Payload::Prompt(t) | Payload::Message(t) => {
+            out.push(kv("role", t.role.unwrap_or_default()));
+            out.extend(text_lines(t.text.as_deref().unwrap_or(""), Style::new()));
         }
-        Kind::Terminal => {
-            out.push(kv("stream", g("stream")));
-            out.push(kv("t_ms", g("t_ms")));
+        Payload::Terminal(t) => {
+            out.push(kv("stream", t.stream.unwrap_or_default()));
+            out.push(kv("t_ms", text(&t.t_ms).unwrap_or_default()));
             out.push(Line::styled("(Tab: the screen at this moment)", dim));
-            out.extend(text_lines(&g("data"), dim));
+            out.extend(text_lines(t.data.as_deref().unwrap_or(""), dim));
         }
-        Kind::Decision => {
-            let deny = g("decision") == "deny";
+        Payload::Decision(d) => {
+            let decision = d.decision.unwrap_or_default();
             out.push(Line::styled(
-                format!("guard: {}", safe(&g("decision"))),
-                if deny {
+                format!("guard: {}", safe(&decision)),
+                if decision == "deny" {
                     Style::new()
                         .fg(Color::LightRed)
                         .add_modifier(Modifier::BOLD)
@@ -459,25 +488,33 @@ fn body(state: &State, ev: &Event, out: &mut Vec<Line<'static>>) {
                     Style::new().fg(Color::Green)
                 },
             ));
-            for k in ["rule", "reason", "target_seq", "layer", "fail_mode"] {
-                if has(k) {
-                    out.push(kv(k, g(k)));
-                }
-            }
+            fields(
+                out,
+                [
+                    ("rule", d.rule),
+                    ("reason", d.reason),
+                    ("target_seq", text(&d.target_seq)),
+                    ("layer", d.layer),
+                    ("fail_mode", d.fail_mode),
+                ],
+            );
         }
-        Kind::Gap => {
+        Payload::Gap(g) => {
             out.push(Line::styled(
                 "… capture gap: events may be missing here",
                 Style::new().fg(Color::Magenta).add_modifier(Modifier::BOLD),
             ));
-            for k in ["layer", "reason", "detail"] {
-                if has(k) {
-                    out.push(kv(k, g(k)));
-                }
-            }
+            fields(
+                out,
+                [
+                    ("layer", g.layer),
+                    ("reason", g.reason),
+                    ("detail", g.detail),
+                ],
+            );
         }
         _ => out.extend(text_lines(
-            &serde_json::to_string_pretty(d).unwrap_or_default(),
+            &serde_json::to_string_pretty(&ev.data).unwrap_or_default(),
             dim,
         )),
     }
