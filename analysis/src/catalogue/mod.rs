@@ -15,6 +15,13 @@ use crate::decode::{ApiRequest, decode_argv, percent_decode};
 use crate::glob;
 use crate::shell::{self, SimpleCommand};
 
+mod matchers;
+mod paths;
+
+pub use matchers::aws_action;
+use matchers::*;
+pub use paths::{normalize, outside_worktree, resolve_cd};
+
 /// How bad an action is if it was not meant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -332,28 +339,28 @@ pub struct Catalogue {
 
 /// The built-in rule packs, in the order rules are tried: (family, TOML).
 pub const PACKS: [(&str, &str); 22] = [
-    ("railway", include_str!("../rules/railway.toml")),
-    ("aws", include_str!("../rules/aws.toml")),
-    ("gcp", include_str!("../rules/gcp.toml")),
-    ("azure", include_str!("../rules/azure.toml")),
-    ("paas", include_str!("../rules/paas.toml")),
-    ("kubernetes", include_str!("../rules/kubernetes.toml")),
-    ("iac", include_str!("../rules/iac.toml")),
-    ("databases", include_str!("../rules/databases.toml")),
-    ("storage", include_str!("../rules/storage.toml")),
-    ("backup", include_str!("../rules/backup.toml")),
-    ("secrets", include_str!("../rules/secrets.toml")),
-    ("messaging", include_str!("../rules/messaging.toml")),
-    ("search", include_str!("../rules/search.toml")),
-    ("dns-cdn", include_str!("../rules/dns-cdn.toml")),
-    ("services", include_str!("../rules/services.toml")),
-    ("cicd", include_str!("../rules/cicd.toml")),
-    ("registries", include_str!("../rules/registries.toml")),
-    ("git", include_str!("../rules/git.toml")),
-    ("filesystem", include_str!("../rules/filesystem.toml")),
-    ("containers", include_str!("../rules/containers.toml")),
-    ("mcp", include_str!("../rules/mcp.toml")),
-    ("http", include_str!("../rules/http.toml")),
+    ("railway", include_str!("../../rules/railway.toml")),
+    ("aws", include_str!("../../rules/aws.toml")),
+    ("gcp", include_str!("../../rules/gcp.toml")),
+    ("azure", include_str!("../../rules/azure.toml")),
+    ("paas", include_str!("../../rules/paas.toml")),
+    ("kubernetes", include_str!("../../rules/kubernetes.toml")),
+    ("iac", include_str!("../../rules/iac.toml")),
+    ("databases", include_str!("../../rules/databases.toml")),
+    ("storage", include_str!("../../rules/storage.toml")),
+    ("backup", include_str!("../../rules/backup.toml")),
+    ("secrets", include_str!("../../rules/secrets.toml")),
+    ("messaging", include_str!("../../rules/messaging.toml")),
+    ("search", include_str!("../../rules/search.toml")),
+    ("dns-cdn", include_str!("../../rules/dns-cdn.toml")),
+    ("services", include_str!("../../rules/services.toml")),
+    ("cicd", include_str!("../../rules/cicd.toml")),
+    ("registries", include_str!("../../rules/registries.toml")),
+    ("git", include_str!("../../rules/git.toml")),
+    ("filesystem", include_str!("../../rules/filesystem.toml")),
+    ("containers", include_str!("../../rules/containers.toml")),
+    ("mcp", include_str!("../../rules/mcp.toml")),
+    ("http", include_str!("../../rules/http.toml")),
 ];
 
 impl Catalogue {
@@ -739,285 +746,6 @@ fn without_examples(text: &str) -> String {
         out.push('\n');
     }
     out
-}
-
-/// Whether a flag spec (`-r|-R|--recursive`) is present in the args.
-fn flag_present(spec: &str, args: &[String]) -> bool {
-    spec.split('|').any(|alt| {
-        args.iter().any(|a| {
-            if a == alt {
-                return true;
-            }
-            if alt.len() > 2 || alt.starts_with("--") {
-                // long flag (or single-dash long like terraform's -destroy): `--x=v`, `-x=v`
-                return a.starts_with(alt) && a[alt.len()..].starts_with('=');
-            }
-            // single short flag inside a cluster: -rf, -fR
-            let Some(c) = alt.strip_prefix('-').and_then(|s| s.chars().next()) else {
-                return false;
-            };
-            a.starts_with('-')
-                && !a.starts_with("--")
-                && a.len() > 2
-                && a[1..].chars().all(|x| x.is_ascii_alphabetic())
-                && a[1..].contains(c)
-        })
-    })
-}
-
-fn command_matches(g: &Group, cmd: &SimpleCommand, wt: &WorkTree) -> bool {
-    let r = &g.raw;
-    let prog = cmd.program();
-    if !r
-        .program
-        .iter()
-        .any(|p| glob::matches(p, prog) || glob::matches(p, &cmd.argv[0]))
-    {
-        return false;
-    }
-    let args = &cmd.argv[1..];
-    // Asking for help is never destructive.
-    if args.iter().any(|a| a == "--help" || a == "-help") {
-        return false;
-    }
-    let positional: Vec<&str> = args
-        .iter()
-        .map(String::as_str)
-        .filter(|a| !a.starts_with('-') || *a == "-")
-        .collect();
-    if !r.words.is_empty() {
-        if r.anchored {
-            if positional.len() < r.words.len()
-                || !r
-                    .words
-                    .iter()
-                    .zip(&positional)
-                    .all(|(w, p)| glob::any_alt(w, p))
-            {
-                return false;
-            }
-        } else {
-            let mut it = positional.iter();
-            for w in &r.words {
-                if !it.any(|p| glob::any_alt(w, p)) {
-                    return false;
-                }
-            }
-        }
-    }
-    if !r.flags_all.iter().all(|f| flag_present(f, args)) {
-        return false;
-    }
-    if !r.flags_any.is_empty() && !r.flags_any.iter().any(|f| flag_present(f, args)) {
-        return false;
-    }
-    if r.flags_none.iter().any(|f| flag_present(f, args)) {
-        return false;
-    }
-    if !g.arg_any.is_empty()
-        && !g
-            .arg_any
-            .iter()
-            .any(|re| args.iter().any(|a| re.is_match(a)))
-    {
-        return false;
-    }
-    if r.outside_worktree {
-        let operands: Vec<&str> = if prog == "find" {
-            positional_before_expression(args)
-        } else if prog == "rsync" {
-            // the destination is the one that loses files
-            positional.last().into_iter().copied().collect()
-        } else {
-            positional.clone()
-        };
-        if !operands.iter().any(|p| outside_worktree(p, wt)) {
-            return false;
-        }
-    }
-    true
-}
-
-fn positional_before_expression(args: &[String]) -> Vec<&str> {
-    let mut v = Vec::new();
-    for a in args {
-        if a.starts_with('-') || a == "(" || a == "!" {
-            if matches!(a.as_str(), "-H" | "-L" | "-P") {
-                continue;
-            }
-            break;
-        }
-        v.push(a.as_str());
-    }
-    if v.is_empty() {
-        v.push(".");
-    }
-    v
-}
-
-/// Scratch places where a recursive delete is routine.
-const SCRATCH: [&str; 4] = ["/tmp", "/var/tmp", "/dev/shm", "/private/tmp"];
-
-/// Whether a path operand resolves outside the work tree (and outside scratch directories).
-/// `~`, `$HOME` and `/` are always outside; variables other than `$HOME`/`$PWD` are unknown and
-/// not counted.
-pub fn outside_worktree(p: &str, wt: &WorkTree) -> bool {
-    let p = p.trim();
-    if p.is_empty() {
-        return false;
-    }
-    if p == "~" || p.starts_with("~/") || p.starts_with("$HOME") || p.starts_with("${HOME}") {
-        return true;
-    }
-    let p = p
-        .strip_prefix("$PWD")
-        .or_else(|| p.strip_prefix("${PWD}"))
-        .map(|rest| format!(".{rest}"))
-        .unwrap_or_else(|| p.to_string());
-    if p.starts_with('$') || p.starts_with('~') {
-        return false;
-    }
-    let cwd = wt.cwd.as_deref().or(wt.root.as_deref());
-    let abs = if p.starts_with('/') {
-        normalize(Path::new(&p))
-    } else {
-        match cwd {
-            Some(c) => normalize(&Path::new(c).join(&p)),
-            // Unknown cwd: only `..` can be seen to leave.
-            None => return p.starts_with(".."),
-        }
-    };
-    let abs_s = abs.to_string_lossy();
-    // Strip a trailing glob component for the comparison (`/srv/data/*`), remembering that the
-    // operand names what is in the directory rather than the directory itself.
-    let globbed = abs_s.ends_with('*');
-    let abs_s = abs_s
-        .trim_end_matches("/*")
-        .trim_end_matches('*')
-        .to_string();
-    if SCRATCH
-        .iter()
-        .any(|s| abs_s == *s || abs_s.starts_with(&format!("{s}/")))
-    {
-        // `rm -rf /tmp` itself is outside; `/tmp/build` and `/tmp/*` are scratch.
-        return !globbed && SCRATCH.contains(&abs_s.as_str());
-    }
-    match wt.root.as_deref() {
-        Some(root) => {
-            let root = normalize(Path::new(root));
-            let r = root.to_string_lossy();
-            !(abs_s == r || abs_s.starts_with(&format!("{}/", r.trim_end_matches('/'))))
-        }
-        None => match cwd {
-            Some(c) => {
-                let c = normalize(Path::new(c));
-                let c = c.to_string_lossy();
-                !(abs_s == c || abs_s.starts_with(&format!("{}/", c.trim_end_matches('/'))))
-            }
-            None => true, // an absolute path with no idea where the work tree is
-        },
-    }
-}
-
-/// Lexical normalisation (`a/./b/../c` → `a/c`), without touching the file system.
-pub fn normalize(p: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for c in p.components() {
-        match c {
-            Component::ParentDir => {
-                out.pop();
-            }
-            Component::CurDir => {}
-            other => out.push(other.as_os_str()),
-        }
-    }
-    if out.as_os_str().is_empty() {
-        out.push("/");
-    }
-    out
-}
-
-/// The working directory after `cd ARG`.
-pub fn resolve_cd(wt: &WorkTree, arg: Option<&str>) -> String {
-    match arg {
-        None | Some("~") => "~".into(),
-        Some(a) if a.starts_with('/') => normalize(Path::new(a)).to_string_lossy().into_owned(),
-        Some(a) if a.starts_with('~') || a.starts_with('$') => a.to_string(),
-        Some(a) => match wt.cwd.as_deref().or(wt.root.as_deref()) {
-            Some(c) => normalize(&Path::new(c).join(a))
-                .to_string_lossy()
-                .into_owned(),
-            None => a.to_string(),
-        },
-    }
-}
-
-fn http_matches(g: &Group, req: &ApiRequest) -> bool {
-    let r = &g.raw;
-    if !r.graphql.is_empty() {
-        let Some(gq) = &req.graphql else { return false };
-        if gq.operation_type != "mutation"
-            || !gq
-                .root_fields
-                .iter()
-                .any(|f| r.graphql.iter().any(|x| x == f))
-        {
-            return false;
-        }
-    }
-    if !r.http_method.is_empty()
-        && !r
-            .http_method
-            .iter()
-            .any(|m| m.eq_ignore_ascii_case(&req.method))
-    {
-        return false;
-    }
-    if !r.http_host.is_empty() && !r.http_host.iter().any(|h| glob::matches_ci(h, &req.host)) {
-        return false;
-    }
-    if !r.http_path.is_empty()
-        && !r
-            .http_path
-            .iter()
-            .any(|p| glob::matches(p, req.path.trim_end_matches('/')))
-    {
-        return false;
-    }
-    if !g.url_any.is_empty() && !g.url_any.iter().any(|re| re.is_match(&req.url)) {
-        return false;
-    }
-    if !r.aws_action.is_empty() {
-        let action = aws_action(req);
-        if !action.is_some_and(|a| r.aws_action.contains(&a)) {
-            return false;
-        }
-    }
-    let body = req.body.as_deref().unwrap_or("");
-    let body_and_query = format!(
-        "{body}&{}",
-        req.url.split_once('?').map(|x| x.1).unwrap_or("")
-    );
-    if !g.body_all.iter().all(|re| re.is_match(&body_and_query)) {
-        return false;
-    }
-    true
-}
-
-/// The AWS API action of a request: `Action=` (query protocol, body or URL) or the operation in
-/// `X-Amz-Target` (`DynamoDB_20120810.DeleteTable` → `DeleteTable`).
-pub fn aws_action(req: &ApiRequest) -> Option<String> {
-    if let Some(t) = req.header("x-amz-target") {
-        return t.rsplit('.').next().map(str::to_string);
-    }
-    let query = req.url.split_once('?').map(|x| x.1).unwrap_or("");
-    let body = req.body.as_deref().unwrap_or("");
-    for part in body.split('&').chain(query.split('&')) {
-        if let Some(v) = part.trim().strip_prefix("Action=") {
-            return Some(percent_decode(v));
-        }
-    }
-    None
 }
 
 #[cfg(test)]
