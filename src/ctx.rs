@@ -105,24 +105,40 @@ impl Ctx {
 
     /// The keys a store's checkpoints are checked against when no `--pubkey` is given.
     pub fn store_trust(&self, store: &Store) -> Result<flightlog_formats::verify::Trust> {
-        flightlog_formats::verify::default_trust(store, &self.key_dir())
+        if store.is_remote() {
+            // The team store's own host keys; no local directory is involved.
+            return flightlog_formats::verify::default_trust(store, Path::new(""))
+                .context("cannot read the team store's host keys");
+        }
+        flightlog_formats::verify::default_trust(store, &self.key_dir()?)
             .context("cannot read the signing keys")
     }
 
-    pub fn key_dir(&self) -> PathBuf {
-        key_dir_for(&self.db)
+    /// The key directory beside the local store. The team store has none on this machine (its
+    /// hosts' public keys are in the store): a path made of a URL (`postgres:/u@h/keys`) is
+    /// never read or created.
+    pub fn key_dir(&self) -> Result<PathBuf> {
+        if self.db_url().is_some() {
+            anyhow::bail!(
+                "{} is the team store: it has no key directory on this machine (the keys of the \
+                 hosts that pushed are in the store); use --db PATH for the local store",
+                self.db_shown()
+            );
+        }
+        Ok(key_dir_for(&self.db))
     }
 
     /// Loads (creating on first use) the per-install keys.
     pub fn keys(&self) -> Result<Keys> {
-        Keys::load_or_create(&self.key_dir())
-            .with_context(|| format!("cannot load the keys in {}", self.key_dir().display()))
+        let dir = self.key_dir()?;
+        Keys::load_or_create(&dir)
+            .with_context(|| format!("cannot load the keys in {}", dir.display()))
     }
 
     /// The redactor, with the per-install fingerprint key (the signing key is not loaded) and
     /// the secrets other processes of the install have recognised (the key directory's `known`).
     pub fn redactor(&self) -> Result<Redactor> {
-        let dir = self.key_dir();
+        let dir = self.key_dir()?;
         let key = flightlog_formats::keys::fingerprint_key(&dir)
             .with_context(|| format!("cannot load the keys in {}", dir.display()))?;
         Ok(Redactor::with_known_file(key, &dir))

@@ -125,7 +125,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     let session = find_session(&store)?;
     let policy = demo_ctx.policy()?;
     let trust = Trust {
-        keys: flightlog_formats::keys::trusted_public_keys(&demo_ctx.key_dir())
+        keys: flightlog_formats::keys::trusted_public_keys(&demo_ctx.key_dir()?)
             .context("cannot read the demo store's keys")?,
         pinned: false,
     };

@@ -361,7 +361,12 @@ fn check_store(ctx: &Ctx) -> Value {
 
 fn check_keys(ctx: &Ctx) -> Value {
     use flightlog_formats::keys;
-    let dir = ctx.key_dir();
+    let dir = match ctx.key_dir() {
+        Ok(d) => d,
+        Err(e) => {
+            return json!({"dir": null, "exists": false, "ok": false, "detail": format!("{e:#}")});
+        }
+    };
     if !dir.exists() {
         return json!({
             "dir": dir, "exists": false, "ok": true,

@@ -190,7 +190,11 @@ mod failures {
 
     use crate::ctx::Ctx;
 
+    /// Beside the local store; none for a team store URL (never a path made of the URL).
     fn path(ctx: &Ctx) -> Option<PathBuf> {
+        if ctx.db_url().is_some() {
+            return None;
+        }
         ctx.db.parent().map(|d| d.join("hook-failures.jsonl"))
     }
 

@@ -59,8 +59,9 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
                 .with_context(|| format!("cannot use {} as a public key", p.display()))?,
         );
     }
-    let mut trusted = trusted_public_keys(&ctx.key_dir())
-        .with_context(|| format!("cannot read the keys in {}", ctx.key_dir().display()))?;
+    let key_dir = ctx.key_dir()?;
+    let mut trusted = trusted_public_keys(&key_dir)
+        .with_context(|| format!("cannot read the keys in {}", key_dir.display()))?;
     trusted.extend(pinned.iter().copied());
     let trust = Trust {
         keys: trusted,
@@ -137,7 +138,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         if args.format == Format::Jsonl && !pinned.is_empty() {
             for k in import::jsonl::signing_keys(&std::fs::read(f)?) {
                 if pinned.contains(&k) {
-                    import::jsonl::trust_key(&ctx.key_dir(), &k)?;
+                    import::jsonl::trust_key(&key_dir, &k)?;
                 }
             }
         }

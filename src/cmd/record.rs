@@ -52,6 +52,13 @@ pub struct Args {
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
+    if ctx.db_url().is_some() {
+        anyhow::bail!(
+            "{} is the team store: record writes a local store (--db PATH) and ships it with \
+             --push URL",
+            ctx.db_shown()
+        );
+    }
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
     let policy = Policy::load(ctx.policy.as_deref())
         .with_context(|| "cannot load the policy".to_string())?;
@@ -78,7 +85,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     let opts = RecordOptions {
         argv: args.cmd,
         db: ctx.db.clone(),
-        key_dir: ctx.key_dir(),
+        key_dir: ctx.key_dir()?,
         home_env,
         label: args.label,
         judge,

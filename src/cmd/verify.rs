@@ -157,8 +157,9 @@ fn trust_for_store(
     if store.is_remote() {
         return ctx.store_trust(store);
     }
-    let keys = trusted_public_keys(&ctx.key_dir())
-        .with_context(|| format!("cannot read the keys in {}", ctx.key_dir().display()))?;
+    let dir = ctx.key_dir()?;
+    let keys = trusted_public_keys(&dir)
+        .with_context(|| format!("cannot read the keys in {}", dir.display()))?;
     Ok(Trust {
         keys,
         pinned: false,
@@ -197,7 +198,12 @@ fn verify_path(ctx: &Ctx, path: &Path, args: &Args) -> Result<VerifyReport> {
             }
         }
     } else {
-        let keys = trusted_public_keys(&ctx.key_dir()).unwrap_or_default();
+        // With --db naming the team store, no local key is trusted (it has no key directory).
+        let keys = ctx
+            .key_dir()
+            .ok()
+            .and_then(|d| trusted_public_keys(&d).ok())
+            .unwrap_or_default();
         Trust {
             keys,
             pinned: false,

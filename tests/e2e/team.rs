@@ -99,14 +99,26 @@ impl Drop for Team {
     }
 }
 
+/// Runs flightlog in an empty working directory, and checks that it is still empty after:
+/// nothing is written to a path made of a `--db postgres://...` URL (`postgres:/u@h/keys`).
 fn flightlog(args: &[&str]) -> Output {
-    Command::new(bin())
+    let cwd = tempfile::tempdir().unwrap();
+    let out = Command::new(bin())
         .args(args)
+        .current_dir(cwd.path())
         .env_remove("FLIGHTLOG_TEAM_URL")
+        .env_remove("FLIGHTLOG_DB")
+        .env_remove("FLIGHTLOG_POLICY")
         .env("FLIGHTLOG_HOST", "laptop-1")
         .stdin(Stdio::null())
         .output()
+        .unwrap();
+    let left: Vec<_> = std::fs::read_dir(cwd.path())
         .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(left.is_empty(), "flightlog {args:?} wrote {left:?}");
+    out
 }
 
 fn stderr(o: &Output) -> String {
@@ -533,6 +545,34 @@ fn a_superuser_edit_is_caught_by_verify() {
     .unwrap();
     let v = flightlog(&["--db", &team.reader, "verify", "--all", "--json"]);
     assert!(String::from_utf8_lossy(&v.stdout).contains("host_key_changed"));
+}
+
+/// Commands that write a local store refuse a `--db postgres://` URL, and write nothing to a
+/// path made of it (`flightlog()` checks its working directory stays empty).
+#[test]
+fn writing_commands_refuse_the_team_store_url() {
+    let Some(team) = Team::new("writers") else {
+        return;
+    };
+    for args in [
+        &["record", "--", "true"][..],
+        &["checkpoint"],
+        &["import", "jsonl", "/nonexistent.jsonl"],
+        &["hook", "claude-code"],
+    ] {
+        let mut all = vec!["--db", &team.writer];
+        all.extend_from_slice(args);
+        let out = flightlog(&all);
+        // A hook never fails its agent (it fails open); it too writes nothing.
+        if args[0] != "hook" {
+            assert_eq!(out.status.code(), Some(2), "{args:?}");
+            assert!(
+                stderr(&out).contains("is the team store"),
+                "{args:?}: {}",
+                stderr(&out)
+            );
+        }
+    }
 }
 
 /// Errors name the server without its password.
