@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Overhead of `flightlog record` on an exec-heavy script: N short commands (default 1,000),
-# bare vs under `flightlog record` (all layers, and ptrace only) vs strace.
+# bare vs under `flightlog record` (all layers, and ptrace only) vs strace, and the floors of
+# bench/trace_floor.c (tracers that do no work of their own; x86_64, needs cc).
 #
 #   bench/record_overhead.sh            # uses target/release/flightlog if built, else debug
 #   N=2000 RUNS=5 FLIGHTLOG_BIN=/path/to/flightlog bench/record_overhead.sh
@@ -52,6 +53,16 @@ add "flightlog record --no-trace" "$BIN" record --no-trace -- ./agent.sh
 if command -v strace >/dev/null; then
   add "strace -f -e trace=execve" strace -f -o /dev/null -e trace=execve ./agent.sh
   add "strace -f --seccomp-bpf -e trace=execve" strace -f --seccomp-bpf -o /dev/null -e trace=execve ./agent.sh
+fi
+# Floors: tracers that follow every descendant and do no work of their own
+# (bench/trace_floor.c, when a C compiler is there): the stops flightlog's tracer takes; a
+# seccomp filter that stops at execve/execveat only, with the fork events that keep
+# descendants traced; and no ptrace at all, execve and exit_group as seccomp user
+# notifications. Each prints its stop counts to stderr.
+if [[ $(uname -m) == x86_64 ]] && command -v cc >/dev/null && cc -O2 -o "$tmp/trace_floor" "$here/bench/trace_floor.c" 2>/dev/null; then
+  add "floor: ptrace fork and exec events" "$tmp/trace_floor" events ./agent.sh
+  add "floor: ptrace seccomp execve, fork events" "$tmp/trace_floor" seccomp ./agent.sh
+  add "floor: seccomp notify execve, exit_group" "$tmp/trace_floor" notify ./agent.sh
 fi
 # A peer that does part of the job: asciinema records the terminal only (pip install asciinema).
 if command -v asciinema >/dev/null; then
