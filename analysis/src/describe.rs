@@ -49,6 +49,32 @@ fn plain(ev: &Event) -> String {
     }
 }
 
+/// How an exec ended, for its row once its end event is folded into it: `exit 0, 39 ms`,
+/// `killed by SIGKILL`; `None` when `end` is not the end of an exec.
+pub fn ended(end: &Event) -> Option<String> {
+    let Payload::Exec(x) = end.payload() else {
+        return None;
+    };
+    x.exit_of_seq?;
+    let how = x.outcome().unwrap_or_else(|| "ended".into());
+    let plain = match x.duration_ms {
+        Some(ms) => format!("{how}, {}", duration(ms)),
+        None => how,
+    };
+    Some(text::one_line(&plain, MAX))
+}
+
+/// `12 ms`, `3.4 s`, `2 min 05 s`.
+fn duration(ms: u64) -> String {
+    if ms < 1000 {
+        format!("{ms} ms")
+    } else if ms < 60_000 {
+        format!("{:.1} s", ms as f64 / 1000.0)
+    } else {
+        format!("{} min {:02} s", ms / 60_000, ms % 60_000 / 1000)
+    }
+}
+
 fn exec(x: &Exec) -> String {
     let argv = x.argv().join(" ");
     match (x.exit_of_seq, x.outcome()) {
@@ -245,6 +271,35 @@ mod tests {
             redactions: vec![],
             data,
         }
+    }
+
+    #[test]
+    fn how_an_exec_ended() {
+        let cases = [
+            (
+                json!({"exit": 0, "duration_ms": 39, "exit_of_seq": 4}),
+                Some("exit 0, 39 ms"),
+            ),
+            (
+                json!({"exit": 22, "duration_ms": 1080, "exit_of_seq": 4}),
+                Some("exit 22, 1.1 s"),
+            ),
+            (
+                json!({"exit": 0, "duration_ms": 125_000, "exit_of_seq": 4}),
+                Some("exit 0, 2 min 05 s"),
+            ),
+            (
+                json!({"exit": null, "signal": "SIGKILL", "exit_of_seq": 4}),
+                Some("killed by SIGKILL"),
+            ),
+            (json!({"exit_of_seq": 4}), Some("ended")),
+            (json!({"argv": ["ls"], "exit": 0}), None),
+        ];
+        for (data, want) in cases {
+            let e = ev(Kind::Exec, data.clone());
+            assert_eq!(ended(&e).as_deref(), want, "{data}");
+        }
+        assert_eq!(ended(&ev(Kind::Note, json!({"exit_of_seq": 4}))), None);
     }
 
     #[test]

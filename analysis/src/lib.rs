@@ -26,6 +26,7 @@ pub mod decode;
 pub mod describe;
 pub mod glob;
 pub mod interp;
+pub mod own;
 pub mod policy;
 pub mod report;
 pub mod session;

@@ -393,6 +393,8 @@ payload! {
         host: String = "host",
         home_env: String = "home_env",
         flightlog_version: String = "flightlog_version",
+        /// The recorder's own binary: traced execs of it are flightlog's hooks, not the agent's.
+        flightlog_exe: String = "flightlog_exe",
         /// The capture layers that ran.
         layers: Vec<String> = "layers",
         /// kubeconfig context, terraform workspace, environment-naming variables.

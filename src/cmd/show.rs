@@ -1,26 +1,46 @@
-//! `flightlog show`: a session's plain-text timeline, or its jsonl export lines.
+//! `flightlog show`: a session's plain-text timeline, or its jsonl export lines, or the
+//! timeline of a live session as it is recorded (`--follow`).
+//!
+//! The timeline is the agent's actions in time order (seq breaks ties: layers stamp their own
+//! times): flightlog's own hook processes are folded away, and each exec's end is shown on the
+//! exec's row as a status and a duration. `--all` prints every event.
 
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::process::ExitCode;
+use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
+use flightlog_analysis::own::OwnHooks;
 use flightlog_analysis::{Crossing, Destructive, EventFacts, describe};
 use flightlog_formats::chain::export_line;
 use flightlog_formats::event::{Event, parse_ts};
+use flightlog_formats::store::SessionStatus;
 use flightlog_formats::text as sanitize;
+use flightlog_formats::{Kind, Store};
 
 use crate::ctx::Ctx;
 
+/// How often `--follow` asks the store for new events.
+const POLL: Duration = Duration::from_millis(200);
+
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  flightlog show latest\n  flightlog show 3f9a --json > session.jsonl"
+    after_help = "Examples:\n  flightlog show latest\n  flightlog show latest --all        # flightlog's own hook processes and exec ends too\n  flightlog show latest --follow     # a session still being recorded, as it happens\n  flightlog show 3f9a --json > session.jsonl"
 )]
 pub struct Args {
     /// Session id, unique prefix, or `latest`.
     session: String,
     /// Print the jsonl export lines ({"prev","hash","event"}) instead of the timeline.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "follow")]
     json: bool,
+    /// Every event: flightlog's own hook processes and each exec's end get rows of their own.
+    #[arg(long)]
+    all: bool,
+    /// Follow a live session: print its events as they are committed, until the session ends
+    /// (or Ctrl-C). Events are printed in commit order, without the analysis's marks.
+    #[arg(long)]
+    follow: bool,
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
@@ -44,27 +64,172 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         out.flush()?;
         return Ok(ExitCode::SUCCESS);
     }
+    if args.follow {
+        return follow(&store, &id, args.all, &mut out);
+    }
     let view = ctx.session_view(&store, &id, &ctx.policy()?)?;
     let start = view.events.first().and_then(Event::time);
     let a = &view.analysis;
-    // Readable events and unreadable ones, in seq order: nothing is left out.
+    let folds = Folds::of(&view.events);
+    let pos: HashMap<u64, usize> = view
+        .events
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (e.seq, i))
+        .collect();
+    // Every row with its place: time, then seq. An unreadable event (no time) keeps the time
+    // of the event before it; nothing is left out.
+    enum Line<'a> {
+        Event(usize),
+        Unreadable(&'a flightlog_analysis::session::Unreadable),
+    }
+    let mut rows: Vec<((i64, u64), Line)> = Vec::with_capacity(view.events.len());
     let mut bad = view.unreadable.iter().peekable();
-    for (e, f) in view.events.iter().zip(&a.facts) {
+    let mut last_us = 0i64;
+    for (i, e) in view.events.iter().enumerate() {
         while let Some(u) = bad.next_if(|u| u.seq < e.seq) {
-            writeln!(out, "{}", unreadable_line(u.seq, &u.error))?;
+            rows.push(((last_us, u.seq), Line::Unreadable(u)));
         }
-        let row = Row {
-            facts: Some(f),
-            crossing: a.boundary_crossings.iter().find(|c| c.seq == e.seq),
-            destructive: a.destructive.iter().find(|d| d.seq == e.seq),
-        };
-        writeln!(out, "{}", timeline_line(e, &row, start))?;
+        if let Some(t) = e.time() {
+            last_us = t.timestamp_micros();
+        }
+        rows.push(((last_us, e.seq), Line::Event(i)));
     }
     for u in bad {
-        writeln!(out, "{}", unreadable_line(u.seq, &u.error))?;
+        rows.push(((last_us, u.seq), Line::Unreadable(u)));
+    }
+    rows.sort_by_key(|(k, _)| *k);
+    let row_of = |i: usize| -> Row {
+        let e = &view.events[i];
+        Row {
+            facts: a.facts.get(i),
+            crossing: a.boundary_crossings.iter().find(|c| c.seq == e.seq),
+            destructive: a.destructive.iter().find(|d| d.seq == e.seq),
+            ..Row::default()
+        }
+    };
+    for (_, line) in &rows {
+        let i = match line {
+            Line::Unreadable(u) => {
+                writeln!(out, "{}", unreadable_line(u.seq, &u.error))?;
+                continue;
+            }
+            Line::Event(i) => *i,
+        };
+        let e = &view.events[i];
+        let mut row = row_of(i);
+        if !args.all {
+            if folds.end_of.contains_key(&e.seq) {
+                continue; // shown on its exec's row
+            }
+            if let Some(end) = folds.ends.get(&e.seq).and_then(|s| pos.get(s)) {
+                row.end_facts = a.facts.get(*end);
+                row.ended = describe::ended(&view.events[*end]);
+            }
+            // flightlog's own hook process: folded away unless something is marked on it.
+            if folds.own.contains(&e.seq) && mark(&row) == ' ' {
+                continue;
+            }
+        }
+        writeln!(out, "{}", timeline_line(e, &row, start))?;
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// What the default timeline folds: flightlog's own hook processes (and their ends), and each
+/// exec's end (onto the exec's row).
+#[derive(Default)]
+struct Folds {
+    /// Execs (and ends) of flightlog's own processes.
+    own: HashSet<u64>,
+    /// exec seq -> its end's seq.
+    ends: HashMap<u64, u64>,
+    /// end seq -> its exec's seq (only for execs in the session).
+    end_of: HashMap<u64, u64>,
+    hooks: OwnHooks,
+    execs: HashSet<u64>,
+}
+
+impl Folds {
+    fn of(events: &[Event]) -> Folds {
+        let mut f = Folds::default();
+        for e in events {
+            f.push(e);
+        }
+        f
+    }
+
+    /// Feeds one event (in seq order).
+    fn push(&mut self, e: &Event) {
+        if e.kind == Kind::SessionStart && e.seq == 0 {
+            let s = flightlog_formats::payload::SessionStart::from_value(&e.data);
+            self.hooks = OwnHooks::new(s.flightlog_exe.as_deref());
+        }
+        let Some(x) = e.exec() else { return };
+        let pid = x.pid.and_then(|p| u64::try_from(p).ok());
+        if let Some(of) = x.exit_of_seq {
+            if pid.is_some_and(|p| self.hooks.is_ours(p)) {
+                self.own.insert(e.seq);
+            }
+            if let Some(p) = pid {
+                self.hooks.exit(p);
+            }
+            if self.execs.contains(&of) {
+                self.ends.insert(of, e.seq);
+                self.end_of.insert(e.seq, of);
+            }
+            return;
+        }
+        self.execs.insert(e.seq);
+        let ppid = x.ppid.and_then(|p| u64::try_from(p).ok());
+        let ours = self
+            .hooks
+            .exec(e.seq, pid, ppid, x.exe.as_deref(), x.argv());
+        self.own.extend(ours);
+    }
+}
+
+/// `--follow`: prints the session's events as they are committed, in commit order, until the
+/// session is no longer being recorded. flightlog's own hook processes stay folded away unless
+/// `all`; an exec's end is printed when it comes (its exec's row is already out).
+fn follow(store: &Store, id: &str, all: bool, out: &mut impl Write) -> Result<ExitCode> {
+    let mut next = 0u64;
+    let mut start = None;
+    let mut folds = Folds::default();
+    loop {
+        // Whether it was live before reading: events committed after the last read are
+        // still read once more before stopping.
+        let live = store.session_status(id)? == SessionStatus::Recording;
+        loop {
+            let batch = store.events(id, next, 1000)?;
+            let Some(last) = batch.last().map(|e| e.seq) else {
+                break;
+            };
+            for s in &batch {
+                match s.event() {
+                    Ok(e) => {
+                        if start.is_none() {
+                            start = e.time();
+                        }
+                        folds.push(&e);
+                        if all || !folds.own.contains(&e.seq) {
+                            writeln!(out, "{}", timeline_line(&e, &Row::default(), start))
+                                .context("cannot write the timeline")?;
+                        }
+                    }
+                    Err(err) => writeln!(out, "{}", unreadable_line(s.seq, &err.to_string()))
+                        .context("cannot write the timeline")?,
+                }
+            }
+            next = last + 1;
+            out.flush().context("cannot write the timeline")?;
+        }
+        if !live {
+            return Ok(ExitCode::SUCCESS);
+        }
+        std::thread::sleep(POLL);
+    }
 }
 
 fn unreadable_line(seq: u64, error: &str) -> String {
@@ -83,6 +248,10 @@ pub struct Row<'a> {
     pub facts: Option<&'a EventFacts>,
     pub crossing: Option<&'a Crossing>,
     pub destructive: Option<&'a Destructive>,
+    /// The facts of the exec's end folded into this row.
+    pub end_facts: Option<&'a EventFacts>,
+    /// How the exec ended (`exit 0, 39 ms`), when its end is folded into this row.
+    pub ended: Option<String>,
 }
 
 /// The row's marker, most important first (as the TUI's timeline marks it): `◆` a boundary
@@ -99,7 +268,7 @@ fn mark(row: &Row) -> char {
         '$'
     } else if !f.secret_reads.is_empty() {
         '~'
-    } else if f.error {
+    } else if f.error || row.end_facts.is_some_and(|f| f.error) {
         '×'
     } else {
         ' '
@@ -143,6 +312,9 @@ pub fn timeline_line(e: &Event, row: &Row, start: Option<chrono::DateTime<chrono
         ));
     }
     flags.push(describe::one_line(e));
+    if let Some(how) = &row.ended {
+        flags.push(how.clone());
+    }
     format!(
         "{rel:>10}  {:>5}  {} {:<12} {:<18} {:<10} {}",
         e.seq,

@@ -30,6 +30,8 @@ pub enum Action {
     ScrollDetail(i32),
     ToggleHelp,
     ToggleFollow,
+    /// Show every event, or fold flightlog's own hook processes and exec ends (the default).
+    ToggleAllRows,
     /// Picker: open the selected session.
     Open,
     /// Go directly to a seq or a time (also what `:` submits).

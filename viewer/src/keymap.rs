@@ -98,6 +98,7 @@ pub fn map(state: &State, key: KeyEvent) -> Option<Action> {
         KeyCode::Char('J') => Action::ScrollDetail(3),
         KeyCode::Char('K') => Action::ScrollDetail(-3),
         KeyCode::Char('F') => Action::ToggleFollow,
+        KeyCode::Char('a') => Action::ToggleAllRows,
         KeyCode::Char('?') => Action::ToggleHelp,
         _ => return None,
     };

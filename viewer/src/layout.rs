@@ -33,7 +33,8 @@ pub fn panes(area: Rect) -> Panes {
         ..area
     };
     let (timeline, detail) = if area.width >= WIDE {
-        let tw = body.width * 45 / 100;
+        // The timeline's summary needs the room more than the detail pane's wrapped text.
+        let tw = body.width * 55 / 100;
         (
             Rect { width: tw, ..body },
             Rect {

@@ -17,8 +17,9 @@ use crate::ViewerError;
 use crate::sanitize;
 use crate::state::{
     Cell, CellColor, IndexChunk, IndexEntry, Interner, Loaded, PAGE, ScreenSnap, SecretOrigin,
-    SessionInfo, VerifyState, flag,
+    SessionInfo, VerifyState, flag, fold,
 };
+use flightlog_analysis::own::OwnHooks;
 
 /// Opens a session by name (id, unique prefix or `latest`).
 pub fn open_session(store: &Store, name: &str) -> Result<SessionInfo, ViewerError> {
@@ -66,6 +67,12 @@ struct LightData {
     secrets: Option<Value>,
     inventory: Option<Value>,
     error: Option<Value>,
+    exit_of_seq: Option<Value>,
+    pid: Option<Value>,
+    ppid: Option<Value>,
+    exe: Option<Value>,
+    argv: Option<Value>,
+    flightlog_exe: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -79,12 +86,6 @@ struct LightNoData<'a> {
     source: Cow<'a, str>,
     #[serde(borrow)]
     env: Option<Cow<'a, str>>,
-}
-
-fn parse_us(ts: &str) -> i64 {
-    flightlog_formats::event::parse_ts(ts)
-        .map(|t| t.timestamp_micros())
-        .unwrap_or(0)
 }
 
 /// Whether an event's data says it failed (the one definition: `flightlog_formats::payload`).
@@ -108,6 +109,10 @@ pub struct Indexer {
     kinds: Interner,
     envs: Interner,
     sources: Interner,
+    /// flightlog's own hook processes among the execs (the one rule: `analysis::own`).
+    own: OwnHooks,
+    /// The time of the last event whose timestamp parsed.
+    last_us: i64,
 }
 
 impl Indexer {
@@ -118,7 +123,70 @@ impl Indexer {
             kinds: Interner::default(),
             envs: Interner::with_first(""),
             sources: Interner::default(),
+            own: OwnHooks::new(None),
+            last_us: 0,
         }
+    }
+
+    /// The event's time, or the previous event's when it does not parse (rows keep their
+    /// place between their neighbours).
+    fn time(&mut self, ts: &str) -> i64 {
+        match flightlog_formats::event::parse_ts(ts) {
+            Some(t) => {
+                self.last_us = t.timestamp_micros();
+                self.last_us
+            }
+            None => self.last_us,
+        }
+    }
+
+    /// Folds exec ends into their execs and finds flightlog's own hook processes.
+    fn fold(&mut self, seq: u64, kind: &str, d: &LightData, out: &mut IndexChunk) -> u8 {
+        if kind == "session_start" && seq == 0 {
+            self.own = OwnHooks::new(d.flightlog_exe.as_ref().and_then(Value::as_str));
+        }
+        if kind != "exec" {
+            return 0;
+        }
+        let pid = d.pid.as_ref().and_then(Value::as_u64);
+        if let Some(of) = d.exit_of_seq.as_ref().and_then(Value::as_u64) {
+            out.exits.push((of, seq));
+            let mut f = fold::EXIT;
+            if let Some(p) = pid {
+                if self.own.is_ours(p) {
+                    f |= fold::OWN;
+                }
+                self.own.exit(p);
+            }
+            return f;
+        }
+        let argv: Vec<String> = d
+            .argv
+            .as_ref()
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let ppid = d.ppid.as_ref().and_then(Value::as_u64);
+        let mut f = 0;
+        for s in self.own.exec(
+            seq,
+            pid,
+            ppid,
+            d.exe.as_ref().and_then(Value::as_str),
+            &argv,
+        ) {
+            if s == seq {
+                f = fold::OWN;
+            } else {
+                out.own.push(s);
+            }
+        }
+        f
     }
 
     /// Reads up to `limit` events after the last one indexed.
@@ -158,6 +226,7 @@ impl Indexer {
             if l.seq != seq {
                 flags |= flag::UNPARSEABLE;
             }
+            let folded = self.fold(seq, &l.kind, &l.data, out);
             if l.kind == "tool_result"
                 && let Some(call) = l.data.call_seq.as_ref().and_then(Value::as_u64)
             {
@@ -188,33 +257,39 @@ impl Indexer {
             }
             return IndexEntry {
                 seq,
-                t_us: parse_us(&l.ts),
+                t_us: self.time(&l.ts),
                 kind: self.kinds.intern(&l.kind),
                 env: l.env.as_deref().map(|e| self.envs.intern(e)).unwrap_or(0),
                 source: self.sources.intern(&l.source),
                 flags,
                 severity: 0,
+                fold: folded,
+                child_flags: 0,
             };
         }
         if let Ok(l) = serde_json::from_slice::<LightNoData>(raw) {
             return IndexEntry {
                 seq,
-                t_us: parse_us(&l.ts),
+                t_us: self.time(&l.ts),
                 kind: self.kinds.intern(&l.kind),
                 env: l.env.as_deref().map(|e| self.envs.intern(e)).unwrap_or(0),
                 source: self.sources.intern(&l.source),
                 flags: if l.seq == seq { 0 } else { flag::UNPARSEABLE },
                 severity: 0,
+                fold: 0,
+                child_flags: 0,
             };
         }
         IndexEntry {
             seq,
-            t_us: 0,
+            t_us: self.last_us,
             kind: self.kinds.intern("(unreadable)"),
             env: 0,
             source: self.sources.intern("?"),
             flags: flag::UNPARSEABLE,
             severity: 0,
+            fold: 0,
+            child_flags: 0,
         }
     }
 }
@@ -236,12 +311,14 @@ pub fn loaded(seq: u64, raw: &[u8]) -> Loaded {
         Ok(ev) => Loaded {
             seq,
             summary: summary(&ev),
+            ended: flightlog_analysis::describe::ended(&ev),
             event: Ok(ev),
             raw: raw_text,
         },
         Err(e) => Loaded {
             seq,
             summary: format!("unreadable event: {}", sanitize::line(&e.to_string())),
+            ended: None,
             event: Err(e.to_string()),
             raw: raw_text,
         },

@@ -31,11 +31,21 @@ pub mod flag {
     pub const UNPARSEABLE: u8 = 128;
 }
 
+/// Why a row is folded away from the default timeline (bits of [`IndexEntry::fold`]).
+pub mod fold {
+    /// The end of an exec: shown on its exec's row, as a status and a duration.
+    pub const EXIT: u8 = 1;
+    /// One of flightlog's own hook processes (or a shell above one, or its end): the recorder
+    /// at work, not the agent (`analysis::own` decides).
+    pub const OWN: u8 = 2;
+}
+
 /// One event in the compact index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IndexEntry {
     pub seq: u64,
-    /// Microseconds since the Unix epoch (0 if the timestamp did not parse).
+    /// Microseconds since the Unix epoch (the previous event's, or 0 first, if the timestamp
+    /// did not parse): rows are ordered by it, then by seq.
     pub t_us: i64,
     /// Index into [`Index::kinds`].
     pub kind: u8,
@@ -46,6 +56,28 @@ pub struct IndexEntry {
     pub flags: u8,
     /// 0 none, 1 low, 2 medium, 3 high, 4 critical.
     pub severity: u8,
+    /// Why the row is folded ([`fold`] bits; 0: a row of its own).
+    pub fold: u8,
+    /// The flags of the rows folded into this one (an exec's end: its error).
+    pub child_flags: u8,
+}
+
+impl IndexEntry {
+    /// The marks the row shows: its own flags and those of the rows folded into it.
+    pub fn marks(&self) -> u8 {
+        self.flags | self.child_flags
+    }
+
+    /// Whether the default timeline shows the row: not an exec's end (shown on its exec), and
+    /// not one of flightlog's own processes unless something is marked on it.
+    pub fn shown_by_default(&self) -> bool {
+        self.fold & fold::EXIT == 0 && (self.fold & fold::OWN == 0 || self.marks() != 0)
+    }
+
+    /// The order of rows: time, then seq where times tie.
+    pub fn order_key(&self) -> (i64, u64) {
+        (self.t_us, self.seq)
+    }
 }
 
 /// Interned strings: more than 255 distinct values share the last slot.
@@ -100,6 +132,8 @@ pub struct Index {
     pub complete: bool,
     /// tool_call seq -> tool_result seq.
     pub results: HashMap<u64, u64>,
+    /// exec seq -> the seq of its end event.
+    pub exits: HashMap<u64, u64>,
     pub secret_origin: HashMap<String, SecretOrigin>,
 }
 
@@ -134,6 +168,11 @@ pub struct IndexChunk {
     pub total_hint: u64,
     pub complete: bool,
     pub results: Vec<(u64, u64)>,
+    /// (exec seq, end seq).
+    pub exits: Vec<(u64, u64)>,
+    /// Earlier execs found to be flightlog's own once a later one was seen (the shells above
+    /// a hook process).
+    pub own: Vec<u64>,
     pub secret_origin: Vec<(String, SecretOrigin)>,
 }
 
@@ -147,6 +186,8 @@ pub struct Loaded {
     pub raw: String,
     /// One sanitised line for the timeline.
     pub summary: String,
+    /// For the end of an exec: how it ended (`exit 0, 39 ms`), shown on the exec's row.
+    pub ended: Option<String>,
 }
 
 /// Cached pages, keyed by `seq / PAGE`.
@@ -399,7 +440,7 @@ impl Filter {
                 return false;
             }
         }
-        self.flags == 0 || e.flags & self.flags != 0
+        self.flags == 0 || e.marks() & self.flags != 0
     }
 }
 
@@ -451,9 +492,12 @@ pub struct State {
     pub picker: Picker,
     pub session: Option<SessionInfo>,
     pub index: Index,
-    /// Positions in `index.entries` that pass the filter; `None`: all of them.
-    pub visible: Option<Vec<u32>>,
+    /// The rows: positions in `index.entries` that pass the filter and are not folded (unless
+    /// `all_rows`), ordered by time, then seq.
+    pub visible: Vec<u32>,
     pub filter: Filter,
+    /// Show every event, folded ones too (flightlog's own hook processes, exec ends).
+    pub all_rows: bool,
     /// Row (into the visible rows) under the cursor.
     pub cursor: usize,
     /// First row drawn.
@@ -540,18 +584,24 @@ impl State {
 
     /// Number of rows the timeline has.
     pub fn rows(&self) -> usize {
-        match &self.visible {
-            Some(v) => v.len(),
-            None => self.index.entries.len(),
-        }
+        self.visible.len()
     }
 
     /// Index position of a row.
     pub fn pos_of_row(&self, row: usize) -> Option<usize> {
-        match &self.visible {
-            Some(v) => v.get(row).map(|p| *p as usize),
-            None => (row < self.index.entries.len()).then_some(row),
-        }
+        self.visible.get(row).map(|p| *p as usize)
+    }
+
+    /// Whether an entry has a row (passes the filter, and is not folded unless all rows are
+    /// shown).
+    pub fn has_row(&self, e: &IndexEntry) -> bool {
+        (self.all_rows || e.shown_by_default()) && self.filter.matches(&self.index, e)
+    }
+
+    /// The end event folded into an exec's row, if it is loaded.
+    pub fn ended_of(&self, e: &IndexEntry) -> Option<&Loaded> {
+        let end = *self.index.exits.get(&e.seq)?;
+        self.pages.get(end)
     }
 
     pub fn entry_of_row(&self, row: usize) -> Option<&IndexEntry> {

@@ -5,7 +5,7 @@ use crate::action::{Action, GoTo, Marker, PromptKind};
 use crate::layout;
 use crate::state::{
     Effect, Filter, Findings, Index, MAX_PAGES, Message, Mode, Msg, PAGE, Pending, Prompt, State,
-    Tab, VerifyState, flag,
+    Tab, VerifyState, flag, fold,
 };
 
 /// Applies one message and returns the work the runtime should do.
@@ -52,11 +52,16 @@ pub fn update(state: &mut State, msg: Msg) -> Option<Effect> {
         } => {
             state.searching = false;
             match seq {
-                Some(seq) => match state.index.find(seq) {
-                    Some(pos) if visible_pos(state, pos) => {
+                Some(seq) => match state.index.find(seq).map(|p| row_pos(state, p)) {
+                    Some(Some(pos)) => {
                         let row = row_for_pos(state, pos);
                         move_to(state, row);
-                        say(state, format!("/{query}: seq {seq}"));
+                        let on = state.current().map(|e| e.seq).unwrap_or(seq);
+                        if on == seq {
+                            say(state, format!("/{query}: seq {seq}"));
+                        } else {
+                            say(state, format!("/{query}: seq {seq} (on seq {on}'s row)"));
+                        }
                     }
                     _ => {
                         // Hidden by the filter (or not indexed yet): keep looking past it.
@@ -74,10 +79,12 @@ pub fn update(state: &mut State, msg: Msg) -> Option<Effect> {
         Msg::Verified(v) => {
             state.verify = v;
             mark_all(state);
+            rebuild_rows(state);
         }
         Msg::Analyzed(f) => {
             state.findings = f;
             mark_all(state);
+            rebuild_rows(state);
             resolve_pending(state);
         }
     }
@@ -218,6 +225,22 @@ fn action(state: &mut State, a: Action, fx: &mut Vec<Effect>) {
             state.detail_scroll = (state.detail_scroll as i32 + d).clamp(0, u16::MAX as i32) as u16;
         }
         Action::ToggleHelp => state.help = !state.help,
+        Action::ToggleAllRows => {
+            state.all_rows = !state.all_rows;
+            rebuild_rows(state);
+            if state.all_rows {
+                say(
+                    state,
+                    "all rows: flightlog's own hook processes and exec ends too (a: fold them)"
+                        .into(),
+                );
+            } else {
+                say(
+                    state,
+                    "folded: the agent's actions only (a: all rows)".into(),
+                );
+            }
+        }
         Action::ToggleFollow => {
             state.follow = !state.follow;
             if state.follow {
@@ -328,7 +351,7 @@ fn marker_name(m: Marker) -> &'static str {
 /// Finds the next (or previous) visible row carrying a marker.
 pub fn find_marker(state: &State, m: Marker, forward: bool) -> Option<usize> {
     let f = marker_flag(m);
-    let has = |row: usize| state.entry_of_row(row).is_some_and(|e| e.flags & f != 0);
+    let has = |row: usize| state.entry_of_row(row).is_some_and(|e| e.marks() & f != 0);
     if forward {
         (state.cursor + 1..state.rows()).find(|r| has(*r))
     } else {
@@ -395,44 +418,82 @@ fn goto(state: &mut State, g: GoTo) {
     }
 }
 
-/// The row showing `pos`, or the first visible row after it.
+/// The row showing `pos`, or the first row after it in time order.
 fn row_for_pos(state: &State, pos: usize) -> usize {
-    match &state.visible {
-        None => pos,
-        Some(v) => v
-            .partition_point(|p| (*p as usize) < pos)
-            .min(v.len().saturating_sub(1)),
-    }
+    let Some(key) = state.index.entries.get(pos).map(|e| e.order_key()) else {
+        return state.rows().saturating_sub(1);
+    };
+    let entries = &state.index.entries;
+    state
+        .visible
+        .partition_point(|p| entries[*p as usize].order_key() < key)
+        .min(state.visible.len().saturating_sub(1))
 }
 
-fn visible_pos(state: &State, pos: usize) -> bool {
-    match &state.visible {
-        None => true,
-        Some(v) => v.binary_search(&(pos as u32)).is_ok(),
+/// The position whose row shows `pos`: itself, or the exec an end event is folded into.
+fn row_pos(state: &State, pos: usize) -> Option<usize> {
+    let e = state.index.entries.get(pos)?;
+    if state.has_row(e) {
+        return Some(pos);
     }
+    if e.fold & fold::EXIT != 0 {
+        let exec = state
+            .index
+            .exits
+            .iter()
+            .find_map(|(x, end)| (*end == e.seq).then_some(*x))?;
+        let p = state.index.find(exec)?;
+        return state.has_row(&state.index.entries[p]).then_some(p);
+    }
+    None
+}
+
+/// Recomputes the rows (filter, folding, time order), keeping the cursor on its event.
+pub fn rebuild_rows(state: &mut State) {
+    let keep = state.current().map(|e| e.seq);
+    let st = &*state;
+    let entries = &st.index.entries;
+    let mut rows: Vec<u32> = (0..entries.len())
+        .filter(|i| st.has_row(&entries[*i]))
+        .map(|i| i as u32)
+        .collect();
+    // Nearly sorted already (time mostly follows seq): the stable sort's run detection keeps
+    // this close to linear.
+    rows.sort_by_key(|p| entries[*p as usize].order_key());
+    state.visible = rows;
+    if let Some(seq) = keep {
+        let pos = state.index.position_of(seq);
+        state.cursor = row_for_pos(state, pos);
+    }
+    state.cursor = state.cursor.min(state.rows().saturating_sub(1));
+    ensure_visible(state);
 }
 
 fn apply_filter(state: &mut State) {
-    let keep = state.current().map(|e| e.seq);
-    if state.filter.is_empty() {
-        state.visible = None;
-    } else {
-        let idx = &state.index;
-        let f = &state.filter;
-        state.visible = Some(
-            idx.entries
-                .iter()
-                .enumerate()
-                .filter(|(_, e)| f.matches(idx, e))
-                .map(|(i, _)| i as u32)
-                .collect(),
-        );
+    rebuild_rows(state);
+}
+
+/// Folds each exec end's marks into its exec's row; an end whose exec is not in the session
+/// keeps a row of its own.
+fn fold_flags(state: &mut State) {
+    let idx = &mut state.index;
+    for e in &mut idx.entries {
+        e.child_flags = 0;
     }
-    let row = keep
-        .map(|s| row_for_pos(state, state.index.position_of(s)))
-        .unwrap_or(0);
-    state.cursor = usize::MAX;
-    move_to(state, row);
+    let pairs: Vec<(Option<usize>, usize)> = idx
+        .exits
+        .iter()
+        .filter_map(|(x, end)| Some((idx.find(*x), idx.find(*end)?)))
+        .collect();
+    for (exec, end) in pairs {
+        match exec {
+            Some(x) => {
+                let m = idx.entries[end].marks();
+                idx.entries[x].child_flags |= m;
+            }
+            None => idx.entries[end].fold &= !fold::EXIT,
+        }
+    }
 }
 
 fn tick(state: &mut State, dt: std::time::Duration) {
@@ -461,6 +522,7 @@ fn tick(state: &mut State, dt: std::time::Duration) {
 }
 
 fn indexed(state: &mut State, chunk: crate::state::IndexChunk) {
+    let follow_end = state.follow;
     let idx = &mut state.index;
     let start = idx.entries.len();
     idx.kinds = chunk.kinds;
@@ -469,8 +531,14 @@ fn indexed(state: &mut State, chunk: crate::state::IndexChunk) {
     idx.total_hint = chunk.total_hint;
     idx.complete = chunk.complete;
     idx.results.extend(chunk.results);
+    idx.exits.extend(chunk.exits);
     idx.secret_origin.extend(chunk.secret_origin);
     idx.entries.extend(chunk.entries);
+    for seq in chunk.own {
+        if let Some(p) = idx.find(seq) {
+            idx.entries[p].fold |= fold::OWN;
+        }
+    }
     let end = idx.entries.len();
     // A cached page that was still filling (a live session) is stale now.
     if end > start {
@@ -482,16 +550,9 @@ fn indexed(state: &mut State, chunk: crate::state::IndexChunk) {
             .retain(|p, _| *p < first_new || *p > last_new);
     }
     mark_range(state, start, end);
-    if let Some(v) = &mut state.visible {
-        let idx = &state.index;
-        let f = &state.filter;
-        v.extend(
-            (start..end)
-                .filter(|i| f.matches(idx, &idx.entries[*i]))
-                .map(|i| i as u32),
-        );
-    }
-    if state.follow && end > start {
+    fold_flags(state);
+    rebuild_rows(state);
+    if follow_end && end > start {
         move_to(state, state.rows().saturating_sub(1));
     }
     resolve_pending(state);
@@ -535,6 +596,7 @@ fn resolve_pending(state: &mut State) {
 fn mark_all(state: &mut State) {
     let n = state.index.entries.len();
     mark_range(state, 0, n);
+    fold_flags(state);
 }
 
 /// Sets the findings and verification flags on entries `start..end`.
@@ -605,6 +667,15 @@ fn needs(state: &mut State, fx: &mut Vec<Effect>) {
         add(e.seq, &mut want);
         if let Some(r) = state.index.results.get(&e.seq) {
             add(*r, &mut want);
+        }
+    }
+    // The ends folded into the drawn exec rows (their status and duration).
+    for row in state.scroll..(state.scroll + h).min(state.rows()) {
+        if let Some(end) = state
+            .entry_of_row(row)
+            .and_then(|e| state.index.exits.get(&e.seq))
+        {
+            add(*end, &mut want);
         }
     }
     for row in [state.scroll, state.scroll + h - 1] {

@@ -1,7 +1,8 @@
 //! The replay state machine and its screens, on fixture sessions in a real (temporary) store.
 //!
 //! - State-machine tests feed actions and ticks and assert on the state.
-//! - Snapshot tests render into `TestBackend` at 80x24 and 160x48 (insta files in `snapshots/`).
+//! - Snapshot tests render into `TestBackend` at 80x24, 120x35 and 160x48 (insta files in
+//!   `snapshots/`).
 //! - The hostile fixture asserts that nothing an agent wrote reaches the terminal as a control
 //!   character, escape sequence or bidi override.
 
@@ -524,6 +525,8 @@ fn the_screen_of_a_session_recorded_without_a_terminal_has_no_staircase() {
         .collect();
     assert_eq!(rows, ["first line", "second line", "third line", ""]);
     insta::assert_snapshot!("piped_screen_80x24", h.render());
+    h.send(Msg::Resize(120, 35));
+    insta::assert_snapshot!("piped_screen_120x35", h.render());
 }
 
 /// At 80 columns the answer to what the user just did (a search, a jump past the last error)
@@ -581,6 +584,111 @@ fn status_feedback_survives_at_80_columns() {
         assert!(
             status.contains("intact") || status.contains("verifying"),
             "{size:?}: {status:?}"
+        );
+    }
+}
+
+// ---- the folded timeline ----
+
+fn row_seqs(h: &Headless) -> Vec<u64> {
+    (0..h.state.rows())
+        .map(|r| h.state.entry_of_row(r).unwrap().seq)
+        .collect()
+}
+
+/// flightlog's own hook processes and exec ends are folded away (kept in the store, `a` shows
+/// them); rows are in time order, seq only breaking ties.
+#[test]
+fn the_timeline_folds_the_recorders_own_processes_and_exec_ends() {
+    let f = common::hooked();
+    let mut h = open(&f, (120, 35));
+    assert_eq!(
+        row_seqs(&h),
+        [0, 1, 3, 5, 6, 8, 11, 14, 13, 15, 17, 19],
+        "the agent's actions only, by time"
+    );
+    let text = screen_text(&h.render());
+    assert!(
+        !text.contains("fl-hook") && !text.contains("/usr/bin/flightlog"),
+        "{text}"
+    );
+    assert!(text.contains("exit 1, 850 ms"), "{text}");
+    // All rows: everything in the store, still by time.
+    h.act(Action::ToggleAllRows);
+    assert!(h.state.all_rows);
+    assert_eq!(h.state.rows(), 20);
+    let times: Vec<i64> = (0..h.state.rows())
+        .map(|r| h.state.entry_of_row(r).unwrap().t_us)
+        .collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
+    let text = screen_text(&h.render());
+    assert!(
+        text.contains("fl-hook") && text.contains("/usr/bin/flightlog"),
+        "{text}"
+    );
+    h.act(Action::ToggleAllRows);
+    assert_eq!(h.state.rows(), 12);
+}
+
+/// Marks, `e`, search, step-by-step replay and the detail pane work on folded rows.
+#[test]
+fn folded_rows_keep_their_marks_and_moves() {
+    let f = common::hooked();
+    let mut h = open(&f, (80, 24));
+    // The failed `railway up`: its end (exit 1) is folded into its row, and `e` lands there.
+    h.act(Action::Jump(Marker::Error, true));
+    assert_eq!(seq(&h), 6);
+    let text = screen_text(&h.render());
+    assert!(text.contains("ended exit 1, 850 ms (seq 7)"), "{text}");
+    // The crossing, at the curl.
+    h.act(Action::First);
+    h.act(Action::Jump(Marker::Crossing, true));
+    let crossing = seq(&h);
+    assert!(h.state.findings.crossings.contains_key(&crossing));
+    assert!(h.state.has_row(h.state.current().unwrap()));
+    h.act(Action::First);
+    h.act(Action::Jump(Marker::Destructive, true));
+    assert!(h.state.findings.destructive.contains_key(&seq(&h)));
+    // A search that matches an exec end lands on its exec's row.
+    h.act(Action::First);
+    h.act(Action::Search("11990".into()));
+    assert_eq!(seq(&h), 1, "{:?}", h.state.message);
+    // Playback steps through the rows in time order to the end.
+    h.act(Action::First);
+    h.act(Action::PlayPause);
+    let mut seen = vec![seq(&h)];
+    for _ in 0..20_000 {
+        h.tick(Duration::from_millis(1));
+        if seen.last() != Some(&seq(&h)) {
+            seen.push(seq(&h));
+        }
+    }
+    assert_eq!(seen, [0, 1, 3, 5, 6, 8, 11, 14, 13, 15, 17, 19]);
+}
+
+#[test]
+fn snapshots_of_the_folded_timeline() {
+    let f = common::hooked();
+    for size in [(80u16, 24u16), (120, 35)] {
+        let sfx = format!("{}x{}", size.0, size.1);
+        let mut h = open(&f, size);
+        snap(&format!("folded_{sfx}"), &mut h, &[]);
+        snap(
+            &format!("folded_crossing_{sfx}"),
+            &mut h,
+            &[Action::Jump(Marker::Crossing, true)],
+        );
+        snap(
+            &format!("folded_all_rows_{sfx}"),
+            &mut h,
+            &[Action::First, Action::ToggleAllRows],
+        );
+        // The answer to `e` past the last error, at both sizes.
+        let mut h = open(&f, size);
+        snap(
+            &format!("status_no_error_after_{sfx}"),
+            &mut h,
+            &[Action::Last, Action::Jump(Marker::Error, true)],
         );
     }
 }

@@ -22,6 +22,7 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
+use flightlog_analysis::own::OwnHooks;
 use flightlog_analysis::shell;
 use flightlog_formats::{Event, Kind, NewEvent};
 use serde_json::{Value, json};
@@ -210,27 +211,12 @@ pub fn cross_check(events: &[Event], now: DateTime<Utc>, own_exe: Option<&str>) 
             ));
         }
     }
-    // flightlog's own hook processes: those that end in its binary, and the shells above them.
-    let parent: HashMap<u64, u64> = execs
+    // flightlog's own hook processes, and the shells above them (the one rule: analysis::own).
+    let mut own = OwnHooks::new(own_exe);
+    let ours: HashSet<u64> = execs
         .iter()
-        .filter_map(|x| Some((x.pid?, x.ppid?)))
+        .flat_map(|x| own.exec(x.seq, x.pid, x.ppid, x.exe, &x.argv))
         .collect();
-    let mut ours: HashSet<u64> = HashSet::new();
-    for x in &execs {
-        let is_ours = own_exe.is_some_and(|o| x.exe == Some(o))
-            || (program(&x.argv[0]) == "flightlog" && x.argv.iter().any(|a| a == "hook"));
-        let mut p = x.pid.filter(|_| is_ours);
-        // Up the tree, but never past the agent (the first exec).
-        let agent = execs.first().and_then(|x| x.pid);
-        let mut hops = 0;
-        while let Some(pid) = p {
-            if Some(pid) == agent || hops > 16 || !ours.insert(pid) {
-                break;
-            }
-            p = parent.get(&pid).copied();
-            hops += 1;
-        }
-    }
     // Shells the agent itself started that no hook call explains, once hooks are reporting.
     if let Some(first_call) = calls.first().and_then(|c| c.0.time())
         && let Some(agent_pid) = execs.first().and_then(|x| x.pid)
@@ -239,15 +225,12 @@ pub fn cross_check(events: &[Event], now: DateTime<Utc>, own_exe: Option<&str>) 
             if x.ppid != Some(agent_pid) || x.ts < first_call || explained.contains(&x.seq) {
                 continue;
             }
-            if x.pid.is_some_and(|p| ours.contains(&p)) {
+            if ours.contains(&x.seq) {
                 continue;
             }
             let Some(script) = shell_script(&x.argv) else {
                 continue;
             };
-            if script.contains("flightlog") && script.contains(" hook ") {
-                continue;
-            }
             // The harness writing its shell snapshot (Claude Code and Codex both start one
             // shell for it, on their own, before the first command they run).
             if script.contains("# Snapshot file") {

@@ -182,6 +182,7 @@ pub fn record(opts: RecordOptions) -> Result<RecordOutcome, RecordError> {
             "argv": opts.argv,
             "host": host_name(),
             "flightlog_version": env!("CARGO_PKG_VERSION"),
+            "flightlog_exe": std::env::current_exe().ok().map(|p| p.to_string_lossy().into_owned()),
             "layers": layers(&opts),
             "context": crate::context::capture(&cwd, |k| std::env::var(k).ok()),
         }),

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::{rel, safe, severity_style};
 use crate::sanitize;
-use crate::state::{FindingsSource, IndexEntry, Loaded, State, Tab, flag};
+use crate::state::{FindingsSource, IndexEntry, Loaded, State, Tab, flag, fold};
 use crate::update::severity_rank;
 
 /// Longest text shown for one field (the rest is summarised).
@@ -128,6 +128,17 @@ fn detail_lines(state: &State) -> Vec<Line<'static>> {
             },
         ),
     ]));
+    if e.fold & fold::OWN != 0 {
+        out.push(Line::styled(
+            "flightlog's own hook process, folded from the timeline (a: fold it away)",
+            Style::new().fg(Color::DarkGray),
+        ));
+    } else if e.fold & fold::EXIT != 0 {
+        out.push(Line::styled(
+            "the end of an exec, shown on its row (a: fold it away)",
+            Style::new().fg(Color::DarkGray),
+        ));
+    }
     let Some(l) = loaded else {
         out.push(Line::styled("loading…", Style::new().fg(Color::DarkGray)));
         return out;
@@ -322,6 +333,11 @@ fn body(state: &State, ev: &Event, out: &mut Vec<Line<'static>>) {
                     ("duration_ms", text(&x.duration_ms)),
                 ],
             );
+            if let Some(end) = state.index.exits.get(&ev.seq)
+                && let Some(how) = state.pages.get(*end).and_then(|l| l.ended.clone())
+            {
+                out.push(kv("ended", format!("{how} (seq {end})")));
+            }
             if let Some(r) = result_for(state, ev.seq) {
                 out.push(heading("output"));
                 output_of(r, out);

@@ -23,6 +23,7 @@ const KEYS: &[(&str, &str)] = &[
     ("f", "filter: kind=… layer=… env=… only=crossing,error"),
     ("Tab t", "detail · screen · cause chain · JSON"),
     ("J K ^E ^Y", "scroll the detail pane"),
+    ("a", "all rows: flightlog's own hooks, exec ends"),
     ("F", "follow a session still being recorded"),
     ("?", "this help"),
     ("q Esc", "close / quit"),

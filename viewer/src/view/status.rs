@@ -117,6 +117,9 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
     if !state.filter.is_empty() {
         long_where.push_str(&format!(" [{}]", safe(&state.filter.describe())));
     }
+    if state.all_rows {
+        long_where.push_str(" all rows");
+    }
     if state.follow {
         long_where.push_str(" following");
     }

@@ -234,3 +234,144 @@ pub fn hostile() -> Fixture {
     tamper(&f.db, 7, |_| b"{\"v\":1,\xff\xfe\x1b[2J\x00\x9b".to_vec());
     f
 }
+
+/// A session recorded with hooks and the tracer: flightlog's own hook processes (one as
+/// `flightlog hook claude-code`, one installed as `--command /opt/ci/fl-hook` behind a shell),
+/// exec ends as events of their own, and layers whose clocks disagree (the hook's call of the
+/// curl is stamped 2 ms after the traced exec it caused, and committed before it).
+pub fn hooked_events() -> Vec<NewEvent> {
+    let fp = redactor().fingerprint(TOKEN);
+    let body = r#"{"query":"mutation { volumeDelete(volumeId: \"3d2c42fb-1e0a\") }"}"#;
+    let curl = json!([
+        "curl",
+        "-X",
+        "POST",
+        "https://backboard.railway.app/graphql/v2",
+        "-H",
+        format!("Authorization: Bearer {TOKEN}"),
+        "-d",
+        body
+    ]);
+    let end = |pid: u64, exit: i64, ms: u64, of: u64| json!({"pid": pid, "exit": exit, "signal": null, "duration_ms": ms, "exit_of_seq": of});
+    let exec = |argv: Value, exe: &str, pid: u64| json!({"argv": argv, "exe": exe, "cwd": "/work/app", "pid": pid, "ppid": 10, "exit": null, "signal": null, "duration_ms": null});
+    vec![
+        ev(
+            0,
+            Kind::SessionStart,
+            "recorder",
+            None,
+            json!({"agent":"claude-code","label":"hooked","home_env":"staging","cwd":"/work/app","argv":["claude"],"host":"dev1","flightlog_version":"0.1.0","flightlog_exe":"/opt/ci/flightlog-1.2","layers":["ptrace","hook","proxy","pty"]}),
+        ),
+        ev(
+            10,
+            Kind::Exec,
+            "ptrace",
+            None,
+            json!({"argv":["claude"],"exe":"/usr/bin/claude","cwd":"/work/app","pid":10,"ppid":1,"exit":null,"signal":null,"duration_ms":null}),
+        ),
+        ev(
+            400,
+            Kind::Exec,
+            "ptrace",
+            None,
+            exec(
+                json!(["/usr/bin/flightlog", "hook", "claude-code"]),
+                "/usr/bin/flightlog",
+                11,
+            ),
+        ),
+        ev(
+            450,
+            Kind::Prompt,
+            "hook:claude-code",
+            None,
+            json!({"role":"user","text":"Fix the staging deploy."}),
+        ),
+        ev(460, Kind::Exec, "ptrace", None, end(11, 0, 60, 2)),
+        ev(
+            1000,
+            Kind::ToolCall,
+            "hook:claude-code",
+            Some("staging"),
+            json!({"agent":"claude-code","tool":"Bash","call_id":"t1","input":{"command":"railway up"},"command":"railway up"}),
+        ),
+        ev(
+            1100,
+            Kind::Exec,
+            "ptrace",
+            Some("staging"),
+            exec(json!(["railway", "up"]), "/usr/bin/railway", 12),
+        ),
+        ev(1950, Kind::Exec, "ptrace", None, end(12, 1, 850, 6)),
+        ev(
+            2000,
+            Kind::ToolResult,
+            "hook:claude-code",
+            None,
+            json!({"agent":"claude-code","tool":"Bash","call_id":"t1","call_seq":5,"output":"Error: Unauthorized.","error":null,"is_error":true}),
+        ),
+        ev(
+            2100,
+            Kind::Exec,
+            "ptrace",
+            None,
+            exec(json!(["/bin/sh", "-c", "/opt/ci/fl-hook"]), "/bin/sh", 13),
+        ),
+        ev(
+            2101,
+            Kind::Exec,
+            "ptrace",
+            None,
+            exec(json!(["/opt/ci/fl-hook"]), "/opt/ci/flightlog-1.2", 13),
+        ),
+        ev(
+            2150,
+            Kind::FileRead,
+            "hook:claude-code",
+            None,
+            json!({"path":"ops/old-migration.env","via":"tool","secrets":[{"fp":fp,"kind":"bearer-token","line":3}]}),
+        ),
+        ev(2130, Kind::Exec, "ptrace", None, end(13, 0, 30, 9)),
+        ev(
+            8167,
+            Kind::ToolCall,
+            "hook:claude-code",
+            Some("production"),
+            json!({"agent":"claude-code","tool":"Bash","call_id":"t2","input":{"command":"curl …"},"command":format!("curl -X POST https://backboard.railway.app/graphql/v2 -H 'Authorization: Bearer {TOKEN}' -d '{body}'")}),
+        ),
+        ev(
+            8165,
+            Kind::Exec,
+            "ptrace",
+            Some("production"),
+            exec(curl, "/usr/bin/curl", 14),
+        ),
+        ev(
+            8170,
+            Kind::ApiCall,
+            "argv",
+            Some("production"),
+            json!({"method":"POST","url":"https://backboard.railway.app/graphql/v2","host":"backboard.railway.app","path":"/graphql/v2","request_headers":{"Authorization":format!("Bearer {TOKEN}")},"request_body":body,"graphql":{"operation_type":"mutation","operation_name":null,"root_fields":["volumeDelete"],"variables":{"volumeId":"3d2c42fb-1e0a"}},"via_seq":14}),
+        ),
+        ev(8480, Kind::Exec, "ptrace", None, end(14, 0, 310, 14)),
+        ev(
+            11000,
+            Kind::Message,
+            "hook:claude-code",
+            None,
+            json!({"role":"assistant","text":"I deleted the volume."}),
+        ),
+        ev(12000, Kind::Exec, "ptrace", None, end(10, 0, 11990, 1)),
+        ev(
+            12001,
+            Kind::SessionEnd,
+            "recorder",
+            None,
+            json!({"exit":0,"reason":"exited"}),
+        ),
+    ]
+}
+
+pub fn hooked() -> Fixture {
+    store_with(hooked_events(), "hooked")
+}
