@@ -128,7 +128,8 @@ mod tests {
 
     #[test]
     fn one_exec_on_its_own() {
-        let cases: &[(&[&str], Option<&str>, Option<&str>, bool)] = &[
+        type Case<'a> = (&'a [&'a str], Option<&'a str>, Option<&'a str>, bool);
+        let cases: &[Case] = &[
             (
                 &["/usr/bin/flightlog", "hook", "claude-code"],
                 None,
