@@ -15,6 +15,7 @@
 //! - `verifier`: the auditor's standard-library verifier: fixtures, keys, RFC 8032 and 6962 vectors
 //! - `fixtures_verify`: every valid and tampered session fixture through `flightlog verify`
 //! - `cli`: completions, the manual, store paths and verify targets people get wrong
+//! - `follow`: `show --follow` on a session while `record` writes it
 //! - `catalogue`: `catalogue list` and `catalogue explain` on every row of the command table
 //! - `checkpoints`: the policy's anchor command, and verify against an anchored checkpoint
 //! - `team`: the team store on PostgreSQL (push, read back, what the database refuses)
@@ -34,6 +35,7 @@ mod common;
 mod crash;
 mod demo;
 mod fixtures_verify;
+mod follow;
 mod hooks;
 mod install;
 mod interop;
