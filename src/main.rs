@@ -86,6 +86,13 @@ fn main() -> ExitCode {
         Err(e) => return fail(&e),
     };
     let res = match cli.command {
+        // The demo records into its own store under its own policy: a --db or --policy given
+        // to it would be silently ignored, so it is refused in words.
+        Command::Demo(_) if cli.global.db.is_some() || cli.global.policy.is_some() => {
+            Err(anyhow::anyhow!(
+                "demo: --db and --policy do not apply: the demo records into its own store with its own policy (--keep DIR keeps both)"
+            ))
+        }
         Command::Demo(a) => cmd::demo::run(&ctx, a),
         Command::Record(a) => cmd::record::run(&ctx, a),
         Command::Hook(a) => cmd::hook::run(&ctx, a),

@@ -27,7 +27,7 @@ const RECORD_TIMEOUT: Duration = Duration::from_secs(180);
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  flightlog demo                    # watch it happen, then land on the crossing in the replay\n  flightlog demo --guard            # the same, with the guard on: the volumeDelete is denied\n  flightlog demo --fast | less      # no pauses; print the report\n  flightlog demo --keep ./pocketos  # keep the store, the work tree and the policy\n\nThe demo uses its own policy (home = staging; the volume 3d2c42fb-* is production; a Railway\naccount token reaches every environment) and its own store; --db and --policy are ignored.\nIt needs bash and curl, and no network: the Railway API is a stand-in on 127.0.0.1."
+    after_help = "Examples:\n  flightlog demo                    # watch it happen, then land on the crossing in the replay\n  flightlog demo --guard            # the same, with the guard on: the volumeDelete is denied\n  flightlog demo --fast | less      # no pauses; print the report\n  flightlog demo --keep ./pocketos  # keep the store, the work tree and the policy\n\nThe demo uses its own policy (home = staging; the volume 3d2c42fb-* is production; a Railway\naccount token reaches every environment) and its own store; it refuses --db and --policy.\nIt needs bash and curl, and no network: the Railway API is a stand-in on 127.0.0.1."
 )]
 pub struct Args {
     /// Keep everything (store, keys, work tree, policy, agent script) in DIR, which must be

@@ -225,6 +225,30 @@ fn demo_refuses_a_non_empty_keep_dir() {
     );
 }
 
+/// The demo uses its own store and policy: a `--db` or `--policy` given to it is refused in
+/// words (before anything is recorded), not silently ignored.
+#[test]
+fn demo_refuses_db_and_policy() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("mine.db");
+    for opt in ["--db", "--policy"] {
+        let out = flightlog(tmp.path())
+            .arg(opt)
+            .arg(&db)
+            .args(["demo", "--fast", "--no-replay"])
+            .output()
+            .unwrap();
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{opt}: {stderr}");
+        assert!(
+            stderr.contains("--db and --policy do not apply") && stderr.contains("--keep"),
+            "{opt}: {stderr}"
+        );
+        assert!(stdout.is_empty(), "{stdout}");
+        assert!(!db.exists());
+    }
+}
+
 /// The incident as Claude Code hook payloads (fixtures/incident/pocketos.hooks.jsonl), each piped
 /// into `flightlog hook claude-code` at its own timestamp: the hook layer alone tells the story.
 #[test]
