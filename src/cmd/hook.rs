@@ -1,5 +1,7 @@
 //! `flightlog hook <agent>`: one hook payload on stdin, recorded durably, answered in the agent's
 //! protocol. `flightlog hook install <agent> [--project|--user]`: writes the agent's hook config.
+//! Each agent is a subcommand and `install` takes an [`Agent`] value, so clap writes the usage,
+//! the completions and the errors.
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -17,39 +19,65 @@ use crate::ctx::Ctx;
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  echo '{\"session_id\":\"s\",\"hook_event_name\":\"PreToolUse\",...}' | flightlog hook claude-code\n  flightlog hook install claude-code --project\n  flightlog hook install cursor --user\n\nAgents: claude-code, codex, gemini, cursor.\nExit codes: 0 recorded (the answer is on stdout); 1 not recorded or not understood (non-blocking\nfor every agent); a guard denial is answered in the agent's protocol with exit 0."
+    after_help = "Examples:\n  echo '{\"session_id\":\"s\",\"hook_event_name\":\"PreToolUse\",...}' | flightlog hook claude-code\n  flightlog hook install claude-code --project\n  flightlog hook install cursor --user\n\nExit codes: 0 recorded (the answer is on stdout); 1 not recorded or not understood (non-blocking\nfor every agent); a guard denial is answered in the agent's protocol with exit 0."
 )]
 pub struct Args {
-    /// The agent whose payload is on stdin, or `install`.
-    what: String,
-    /// With `install`: the agent to install hooks for.
-    agent: Option<String>,
-    /// With `install`: write the project's config (the default).
+    #[command(subcommand)]
+    command: HookCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum HookCommand {
+    /// Records Claude Code's hook payload on stdin.
+    #[command(name = "claude-code", visible_alias = "claude")]
+    ClaudeCode(PayloadArgs),
+    /// Records Codex CLI's hook payload on stdin (or its legacy `notify` JSON argument).
+    Codex(PayloadArgs),
+    /// Records Gemini CLI's hook payload on stdin.
+    #[command(visible_alias = "gemini-cli")]
+    Gemini(PayloadArgs),
+    /// Records Cursor's hook payload on stdin.
+    Cursor(PayloadArgs),
+    /// Writes an agent's hook config so it runs `flightlog hook <agent>`.
+    Install(InstallArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct PayloadArgs {
+    /// Codex's legacy `notify = ["flightlog", "hook", "codex"]` passes the JSON here, with
+    /// stdin closed; every other payload comes on stdin.
+    #[arg(value_name = "JSON")]
+    payload: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+struct InstallArgs {
+    /// The agent to install hooks for.
+    agent: Agent,
+    /// Write the project's config (the default).
     #[arg(long, conflicts_with = "user")]
     project: bool,
-    /// With `install`: write the user's config.
+    /// Write the user's config.
     #[arg(long)]
     user: bool,
-    /// With `install`: the command the agent should run (default: this binary's absolute path).
+    /// The command the agent should run (default: this binary's absolute path).
     #[arg(long, value_name = "CMD")]
     command: Option<String>,
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
-    if args.what == "install" {
-        return install(&args);
-    }
-    let Some(agent) = Agent::parse(&args.what) else {
-        bail!(
-            "unknown agent '{}' (expected claude-code, codex, gemini or cursor, or `install`)",
-            args.what
-        );
+    let (agent, args) = match args.command {
+        HookCommand::Install(a) => return install(&a),
+        HookCommand::ClaudeCode(a) => (Agent::ClaudeCode, a),
+        HookCommand::Codex(a) => (Agent::Codex, a),
+        HookCommand::Gemini(a) => (Agent::Gemini, a),
+        HookCommand::Cursor(a) => (Agent::Cursor, a),
     };
     let timeout_ms: u64 = std::env::var("FLIGHTLOG_HOOK_TIMEOUT_MS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(5_000);
-    let payload = match &args.agent {
+    let payload = match &args.payload {
         // Codex's legacy `notify = ["flightlog", "hook", "codex"]` passes the JSON as the last
         // argument, with stdin closed.
         Some(arg) if agent == Agent::Codex && arg.trim_start().starts_with('{') => {
@@ -57,7 +85,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         }
         Some(_) => bail!(
             "`flightlog hook {}` takes its payload on stdin, not as an argument",
-            args.what
+            agent.name()
         ),
         None => read_stdin(Duration::from_millis(timeout_ms)),
     };
@@ -298,13 +326,8 @@ mod failures {
     }
 }
 
-fn install(args: &Args) -> Result<ExitCode> {
-    let Some(name) = &args.agent else {
-        bail!("usage: flightlog hook install <claude-code|codex|gemini|cursor> [--project|--user]");
-    };
-    let Some(agent) = Agent::parse(name) else {
-        bail!("unknown agent '{name}' (expected claude-code, codex, gemini or cursor)");
-    };
+fn install(args: &InstallArgs) -> Result<ExitCode> {
+    let agent = args.agent;
     let scope = if args.user {
         InstallScope::User
     } else {
@@ -528,5 +551,72 @@ pub(crate) fn shell_quote(s: &str) -> String {
         s.to_string()
     } else {
         format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::{Agent, Args, HookCommand};
+
+    #[derive(Debug, clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        hook: Args,
+    }
+
+    /// What `flightlog hook ARGS` means: the agent whose payload is recorded, or `install` of
+    /// which agent, or an error.
+    fn parsed(line: &str) -> Result<(&'static str, Option<Agent>, Option<String>), ()> {
+        let argv = std::iter::once("hook").chain(line.split_whitespace());
+        let cli = Cli::try_parse_from(argv).map_err(|_| ())?;
+        Ok(match cli.hook.command {
+            HookCommand::Install(a) => ("install", Some(a.agent), a.command),
+            HookCommand::ClaudeCode(p) => ("record", Some(Agent::ClaudeCode), p.payload),
+            HookCommand::Codex(p) => ("record", Some(Agent::Codex), p.payload),
+            HookCommand::Gemini(p) => ("record", Some(Agent::Gemini), p.payload),
+            HookCommand::Cursor(p) => ("record", Some(Agent::Cursor), p.payload),
+        })
+    }
+
+    #[test]
+    fn every_installed_invocation_still_parses() {
+        let ok = |what, agent, arg: Option<&str>| Ok((what, Some(agent), arg.map(String::from)));
+        let cases = [
+            ("claude-code", ok("record", Agent::ClaudeCode, None)),
+            ("claude", ok("record", Agent::ClaudeCode, None)),
+            ("codex", ok("record", Agent::Codex, None)),
+            // Codex's legacy notify: the JSON is the last argument.
+            (
+                "codex {\"type\":\"x\"}",
+                ok("record", Agent::Codex, Some("{\"type\":\"x\"}")),
+            ),
+            ("gemini", ok("record", Agent::Gemini, None)),
+            ("gemini-cli", ok("record", Agent::Gemini, None)),
+            ("cursor", ok("record", Agent::Cursor, None)),
+            (
+                "install claude-code",
+                ok("install", Agent::ClaudeCode, None),
+            ),
+            (
+                "install claude --user",
+                ok("install", Agent::ClaudeCode, None),
+            ),
+            ("install codex --project", ok("install", Agent::Codex, None)),
+            (
+                "install cursor --command fl",
+                ok("install", Agent::Cursor, Some("fl")),
+            ),
+            ("install gemini-cli", ok("install", Agent::Gemini, None)),
+            ("bogus", Err(())),
+            ("install", Err(())),
+            ("install nope", Err(())),
+            ("install codex --user --project", Err(())),
+            ("", Err(())),
+        ];
+        for (line, want) in cases {
+            assert_eq!(parsed(line), want, "flightlog hook {line}");
+        }
     }
 }

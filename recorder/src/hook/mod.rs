@@ -28,10 +28,17 @@ use serde_json::{Value, json};
 
 /// The agents whose hook protocols flightlog speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Agent {
+    /// Claude Code (also `claude`).
+    #[cfg_attr(feature = "clap", value(name = "claude-code", alias = "claude"))]
     ClaudeCode,
+    /// Codex CLI.
     Codex,
+    /// Gemini CLI (also `gemini-cli`).
+    #[cfg_attr(feature = "clap", value(alias = "gemini-cli"))]
     Gemini,
+    /// Cursor.
     Cursor,
 }
 
