@@ -3,6 +3,10 @@
 # `postgres` OS user, trust authentication on loopback only, a free port.
 #
 #   scripts/pg-cluster.sh start DIR   # prints the superuser URL (postgres://postgres@127.0.0.1:PORT/postgres)
+#   PG_CLUSTER_PASSWORD=... scripts/pg-cluster.sh start-tls DIR
+#                                     # TLS only (a self-signed certificate made by openssl) and
+#                                     # passwords (scram) on loopback; the superuser's password is
+#                                     # taken from the environment (never an argument, never printed)
 #   scripts/pg-cluster.sh stop DIR    # stops it and removes DIR
 #
 # The server binaries come from PATH or /usr/lib/postgresql/<version>/bin; `ensure` installs them
@@ -74,17 +78,27 @@ as_postgres() {
 }
 
 start() {
-  local dir=$1 bin port
+  local dir=$1 tls=${2:-} bin port
   ensure
   bin=$(find_bin)
   mkdir -p "$dir"
   chmod 0700 "$dir"
   [ "$(id -u)" = 0 ] && as_postgres true && chown postgres "$dir"
+  local pw=()
+  if [ -n "$tls" ]; then
+    # The superuser's password through a private file, never on a command line.
+    printf '%s\n' "$tls" >"$dir/pw"
+    chmod 0600 "$dir/pw"
+    [ "$(id -u)" = 0 ] && chown postgres "$dir/pw"
+    pw=(--pwfile="$dir/pw")
+  fi
   as_postgres "$bin/initdb" -D "$dir/data" -U postgres --auth=trust --encoding=UTF8 \
-    --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 || {
+    --locale=C.UTF-8 "${pw[@]}" >"$dir/initdb.log" 2>&1 || {
+      rm -f "$dir/pw"
       cat "$dir/initdb.log" >&2
       return 1
     }
+  rm -f "$dir/pw"
   port=$(free_port)
   cat >>"$dir/data/postgresql.conf" <<CONF
 listen_addresses = '127.0.0.1'
@@ -94,11 +108,29 @@ fsync = on
 max_connections = 100
 shared_buffers = 128MB
 CONF
-  # Loopback only, trust: the cluster lives as long as the test run, on a private port.
-  cat >"$dir/data/pg_hba.conf" <<HBA
+  if [ -n "$tls" ]; then
+    # A self-signed certificate for 127.0.0.1; TCP connections must use TLS and a password.
+    openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=127.0.0.1" \
+      -keyout "$dir/data/server.key" -out "$dir/data/server.crt" >/dev/null 2>&1
+    chmod 0600 "$dir/data/server.key"
+    [ "$(id -u)" = 0 ] && chown postgres "$dir/data/server.key" "$dir/data/server.crt"
+    cat >>"$dir/data/postgresql.conf" <<CONF
+ssl = on
+ssl_cert_file = 'server.crt'
+ssl_key_file = 'server.key'
+password_encryption = 'scram-sha-256'
+CONF
+    cat >"$dir/data/pg_hba.conf" <<HBA
+local   all all trust
+hostssl all all 127.0.0.1/32 scram-sha-256
+HBA
+  else
+    # Loopback only, trust: the cluster lives as long as the test run, on a private port.
+    cat >"$dir/data/pg_hba.conf" <<HBA
 local all all trust
 host  all all 127.0.0.1/32 trust
 HBA
+  fi
   as_postgres "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null || {
     cat "$dir/server.log" >&2
     return 1
@@ -119,6 +151,7 @@ stop() {
 case "${1:-}" in
   ensure) ensure ;;
   start) start "${2:?usage: pg-cluster.sh start DIR}" ;;
+  start-tls) start "${2:?usage: pg-cluster.sh start-tls DIR}" "${PG_CLUSTER_PASSWORD:?set PG_CLUSTER_PASSWORD}" ;;
   stop) stop "${2:?usage: pg-cluster.sh stop DIR}" ;;
-  *) echo "usage: pg-cluster.sh ensure | start DIR | stop DIR" >&2; exit 2 ;;
+  *) echo "usage: pg-cluster.sh ensure | start DIR | start-tls DIR | stop DIR" >&2; exit 2 ;;
 esac

@@ -15,6 +15,7 @@ use flightlog_formats::{Keys, Kind, NewEvent, Redactor, Store};
 use super::common::bin;
 
 mod record;
+mod tls;
 
 /// The superuser URL of the test cluster, or None (the test says it skipped; under CI a missing
 /// server is a failure).
