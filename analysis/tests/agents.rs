@@ -24,7 +24,7 @@ fn events(name: &str) -> Vec<Event> {
 
 fn policy() -> Policy {
     let path = format!(
-        "{}/../fixtures/incident/flightlog.toml",
+        "{}/../demo/incident/flightlog.toml",
         env!("CARGO_MANIFEST_DIR")
     );
     Policy::check_file(std::path::Path::new(&path))

@@ -352,7 +352,7 @@ mod tests {
                 .collect();
         let policy = flightlog_analysis::Policy::load(Some(std::path::Path::new(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../fixtures/incident/flightlog.toml"
+            "/../demo/incident/flightlog.toml"
         ))))
         .unwrap();
         let a = flightlog_analysis::analyze(&events, &policy);

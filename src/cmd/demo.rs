@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
 use flightlog_analysis::report;
-use flightlog_fixtures::incident::{self, Layout, TempRoot};
-use flightlog_fixtures::railway::{AuthKind, StandIn};
+use flightlog_demo::incident::{self, Layout, TempRoot};
+use flightlog_demo::railway::{AuthKind, StandIn};
 use flightlog_formats::verify::Trust;
 
 use crate::ctx::Ctx;

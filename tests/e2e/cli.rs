@@ -227,7 +227,7 @@ fn sessions(db: &Path, policy: &Path, filters: &[&str]) -> Vec<serde_json::Value
 fn sessions_filters_and_status() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("s.db");
-    let policy = flightlog_fixtures::fixtures_dir().join("incident/flightlog.toml");
+    let policy = flightlog_fixtures::workspace_dir().join("demo/incident/flightlog.toml");
     // The incident, through Claude Code's hooks at its own (April 2026) times: ended.
     for line in flightlog_fixtures::incident::HOOKS_JSONL.lines() {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();

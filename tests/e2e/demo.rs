@@ -255,7 +255,7 @@ fn demo_refuses_db_and_policy() {
 fn the_incident_hook_stream_tells_the_story_through_the_hooks() {
     let tmp = tempfile::tempdir().unwrap();
     let db = tmp.path().join("store/flightlog.db");
-    let policy = flightlog_fixtures::fixtures_dir().join("incident/flightlog.toml");
+    let policy = flightlog_fixtures::workspace_dir().join("demo/incident/flightlog.toml");
     for line in flightlog_fixtures::incident::HOOKS_JSONL.lines() {
         let v: Value = serde_json::from_str(line).unwrap();
         let ts = v["timestamp"].as_str().unwrap();

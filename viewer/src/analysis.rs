@@ -150,7 +150,7 @@ mod tests {
                 .collect();
         let policy = Policy::load(Some(Path::new(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../fixtures/incident/flightlog.toml"
+            "/../demo/incident/flightlog.toml"
         ))))
         .unwrap();
         let f = from_analysis(flightlog_analysis::analyze(&events, &policy), None);
