@@ -132,6 +132,9 @@ struct ChainCheck<'a> {
     last_computed: Hash32,
     last_checkpoint_cover: u64,
     last_was_checkpoint: bool,
+    /// The last event is a checkpoint signed by a key that is not trusted (its own problem
+    /// says so: the export is not "truncated").
+    last_untrusted: bool,
     /// Prefix expectations from store checkpoints, sorted by count.
     expects: Vec<Expect>,
     trust: &'a Trust,
@@ -155,6 +158,7 @@ impl<'a> ChainCheck<'a> {
             last_computed: GENESIS,
             last_checkpoint_cover: 0,
             last_was_checkpoint: false,
+            last_untrusted: false,
             expects,
             trust,
             report,
@@ -292,6 +296,7 @@ impl<'a> ChainCheck<'a> {
         }
         // Checkpoint events sign everything before them.
         self.last_was_checkpoint = false;
+        self.last_untrusted = false;
         if is_checkpoint
             && let Some(e) = &full
             && e.data.get("scope").and_then(|v| v.as_str()) == Some("session")
@@ -340,7 +345,10 @@ impl<'a> ChainCheck<'a> {
             self.push(problem(&s, Some(seq), "checkpoint_mismatch", format!("the events before seq {seq} are not the ones this checkpoint signed (rewritten)")));
         }
         match self.key_for(&pubkey) {
-            Err(msg) => self.push(problem(&s, Some(seq), "untrusted_key", msg)),
+            Err(msg) => {
+                self.last_untrusted = true;
+                self.push(problem(&s, Some(seq), "untrusted_key", msg));
+            }
             Ok(key) => {
                 if !verify_sig(&key, &st.bytes(), &sig) {
                     self.push(problem(
@@ -419,7 +427,7 @@ impl<'a> ChainCheck<'a> {
             ));
         }
         if require_final_checkpoint {
-            if !self.last_was_checkpoint {
+            if !self.last_was_checkpoint && !self.last_untrusted {
                 self.push(problem(&s, Some(size.saturating_sub(1)), "unanchored_export", "the export does not end with a checkpoint covering all its events (truncated?)"));
             }
         } else if self.last_checkpoint_cover < size {

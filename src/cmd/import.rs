@@ -105,11 +105,20 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
             Ok(v) => v,
             Err(InteropError::NotVerified { path, report }) => {
                 refused = true;
+                let foreign = !report.problems.is_empty()
+                    && report.problems.iter().all(|p| p.kind == "untrusted_key");
                 bar.suspend(|| {
-                    eprintln!(
-                        "flightlog: {} does not verify; nothing of it was imported:",
-                        path.display()
-                    );
+                    if foreign {
+                        eprintln!(
+                            "flightlog: {} is signed by another key, one this store does not trust; nothing of it was imported:",
+                            path.display()
+                        );
+                    } else {
+                        eprintln!(
+                            "flightlog: {} does not verify; nothing of it was imported:",
+                            path.display()
+                        );
+                    }
                     for p in &report.problems {
                         eprintln!(
                             "  {}seq {} [{}] {}",

@@ -385,3 +385,48 @@ fn sessions_filters_and_status() {
     assert!(table.lines().next().unwrap().contains("STATUS"), "{table}");
     assert!(table.contains("died") && table.contains("ended"), "{table}");
 }
+
+/// An export signed by another store's key is refused as what it is: signed by a key this store
+/// does not trust, named by its fingerprint; never "truncated?".
+#[test]
+fn an_export_signed_by_another_key_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = |db: &Path| {
+        let out = Command::new(bin())
+            .arg("--db")
+            .arg(db)
+            .args([
+                "record",
+                "--no-trace",
+                "--no-proxy",
+                "--no-watch",
+                "--",
+                "true",
+            ])
+            .current_dir(dir.path())
+            .env_remove("FLIGHTLOG_POLICY")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    };
+    let (a, b) = (dir.path().join("a/a.db"), dir.path().join("b/b.db"));
+    record(&a);
+    record(&b);
+    let export = flightlog(&a, &["export", "latest", "--format", "jsonl"]);
+    assert!(export.status.success(), "{}", text(&export.stderr));
+    let file = dir.path().join("a.jsonl");
+    std::fs::write(&file, &export.stdout).unwrap();
+    let key_id = {
+        let first = text(&export.stdout);
+        let v: serde_json::Value = serde_json::from_str(first.lines().last().unwrap()).unwrap();
+        v["event"]["data"]["key_id"].as_str().unwrap().to_string()
+    };
+    let out = flightlog(&b, &["import", "jsonl", file.to_str().unwrap()]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("signed by another key"), "{err}");
+    assert!(err.contains("does not trust"), "{err}");
+    assert!(err.contains(&key_id), "{key_id}: {err}");
+    assert!(!err.contains("truncated"), "{err}");
+}
