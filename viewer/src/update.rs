@@ -457,9 +457,11 @@ pub fn rebuild_rows(state: &mut State) {
         .filter(|i| st.has_row(&entries[*i]))
         .map(|i| i as u32)
         .collect();
-    // Nearly sorted already (time mostly follows seq): the stable sort's run detection keeps
-    // this close to linear.
-    rows.sort_by_key(|p| entries[*p as usize].order_key());
+    // Nearly sorted already (time mostly follows seq): one pass when it is, and the stable
+    // sort's run detection keeps it close to linear when it is not.
+    if !rows.is_sorted_by_key(|p| entries[*p as usize].order_key()) {
+        rows.sort_by_key(|p| entries[*p as usize].order_key());
+    }
     state.visible = rows;
     if let Some(seq) = keep {
         let pos = state.index.position_of(seq);
