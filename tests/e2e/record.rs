@@ -479,3 +479,139 @@ curl -s -o /dev/null -w 'harmless=%{{http_code}}\n' {url}
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("destructive actions"), "{err}");
 }
+
+/// Every exec of every descendant is recorded with how it ended: a background job and its
+/// child, a grandchild, a process killed by a signal.
+#[test]
+fn background_jobs_and_grandchildren_are_traced_with_their_exits() {
+    let (_d, dir, db) = work_dir();
+    std::fs::write(
+        dir.join("agent.sh"),
+        r#"sh -c 'sleep 0.1; exit 4' &
+bash -c 'sh -c "exit 6"; exit 0'
+sh -c 'kill -TERM $$'
+wait
+exit 2
+"#,
+    )
+    .unwrap();
+    let out = record(
+        &dir,
+        &db,
+        &["--no-watch", "--no-proxy", "--", "bash", "agent.sh"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let evs = session_events(&db, &session_of(&out));
+    let exec = |argv: &[&str]| {
+        evs.iter()
+            .find(|e| e.kind == Kind::Exec && e.data["argv"] == serde_json::json!(argv))
+            .unwrap_or_else(|| panic!("no exec of {argv:?}"))
+    };
+    let end = |e: &Event| {
+        evs.iter()
+            .find(|f| f.data["exit_of_seq"] == e.seq)
+            .unwrap_or_else(|| panic!("no exit for {}", e.data["argv"]))
+    };
+    let background = exec(&["sh", "-c", "sleep 0.1; exit 4"]);
+    assert_eq!(end(background).data["exit"], 4);
+    let sleep = exec(&["sleep", "0.1"]);
+    assert_eq!(sleep.data["ppid"], background.data["pid"]);
+    assert_eq!(end(sleep).data["exit"], 0);
+    let middle = exec(&["bash", "-c", "sh -c \"exit 6\"; exit 0"]);
+    let grandchild = exec(&["sh", "-c", "exit 6"]);
+    assert_eq!(grandchild.data["ppid"], middle.data["pid"]);
+    assert_eq!(end(grandchild).data["exit"], 6);
+    assert_eq!(end(middle).data["exit"], 0);
+    let killed = end(exec(&["sh", "-c", "kill -TERM $$"]));
+    assert_eq!(killed.data["signal"], "SIGTERM");
+    assert!(killed.data["exit"].is_null());
+    assert_verifies(&db, &session_of(&out));
+}
+
+/// Makes `ptrace` fail with EPERM in this process and its children, as a container's seccomp
+/// profile does.
+#[cfg(target_arch = "x86_64")]
+fn refuse_ptrace() -> std::io::Result<()> {
+    const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
+    let stmt = |code: u16, k: u32| libc::sock_filter {
+        code,
+        jt: 0,
+        jf: 0,
+        k,
+    };
+    let jeq = |k: u32, jt: u8, jf: u8| libc::sock_filter {
+        code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
+        jt,
+        jf,
+        k,
+    };
+    let load = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
+    let ret = (libc::BPF_RET | libc::BPF_K) as u16;
+    let mut filter = [
+        stmt(load, 4), // seccomp_data.arch
+        jeq(AUDIT_ARCH_X86_64, 0, 3),
+        stmt(load, 0), // seccomp_data.nr
+        jeq(libc::SYS_ptrace as u32, 0, 1),
+        stmt(ret, libc::SECCOMP_RET_ERRNO | libc::EPERM as u32),
+        stmt(ret, libc::SECCOMP_RET_ALLOW),
+    ];
+    let prog = libc::sock_fprog {
+        len: filter.len() as u16,
+        filter: filter.as_mut_ptr(),
+    };
+    // SAFETY: plain system calls on a filter that lives until they return.
+    let r = unsafe {
+        if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
+            -1
+        } else {
+            libc::syscall(
+                libc::SYS_seccomp,
+                libc::SECCOMP_SET_MODE_FILTER,
+                0,
+                &prog as *const libc::sock_fprog,
+            )
+        }
+    };
+    if r != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Where the kernel refuses ptrace, the agent still runs (untraced), the user is told, and the
+/// session has a `gap` instead of exec events.
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn where_ptrace_is_refused_the_agent_runs_untraced_and_a_gap_says_so() {
+    use std::os::unix::process::CommandExt;
+    let (_d, dir, db) = work_dir();
+    let mut cmd = Command::new(bin());
+    cmd.current_dir(&dir)
+        .arg("--db")
+        .arg(&db)
+        .args(["record", "--no-watch", "--no-proxy", "--"])
+        .args(["sh", "-c", "/bin/true; exit 3"])
+        .env_remove("FLIGHTLOG_SESSION")
+        .env_remove("FLIGHTLOG_POLICY")
+        .env_remove("FLIGHTLOG_FAKE_NOW")
+        .stdin(Stdio::null());
+    // SAFETY: refuse_ptrace makes only async-signal-safe system calls.
+    unsafe {
+        cmd.pre_exec(refuse_ptrace);
+    }
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("ptrace is not permitted here (EPERM"), "{err}");
+    let evs = session_events(&db, &session_of(&out));
+    let gap = evs
+        .iter()
+        .find(|e| e.kind == Kind::Gap && e.data["reason"] == "ptrace_unavailable")
+        .expect("the gap for the untraced run");
+    assert_eq!(gap.data["layer"], "ptrace");
+    assert!(
+        !evs.iter().any(|e| e.kind == Kind::Exec),
+        "nothing was traced"
+    );
+    assert_verifies(&db, &session_of(&out));
+}
