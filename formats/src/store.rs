@@ -638,31 +638,12 @@ impl Store {
         session: &str,
         from: u64,
         limit: u64,
-        mut f: impl FnMut(StoredEvent) -> bool,
+        f: impl FnMut(StoredEvent) -> bool,
     ) -> Result<()> {
         if let Some(pg) = self.remote() {
             return pg.for_each_event_from(session, from, limit, f);
         }
-        let mut stmt = self.conn()?.prepare_cached(
-            "SELECT seq, prev, hash, raw FROM events WHERE session = ?1 AND seq >= ?2 \
-             ORDER BY seq LIMIT ?3",
-        )?;
-        let lim = i64::try_from(limit).unwrap_or(i64::MAX);
-        let from = i64::try_from(from).unwrap_or(i64::MAX);
-        let mut rows = stmt.query(params![session, from, lim])?;
-        while let Some(r) = rows.next()? {
-            let seq: i64 = r.get(0)?;
-            let ev = StoredEvent {
-                seq: seq as u64,
-                prev: to_hash(r.get(1)?),
-                hash: to_hash(r.get(2)?),
-                raw: r.get(3)?,
-            };
-            if !f(ev) {
-                break;
-            }
-        }
-        Ok(())
+        events_in(self.conn()?, session, from, limit, f)
     }
 
     /// One event by seq.
@@ -1251,6 +1232,17 @@ impl WriteTx<'_> {
         head_in(&self.tx, session)
     }
 
+    /// Events of a session with `seq >= from`, at most `limit` of them, in order, as this
+    /// transaction sees them.
+    pub fn events(&self, session: &str, from: u64, limit: u64) -> Result<Vec<StoredEvent>> {
+        let mut out = Vec::new();
+        events_in(&self.tx, session, from, limit, |e| {
+            out.push(e);
+            true
+        })?;
+        Ok(out)
+    }
+
     /// Remembers which seq a tool call id first appeared at.
     pub fn remember_call(&self, session: &str, call_id: &str, seq: u64) -> Result<()> {
         self.tx
@@ -1331,6 +1323,35 @@ fn head_in(conn: &Connection, session: &str) -> Result<(u64, Hash32)> {
         Some((seq, h)) => (seq as u64 + 1, to_hash(h)),
         None => (0, GENESIS),
     })
+}
+
+fn events_in(
+    conn: &Connection,
+    session: &str,
+    from: u64,
+    limit: u64,
+    mut f: impl FnMut(StoredEvent) -> bool,
+) -> Result<()> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT seq, prev, hash, raw FROM events WHERE session = ?1 AND seq >= ?2 \
+         ORDER BY seq LIMIT ?3",
+    )?;
+    let lim = i64::try_from(limit).unwrap_or(i64::MAX);
+    let from = i64::try_from(from).unwrap_or(i64::MAX);
+    let mut rows = stmt.query(params![session, from, lim])?;
+    while let Some(r) = rows.next()? {
+        let seq: i64 = r.get(0)?;
+        let ev = StoredEvent {
+            seq: seq as u64,
+            prev: to_hash(r.get(1)?),
+            hash: to_hash(r.get(2)?),
+            raw: r.get(3)?,
+        };
+        if !f(ev) {
+            break;
+        }
+    }
+    Ok(())
 }
 
 fn statement_in(conn: &Connection, session: &str) -> Result<SessionStatement> {

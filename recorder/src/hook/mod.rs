@@ -145,56 +145,57 @@ pub fn handle(
             e.kind = Kind::Note;
         }
     }
-    // The guard decides before the call is acknowledged (it reads the session so far).
-    let mut denial = None;
-    if n.is_pre
-        && let Some(guard) = env.guard
-        && let Some(candidate) = events.iter().find(|e| e.kind == Kind::ToolCall)
-    {
-        let session = env
-            .store
-            .write_tx(|w| session_in(w, agent, &n, &value, env))?;
-        let (count, _) = env.store.head(&session)?;
-        let from = count.saturating_sub(env.guard_context);
-        let prior: Vec<Event> = env
-            .store
-            .events(&session, from, env.guard_context)?
-            .iter()
-            .filter_map(|s| s.event().ok())
-            .collect();
-        let mut data = candidate.data.clone();
-        let red = env.redactor.redact_value(&mut data);
-        let as_event = Event {
-            v: flightlog_formats::event::FORMAT_VERSION,
-            session,
-            seq: count,
-            ts: flightlog_formats::event::format_ts(candidate.ts),
-            kind: Kind::ToolCall,
-            source: candidate.source.clone(),
-            env: candidate.env.clone(),
-            redactions: red,
-            data,
-        };
-        denial = guard(&prior, &as_event);
-    }
-    if let Some(d) = &denial {
-        events.push(NewEvent::new(
-            env.now,
-            Kind::Decision,
-            "guard",
-            json!({
-                "decision": "deny",
-                "rule": d.rule,
-                "reason": d.reason,
-                "layer": "hook",
-                "agent": agent.name(),
-                "call_id": n.call_id,
-            }),
-        ));
-    }
-    // One transaction: the session, the join, the events, the call id. One commit, one fsync.
-    let ended = env.store.write_tx(|w| {
+    // One transaction, guard or not: the session, the guard's reading of it, the join, the
+    // events, the call id. One commit, one fsync; nothing of it if any step fails.
+    let (ended, denial) = env.store.write_tx(|w| {
         let session = session_in(w, agent, &n, &value, env)?;
+        // The guard decides before the call is acknowledged (it reads the session so far).
+        let mut denial = None;
+        if n.is_pre
+            && let Some(guard) = env.guard
+            && let Some(candidate) = events.iter().find(|e| e.kind == Kind::ToolCall)
+        {
+            let (count, _) = w.head(&session)?;
+            let from = count.saturating_sub(env.guard_context);
+            let prior: Vec<Event> = w
+                .events(&session, from, env.guard_context)?
+                .iter()
+                .filter_map(|s| s.event().ok())
+                .collect();
+            let mut data = candidate.data.clone();
+            let red = env.redactor.redact_value(&mut data);
+            let before = events
+                .iter()
+                .take_while(|e| e.kind != Kind::ToolCall)
+                .count();
+            let as_event = Event {
+                v: flightlog_formats::event::FORMAT_VERSION,
+                session: session.clone(),
+                seq: count + (env.preface.len() + before) as u64,
+                ts: flightlog_formats::event::format_ts(candidate.ts),
+                kind: Kind::ToolCall,
+                source: candidate.source.clone(),
+                env: candidate.env.clone(),
+                redactions: red,
+                data,
+            };
+            denial = guard(&prior, &as_event);
+        }
+        if let Some(d) = &denial {
+            events.push(NewEvent::new(
+                env.now,
+                Kind::Decision,
+                "guard",
+                json!({
+                    "decision": "deny",
+                    "rule": d.rule,
+                    "reason": d.reason,
+                    "layer": "hook",
+                    "agent": agent.name(),
+                    "call_id": n.call_id,
+                }),
+            ));
+        }
         if let Some(call_id) = &n.call_id
             && !n.is_pre
         {
@@ -218,7 +219,7 @@ pub fn handle(
         if ended {
             w.mark_ended(&session, env.now)?;
         }
-        Ok(ended.then_some(session))
+        Ok((ended.then_some(session), denial))
     })?;
     let mut a = answer(agent, &n.hook_event, denial.as_ref());
     a.ended_session = ended;

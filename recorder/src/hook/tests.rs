@@ -322,3 +322,90 @@ fn lifted_and_renamed_fields_are_not_dropped() {
         "last-assistant-message": "done here", "cwd": "/w"});
     assert_eq!(dropped_fields(Agent::Codex, &notify), Vec::<String>::new());
 }
+
+/// The commits in a store's WAL: frames that end a transaction (a non-zero database size in
+/// the frame header), with the salts of the WAL's current header.
+fn wal_commits(db: &std::path::Path) -> usize {
+    let mut wal = db.as_os_str().to_owned();
+    wal.push("-wal");
+    let bytes = std::fs::read(wal).unwrap_or_default();
+    if bytes.len() < 32 {
+        return 0;
+    }
+    let be =
+        |at: usize| u32::from_be_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
+    let page = be(8) as usize;
+    let salts = (be(16), be(20));
+    let mut at = 32;
+    let mut commits = 0;
+    while at + 24 + page <= bytes.len() {
+        if (be(at + 8), be(at + 12)) != salts {
+            break;
+        }
+        if be(at + 4) != 0 {
+            commits += 1;
+        }
+        at += 24 + page;
+    }
+    commits
+}
+
+#[test]
+fn a_hook_is_one_transaction_guard_or_not() {
+    let allow = |_: &[Event], _: &Event| None;
+    let deny = |_: &[Event], _: &Event| {
+        Some(Denial {
+            rule: Some("r".into()),
+            reason: "no".into(),
+        })
+    };
+    let later = PRE.replace("toolu_01ABC", "toolu_02DEF");
+    // Every payload, the first of a new session included, commits exactly once.
+    let cases: [(&str, Option<&GuardFn>); 3] = [
+        ("no guard", None),
+        ("allow", Some(&allow)),
+        ("deny", Some(&deny)),
+    ];
+    for (name, guard) in cases {
+        let f = fx();
+        let db = f.store.path().to_path_buf();
+        for payload in [PRE, POST, later.as_str()] {
+            let before = wal_commits(&db);
+            handle(Agent::ClaudeCode, payload.as_bytes(), &env(&f, guard)).unwrap();
+            assert_eq!(
+                wal_commits(&db) - before,
+                1,
+                "{name}: one commit for {payload}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_guard_sees_the_session_and_the_call_at_its_stored_seq() {
+    let f = fx();
+    let seen = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let saw = std::rc::Rc::clone(&seen);
+    let watch = move |prior: &[Event], c: &Event| {
+        saw.borrow_mut()
+            .push((prior.iter().map(|e| e.seq).collect::<Vec<_>>(), c.seq));
+        None
+    };
+    let mut e = env(&f, Some(&watch));
+    e.preface = vec![NewEvent::new(
+        now(),
+        Kind::Gap,
+        "recorder",
+        json!({"layer": "hook", "reason": "hook_not_recorded"}),
+    )];
+    handle(Agent::ClaudeCode, PRE.as_bytes(), &e).unwrap();
+    let stored = events(&f);
+    let call = stored
+        .iter()
+        .find(|e| e.kind == Kind::ToolCall)
+        .expect("tool call stored");
+    // The session start (created in the same transaction) is visible to the guard, and the
+    // candidate carries the seq it is stored at, after the preface's gap.
+    assert_eq!(*seen.borrow(), vec![(vec![0], call.seq)]);
+    assert_eq!(call.seq, 2);
+}
