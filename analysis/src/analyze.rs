@@ -30,6 +30,7 @@ use crate::describe::one_line as describe;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::OnceLock;
 
+use flightlog_formats::payload::Payload;
 use flightlog_formats::{Event, Kind};
 use regex::Regex;
 use serde::Serialize;
@@ -48,7 +49,9 @@ pub struct Analysis {
     pub session: String,
     pub home_env: Option<String>,
     pub events: u64,
-    /// One per input event, same order.
+    /// The facts of each event the analysis found something about (an environment, a
+    /// crossing, a destructive action, a secret read or used, an error), in seq order; an
+    /// event with none has no entry. Look one up with [`Analysis::facts_of`].
     pub facts: Vec<EventFacts>,
     pub boundary_crossings: Vec<Crossing>,
     pub destructive: Vec<Destructive>,
@@ -58,6 +61,16 @@ pub struct Analysis {
     pub secrets: Vec<SecretTrail>,
     pub gaps: Vec<GapInfo>,
     pub critical_window: Option<Window>,
+}
+
+impl Analysis {
+    /// The facts of the event with this seq, if the analysis found any.
+    pub fn facts_of(&self, seq: u64) -> Option<&EventFacts> {
+        self.facts
+            .binary_search_by_key(&seq, |f| f.seq)
+            .ok()
+            .map(|i| &self.facts[i])
+    }
 }
 
 /// What the analysis found about one event.
@@ -74,6 +87,27 @@ pub struct EventFacts {
     /// Fingerprints this event used (command, argv, request).
     pub secret_uses: Vec<String>,
     pub error: bool,
+}
+
+impl EventFacts {
+    /// The facts of an event the analysis found nothing about.
+    pub fn new(seq: u64) -> Self {
+        EventFacts {
+            seq,
+            env: None,
+            env_evidence: Vec::new(),
+            crossing: false,
+            destructive: None,
+            secret_reads: Vec::new(),
+            secret_uses: Vec::new(),
+            error: false,
+        }
+    }
+
+    /// Whether the analysis found nothing about the event (it then keeps no entry for it).
+    pub fn is_empty(&self) -> bool {
+        *self == EventFacts::new(self.seq)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -417,6 +451,7 @@ pub struct Analyzer<'p> {
     call_info: HashMap<u64, CallInfo>,
     /// Started execs, until their exit: seq -> (pid, argv text).
     live: HashMap<u64, (Option<i64>, String)>,
+    /// The facts of the events that have some, in seq order, and their times.
     facts: Vec<EventFacts>,
     times: Vec<Option<chrono::DateTime<chrono::Utc>>>,
     /// Descriptions of the events a cause chain may cite.
@@ -424,6 +459,7 @@ pub struct Analyzer<'p> {
     crossings: Vec<Crossing>,
     destructive: Vec<Destructive>,
     gaps: Vec<GapInfo>,
+    /// Errors: (index into `facts`, is a credential failure, text).
     errors: Vec<(usize, bool, String)>,
     joiner: Joiner,
     /// Base URLs of the agent's model API (from the session's context).
@@ -462,7 +498,7 @@ impl<'p> Analyzer<'p> {
         }
     }
 
-    /// The facts of the events pushed so far (one per event, in order).
+    /// The facts of the events pushed so far that have some (see [`Analysis::facts`]).
     pub fn facts(&self) -> &[EventFacts] {
         &self.facts
     }
@@ -506,17 +542,7 @@ impl<'p> Analyzer<'p> {
         let idx = self.facts.len();
         self.n += 1;
         let t = ev.time();
-        self.times.push(t);
-        let mut f = EventFacts {
-            seq: ev.seq,
-            env: None,
-            env_evidence: Vec::new(),
-            crossing: false,
-            destructive: None,
-            secret_reads: Vec::new(),
-            secret_uses: Vec::new(),
-            error: false,
-        };
+        let mut f = EventFacts::new(ev.seq);
         if ev.kind == Kind::ToolCall {
             let call = ev.tool_call().unwrap_or_default();
             if let Some(id) = &call.call_id {
@@ -614,7 +640,12 @@ impl<'p> Analyzer<'p> {
         if !f.secret_reads.is_empty() || !f.secret_uses.is_empty() {
             self.described.insert(ev.seq, describe(ev));
         }
-        self.facts.push(f);
+        // Most events have no facts: keeping an entry only for those that do keeps a long
+        // session's analysis small (the 1M-event replay bench).
+        if !f.is_empty() {
+            self.times.push(t);
+            self.facts.push(f);
+        }
     }
 
     /// Joins an event to its action (or starts one), and records what it says of an outcome.
@@ -1450,65 +1481,53 @@ pub(crate) fn truncate(s: &str, n: usize) -> String {
 
 /// (is an error, is a credential failure, text). `started` gives the argv of a started exec
 /// by its seq (for an exit recorded as its own event).
+/// The error of one event: (is an error, is a credential failure, text). Whether it is an
+/// error is [`Event::is_error`]'s rule, the one every output uses; this adds the words and
+/// whether the failure is about a credential.
 fn error_of(ev: &Event, started: impl Fn(u64) -> Option<String>) -> (bool, bool, String) {
-    let d = &ev.data;
-    let text_of = |keys: &[&str]| -> String {
-        keys.iter()
-            .filter_map(|k| d.get(*k))
-            .map(|v| match v {
-                Value::String(s) => s.clone(),
-                Value::Null => String::new(),
-                other => other.to_string(),
-            })
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
-    match ev.kind {
-        Kind::ToolResult => {
-            let is_err = d.get("is_error").and_then(Value::as_bool).unwrap_or(false)
-                || d.get("error")
-                    .is_some_and(|e| !e.is_null() && e.as_str() != Some(""));
-            if !is_err {
-                return (false, false, String::new());
-            }
-            let text = text_of(&["error", "output"]);
+    let none = (false, false, String::new());
+    if !matches!(ev.kind, Kind::ToolResult | Kind::Exec | Kind::ApiCall) {
+        return none;
+    }
+    let p = ev.payload();
+    if !p.is_error() {
+        return none;
+    }
+    match p {
+        Payload::ToolResult(r) => {
+            let text = [r.error_text().unwrap_or_default(), r.output_text()]
+                .into_iter()
+                .filter(|t| !t.is_empty())
+                .collect::<Vec<_>>()
+                .join(" ");
             (true, cred_failure_re().is_match(&text), text)
         }
-        Kind::Exec => {
-            let exit = d.get("exit").and_then(Value::as_i64);
-            if exit.is_none_or(|x| x == 0) {
-                return (false, false, String::new());
-            }
-            // The recorder may write the exit as its own exec event (`exit_of_seq`).
-            let argv = match d.get("exit_of_seq").and_then(Value::as_u64) {
+        Payload::Exec(x) => {
+            // The recorder writes a process's end as its own exec event (`exit_of_seq`).
+            let argv = match x.exit_of_seq {
                 Some(s) => started(s).unwrap_or_default(),
-                None => d
-                    .get("argv")
-                    .and_then(Value::as_array)
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(Value::as_str)
-                            .collect::<Vec<_>>()
-                            .join(" ")
-                    })
-                    .unwrap_or_default(),
+                None => x.argv().join(" "),
             };
-            let text = format!("`{}` exited {}", truncate(&argv, 80), exit.unwrap_or(0));
-            (true, false, text)
+            let how = match (x.exit, &x.signal) {
+                (Some(c), _) => format!("exited {c}"),
+                (None, Some(sig)) => format!("was killed by {sig}"),
+                (None, None) => "failed".to_string(),
+            };
+            (true, false, format!("`{}` {how}", truncate(&argv, 80)))
         }
-        Kind::ApiCall => {
-            let status = d.get("status").and_then(Value::as_u64).unwrap_or(0);
-            if status < 400 {
-                return (false, false, String::new());
-            }
-            let text = format!("HTTP {status}: {}", text_of(&["response_body"]));
-            (
-                true,
-                status == 401 || status == 403 || cred_failure_re().is_match(&text),
-                text,
-            )
+        Payload::ApiCall(a) => {
+            let text = match (a.status, &a.error) {
+                (Some(status), _) => format!(
+                    "HTTP {status}: {}",
+                    a.response_body.as_deref().unwrap_or_default()
+                ),
+                (None, Some(e)) => format!("no response: {e}"),
+                (None, None) => "no response".to_string(),
+            };
+            let cred = matches!(a.status, Some(401 | 403)) || cred_failure_re().is_match(&text);
+            (true, cred, text)
         }
-        _ => (false, false, String::new()),
+        _ => none,
     }
 }
 
@@ -2117,11 +2136,9 @@ struct Timeline<'a> {
 }
 
 impl Timeline<'_> {
+    /// The index of an event's facts; every event a cause chain cites has some.
     fn idx_of(&self, seq: u64) -> Option<usize> {
-        match self.facts.binary_search_by_key(&seq, |f| f.seq) {
-            Ok(i) => Some(i),
-            Err(_) => self.facts.iter().position(|f| f.seq == seq),
-        }
+        self.facts.binary_search_by_key(&seq, |f| f.seq).ok()
     }
 
     fn time(&self, i: usize) -> Option<chrono::DateTime<chrono::Utc>> {

@@ -64,31 +64,42 @@ pub fn guard_decision(policy: &Policy, prior: &[Event], candidate: &Event) -> Gu
             reason: "guard disabled".into(),
         };
     }
-    let mut events: Vec<Event> = Vec::with_capacity(prior.len() + 1);
-    events.extend_from_slice(prior);
-    events.push(candidate.clone());
-    let a = analyze(&events, policy);
-    verdict(policy, &a, events.len() - 1)
+    let mut a = Analyzer::new(policy);
+    for ev in prior {
+        a.push(ev);
+    }
+    let before = a.facts().len();
+    a.push(candidate);
+    let facts = a
+        .facts()
+        .get(before)
+        .cloned()
+        .unwrap_or_else(|| EventFacts::new(candidate.seq));
+    let home = a.finish().home_env;
+    decide(policy, home.as_deref(), &facts)
 }
 
-/// The guard's verdict on event `idx` of an analysis, whatever `guard.enabled` says (the facts
+/// The guard's verdict on the event with this seq, whatever `guard.enabled` says (the facts
 /// of an event depend only on the events before it, so one [`analyze()`] of a whole session
 /// answers for each of its events; `flightlog policy test` uses this).
-pub fn verdict(policy: &Policy, a: &Analysis, idx: usize) -> GuardDecision {
-    let Some(f) = a.facts.get(idx) else {
-        return GuardDecision {
-            deny: false,
-            rule: None,
-            reason: "nothing to decide".into(),
-        };
-    };
+pub fn verdict(policy: &Policy, a: &Analysis, seq: u64) -> GuardDecision {
+    let none = EventFacts::new(seq);
+    decide(
+        policy,
+        a.home_env.as_deref(),
+        a.facts_of(seq).unwrap_or(&none),
+    )
+}
+
+/// The verdict on an event with these facts, in a session whose home is `home`.
+fn decide(policy: &Policy, home: Option<&str>, f: &EventFacts) -> GuardDecision {
     let to = f.env.clone().unwrap_or_else(|| "*".into());
     let to_text = if to == "*" {
         "every environment".to_string()
     } else {
         to.clone()
     };
-    let from = a.home_env.clone().unwrap_or_else(|| "home".into());
+    let from = home.unwrap_or("home");
     let why = f
         .env_evidence
         .first()

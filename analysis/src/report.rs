@@ -95,7 +95,7 @@ pub fn markdown(a: &Analysis, intact: bool) -> String {
     let crossing_destructive: Vec<&crate::analyze::Destructive> = a
         .destructive
         .iter()
-        .filter(|d| a.facts.iter().any(|f| f.seq == d.seq && f.crossing))
+        .filter(|d| a.facts_of(d.seq).is_some_and(|f| f.crossing))
         .collect();
     let verdict = match (a.boundary_crossings.first(), a.destructive.first()) {
         (Some(_), _)
@@ -119,7 +119,7 @@ pub fn markdown(a: &Analysis, intact: bool) -> String {
         }
         (Some(c), _)
             if a.destructive.iter().any(|d| {
-                d.seq == c.seq || a.facts.iter().any(|f| f.seq == d.seq && f.crossing)
+                d.seq == c.seq || a.facts_of(d.seq).is_some_and(|f| f.crossing)
             }) =>
         {
             "**A destructive action crossed the environment boundary.**".to_string()

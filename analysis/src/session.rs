@@ -236,7 +236,7 @@ mod tests {
         assert_eq!(view.links.len(), 2);
         assert_eq!(view.unreadable.len(), 1);
         assert_eq!(view.unreadable[0].seq, 1);
-        assert_eq!(view.analysis.facts.len(), 2);
+        assert_eq!(view.analysis.events, 2);
         assert!(!view.intact());
     }
 }

@@ -3,8 +3,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may unwrap
 
-use flightlog_analysis::{Policy, Severity, analyze, guard_decision, report};
+use flightlog_analysis::{Analysis, EventFacts, Policy, Severity, analyze, guard_decision, report};
 use flightlog_formats::Event;
+
+/// The facts of one event (an event the analysis found nothing about has none).
+fn fact(a: &Analysis, seq: u64) -> EventFacts {
+    a.facts_of(seq)
+        .cloned()
+        .unwrap_or_else(|| EventFacts::new(seq))
+}
 
 fn events(name: &str) -> Vec<Event> {
     let path = format!("{}/tests/data/{name}.jsonl", env!("CARGO_MANIFEST_DIR"));
@@ -58,7 +65,7 @@ fn nine_second_incident_gets_the_full_answer() {
         "{ev_text}"
     );
     // The exec and the api_call are the same action: facts say crossing, no second entry.
-    assert!(a.facts[11].crossing && a.facts[12].crossing);
+    assert!(fact(&a, ev[11].seq).crossing && fact(&a, ev[12].seq).crossing);
 
     assert_eq!(a.destructive.len(), 1, "{:#?}", a.destructive);
     let d = &a.destructive[0];
@@ -158,8 +165,8 @@ fn kubectl_delete_namespace_in_prod_context() {
     let ev = events("incident-kubectl");
     let a = analyze(&ev, &policy("kubernetes"));
     // `use-context` is a context switch (classified, not a crossing); the delete crosses.
-    assert_eq!(a.facts[3].env.as_deref(), Some("production"));
-    assert!(!a.facts[3].crossing);
+    assert_eq!(fact(&a, ev[3].seq).env.as_deref(), Some("production"));
+    assert!(!fact(&a, ev[3].seq).crossing);
     assert_eq!(a.boundary_crossings.len(), 1, "{:#?}", a.boundary_crossings);
     assert_eq!(a.boundary_crossings[0].seq, 4);
     assert!(a.boundary_crossings[0].evidence[0].contains("prod-eu"));
@@ -186,8 +193,8 @@ fn terraform_destroy_in_prod_workspace() {
     assert_eq!(a.destructive[0].rule, "terraform.destroy");
     assert_eq!(a.destructive.len(), 1);
     // the traced destroy alone is in production too (workspace carried over in the session)
-    assert_eq!(a.facts[5].env.as_deref(), Some("production"));
-    assert!(a.facts[5].crossing);
+    assert_eq!(fact(&a, ev[5].seq).env.as_deref(), Some("production"));
+    assert!(fact(&a, ev[5].seq).crossing);
 }
 
 #[test]
@@ -195,8 +202,8 @@ fn psql_drop_table_against_prod_url() {
     let ev = events("incident-psql");
     let a = analyze(&ev, &policy("postgres"));
     // The first DROP TABLE went to localhost (home): destructive, not a crossing.
-    assert_eq!(a.facts[1].env.as_deref(), Some("dev"));
-    assert!(!a.facts[1].crossing);
+    assert_eq!(fact(&a, ev[1].seq).env.as_deref(), Some("dev"));
+    assert!(!fact(&a, ev[1].seq).crossing);
     assert_eq!(a.boundary_crossings.len(), 1, "{:#?}", a.boundary_crossings);
     let c = &a.boundary_crossings[0];
     assert_eq!((c.seq, c.to.as_str()), (5, "production"));
@@ -317,8 +324,8 @@ fn kubeconfig_current_context_at_session_start_classifies_a_bare_kubectl() {
         })
         .unwrap();
     let a = analyze(&ev, &policy("kubernetes"));
-    assert!(a.facts[bare].crossing, "{:#?}", a.facts[bare]);
-    assert_eq!(a.facts[bare].env.as_deref(), Some("production"));
+    assert!(fact(&a, ev[bare].seq).crossing, "{:#?}", a.facts);
+    assert_eq!(fact(&a, ev[bare].seq).env.as_deref(), Some("production"));
     assert!(
         a.boundary_crossings[0]
             .evidence
@@ -328,7 +335,7 @@ fn kubeconfig_current_context_at_session_start_classifies_a_bare_kubectl() {
     // Without the captured context there is nothing to say it is production.
     ev[0].data["context"] = serde_json::json!(null);
     let a = analyze(&ev, &policy("kubernetes"));
-    assert!(!a.facts[bare].crossing);
+    assert!(!fact(&a, ev[bare].seq).crossing);
 }
 
 /// Severity feeds the guard: with `deny = ["destructive"]`, a `low` rule (`git branch -D`,

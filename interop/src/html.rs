@@ -7,7 +7,6 @@
 use std::collections::{HashMap, HashSet};
 
 use flightlog_analysis::Analysis;
-use flightlog_analysis::analyze::EventFacts;
 use flightlog_formats::{Event, Kind};
 
 use crate::export::{one_line, summary};
@@ -284,11 +283,7 @@ pub fn report_html(analysis: &Analysis, events: &[Event], intact: bool) -> Strin
         ));
     }
     h.push_str("<table><tr><th>time</th><th>seq</th><th>kind</th><th>source</th><th>env</th><th>what</th></tr>\n");
-    let mut facts_of: HashMap<u64, &EventFacts> = HashMap::with_capacity(a.facts.len());
-    for f in &a.facts {
-        facts_of.entry(f.seq).or_insert(f);
-    }
-    let env_of = |seq: u64| facts_of.get(&seq).and_then(|f| f.env.clone());
+    let env_of = |seq: u64| a.facts_of(seq).and_then(|f| f.env.clone());
     let crossing_seqs: HashSet<u64> = a.boundary_crossings.iter().map(|c| c.seq).collect();
     let destructive_seqs: HashSet<u64> = a.destructive.iter().map(|d| d.seq).collect();
     for e in events.iter().filter(|e| keep(e.seq)) {

@@ -133,7 +133,7 @@ fn test(ctx: &Ctx, session: &str, as_json: bool) -> Result<ExitCode> {
         if !matches!(ev.kind, Kind::ToolCall | Kind::Exec | Kind::ApiCall) {
             continue;
         }
-        let d = verdict(&policy, analysis, i);
+        let d = verdict(&policy, analysis, ev.seq);
         if d.deny {
             blocked.push((i, d));
         }

@@ -102,7 +102,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     let row_of = |i: usize| -> Row {
         let e = &view.events[i];
         Row {
-            facts: a.facts.get(i),
+            facts: a.facts_of(e.seq),
             crossing: a.boundary_crossings.iter().find(|c| c.seq == e.seq),
             destructive: a.destructive.iter().find(|d| d.seq == e.seq),
             ..Row::default()
@@ -123,7 +123,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
                 continue; // shown on its exec's row
             }
             if let Some(end) = folds.ends.get(&e.seq).and_then(|s| pos.get(s)) {
-                row.end_facts = a.facts.get(*end);
+                row.end_facts = a.facts_of(view.events[*end].seq);
                 row.ended = describe::ended(&view.events[*end]);
             }
             // flightlog's own hook process: folded away unless something is marked on it.
@@ -257,18 +257,16 @@ pub struct Row<'a> {
 /// The row's marker, most important first (as the TUI's timeline marks it): `◆` a boundary
 /// crossing, `!` a destructive action, `$` a secret used, `~` a secret read, `×` an error.
 fn mark(row: &Row) -> char {
-    let Some(f) = row.facts else {
-        return ' ';
-    };
+    let f = row.facts;
     if row.crossing.is_some() {
         '◆'
     } else if row.destructive.is_some() {
         '!'
-    } else if !f.secret_uses.is_empty() {
+    } else if f.is_some_and(|f| !f.secret_uses.is_empty()) {
         '$'
-    } else if !f.secret_reads.is_empty() {
+    } else if f.is_some_and(|f| !f.secret_reads.is_empty()) {
         '~'
-    } else if f.error || row.end_facts.is_some_and(|f| f.error) {
+    } else if f.is_some_and(|f| f.error) || row.end_facts.is_some_and(|f| f.error) {
         '×'
     } else {
         ' '
