@@ -23,16 +23,19 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
+use flightlog_analysis::report;
+use flightlog_analysis::session::SessionView;
 use flightlog_formats::chain::split_export_line;
 use flightlog_formats::checkpoint::{SignedCheckpoint, StoreCheckpoint, sign, verify_sig};
 use flightlog_formats::jsonl::{unsaved_final_checkpoint_line, write_session};
 use flightlog_formats::keys::{Keys, VerifyingKey, public_key_from_hex};
 use flightlog_formats::merkle::MerkleBuilder;
+use flightlog_formats::progress::Progress;
 use flightlog_formats::verify::Problem;
 use flightlog_formats::{Event, Store};
 use sha2::{Digest, Sha256};
 
-use crate::{Error, Result};
+use crate::{Error, Result, export, findings, html};
 
 /// Files every bundle holds (besides MANIFEST and MANIFEST.sig).
 pub const FILES: [&str; 8] = [
@@ -53,6 +56,33 @@ pub struct Parts {
     pub report_html: String,
     pub cast: Vec<u8>,
     pub verify_py: String,
+}
+
+/// The standard-library verifier every bundle carries as `verify.py`.
+pub const VERIFY_SCRIPT: &str = include_str!("../../scripts/verify_export.py");
+
+impl Parts {
+    /// The parts of a loaded session's bundle: its reports, its cast (reporting the events cast
+    /// out of the session's events) and [`VERIFY_SCRIPT`].
+    pub fn of(view: &SessionView, progress: &mut dyn Progress) -> Result<Parts> {
+        let records = export::records(view);
+        let findings = findings::from_analysis(&view.analysis, &view.events);
+        let intact = view.intact();
+        let mut cast = Vec::new();
+        export::write(
+            export::Format::Asciicast,
+            &records,
+            &findings,
+            &mut cast,
+            progress,
+        )?;
+        Ok(Parts {
+            report_md: report::markdown(&view.analysis, intact),
+            report_html: html::report_html(&view.analysis, &view.events, intact),
+            cast,
+            verify_py: VERIFY_SCRIPT.to_string(),
+        })
+    }
 }
 
 fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {

@@ -6,13 +6,13 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
+use flightlog_analysis::Policy;
 use flightlog_analysis::session::{self, SessionView};
-use flightlog_analysis::{Policy, report};
 use flightlog_formats::jsonl::{
     ensure_final_checkpoint, unsaved_final_checkpoint_line, write_session_with_progress,
 };
 use flightlog_formats::verify::VerifyReport;
-use flightlog_interop::{bundle, export, findings, html};
+use flightlog_interop::{bundle, export, findings};
 
 use crate::ctx::Ctx;
 use crate::progress::{Bar, LoadBar, Unit};
@@ -37,6 +37,21 @@ pub enum Format {
     Bundle,
 }
 
+impl Format {
+    /// The export `flightlog_interop` writes for this format (none for the jsonl export and the
+    /// bundle).
+    fn exchange(self) -> Option<export::Format> {
+        match self {
+            Format::Ocsf => Some(export::Format::Ocsf),
+            Format::Otlp => Some(export::Format::Otlp),
+            Format::Asciicast => Some(export::Format::Asciicast),
+            Format::Csv => Some(export::Format::Csv),
+            Format::Cef => Some(export::Format::Cef),
+            Format::Jsonl | Format::Bundle => None,
+        }
+    }
+}
+
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Examples:\n  flightlog export latest --format jsonl -o session.jsonl\n  flightlog export 3f2a --format ocsf -o session.ocsf.jsonl\n  flightlog export latest --format otlp | curl -H 'Content-Type: application/json' --data-binary @- http://collector:4318/v1/traces\n  flightlog export latest --format bundle -o evidence/\n  flightlog verify evidence/"
@@ -57,9 +72,6 @@ pub struct Args {
     #[arg(long)]
     read_only: bool,
 }
-
-/// The offline verification script shipped in every bundle.
-pub const VERIFY_SCRIPT: &str = include_str!("../../scripts/verify_export.py");
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     // The team store is read as it is: its sessions carry the checkpoints their hosts pushed.
@@ -112,7 +124,14 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     } else {
         Bar::new(Unit::Events, "exporting", 0)
     };
-    let n = if args.format == Format::Jsonl {
+    let n = if let Some(format) = args.format.exchange() {
+        let policy = ctx.policy()?;
+        let view = load_view(ctx, &store, &id, &policy, &bar)?;
+        let records = export::records(&view);
+        let fs = findings::from_analysis(&view.analysis, &view.events);
+        bar.phase(Unit::Events, "exporting", records.len() as u64);
+        export::write(format, &records, &fs, &mut out, &mut bar.reporter())?
+    } else {
         let mut n = write_session_with_progress(&store, &id, &mut out, &mut bar.reporter())?;
         // The team store's sessions are exported as their hosts signed them, never re-signed
         // with this machine's key.
@@ -127,23 +146,6 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
             );
         }
         n
-    } else {
-        let policy = ctx.policy()?;
-        let view = load_view(ctx, &store, &id, &policy, &bar)?;
-        let records = export::records(&view);
-        let fs = findings::from_analysis(&view.analysis, &view.events);
-        bar.phase(Unit::Events, "exporting", records.len() as u64);
-        let mut p = bar.reporter();
-        match args.format {
-            Format::Ocsf => export::ocsf::write_with_progress(&records, &fs, &mut out, &mut p)?,
-            Format::Otlp => export::otlp::write_with_progress(&records, &fs, &mut out, &mut p)?,
-            Format::Asciicast => {
-                export::asciicast::write_with_progress(&records, &fs, &mut out, &mut p)?
-            }
-            Format::Csv => export::csv::write_with_progress(&records, &fs, &mut out, &mut p)?,
-            Format::Cef => export::cef::write_with_progress(&records, &fs, &mut out, &mut p)?,
-            Format::Jsonl | Format::Bundle => 0,
-        }
     };
     out.flush()?;
     bar.finish();
@@ -184,19 +186,10 @@ fn write_bundle(
     let bar = Bar::new(Unit::Events, "reading", 0);
     let policy = ctx.policy()?;
     let view = load_view(ctx, store, id, &policy, &bar)?;
-    let records = export::records(&view);
-    let fs = findings::from_analysis(&view.analysis, &view.events);
     let intact = view.intact();
-    bar.phase(Unit::Events, "writing the cast", records.len() as u64);
-    let mut cast = Vec::new();
-    export::asciicast::write_with_progress(&records, &fs, &mut cast, &mut bar.reporter())?;
+    bar.phase(Unit::Events, "writing the cast", view.events.len() as u64);
+    let parts = bundle::Parts::of(&view, &mut bar.reporter())?;
     bar.phase(Unit::Spinner, "writing the bundle", 0);
-    let parts = bundle::Parts {
-        report_md: report::markdown(&view.analysis, intact),
-        report_html: html::report_html(&view.analysis, &view.events, intact),
-        cast,
-        verify_py: VERIFY_SCRIPT.to_string(),
-    };
     let origin = bundle::write(store, id, &keys, ctx.now(), dir, &parts, access)
         .with_context(|| format!("cannot write the bundle {}", dir.display()))?;
     bar.finish();
@@ -204,7 +197,7 @@ fn write_bundle(
     eprintln!(
         "session {id}: bundle written to {} ({} events{}); check it with: flightlog verify {}",
         dir.display(),
-        records.len(),
+        view.events.len(),
         if intact { "" } else { ", NOT intact" },
         dir.display()
     );

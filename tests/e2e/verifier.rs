@@ -370,7 +370,7 @@ pub fn readme_steps(bundle: &Path, trusted_key: &Path, flightlog: &Path) -> Vec<
 
 #[test]
 fn the_script_and_the_bundle_copy_are_one_file() {
-    let src = std::fs::read_to_string(repo("src/cmd/export.rs")).unwrap();
+    let src = std::fs::read_to_string(repo("interop/src/bundle.rs")).unwrap();
     assert!(src.contains("include_str!(\"../../scripts/verify_export.py\")"));
     let py = std::fs::read_to_string(script()).unwrap();
     let lines = py.lines().count();

@@ -6,14 +6,11 @@
 //! chain hash so the replay links back to the signed log; the session's exit status becomes
 //! `x`. Intervals are rounded to milliseconds with error diffusion (no drift).
 
-use std::io::Write;
-
 use flightlog_formats::Payload;
-use flightlog_formats::progress::{NoProgress, Progress, Ticker};
+use flightlog_formats::progress::{NoProgress, Ticker};
 use serde_json::json;
 
 use super::{FindingsBySeq, Record, finding_label};
-use crate::Result;
 use crate::findings::Finding;
 
 /// Builds the lines of the cast (header first).
@@ -21,7 +18,11 @@ pub fn lines(records: &[Record], findings: &[Finding]) -> Vec<String> {
     lines_ticking(records, findings, &mut Ticker::new(&mut NoProgress, 0, 0))
 }
 
-fn lines_ticking(records: &[Record], findings: &[Finding], ticker: &mut Ticker<'_>) -> Vec<String> {
+pub(super) fn lines_ticking(
+    records: &[Record],
+    findings: &[Finding],
+    ticker: &mut Ticker<'_>,
+) -> Vec<String> {
     let start = records.first().and_then(|r| r.event.time());
     let start_data = records
         .iter()
@@ -139,30 +140,6 @@ fn lines_ticking(records: &[Record], findings: &[Finding], ticker: &mut Ticker<'
     }
     let _ = exit;
     out
-}
-
-/// Writes the cast. Returns the number of event lines (without the header).
-pub fn write(records: &[Record], findings: &[Finding], out: impl Write) -> Result<u64> {
-    write_with_progress(records, findings, out, &mut NoProgress)
-}
-
-/// [`write`], reporting the events exported out of `records.len()`.
-pub fn write_with_progress(
-    records: &[Record],
-    findings: &[Finding],
-    mut out: impl Write,
-    progress: &mut dyn Progress,
-) -> Result<u64> {
-    let mut ticker = Ticker::new(progress, 0, records.len() as u64);
-    let ls = lines_ticking(records, findings, &mut ticker);
-    for l in &ls {
-        out.write_all(l.as_bytes())
-            .and_then(|_| out.write_all(b"\n"))
-            .map_err(|e| crate::Error::io("<output>", e))?;
-    }
-    out.flush().map_err(|e| crate::Error::io("<output>", e))?;
-    ticker.finish();
-    Ok(ls.len().saturating_sub(1) as u64)
 }
 
 #[cfg(test)]

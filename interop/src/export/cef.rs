@@ -8,7 +8,7 @@
 use std::io::Write;
 
 use flightlog_formats::Payload;
-use flightlog_formats::progress::{NoProgress, Progress, Ticker};
+use flightlog_formats::progress::Ticker;
 
 use super::{FindingsBySeq, Record, epoch_ms, one_line, summary};
 use crate::Result;
@@ -90,20 +90,13 @@ fn line(r: &Record, class: &str, name: &str, sev: u8, extra: &[(&str, String)]) 
     )
 }
 
-/// Writes the CEF lines. Returns the count.
-pub fn write(records: &[Record], findings: &[Finding], out: impl Write) -> Result<u64> {
-    write_with_progress(records, findings, out, &mut NoProgress)
-}
-
-/// [`write`], reporting the events written out of `records.len()`.
-pub fn write_with_progress(
+/// Writes a CEF line per event and per finding, ticking per event. Returns the count.
+pub(super) fn write_lines(
     records: &[Record],
     findings: &[Finding],
-    mut out: impl Write,
-    progress: &mut dyn Progress,
+    out: &mut dyn Write,
+    ticker: &mut Ticker<'_>,
 ) -> Result<u64> {
-    let mut ticker = Ticker::new(progress, 0, records.len() as u64);
-    let io = |e| crate::Error::io("<output>", e);
     let (records, findings) = super::exchange::join_records(records, findings);
     let by_seq = FindingsBySeq::new(&findings);
     let mut n = 0;
@@ -153,7 +146,7 @@ pub fn write_with_progress(
         let name = format!("{} {}", e.kind.as_str(), e.source);
         out.write_all(line(r, e.kind.as_str(), &name, 1, &extra).as_bytes())
             .and_then(|_| out.write_all(b"\n"))
-            .map_err(io)?;
+            .map_err(super::output_error)?;
         n += 1;
         for f in by_seq.at(e.seq) {
             let class = match f.kind {
@@ -167,13 +160,11 @@ pub fn write_with_progress(
             ];
             out.write_all(line(r, &class, &f.title, f.cef_severity(), &extra).as_bytes())
                 .and_then(|_| out.write_all(b"\n"))
-                .map_err(io)?;
+                .map_err(super::output_error)?;
             n += 1;
         }
         ticker.add(1);
     }
-    out.flush().map_err(io)?;
-    ticker.finish();
     Ok(n)
 }
 
@@ -190,6 +181,9 @@ mod tests {
 
     #[test]
     fn api_calls_carry_port_and_status_and_text_keeps_its_lines() {
+        use flightlog_formats::progress::NoProgress;
+
+        use crate::export::{Format, write};
         use flightlog_formats::Kind;
         use serde_json::json;
 
@@ -212,7 +206,10 @@ mod tests {
             ),
         ];
         let mut out = Vec::new();
-        assert_eq!(super::write(&records, &[], &mut out).unwrap(), 2);
+        assert_eq!(
+            write(Format::Cef, &records, &[], &mut out, &mut NoProgress).unwrap(),
+            2
+        );
         let text = String::from_utf8(out).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert!(

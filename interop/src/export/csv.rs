@@ -7,7 +7,7 @@
 
 use std::io::Write;
 
-use flightlog_formats::progress::{NoProgress, Progress, Ticker};
+use flightlog_formats::progress::Ticker;
 
 use super::{FindingsBySeq, Record, summary};
 use crate::Result;
@@ -32,22 +32,16 @@ pub fn cell(s: &str) -> String {
     }
 }
 
-/// Writes the CSV (header and one row per event). Returns the number of rows.
-pub fn write(records: &[Record], findings: &[Finding], out: impl Write) -> Result<u64> {
-    write_with_progress(records, findings, out, &mut NoProgress)
-}
-
-/// [`write`], reporting the events written out of `records.len()`.
-pub fn write_with_progress(
+/// Writes the CSV (header and one row per event), ticking per event. Returns the number of rows.
+pub(super) fn write_rows(
     records: &[Record],
     findings: &[Finding],
-    mut out: impl Write,
-    progress: &mut dyn Progress,
+    out: &mut dyn Write,
+    ticker: &mut Ticker<'_>,
 ) -> Result<u64> {
-    let mut ticker = Ticker::new(progress, 0, records.len() as u64);
-    let io = |e| crate::Error::io("<output>", e);
-    out.write_all(HEADER.join(",").as_bytes()).map_err(io)?;
-    out.write_all(b"\r\n").map_err(io)?;
+    out.write_all(HEADER.join(",").as_bytes())
+        .map_err(super::output_error)?;
+    out.write_all(b"\r\n").map_err(super::output_error)?;
     // One row per HTTP exchange and per process (responses and exits joined).
     let (records, findings) = super::exchange::join_records(records, findings);
     let by_seq = FindingsBySeq::new(&findings);
@@ -87,13 +81,12 @@ pub fn write_with_progress(
             e.data.to_string(),
         ];
         let line: Vec<String> = row.iter().map(|c| cell(c)).collect();
-        out.write_all(line.join(",").as_bytes()).map_err(io)?;
-        out.write_all(b"\r\n").map_err(io)?;
+        out.write_all(line.join(",").as_bytes())
+            .map_err(super::output_error)?;
+        out.write_all(b"\r\n").map_err(super::output_error)?;
         n += 1;
         ticker.add(1);
     }
-    out.flush().map_err(io)?;
-    ticker.finish();
     Ok(n)
 }
 
@@ -102,8 +95,11 @@ mod tests {
     use flightlog_formats::Kind;
     use serde_json::json;
 
-    use super::{cell, write};
+    use flightlog_formats::progress::NoProgress;
+
+    use super::cell;
     use crate::export::test_data::{finding, record};
+    use crate::export::{Format, write};
     use crate::findings::{Finding, FindingKind};
 
     #[test]
@@ -119,7 +115,10 @@ mod tests {
             }
         }
         let mut out = Vec::new();
-        assert_eq!(write(&records, &findings, &mut out).expect("csv"), 1000);
+        assert_eq!(
+            write(Format::Csv, &records, &findings, &mut out, &mut NoProgress).expect("csv"),
+            1000
+        );
         let text = String::from_utf8(out).expect("utf-8");
         let rows: Vec<&str> = text
             .split("\r\n")

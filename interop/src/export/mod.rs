@@ -11,6 +11,8 @@ pub mod exchange;
 pub mod ocsf;
 pub mod otlp;
 
+use std::io::Write;
+
 use flightlog_formats::progress::{NoProgress, Progress, Ticker};
 use flightlog_formats::{Event, Store};
 use serde_json::Value;
@@ -54,6 +56,73 @@ pub fn load_with_progress(
     })?;
     ticker.finish();
     Ok(out)
+}
+
+/// The exports of a session besides the verifiable jsonl export (which
+/// `flightlog_formats::jsonl` writes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// OCSF events, one JSON object per line.
+    Ocsf,
+    /// One OTLP/JSON traces document, on one line.
+    Otlp,
+    /// An asciicast v3 of the terminal output.
+    Asciicast,
+    /// A CSV header and one row per event.
+    Csv,
+    /// ArcSight CEF, one line per event and per finding.
+    Cef,
+}
+
+/// Writes a session's `records` and `findings` as `format`, reporting the events exported
+/// out of `records.len()`. Returns what was written: OCSF events, OTLP spans, cast event lines
+/// (without the header), CSV rows, CEF lines.
+pub fn write(
+    format: Format,
+    records: &[Record],
+    findings: &[Finding],
+    out: &mut dyn Write,
+    progress: &mut dyn Progress,
+) -> Result<u64> {
+    let mut ticker = Ticker::new(progress, 0, records.len() as u64);
+    let n = match format {
+        Format::Ocsf => {
+            let events = ocsf::events_ticking(records, findings, &mut ticker);
+            for v in &events {
+                json_line(v, out)?;
+            }
+            events.len() as u64
+        }
+        Format::Otlp => {
+            let trace = otlp::traces_ticking(records, findings, &mut ticker);
+            json_line(&trace, out)?;
+            otlp::span_count(&trace)
+        }
+        Format::Asciicast => {
+            let lines = asciicast::lines_ticking(records, findings, &mut ticker);
+            for l in &lines {
+                out.write_all(l.as_bytes())
+                    .and_then(|_| out.write_all(b"\n"))
+                    .map_err(output_error)?;
+            }
+            lines.len().saturating_sub(1) as u64
+        }
+        Format::Csv => csv::write_rows(records, findings, out, &mut ticker)?,
+        Format::Cef => cef::write_lines(records, findings, out, &mut ticker)?,
+    };
+    out.flush().map_err(output_error)?;
+    ticker.finish();
+    Ok(n)
+}
+
+fn json_line(v: &Value, out: &mut dyn Write) -> Result<()> {
+    serde_json::to_writer(&mut *out, v)?;
+    out.write_all(b"\n").map_err(output_error)
+}
+
+/// A failure to write an export's output.
+pub(crate) fn output_error(e: std::io::Error) -> crate::Error {
+    crate::Error::io("<output>", e)
 }
 
 /// The records of a loaded session (its readable events with their links).

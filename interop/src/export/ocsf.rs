@@ -9,45 +9,17 @@
 //! Every event carries the chain (`unmapped.flightlog`: session, seq, kind, `prev_hash`, `hash`,
 //! and a `record_integrity`-style attestation), so a SIEM row can be traced to the signed log.
 
-use std::io::Write;
-
 use flightlog_analysis::decode::decode_argv;
 use flightlog_analysis::shell;
-use flightlog_formats::progress::{NoProgress, Progress, Ticker};
+use flightlog_formats::progress::{NoProgress, Ticker};
 use flightlog_formats::{Kind, Payload};
 use serde_json::{Map, Value, json};
 
 use super::{FindingsBySeq, Record, epoch_ms, s, summary};
-use crate::Result;
 use crate::findings::{Finding, FindingKind};
 
 /// The OCSF schema version the events follow.
 pub const OCSF_VERSION: &str = "1.7.0";
-
-/// Writes a session as OCSF events, one JSON object per line. Returns the count.
-pub fn write(records: &[Record], findings: &[Finding], out: impl Write) -> Result<u64> {
-    write_with_progress(records, findings, out, &mut NoProgress)
-}
-
-/// [`write`], reporting the events exported out of `records.len()`.
-pub fn write_with_progress(
-    records: &[Record],
-    findings: &[Finding],
-    mut out: impl Write,
-    progress: &mut dyn Progress,
-) -> Result<u64> {
-    let mut ticker = Ticker::new(progress, 0, records.len() as u64);
-    let mut n = 0;
-    for v in events_ticking(records, findings, &mut ticker) {
-        serde_json::to_writer(&mut out, &v)?;
-        out.write_all(b"\n")
-            .map_err(|e| crate::Error::io("<output>", e))?;
-        n += 1;
-    }
-    out.flush().map_err(|e| crate::Error::io("<output>", e))?;
-    ticker.finish();
-    Ok(n)
-}
 
 struct Ctx {
     host: String,
@@ -59,7 +31,11 @@ pub fn events(records: &[Record], findings: &[Finding]) -> Vec<Value> {
     events_ticking(records, findings, &mut Ticker::new(&mut NoProgress, 0, 0))
 }
 
-fn events_ticking(records: &[Record], findings: &[Finding], ticker: &mut Ticker<'_>) -> Vec<Value> {
+pub(super) fn events_ticking(
+    records: &[Record],
+    findings: &[Finding],
+    ticker: &mut Ticker<'_>,
+) -> Vec<Value> {
     let (records, findings) = super::exchange::join_records(records, findings);
     let (records, findings) = (records.as_slice(), findings.as_slice());
     let start = records

@@ -7,15 +7,13 @@
 //! span events. Ids are derived from the session and seq, so an export is reproducible.
 
 use std::collections::HashMap;
-use std::io::Write;
 
-use flightlog_formats::progress::{NoProgress, Progress, Ticker};
+use flightlog_formats::progress::{NoProgress, Ticker};
 use flightlog_formats::{Event, Payload};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::{FindingsBySeq, Record, epoch_nanos, summary};
-use crate::Result;
 use crate::findings::Finding;
 
 const SPAN_KIND_INTERNAL: u8 = 1;
@@ -90,7 +88,11 @@ pub fn traces(records: &[Record], findings: &[Finding]) -> Value {
     traces_ticking(records, findings, &mut Ticker::new(&mut NoProgress, 0, 0))
 }
 
-fn traces_ticking(records: &[Record], findings: &[Finding], ticker: &mut Ticker<'_>) -> Value {
+pub(super) fn traces_ticking(
+    records: &[Record],
+    findings: &[Finding],
+    ticker: &mut Ticker<'_>,
+) -> Value {
     let (records, findings) = super::exchange::join_records(records, findings);
     let (records, findings) = (records.as_slice(), findings.as_slice());
     let Some(first) = records.first() else {
@@ -426,32 +428,13 @@ fn traces_ticking(records: &[Record], findings: &[Finding], ticker: &mut Ticker<
     }]})
 }
 
-/// Writes the OTLP/JSON document (one line). Returns the number of spans.
-pub fn write(records: &[Record], findings: &[Finding], out: impl Write) -> Result<u64> {
-    write_with_progress(records, findings, out, &mut NoProgress)
-}
-
-/// [`write`], reporting the events exported out of `records.len()` (the trace is written in
-/// one piece after the last event is turned into spans).
-pub fn write_with_progress(
-    records: &[Record],
-    findings: &[Finding],
-    mut out: impl Write,
-    progress: &mut dyn Progress,
-) -> Result<u64> {
-    let mut ticker = Ticker::new(progress, 0, records.len() as u64);
-    let v = traces_ticking(records, findings, &mut ticker);
-    let n = v
+/// How many spans a trace built by [`traces`] holds.
+pub fn span_count(trace: &Value) -> u64 {
+    trace
         .pointer("/resourceSpans/0/scopeSpans/0/spans")
         .and_then(Value::as_array)
         .map(Vec::len)
-        .unwrap_or(0) as u64;
-    serde_json::to_writer(&mut out, &v)?;
-    out.write_all(b"\n")
-        .and_then(|_| out.flush())
-        .map_err(|e| crate::Error::io("<output>", e))?;
-    ticker.finish();
-    Ok(n)
+        .unwrap_or(0) as u64
 }
 
 #[cfg(test)]
