@@ -183,6 +183,7 @@ impl Store {
             }
         }
         check_private(path)?;
+        let wal_before = FileId::of(&side_file(path, "-wal"));
         let conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -196,6 +197,12 @@ impl Store {
         store.refuse_foreign()?;
         store.configure()?;
         store.migrate()?;
+        // The WAL is open now, and no process deletes it while this connection holds the
+        // database's shared lock: if it is not the file that was there before, its name is
+        // made durable before this store acknowledges anything.
+        if wal_is_new(wal_before, FileId::of(&side_file(path, "-wal"))) {
+            sync_dir(path)?;
+        }
         store.tighten_side_files();
         Ok(store)
     }
@@ -1560,6 +1567,60 @@ fn next_checkpoint(
     Ok((cp, body, sig))
 }
 
+/// `path` with `suffix` appended (SQLite's `-wal` and `-shm` files).
+fn side_file(path: &Path, suffix: &str) -> PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push(suffix);
+    PathBuf::from(p)
+}
+
+/// Which file a name points at: device, inode and creation time (an inode number alone can be
+/// reused at once by the next file created). None when there is no file; no creation time
+/// where the file system does not keep one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileId {
+    dev: u64,
+    ino: u64,
+    born: Option<std::time::SystemTime>,
+}
+
+impl FileId {
+    fn of(path: &Path) -> Option<FileId> {
+        use std::os::unix::fs::MetadataExt;
+        let m = fs::metadata(path).ok()?;
+        Some(FileId {
+            dev: m.dev(),
+            ino: m.ino(),
+            born: m.created().ok(),
+        })
+    }
+}
+
+/// Whether the WAL a connection opened may be a file whose name is not yet durable: it was
+/// not there before, or it is another file, or that cannot be told.
+///
+/// SQLite syncs the directory after the first commit of every process into its WAL (the WAL
+/// could be new). flightlog builds SQLite without that (`SQLITE_DISABLE_DIRSYNC`, in
+/// `.cargo/config.toml`): no flightlog process deletes the WAL (no checkpoint on close), so
+/// the directory is synced here, once, only when the WAL is new. One fsync per commit remains.
+fn wal_is_new(before: Option<FileId>, after: Option<FileId>) -> bool {
+    match (before, after) {
+        (Some(b), Some(a)) => b != a || b.born.is_none(),
+        _ => true,
+    }
+}
+
+/// Makes the names in a store's directory durable (a new database or WAL file).
+fn sync_dir(path: &Path) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::io(dir, e))
+}
+
 /// A store path that is a directory is a usage error, said as such (SQLite would answer
 /// "disk I/O error" or "unable to open").
 fn refuse_directory(path: &Path) -> Result<()> {
@@ -1586,6 +1647,50 @@ mod tests {
 
     fn ts() -> DateTime<Utc> {
         "2026-04-25T10:00:00Z".parse().unwrap()
+    }
+
+    #[test]
+    fn the_directory_is_synced_only_for_a_new_wal() {
+        let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+        let id = |ino, born| Some(FileId { dev: 1, ino, born });
+        let cases = [
+            ("no WAL before: new", None, id(7, Some(t)), true),
+            ("the same file", id(7, Some(t)), id(7, Some(t)), false),
+            ("another inode", id(7, Some(t)), id(8, Some(t)), true),
+            (
+                "a reused inode, born later",
+                id(7, Some(t)),
+                id(7, Some(t + std::time::Duration::from_nanos(1))),
+                true,
+            ),
+            (
+                "no birth time kept: cannot tell",
+                id(7, None),
+                id(7, None),
+                true,
+            ),
+            ("no WAL after", id(7, Some(t)), None, true),
+        ];
+        for (what, before, after, want) in cases {
+            assert_eq!(wal_is_new(before, after), want, "{what}");
+        }
+    }
+
+    /// The build leaves SQLite's per-process directory sync out (`.cargo/config.toml`): a
+    /// commit costs one fsync. If this fails, the build lost the flag.
+    #[test]
+    fn sqlite_is_built_without_its_directory_sync() {
+        let d = tempfile::tempdir().unwrap();
+        let store = Store::open(&d.path().join("fl.db")).unwrap();
+        let opts: Vec<String> = store
+            .connection()
+            .prepare("PRAGMA compile_options")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<std::result::Result<_, _>>()
+            .unwrap();
+        assert!(opts.iter().any(|o| o == "DISABLE_DIRSYNC"), "{opts:?}");
     }
 
     /// One process per event, as hooks write: the WAL must stay short instead of growing with
