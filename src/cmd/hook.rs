@@ -96,13 +96,13 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
                 let msg = crate::one_line(&e);
                 let fail_closed = crate::guard::fail_closed(ctx);
                 let event = hook::peek_event_name(p);
-                failures::note(ctx, agent, &event, p, &msg, fail_closed);
+                note_failure(ctx, agent, &event, p, &msg, fail_closed);
                 hook::failure_answer(agent, &event, fail_closed, &msg)
             }
         },
         Err(e) => {
             let fail_closed = crate::guard::fail_closed(ctx);
-            failures::note(ctx, agent, "", b"", e, fail_closed);
+            note_failure(ctx, agent, "", b"", e, fail_closed);
             hook::failure_answer(agent, "", fail_closed, e)
         }
     };
@@ -151,7 +151,7 @@ fn record(ctx: &Ctx, agent: Agent, payload: &[u8], timeout_ms: u64) -> Result<An
         .filter(|s| !s.is_empty());
     let guard = crate::guard::hook_guard(ctx)?;
     // Hooks that could not record earlier left a note; they become gaps in this transaction.
-    let claimed = failures::claim(ctx);
+    let claimed = failure_notes(ctx).and_then(|n| hook::failures::claim(&n));
     let env = HookEnv {
         store: &store,
         redactor: &redactor,
@@ -203,126 +203,19 @@ fn seal(ctx: &Ctx, store: &flightlog_formats::Store, session: &str) {
     }
 }
 
-/// Hooks that failed to record leave one line each in `hook-failures.jsonl` beside the store
-/// (0600; no payload, only its size and SHA-256), so that the next hook that can write turns
-/// them into `gap` events: a failure is never silent, even when the store itself was the problem.
-mod failures {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    use std::path::PathBuf;
-
-    use flightlog_formats::{Kind, NewEvent};
-    use flightlog_recorder::hook::Agent;
-    use serde_json::{Value, json};
-    use sha2::{Digest, Sha256};
-
-    use crate::ctx::Ctx;
-
-    /// Beside the local store; none for a team store URL (never a path made of the URL).
-    fn path(ctx: &Ctx) -> Option<PathBuf> {
-        if ctx.db_url().is_some() {
-            return None;
-        }
-        ctx.db.parent().map(|d| d.join("hook-failures.jsonl"))
+/// The failure notes beside the local store; none for a team store URL (never a path made of
+/// the URL). See [`hook::failures`].
+fn failure_notes(ctx: &Ctx) -> Option<PathBuf> {
+    if ctx.db_url().is_some() {
+        return None;
     }
+    ctx.db.parent().map(hook::failures::notes_path)
+}
 
-    /// Notes a failed hook. Best effort: if even this cannot be written, stderr said enough.
-    pub fn note(ctx: &Ctx, agent: Agent, event: &str, payload: &[u8], error: &str, closed: bool) {
-        let Some(p) = path(ctx) else { return };
-        if !p.parent().is_some_and(|d| d.is_dir()) {
-            return;
-        }
-        let session: Option<String> = serde_json::from_slice::<Value>(payload).ok().and_then(|v| {
-            ["session_id", "conversation_id", "thread-id"]
-                .iter()
-                .find_map(|k| v.get(*k).and_then(Value::as_str).map(str::to_string))
-        });
-        let line = json!({
-            "ts": flightlog_formats::event::format_ts(ctx.now()),
-            "agent": agent.name(),
-            "hook_event": event,
-            "agent_session": session,
-            "bytes": payload.len(),
-            "sha256": hex::encode(Sha256::digest(payload)),
-            "error": error,
-            "answered": if closed { "denied (fail closed)" } else { "allowed (fail open)" },
-        });
-        let Ok(mut f) = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(0o600)
-            .open(&p)
-        else {
-            return;
-        };
-        let _ = writeln!(f, "{line}");
-    }
-
-    /// Notes claimed by this process (renamed away, so no other hook claims them too).
-    pub struct Claimed {
-        file: PathBuf,
-        back: PathBuf,
-        lines: Vec<Value>,
-    }
-
-    pub fn claim(ctx: &Ctx) -> Option<Claimed> {
-        let back = path(ctx)?;
-        if !back.is_file() {
-            return None;
-        }
-        let file = back.with_extension(format!("claimed-{}", std::process::id()));
-        std::fs::rename(&back, &file).ok()?;
-        let text = std::fs::read_to_string(&file).unwrap_or_default();
-        let lines = text
-            .lines()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect();
-        Some(Claimed { file, back, lines })
-    }
-
-    impl Claimed {
-        pub fn gaps(&self, now: chrono::DateTime<chrono::Utc>) -> Vec<NewEvent> {
-            self.lines
-                .iter()
-                .map(|l| {
-                    let detail = format!(
-                        "a {} {} hook at {} could not be recorded ({}); the agent was {}",
-                        l["agent"].as_str().unwrap_or("?"),
-                        l["hook_event"].as_str().filter(|e| !e.is_empty()).unwrap_or("(unparsed)"),
-                        l["ts"].as_str().unwrap_or("?"),
-                        l["error"].as_str().unwrap_or("?"),
-                        l["answered"].as_str().unwrap_or("?"),
-                    );
-                    NewEvent::new(
-                        now,
-                        Kind::Gap,
-                        "recorder",
-                        json!({"layer": "hook", "reason": "hook_not_recorded", "detail": detail, "failure": l}),
-                    )
-                })
-                .collect()
-        }
-
-        /// The gaps are in the chain: forget the notes.
-        pub fn done(self) {
-            let _ = std::fs::remove_file(&self.file);
-        }
-
-        /// This hook failed too: put the notes back for the next one.
-        pub fn release(self) {
-            let Ok(text) = std::fs::read(&self.file) else {
-                return;
-            };
-            if let Ok(mut f) = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .mode(0o600)
-                .open(&self.back)
-                && f.write_all(&text).is_ok()
-            {
-                let _ = std::fs::remove_file(&self.file);
-            }
-        }
+/// Notes a hook that could not record, for the next hook to turn into a gap.
+fn note_failure(ctx: &Ctx, agent: Agent, event: &str, payload: &[u8], error: &str, closed: bool) {
+    if let Some(notes) = failure_notes(ctx) {
+        hook::failures::note(&notes, ctx.now(), agent, event, payload, error, closed);
     }
 }
 

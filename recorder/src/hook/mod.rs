@@ -12,6 +12,7 @@
 //!   non-blocking exit code. Nothing here panics on input, and every wait is bounded.
 
 pub mod codex;
+pub mod failures;
 mod install;
 mod normalize;
 
