@@ -30,7 +30,7 @@ use crate::describe::one_line as describe;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::OnceLock;
 
-use flightlog_formats::payload::Payload;
+use flightlog_formats::payload::{Payload, SecretAt, ToolCall};
 use flightlog_formats::{Event, Kind};
 use regex::Regex;
 use serde::Serialize;
@@ -514,12 +514,11 @@ impl<'p> Analyzer<'p> {
         // The context the session started in (recorded by the recorder and the hooks): the
         // active kubeconfig's current-context, the terraform workspace, environment-naming
         // variables, and where the agent's model API is.
-        if let Some(c) = s.context {
-            let g = |k: &str| c.get(k).and_then(Value::as_str).map(str::to_string);
-            self.state.kube_context = g("kube_context");
-            self.state.tf_workspace = g("terraform_workspace");
-            if let Some(vars) = c.get("vars").and_then(Value::as_object) {
-                for (k, v) in vars {
+        if let Some(c) = s.context.map(|c| *c) {
+            self.state.kube_context = c.kube_context;
+            self.state.tf_workspace = c.terraform_workspace;
+            if let Some(vars) = c.vars {
+                for (k, v) in &vars {
                     let Some(v) = v.as_str() else { continue };
                     if MODEL_BASE_VARS.contains(&k.as_str()) {
                         self.model_bases.push(v.trim_end_matches('/').to_string());
@@ -543,30 +542,20 @@ impl<'p> Analyzer<'p> {
         self.n += 1;
         let t = ev.time();
         let mut f = EventFacts::new(ev.seq);
-        if ev.kind == Kind::ToolCall {
-            let call = ev.tool_call().unwrap_or_default();
+        let call = ev.tool_call();
+        if let Some(call) = &call {
             if let Some(id) = &call.call_id {
                 self.calls.insert(id.clone(), ev.seq);
             }
-            let info = self.call_info_of(ev);
+            let info = self.call_info_of(call);
             self.call_info.insert(ev.seq, info);
         }
-        if ev.kind == Kind::Gap {
-            let s = |k: &str| {
-                ev.data
-                    .get(k)
-                    .map(|v| {
-                        v.as_str()
-                            .map(str::to_string)
-                            .unwrap_or_else(|| v.to_string())
-                    })
-                    .unwrap_or_default()
-            };
+        if let Some(g) = ev.gap() {
             self.gaps.push(GapInfo {
                 seq: ev.seq,
-                layer: s("layer"),
-                reason: s("reason"),
-                detail: s("detail"),
+                layer: g.layer.unwrap_or_default(),
+                reason: g.reason.unwrap_or_default(),
+                detail: g.detail.unwrap_or_default(),
             });
         }
 
@@ -597,7 +586,7 @@ impl<'p> Analyzer<'p> {
         let acts = if conversation {
             Acts::default()
         } else {
-            acts_of(ev, &self.ctx, &mut self.state)
+            acts_of(ev, call.as_ref(), &self.ctx, &mut self.state)
         };
 
         // ---- secrets: sightings and uses
@@ -630,7 +619,7 @@ impl<'p> Analyzer<'p> {
 
         // ---- actions: join this event to the others that saw the same thing
         if !conversation {
-            let action = self.join(ev, api.as_ref(), &acts);
+            let action = self.join(ev, call.as_ref(), api.as_ref(), &acts);
             if let Some(id) = action
                 && (crossing_to.is_some() || top.is_some())
             {
@@ -652,6 +641,7 @@ impl<'p> Analyzer<'p> {
     fn join(
         &mut self,
         ev: &Event,
+        call: Option<&ToolCall>,
         api: Option<&flightlog_formats::payload::ApiCall>,
         acts: &Acts,
     ) -> Option<usize> {
@@ -659,7 +649,7 @@ impl<'p> Analyzer<'p> {
         let t = ev.time();
         match ev.kind {
             Kind::ToolCall => {
-                let id = ev.data.get("call_id").and_then(Value::as_str);
+                let id = call.and_then(|c| c.call_id.as_deref());
                 Some(self.joiner.arrive(Arrival {
                     seq: ev.seq,
                     ts: t,
@@ -764,18 +754,13 @@ impl<'p> Analyzer<'p> {
                 }))
             }
             Kind::Decision => {
-                let d = &ev.data;
-                if d.get("decision").and_then(Value::as_str) != Some("deny") {
+                let d = ev.decision().unwrap_or_default();
+                if d.decision.as_deref() != Some("deny") {
                     return None;
                 }
-                let target = d.get("target_seq").and_then(Value::as_u64);
-                let call = d.get("call_id").and_then(Value::as_str);
-                let id = self.joiner.action_of(target, call)?;
-                let reason = d
-                    .get("reason")
-                    .and_then(Value::as_str)
-                    .unwrap_or("denied")
-                    .to_string();
+                let id = self.joiner.action_of(d.target_seq, d.call_id.as_deref())?;
+                let target = d.target_seq;
+                let reason = d.reason.unwrap_or_else(|| "denied".into());
                 self.joiner
                     .evidence(id, target, ev.seq, "other", Evidence::Denied(reason));
                 Some(id)
@@ -939,8 +924,9 @@ impl<'p> Analyzer<'p> {
     }
 
     /// Where a tool call's output will come from (for the secrets its result shows).
-    fn call_info_of(&self, call: &Event) -> CallInfo {
-        let input = call.data.get("input").unwrap_or(&Value::Null);
+    fn call_info_of(&self, call: &ToolCall) -> CallInfo {
+        // The tool's input is the agent's own shape: its path under one of the usual names.
+        let input = call.input.as_ref().unwrap_or(&Value::Null);
         for k in ["file_path", "path", "notebook_path", "absolute_path"] {
             if let Some(p) = input.get(k).and_then(Value::as_str) {
                 return CallInfo {
@@ -949,7 +935,7 @@ impl<'p> Analyzer<'p> {
                 };
             }
         }
-        let Some(cmd) = command_of(call) else {
+        let Some(cmd) = call_command(call) else {
             return CallInfo::default();
         };
         // The last file-looking operand of a reading command (`cat ops/domains.env`).
@@ -1106,62 +1092,49 @@ impl<'p> Analyzer<'p> {
             return;
         }
         let mut found: Vec<Found> = Vec::new();
-        if ev.kind == Kind::Note
-            && let Some(inv) = ev.data.get("inventory").and_then(Value::as_array)
-        {
-            for it in inv {
-                let fp = it.get("fp").and_then(Value::as_str).unwrap_or("");
-                if fp.is_empty() {
-                    continue;
-                }
-                let kind = it.get("kind").and_then(Value::as_str).unwrap_or("secret");
-                let loc = location(
-                    it.get("path").and_then(Value::as_str),
-                    it.get("line").and_then(Value::as_u64),
-                );
-                let var = it.get("var").and_then(Value::as_str).map(str::to_string);
-                found.push((fp.to_string(), kind.to_string(), var, loc, false));
+        let mut sighting = |it: SecretAt, path: Option<&str>, var: bool| {
+            let fp = it.fp.unwrap_or_default();
+            if fp.is_empty() {
+                return;
+            }
+            let kind = it.kind.unwrap_or_else(|| "secret".into());
+            let loc = location(path.or(it.path.as_deref()), it.line);
+            let var = if var { it.var } else { None };
+            found.push((fp, kind, var, loc, false));
+        };
+        if let Some(n) = ev.note() {
+            for it in n.inventory.unwrap_or_default() {
+                sighting(it, None, true);
             }
         }
-        if ev.kind == Kind::FileRead
-            && let Some(list) = ev.data.get("secrets").and_then(Value::as_array)
-        {
-            let path = ev
-                .data
-                .get("path")
-                .and_then(Value::as_str)
-                .map(|p| self.relative(p));
-            for it in list {
-                let fp = it.get("fp").and_then(Value::as_str).unwrap_or("");
-                if fp.is_empty() {
-                    continue;
-                }
-                let kind = it.get("kind").and_then(Value::as_str).unwrap_or("secret");
-                let loc = location(path.as_deref(), it.get("line").and_then(Value::as_u64));
-                found.push((fp.to_string(), kind.to_string(), None, loc, false));
+        let read = ev.file_read();
+        if let Some(r) = &read {
+            let path = r.path.as_deref().map(|p| self.relative(p));
+            for it in r.secrets.clone().unwrap_or_default() {
+                sighting(it, path.as_deref(), false);
             }
         }
+        let result = ev.tool_result();
         // Where shown text came from: the file a tool read, or the command that printed it.
         let info: CallInfo = match ev.kind {
-            Kind::ToolResult => {
-                let r = &ev.data;
-                r.get("call_seq")
-                    .and_then(Value::as_u64)
-                    .or_else(|| {
-                        r.get("call_id")
-                            .and_then(Value::as_str)
+            Kind::ToolResult => result
+                .as_ref()
+                .and_then(|r| {
+                    r.call_seq.or_else(|| {
+                        r.call_id
+                            .as_deref()
                             .and_then(|id| self.calls.get(id).copied())
                     })
-                    .and_then(|s| self.call_info.get(&s).cloned())
-                    .unwrap_or_default()
-            }
+                })
+                .and_then(|s| self.call_info.get(&s).cloned())
+                .unwrap_or_default(),
             Kind::ToolCall => self.call_info.get(&ev.seq).cloned().unwrap_or_default(),
             _ => CallInfo {
-                file: ev
-                    .data
-                    .get("path")
-                    .and_then(Value::as_str)
-                    .map(|p| self.relative(p)),
+                file: read
+                    .as_ref()
+                    .and_then(|r| r.path.clone())
+                    .or_else(|| ev.file_change().and_then(|c| c.path))
+                    .map(|p| self.relative(&p)),
                 other: None,
             },
         };
@@ -1189,9 +1162,10 @@ impl<'p> Analyzer<'p> {
             collect_strings(&ev.data, None, &mut shown);
             texts.extend(shown.into_iter().map(|(k, t)| (k, t, false)));
         }
-        let start_line = ev
-            .data
-            .get("output")
+        // Claude Code's Read tool: the structured output names the first line it shows.
+        let start_line = result
+            .as_ref()
+            .and_then(|r| r.output.as_ref())
             .and_then(|o| o.get("file"))
             .and_then(|f| f.get("startLine"))
             .and_then(Value::as_u64)
@@ -1430,10 +1404,15 @@ fn collect_strings(v: &Value, key: Option<&str>, out: &mut Vec<(Option<String>, 
 /// The command line of a shell tool call (`data.command`, or `input.command` as a string or an
 /// argv array).
 pub fn command_of(ev: &Event) -> Option<String> {
-    if let Some(c) = ev.data.get("command").and_then(Value::as_str) {
-        return Some(c.to_string());
+    call_command(&ev.tool_call()?)
+}
+
+/// [`command_of`] a tool call's payload. The input is the agent's own shape.
+fn call_command(call: &ToolCall) -> Option<String> {
+    if let Some(c) = &call.command {
+        return Some(c.clone());
     }
-    let input = ev.data.get("input")?;
+    let input = call.input.as_ref()?;
     match input.get("command").or_else(|| input.get("cmd")) {
         Some(Value::String(s)) => Some(s.clone()),
         Some(Value::Array(a)) => {
@@ -1563,13 +1542,16 @@ fn credential_matches(rule: &CredentialRule, fp: &str, st: &SecretState) -> bool
     true
 }
 
-fn acts_of(ev: &Event, ctx: &Ctx<'_>, state: &mut State) -> Acts {
+fn acts_of(ev: &Event, call: Option<&ToolCall>, ctx: &Ctx<'_>, state: &mut State) -> Acts {
     let mut acts = Acts::default();
     match &ev.kind {
         Kind::ToolCall => {
-            let tool = ev.data.get("tool").and_then(Value::as_str).unwrap_or("");
-            if let Some(patch) =
-                command_of(ev).filter(|c| c.trim_start().starts_with("*** Begin Patch"))
+            let Some(call) = call else { return acts };
+            let tool = call.tool.as_deref().unwrap_or("");
+            let command = call_command(call);
+            if let Some(patch) = command
+                .clone()
+                .filter(|c| c.trim_start().starts_with("*** Begin Patch"))
             {
                 // Codex's apply_patch: a file edit, not a command line.
                 acts.action_text.push((None, patch.clone()));
@@ -1589,7 +1571,7 @@ fn acts_of(ev: &Event, ctx: &Ctx<'_>, state: &mut State) -> Acts {
                         acts.keys.push(format!("patch {}", f.trim()));
                     }
                 }
-            } else if let Some(cmd) = command_of(ev) {
+            } else if let Some(cmd) = command {
                 acts.action_text.push((None, cmd.clone()));
                 let wt_cwd = state.cwd.clone();
                 shell_acts(&shell::split(&cmd), ctx, state, wt_cwd, true, &mut acts);
@@ -1597,29 +1579,15 @@ fn acts_of(ev: &Event, ctx: &Ctx<'_>, state: &mut State) -> Acts {
                     acts.mutating = true;
                 }
             } else {
-                tool_acts(ev, tool, ctx, &mut acts);
+                tool_acts(call, tool, ctx, &mut acts);
             }
         }
         Kind::Exec => {
-            let argv: Vec<String> = ev
-                .data
-                .get("argv")
-                .and_then(Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(Value::as_str)
-                        .map(str::to_string)
-                        .collect()
-                })
-                .unwrap_or_default();
+            let x = ev.exec().unwrap_or_default();
+            let argv = x.argv.unwrap_or_default();
             if !argv.is_empty() {
                 acts.action_text.push((None, argv.join(" ")));
-                let cwd = ev
-                    .data
-                    .get("cwd")
-                    .and_then(Value::as_str)
-                    .map(str::to_string)
-                    .or_else(|| state.cwd.clone());
+                let cwd = x.cwd.or_else(|| state.cwd.clone());
                 // An exec does not change the session's cwd or exports.
                 let mut scratch = state.clone();
                 shell_acts(
@@ -1648,11 +1616,12 @@ fn acts_of(ev: &Event, ctx: &Ctx<'_>, state: &mut State) -> Acts {
             }
         }
         Kind::FileChange => {
-            if let Some(p) = ev.data.get("path").and_then(Value::as_str) {
+            let c = ev.file_change().unwrap_or_default();
+            if let Some(p) = &c.path {
                 acts.acting = true;
                 acts.mutating = true;
                 path_target(p, ctx, "changes", &mut acts);
-                if let Some(from) = ev.data.get("from").and_then(Value::as_str) {
+                if let Some(from) = &c.from {
                     path_target(from, ctx, "renames", &mut acts);
                 }
             }
@@ -1666,8 +1635,9 @@ fn tool_matches_write_on_line(acts: &Acts) -> bool {
     !acts.matches.is_empty()
 }
 
-fn tool_acts(ev: &Event, tool: &str, ctx: &Ctx<'_>, acts: &mut Acts) {
-    let input = ev.data.get("input").cloned().unwrap_or(Value::Null);
+fn tool_acts(call: &ToolCall, tool: &str, ctx: &Ctx<'_>, acts: &mut Acts) {
+    // The tool's input is the agent's own shape: paths and URLs under the usual names.
+    let input = call.input.clone().unwrap_or(Value::Null);
     collect_strings(&input, None, &mut acts.action_text);
     let lower = tool.to_ascii_lowercase();
     let writes = [

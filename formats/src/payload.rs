@@ -298,6 +298,8 @@ payload! {
         kind: String = "kind",
         path: String = "path",
         line: u64 = "line",
+        /// The variable it was assigned to (`RAILWAY_TOKEN=...`), when the inventory saw one.
+        var: String = "var",
     }
 }
 
@@ -398,7 +400,7 @@ payload! {
         /// The capture layers that ran.
         layers: Vec<String> = "layers",
         /// kubeconfig context, terraform workspace, environment-naming variables.
-        context: Value = "context",
+        context: Box<Context> = "context",
         external_session_id: String = "external_session_id",
         git_branch: String = "git_branch",
         imported: bool = "imported",
@@ -413,6 +415,18 @@ payload! {
         command: String = "command",
         env: Value = "env",
         idle_time_limit: Value = "idle_time_limit",
+    }
+}
+
+payload! {
+    /// What a session started in (`session_start.context`), as the recorder and the hooks saw
+    /// it.
+    Context {
+        /// The active kubeconfig's `current-context`.
+        kube_context: String = "kube_context",
+        terraform_workspace: String = "terraform_workspace",
+        /// Environment-naming variables and the agent's model base URLs (name -> value).
+        vars: Map<String, Value> = "vars",
     }
 }
 

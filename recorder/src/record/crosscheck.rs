@@ -25,7 +25,7 @@ use chrono::{DateTime, Duration, Utc};
 use flightlog_analysis::own::OwnHooks;
 use flightlog_analysis::shell;
 use flightlog_formats::{Event, Kind, NewEvent};
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// Slack around a call's window: hook timestamps and exec timestamps come from different
 /// processes' clocks reads.
@@ -40,14 +40,22 @@ const BUILTINS: &[&str] = &[
 ];
 
 /// A hook-reported shell call: its event, command line, start, and end (when it has a result).
-type Call<'a> = (&'a Event, String, DateTime<Utc>, Option<DateTime<Utc>>);
+/// A hook-reported shell call: its event, command line, call id, and when it ran (from the
+/// call to its result, if one came).
+type Call<'a> = (
+    &'a Event,
+    String,
+    Option<String>,
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+);
 
-struct Exec<'a> {
+struct Exec {
     seq: u64,
     ts: DateTime<Utc>,
     pid: Option<u64>,
     ppid: Option<u64>,
-    exe: Option<&'a str>,
+    exe: Option<String>,
     argv: Vec<String>,
 }
 
@@ -86,27 +94,18 @@ fn shell_script(argv: &[String]) -> Option<String> {
 /// The `gap` events (as new events stamped `now`) for the differences in `events`. `own_exe`
 /// is flightlog's own binary: a traced process that ends in it is one of flightlog's hooks.
 pub fn cross_check(events: &[Event], now: DateTime<Utc>, own_exe: Option<&str>) -> Vec<NewEvent> {
-    let execs: Vec<Exec<'_>> = events
+    let execs: Vec<Exec> = events
         .iter()
-        .filter(|e| e.kind == Kind::Exec && e.source == "ptrace")
+        .filter(|e| e.source == "ptrace")
         .filter_map(|e| {
-            let argv: Vec<String> = e
-                .data
-                .get("argv")?
-                .as_array()?
-                .iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect();
-            if argv.is_empty() {
-                return None;
-            }
+            let x = e.exec()?;
+            let argv = x.argv.filter(|a| !a.is_empty())?;
             Some(Exec {
                 seq: e.seq,
                 ts: e.time()?,
-                pid: e.data.get("pid").and_then(Value::as_u64),
-                ppid: e.data.get("ppid").and_then(Value::as_u64),
-                exe: e.data.get("exe").and_then(Value::as_str),
+                pid: x.pid.and_then(|p| u64::try_from(p).ok()),
+                ppid: x.ppid.and_then(|p| u64::try_from(p).ok()),
+                exe: x.exe,
                 argv,
             })
         })
@@ -116,56 +115,55 @@ pub fn cross_check(events: &[Event], now: DateTime<Utc>, own_exe: Option<&str>) 
     }
     // Results by the seq (and the id) of their call.
     let mut result_ts: HashMap<u64, DateTime<Utc>> = HashMap::new();
-    let mut result_ids: HashMap<&str, DateTime<Utc>> = HashMap::new();
+    let mut result_ids: HashMap<String, DateTime<Utc>> = HashMap::new();
     // Calls the guard denied: by call id (hooks) and by seq (the recorder's judge).
-    let mut denied_ids: HashSet<&str> = HashSet::new();
+    let mut denied_ids: HashSet<String> = HashSet::new();
     let mut denied_seqs: HashSet<u64> = HashSet::new();
     for e in events {
-        match e.kind {
-            Kind::ToolResult => {
-                let Some(t) = e.time() else { continue };
-                if let Some(cs) = e.data.get("call_seq").and_then(Value::as_u64) {
-                    result_ts.insert(cs, t);
-                }
-                if let Some(id) = e.data.get("call_id").and_then(Value::as_str) {
-                    result_ids.insert(id, t);
-                }
+        if let Some(r) = e.tool_result() {
+            let Some(t) = e.time() else { continue };
+            if let Some(cs) = r.call_seq {
+                result_ts.insert(cs, t);
             }
-            Kind::Decision if e.data.get("decision").and_then(Value::as_str) == Some("deny") => {
-                if let Some(id) = e.data.get("call_id").and_then(Value::as_str) {
-                    denied_ids.insert(id);
-                }
-                if let Some(s) = e.data.get("target_seq").and_then(Value::as_u64) {
-                    denied_seqs.insert(s);
-                }
+            if let Some(id) = r.call_id {
+                result_ids.insert(id, t);
             }
-            _ => {}
+        } else if let Some(d) = e
+            .decision()
+            .filter(|d| d.decision.as_deref() == Some("deny"))
+        {
+            if let Some(id) = d.call_id {
+                denied_ids.insert(id);
+            }
+            if let Some(s) = d.target_seq {
+                denied_seqs.insert(s);
+            }
         }
     }
     let end = events.last().and_then(Event::time).unwrap_or(now);
     let calls: Vec<Call<'_>> = events
         .iter()
-        .filter(|e| e.kind == Kind::ToolCall && e.source.starts_with("hook:"))
+        .filter(|e| e.source.starts_with("hook:"))
         .filter_map(|e| {
-            let cmd = e.data.get("command")?.as_str()?.to_string();
+            let c = e.tool_call()?;
+            let cmd = c.command?;
             let from = e.time()?;
-            let id = e.data.get("call_id").and_then(Value::as_str);
             let to = result_ts
                 .get(&e.seq)
-                .or_else(|| id.and_then(|i| result_ids.get(i)))
+                .or_else(|| c.call_id.as_ref().and_then(|i| result_ids.get(i)))
                 .copied();
-            Some((e, cmd, from, to))
+            Some((e, cmd, c.call_id, from, to))
         })
         .collect();
     let mut gaps = Vec::new();
     let mut explained: HashSet<u64> = HashSet::new();
-    for (call, cmd, from, to) in &calls {
+    for (call, cmd, id, from, to) in &calls {
         let wanted = line_commands(cmd);
-        let id = call.data.get("call_id").and_then(Value::as_str);
-        let denied = denied_seqs.contains(&call.seq) || id.is_some_and(|i| denied_ids.contains(i));
+        let denied =
+            denied_seqs.contains(&call.seq) || id.as_ref().is_some_and(|i| denied_ids.contains(i));
         let lo = *from - Duration::milliseconds(SLACK_MS);
         let hi = to.unwrap_or(end) + Duration::milliseconds(SLACK_MS);
-        let in_window: Vec<&Exec<'_>> = execs.iter().filter(|x| x.ts >= lo && x.ts <= hi).collect();
+        let in_window: Vec<&Exec> = execs.iter().filter(|x| x.ts >= lo && x.ts <= hi).collect();
         // Shells running this very command line explain it (and are explained by it).
         let mut seen = false;
         for x in &in_window {
@@ -215,7 +213,7 @@ pub fn cross_check(events: &[Event], now: DateTime<Utc>, own_exe: Option<&str>) 
     let mut own = OwnHooks::new(own_exe);
     let ours: HashSet<u64> = execs
         .iter()
-        .flat_map(|x| own.exec(x.seq, x.pid, x.ppid, x.exe, &x.argv))
+        .flat_map(|x| own.exec(x.seq, x.pid, x.ppid, x.exe.as_deref(), &x.argv))
         .collect();
     // Shells the agent itself started that no hook call explains, once hooks are reporting.
     if let Some(first_call) = calls.first().and_then(|c| c.0.time())
@@ -268,6 +266,7 @@ fn truncate(s: &str, n: usize) -> String {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+    use serde_json::Value;
 
     fn ev(seq: u64, ms: i64, kind: Kind, source: &str, data: Value) -> Event {
         let t = Utc
