@@ -1,0 +1,356 @@
+//! Verifying a store: its store checkpoints and every session in it.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::checkpoint::{SignedCheckpoint, StoreCheckpoint, verify_sig};
+use crate::error::Result;
+use crate::keys::public_key_from_hex;
+use crate::progress::{NoProgress, Progress, Ticker};
+use crate::store::Store;
+
+use super::{Anchor, ChainCheck, Expect, Prehashed, Problem, Trust, VerifyReport, problem};
+
+/// Options for verifying a store.
+#[derive(Debug, Clone, Default)]
+pub struct StoreVerifyOptions {
+    /// Only this session (None: every session).
+    pub session: Option<String>,
+    pub trust: Trust,
+    /// A checkpoint kept outside the store (`--checkpoint FILE`).
+    pub external: Option<(SignedCheckpoint, String)>,
+}
+
+/// What a store's own checkpoints are checked against when the auditor names no key: the keys
+/// in the local store's key directory, or the team store's host keys (trusted on first push).
+pub fn default_trust(store: &Store, key_dir: &std::path::Path) -> Result<Trust> {
+    if store.is_remote() {
+        let keys = store
+            .host_keys()?
+            .iter()
+            .filter_map(|(_, _, pk)| public_key_from_hex(pk))
+            .collect();
+        return Ok(Trust {
+            keys,
+            pinned: false,
+        });
+    }
+    Ok(Trust {
+        keys: crate::keys::trusted_public_keys(key_dir).unwrap_or_default(),
+        pinned: false,
+    })
+}
+
+/// Verifies a store: every session's chain, every store checkpoint and its chain of signatures.
+pub fn verify_store(store: &Store, opts: &StoreVerifyOptions) -> Result<VerifyReport> {
+    verify_store_with_progress(store, opts, &mut NoProgress)
+}
+
+/// [`verify_store`], reporting the events checked out of the events of the sessions verified.
+pub fn verify_store_with_progress(
+    store: &Store,
+    opts: &StoreVerifyOptions,
+    progress: &mut dyn Progress,
+) -> Result<VerifyReport> {
+    let mut report = VerifyReport::default();
+    let trust = &opts.trust;
+    if !trust.pinned {
+        report.warnings.push(Problem {
+            session: None,
+            seq: None,
+            kind: "key_not_pinned".into(),
+            detail: "checked against the store's own key; pass --pubkey (kept elsewhere) to rule out a re-signed log".into(),
+        });
+    }
+    // 1. Store checkpoints: one chain in a local store, one per signing key in the team store.
+    let mut expects: HashMap<String, Vec<Expect>> = HashMap::new();
+    let mut store_sigs: BTreeMap<u64, String> = BTreeMap::new();
+    for (chain_key, rows) in store.checkpoint_chains()? {
+        let mut prev_sig = String::new();
+        let mut expected_no = 1u64;
+        let of = if chain_key.is_empty() {
+            String::new()
+        } else {
+            format!(" of key {chain_key}")
+        };
+        for (no, body, sig) in rows {
+            report.checkpoints_checked += 1;
+            if chain_key.is_empty() {
+                store_sigs.insert(no, sig.clone());
+            }
+            let cp: StoreCheckpoint = match serde_json::from_slice(&body) {
+                Ok(c) => c,
+                Err(e) => {
+                    report.problems.push(Problem {
+                        session: None,
+                        seq: None,
+                        kind: "bad_checkpoint".into(),
+                        detail: format!("checkpoint #{no}{of} is malformed: {e}"),
+                    });
+                    continue;
+                }
+            };
+            if no != expected_no {
+                report.problems.push(Problem {
+                    session: None,
+                    seq: None,
+                    kind: "checkpoint_missing".into(),
+                    detail: format!("checkpoint #{expected_no}{of} is missing (found #{no} next)"),
+                });
+            }
+            expected_no = no + 1;
+            if cp.prev_sig != prev_sig {
+                report.problems.push(Problem {
+                    session: None,
+                    seq: None,
+                    kind: "checkpoint_chain_broken".into(),
+                    detail: format!(
+                        "checkpoint #{no}{of} does not chain to the signature of the one before it"
+                    ),
+                });
+            }
+            if !chain_key.is_empty() && cp.key_id != chain_key {
+                report.problems.push(Problem {
+                    session: None,
+                    seq: None,
+                    kind: "bad_checkpoint".into(),
+                    detail: format!("checkpoint #{no}{of} names another key ({})", cp.key_id),
+                });
+            }
+            prev_sig = sig.clone();
+            check_store_checkpoint(
+                &cp,
+                &body,
+                &sig,
+                trust,
+                &format!("checkpoint #{no}{of}"),
+                &mut report,
+                &mut expects,
+            );
+        }
+    }
+    // The team store trusts each host's first key; a host that signs with another one is
+    // reported (a replaced key is how a rewritten log would be re-signed).
+    let mut first_key: BTreeMap<String, String> = BTreeMap::new();
+    for (host, key_id, _) in store.host_keys()? {
+        match first_key.get(&host) {
+            None => {
+                first_key.insert(host, key_id);
+            }
+            Some(first) => report.problems.push(Problem {
+                session: None,
+                seq: None,
+                kind: "host_key_changed".into(),
+                detail: format!(
+                    "host {host} pushed with key {key_id} after key {first}: its key was replaced"
+                ),
+            }),
+        }
+    }
+    // 2. An external checkpoint: the anchor.
+    if let Some((ext, source)) = &opts.external {
+        let label = format!("external checkpoint #{} ({source})", ext.checkpoint.no);
+        let before = report.problems.len();
+        check_store_checkpoint(
+            &ext.checkpoint,
+            &ext.checkpoint.body_bytes(),
+            &ext.sig,
+            trust,
+            &label,
+            &mut report,
+            &mut expects,
+        );
+        match store_sigs.get(&ext.checkpoint.no) {
+            Some(s) if *s == ext.sig => {}
+            Some(_) => report.problems.push(Problem {
+                session: None,
+                seq: None,
+                kind: "checkpoint_replaced".into(),
+                detail: format!(
+                    "the store's checkpoint #{} differs from the one kept at {source}",
+                    ext.checkpoint.no
+                ),
+            }),
+            None => report.problems.push(Problem {
+                session: None,
+                seq: None,
+                kind: "checkpoint_missing".into(),
+                detail: format!(
+                    "the store has no checkpoint #{} but {source} does",
+                    ext.checkpoint.no
+                ),
+            }),
+        }
+        if report.problems.len() == before {
+            report.anchored = Some(Anchor {
+                checkpoint_no: ext.checkpoint.no,
+                ts: ext.checkpoint.ts.clone(),
+                source: source.clone(),
+            });
+        }
+    }
+    // 3. Sessions.
+    let rows = store.sessions()?;
+    let mut counts: HashMap<String, u64> = rows.iter().map(|s| (s.id.clone(), s.events)).collect();
+    let mut ids: Vec<String> = rows.into_iter().map(|s| s.id).collect();
+    for orphan in store.orphan_event_sessions()? {
+        counts.insert(orphan.clone(), store.head(&orphan)?.0);
+        report.problems.push(problem(
+            &orphan,
+            None,
+            "session_row_missing",
+            "events exist for a session the store does not list",
+        ));
+        ids.push(orphan);
+    }
+    if let Some(only) = &opts.session {
+        ids.retain(|i| i == only);
+        expects.retain(|k, _| k == only);
+    }
+    if store.is_remote() {
+        // A host's checkpoints cover every session of its local store, and a host pushes only
+        // some of them: a session the team store never received is not a deleted one.
+        expects.retain(|k, _| counts.contains_key(k));
+    }
+    let total = ids.iter().filter_map(|i| counts.get(i)).sum();
+    let mut ticker = Ticker::new(progress, 0, total);
+    for id in &ids {
+        let ex = expects.remove(id).unwrap_or_default();
+        let mut chk = ChainCheck::new(id, ex, trust, &mut report);
+        check_store_session(store, id, &mut chk, &mut ticker)?;
+        chk.finish(false);
+    }
+    ticker.finish();
+    let mut gone: Vec<_> = expects.into_iter().collect();
+    gone.sort_by(|a, b| a.0.cmp(&b.0));
+    for (id, ex) in gone {
+        if let Some(x) = ex.iter().max_by_key(|x| x.count) {
+            report.problems.push(problem(
+                &id,
+                None,
+                "session_deleted",
+                format!(
+                    "{} covers {} events of this session, which is gone from the store",
+                    x.from, x.count
+                ),
+            ));
+        }
+    }
+    Ok(report.finish())
+}
+
+/// Events per batch handed between the verify threads.
+const BATCH: usize = 2048;
+
+/// Streams a session through the checker in a three-stage pipeline: this thread reads rows,
+/// a worker computes the link hashes and Merkle leaves, and another runs the checks in order.
+/// Hashing is independent per event because each link is hashed over its *claimed* prev; the
+/// checker recomputes the rare link whose claimed prev is wrong.
+fn check_store_session(
+    store: &Store,
+    id: &str,
+    chk: &mut ChainCheck<'_>,
+    ticker: &mut Ticker<'_>,
+) -> Result<()> {
+    use std::sync::mpsc::sync_channel;
+    type Hashed = Vec<(crate::store::StoredEvent, Prehashed)>;
+    std::thread::scope(|sc| -> Result<()> {
+        let (raw_tx, raw_rx) = sync_channel::<Vec<crate::store::StoredEvent>>(4);
+        let (hashed_tx, hashed_rx) = sync_channel::<Hashed>(4);
+        sc.spawn(move || {
+            for batch in raw_rx {
+                let hashed: Hashed = batch
+                    .into_iter()
+                    .map(|e| {
+                        let p = Prehashed::of(&e.prev, &e.raw);
+                        (e, p)
+                    })
+                    .collect();
+                if hashed_tx.send(hashed).is_err() {
+                    break;
+                }
+            }
+        });
+        let checker = sc.spawn(move || {
+            for batch in hashed_rx {
+                let n = batch.len() as u64;
+                for (ev, pre) in batch {
+                    chk.event_prehashed(Some(ev.seq), ev.prev, ev.hash, &ev.raw, pre);
+                }
+                ticker.add(n);
+            }
+        });
+        let mut batch = Vec::with_capacity(BATCH);
+        let mut sent_ok = true;
+        let read = store.for_each_event(id, |ev| {
+            batch.push(ev);
+            if batch.len() == BATCH {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                sent_ok = raw_tx.send(full).is_ok();
+            }
+            sent_ok
+        });
+        if !batch.is_empty() && sent_ok {
+            let _ = raw_tx.send(batch);
+        }
+        drop(raw_tx);
+        if checker.join().is_err() {
+            return Err(crate::error::Error::Invalid(
+                "the verify checker thread panicked".into(),
+            ));
+        }
+        read
+    })
+}
+
+fn check_store_checkpoint(
+    cp: &StoreCheckpoint,
+    body: &[u8],
+    sig: &str,
+    trust: &Trust,
+    label: &str,
+    report: &mut VerifyReport,
+    expects: &mut HashMap<String, Vec<Expect>>,
+) {
+    let key = match trust.find(&cp.key_id) {
+        Some(k) => Some(*k),
+        None if trust.keys.is_empty() => public_key_from_hex(&cp.pubkey),
+        None => None,
+    };
+    match key {
+        None => report.problems.push(Problem {
+            session: None,
+            seq: None,
+            kind: "untrusted_key".into(),
+            detail: format!(
+                "{label} is signed by key {} which is not a trusted key (was the key replaced?)",
+                cp.key_id
+            ),
+        }),
+        Some(k) => {
+            if !verify_sig(&k, body, sig) {
+                report.problems.push(Problem {
+                    session: None,
+                    seq: None,
+                    kind: "bad_signature".into(),
+                    detail: format!("{label}: signature does not verify"),
+                });
+            }
+        }
+    }
+    if StoreCheckpoint::compute_root(&cp.sessions) != cp.root {
+        report.problems.push(Problem {
+            session: None,
+            seq: None,
+            kind: "checkpoint_root_mismatch".into(),
+            detail: format!("{label}: the root does not match its session statements"),
+        });
+    }
+    for st in &cp.sessions {
+        expects.entry(st.session.clone()).or_default().push(Expect {
+            count: st.count,
+            head: st.head.clone(),
+            root: st.root.clone(),
+            from: label.to_string(),
+        });
+    }
+}
