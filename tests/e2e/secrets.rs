@@ -485,6 +485,13 @@ struct Planted {
     json: String,
     /// `base64("deploy:" + value)`, a `Basic` credential.
     basic: String,
+    /// Every byte percent-encoded, lowercase hex (over-encoding: `%2d` for `-`).
+    over: String,
+    /// Every other character as a JSON `\uXXXX` escape.
+    uesc: String,
+    /// base64 of the value behind one and two other bytes (URL-safe, then standard): the other
+    /// two alignments.
+    b64: [String; 2],
 }
 
 fn layers_corpus() -> Vec<Planted> {
@@ -506,7 +513,26 @@ fn layers_corpus() -> Vec<Planted> {
                 }
             }
             let json = serde_json::to_string(&value).unwrap().replace('/', "\\/");
+            let over: String = value.bytes().map(|c| format!("%{c:02x}")).collect();
+            let uesc: String = value
+                .chars()
+                .enumerate()
+                .map(|(i, c)| {
+                    if i % 2 == 0 && (c as u32) < 0x10000 {
+                        format!("\\u{:04x}", c as u32)
+                    } else {
+                        c.to_string()
+                    }
+                })
+                .collect();
+            use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
             Planted {
+                over,
+                uesc,
+                b64: [
+                    URL_SAFE_NO_PAD.encode(format!("x{value}")),
+                    STANDARD.encode(format!("xy{value}")),
+                ],
                 kind: e["kind"].as_str().unwrap().to_string(),
                 source: e["source"].as_str().unwrap().to_string(),
                 url,
@@ -521,8 +547,28 @@ fn layers_corpus() -> Vec<Planted> {
 /// The bytes that must never be stored for a planted value: the value, its encodings, and a
 /// 16-byte piece of its middle (a partial redaction).
 fn planted_needles(p: &Planted) -> Vec<String> {
+    use base64::Engine;
+    use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
     let mut out = needles(&p.value);
-    for n in [&p.url, &p.json, &p.basic] {
+    // The parts of the base64 forms that encode nothing but the value: its bytes from offset
+    // 2 (behind `x`) and 1 (behind `xy`), whole 3-byte groups.
+    let b = p.value.as_bytes();
+    let core = |j: usize| &b[j..j + (b.len() - j) / 3 * 3];
+    let cores = [
+        URL_SAFE_NO_PAD.encode(core(2)),
+        STANDARD_NO_PAD.encode(core(1)),
+    ];
+    let stored_uesc = p.uesc.replace('\\', "\\\\");
+    for n in [
+        &p.url,
+        &p.json,
+        &p.basic,
+        &p.over,
+        &p.uesc,
+        &stored_uesc,
+        &cores[0],
+        &cores[1],
+    ] {
         if !out.contains(n) {
             out.push(n.clone());
         }
@@ -631,8 +677,9 @@ fn known_secrets_are_redacted_in_every_layer_and_encoding() {
     let mut script = String::from("set -e\n");
     for (i, p) in planted.iter().enumerate() {
         let (v, u, j, b) = (&p.value, &p.url, &p.json, &p.basic);
+        let (o, ue, b1, b2) = (&p.over, &p.uesc, &p.b64[0], &p.b64[1]);
         script.push_str(&format!(
-            "/bin/echo 'backup_{v}.txt' 'https://api.example.com/v1?q=token%3D{u}&x=1' '{{\"k\":\"{j}\\n4\\t\"}}' 'Authorization: Basic {b}'\n\
+            "/bin/echo 'backup_{v}.txt' 'https://api.example.com/v1?q=token%3D{u}&x=1' '{{\"k\":\"{j}\\n4\\t\"}}' 'Authorization: Basic {b}' 'p={o}&q=1' '{{\"u\":\"{ue}\"}}' 'blob:{b1}' 'X-Blob: {b2}'\n\
              env 'LAYER_VALUE={v}' /bin/true\n\
              printf '%s\\n' 'restored from backup_{v}' > out/note_{i}.txt\n"
         ));
@@ -669,8 +716,9 @@ fn known_secrets_are_redacted_in_every_layer_and_encoding() {
         let mut output = Vec::new();
         for p in chunk {
             let (v, u, j, b) = (&p.value, &p.url, &p.json, &p.basic);
+            let (o, ue, b1, b2) = (&p.over, &p.uesc, &p.b64[0], &p.b64[1]);
             cmd.push(format!(
-                "curl -H 'X-Trace: backup_{v}' -H 'Authorization: Basic {b}' 'https://api.example.com/?token%3D{u}' -d '{{\"note\":\"{j}\\n\"}}'"
+                "curl -H 'X-Trace: backup_{v}' -H 'Authorization: Basic {b}' 'https://api.example.com/?token%3D{u}&p={o}' -d '{{\"note\":\"{j}\\n\",\"u\":\"{ue}\"}}' -H 'X-Blob: {b1}' -d 'blob={b2}'"
             ));
             output.push(format!("saved out/backup_{v}.txt ({u})"));
         }
@@ -699,6 +747,7 @@ fn known_secrets_are_redacted_in_every_layer_and_encoding() {
     for (i, p) in planted.iter().enumerate() {
         let ts = format!("2026-04-25T10:{:02}:{:02}.000Z", i / 60, i % 60);
         let (v, u, b) = (&p.value, &p.url, &p.basic);
+        let (o, ue, b1) = (&p.over, &p.uesc, &p.b64[0]);
         lines.push(
             json!({"type": "user", "uuid": format!("u{i}"), "parentUuid": null, "sessionId": "imp",
             "cwd": "/work", "timestamp": ts,
@@ -709,7 +758,7 @@ fn known_secrets_are_redacted_in_every_layer_and_encoding() {
             "sessionId": "imp", "cwd": "/work", "timestamp": ts,
             "message": {"role": "assistant", "content": [
                 {"type": "tool_use", "id": format!("toolu_{i}"), "name": "Bash",
-                 "input": {"command": format!("curl -H 'Authorization: Basic {b}' 'https://x.example.com/?t=token%3D{u}'")}}]}}).to_string());
+                 "input": {"command": format!("curl -H 'Authorization: Basic {b}' 'https://x.example.com/?t=token%3D{u}&p={o}' -d '{{\"u\":\"{ue}\"}}' -H 'X-Blob: {b1}'")}}]}}).to_string());
     }
     std::fs::write(&tr, lines.join("\n")).unwrap();
     let (code, _, err) = run(&db, &["import", "claude-code", tr.to_str().unwrap()], b"");

@@ -2,11 +2,23 @@
 //!
 //! A value becomes *known* when the inventory or any rule recognises it as a secret. From then
 //! on it is found by its bytes, not by its context: glued to other text (`backup_<v>.txt`),
-//! URL-encoded (`token%3D<v>`), JSON-escaped, or as the password of a `Basic` credential.
+//! percent-encoded (any subset of its bytes, either hex case: `%2D` for `-` included),
+//! JSON-escaped (`\"`, `\/`, `\uXXXX`), or base64-encoded at any of the three byte alignments, in
+//! the standard or the URL-safe alphabet (a `Basic` credential, a token inside a base64 blob).
+//!
+//! Escapes are handled by decoding, not by enumerating forms: a text holding `%` or `\` is also
+//! searched through a *decoded view* (`%XX` and JSON escapes decoded, each decoded byte mapped
+//! back to the bytes it came from), so any mix of encoded and plain bytes matches, and the
+//! redaction covers exactly the original bytes of the value. Base64 is searched as forms: the
+//! encoding of the value's bytes from offset 0, 1 or 2 (whole 3-byte groups only, so the form
+//! does not depend on the bytes around it), widened over the neighbouring base64 characters that
+//! still carry bits of the value.
 //!
 //! Two sources, one marker:
-//! - **In memory** (this process): the value's forms (plain, percent-encoded upper and lower
-//!   case, JSON-escaped) in one Aho-Corasick automaton. Nothing of it is written anywhere.
+//! - **In memory** (this process): the value's forms in Aho-Corasick automata. Nothing of it is
+//!   written anywhere. New values go to a small automaton of their own, rebuilt when searched
+//!   after a change; it is merged into the main one when it grows to half its size, so learning
+//!   `n` values costs `O(n log n)` and a batch of values learned together one build.
 //! - **On disk** (values other processes found; a hook process lives a few milliseconds): the
 //!   file `known` in the key directory holds, per form, no value: its length, a 16-bit keyed
 //!   *anchor* (SipHash-1-3 of its first 8 bytes, keyed from the fingerprint key, truncated) and
@@ -41,13 +53,19 @@ const ANCHOR_BITS: u32 = 16;
 pub const FILE: &str = "known";
 /// Entries read from the file at most (a file is never allowed to make scanning unbounded).
 const MAX_FILE_ENTRIES: usize = 65_536;
+/// The tail automaton is merged into the main one beyond this many forms (or half the main's).
+const TAIL_MIN: usize = 64;
 
 /// One way a known secret is written.
 #[derive(Clone)]
 struct Form {
     text: String,
-    fp: String,
-    kind: String,
+    fp: Arc<str>,
+    kind: Arc<str>,
+    /// Base64 forms: how many characters before and after the form may still carry bits of
+    /// the value (they are redacted with it).
+    lead: u8,
+    trail: u8,
 }
 
 /// A form read from the file.
@@ -55,8 +73,10 @@ struct Form {
 struct Entry {
     len: usize,
     check: [u8; 8],
-    fp: String,
-    kind: String,
+    fp: Arc<str>,
+    kind: Arc<str>,
+    lead: u8,
+    trail: u8,
 }
 
 /// Forms read from the file, indexed by anchor.
@@ -88,13 +108,37 @@ struct Matcher {
     forms: Vec<Form>,
 }
 
+impl Matcher {
+    fn build(forms: &[Form]) -> Option<Arc<Matcher>> {
+        if forms.is_empty() {
+            return None;
+        }
+        let patterns: Vec<&str> = forms.iter().map(|f| f.text.as_str()).collect();
+        // Cannot fail for these sizes; if it did, the rules would still apply.
+        let ac = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(&patterns)
+            .ok()?;
+        Some(Arc::new(Matcher {
+            ac,
+            forms: forms.to_vec(),
+        }))
+    }
+}
+
 #[derive(Default)]
 struct Inner {
     forms: Vec<Form>,
     seen: HashSet<String>,
     /// Fingerprints of the values held in memory.
     fps: HashSet<String>,
-    matcher: Option<Arc<Matcher>>,
+    /// The automaton over `forms[..main_len]`.
+    main: Option<Arc<Matcher>>,
+    main_len: usize,
+    /// The automaton over the rest (`None` when there is none or it is out of date).
+    tail: Option<Arc<Matcher>>,
+    /// Forms were learned since the automata were built.
+    dirty: bool,
     hashed: Arc<Hashed>,
     /// Fingerprints of the file's entries (not to write them twice).
     filed: HashSet<String>,
@@ -102,6 +146,27 @@ struct Inner {
     /// How much of the file has been read.
     read_to: u64,
 }
+
+impl Inner {
+    /// Brings the automata up to date with `forms`.
+    fn rebuild(&mut self) {
+        if !self.dirty {
+            return;
+        }
+        let pending = self.forms.len() - self.main_len;
+        if pending > TAIL_MIN.max(self.main_len / 2) || self.main.is_none() {
+            self.main = Matcher::build(&self.forms);
+            self.main_len = self.forms.len();
+            self.tail = None;
+        } else {
+            self.tail = Matcher::build(&self.forms[self.main_len..]);
+        }
+        self.dirty = false;
+    }
+}
+
+/// The main and tail automata, and the file's forms.
+type Matchers = (Option<Arc<Matcher>>, Option<Arc<Matcher>>, Arc<Hashed>);
 
 /// The known secrets of a redactor (shared by its clones).
 pub struct Known {
@@ -117,6 +182,14 @@ pub struct Found {
     pub end: usize,
     pub fp: String,
     pub kind: String,
+}
+
+/// A match before overlaps are resolved (in the original text's bytes).
+struct Cand {
+    start: usize,
+    end: usize,
+    fp: Arc<str>,
+    kind: Arc<str>,
 }
 
 impl Known {
@@ -210,8 +283,8 @@ impl Known {
             let Some((anchor, e)) = parse_line(line) else {
                 continue;
             };
-            inner.filed.insert(e.fp.clone());
-            if inner.fps.contains(&e.fp) {
+            inner.filed.insert(e.fp.to_string());
+            if inner.fps.contains(&*e.fp) {
                 continue; // held in memory: the automaton finds it faster
             }
             hashed.add(anchor, e);
@@ -225,7 +298,8 @@ impl Known {
 
     /// Remembers a secret value (in memory; in the file as keyed hashes only). Values too short
     /// or too plain to be matched alone (`postgres`, `changeme`, `12345678`) are not learned:
-    /// the rules still find them in context.
+    /// the rules still find them in context. The automata are rebuilt when next searched, so
+    /// values learned together cost one build.
     pub fn learn(&self, value: &str, fp: &str, kind: &str) {
         if !worth_learning(value) {
             return;
@@ -241,13 +315,16 @@ impl Known {
         if inner.seen.contains(value) {
             return;
         }
+        let (fp_a, kind_a): (Arc<str>, Arc<str>) = (fp.into(), kind.into());
         let mut new = Vec::new();
-        for form in forms(value) {
-            if inner.seen.insert(form.clone()) {
+        for (text, lead, trail) in forms(value) {
+            if inner.seen.insert(text.clone()) {
                 new.push(Form {
-                    text: form,
-                    fp: fp.to_string(),
-                    kind: kind.to_string(),
+                    text,
+                    fp: fp_a.clone(),
+                    kind: kind_a.clone(),
+                    lead,
+                    trail,
                 });
             }
         }
@@ -262,12 +339,14 @@ impl Known {
             for f in &new {
                 let b = f.text.as_bytes();
                 lines.push_str(&format!(
-                    "k1 {} {} {} {:04x} {}\n",
+                    "k2 {} {} {} {:04x} {} {} {}\n",
                     f.fp,
                     f.kind,
                     b.len(),
                     self.anchor(&b[..ANCHOR]),
-                    hex::encode(self.check(b))
+                    hex::encode(self.check(b)),
+                    f.lead,
+                    f.trail
                 ));
             }
             // Best effort: a file that cannot be written costs matching in other processes,
@@ -278,20 +357,21 @@ impl Known {
             }
         }
         inner.forms.extend(new);
-        let patterns: Vec<&str> = inner.forms.iter().map(|f| f.text.as_str()).collect();
-        match AhoCorasick::builder()
-            .match_kind(MatchKind::LeftmostLongest)
-            .build(&patterns)
+        inner.dirty = true;
+        self.any.store(true, Ordering::Release);
+    }
+
+    /// The automata, rebuilt first if values were learned since.
+    fn matchers(&self) -> Option<Matchers> {
         {
-            Ok(ac) => {
-                let forms = inner.forms.clone();
-                inner.matcher = Some(Arc::new(Matcher { ac, forms }));
-                self.any.store(true, Ordering::Release);
-            }
-            Err(_) => {
-                // Cannot happen for these sizes; the rules still apply.
+            let i = self.inner.read().ok()?;
+            if !i.dirty {
+                return Some((i.main.clone(), i.tail.clone(), i.hashed.clone()));
             }
         }
+        let mut i = self.inner.write().ok()?;
+        i.rebuild();
+        Some((i.main.clone(), i.tail.clone(), i.hashed.clone()))
     }
 
     /// Appends the known secrets in `text` that do not overlap `taken` (byte ranges), and adds
@@ -300,62 +380,79 @@ impl Known {
         if !self.any.load(Ordering::Acquire) || text.len() < MIN_LEN {
             return;
         }
-        let (matcher, hashed) = match self.inner.read() {
-            Ok(i) => (i.matcher.clone(), i.hashed.clone()),
-            Err(_) => return,
+        let Some((main, tail, hashed)) = self.matchers() else {
+            return;
         };
-        let overlaps = |taken: &[(usize, usize)], s: usize, e: usize| {
-            taken.iter().any(|&(a, b)| s < b && a < e)
-        };
-        if let Some(m) = matcher {
-            for hit in m.ac.find_iter(text) {
-                let (s, e) = (hit.start(), hit.end());
-                if overlaps(taken, s, e) {
-                    continue;
+        let mut cands = Vec::new();
+        let raw = View::raw(text);
+        let decoded = View::decoded(text);
+        for view in std::iter::once(&raw).chain(decoded.as_ref()) {
+            for m in main.iter().chain(tail.iter()) {
+                for hit in m.ac.find_iter(&view.bytes[..]) {
+                    let f = &m.forms[hit.pattern().as_usize()];
+                    if let Some((s, e)) =
+                        view.original(text, hit.start(), hit.end(), f.lead, f.trail)
+                    {
+                        cands.push(Cand {
+                            start: s,
+                            end: e,
+                            fp: f.fp.clone(),
+                            kind: f.kind.clone(),
+                        });
+                    }
                 }
-                let f = &m.forms[hit.pattern().as_usize()];
-                taken.push((s, e));
-                out.push(Found {
-                    start: s,
-                    end: e,
-                    fp: f.fp.clone(),
-                    kind: f.kind.clone(),
-                });
+            }
+            if hashed.count > 0 {
+                self.scan_hashed(text, view, &hashed, &mut cands);
             }
         }
-        if hashed.count == 0 {
-            return;
+        // Leftmost first, longest first; a match overlapping one already taken is dropped.
+        cands.sort_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)));
+        for c in cands {
+            if taken.iter().any(|&(a, b)| c.start < b && a < c.end) {
+                continue;
+            }
+            taken.push((c.start, c.end));
+            out.push(Found {
+                start: c.start,
+                end: c.end,
+                fp: c.fp.to_string(),
+                kind: c.kind.to_string(),
+            });
         }
-        let b = text.as_bytes();
+    }
+
+    /// The file's forms in one view of a text: an anchor per 8-byte window, an HMAC where the
+    /// anchor is one of the file's.
+    fn scan_hashed(&self, text: &str, view: &View, hashed: &Hashed, cands: &mut Vec<Cand>) {
+        let b = &view.bytes[..];
         let mut i = 0;
         while i + ANCHOR <= b.len() {
             let a = self.anchor(&b[i..i + ANCHOR]);
             let mut next = i + 1;
-            if hashed.has(a) && text.is_char_boundary(i) {
+            if hashed.has(a) {
                 // Longest first: a value that extends another is the one meant.
-                let mut best: Option<(usize, &str, &str)> = None;
+                let mut best: Option<(usize, usize, &Entry)> = None;
                 for e in hashed.by_anchor.get(&a).map(Vec::as_slice).unwrap_or(&[]) {
                     let end = i + e.len;
                     if end > b.len()
-                        || best.is_some_and(|(l, _, _)| l >= e.len)
-                        || !text.is_char_boundary(end)
+                        || best.is_some_and(|(s, t, _)| t - s >= e.len)
                         || self.check(&b[i..end]) != e.check
                     {
                         continue;
                     }
-                    best = Some((e.len, &e.fp, &e.kind));
+                    best = Some((i, end, e));
                 }
-                if let Some((len, fp, kind)) = best
-                    && !overlaps(taken, i, i + len)
+                if let Some((s, t, e)) = best
+                    && let Some((os, oe)) = view.original(text, s, t, e.lead, e.trail)
                 {
-                    taken.push((i, i + len));
-                    out.push(Found {
-                        start: i,
-                        end: i + len,
-                        fp: fp.to_string(),
-                        kind: kind.to_string(),
+                    cands.push(Cand {
+                        start: os,
+                        end: oe,
+                        fp: e.fp.clone(),
+                        kind: e.kind.clone(),
                     });
-                    next = i + len;
+                    next = t;
                 }
             }
             i = next;
@@ -363,9 +460,166 @@ impl Known {
     }
 }
 
+/// A text as searched: its own bytes, or its bytes with escapes decoded, and where each byte
+/// came from.
+struct View<'a> {
+    bytes: std::borrow::Cow<'a, [u8]>,
+    /// For a decoded view, the original byte range of each byte (`None`: the identity).
+    spans: Option<Vec<(u32, u32)>>,
+}
+
+impl<'a> View<'a> {
+    fn raw(text: &'a str) -> View<'a> {
+        View {
+            bytes: std::borrow::Cow::Borrowed(text.as_bytes()),
+            spans: None,
+        }
+    }
+
+    /// `%XX` (either case) and JSON escapes (`\"`, `\\`, `\/`, `\n` ..., `\uXXXX` with surrogate
+    /// pairs) decoded; `None` when the text has none.
+    fn decoded(text: &str) -> Option<View<'static>> {
+        let b = text.as_bytes();
+        if text.len() > u32::MAX as usize || !b.iter().any(|&c| c == b'%' || c == b'\\') {
+            return None;
+        }
+        let mut bytes = Vec::with_capacity(b.len());
+        let mut spans = Vec::with_capacity(b.len());
+        let mut changed = false;
+        let mut i = 0;
+        while i < b.len() {
+            let (decoded, used) = decode_at(b, i);
+            match decoded {
+                Some(d) => {
+                    changed = true;
+                    let mut buf = [0u8; 4];
+                    let out: &[u8] = match d {
+                        Decoded::Byte(x) => {
+                            buf[0] = x;
+                            &buf[..1]
+                        }
+                        Decoded::Char(c) => c.encode_utf8(&mut buf).as_bytes(),
+                    };
+                    for &x in out {
+                        bytes.push(x);
+                        spans.push((i as u32, (i + used) as u32));
+                    }
+                }
+                None => {
+                    bytes.push(b[i]);
+                    spans.push((i as u32, i as u32 + 1));
+                }
+            }
+            i += used;
+        }
+        changed.then_some(View {
+            bytes: std::borrow::Cow::Owned(bytes),
+            spans: Some(spans),
+        })
+    }
+
+    /// The original byte range of `[s, e)` of this view, widened by up to `lead` and `trail`
+    /// base64 characters (and `=` padding after) of the original text; `None` when it does not
+    /// fall on character boundaries there.
+    fn original(
+        &self,
+        text: &str,
+        s: usize,
+        e: usize,
+        lead: u8,
+        trail: u8,
+    ) -> Option<(usize, usize)> {
+        let (mut os, mut oe) = match &self.spans {
+            None => (s, e),
+            Some(sp) => (sp.get(s)?.0 as usize, sp.get(e.checked_sub(1)?)?.1 as usize),
+        };
+        if let Some(sp) = &self.spans {
+            // A match must not start or end in the middle of one escape.
+            if (s > 0 && sp[s - 1].0 as usize == os)
+                || sp.get(e).is_some_and(|x| x.1 as usize == oe)
+            {
+                return None;
+            }
+        }
+        let b = text.as_bytes();
+        let is64 = |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'-' | b'_');
+        for _ in 0..lead {
+            if os > 0 && is64(b[os - 1]) {
+                os -= 1;
+            }
+        }
+        if trail > 0 {
+            for _ in 0..trail {
+                if oe < b.len() && is64(b[oe]) {
+                    oe += 1;
+                }
+            }
+            for _ in 0..2 {
+                if oe < b.len() && b[oe] == b'=' {
+                    oe += 1;
+                }
+            }
+        }
+        (text.is_char_boundary(os) && text.is_char_boundary(oe) && os < oe).then_some((os, oe))
+    }
+}
+
+enum Decoded {
+    Byte(u8),
+    Char(char),
+}
+
+/// The escape at `b[i]`, if any, and the bytes it spans (1 when there is none).
+fn decode_at(b: &[u8], i: usize) -> (Option<Decoded>, usize) {
+    let hex = |c: u8| (c as char).to_digit(16);
+    match b[i] {
+        b'%' if i + 2 < b.len() => match (hex(b[i + 1]), hex(b[i + 2])) {
+            (Some(h), Some(l)) => (Some(Decoded::Byte((h * 16 + l) as u8)), 3),
+            _ => (None, 1),
+        },
+        b'\\' if i + 1 < b.len() => match b[i + 1] {
+            b'"' => (Some(Decoded::Byte(b'"')), 2),
+            b'\\' => (Some(Decoded::Byte(b'\\')), 2),
+            b'/' => (Some(Decoded::Byte(b'/')), 2),
+            b'n' => (Some(Decoded::Byte(b'\n')), 2),
+            b't' => (Some(Decoded::Byte(b'\t')), 2),
+            b'r' => (Some(Decoded::Byte(b'\r')), 2),
+            b'u' => {
+                let unit = |at: usize| -> Option<u32> {
+                    let h = b.get(at..at + 4)?;
+                    h.iter().try_fold(0u32, |acc, &c| Some(acc * 16 + hex(c)?))
+                };
+                let Some(u) = unit(i + 2) else {
+                    return (None, 1);
+                };
+                if (0xD800..0xDC00).contains(&u)
+                    && b.get(i + 6..i + 8) == Some(b"\\u")
+                    && let Some(lo) = unit(i + 8)
+                    && (0xDC00..0xE000).contains(&lo)
+                {
+                    let c = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
+                    return match char::from_u32(c) {
+                        Some(c) => (Some(Decoded::Char(c)), 12),
+                        None => (None, 1),
+                    };
+                }
+                match char::from_u32(u) {
+                    Some(c) => (Some(Decoded::Char(c)), 6),
+                    None => (None, 1),
+                }
+            }
+            _ => (None, 1),
+        },
+        _ => (None, 1),
+    }
+}
+
+/// A line of the file: `k1 <fp> <kind> <len> <anchor> <hmac>`, or `k2` with the base64
+/// widening (`<lead> <trail>`) after.
 fn parse_line(line: &str) -> Option<(u16, Entry)> {
     let mut it = line.split(' ');
-    if it.next()? != "k1" {
+    let version = it.next()?;
+    if version != "k1" && version != "k2" {
         return None;
     }
     let fp = it.next()?;
@@ -373,18 +627,33 @@ fn parse_line(line: &str) -> Option<(u16, Entry)> {
     let len: usize = it.next()?.parse().ok()?;
     let anchor = u16::from_str_radix(it.next()?, 16).ok()?;
     let check: [u8; 8] = hex::decode(it.next()?).ok()?.try_into().ok()?;
+    let (lead, trail) = if version == "k2" {
+        let lead: u8 = it.next()?.parse().ok()?;
+        let trail: u8 = it.next()?.parse().ok()?;
+        (lead, trail)
+    } else {
+        (0, 0)
+    };
     let fp_ok = fp.len() == 16 && fp.bytes().all(|c| c.is_ascii_hexdigit());
     let kind_ok = !kind.is_empty()
         && kind.len() <= 40
         && kind
             .bytes()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-');
-    (fp_ok && kind_ok && (ANCHOR..=MAX_LEN * 6).contains(&len)).then(|| {
+    let ok = fp_ok
+        && kind_ok
+        && (ANCHOR..=MAX_LEN * 6).contains(&len)
+        && lead <= 3
+        && trail <= 3
+        && it.next().is_none();
+    ok.then(|| {
         let e = Entry {
             len,
             check,
-            fp: fp.to_string(),
-            kind: kind.to_string(),
+            fp: fp.into(),
+            kind: kind.into(),
+            lead,
+            trail,
         };
         (anchor, e)
     })
@@ -420,38 +689,37 @@ pub fn worth_learning(v: &str) -> bool {
     classes >= 2 || (v.len() >= 16 && !b.iter().all(u8::is_ascii_digit))
 }
 
-/// The ways a value is commonly written: as is, percent-encoded (upper- and lowercase hex, and
-/// with `+` for spaces), and JSON-escaped (with and without `\/`).
-pub fn forms(v: &str) -> Vec<String> {
-    let mut out = vec![v.to_string()];
-    let mut add = |s: String| {
-        if !out.contains(&s) {
-            out.push(s);
+/// The forms of a value searched as they are (escapes are decoded instead, see the module
+/// documentation): the value itself, with `+` for its spaces (form encoding), and its base64
+/// from byte offset 0, 1 and 2 in the standard and the URL-safe alphabet. Each comes with how
+/// many base64 characters before and after it still carry bits of the value (`lead`, `trail`).
+pub fn forms(v: &str) -> Vec<(String, u8, u8)> {
+    use base64::Engine;
+    use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
+    let mut out: Vec<(String, u8, u8)> = vec![(v.to_string(), 0, 0)];
+    let mut add = |s: String, lead: u8, trail: u8| {
+        if !out.iter().any(|(t, _, _)| *t == s) {
+            out.push((s, lead, trail));
         }
     };
-    let pct = |lower: bool, plus: bool| {
-        let mut s = String::with_capacity(v.len() * 3);
-        for &c in v.as_bytes() {
-            if c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~') {
-                s.push(c as char);
-            } else if c == b' ' && plus {
-                s.push('+');
-            } else if lower {
-                s.push_str(&format!("%{c:02x}"));
-            } else {
-                s.push_str(&format!("%{c:02X}"));
-            }
+    if v.contains(' ') {
+        add(v.replace(' ', "+"), 0, 0);
+    }
+    let b = v.as_bytes();
+    // Characters of a 4-character group that hold bits of the bytes outside the whole groups.
+    const SPILL: [u8; 3] = [0, 2, 3];
+    for j in 0..3 {
+        let Some(rest) = b.len().checked_sub(j) else {
+            continue;
+        };
+        let whole = rest / 3 * 3;
+        if whole < 6 {
+            continue;
         }
-        s
-    };
-    add(pct(false, false));
-    add(pct(true, false));
-    add(pct(false, true));
-    let json = serde_json::to_string(v).unwrap_or_default();
-    if json.len() >= 2 {
-        let inner = json[1..json.len() - 1].to_string();
-        add(inner.replace('/', "\\/"));
-        add(inner);
+        let chunk = &b[j..j + whole];
+        let (lead, trail) = (SPILL[j], SPILL[rest % 3]);
+        add(STANDARD_NO_PAD.encode(chunk), lead, trail);
+        add(URL_SAFE_NO_PAD.encode(chunk), lead, trail);
     }
     out
 }
@@ -460,16 +728,107 @@ pub fn forms(v: &str) -> Vec<String> {
 mod tests {
     use super::*;
 
+    fn find_all(k: &Known, text: &str) -> Vec<(String, String)> {
+        let (mut taken, mut out) = (Vec::new(), Vec::new());
+        k.find(text, &mut taken, &mut out);
+        out.iter()
+            .map(|f| (text[f.start..f.end].to_string(), f.fp.clone()))
+            .collect()
+    }
+
     #[test]
-    fn forms_cover_the_common_encodings() {
-        let f = forms("a/b c\"d");
-        assert!(f.contains(&"a/b c\"d".to_string()));
-        assert!(f.contains(&"a%2Fb%20c%22d".to_string()));
-        assert!(f.contains(&"a%2fb%20c%22d".to_string()));
-        assert!(f.contains(&"a%2Fb+c%22d".to_string()));
-        assert!(f.contains(&"a/b c\\\"d".to_string()));
-        assert!(f.contains(&"a\\/b c\\\"d".to_string()));
-        assert_eq!(forms("abcdefgh"), vec!["abcdefgh".to_string()]);
+    fn forms_are_the_value_and_its_base64_at_three_alignments() {
+        let f = forms("a/b c\"d?>>");
+        let texts: Vec<&str> = f.iter().map(|(t, _, _)| t.as_str()).collect();
+        assert_eq!(texts[0], "a/b c\"d?>>");
+        assert!(texts.contains(&"a/b+c\"d?>>"));
+        // Offsets 0, 1, 2: whole groups only, both alphabets.
+        assert!(texts.contains(&"YS9iIGMiZD8+")); // "a/b c\"d?>"
+        assert!(texts.contains(&"YS9iIGMiZD8-"));
+        assert!(texts.contains(&"L2IgYyJkPz4+")); // "/b c\"d?>>"
+        assert!(f.contains(&("L2IgYyJkPz4+".to_string(), 2, 0)));
+        assert!(f.contains(&("YS9iIGMiZD8+".to_string(), 0, 2)));
+        assert_eq!(forms("abcdefgh").len(), 4);
+    }
+
+    #[test]
+    fn escapes_of_any_subset_and_case_are_matched_with_the_values_fingerprint() {
+        let k = Known::new(&[3u8; 32]);
+        let v = "Tr0ub4dor-Kq93/Xz71";
+        k.learn(v, "00112233445566ff", "password");
+        let fp = "00112233445566ff".to_string();
+        for (text, hit) in [
+            ("x Tr0ub4dor-Kq93/Xz71 y", "Tr0ub4dor-Kq93/Xz71"),
+            ("q=Tr0ub4dor%2DKq93%2FXz71&", "Tr0ub4dor%2DKq93%2FXz71"),
+            ("q=Tr0ub4dor%2dKq93/Xz71&", "Tr0ub4dor%2dKq93/Xz71"),
+            ("q=%54r0ub4dor-Kq93%2fXz%371&", "%54r0ub4dor-Kq93%2fXz%371"),
+            ("{\"a\":\"Tr0ub4dor-Kq93\\/Xz71\"}", "Tr0ub4dor-Kq93\\/Xz71"),
+            (
+                "{\"a\":\"\\u0054r0ub4dor\\u002dKq93\\u002FXz71\\n\"}",
+                "\\u0054r0ub4dor\\u002dKq93\\u002FXz71",
+            ),
+            (
+                "backup_Tr0ub4dor%2DKq93%2FXz71.txt",
+                "Tr0ub4dor%2DKq93%2FXz71",
+            ),
+        ] {
+            assert_eq!(
+                find_all(&k, text),
+                vec![(hit.to_string(), fp.clone())],
+                "{text}"
+            );
+        }
+        // A non-ASCII value, escaped as UTF-16 with a surrogate pair.
+        k.learn("pässwört-\u{1F511}-42", "0000000000000001", "password");
+        let t = "\"p\\u00e4sswört-\\ud83d\\udd11-42\"";
+        assert_eq!(
+            find_all(&k, t),
+            vec![(
+                "p\\u00e4sswört-\\ud83d\\udd11-42".to_string(),
+                "0000000000000001".to_string()
+            )]
+        );
+        // Half an escape is never a match: nothing outside the value is taken.
+        assert!(find_all(&k, "Tr0ub4dor-Kq93/Xz7%31%32").len() == 1);
+        assert_eq!(
+            find_all(&k, "Tr0ub4dor-Kq93/Xz7%31%32")[0].0,
+            "Tr0ub4dor-Kq93/Xz7%31"
+        );
+    }
+
+    #[test]
+    fn base64_at_every_alignment_and_alphabet_is_matched_whole() {
+        use base64::Engine;
+        use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+        let key = [4u8; 32];
+        let v = "Tr0ub4dor>Kq93?Xz71~~";
+        let dir = tempfile::tempdir().unwrap();
+        let mem = Known::new(&key);
+        mem.attach(dir.path());
+        mem.learn(v, "00112233445566ff", "password");
+        // Another process, from the file only.
+        let file = Known::new(&key);
+        file.attach(dir.path());
+        for k in [&mem, &file] {
+            for prefix in ["", "u", "us", "user:", "user:x", "a-much-longer-prefix:"] {
+                for suffix in ["", "!", "!?", " and more"] {
+                    let plain = format!("{prefix}{v}{suffix}");
+                    for enc in [STANDARD.encode(&plain), URL_SAFE_NO_PAD.encode(&plain)] {
+                        let text = format!("Authorization: Basic {enc} end");
+                        let found = find_all(k, &text);
+                        assert_eq!(found.len(), 1, "{plain:?} {text}");
+                        assert_eq!(found[0].1, "00112233445566ff");
+                        // What is left decodes to no byte of the value: the bytes around it at most.
+                        let at = text.find(&found[0].0).unwrap();
+                        let left = &enc[..at - "Authorization: Basic ".len()];
+                        let right =
+                            text[at + found[0].0.len()..text.len() - 4].trim_end_matches('=');
+                        assert!(left.len() * 6 / 8 <= prefix.len(), "{plain:?}: {left}");
+                        assert!(right.len() * 6 / 8 <= suffix.len(), "{plain:?}: {right}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]
@@ -506,12 +865,14 @@ mod tests {
         let b = Known::new(&key);
         b.attach(dir.path());
         let text =
-            "touch backup_Tr0ub4dor-Kq93-Xz71.txt; x=Tr0ub4dor-Kq93-Xz71%21 y=Tr0ub4dor%2DKq93";
+            "touch backup_Tr0ub4dor-Kq93-Xz71.txt; x=Tr0ub4dor%2dKq93%2DXz71%21 y=Tr0ub4dor%2DKq93";
         let mut taken = Vec::new();
         let mut out = Vec::new();
         b.find(text, &mut taken, &mut out);
         assert_eq!(out.len(), 2, "{:?}", taken);
         assert_eq!(&text[out[0].start..out[0].end], "Tr0ub4dor-Kq93-Xz71");
+        // Over-encoded (found), and cut short (not found).
+        assert_eq!(&text[out[1].start..out[1].end], "Tr0ub4dor%2dKq93%2DXz71");
         assert!(out.iter().all(|f| f.fp == "00112233445566ff"));
         // A key that is not the install's matches nothing.
         let c = Known::new(&[1u8; 32]);
