@@ -24,18 +24,22 @@ thread_local! {
 
 /// `paths`: whether `*` and `?` stop at `/` (paths, URLs, hosts); for single words (an argv
 /// word, a ref spec such as `+main:feature/x`) they do not.
-fn compile(pattern: &str, paths: bool) -> Result<GlobMatcher, globset::Error> {
+fn parse(pattern: &str, paths: bool) -> Result<globset::Glob, globset::Error> {
     GlobBuilder::new(pattern)
         .literal_separator(paths)
         .backslash_escape(true)
         .empty_alternates(true)
         .build()
-        .map(|g| g.compile_matcher())
 }
 
-/// Why `pattern` is not a valid glob, or `Ok` when it is.
+fn compile(pattern: &str, paths: bool) -> Result<GlobMatcher, globset::Error> {
+    parse(pattern, paths).map(|g| g.compile_matcher())
+}
+
+/// Why `pattern` is not a valid glob, or `Ok` when it is. Parsing is the whole check (a parsed
+/// glob always compiles), so loading a policy compiles nothing; matching compiles on first use.
 pub fn check(pattern: &str) -> Result<(), String> {
-    compile(pattern, true)
+    parse(pattern, true)
         .map(|_| ())
         .map_err(|e| match e.kind() {
             globset::ErrorKind::UnclosedClass => "a `[` class is not closed with `]`".to_string(),
