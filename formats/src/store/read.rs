@@ -1,0 +1,347 @@
+//! Reading a store: sessions and their status, names, raw rows for the viewer, search, and
+//! the rows a push sends to the team store.
+
+use rusqlite::{OptionalExtension, params};
+
+use super::{SessionRow, Store, StoredEvent, process_start_token, to_hash};
+use crate::error::{Error, Result};
+use crate::event::Event;
+
+impl Store {
+    /// Every session, oldest first.
+    pub fn sessions(&self) -> Result<Vec<SessionRow>> {
+        if let Some(pg) = self.remote() {
+            return pg.sessions();
+        }
+        let mut stmt = self.conn()?.prepare(
+            "SELECT s.id, s.label, s.agent, s.home_env, s.started, s.ended, \
+             (SELECT COUNT(*) FROM events e WHERE e.session = s.id) \
+             FROM sessions s ORDER BY s.started, s.id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(SessionRow {
+                id: r.get(0)?,
+                host: None,
+                label: r.get(1)?,
+                agent: r.get(2)?,
+                home_env: r.get(3)?,
+                started: r.get(4)?,
+                ended: r.get(5)?,
+                events: r.get::<_, i64>(6)? as u64,
+            })
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// Whether a session is still being recorded, ended, or lost its recorder: a live writer
+    /// row is `Recording`, a writer row whose process is gone (not yet sealed) or a session
+    /// sealed with `writer_died` is `Died`, an ended session is `Ended`. A hook session (no
+    /// writer) is `Recording` until its agent's session end arrives.
+    pub fn session_status(&self, id: &str) -> Result<SessionStatus> {
+        if let Some(pg) = self.remote() {
+            // The team store has no writer rows: the last session_end event decides.
+            let last_end = pg
+                .raws_of_kind(id, 0, i64::MAX as u64, "session_end")?
+                .pop();
+            return Ok(
+                match last_end.and_then(|raw| Event::from_bytes(&raw).ok()) {
+                    None => SessionStatus::Recording,
+                    Some(e)
+                        if e.data.get("reason").and_then(|r| r.as_str()) == Some("writer_died") =>
+                    {
+                        SessionStatus::Died
+                    }
+                    Some(_) => SessionStatus::Ended,
+                },
+            );
+        }
+        let writers: Vec<(u32, String)> = {
+            let mut stmt = self
+                .conn()?
+                .prepare_cached("SELECT pid, boot FROM writers WHERE session = ?1")?;
+            let rows = stmt.query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<Result<Vec<_>, _>>()?
+        };
+        if !writers.is_empty() {
+            let alive = writers
+                .iter()
+                .any(|(pid, boot)| !boot.is_empty() && process_start_token(*pid) == *boot);
+            return Ok(if alive {
+                SessionStatus::Recording
+            } else {
+                SessionStatus::Died
+            });
+        }
+        let ended: Option<String> = self
+            .conn()?
+            .prepare_cached("SELECT ended FROM sessions WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))
+            .optional()?
+            .flatten();
+        if ended.is_none() {
+            return Ok(SessionStatus::Recording);
+        }
+        let last_end: Option<Vec<u8>> = self
+            .conn()?
+            .prepare_cached(
+                "SELECT raw FROM events WHERE session = ?1 AND kind = 'session_end' \
+                 ORDER BY seq DESC LIMIT 1",
+            )?
+            .query_row([id], |r| r.get(0))
+            .optional()?;
+        let died = last_end
+            .and_then(|raw| Event::from_bytes(&raw).ok())
+            .is_some_and(|e| e.data.get("reason").and_then(|r| r.as_str()) == Some("writer_died"));
+        Ok(if died {
+            SessionStatus::Died
+        } else {
+            SessionStatus::Ended
+        })
+    }
+
+    /// Session ids that have events but no session row (a deleted row is tampering, and verify
+    /// must still see those events).
+    pub fn orphan_event_sessions(&self) -> Result<Vec<String>> {
+        if let Some(pg) = self.remote() {
+            return pg.orphan_event_sessions();
+        }
+        let mut stmt = self.conn()?.prepare(
+            "SELECT DISTINCT session FROM events WHERE session NOT IN (SELECT id FROM sessions)",
+        )?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// Resolves a session name: a full id, a unique id prefix, or `latest`.
+    pub fn resolve(&self, name: &str) -> Result<String> {
+        if let Some(pg) = self.remote() {
+            return pg.resolve(name);
+        }
+        if name == "latest" {
+            return self
+                .conn()?
+                .query_row(
+                    "SELECT id FROM sessions ORDER BY started DESC, rowid DESC LIMIT 1",
+                    [],
+                    |r| r.get(0),
+                )
+                .optional()?
+                .ok_or_else(|| Error::NoSuchSession(name.to_string()));
+        }
+        let mut stmt = self
+            .conn()?
+            .prepare("SELECT id FROM sessions WHERE id = ?1 OR substr(id, 1, length(?1)) = ?1")?;
+        let ids: Vec<String> = stmt
+            .query_map([name], |r| r.get(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        if ids.iter().any(|i| i == name) {
+            return Ok(name.to_string());
+        }
+        match ids.len() {
+            0 => Err(Error::NoSuchSession(name.to_string())),
+            1 => Ok(ids.into_iter().next().unwrap_or_default()),
+            _ => Err(Error::AmbiguousSession(name.to_string(), ids.join(", "))),
+        }
+    }
+
+    /// One session's row (label, agent, home, start; `events` and `ended` are not filled),
+    /// found by key without counting events.
+    pub fn session_meta(&self, id: &str) -> Result<Option<SessionRow>> {
+        if let Some(pg) = self.remote() {
+            return pg.session_meta(id);
+        }
+        Ok(self
+            .conn()?
+            .prepare_cached(
+                "SELECT id, label, agent, home_env, started FROM sessions WHERE id = ?1",
+            )?
+            .query_row([id], |r| {
+                Ok(SessionRow {
+                    id: r.get(0)?,
+                    host: None,
+                    label: r.get(1)?,
+                    agent: r.get(2)?,
+                    home_env: r.get(3)?,
+                    started: r.get(4)?,
+                    ended: None,
+                    events: 0,
+                })
+            })
+            .optional()?)
+    }
+
+    /// Streams `(seq, raw)` of events with `seq >= from`, at most `limit`, in order, without
+    /// copying the bytes out of a local store; `f` returns false to stop. Returns how many
+    /// rows `f` saw.
+    pub fn for_each_raw(
+        &self,
+        session: &str,
+        from: u64,
+        limit: u64,
+        mut f: impl FnMut(u64, &[u8]) -> bool,
+    ) -> Result<u64> {
+        let mut n = 0u64;
+        if let Some(pg) = self.remote() {
+            pg.for_each_event_from(session, from, limit, |e| {
+                n += 1;
+                f(e.seq, &e.raw)
+            })?;
+            return Ok(n);
+        }
+        let mut stmt = self.conn()?.prepare_cached(
+            "SELECT seq, raw FROM events WHERE session = ?1 AND seq >= ?2 ORDER BY seq LIMIT ?3",
+        )?;
+        let mut rows = stmt.query(params![
+            session,
+            i64::try_from(from).unwrap_or(i64::MAX),
+            i64::try_from(limit).unwrap_or(i64::MAX)
+        ])?;
+        while let Some(r) = rows.next()? {
+            let seq = r.get::<_, i64>(0)? as u64;
+            let raw: &[u8] = match r.get_ref(1)? {
+                rusqlite::types::ValueRef::Blob(b) | rusqlite::types::ValueRef::Text(b) => b,
+                _ => &[],
+            };
+            n += 1;
+            if !f(seq, raw) {
+                break;
+            }
+        }
+        Ok(n)
+    }
+
+    /// The stored bytes of the events of one kind with `from <= seq <= to`, in order.
+    pub fn raws_of_kind(
+        &self,
+        session: &str,
+        from: u64,
+        to: u64,
+        kind: &str,
+    ) -> Result<Vec<Vec<u8>>> {
+        if let Some(pg) = self.remote() {
+            return pg.raws_of_kind(session, from, to, kind);
+        }
+        let mut stmt = self.conn()?.prepare_cached(
+            "SELECT raw FROM events WHERE session = ?1 AND seq >= ?2 AND seq <= ?3 \
+             AND kind = ?4 ORDER BY seq",
+        )?;
+        let rows = stmt.query_map(
+            params![
+                session,
+                i64::try_from(from).unwrap_or(i64::MAX),
+                i64::try_from(to).unwrap_or(i64::MAX),
+                kind
+            ],
+            |r| r.get::<_, Vec<u8>>(0),
+        )?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// The nearest seq after `from` (or before it, `forward` false) whose stored text contains
+    /// `query`, ignoring ASCII case.
+    pub fn search(
+        &self,
+        session: &str,
+        from: u64,
+        query: &str,
+        forward: bool,
+    ) -> Result<Option<u64>> {
+        if let Some(pg) = self.remote() {
+            return pg.search(session, from, query, forward);
+        }
+        let sql = if forward {
+            "SELECT seq FROM events WHERE session = ?1 AND seq > ?2 \
+             AND instr(lower(CAST(raw AS TEXT)), lower(?3)) > 0 ORDER BY seq LIMIT 1"
+        } else {
+            "SELECT seq FROM events WHERE session = ?1 AND seq < ?2 \
+             AND instr(lower(CAST(raw AS TEXT)), lower(?3)) > 0 ORDER BY seq DESC LIMIT 1"
+        };
+        Ok(self
+            .conn()?
+            .prepare_cached(sql)?
+            .query_row(
+                params![session, i64::try_from(from).unwrap_or(i64::MAX), query],
+                |r| r.get::<_, i64>(0),
+            )
+            .optional()?
+            .map(|s| s as u64))
+    }
+
+    /// Up to `limit` event rows of a local store from `seq >= from`, with the `ts` and `kind`
+    /// columns, for a push to the team store.
+    pub fn rows_for_push(
+        &self,
+        session: &str,
+        from: u64,
+        limit: u64,
+    ) -> Result<Vec<(StoredEvent, String, String)>> {
+        let mut stmt = self.conn()?.prepare_cached(
+            "SELECT seq, prev, hash, raw, ts, kind FROM events WHERE session = ?1 AND seq >= ?2 \
+             ORDER BY seq LIMIT ?3",
+        )?;
+        let rows = stmt.query_map(
+            params![
+                session,
+                i64::try_from(from).unwrap_or(i64::MAX),
+                i64::try_from(limit).unwrap_or(i64::MAX)
+            ],
+            |r| {
+                Ok((
+                    StoredEvent {
+                        seq: r.get::<_, i64>(0)? as u64,
+                        prev: to_hash(r.get(1)?),
+                        hash: to_hash(r.get(2)?),
+                        raw: r.get(3)?,
+                    },
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            },
+        )?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// A local session's row as the team store keeps it (with the agent's own session id).
+    pub fn session_for_push(&self, id: &str) -> Result<Option<(SessionRow, Option<String>)>> {
+        Ok(self
+            .conn()?
+            .prepare_cached(
+                "SELECT id, label, agent, home_env, started, external_id FROM sessions WHERE id = ?1",
+            )?
+            .query_row([id], |r| {
+                Ok((
+                    SessionRow {
+                        id: r.get(0)?,
+                        host: None,
+                        label: r.get(1)?,
+                        agent: r.get(2)?,
+                        home_env: r.get(3)?,
+                        started: r.get(4)?,
+                        ended: None,
+                        events: 0,
+                    },
+                    r.get(5)?,
+                ))
+            })
+            .optional()?)
+    }
+}
+
+/// Where a session stands (`flightlog sessions --status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SessionStatus {
+    Recording,
+    Ended,
+    Died,
+}
+
+impl SessionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionStatus::Recording => "recording",
+            SessionStatus::Ended => "ended",
+            SessionStatus::Died => "died",
+        }
+    }
+}
