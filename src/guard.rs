@@ -20,7 +20,9 @@ pub fn policy(ctx: &Ctx) -> Result<Policy> {
 
 /// True when the guard is on: the policy enables it, or `record --guard` asked for it.
 pub fn enabled(policy: &Policy) -> bool {
-    policy.guard.enabled || std::env::var("FLIGHTLOG_GUARD").is_ok_and(|v| v == "1")
+    policy
+        .guard
+        .on(std::env::var("FLIGHTLOG_GUARD").is_ok_and(|v| v == "1"))
 }
 
 /// The guard for hooks, or None when it is off.

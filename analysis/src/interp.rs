@@ -14,7 +14,7 @@
 //! Like [`crate::shell`], this is a reader, not an interpreter: it does not follow variables,
 //! imports or control flow.
 
-use std::sync::OnceLock;
+use std::sync::LazyLock;
 
 use regex::Regex;
 
@@ -152,13 +152,12 @@ struct Pattern {
 }
 
 fn patterns(lang: Lang) -> &'static [Pattern] {
-    static P: OnceLock<Vec<(Lang, Vec<Pattern>)>> = OnceLock::new();
-    let all = P.get_or_init(|| {
+    static ALL: LazyLock<Vec<(Lang, Vec<Pattern>)>> = LazyLock::new(|| {
         let mk = |spec: &[(&str, Kind)]| {
             spec.iter()
                 .map(|(re, kind)| Pattern {
                     // The patterns are constants, tested below.
-                    re: Regex::new(re).unwrap_or_else(|e| panic!("interp pattern {re}: {e}")),
+                    re: Regex::new(re).expect("the interpreter patterns are valid regexes"),
                     kind: *kind,
                 })
                 .collect::<Vec<_>>()
@@ -236,7 +235,7 @@ fn patterns(lang: Lang) -> &'static [Pattern] {
             ),
         ]
     });
-    all.iter()
+    ALL.iter()
         .find(|(l, _)| *l == lang)
         .map(|(_, p)| p.as_slice())
         .unwrap_or(&[])
@@ -549,10 +548,9 @@ pub fn commands(cmd: &SimpleCommand) -> Vec<SimpleCommand> {
 
 /// `{ recursive: true }` in a JavaScript call's options.
 fn recursive_option(text: &str) -> bool {
-    static RE: OnceLock<Option<Regex>> = OnceLock::new();
-    RE.get_or_init(|| Regex::new(r"recursive\s*:\s*true").ok())
-        .as_ref()
-        .is_some_and(|r| r.is_match(text))
+    static RE: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"recursive\s*:\s*true").expect("a valid regex"));
+    RE.is_match(text)
 }
 
 fn run_args(

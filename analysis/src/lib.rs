@@ -52,6 +52,13 @@ pub struct GuardDecision {
     pub reason: String,
 }
 
+/// What a guard can stop before it happens: a hook's tool call, a traced exec, a proxied
+/// request. Every other kind is recorded after the fact.
+pub fn guard_can_stop(kind: &flightlog_formats::Kind) -> bool {
+    use flightlog_formats::Kind;
+    matches!(kind, Kind::ToolCall | Kind::Exec | Kind::ApiCall)
+}
+
 /// Decides whether the guard denies `candidate`, given the session so far (`prior`, in seq
 /// order). Denies only when the guard is enabled and the event matches one of `guard.deny`:
 /// `destructive-crossing` (a destructive action that crosses the boundary), `crossing`, or

@@ -139,7 +139,7 @@ fn explain(root: Option<PathBuf>, as_json: bool, line: &str) -> Result<ExitCode>
         writeln!(out, "{}", serde_json::to_string_pretty(&e)?)?;
         return Ok(code);
     }
-    let s = |t: &str| flightlog_viewer::sanitize::line(t);
+    let s = |t: &str| flightlog_formats::text::line(t);
     match e.matches.first() {
         Some(top) => {
             writeln!(

@@ -151,7 +151,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
                 ..Default::default()
             },
         )
-        .map_err(|e| anyhow!("the replay failed: {e}"))?;
+        .context("the replay failed")?;
     } else {
         let mut out = std::io::stdout().lock();
         writeln!(out, "{}", report::markdown(&view.analysis, view.intact()))?;

@@ -5,10 +5,9 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Result, anyhow};
+use anyhow::Result;
 use flightlog_analysis::policy::{DEFAULT_POLICY, PolicyError};
 use flightlog_analysis::{Policy, describe, verdict};
-use flightlog_formats::Kind;
 use serde_json::json;
 
 use crate::ctx::Ctx;
@@ -105,7 +104,7 @@ fn check(file: &std::path::Path) -> Result<ExitCode> {
             writeln!(out, "{name}: {}", count(errors, "error"))?;
             Ok(ExitCode::from(1))
         }
-        Err(e) => Err(anyhow!("{e}")),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -129,8 +128,7 @@ fn test(ctx: &Ctx, session: &str, as_json: bool) -> Result<ExitCode> {
     let start = events.first().and_then(|e| e.time());
     let mut blocked = Vec::new();
     for (i, ev) in events.iter().enumerate() {
-        // What a guard can stop: a hook's tool call, a traced exec, a proxied request.
-        if !matches!(ev.kind, Kind::ToolCall | Kind::Exec | Kind::ApiCall) {
+        if !flightlog_analysis::guard_can_stop(&ev.kind) {
             continue;
         }
         let d = verdict(&policy, analysis, ev.seq);

@@ -100,7 +100,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         .collect();
     if !bad.is_empty() {
         for b in &bad {
-            eprintln!("flightlog: {}", flightlog_viewer::sanitize::line(b));
+            eprintln!("flightlog: {}", flightlog_formats::text::line(b));
         }
         eprintln!(
             "flightlog: the local store does not verify; nothing was pushed (see `flightlog verify`)"

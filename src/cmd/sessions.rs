@@ -175,7 +175,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     let hosts = store.is_remote();
     let host_col = |h: &str| {
         if hosts {
-            format!("{:<16}  ", flightlog_viewer::sanitize::line(h))
+            format!("{:<16}  ", flightlog_formats::text::line(h))
         } else {
             String::new()
         }
@@ -201,8 +201,8 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
             r.id,
             host_col(r.host.as_deref().unwrap_or("-")),
             r.started,
-            flightlog_viewer::sanitize::line(r.agent.as_deref().unwrap_or("-")),
-            flightlog_viewer::sanitize::line(r.home_env.as_deref().unwrap_or("-")),
+            flightlog_formats::text::line(r.agent.as_deref().unwrap_or("-")),
+            flightlog_formats::text::line(r.home_env.as_deref().unwrap_or("-")),
             r.status.as_str(),
             r.events,
             r.crossings,

@@ -6,7 +6,7 @@
 //! compiled-in catalogue; [`Catalogue::from_toml_str`] loads another one (tests, extensions).
 
 use std::path::{Component, Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{LazyLock, OnceLock};
 
 use regex::Regex;
 use serde::{Deserialize, Serialize};
@@ -366,13 +366,11 @@ pub const PACKS: [(&str, &str); 22] = [
 impl Catalogue {
     /// The compiled-in catalogue (`analysis/rules/*.toml`).
     pub fn builtin() -> &'static Catalogue {
-        static CAT: OnceLock<Catalogue> = OnceLock::new();
-        CAT.get_or_init(|| {
-            // The built-in file is tested (`builtin_catalogue_loads`); an error here is a build
-            // defect, and an empty catalogue would silently miss everything.
-            Catalogue::load_builtin()
-                .unwrap_or_else(|e| panic!("the built-in catalogue is invalid: {e}"))
-        })
+        // The built-in file is tested (`builtin_catalogue_loads`); an error here is a build
+        // defect, and an empty catalogue would silently miss everything.
+        static CAT: LazyLock<Catalogue> =
+            LazyLock::new(|| Catalogue::load_builtin().expect("the built-in catalogue is valid"));
+        &CAT
     }
 
     /// Loads the built-in catalogue afresh (what [`Catalogue::builtin`] does once), without the
@@ -390,11 +388,10 @@ impl Catalogue {
     /// The built-in catalogue with every rule's `examples` and `harmless` look-alikes
     /// (`catalogue list --json`, the tests).
     pub fn builtin_with_examples() -> &'static Catalogue {
-        static CAT: OnceLock<Catalogue> = OnceLock::new();
-        CAT.get_or_init(|| {
-            Catalogue::from_packs(&PACKS)
-                .unwrap_or_else(|e| panic!("the built-in catalogue is invalid: {e}"))
-        })
+        static CAT: LazyLock<Catalogue> = LazyLock::new(|| {
+            Catalogue::from_packs(&PACKS).expect("the built-in catalogue is valid")
+        });
+        &CAT
     }
 
     /// A catalogue of one pack (family `custom`).

@@ -165,6 +165,14 @@ pub struct GuardSettings {
     pub fail: FailMode,
 }
 
+impl GuardSettings {
+    /// Whether the guard is on: the policy enables it, or the run asked for it (`record
+    /// --guard`). The one switch every guard (hooks, traced execs, proxied requests) obeys.
+    pub fn on(&self, asked: bool) -> bool {
+        self.enabled || asked
+    }
+}
+
 impl Default for GuardSettings {
     fn default() -> Self {
         GuardSettings {

@@ -48,7 +48,7 @@ impl Judge {
     /// The guard as a policy sets it: on with `--guard` (`guard`) or `[guard] enabled`; its fail
     /// mode; and every exec held when the policy denies plain crossings.
     pub fn from_policy(mut policy: Policy, guard: bool) -> Judge {
-        let on = guard || policy.guard.enabled;
+        let on = policy.guard.on(guard);
         policy.guard.enabled = on;
         let hold = on && policy.guard.deny.iter().any(|d| d == "crossing");
         let mut j = Judge::new(on, policy.guard.fail == FailMode::Open, hold);
