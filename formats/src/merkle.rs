@@ -84,39 +84,48 @@ pub fn root_of<T: AsRef<[u8]>>(items: &[T]) -> Hash32 {
     b.root()
 }
 
+/// The 8-leaf reference tree of transparency-dev/merkle `testonly/constants.go`
+/// (also google/certificate-transparency `merkle_tree_test.cc`), leaf data in hex.
+pub const REFERENCE_LEAVES: [&str; 8] = [
+    "",
+    "00",
+    "10",
+    "2021",
+    "3031",
+    "40414243",
+    "5051525354555657",
+    "606162636465666768696a6b6c6d6e6f",
+];
+/// The roots of the first 0 to 8 [`REFERENCE_LEAVES`] (hex): what any RFC 6962
+/// implementation (ours, the bundle's `verify.py`) must compute.
+pub const REFERENCE_ROOTS: [&str; 9] = [
+    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+    "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
+    "fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125",
+    "aeb6bcfe274b70a14fb067a5e5578264db0fa9b51af5e0ba159158f329e06e77",
+    "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+    "4e3bbb1f7b478dcfe71fb631631519a3bca12c9aefca1612bfce4c13a86264d4",
+    "76e67dadbcdf1e10e1b74ddc608abd2f98dfb16fbce75277b5232a127f2087ef",
+    "ddb89be403809e325750d3d263cd78929c2942b7942a34b77e122c9594a74c8c",
+    "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328",
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// The 8-leaf reference tree of transparency-dev/merkle `testonly/constants.go`
-    /// (also google/certificate-transparency `merkle_tree_test.cc`).
-    const LEAVES: [&str; 8] = [
-        "",
-        "00",
-        "10",
-        "2021",
-        "3031",
-        "40414243",
-        "5051525354555657",
-        "606162636465666768696a6b6c6d6e6f",
-    ];
-    const ROOTS: [&str; 9] = [
-        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
-        "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
-        "fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125",
-        "aeb6bcfe274b70a14fb067a5e5578264db0fa9b51af5e0ba159158f329e06e77",
-        "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
-        "4e3bbb1f7b478dcfe71fb631631519a3bca12c9aefca1612bfce4c13a86264d4",
-        "76e67dadbcdf1e10e1b74ddc608abd2f98dfb16fbce75277b5232a127f2087ef",
-        "ddb89be403809e325750d3d263cd78929c2942b7942a34b77e122c9594a74c8c",
-        "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328",
-    ];
-
     #[test]
     fn reference_roots_for_every_prefix() {
-        let leaves: Vec<Vec<u8>> = LEAVES.iter().map(|h| hex::decode(h).unwrap()).collect();
+        let leaves: Vec<Vec<u8>> = REFERENCE_LEAVES
+            .iter()
+            .map(|h| hex::decode(h).unwrap())
+            .collect();
         for n in 0..=8 {
-            assert_eq!(hex::encode(root_of(&leaves[..n])), ROOTS[n], "n = {n}");
+            assert_eq!(
+                hex::encode(root_of(&leaves[..n])),
+                REFERENCE_ROOTS[n],
+                "n = {n}"
+            );
         }
     }
 

@@ -186,16 +186,5 @@ pub(super) fn decode_curl(args: &[String]) -> Option<ApiRequest> {
     } else {
         "GET".into()
     };
-    Some(decode_http(
-        &method,
-        &url,
-        &headers,
-        body.as_deref().unwrap_or("").as_bytes(),
-    ))
-    .map(|mut r| {
-        if body.is_none() {
-            r.body = None;
-        }
-        r
-    })
+    Some(client_request(Some(method), &url, &headers, body))
 }

@@ -195,6 +195,28 @@ fn decode_client(prog: &str, args: &[String]) -> Option<ApiRequest> {
     }
 }
 
+/// A command-line client's request as [`decode_http`] reads it, with no body (not an empty one)
+/// when the command sends none. Without a method of the client's own, a body makes it POST and
+/// no body GET.
+fn client_request(
+    method: Option<String>,
+    url: &str,
+    headers: &[(String, String)],
+    body: Option<String>,
+) -> ApiRequest {
+    let method = method.unwrap_or_else(|| if body.is_some() { "POST" } else { "GET" }.into());
+    let mut r = decode_http(
+        &method,
+        url,
+        headers,
+        body.as_deref().unwrap_or("").as_bytes(),
+    );
+    if body.is_none() {
+        r.body = None;
+    }
+    r
+}
+
 fn split_header(h: &str) -> Option<(String, String)> {
     let (k, v) = h.split_once(':')?;
     let k = k.trim();

@@ -61,21 +61,5 @@ pub(super) fn decode_wget(args: &[String]) -> Option<ApiRequest> {
         i += 1;
     }
     let url = url?;
-    let method = method.unwrap_or_else(|| {
-        if body.is_some() {
-            "POST".into()
-        } else {
-            "GET".into()
-        }
-    });
-    let mut r = decode_http(
-        &method,
-        &url,
-        &headers,
-        body.as_deref().unwrap_or("").as_bytes(),
-    );
-    if body.is_none() {
-        r.body = None;
-    }
-    Some(r)
+    Some(client_request(method, &url, &headers, body))
 }

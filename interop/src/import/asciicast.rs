@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use flightlog_formats::{Kind, NewEvent};
 use serde_json::{Value, json};
 
+use super::calls::file_fingerprint;
 use super::{Parsed, Stats, imported, raw_text, sha256_hex, unparseable};
 use crate::{Error, Result};
 
@@ -92,10 +93,7 @@ pub fn parse(name: &str, bytes: &[u8], fallback_start: DateTime<Utc>) -> Result<
                 json!([{"name": name, "sha256": sha256_hex(bytes), "bytes": bytes.len()}]),
             );
         }
-        let mut fp = name.as_bytes().to_vec();
-        fp.push(0);
-        fp.extend_from_slice(sha256_hex(bytes).as_bytes());
-        parsed.fingerprint = sha256_hex(&fp);
+        parsed.fingerprint = file_fingerprint(name, bytes);
         return Ok(parsed);
     }
     let header: Value = serde_json::from_str(head_line).map_err(|e| {
@@ -269,16 +267,13 @@ pub fn parse(name: &str, bytes: &[u8], fallback_start: DateTime<Utc>) -> Result<
             json!({"exit": null, "reason": "end_of_recording"}),
         ));
     }
-    let mut fp = name.as_bytes().to_vec();
-    fp.push(0);
-    fp.extend_from_slice(sha256_hex(bytes).as_bytes());
     Ok(Parsed {
         format: FORMAT,
         agent: None,
         label: title.or_else(|| Some(name.to_string())),
         started: start,
         ended: Some(end),
-        fingerprint: sha256_hex(&fp),
+        fingerprint: file_fingerprint(name, bytes),
         events,
         stats,
     })

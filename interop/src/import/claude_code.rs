@@ -23,6 +23,7 @@ use chrono::{DateTime, Utc};
 use flightlog_formats::Kind;
 use serde_json::{Map, Value, json};
 
+use super::calls::Calls;
 use super::{Parsed, Stats, fill_times, imported, sha256_hex, unparseable};
 use crate::{Error, Result};
 
@@ -227,7 +228,7 @@ pub fn parse(main: &Input, subagents: &[Input]) -> Result<Parsed> {
     let merged = merge(streams);
     // Number the events (seq 0 is session_start) and join results to calls.
     let mut events = Vec::with_capacity(merged.len() + 2 + missing.len());
-    let mut calls: HashMap<String, (u64, DateTime<Utc>, Value)> = HashMap::new();
+    let mut calls = Calls::default();
     let mut call_index: HashMap<String, usize> = HashMap::new();
     let mut body: Vec<(DateTime<Utc>, Kind, Map<String, Value>)> = Vec::with_capacity(merged.len());
     for item in merged {
@@ -236,26 +237,10 @@ pub fn parse(main: &Input, subagents: &[Input]) -> Result<Parsed> {
         let mut data = item.data;
         match item.role {
             Role::Call(id) => {
-                let tool = data.get("tool").cloned().unwrap_or(Value::Null);
-                calls.entry(id.clone()).or_insert((seq, ts, tool));
+                calls.call(id.clone(), seq, ts, &data);
                 call_index.entry(id).or_insert(body.len());
             }
-            Role::Result(id) => match calls.get(&id) {
-                Some((cseq, cts, tool)) => {
-                    data.insert("call_seq".into(), json!(cseq));
-                    data.insert("tool".into(), tool.clone());
-                    data.insert(
-                        "duration_ms".into(),
-                        json!((ts - *cts).num_milliseconds().max(0)),
-                    );
-                }
-                None => {
-                    stats.unmatched_results += 1;
-                    data.insert("call_seq".into(), Value::Null);
-                    data.entry("tool").or_insert(Value::Null);
-                    data.insert("duration_ms".into(), Value::Null);
-                }
-            },
+            Role::Result(id) => calls.join_result(&id, ts, &mut data, &mut stats),
             Role::None => {}
         }
         body.push((ts, item.kind, data));
@@ -269,7 +254,10 @@ pub fn parse(main: &Input, subagents: &[Input]) -> Result<Parsed> {
                 .unwrap_or("")
                 .to_string();
             let parent = links.parent_call.get(&agent).cloned();
-            let pseq = parent.as_ref().and_then(|c| calls.get(c)).map(|c| c.0);
+            let pseq = parent
+                .as_ref()
+                .and_then(|c| calls.at(c))
+                .map(|(seq, _)| seq);
             sub.insert("parent_call_id".into(), json!(parent));
             sub.insert("parent_call_seq".into(), json!(pseq));
         }
@@ -318,8 +306,8 @@ pub fn parse(main: &Input, subagents: &[Input]) -> Result<Parsed> {
     }
     for (agent, call) in missing {
         let (pseq, pts) = calls
-            .get(&call)
-            .map(|c| (Some(c.0), c.1))
+            .at(&call)
+            .map(|(seq, ts)| (Some(seq), ts))
             .unwrap_or((None, ended));
         let n = links.reported_tools.get(&agent).copied();
         events.push(imported(

@@ -11,13 +11,13 @@
 //! - `event_msg`, `turn_context`, `compacted` → `note`;
 //! - any other type → `note` with `unknown: true` and the raw line; non-JSON → `raw_input`.
 
-use std::collections::HashMap;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
 use flightlog_formats::{Kind, NewEvent};
 use serde_json::{Map, Value, json};
 
+use super::calls::{Calls, file_fingerprint};
 use super::{Parsed, Stats, fill_times, imported, raw_text, sha256_hex, ts_of, unparseable};
 use crate::{Error, Result};
 
@@ -294,32 +294,14 @@ pub fn parse(name: &str, bytes: &[u8]) -> Result<Parsed> {
         FORMAT,
         Value::Object(start),
     ));
-    let mut calls: HashMap<String, (u64, DateTime<Utc>, Value)> = HashMap::new();
+    let mut calls = Calls::default();
     for (item, t) in items.into_iter().zip(times) {
         let ts = t.unwrap_or(started);
         let seq = events.len() as u64;
         let mut data = item.data;
         match item.call {
-            Some((true, id)) => {
-                let tool = data.get("tool").cloned().unwrap_or(Value::Null);
-                calls.entry(id).or_insert((seq, ts, tool));
-            }
-            Some((false, id)) => match calls.get(&id) {
-                Some((cseq, cts, tool)) => {
-                    data.insert("call_seq".into(), json!(cseq));
-                    data.insert("tool".into(), tool.clone());
-                    data.insert(
-                        "duration_ms".into(),
-                        json!((ts - *cts).num_milliseconds().max(0)),
-                    );
-                }
-                None => {
-                    stats.unmatched_results += 1;
-                    data.insert("call_seq".into(), Value::Null);
-                    data.insert("tool".into(), Value::Null);
-                    data.insert("duration_ms".into(), Value::Null);
-                }
-            },
+            Some((true, id)) => calls.call(id, seq, ts, &data),
+            Some((false, id)) => calls.join_result(&id, ts, &mut data, &mut stats),
             None => {}
         }
         events.push(imported(ts, item.kind, FORMAT, Value::Object(data)));
@@ -330,16 +312,13 @@ pub fn parse(name: &str, bytes: &[u8]) -> Result<Parsed> {
         FORMAT,
         json!({"exit": null, "reason": "end_of_rollout"}),
     ));
-    let mut fp = name.as_bytes().to_vec();
-    fp.push(0);
-    fp.extend_from_slice(sha256_hex(bytes).as_bytes());
     Ok(Parsed {
         format: FORMAT,
         agent: Some(FORMAT.into()),
         label: Some(name.to_string()),
         started,
         ended: Some(ended),
-        fingerprint: sha256_hex(&fp),
+        fingerprint: file_fingerprint(name, bytes),
         events,
         stats,
     })

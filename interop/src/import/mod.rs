@@ -5,6 +5,7 @@
 //! group commit. Importing the same input twice gives the same session back instead of a copy.
 
 pub mod asciicast;
+mod calls;
 pub mod claude_code;
 pub mod codex;
 pub mod jsonl;

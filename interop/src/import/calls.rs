@@ -1,0 +1,69 @@
+//! What the transcript importers share: joining each tool result to its call, and the
+//! fingerprint of a one-file input.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value, json};
+
+use super::{Stats, sha256_hex};
+
+/// The tool calls of a session being imported, by call id: the seq, time and tool of each.
+#[derive(Debug, Default)]
+pub(super) struct Calls(HashMap<String, (u64, DateTime<Utc>, Value)>);
+
+impl Calls {
+    /// Remembers the call `id` at `seq` (the first call with an id wins).
+    pub(super) fn call(
+        &mut self,
+        id: String,
+        seq: u64,
+        ts: DateTime<Utc>,
+        data: &Map<String, Value>,
+    ) {
+        let tool = data.get("tool").cloned().unwrap_or(Value::Null);
+        self.0.entry(id).or_insert((seq, ts, tool));
+    }
+
+    /// The seq and time of the call `id`, if the session holds it.
+    pub(super) fn at(&self, id: &str) -> Option<(u64, DateTime<Utc>)> {
+        self.0.get(id).map(|c| (c.0, c.1))
+    }
+
+    /// Joins the result of call `id`, at `ts`, to its call: `call_seq`, `tool` and
+    /// `duration_ms`; or nulls (and the result counted as unmatched) when the session does not
+    /// hold the call (a tool the result names itself is kept).
+    pub(super) fn join_result(
+        &self,
+        id: &str,
+        ts: DateTime<Utc>,
+        data: &mut Map<String, Value>,
+        stats: &mut Stats,
+    ) {
+        match self.0.get(id) {
+            Some((cseq, cts, tool)) => {
+                data.insert("call_seq".into(), json!(cseq));
+                data.insert("tool".into(), tool.clone());
+                data.insert(
+                    "duration_ms".into(),
+                    json!((ts - *cts).num_milliseconds().max(0)),
+                );
+            }
+            None => {
+                stats.unmatched_results += 1;
+                data.insert("call_seq".into(), Value::Null);
+                data.entry("tool").or_insert(Value::Null);
+                data.insert("duration_ms".into(), Value::Null);
+            }
+        }
+    }
+}
+
+/// The fingerprint of an input that is one file: its name and its content's SHA-256 (so the
+/// same file imported twice is the same session).
+pub(super) fn file_fingerprint(name: &str, bytes: &[u8]) -> String {
+    let mut fp = name.as_bytes().to_vec();
+    fp.push(0);
+    fp.extend_from_slice(sha256_hex(bytes).as_bytes());
+    sha256_hex(&fp)
+}
