@@ -251,6 +251,73 @@ impl Redactor {
         (out, reds)
     }
 
+    /// Finds the secrets in a JSON value and remembers them (see [`Redactor::learn`]), leaving
+    /// the value as it is: a first pass over a batch, so that a secret recognised late in it is
+    /// redacted in its earlier items too.
+    pub fn learn_from(&self, v: &Value) {
+        self.learn_walk(v, None, 0);
+    }
+
+    /// What [`Redactor::walk`] would learn, without building the redacted value.
+    fn learn_walk(&self, v: &Value, key: Option<&str>, depth: usize) {
+        match v {
+            Value::String(s) => {
+                if let Some(kind) = key.and_then(|k| keyed_secret(k, s)) {
+                    let (scheme, secret) = split_scheme(s);
+                    let decoded = scheme
+                        .eq_ignore_ascii_case("basic ")
+                        .then(|| basic_password(secret))
+                        .flatten();
+                    let value = decoded.as_deref().unwrap_or(secret);
+                    self.known.learn(value, &self.fingerprint(value), kind);
+                } else {
+                    // The scan learns what its rules recognise.
+                    let _ = self.scan(s);
+                }
+            }
+            Value::Array(items) if depth <= 512 => {
+                for i in items {
+                    self.learn_walk(i, None, depth + 1);
+                }
+            }
+            Value::Object(map) if depth <= 512 => {
+                for (k, val) in map {
+                    let _ = self.scan(k);
+                    self.learn_walk(val, Some(k), depth + 1);
+                }
+            }
+            Value::Array(_) | Value::Object(_) => {
+                let _ = self.scan(&v.to_string());
+            }
+            _ => {}
+        }
+    }
+
+    /// Like [`Redactor::learn_from`] over many values, on up to 4 threads.
+    pub fn learn_from_all<'a>(&self, values: impl ExactSizeIterator<Item = &'a Value>) {
+        const PARALLEL_MIN: usize = 256;
+        let threads = std::thread::available_parallelism()
+            .map(|n| n.get().min(4))
+            .unwrap_or(1);
+        if values.len() < PARALLEL_MIN || threads < 2 {
+            for v in values {
+                self.learn_from(v);
+            }
+            return;
+        }
+        let values: Vec<&Value> = values.collect();
+        let per = values.len().div_ceil(threads);
+        std::thread::scope(|sc| {
+            for chunk in values.chunks(per) {
+                sc.spawn(move || {
+                    for v in chunk {
+                        self.learn_from(v);
+                    }
+                });
+            }
+        });
+    }
+
     /// Redacts every string in a JSON value, in place. Object keys that name a secret
     /// (`{"RAILWAY_TOKEN": "..."}`, `{"Authorization": "..."}`) redact their whole value;
     /// a secret used as an object key is redacted too.

@@ -106,6 +106,10 @@ pub fn store_parsed_with_progress(
         }
     }
     let n = parsed.events.len() as u64;
+    // Two passes: learn, then write. A secret recognised anywhere in the import (a token a rule
+    // knows on line 900) is known before the first event is redacted, so it is redacted in the
+    // events before it too, with the same fingerprint.
+    redactor.learn_from_all(parsed.events.iter().map(|e| &e.data));
     store.append_batch_with_progress(&session, parsed.events, redactor, progress)?;
     if let Some(end) = parsed.ended {
         store.mark_ended(&session, end)?;
@@ -184,4 +188,68 @@ pub fn fill_times(times: &mut [Option<DateTime<Utc>>]) -> Option<()> {
 /// Parses a record timestamp (RFC 3339).
 pub fn ts_of(v: &Value) -> Option<DateTime<Utc>> {
     v.as_str().and_then(flightlog_formats::event::parse_ts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flightlog_formats::Kind;
+
+    #[test]
+    fn a_secret_recognised_late_in_an_import_is_redacted_in_earlier_events() {
+        let d = tempfile::tempdir().unwrap();
+        let store = Store::open(&d.path().join("s.db")).unwrap();
+        let red = Redactor::new([5u8; 32]);
+        let pw = "Tr0ub4dor-Kq93-Xz71";
+        let t0 = chrono::DateTime::parse_from_rfc3339("2026-04-25T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let mut events = vec![imported(
+            t0,
+            Kind::SessionStart,
+            "claude-code",
+            json!({"cwd": "/work"}),
+        )];
+        // 900 events where no rule fits the value (glued to a file name), then one that says
+        // what it is.
+        for i in 0..900 {
+            events.push(imported(
+                t0,
+                Kind::ToolCall,
+                "claude-code",
+                json!({"tool": "Bash", "input": {"command": format!("cp db.dump backup_{pw}_{i}.sql")}}),
+            ));
+        }
+        events.push(imported(
+            t0,
+            Kind::ToolCall,
+            "claude-code",
+            json!({"tool": "Bash", "input": {"command": format!("export DB_PASSWORD={pw}")}}),
+        ));
+        let parsed = Parsed {
+            format: "claude-code",
+            agent: None,
+            label: None,
+            started: t0,
+            ended: None,
+            fingerprint: "late-secret".into(),
+            events,
+            stats: Stats::default(),
+        };
+        let s = store_parsed(&store, &red, parsed).unwrap();
+        assert_eq!(s.events, 902);
+        let evs = store.events(&s.session, 0, 10_000).unwrap();
+        let mut fps = std::collections::BTreeSet::new();
+        let mut redacted = 0;
+        for e in &evs {
+            let ev = e.event().unwrap();
+            let text = ev.data.to_string();
+            assert!(!text.contains("Tr0ub4dor"), "event {}: {text}", ev.seq);
+            redacted += usize::from(!ev.redactions.is_empty());
+            fps.extend(ev.redactions.iter().map(|r| r.fp.clone()));
+        }
+        assert_eq!(redacted, 901);
+        assert_eq!(fps.len(), 1, "one secret, one fingerprint: {fps:?}");
+        assert!(fps.contains(&red.fingerprint(pw)));
+    }
 }
