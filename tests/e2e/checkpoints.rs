@@ -2,24 +2,14 @@
 //! store rewritten after the anchor was taken.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
+
+use crate::common::{flightlog, output_with_stdin};
 
 fn run(db: &Path, dir: &Path, args: &[&str], stdin: &[u8]) -> Output {
-    use std::io::Write;
-    let mut c = Command::new(flightlog_fixtures::bin_path().unwrap())
-        .arg("--db")
-        .arg(db)
-        .args(args)
-        .current_dir(dir)
-        .env_remove("FLIGHTLOG_POLICY")
-        .env_remove("FLIGHTLOG_SESSION")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    c.stdin.take().unwrap().write_all(stdin).unwrap();
-    c.wait_with_output().unwrap()
+    let mut c = flightlog(db);
+    c.args(args).current_dir(dir);
+    output_with_stdin(c, stdin)
 }
 
 #[test]

@@ -1,13 +1,45 @@
 //! Helpers the end-to-end tests share: the binary, the session a run reported, its events,
 //! and the checks every recording test ends with.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 use flightlog_formats::{Event, Store};
 
 pub fn bin() -> PathBuf {
     flightlog_fixtures::bin_path().expect("build the binary first (cargo build)")
+}
+
+/// `flightlog --db DB`, without the variables a developer's shell may carry that change what
+/// flightlog does (a session to join, a policy, the guard, a hook timeout), and with standard
+/// input closed. A test sets what it needs on top.
+pub fn flightlog(db: &Path) -> Command {
+    let mut c = Command::new(bin());
+    c.arg("--db").arg(db);
+    for var in [
+        "FLIGHTLOG_SESSION",
+        "FLIGHTLOG_POLICY",
+        "FLIGHTLOG_GUARD",
+        "FLIGHTLOG_HOOK_TIMEOUT_MS",
+    ] {
+        c.env_remove(var);
+    }
+    c.stdin(Stdio::null());
+    c
+}
+
+/// Runs `cmd` with `stdin` written to it and collects its output (a process that exits before
+/// reading all of it is fine).
+pub fn output_with_stdin(mut cmd: Command, stdin: &[u8]) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _ = child.stdin.take().unwrap().write_all(stdin);
+    child.wait_with_output().unwrap()
 }
 
 /// The session id from `record`'s summary line on stderr.

@@ -15,9 +15,7 @@ use flightlog_formats::store::SessionMeta;
 use flightlog_formats::{Event, Keys, Kind, NewEvent, Redactor, Store};
 use serde_json::{Value, json};
 
-fn bin() -> PathBuf {
-    flightlog_fixtures::bin_path().expect("build the binary first (cargo build)")
-}
+use crate::common::bin;
 
 /// xorshift64*: a small seeded generator (the seed is printed, so a failure can be replayed
 /// with FLIGHTLOG_CRASH_SEED).

@@ -7,9 +7,7 @@ use std::process::{Command, Stdio};
 use flightlog_formats::{Event, Kind, Store};
 use serde_json::Value;
 
-fn bin() -> std::path::PathBuf {
-    flightlog_fixtures::bin_path().expect("build the binary first (cargo build)")
-}
+use crate::common::bin;
 
 /// Runs `flightlog hook <agent>` with `payload` on stdin; returns (exit code, stdout, stderr).
 fn hook(db: &Path, agent: &str, payload: &[u8], fake_now: Option<&str>) -> (i32, String, String) {

@@ -10,11 +10,8 @@ use std::process::{Command, Output, Stdio};
 use flightlog_formats::{Event, Kind, Store};
 use serde_json::Value;
 
+use crate::common::{bin, flightlog, session_events as events};
 use crate::verifier;
-
-fn bin() -> PathBuf {
-    flightlog_fixtures::bin_path().expect("build the binary first (cargo build)")
-}
 
 /// `<repo>/../shared/data`.
 fn data_dir() -> PathBuf {
@@ -22,16 +19,12 @@ fn data_dir() -> PathBuf {
 }
 
 fn fl(db: &Path, policy: Option<&Path>, args: &[&str]) -> Output {
-    let mut c = Command::new(bin());
-    c.arg("--db").arg(db);
+    let mut c = flightlog(db);
     if let Some(p) = policy {
         c.arg("--policy").arg(p);
     }
     c.args(args)
-        .env_remove("FLIGHTLOG_SESSION")
-        .env_remove("FLIGHTLOG_POLICY")
         .env("FLIGHTLOG_FAKE_NOW", "2026-04-25T10:05:00Z")
-        .stdin(Stdio::null())
         .output()
         .unwrap()
 }
@@ -45,16 +38,6 @@ fn ok(out: &Output) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn events(db: &Path, session: &str) -> Vec<Event> {
-    let store = Store::open_read_only(db).unwrap();
-    store
-        .events(session, 0, 10_000_000)
-        .unwrap()
-        .iter()
-        .map(|e| e.event().unwrap())
-        .collect()
 }
 
 #[test]

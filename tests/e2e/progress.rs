@@ -3,7 +3,7 @@
 //! work shows none even on a terminal.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use flightlog_formats::event::parse_ts;
@@ -11,21 +11,12 @@ use flightlog_formats::store::SessionMeta;
 use flightlog_formats::{Kind, NewEvent, Redactor, Store};
 use serde_json::json;
 
-use crate::common::Tmux;
-
-fn bin() -> PathBuf {
-    flightlog_fixtures::bin_path().expect("build the binary first (cargo build)")
-}
+use crate::common::{Tmux, bin, flightlog};
 
 fn fl(db: &Path, args: &[&str]) -> Output {
-    Command::new(bin())
-        .arg("--db")
-        .arg(db)
+    flightlog(db)
         .args(args)
-        .env_remove("FLIGHTLOG_SESSION")
-        .env_remove("FLIGHTLOG_POLICY")
         .env_remove("NO_COLOR")
-        .stdin(Stdio::null())
         .output()
         .unwrap()
 }

@@ -13,9 +13,7 @@ use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
 
-fn bin() -> PathBuf {
-    flightlog_fixtures::bin_path().expect("build the binary first (cargo build)")
-}
+use crate::common::{bin, flightlog, output_with_stdin};
 
 struct Out {
     code: Option<i32>,
@@ -24,29 +22,18 @@ struct Out {
 }
 
 fn run(db: &Path, args: &[&str], stdin: &[u8], policy: Option<&Path>) -> Out {
-    let mut c = Command::new(bin());
-    c.arg("--db").arg(db);
+    let mut c = flightlog(db);
     if let Some(p) = policy {
         c.arg("--policy").arg(p);
     }
-    let mut child = c
-        .args(args)
-        .env_remove("FLIGHTLOG_SESSION")
-        .env_remove("FLIGHTLOG_POLICY")
-        .env_remove("FLIGHTLOG_GUARD")
+    c.args(args)
         .env("FLIGHTLOG_HOOK_TIMEOUT_MS", "3000")
         .current_dir(
             db.ancestors()
                 .find(|p| p.is_dir())
                 .unwrap_or(Path::new("/")),
-        )
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let _ = child.stdin.take().unwrap().write_all(stdin);
-    let o = child.wait_with_output().unwrap();
+        );
+    let o = output_with_stdin(c, stdin);
     Out {
         code: o.status.code(),
         stdout: String::from_utf8_lossy(&o.stdout).into_owned(),

@@ -17,24 +17,16 @@ use std::process::Command;
 
 use serde_json::Value;
 
+use crate::common::{bin, flightlog};
 use crate::verifier;
-
-fn bin() -> PathBuf {
-    flightlog_fixtures::bin_path().expect("build the binary first (cargo build)")
-}
 
 fn repo(rel: &str) -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/..")).join(rel)
 }
 
 fn fl(db: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(bin())
-        .arg("--db")
-        .arg(db)
+    flightlog(db)
         .args(args)
-        .env_remove("FLIGHTLOG_SESSION")
-        .env_remove("FLIGHTLOG_POLICY")
-        .env_remove("FLIGHTLOG_DB")
         .env("NO_COLOR", "1")
         .output()
         .unwrap()
