@@ -16,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 SECONDS_EACH="${FUZZ_SECONDS:-60}"
 RSS_MB="${FUZZ_RSS_MB:-2048}"
-ALL=(hook_normalize verify_jsonl redact policy decode import sanitize http_reader)
+ALL=(hook_normalize verify_jsonl redact known policy decode import sanitize http_reader)
 TARGETS=("$@")
 [ ${#TARGETS[@]} -eq 0 ] && TARGETS=("${ALL[@]}")
 

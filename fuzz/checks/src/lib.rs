@@ -23,6 +23,7 @@ pub const TARGETS: &[Target] = &[
     ("import", import),
     ("policy", policy),
     ("redact", redact),
+    ("known", known),
     ("verify_jsonl", verify_jsonl_check),
     ("sanitize", sanitize),
     ("http_reader", http_reader),
@@ -118,6 +119,87 @@ pub fn redact(data: &[u8]) {
         );
         assert_eq!(v, w);
     }
+}
+
+/// The known-value matcher. The input's first line holds values (tab-separated), the rest is a
+/// text. Each value is learned, in memory by one redactor and through the `known` file only by
+/// another (a hook's view); both must leave no learned value in the text, nor its percent-encoded
+/// (every byte, lowercase hex), `\uXXXX`-escaped or base64 (behind one byte, URL-safe) forms
+/// appended to it, outside a marker; and redacting twice changes nothing.
+pub fn known(data: &[u8]) {
+    use base64::Engine;
+    let s = String::from_utf8_lossy(data);
+    let (head, text) = s.split_once('\n').unwrap_or((&s, ""));
+    let values: Vec<&str> = head.split('\t').take(16).collect();
+    let Ok(dir) = tempfile::tempdir() else {
+        return;
+    };
+    let key = [11; 32];
+    let mem = Redactor::with_known_file(key, dir.path());
+    let mut learned = Vec::new();
+    for v in &values {
+        mem.learn(v, "password");
+        if flightlog_formats::redact::known::worth_learning(v) {
+            learned.push(*v);
+        }
+    }
+    let file = Redactor::with_known_file(key, dir.path());
+    let mut text = text.to_string();
+    let mut encoded = Vec::new();
+    for v in &learned {
+        let pct: String = v.bytes().map(|c| format!("%{c:02x}")).collect();
+        let uesc: String = v
+            .chars()
+            .map(|c| match c as u32 {
+                u if u < 0x10000 => format!("\\u{u:04x}"),
+                _ => c.to_string(),
+            })
+            .collect();
+        let b = v.as_bytes();
+        let core = &b[2..2 + (b.len() - 2) / 3 * 3];
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let blob = b64.encode([b"x".as_slice(), b].concat());
+        text.push_str(&format!(" {pct} {uesc} {blob}"));
+        encoded.extend([pct, uesc, b64.encode(core)]);
+    }
+    for r in [&mem, &file] {
+        for m in r.scan(&text) {
+            assert!(m.start < m.end && m.end <= text.len(), "match out of range");
+            assert!(text.is_char_boundary(m.start) && text.is_char_boundary(m.end));
+        }
+        let (once, _) = r.redact_str(&text);
+        let (twice, more) = r.redact_str(&once);
+        assert_eq!(once, twice, "not idempotent on {text:?}");
+        assert!(more.is_empty());
+        let markers = marker_ranges(&once);
+        for v in learned
+            .iter()
+            .copied()
+            .chain(encoded.iter().map(String::as_str))
+        {
+            for (at, _) in once.match_indices(v) {
+                assert!(
+                    markers.iter().any(|&(a, b)| at < b && a < at + v.len()),
+                    "{v:?} left in {once:?}"
+                );
+            }
+        }
+    }
+}
+
+/// The byte ranges of the markers in a redacted text.
+fn marker_ranges(text: &str) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(at) = text[from..].find("[REDACTED:") {
+        let start = from + at;
+        let end = text[start..]
+            .find(']')
+            .map_or(text.len(), |e| start + e + 1);
+        out.push((start, end));
+        from = end;
+    }
+    out
 }
 
 /// A jsonl export from anywhere: verification reports problems, it never panics.
