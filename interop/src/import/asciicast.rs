@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use flightlog_formats::{Kind, NewEvent};
 use serde_json::{Value, json};
 
-use super::calls::file_fingerprint;
+use super::calls::{file_fingerprint, read_named};
 use super::{Parsed, Stats, imported, raw_text, sha256_hex, unparseable};
 use crate::{Error, Result};
 
@@ -57,11 +57,7 @@ fn v1_as_v2(name: &str, doc: &Value) -> Result<String> {
 
 /// Reads and parses a `.cast` file.
 pub fn parse_path(path: &Path) -> Result<Parsed> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let (name, bytes) = read_named(path)?;
     let mtime = std::fs::metadata(path)
         .and_then(|m| m.modified())
         .map(DateTime::<Utc>::from)

@@ -1,12 +1,41 @@
-//! What the transcript importers share: joining each tool result to its call, and the
-//! fingerprint of a one-file input.
+//! What the importers share: reading a named file, reading a transcript line as a JSON object,
+//! joining each tool result to its call, and the fingerprint of a one-file input.
 
 use std::collections::HashMap;
+use std::path::Path;
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
 use super::{Stats, sha256_hex};
+use crate::{Error, Result};
+
+/// A file's name (its last component) and its bytes.
+pub(super) fn read_named(path: &Path) -> Result<(String, Vec<u8>)> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    Ok((name, bytes))
+}
+
+/// A JSONL transcript line as the JSON object it must be, or why it is not one.
+pub(super) fn json_object(line: &str) -> std::result::Result<Value, String> {
+    match serde_json::from_str::<Value>(line) {
+        Ok(v @ Value::Object(_)) => Ok(v),
+        Ok(_) => Err("not a JSON object".into()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// The fields of a JSON object (none for anything else).
+pub(super) fn object(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}
 
 /// The tool calls of a session being imported, by call id: the seq, time and tool of each.
 #[derive(Debug, Default)]

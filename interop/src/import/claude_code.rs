@@ -23,7 +23,7 @@ use chrono::{DateTime, Utc};
 use flightlog_formats::Kind;
 use serde_json::{Map, Value, json};
 
-use super::calls::Calls;
+use super::calls::{Calls, json_object, object};
 use super::{Parsed, Stats, fill_times, imported, sha256_hex, unparseable};
 use crate::{Error, Result};
 
@@ -403,9 +403,9 @@ fn parse_stream(
         }
         stats.records += 1;
         let line_no = i + 1;
-        let rec: Value = match serde_json::from_str(line) {
-            Ok(v @ Value::Object(_)) => v,
-            Ok(_) => {
+        let rec = match json_object(line) {
+            Ok(v) => v,
+            Err(why) => {
                 stats.unparseable_lines += 1;
                 let e = unparseable(
                     DateTime::<Utc>::MIN_UTC,
@@ -413,30 +413,12 @@ fn parse_stream(
                     &input.name,
                     line_no,
                     line,
-                    "not a JSON object",
+                    &why,
                 );
                 out.push(Item {
                     ts: None,
                     kind: e.kind,
-                    data: obj(e.data),
-                    role: Role::None,
-                });
-                continue;
-            }
-            Err(err) => {
-                stats.unparseable_lines += 1;
-                let e = unparseable(
-                    DateTime::<Utc>::MIN_UTC,
-                    FORMAT,
-                    &input.name,
-                    line_no,
-                    line,
-                    &err.to_string(),
-                );
-                out.push(Item {
-                    ts: None,
-                    kind: e.kind,
-                    data: obj(e.data),
+                    data: object(e.data),
                     role: Role::None,
                 });
                 continue;
@@ -453,11 +435,4 @@ fn parse_stream(
         }
     }
     out
-}
-
-fn obj(v: Value) -> Map<String, Value> {
-    match v {
-        Value::Object(m) => m,
-        _ => Map::new(),
-    }
 }

@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use flightlog_formats::{Kind, NewEvent};
 use serde_json::{Map, Value, json};
 
-use super::calls::{Calls, file_fingerprint};
+use super::calls::{Calls, file_fingerprint, json_object, object, read_named};
 use super::{Parsed, Stats, fill_times, imported, raw_text, sha256_hex, ts_of, unparseable};
 use crate::{Error, Result};
 
@@ -25,11 +25,7 @@ const FORMAT: &str = "codex";
 
 /// Reads and parses a rollout file.
 pub fn parse_path(path: &Path) -> Result<Parsed> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let (name, bytes) = read_named(path)?;
     parse(&name, &bytes)
 }
 
@@ -52,19 +48,15 @@ pub fn parse(name: &str, bytes: &[u8]) -> Result<Parsed> {
         }
         stats.records += 1;
         let line_no = i + 1;
-        let rec: Value = match serde_json::from_str::<Value>(line) {
-            Ok(v @ Value::Object(_)) => v,
-            other => {
+        let rec = match json_object(line) {
+            Ok(v) => v,
+            Err(err) => {
                 stats.unparseable_lines += 1;
-                let err = match other {
-                    Err(e) => e.to_string(),
-                    Ok(_) => "not a JSON object".into(),
-                };
                 let e = unparseable(DateTime::<Utc>::MIN_UTC, FORMAT, name, line_no, line, &err);
                 items.push(Item {
                     ts: None,
                     kind: e.kind,
-                    data: obj(e.data),
+                    data: object(e.data),
                     call: None,
                 });
                 continue;
@@ -322,13 +314,6 @@ pub fn parse(name: &str, bytes: &[u8]) -> Result<Parsed> {
         events,
         stats,
     })
-}
-
-fn obj(v: Value) -> Map<String, Value> {
-    match v {
-        Value::Object(m) => m,
-        _ => Map::new(),
-    }
 }
 
 /// The text of Codex content parts (`input_text`, `output_text`, `text`, `summary_text`).
