@@ -15,7 +15,7 @@ use flightlog_formats::store::SessionMeta;
 use flightlog_formats::{Event, Keys, Kind, NewEvent, Redactor, Store};
 use serde_json::{Value, json};
 
-use crate::common::bin;
+use crate::common::flightlog;
 
 /// xorshift64*: a small seeded generator (the seed is printed, so a failure can be replayed
 /// with FLIGHTLOG_CRASH_SEED).
@@ -43,13 +43,8 @@ impl Rng {
 }
 
 fn spawn_hook(db: &Path, payload: &str) -> Child {
-    let mut child = Command::new(bin())
-        .arg("--db")
-        .arg(db)
+    let mut child = flightlog(db)
         .args(["hook", "claude-code"])
-        .env_remove("FLIGHTLOG_SESSION")
-        .env_remove("FLIGHTLOG_POLICY")
-        .env_remove("FLIGHTLOG_HOOK_TIMEOUT_MS")
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -74,9 +69,7 @@ fn payload(session: &str, call_id: &str, cmd: &str) -> String {
 
 /// `flightlog verify --all --json`: (exit code, report).
 pub fn verify_all(db: &Path) -> (i32, Value) {
-    let out = Command::new(bin())
-        .arg("--db")
-        .arg(db)
+    let out = flightlog(db)
         .args(["verify", "--all", "--json"])
         .output()
         .unwrap();
@@ -218,9 +211,7 @@ fn proc_cmdlines_containing(needle: &str) -> Vec<u32> {
 }
 
 fn record(db: &Path, dir: &Path, script: &str) -> Child {
-    Command::new(bin())
-        .arg("--db")
-        .arg(db)
+    flightlog(db)
         .args([
             "record",
             "--no-proxy",
@@ -231,8 +222,6 @@ fn record(db: &Path, dir: &Path, script: &str) -> Child {
             script,
         ])
         .current_dir(dir)
-        .env_remove("FLIGHTLOG_SESSION")
-        .env_remove("FLIGHTLOG_POLICY")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -265,9 +254,7 @@ fn killed_recorder_is_sealed_with_a_gap_by_the_next_run() {
             // The last run only seals: let it finish quickly.
             let _ = child.kill();
             let _ = child.wait();
-            let out = Command::new(bin())
-                .arg("--db")
-                .arg(&db)
+            let out = flightlog(&db)
                 .args(["record", "--no-proxy", "--no-watch", "--", "true"])
                 .current_dir(&work)
                 .output()
@@ -438,12 +425,7 @@ fn readers(
             if !db.exists() {
                 continue;
             }
-            let out = Command::new(bin())
-                .arg("--db")
-                .arg(&db)
-                .args(args)
-                .output()
-                .unwrap();
+            let out = flightlog(&db).args(args).output().unwrap();
             runs += 1;
             let err = String::from_utf8_lossy(&out.stderr);
             // `show latest` before the first session exists is a fair "no such session".
@@ -656,13 +638,9 @@ fn hook_waits_no_longer_than_its_timeout_for_a_locked_store() {
         .unwrap();
     for bound in [300u64, 1_000] {
         let t = Instant::now();
-        let mut child = Command::new(bin())
-            .arg("--db")
-            .arg(&db)
+        let mut child = flightlog(&db)
             .args(["hook", "claude-code"])
             .env("FLIGHTLOG_HOOK_TIMEOUT_MS", bound.to_string())
-            .env_remove("FLIGHTLOG_SESSION")
-            .env_remove("FLIGHTLOG_POLICY")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use flightlog_formats::{Event, Kind, Store};
 use serde_json::Value;
 
-use crate::common::bin;
+use crate::common::{bin, flightlog};
 
 /// Runs `flightlog hook <agent>` with `payload` on stdin; returns (exit code, stdout, stderr).
 fn hook(db: &Path, agent: &str, payload: &[u8], fake_now: Option<&str>) -> (i32, String, String) {
@@ -39,9 +39,7 @@ fn hook(db: &Path, agent: &str, payload: &[u8], fake_now: Option<&str>) -> (i32,
 }
 
 fn verify_json(db: &Path, extra: &[&str]) -> (i32, Value) {
-    let out = Command::new(bin())
-        .arg("--db")
-        .arg(db)
+    let out = flightlog(db)
         .args(["verify", "--json"])
         .args(extra)
         .output()

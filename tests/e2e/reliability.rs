@@ -606,9 +606,7 @@ fn hostile_symlink_loops_in_a_recorded_tree() {
     std::os::unix::fs::symlink("..", work.join("sub/up")).unwrap();
     std::os::unix::fs::symlink("/", work.join("root")).unwrap();
     let t = std::time::Instant::now();
-    let mut child = Command::new(bin())
-        .arg("--db")
-        .arg(&db)
+    let mut child = flightlog(&db)
         .args(["record", "--no-proxy", "--", "sh", "-c"])
         .arg("echo hi > f.txt; ln -s f.txt g; rm f.txt; mkdir -p deep && ln -s ../deep deep/loop; echo done")
         .current_dir(&work)
