@@ -29,6 +29,15 @@ fn fl(db: &Path, policy: Option<&Path>, args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// Writes `text` to `dir/name` and imports it into `db` as an asciicast: the session id.
+fn import_cast(db: &Path, dir: &Path, name: &str, text: impl AsRef<[u8]>) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    ok(&fl(db, None, &["import", "asciicast", p.to_str().unwrap()]))
+        .trim()
+        .to_string()
+}
+
 fn ok(out: &Output) -> String {
     assert!(
         out.status.success(),
@@ -136,23 +145,12 @@ fn imports_every_shared_data_file_with_all_tool_calls() {
 fn imports_asciicast_v2_and_v3() {
     let d = tempfile::tempdir().unwrap();
     let db = d.path().join("db/flightlog.db");
-    let v2 = d.path().join("v2.cast");
-    std::fs::write(
-        &v2,
-        "{\"version\":2,\"width\":100,\"height\":50,\"timestamp\":1509091818}\n[0.5,\"o\",\"hello\"]\n[1.25,\"r\",\"90x30\"]\n[2.0,\"o\",\"bye\"]\n",
-    )
-    .unwrap();
-    let v3 = d.path().join("v3.cast");
-    std::fs::write(
-        &v3,
-        "{\"version\":3,\"term\":{\"cols\":80,\"rows\":24},\"timestamp\":1504467315}\n# comment\n[0.248,\"o\",\"Hello\"]\n[1.0,\"m\",\"mark\"]\n[0.5,\"z\",\"future\"]\n[0.887,\"x\",\"3\"]\n",
-    )
-    .unwrap();
-    let id2 = ok(&fl(
+    let id2 = import_cast(
         &db,
-        None,
-        &["import", "asciicast", v2.to_str().unwrap()],
-    ));
+        d.path(),
+        "v2.cast",
+        "{\"version\":2,\"width\":100,\"height\":50,\"timestamp\":1509091818}\n[0.5,\"o\",\"hello\"]\n[1.25,\"r\",\"90x30\"]\n[2.0,\"o\",\"bye\"]\n",
+    );
     let e2 = events(&db, id2.trim());
     let term: Vec<&Event> = e2.iter().filter(|e| e.kind == Kind::Terminal).collect();
     assert_eq!(term.len(), 3);
@@ -160,11 +158,12 @@ fn imports_asciicast_v2_and_v3() {
     assert_eq!(term[1].data["stream"], "r");
     assert_eq!(term[2].data["t_ms"], 2000);
     assert_eq!(term[0].ts, "2017-10-27T08:10:18.500000Z");
-    let id3 = ok(&fl(
+    let id3 = import_cast(
         &db,
-        None,
-        &["import", "asciicast", v3.to_str().unwrap()],
-    ));
+        d.path(),
+        "v3.cast",
+        "{\"version\":3,\"term\":{\"cols\":80,\"rows\":24},\"timestamp\":1504467315}\n# comment\n[0.248,\"o\",\"Hello\"]\n[1.0,\"m\",\"mark\"]\n[0.5,\"z\",\"future\"]\n[0.887,\"x\",\"3\"]\n",
+    );
     let e3 = events(&db, id3.trim());
     assert!(e3.iter().any(|e| e.data["marker"] == "mark"));
     assert!(
@@ -180,20 +179,17 @@ fn imports_asciicast_v2_and_v3() {
 fn asciicast_header_fields_and_markers_round_trip_and_v1_is_imported() {
     let d = tempfile::tempdir().unwrap();
     let db = d.path().join("db/flightlog.db");
-    let cast = d.path().join("in.cast");
     let header = serde_json::json!({"version": 3, "term": {"cols": 100, "rows": 30, "type": "xterm-256color",
         "theme": {"fg": "#d0d0d0", "bg": "#212121", "palette": "#151515:#ac4142:#7e8e50:#e5b567:#6c99bb:#9f4e85:#7dd6cf:#d0d0d0:#505050:#ac4142:#7e8e50:#e5b567:#6c99bb:#9f4e85:#7dd6cf:#f5f5f5"}},
         "timestamp": 1504467315, "idle_time_limit": 2.5, "command": "/bin/bash -l", "env": {"SHELL": "/bin/bash"}});
-    std::fs::write(
-        &cast,
-        format!("{header}\n[0.25,\"o\",\"Hello\\r\\n\"]\n[1.0,\"m\",\"chapter 1\"]\n[0.5,\"o\",\"bye\"]\n"),
-    )
-    .unwrap();
-    let id = ok(&fl(
+    let id = import_cast(
         &db,
-        None,
-        &["import", "asciicast", cast.to_str().unwrap()],
-    ));
+        d.path(),
+        "in.cast",
+        format!(
+            "{header}\n[0.25,\"o\",\"Hello\\r\\n\"]\n[1.0,\"m\",\"chapter 1\"]\n[0.5,\"o\",\"bye\"]\n"
+        ),
+    );
     let out = d.path().join("out.cast");
     ok(&fl(
         &db,
@@ -235,17 +231,12 @@ fn asciicast_header_fields_and_markers_round_trip_and_v1_is_imported() {
         }
     }
     // v1: one JSON document, imported by name.
-    let v1 = d.path().join("v1.json");
-    std::fs::write(
-        &v1,
-        "{\n  \"version\": 1,\n  \"width\": 80,\n  \"height\": 24,\n  \"duration\": 1.5,\n  \"command\": \"/bin/zsh\",\n  \"title\": \"demo\",\n  \"env\": {\"TERM\": \"xterm\", \"SHELL\": \"/bin/zsh\"},\n  \"stdout\": [[0.5, \"ls\\r\\n\"], [1.0, \"done\"]]\n}\n",
-    )
-    .unwrap();
-    let id = ok(&fl(
+    let id = import_cast(
         &db,
-        None,
-        &["import", "asciicast", v1.to_str().unwrap()],
-    ));
+        d.path(),
+        "v1.json",
+        "{\n  \"version\": 1,\n  \"width\": 80,\n  \"height\": 24,\n  \"duration\": 1.5,\n  \"command\": \"/bin/zsh\",\n  \"title\": \"demo\",\n  \"env\": {\"TERM\": \"xterm\", \"SHELL\": \"/bin/zsh\"},\n  \"stdout\": [[0.5, \"ls\\r\\n\"], [1.0, \"done\"]]\n}\n",
+    );
     let evs = events(&db, id.trim());
     let term: Vec<&Event> = evs.iter().filter(|e| e.kind == Kind::Terminal).collect();
     assert_eq!(term.len(), 2);
@@ -691,17 +682,12 @@ fn asciicast_export_is_strict_v3_with_markers() {
     // A recording with output, a resize and an exit, imported then exported.
     let d = tempfile::tempdir().unwrap();
     let db = d.path().join("db/flightlog.db");
-    let cast = d.path().join("in.cast");
-    std::fs::write(
-        &cast,
-        "{\"version\":2,\"width\":100,\"height\":30,\"timestamp\":1509091818}\n[0.1234,\"o\",\"\\u001b[1mhi\\u001b[0m\\r\\n\"]\n[0.5,\"r\",\"90x30\"]\n[1.0006,\"o\",\"\u{017c}\"]\n",
-    )
-    .unwrap();
-    let id = ok(&fl(
+    let id = import_cast(
         &db,
-        None,
-        &["import", "asciicast", cast.to_str().unwrap()],
-    ));
+        d.path(),
+        "in.cast",
+        "{\"version\":2,\"width\":100,\"height\":30,\"timestamp\":1509091818}\n[0.1234,\"o\",\"\\u001b[1mhi\\u001b[0m\\r\\n\"]\n[0.5,\"r\",\"90x30\"]\n[1.0006,\"o\",\"\u{017c}\"]\n",
+    );
     let out = d.path().join("out.cast");
     ok(&fl(
         &db,
