@@ -24,6 +24,7 @@ transcript=${TRANSCRIPT:-$here/../shared/data/claude-code/4d5611e5-241a-462a-8d1
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+real_home=$HOME # cargo and rustup live there
 export HOME=$tmp/home XDG_DATA_HOME=$tmp/home/data
 mkdir -p "$HOME" "$tmp/work"
 unset FLIGHTLOG_SESSION FLIGHTLOG_POLICY FLIGHTLOG_GUARD
@@ -95,7 +96,7 @@ done
 l_imp=$(cut -d' ' -f1-3 /proc/loadavg)
 
 echo "== store: append, verify, plain SQLite, sha256sum (cargo bench, once)" >&2
-FLIGHTLOG_BENCH_DIR=$tmp FLIGHTLOG_BENCH_TABLE=$tmp/store.md \
+HOME=$real_home FLIGHTLOG_BENCH_DIR=$tmp FLIGHTLOG_BENCH_TABLE=$tmp/store.md \
   cargo bench --quiet --manifest-path "$here/Cargo.toml" -p flightlog-formats --bench store >/dev/null 2>&1
 l_store=$(cut -d' ' -f1-3 /proc/loadavg)
 field() { grep -F "$1" "$tmp/store.md" | head -1 | cut -d'|' -f3 | sed 's/^ *//'; }
