@@ -21,6 +21,21 @@ fn flightlog(tmp: &Path) -> Command {
     c
 }
 
+/// `flightlog report latest --format json` of the store `db` under `policy`.
+fn report_json(tmp: &Path, db: &Path, policy: &Path) -> Value {
+    let out = flightlog(tmp)
+        .arg("--db")
+        .arg(db)
+        .arg("--policy")
+        .arg(policy)
+        .args(["report", "latest", "--format", "json"])
+        .output()
+        .unwrap();
+    let (rj, re) = text(&out);
+    assert!(out.status.success(), "{rj}\n{re}");
+    serde_json::from_str(&rj).unwrap()
+}
+
 fn text(o: &Output) -> (String, String) {
     (
         String::from_utf8_lossy(&o.stdout).into_owned(),
@@ -89,17 +104,7 @@ fn demo_reconstructs_the_incident_and_reports_the_crossing() {
     // The same facts from the kept store, as JSON.
     let db = keep.join("store/flightlog.db");
     let policy = keep.join("flightlog.toml");
-    let out = flightlog(tmp.path())
-        .arg("--db")
-        .arg(&db)
-        .arg("--policy")
-        .arg(&policy)
-        .args(["report", "latest", "--format", "json"])
-        .output()
-        .unwrap();
-    let (rj, re) = text(&out);
-    assert!(out.status.success(), "{rj}\n{re}");
-    let r: Value = serde_json::from_str(&rj).unwrap();
+    let r = report_json(tmp.path(), &db, &policy);
     assert_eq!(r["home_env"], "staging");
     assert_eq!(r["intact"], true);
     let c = &r["boundary_crossings"][0];
@@ -279,17 +284,7 @@ fn the_incident_hook_stream_tells_the_story_through_the_hooks() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let out = flightlog(tmp.path())
-        .arg("--db")
-        .arg(&db)
-        .arg("--policy")
-        .arg(&policy)
-        .args(["report", "latest", "--format", "json"])
-        .output()
-        .unwrap();
-    let (rj, re) = text(&out);
-    assert!(out.status.success(), "{rj}\n{re}");
-    let r: Value = serde_json::from_str(&rj).unwrap();
+    let r = report_json(tmp.path(), &db, &policy);
     let crossing = r["boundary_crossings"][0]["seq"].as_u64().unwrap();
     assert_eq!(r["boundary_crossings"][0]["to"], "production", "{r:#}");
     assert_eq!(r["destructive"][0]["rule"], "railway.volumeDelete", "{r:#}");
