@@ -53,6 +53,11 @@ const ANCHOR_BITS: u32 = 16;
 pub const FILE: &str = "known";
 /// Entries read from the file at most (a file is never allowed to make scanning unbounded).
 const MAX_FILE_ENTRIES: usize = 65_536;
+/// The file's size cap. Beyond it the file is rewritten (atomically, under its lock) without
+/// duplicate forms and, if still over, without its oldest values, down to three quarters of it.
+pub const MAX_FILE_BYTES: u64 = 512 * 1024;
+/// The lock file beside it: appends and rewrites take it, so no process's entries are lost.
+const LOCK: &str = "known.lock";
 /// The tail automaton is merged into the main one beyond this many forms (or half the main's).
 const TAIL_MIN: usize = 64;
 
@@ -145,9 +150,21 @@ struct Inner {
     file: Option<PathBuf>,
     /// How much of the file has been read.
     read_to: u64,
+    /// Which file that was (a rewrite replaces it).
+    read_id: u64,
+    /// The size cap of the file ([`MAX_FILE_BYTES`] but in tests).
+    cap: u64,
 }
 
 impl Inner {
+    fn cap(&self) -> u64 {
+        if self.cap == 0 {
+            MAX_FILE_BYTES
+        } else {
+            self.cap
+        }
+    }
+
     /// Brings the automata up to date with `forms`.
     fn rebuild(&mut self) {
         if !self.dirty {
@@ -241,6 +258,14 @@ impl Known {
         self.refresh();
     }
 
+    /// Sets the file's size cap (tests: a small one makes rewrites frequent).
+    #[cfg(test)]
+    fn set_cap(&self, cap: u64) {
+        if let Ok(mut i) = self.inner.write() {
+            i.cap = cap;
+        }
+    }
+
     /// Reads what other processes appended to the file since the last call (a `stat` when
     /// nothing changed).
     pub fn refresh(&self) {
@@ -253,12 +278,16 @@ impl Known {
         let Ok(mut f) = std::fs::File::open(&path) else {
             return;
         };
-        let len = f.metadata().map(|m| m.len()).unwrap_or(0);
-        if len == inner.read_to {
+        let (len, id) = f
+            .metadata()
+            .map(|m| (m.len(), file_id(&m)))
+            .unwrap_or((0, 0));
+        if len == inner.read_to && id == inner.read_id {
             return;
         }
-        let mut hashed = if len < inner.read_to {
+        let mut hashed = if len < inner.read_to || id != inner.read_id {
             inner.read_to = 0;
+            inner.read_id = id;
             inner.filed.clear();
             Hashed::default()
         } else {
@@ -352,9 +381,7 @@ impl Known {
             // Best effort: a file that cannot be written costs matching in other processes,
             // never an event.
             // (Read back by `refresh`, these lines are skipped: their values are in memory.)
-            if let Ok(mut file) = open_append(&path) {
-                let _ = file.write_all(lines.as_bytes());
-            }
+            let _ = append_locked(&path, &lines, inner.cap());
         }
         inner.forms.extend(new);
         inner.dirty = true;
@@ -659,6 +686,89 @@ fn parse_line(line: &str) -> Option<(u16, Entry)> {
     })
 }
 
+/// What identifies a file across a rename over it (its inode on Unix).
+fn file_id(m: &std::fs::Metadata) -> u64 {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        m.ino()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = m;
+        0
+    }
+}
+
+/// Appends `lines` to the file under its lock, and rewrites it when it has grown past `cap`.
+fn append_locked(path: &Path, lines: &str, cap: u64) -> std::io::Result<()> {
+    let lock = open_append(&path.with_file_name(LOCK))?;
+    lock.lock()?;
+    let mut file = open_append(path)?;
+    file.write_all(lines.as_bytes())?;
+    if file.metadata()?.len() > cap {
+        compact(path, cap)?;
+    }
+    Ok(())
+}
+
+/// Rewrites the file (the caller holds the lock): one line per form of a fingerprint (the
+/// first), and only the newest values when that is still over `cap`, down to 3/4 of it. The new
+/// file replaces the old one by a rename, so a reader sees one or the other, whole.
+fn compact(path: &Path, cap: u64) -> std::io::Result<()> {
+    let raw = std::fs::read(path)?;
+    let text = String::from_utf8_lossy(&raw);
+    // Values in the order they first appear, each with its distinct forms.
+    let mut order: Vec<String> = Vec::new();
+    let mut groups: HashMap<String, Vec<&str>> = HashMap::new();
+    let mut forms: HashSet<(String, usize, [u8; 8])> = HashSet::new();
+    for line in text.lines() {
+        let Some((_, e)) = parse_line(line) else {
+            continue;
+        };
+        if !forms.insert((e.fp.to_string(), e.len, e.check)) {
+            continue;
+        }
+        let g = groups.entry(e.fp.to_string()).or_insert_with(|| {
+            order.push(e.fp.to_string());
+            Vec::new()
+        });
+        g.push(line);
+    }
+    let size = |fp: &String| -> u64 {
+        groups
+            .get(fp)
+            .map_or(0, |g| g.iter().map(|l| l.len() as u64 + 1).sum())
+    };
+    let mut total: u64 = order.iter().map(size).sum();
+    let mut first = 0;
+    if total > cap {
+        while first < order.len() && total > cap / 4 * 3 {
+            total -= size(&order[first]);
+            first += 1;
+        }
+    }
+    let mut out = String::with_capacity(total as usize);
+    for fp in &order[first..] {
+        for l in groups.get(fp).map(Vec::as_slice).unwrap_or(&[]) {
+            out.push_str(l);
+            out.push('\n');
+        }
+    }
+    let tmp = path.with_file_name(format!("{FILE}.tmp"));
+    let mut o = std::fs::OpenOptions::new();
+    o.create(true).write(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    let mut f = o.open(&tmp)?;
+    f.write_all(out.as_bytes())?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
+
 fn open_append(path: &Path) -> std::io::Result<std::fs::File> {
     let mut o = std::fs::OpenOptions::new();
     o.create(true).append(true);
@@ -880,5 +990,111 @@ mod tests {
         let (mut t, mut o) = (Vec::new(), Vec::new());
         c.find(text, &mut t, &mut o);
         assert!(o.is_empty());
+    }
+
+    /// The file line of each form of `v`.
+    fn lines_of(k: &Known, v: &str, fp: &str) -> String {
+        forms(v)
+            .iter()
+            .map(|(t, lead, trail)| {
+                let b = t.as_bytes();
+                format!(
+                    "k2 {fp} password {} {:04x} {} {lead} {trail}\n",
+                    b.len(),
+                    k.anchor(&b[..ANCHOR]),
+                    hex::encode(k.check(b))
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn concurrent_writers_lose_no_entry_and_the_file_stays_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE);
+        let key = [6u8; 32];
+        let probe = Known::new(&key);
+        let value = |w: usize, i: usize| format!("Kx{w:02}-{i:03}-Zq93Tr0ub4dor");
+        let fp = |w: usize, i: usize| format!("{:016x}", w * 1000 + i);
+        let (writers, per) = (6, 40);
+        let unique: u64 = (0..writers)
+            .flat_map(|w| (0..per).map(move |i| (w, i)))
+            .map(|(w, i)| lines_of(&probe, &value(w, i), &fp(w, i)).len() as u64)
+            .sum();
+        // Another process keeps appending the same value's lines: past the cap at nearly every
+        // append, so the file is rewritten all along while the writers append.
+        let noise = lines_of(&probe, "Nn-noise-Zq93Tr0ub4dor", "ffffffffffffffff").repeat(4);
+        let cap = unique + noise.len() as u64 + 512;
+        let done = std::sync::atomic::AtomicBool::new(false);
+        let appends = std::sync::atomic::AtomicUsize::new(0);
+        std::thread::scope(|sc| {
+            sc.spawn(|| {
+                while !done.load(Ordering::Relaxed) {
+                    append_locked(&path, &noise, cap).unwrap();
+                    appends.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+            let writers: Vec<_> = (0..writers)
+                .map(|w| {
+                    let (dir, value, fp) = (dir.path(), &value, &fp);
+                    sc.spawn(move || {
+                        for i in 0..per {
+                            // A new process for each value, as hooks are.
+                            let k = Known::new(&key);
+                            k.set_cap(cap);
+                            k.attach(dir);
+                            k.learn(&value(w, i), &fp(w, i), "password");
+                        }
+                    })
+                })
+                .collect();
+            for h in writers {
+                h.join().unwrap();
+            }
+            done.store(true, Ordering::Relaxed);
+        });
+        assert!(appends.load(Ordering::Relaxed) > 10);
+        let len = std::fs::metadata(&path).unwrap().len();
+        assert!(len <= cap, "{len} > {cap}");
+        let reader = Known::new(&key);
+        reader.attach(dir.path());
+        let mut lost = Vec::new();
+        for w in 0..writers {
+            for i in 0..per {
+                let found = find_all(&reader, &format!("cp backup_{}.sql", value(w, i)));
+                if found.len() != 1 || found[0].1 != fp(w, i) {
+                    lost.push(value(w, i));
+                }
+            }
+        }
+        assert!(lost.is_empty(), "{} lost: {lost:?}", lost.len());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+
+    #[test]
+    fn over_the_cap_the_oldest_values_go_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = [6u8; 32];
+        let k = Known::new(&key);
+        k.set_cap(4_000);
+        k.attach(dir.path());
+        for i in 0..40 {
+            k.learn(
+                &format!("Kx-{i:03}-Zq93Tr0ub4dor"),
+                &format!("{i:016x}"),
+                "password",
+            );
+        }
+        let len = std::fs::metadata(dir.path().join(FILE)).unwrap().len();
+        assert!(len <= 4_000, "{len}");
+        let reader = Known::new(&key);
+        reader.attach(dir.path());
+        assert_eq!(find_all(&reader, "Kx-039-Zq93Tr0ub4dor").len(), 1);
+        assert!(find_all(&reader, "Kx-000-Zq93Tr0ub4dor").is_empty());
     }
 }
