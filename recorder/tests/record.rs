@@ -6,8 +6,6 @@
 // Helpers outside #[test] functions unwrap too: a failure is a failed test.
 #![allow(clippy::unwrap_used)]
 
-use std::io::{BufReader, Write};
-use std::net::TcpListener;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -19,28 +17,8 @@ const TOKEN: &str = "ghp_Zq3XbT9wLm2VnR7cY5kP1sJ8hD4fG6aE0uQi";
 
 /// A tiny HTTP server: answers every request with a JSON body, returns what it saw.
 fn server() -> (u16, std::sync::mpsc::Receiver<String>) {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for s in l.incoming() {
-            let Ok(mut s) = s else { continue };
-            let mut r = BufReader::new(s.try_clone().unwrap());
-            let Ok(Some(head)) = flightlog_http::read_request_head(&mut r) else {
-                continue;
-            };
-            let body =
-                flightlog_http::read_request_body(&mut r, &head, 1 << 20).unwrap_or_default();
-            let _ = tx.send(format!("{head}{}", String::from_utf8_lossy(&body)));
-            let reply = r#"{"data":{"volumeDelete":true}}"#;
-            let _ = write!(
-                s,
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{reply}",
-                reply.len()
-            );
-        }
-    });
-    (port, rx)
+    flightlog_fixtures::upstream::json_server("200 OK", r#"{"data":{"volumeDelete":true}}"#)
+        .unwrap()
 }
 
 fn events(db: &Path, session: &str) -> Vec<Event> {

@@ -1,8 +1,6 @@
 //! `flightlog record` driven as a user drives it: exit codes, signals, the terminal, a killed
 //! recorder, and a scripted agent whose commands, files and API calls are recorded.
 
-use std::io::{BufReader, Write};
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -197,28 +195,7 @@ fn a_killed_recorder_takes_the_agent_with_it_and_is_sealed_next_time() {
 
 /// Answers each request with a small JSON body; sends what it saw.
 fn server() -> (u16, std::sync::mpsc::Receiver<String>) {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for s in l.incoming() {
-            let Ok(mut s) = s else { continue };
-            let mut r = BufReader::new(s.try_clone().unwrap());
-            let Ok(Some(head)) = flightlog_http::read_request_head(&mut r) else {
-                continue;
-            };
-            let body =
-                flightlog_http::read_request_body(&mut r, &head, 1 << 20).unwrap_or_default();
-            let _ = tx.send(format!("{head}{}", String::from_utf8_lossy(&body)));
-            let reply = r#"{"ok":true}"#;
-            let _ = write!(
-                s,
-                "HTTP/1.1 201 Created\r\nContent-Length: {}\r\n\r\n{reply}",
-                reply.len()
-            );
-        }
-    });
-    (port, rx)
+    flightlog_fixtures::upstream::json_server("201 Created", r#"{"ok":true}"#).unwrap()
 }
 
 /// Requests whose length a server could read differently from the proxy (the shapes request
