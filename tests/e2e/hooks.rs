@@ -343,3 +343,100 @@ fn the_agents_session_end_seals_the_session_with_checkpoints() {
         .collect();
     assert!(!warnings.contains(&"unanchored_tail"), "{warnings:?}");
 }
+
+/// The fsync-family calls of one hook, traced by strace: each as `(call, path synced)`, the
+/// path read from the file descriptor's `openat` earlier in the same trace. None without strace.
+fn hook_syncs(db: &Path, payload: &[u8]) -> Option<Vec<(String, String)>> {
+    if Command::new("strace").arg("-V").output().is_err() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "strace is missing (apt-get install strace)"
+        );
+        eprintln!("skipped: strace is not installed (apt-get install strace)");
+        return None;
+    }
+    let log = db.with_extension("strace");
+    let mut child = Command::new("strace")
+        .args(["-f", "-qq", "-e", "trace=openat,fsync,fdatasync", "-o"])
+        .arg(&log)
+        .arg(bin())
+        .arg("--db")
+        .arg(db)
+        .args(["hook", "claude-code"])
+        .env_remove("FLIGHTLOG_SESSION")
+        .env_remove("FLIGHTLOG_POLICY")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn strace");
+    child
+        .stdin
+        .take()
+        .expect("stdin is piped")
+        .write_all(payload)
+        .expect("write the payload");
+    assert!(child.wait().expect("wait for strace").success());
+    let text = std::fs::read_to_string(&log).expect("strace log");
+    let mut fds = std::collections::HashMap::new();
+    let mut syncs = Vec::new();
+    for line in text.lines() {
+        // `PID openat(AT_FDCWD, "path", FLAGS) = FD` and `PID fsync(FD) = 0`.
+        let call = line.split_whitespace().nth(1).unwrap_or("");
+        if call.starts_with("openat(")
+            && let (Some(path), Some(fd)) = (line.split('"').nth(1), line.rsplit("= ").next())
+        {
+            fds.insert(fd.trim().to_string(), path.to_string());
+        } else if let Some(rest) = call
+            .strip_prefix("fsync(")
+            .map(|r| ("fsync", r))
+            .or_else(|| call.strip_prefix("fdatasync(").map(|r| ("fdatasync", r)))
+        {
+            let fd = rest.1.split(')').next().unwrap_or("");
+            syncs.push((rest.0.to_string(), fds.get(fd).cloned().unwrap_or_default()));
+        }
+    }
+    Some(syncs)
+}
+
+#[test]
+fn a_hook_costs_one_fsync_and_a_new_wal_gets_its_directory_synced_first() {
+    let d = tempfile::tempdir().unwrap();
+    let db = d.path().join("fl.db");
+    let wal = d.path().join("fl.db-wal");
+    let pre = |id: &str| {
+        format!(
+            r#"{{"session_id":"s","hook_event_name":"PreToolUse","tool_name":"Bash","tool_use_id":"{id}","tool_input":{{"command":"ls"}}}}"#
+        )
+    };
+    assert_eq!(hook(&db, "claude-code", pre("t1").as_bytes(), None).0, 0);
+    let Some(syncs) = hook_syncs(&db, pre("t2").as_bytes()) else {
+        return;
+    };
+    assert_eq!(
+        syncs,
+        [("fsync".to_string(), wal.display().to_string())],
+        "one fsync, of the WAL"
+    );
+    // Everything checkpointed into the database, the WAL removed (as another program's last
+    // connection does): the next hook creates it, and syncs the directory before its commit.
+    {
+        let s = Store::open(&db).unwrap();
+        s.connection()
+            .execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
+            .unwrap();
+    }
+    std::fs::remove_file(&wal).unwrap();
+    let syncs = hook_syncs(&db, pre("t3").as_bytes()).expect("strace ran above");
+    let dir = d.path().display().to_string();
+    let at_dir = syncs.iter().position(|(_, p)| *p == dir);
+    let last_wal = syncs
+        .iter()
+        .rposition(|(_, p)| *p == wal.display().to_string());
+    assert!(
+        matches!((at_dir, last_wal), (Some(a), Some(b)) if a < b),
+        "the directory is synced before the commit: {syncs:?}"
+    );
+    let (code, _) = verify_json(&db, &[]);
+    assert_eq!(code, 0, "all three calls are in an intact store");
+}
