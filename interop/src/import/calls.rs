@@ -7,7 +7,9 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
-use super::{Stats, sha256_hex};
+use flightlog_formats::NewEvent;
+
+use super::{Stats, sha256_hex, unparseable};
 use crate::{Error, Result};
 
 /// A file's name (its last component) and its bytes.
@@ -20,13 +22,27 @@ pub(super) fn read_named(path: &Path) -> Result<(String, Vec<u8>)> {
     Ok((name, bytes))
 }
 
-/// A JSONL transcript line as the JSON object it must be, or why it is not one.
-pub(super) fn json_object(line: &str) -> std::result::Result<Value, String> {
-    match serde_json::from_str::<Value>(line) {
-        Ok(v @ Value::Object(_)) => Ok(v),
-        Ok(_) => Err("not a JSON object".into()),
-        Err(e) => Err(e.to_string()),
-    }
+/// The records of a JSONL transcript: each non-blank line with its number (from 1) and the
+/// JSON object it must be, or, for a line that is not one, the `raw_input` event that keeps it.
+pub(super) fn json_records<'a>(
+    text: &'a str,
+    format: &'a str,
+    file: &'a str,
+) -> impl Iterator<Item = (usize, &'a str, std::result::Result<Value, NewEvent>)> + 'a {
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .map(move |(i, line)| {
+            let rec = match serde_json::from_str::<Value>(line) {
+                Ok(v @ Value::Object(_)) => Ok(v),
+                Ok(_) => Err("not a JSON object".to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            let rec = rec.map_err(|why| {
+                unparseable(DateTime::<Utc>::MIN_UTC, format, file, i + 1, line, &why)
+            });
+            (i + 1, line, rec)
+        })
 }
 
 /// The fields of a JSON object (none for anything else).

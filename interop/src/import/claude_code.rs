@@ -23,8 +23,8 @@ use chrono::{DateTime, Utc};
 use flightlog_formats::Kind;
 use serde_json::{Map, Value, json};
 
-use super::calls::{Calls, json_object, object};
-use super::{Parsed, Stats, fill_times, imported, sha256_hex, unparseable};
+use super::calls::{Calls, json_records, object};
+use super::{Parsed, Stats, fill_times, imported, sha256_hex};
 use crate::{Error, Result};
 
 mod record;
@@ -397,24 +397,12 @@ fn parse_stream(
 ) -> Vec<Item> {
     let text = String::from_utf8_lossy(&input.bytes);
     let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
+    for (line_no, line, rec) in json_records(&text, FORMAT, &input.name) {
         stats.records += 1;
-        let line_no = i + 1;
-        let rec = match json_object(line) {
+        let rec = match rec {
             Ok(v) => v,
-            Err(why) => {
+            Err(e) => {
                 stats.unparseable_lines += 1;
-                let e = unparseable(
-                    DateTime::<Utc>::MIN_UTC,
-                    FORMAT,
-                    &input.name,
-                    line_no,
-                    line,
-                    &why,
-                );
                 out.push(Item {
                     ts: None,
                     kind: e.kind,

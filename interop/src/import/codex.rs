@@ -17,8 +17,8 @@ use chrono::{DateTime, Utc};
 use flightlog_formats::{Kind, NewEvent};
 use serde_json::{Map, Value, json};
 
-use super::calls::{Calls, file_fingerprint, json_object, object, read_named};
-use super::{Parsed, Stats, fill_times, imported, raw_text, sha256_hex, ts_of, unparseable};
+use super::calls::{Calls, file_fingerprint, json_records, object, read_named};
+use super::{Parsed, Stats, fill_times, imported, raw_text, sha256_hex, ts_of};
 use crate::{Error, Result};
 
 const FORMAT: &str = "codex";
@@ -42,17 +42,12 @@ pub fn parse(name: &str, bytes: &[u8]) -> Result<Parsed> {
     let mut stats = Stats::default();
     let mut items: Vec<Item> = Vec::new();
     let mut meta: Map<String, Value> = Map::new();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
+    for (line_no, line, rec) in json_records(&text, FORMAT, name) {
         stats.records += 1;
-        let line_no = i + 1;
-        let rec = match json_object(line) {
+        let rec = match rec {
             Ok(v) => v,
-            Err(err) => {
+            Err(e) => {
                 stats.unparseable_lines += 1;
-                let e = unparseable(DateTime::<Utc>::MIN_UTC, FORMAT, name, line_no, line, &err);
                 items.push(Item {
                     ts: None,
                     kind: e.kind,
