@@ -10,7 +10,7 @@ use std::io::Write;
 use flightlog_formats::Payload;
 use flightlog_formats::progress::Ticker;
 
-use super::{FindingsBySeq, Record, epoch_ms, one_line, summary};
+use super::{Record, epoch_ms, one_line, summary};
 use crate::Result;
 use crate::findings::{Finding, FindingKind};
 
@@ -97,10 +97,7 @@ pub(super) fn write_lines(
     out: &mut dyn Write,
     ticker: &mut Ticker<'_>,
 ) -> Result<u64> {
-    let (records, findings) = super::exchange::join_records(records, findings);
-    let by_seq = FindingsBySeq::new(&findings);
-    let mut n = 0;
-    for r in &records {
+    super::for_each_joined(records, findings, ticker, |r, fs| {
         let e = &r.event;
         let mut extra: Vec<(&str, String)> = Vec::new();
         match e.payload() {
@@ -144,11 +141,8 @@ pub(super) fn write_lines(
             _ => {}
         }
         let name = format!("{} {}", e.kind.as_str(), e.source);
-        out.write_all(line(r, e.kind.as_str(), &name, 1, &extra).as_bytes())
-            .and_then(|_| out.write_all(b"\n"))
-            .map_err(super::output_error)?;
-        n += 1;
-        for f in by_seq.at(e.seq) {
+        super::write_line(out, &line(r, e.kind.as_str(), &name, 1, &extra), b"\n")?;
+        for f in fs {
             let class = match f.kind {
                 FindingKind::Crossing => "finding.boundary_crossing".to_string(),
                 FindingKind::Destructive => format!("finding.destructive.{}", f.rule),
@@ -158,14 +152,11 @@ pub(super) fn write_lines(
                 ("cs6", f.evidence.join("; ")),
                 ("reason", f.rule.clone()),
             ];
-            out.write_all(line(r, &class, &f.title, f.cef_severity(), &extra).as_bytes())
-                .and_then(|_| out.write_all(b"\n"))
-                .map_err(super::output_error)?;
-            n += 1;
+            let text = line(r, &class, &f.title, f.cef_severity(), &extra);
+            super::write_line(out, &text, b"\n")?;
         }
-        ticker.add(1);
-    }
-    Ok(n)
+        Ok(1 + fs.len() as u64)
+    })
 }
 
 #[cfg(test)]

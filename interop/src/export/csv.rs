@@ -9,7 +9,7 @@ use std::io::Write;
 
 use flightlog_formats::progress::Ticker;
 
-use super::{FindingsBySeq, Record, summary};
+use super::{Record, summary};
 use crate::Result;
 use crate::findings::Finding;
 use crate::findings::FindingKind;
@@ -39,16 +39,10 @@ pub(super) fn write_rows(
     out: &mut dyn Write,
     ticker: &mut Ticker<'_>,
 ) -> Result<u64> {
-    out.write_all(HEADER.join(",").as_bytes())
-        .map_err(super::output_error)?;
-    out.write_all(b"\r\n").map_err(super::output_error)?;
+    super::write_line(out, &HEADER.join(","), b"\r\n")?;
     // One row per HTTP exchange and per process (responses and exits joined).
-    let (records, findings) = super::exchange::join_records(records, findings);
-    let by_seq = FindingsBySeq::new(&findings);
-    let mut n = 0;
-    for r in &records {
+    super::for_each_joined(records, findings, ticker, |r, fs| {
         let e = &r.event;
-        let fs = by_seq.at(e.seq);
         let finding = fs
             .iter()
             .map(|f| match f.kind {
@@ -81,13 +75,9 @@ pub(super) fn write_rows(
             e.data.to_string(),
         ];
         let line: Vec<String> = row.iter().map(|c| cell(c)).collect();
-        out.write_all(line.join(",").as_bytes())
-            .map_err(super::output_error)?;
-        out.write_all(b"\r\n").map_err(super::output_error)?;
-        n += 1;
-        ticker.add(1);
-    }
-    Ok(n)
+        super::write_line(out, &line.join(","), b"\r\n")?;
+        Ok(1)
+    })
 }
 
 #[cfg(test)]

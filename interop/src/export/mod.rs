@@ -101,9 +101,7 @@ pub fn write(
         Format::Asciicast => {
             let lines = asciicast::lines_ticking(records, findings, &mut ticker);
             for l in &lines {
-                out.write_all(l.as_bytes())
-                    .and_then(|_| out.write_all(b"\n"))
-                    .map_err(output_error)?;
+                write_line(out, l, b"\n")?;
             }
             lines.len().saturating_sub(1) as u64
         }
@@ -113,6 +111,32 @@ pub fn write(
     out.flush().map_err(output_error)?;
     ticker.finish();
     Ok(n)
+}
+
+/// Calls `each` with every record of an export that joins exchanges (responses and exits joined
+/// to their requests and processes) and the findings about it, ticking once per record. `each`
+/// returns how many lines it wrote; the sum is returned.
+fn for_each_joined(
+    records: &[Record],
+    findings: &[Finding],
+    ticker: &mut Ticker<'_>,
+    mut each: impl FnMut(&Record, &[&Finding]) -> Result<u64>,
+) -> Result<u64> {
+    let (records, findings) = exchange::join_records(records, findings);
+    let by_seq = FindingsBySeq::new(&findings);
+    let mut n = 0;
+    for r in &records {
+        n += each(r, by_seq.at(r.event.seq))?;
+        ticker.add(1);
+    }
+    Ok(n)
+}
+
+/// Writes `text` and the line ending `end`.
+fn write_line(out: &mut dyn Write, text: &str, end: &[u8]) -> Result<()> {
+    out.write_all(text.as_bytes())
+        .and_then(|_| out.write_all(end))
+        .map_err(output_error)
 }
 
 fn json_line(v: &Value, out: &mut dyn Write) -> Result<()> {
