@@ -148,31 +148,25 @@ pub fn parse(name: &str, bytes: &[u8], fallback_start: DateTime<Utc>) -> Result<
                 }
                 Some((a[0].as_f64()?, a[1].as_str()?.to_string(), a[2].clone()))
             });
-        let Some((time, code, data)) = parsed else {
-            stats.unparseable_lines += 1;
-            body.push(unparseable(
-                at(t),
-                FORMAT,
-                name,
-                line_no,
-                line,
-                "not an asciicast event [time, code, data]",
-            ));
-            continue;
+        let event = match parsed {
+            None => Err("not an asciicast event [time, code, data]"),
+            Some((time, code, data)) => {
+                let next = if version == 2 { time.max(t) } else { t + time };
+                if time.is_finite() && time >= 0.0 && next <= MAX_SECONDS {
+                    Ok((next, code, data))
+                } else {
+                    Err("negative, invalid or out-of-range time")
+                }
+            }
         };
-        let next = if version == 2 { time.max(t) } else { t + time };
-        if !(time.is_finite() && time >= 0.0 && next <= MAX_SECONDS) {
-            stats.unparseable_lines += 1;
-            body.push(unparseable(
-                at(t),
-                FORMAT,
-                name,
-                line_no,
-                line,
-                "negative, invalid or out-of-range time",
-            ));
-            continue;
-        }
+        let (next, code, data) = match event {
+            Ok(e) => e,
+            Err(why) => {
+                stats.unparseable_lines += 1;
+                body.push(unparseable(at(t), FORMAT, name, line_no, line, why));
+                continue;
+            }
+        };
         t = next;
         let ts = at(t);
         let t_ms = (t * 1000.0).round() as u64;
@@ -273,4 +267,44 @@ pub fn parse(name: &str, bytes: &[u8], fallback_start: DateTime<Utc>) -> Result<
         events,
         stats,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+    use flightlog_formats::Kind;
+
+    use super::parse;
+
+    #[test]
+    fn a_line_that_is_not_an_event_with_a_usable_time_is_kept_as_raw_input() {
+        let header = r#"{"version":2,"width":80,"height":24,"timestamp":1509091818}"#;
+        let start = Utc.timestamp_opt(0, 0).unwrap();
+        for (line, why) in [
+            (r#"[0.5,"o"]"#, "not an asciicast event [time, code, data]"),
+            (r#"{"t":1}"#, "not an asciicast event [time, code, data]"),
+            (
+                r#"[-1.0,"o","x"]"#,
+                "negative, invalid or out-of-range time",
+            ),
+            (
+                r#"[1e300,"o","x"]"#,
+                "negative, invalid or out-of-range time",
+            ),
+        ] {
+            let text = format!("{header}\n{line}\n[1.0,\"o\",\"ok\"]\n");
+            let p = parse("t.cast", text.as_bytes(), start).unwrap();
+            let raw: Vec<_> = p
+                .events
+                .iter()
+                .filter(|e| e.kind == Kind::RawInput)
+                .collect();
+            assert_eq!(raw.len(), 1, "{line}");
+            assert_eq!(raw[0].data["error"], why, "{line}");
+            assert_eq!(raw[0].data["line"], 2, "{line}");
+            assert_eq!(p.stats.unparseable_lines, 1, "{line}");
+            let terminal = p.events.iter().filter(|e| e.kind == Kind::Terminal).count();
+            assert_eq!(terminal, 1, "{line}: the next event still counts");
+        }
+    }
 }
