@@ -22,6 +22,10 @@
 //! sandbox kept the request from connecting; its permission prompt said no); done or failed (the
 //! proxied response's status, else the program's exit, else the agent's own result); never
 //! started (the hook saw the call, the tracer was running, nothing ran and no result came).
+//!
+//! Memory stays bounded by what can still join: an action without a finding is forgotten once
+//! it is out of the 60 s window and no live process of it can start another link; later events
+//! that name it (a late result, an exit) then join nothing, which changes no finding.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -131,11 +135,22 @@ pub(crate) struct ActState {
     pub crossing: Option<usize>,
     pub destructive: Option<usize>,
     pub what: Option<String>,
+    /// Live processes of this action (entries of `Joiner::by_pid`).
+    pids: u32,
+    /// Out of the join window.
+    expired: bool,
+    /// The seqs and call ids that name this action (`Joiner::by_seq`, `Joiner::by_call`).
+    seqs: Vec<u64>,
+    calls: Vec<String>,
 }
 
 impl ActState {
     fn has_layer(&self, layer: &str) -> bool {
         self.layers.iter().any(|(l, _)| *l == layer)
+    }
+
+    fn has_finding(&self) -> bool {
+        self.crossing.is_some() || self.destructive.is_some()
     }
 }
 
@@ -145,7 +160,8 @@ const JOIN_SECONDS: i64 = 60;
 /// Joins events into actions, one event at a time (see the module docs).
 #[derive(Debug, Default)]
 pub(crate) struct Joiner {
-    pub acts: Vec<ActState>,
+    /// The actions by id (their index); `None` once forgotten.
+    acts: Vec<Option<Box<ActState>>>,
     /// Event seq -> action, for the events later ones refer to.
     by_seq: HashMap<u64, usize>,
     /// Hook call id -> action.
@@ -198,7 +214,9 @@ impl Joiner {
         };
         let by_key = || {
             self.recent.iter().rev().copied().find(|&id| {
-                let s = &self.acts[id];
+                let Some(s) = self.get(id) else {
+                    return false;
+                };
                 (!s.has_layer(a.layer) || live_shell(id))
                     && s.keys.iter().any(|k| a.keys.contains(k))
                     && match (s.ts, a.ts) {
@@ -212,17 +230,20 @@ impl Joiner {
             None => match by_key() {
                 Some(id) => id,
                 None => {
-                    self.acts.push(ActState {
+                    let id = self.acts.len();
+                    self.acts.push(Some(Box::new(ActState {
                         seq: a.seq,
                         ts: a.ts,
                         ..ActState::default()
-                    });
-                    self.recent.push_back(self.acts.len() - 1);
-                    self.acts.len() - 1
+                    })));
+                    self.recent.push_back(id);
+                    id
                 }
             },
         };
-        let st = &mut self.acts[id];
+        let Some(st) = self.acts.get_mut(id).and_then(|a| a.as_deref_mut()) else {
+            return id; // not reached: joined ids are live
+        };
         st.layers.push((a.layer, a.seq));
         for k in a.keys {
             if !st.keys.contains(k) {
@@ -230,16 +251,76 @@ impl Joiner {
             }
         }
         st.sandboxed |= a.sandbox;
-        if let Some((pid, _, progs)) = a.process {
-            self.traced = true;
-            st.last_exec = Some(a.seq);
-            self.by_pid.insert(pid, (id, progs));
-        }
+        st.seqs.push(a.seq);
         if let Some(c) = a.call_id {
+            st.calls.push(c.to_string());
             self.by_call.insert(c.to_string(), id);
         }
         self.by_seq.insert(a.seq, id);
+        if let Some((pid, _, progs)) = a.process {
+            self.traced = true;
+            st.last_exec = Some(a.seq);
+            st.pids += 1;
+            // The pid's earlier process (its image replaced, or the pid reused) links no more.
+            if let Some((old, _)) = self.by_pid.insert(pid, (id, progs)) {
+                self.released(old);
+            }
+        }
         id
+    }
+
+    fn get(&self, id: usize) -> Option<&ActState> {
+        self.acts.get(id).and_then(|a| a.as_deref())
+    }
+
+    /// The action with this id, while it is kept.
+    pub fn act_mut(&mut self, id: usize) -> Option<&mut ActState> {
+        self.acts.get_mut(id).and_then(|a| a.as_deref_mut())
+    }
+
+    /// The actions with a finding, by id.
+    pub fn with_findings(&self) -> Vec<(usize, &ActState)> {
+        (0..self.acts.len())
+            .filter_map(|id| Some((id, self.get(id)?)))
+            .filter(|(_, st)| st.has_finding())
+            .collect()
+    }
+
+    /// How many actions are kept (the bound the module docs describe).
+    #[cfg(test)]
+    pub fn kept(&self) -> usize {
+        self.acts.iter().filter(|a| a.is_some()).count()
+    }
+
+    /// One live process of action `id` ended or no longer links.
+    fn released(&mut self, id: usize) {
+        if let Some(st) = self.act_mut(id) {
+            st.pids = st.pids.saturating_sub(1);
+        }
+        self.forget_if_done(id);
+    }
+
+    /// Forgets an action that can join nothing more and has no finding.
+    fn forget_if_done(&mut self, id: usize) {
+        let done = self
+            .get(id)
+            .is_some_and(|st| st.expired && st.pids == 0 && !st.has_finding());
+        if !done {
+            return;
+        }
+        let Some(st) = self.acts.get_mut(id).and_then(Option::take) else {
+            return;
+        };
+        for s in st.seqs {
+            if self.by_seq.get(&s) == Some(&id) {
+                self.by_seq.remove(&s);
+            }
+        }
+        for c in st.calls {
+            if self.by_call.get(&c) == Some(&id) {
+                self.by_call.remove(&c);
+            }
+        }
     }
 
     /// The action an event that refers to another one (by seq or call id) belongs to.
@@ -258,12 +339,13 @@ impl Joiner {
         layer: &'static str,
         e: Evidence,
     ) {
-        let Some(st) = self.acts.get_mut(id) else {
+        let Some(st) = self.act_mut(id) else {
             return;
         };
         if layer != "other" && !st.layers.iter().any(|(_, s)| *s == seq) {
             st.layers.push((layer, seq));
         }
+        st.seqs.push(seq);
         match e {
             Evidence::Denied(r) => st.denied = Some(r),
             Evidence::Response(s, err) => st.response = Some((s, err)),
@@ -282,7 +364,9 @@ impl Joiner {
     /// does is the agent's action, whatever its endpoint).
     pub fn recent_key(&self, key: &str, now: Option<DateTime<Utc>>) -> bool {
         self.recent.iter().rev().any(|&id| {
-            let s = &self.acts[id];
+            let Some(s) = self.get(id) else {
+                return false;
+            };
             s.keys.iter().any(|k| k == key)
                 && match (s.ts, now) {
                     (Some(x), Some(y)) => (y - x).num_seconds().abs() <= JOIN_SECONDS,
@@ -293,19 +377,29 @@ impl Joiner {
 
     /// A process ended: it no longer links later execs.
     pub fn process_ended(&mut self, pid: i64) {
-        self.by_pid.remove(&pid);
+        if let Some((id, _)) = self.by_pid.remove(&pid) {
+            self.released(id);
+        }
     }
 
     fn expire(&mut self, now: Option<DateTime<Utc>>) {
         let Some(now) = now else { return };
         while let Some(&id) = self.recent.front() {
-            match self.acts[id].ts {
+            let ts = self.get(id).and_then(|st| st.ts);
+            match ts {
                 Some(t) if (now - t).num_seconds() > JOIN_SECONDS => {
                     self.recent.pop_front();
-                    let st = &mut self.acts[id];
-                    if st.crossing.is_none() && st.destructive.is_none() {
-                        st.keys = Vec::new();
+                    if let Some(st) = self.act_mut(id) {
+                        st.expired = true;
+                        if !st.has_finding() {
+                            st.keys = Vec::new();
+                        }
                     }
+                    self.forget_if_done(id);
+                }
+                // Not kept any more, or never timed: it leaves the window now.
+                None if self.get(id).is_none() => {
+                    self.recent.pop_front();
                 }
                 _ => break,
             }
@@ -472,6 +566,61 @@ mod tests {
             process,
             sandbox: false,
         })
+    }
+
+    #[test]
+    fn actions_that_can_join_nothing_more_are_forgotten_unless_they_have_a_finding() {
+        let t0 = chrono::DateTime::parse_from_rfc3339("2026-04-25T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let at = |s: i64| Some(t0 + chrono::Duration::seconds(s));
+        let mut j = Joiner::default();
+        let arrive = |j: &mut Joiner,
+                      seq: u64,
+                      t: i64,
+                      k: &[&str],
+                      call: Option<&str>,
+                      process: Option<(i64, Option<i64>, Vec<String>)>| {
+            j.arrive(Arrival {
+                seq,
+                ts: at(t),
+                layer: if process.is_some() { "exec" } else { "hook" },
+                keys: &keys(k),
+                via: None,
+                call_id: call,
+                process,
+                sandbox: false,
+            })
+        };
+        let ls = arrive(&mut j, 1, 0, &["cmd ls"], Some("c1"), None);
+        let sleep = arrive(
+            &mut j,
+            2,
+            1,
+            &["cmd sleep"],
+            None,
+            Some((42, None, keys(&["sleep"]))),
+        );
+        let rm = arrive(&mut j, 3, 2, &["cmd rm"], None, None);
+        j.act_mut(rm).unwrap().destructive = Some(0);
+        assert_eq!(j.kept(), 3);
+        // Two minutes on: `ls` is out of the window with nothing left to link; `sleep` still
+        // runs (a child of it may join it); `rm` has a finding.
+        let echo = arrive(&mut j, 4, 120, &["cmd echo"], None, None);
+        assert_eq!(j.kept(), 3);
+        assert_eq!(
+            j.action_of(Some(1), Some("c1")),
+            None,
+            "a late result joins nothing"
+        );
+        assert_eq!(j.action_of(Some(2), None), Some(sleep));
+        j.process_ended(42);
+        assert_eq!(j.kept(), 2);
+        assert_eq!(j.action_of(Some(3), None), Some(rm));
+        assert_eq!(j.action_of(Some(4), None), Some(echo));
+        let found: Vec<usize> = j.with_findings().iter().map(|(id, _)| *id).collect();
+        assert_eq!(found, [rm]);
+        assert_ne!(ls, rm);
     }
 
     /// Rows: (what arrives, the action it must join: an earlier row's index, or None for new).

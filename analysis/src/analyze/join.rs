@@ -89,6 +89,11 @@ impl Analyzer<'_> {
                 if x.pid.is_some() {
                     self.live
                         .insert(ev.seq, (x.pid, truncate(&argv.join(" "), 80)));
+                    // Bounded: the oldest of very many running processes is let go (its exit,
+                    // if it comes, is then described without its command line).
+                    if self.live.len() > LIVE_PROCESSES {
+                        self.live.pop_first();
+                    }
                 }
                 Some(id)
             }
@@ -161,7 +166,9 @@ impl Analyzer<'_> {
         let from = self.ctx.home.clone().unwrap_or_else(|| "home".into());
         let home = self.ctx.home.clone();
         let described = describe(ev);
-        let st = &mut self.joiner.acts[id];
+        let Some(st) = self.joiner.act_mut(id) else {
+            return; // not reached: an event's own action is kept while it joins
+        };
         if st.what.is_none() {
             st.what = Some(described.clone());
         }

@@ -250,6 +250,9 @@ impl Acts {
     }
 }
 
+/// How many started processes the analysis remembers until their exit.
+const LIVE_PROCESSES: usize = 65_536;
+
 /// Session state that outlives one event.
 #[derive(Debug, Default, Clone)]
 struct State {
@@ -336,7 +339,7 @@ pub struct Analyzer<'p> {
     calls: HashMap<String, u64>,
     call_info: HashMap<u64, CallInfo>,
     /// Started execs, until their exit: seq -> (pid, argv text).
-    live: HashMap<u64, (Option<i64>, String)>,
+    live: BTreeMap<u64, (Option<i64>, String)>,
     /// The facts of the events that have some, in seq order, and their times.
     facts: Vec<EventFacts>,
     times: Vec<Option<chrono::DateTime<chrono::Utc>>>,
@@ -370,7 +373,7 @@ impl<'p> Analyzer<'p> {
             secrets: BTreeMap::new(),
             calls: HashMap::new(),
             call_info: HashMap::new(),
-            live: HashMap::new(),
+            live: BTreeMap::new(),
             facts: Vec::new(),
             times: Vec::new(),
             described: HashMap::new(),
