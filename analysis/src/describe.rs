@@ -113,9 +113,46 @@ fn tool_result(r: &ToolResult) -> String {
     let tool = r.tool.as_deref().unwrap_or("tool");
     match r.error_text() {
         Some(e) => format!("{tool} → error: {e}"),
-        None if r.is_error == Some(true) => format!("{tool} → error: {}", r.output_text()),
-        None => format!("{tool} → {}", r.output_text()),
+        None if r.is_error == Some(true) => format!("{tool} → error: {}", output_of(r)),
+        None => format!("{tool} → {}", output_of(r)),
     }
+}
+
+/// What a tool's result says, in words where the agent's structured result has a known shape
+/// (Claude Code's `tool_response`: a shell's `stdout`/`stderr`, a read file's `file`, an
+/// edited or written `filePath`); the JSON otherwise.
+fn output_of(r: &ToolResult) -> String {
+    let Some(Value::Object(o)) = &r.output else {
+        return r.output_text();
+    };
+    let s = |k: &str| o.get(k).and_then(Value::as_str);
+    if let Some(out) = s("stdout") {
+        let err = s("stderr").filter(|e| !e.trim().is_empty());
+        return match err {
+            Some(e) if out.trim().is_empty() => format!("stderr: {e}"),
+            Some(e) => format!("{out} · stderr: {e}"),
+            None => out.to_string(),
+        };
+    }
+    if let Some(f) = o.get("file").and_then(Value::as_object) {
+        let path = f
+            .get("filePath")
+            .and_then(Value::as_str)
+            .unwrap_or("a file");
+        let n = f.get("numLines").and_then(Value::as_u64);
+        return match n {
+            Some(1) => format!("1 line of {path}"),
+            Some(n) => format!("{n} lines of {path}"),
+            None => format!("read {path}"),
+        };
+    }
+    if let Some(path) = s("filePath") {
+        return match s("type") {
+            Some("create") => format!("wrote {path}"),
+            _ => format!("edited {path}"),
+        };
+    }
+    r.output_text()
 }
 
 fn api_call(a: &ApiCall) -> String {
@@ -229,8 +266,17 @@ fn session_start(s: &SessionStart) -> String {
 }
 
 fn session_end(s: &SessionEnd) -> String {
-    let exit = s.exit.map(|c| format!("exit {c} ")).unwrap_or_default();
-    format!("{exit}{}", s.reason.as_deref().unwrap_or(""))
+    // `exited` is what an exit code already says; any other reason (`writer_died`) is news.
+    let reason = s
+        .reason
+        .as_deref()
+        .filter(|r| !r.is_empty() && *r != "exited");
+    match (s.exit, reason) {
+        (Some(c), Some(r)) => format!("exit {c}, {r}"),
+        (Some(c), None) => format!("exit {c}"),
+        (None, Some(r)) => r.to_string(),
+        (None, None) => "ended".to_string(),
+    }
 }
 
 fn note(n: &Note) -> Option<String> {
@@ -400,7 +446,40 @@ mod tests {
             (
                 Kind::SessionEnd,
                 json!({"exit": 0, "reason": "exited"}),
-                "exit 0 exited",
+                "exit 0",
+            ),
+            (
+                Kind::SessionEnd,
+                json!({"exit": null, "reason": "writer_died"}),
+                "writer_died",
+            ),
+            (
+                Kind::ToolResult,
+                json!({"tool": "Bash", "output": {"stdout": "ops/a.env:4:X=1", "stderr": "",
+                       "interrupted": false, "isImage": false}}),
+                "Bash → ops/a.env:4:X=1",
+            ),
+            (
+                Kind::ToolResult,
+                json!({"tool": "Bash", "output": {"stdout": "", "stderr": "denied"}}),
+                "Bash → stderr: denied",
+            ),
+            (
+                Kind::ToolResult,
+                json!({"tool": "Read", "output": {"type": "text", "file": {"filePath": "ops/d.env",
+                       "content": "1\tA=b", "numLines": 4, "startLine": 1, "totalLines": 4}}}),
+                "Read → 4 lines of ops/d.env",
+            ),
+            (
+                Kind::ToolResult,
+                json!({"tool": "Edit", "output": {"filePath": "railway.toml", "oldString": "a",
+                       "newString": "b"}}),
+                "Edit → edited railway.toml",
+            ),
+            (
+                Kind::ToolResult,
+                json!({"tool": "Write", "output": {"type": "create", "filePath": "x.txt"}}),
+                "Write → wrote x.txt",
             ),
             (Kind::Other("gpu".into()), json!({"k": 1}), "gpu {\"k\":1}"),
             (Kind::Exec, json!("not an object"), ""),
