@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use flightlog_analysis::own::OwnHooks;
-use flightlog_analysis::{Crossing, Destructive, EventFacts, describe};
+use flightlog_analysis::{Analyzer, Crossing, Destructive, EventFacts, Policy, describe};
 use flightlog_formats::chain::export_line;
 use flightlog_formats::event::{Event, parse_ts};
 use flightlog_formats::store::SessionStatus;
@@ -65,7 +65,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     if args.follow {
-        return follow(&store, &id, args.all, &mut out);
+        return follow(&store, &id, args.all, &ctx.policy()?, &mut out);
     }
     let view = ctx.session_view(&store, &id, &ctx.policy()?)?;
     let start = view.events.first().and_then(Event::time);
@@ -193,10 +193,20 @@ impl Folds {
 /// `--follow`: prints the session's events as they are committed, in commit order, until the
 /// session is no longer being recorded. flightlog's own hook processes stay folded away unless
 /// `all`; an exec's end is printed when it comes (its exec's row is already out).
-fn follow(store: &Store, id: &str, all: bool, out: &mut impl Write) -> Result<ExitCode> {
+/// Prints the session's rows as they are stored, until it ends: each row marked by the
+/// streaming analysis as it arrives (the marks of an event depend only on the events before it,
+/// so they are the marks `show` gives once the session is whole).
+fn follow(
+    store: &Store,
+    id: &str,
+    all: bool,
+    policy: &Policy,
+    out: &mut impl Write,
+) -> Result<ExitCode> {
     let mut next = 0u64;
     let mut start = None;
     let mut folds = Folds::default();
+    let mut analyzer = Analyzer::new(policy);
     loop {
         // Whether it was live before reading: events committed after the last read are
         // still read once more before stopping.
@@ -213,8 +223,16 @@ fn follow(store: &Store, id: &str, all: bool, out: &mut impl Write) -> Result<Ex
                             start = e.time();
                         }
                         folds.push(&e);
-                        if all || !folds.own.contains(&e.seq) {
-                            writeln!(out, "{}", timeline_line(&e, &Row::default(), start))
+                        analyzer.push(&e);
+                        let at = |seq: u64| seq == e.seq;
+                        let row = Row {
+                            facts: analyzer.facts().last().filter(|f| at(f.seq)),
+                            crossing: analyzer.crossings().last().filter(|c| at(c.seq)),
+                            destructive: analyzer.destructive().last().filter(|d| at(d.seq)),
+                            ..Row::default()
+                        };
+                        if all || !folds.own.contains(&e.seq) || mark(&row) != ' ' {
+                            writeln!(out, "{}", timeline_line(&e, &row, start))
                                 .context("cannot write the timeline")?;
                         }
                     }

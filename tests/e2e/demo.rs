@@ -388,6 +388,26 @@ fn every_output_agrees_on_the_incident() {
     let marked: Vec<&str> = shown.lines().filter(|l| l.contains('◆')).collect();
     assert_eq!(marked.len(), 1, "one crossing row:\n{shown}");
 
+    // show --follow marks rows as it prints them, as show does once the session is whole.
+    let marks = |timeline: &str| -> std::collections::BTreeMap<u64, String> {
+        timeline
+            .lines()
+            .filter_map(|l| {
+                let mut t = l.split_whitespace().skip(1);
+                let seq = t.next()?.parse().ok()?;
+                let m = t.next().filter(|m| ["◆", "!", "$", "~", "×"].contains(m));
+                Some((seq, m.unwrap_or(" ").to_string()))
+            })
+            .collect()
+    };
+    let all = marks(&run(&["show", "latest", "--all"]));
+    let followed = marks(&run(&["show", "latest", "--all", "--follow"]));
+    assert_eq!(followed.get(&seq).map(String::as_str), Some("◆"));
+    assert_eq!(
+        all, followed,
+        "show --all and show --all --follow mark rows alike"
+    );
+
     // The Markdown and HTML reports.
     let md = run(&["report", "latest"]);
     let crossing_md = section(&md, "## Boundary crossings").join("\n");

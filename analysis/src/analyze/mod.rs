@@ -387,6 +387,17 @@ impl<'p> Analyzer<'p> {
         }
     }
 
+    /// The boundary crossings found so far, each at the first event of its action (its
+    /// outcome is known at [`finish`](Analyzer::finish)).
+    pub fn crossings(&self) -> &[Crossing] {
+        &self.crossings
+    }
+
+    /// The destructive actions found so far (as [`crossings`](Analyzer::crossings)).
+    pub fn destructive(&self) -> &[Destructive] {
+        &self.destructive
+    }
+
     /// The facts of the events pushed so far that have some (see [`Analysis::facts`]).
     pub fn facts(&self) -> &[EventFacts] {
         &self.facts
@@ -535,10 +546,7 @@ impl<'p> Analyzer<'p> {
     pub fn finish(mut self) -> Analysis {
         let traced = self.joiner.traced;
         let mut actions = Vec::new();
-        for (id, st) in self.joiner.acts.iter().enumerate() {
-            if st.crossing.is_none() && st.destructive.is_none() {
-                continue;
-            }
+        for (id, st) in self.joiner.with_findings() {
             let (outcome, detail) = outcome_of(st, traced);
             if let Some(ci) = st.crossing {
                 let c = &mut self.crossings[ci];
