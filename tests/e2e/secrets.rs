@@ -708,6 +708,85 @@ fn known_secrets_are_redacted_in_every_layer_and_encoding() {
     // One connection stays open, so the -wal and -shm files stay.
     let holder = flightlog_formats::Store::open(&db).unwrap();
 
+    // 1b. Proxied requests (the recorder's HTTP proxy, not `--no-proxy`): each value in a
+    // header, the URL's query and the body, plain and encoded, to a server on 127.0.0.1.
+    let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = server.local_addr().unwrap().port();
+    let (tx, received) = std::sync::mpsc::channel::<usize>();
+    std::thread::spawn(move || {
+        use std::io::BufReader;
+        for s in server.incoming() {
+            let Ok(mut s) = s else { continue };
+            let mut r = BufReader::new(s.try_clone().unwrap());
+            let Ok(Some(head)) = flightlog_http::read_request_head(&mut r) else {
+                continue;
+            };
+            let body =
+                flightlog_http::read_request_body(&mut r, &head, 1 << 20).unwrap_or_default();
+            let _ = tx.send(body.len());
+            let reply = r#"{"ok":true}"#;
+            let _ = write!(
+                s,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{reply}",
+                reply.len()
+            );
+        }
+    });
+    let mut proxied = String::from("set -e\n");
+    let requests = planted.chunks(15).count();
+    for (c, chunk) in planted.chunks(15).enumerate() {
+        let mut args = Vec::new();
+        let mut query = Vec::new();
+        let mut body = Vec::new();
+        for (i, p) in chunk.iter().enumerate() {
+            args.push(format!("-H 'X-Trace-{i}: backup_{}'", p.value));
+            args.push(format!("-H 'X-Blob-{i}: {}'", p.b64[1]));
+            query.push(format!("t{i}=token%3D{}&o{i}={}", p.url, p.over));
+            body.push(format!(
+                "\"k{i}\":\"{}\",\"u{i}\":\"{}\",\"b{i}\":\"{}\"",
+                p.json, p.uesc, p.b64[0]
+            ));
+        }
+        std::fs::write(
+            w.join(format!("out/body_{c}.json")),
+            format!("{{{}}}", body.join(",")),
+        )
+        .unwrap();
+        proxied.push_str(&format!(
+            "curl -sS -o /dev/null -H 'Content-Type: application/json' {} --data-binary @out/body_{c}.json 'http://127.0.0.1:{port}/v1/q?{}'\n",
+            args.join(" "),
+            query.join("&")
+        ));
+    }
+    std::fs::write(w.join("proxied.sh"), proxied).unwrap();
+    let out = Command::new(bin())
+        .current_dir(&w)
+        .arg("--db")
+        .arg(&db)
+        .args(["record", "--", "bash", "proxied.sh"])
+        .env_remove("FLIGHTLOG_SESSION")
+        .env_remove("HTTP_PROXY")
+        .env_remove("http_proxy")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let through_proxy = crate::common::session_of(&out);
+    let bodies: Vec<usize> = received.try_iter().collect();
+    assert_eq!(bodies.len(), requests, "every request reached the server");
+    let http_events = crate::common::session_events(&db, &through_proxy)
+        .iter()
+        .filter(|e| {
+            e.source == "proxy"
+                && e.kind.as_str() == "api_call"
+                && e.data.get("response_of_seq").is_none()
+        })
+        .count();
+    assert_eq!(http_events, requests, "the proxy recorded every request");
+
     // 2. Hook payloads, one process per call, knowing the values only through keys/known.
     let t = std::time::Instant::now();
     let mut hook_calls = 0;

@@ -20,6 +20,7 @@ pub use install::{
     GEMINI_HOOK_NAME, InstallError, InstallScope, Installed, Locations, config_path, event_names,
     flightlog_commands, gemini_trust_hooks, install, read_jsonc, strip_comments,
 };
+pub(crate) use normalize::safe_cut;
 pub use normalize::{Normalized, dropped_fields, normalize};
 
 use chrono::{DateTime, Utc};

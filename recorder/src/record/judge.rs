@@ -128,12 +128,14 @@ impl Judge {
     }
 }
 
-/// A body as text, cut at `max` bytes on a character boundary (binary bodies are summarised).
+/// A body as text, cut at `max` bytes on a character boundary and never inside a token (the
+/// first half of a secret matches nothing, so it is dropped, not kept); binary bodies are
+/// summarised.
 pub fn body_excerpt(body: &[u8], max: usize) -> Value {
     if body.is_empty() {
         return Value::Null;
     }
-    let cut = &body[..body.len().min(max)];
+    let cut = &body[..crate::hook::safe_cut(body, max)];
     let text = match std::str::from_utf8(cut) {
         Ok(t) => t.to_string(),
         Err(e) if e.error_len().is_none() => {
@@ -164,5 +166,14 @@ mod tests {
             json!("<4 bytes of binary data>")
         );
         assert_eq!(body_excerpt(b"", 10), Value::Null);
+        // A token cut by the limit is dropped whole.
+        let body = br#"{"a":"x","token":"ghp_abcdefghijklmnopqrstuvwxyz0123456789"}"#;
+        assert_eq!(
+            body_excerpt(body, 40),
+            json!(format!(
+                "{{\"a\":\"x\",\"token\":\"...[{} bytes in all]",
+                body.len()
+            ))
+        );
     }
 }
