@@ -30,6 +30,10 @@ export FLIGHTLOG_BIN=$here/target/release/flightlog
 
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 
+echo "== ratios against anchors in the same run" >&2
+l0=$(load)
+bench/ratios.sh > "$tmp/ratios.md"
+
 echo "== store: appends, verify, anchors" >&2
 l1=$(load)
 FLIGHTLOG_BENCH_TABLE=$tmp/store.md cargo bench --quiet -p flightlog-formats --bench store >/dev/null
@@ -59,6 +63,13 @@ hook_kb=$(echo '{"session_id":"m","hook_event_name":"PreToolUse","tool_name":"Ba
   echo
   echo "Produced by \`bench/run.sh\` on $(date -u +%Y-%m-%d): $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(free -g | awk '/Mem:/ {print $2}') GiB, $(uname -sr), rustc $(rustc --version | cut -d' ' -f2)."
   echo "Targets are PRODUCT.md section 4. Load averages show what else the machine was doing."
+  echo
+  echo "## Ratios against anchors measured in the same run ($(date -u +%Y-%m-%d), load $l0 on $(nproc) cores)"
+  echo
+  echo "\`bench/ratios.sh\` (RUNS=$RUNS; \`DCG=path\` adds dcg's hook on the same payload). Every flightlog"
+  echo "figure is beside an anchor timed in the same run, interleaved with it."
+  echo
+  cat "$tmp/ratios.md"
   echo
   echo "## Store (load $l1)"
   echo
