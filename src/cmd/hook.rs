@@ -150,10 +150,12 @@ fn record(ctx: &Ctx, agent: Agent, payload: &[u8], timeout_ms: u64) -> Result<An
         .ok()
         .filter(|s| !s.is_empty());
     let guard = crate::guard::hook_guard(ctx)?;
+    // What the hook's write transaction needs and builds on first use is built before that
+    // takes the store's write lock, so that parallel hooks do not wait for each other's
+    // set-up: the redaction rules' automaton (a scan of any text builds it) and, with the guard
+    // on, the built-in catalogue (most of a guarded hook's work).
+    redactor.scan("");
     if guard.is_some() {
-        // The guard decides inside the hook's write transaction: load the built-in catalogue
-        // (most of a guarded hook's work) before that takes the store's write lock, so that
-        // parallel hooks do not wait for each other's parsing.
         flightlog_analysis::catalogue::Catalogue::builtin();
     }
     // Hooks that could not record earlier left a note; they become gaps in this transaction.
