@@ -417,6 +417,45 @@ impl Filter {
         parts.join(" ")
     }
 
+    /// The filter resolved against the index's interned names, for scans: one table lookup
+    /// per field and entry instead of string comparisons. Valid until the index interns a new
+    /// name (compile again after the index grows).
+    pub fn compile(&self, index: &Index) -> CompiledFilter {
+        let table = |wanted: &[String], name: &dyn Fn(u8) -> String| -> Option<Box<[bool; 256]>> {
+            if wanted.is_empty() {
+                return None;
+            }
+            let mut t = Box::new([false; 256]);
+            for (i, slot) in t.iter_mut().enumerate() {
+                *slot = wanted.iter().any(|w| *w == name(i as u8));
+            }
+            Some(t)
+        };
+        let sources = if self.sources.is_empty() {
+            None
+        } else {
+            let mut t = Box::new([false; 256]);
+            for (i, slot) in t.iter_mut().enumerate() {
+                let src = index.sources.get(i as u8);
+                let layer = src.split(':').next().unwrap_or(src);
+                *slot = self.sources.iter().any(|s| s == src || s == layer);
+            }
+            Some(t)
+        };
+        CompiledFilter {
+            kinds: table(&self.kinds, &|i| index.kinds.get(i).to_string()),
+            sources,
+            envs: table(&self.envs, &|i| {
+                if i == 0 {
+                    "none".to_string()
+                } else {
+                    index.envs.get(i).to_string()
+                }
+            }),
+            flags: self.flags,
+        }
+    }
+
     /// Whether an entry passes. `src` matches a whole source or its layer prefix
     /// (`hook` matches `hook:claude-code`).
     pub fn matches(&self, index: &Index, e: &IndexEntry) -> bool {
@@ -441,6 +480,25 @@ impl Filter {
             }
         }
         self.flags == 0 || e.marks() & self.flags != 0
+    }
+}
+
+/// A [`Filter`] resolved against an index ([`Filter::compile`]).
+pub struct CompiledFilter {
+    kinds: Option<Box<[bool; 256]>>,
+    sources: Option<Box<[bool; 256]>>,
+    envs: Option<Box<[bool; 256]>>,
+    flags: u8,
+}
+
+impl CompiledFilter {
+    /// Whether an entry passes: [`Filter::matches`], by table.
+    pub fn matches(&self, e: &IndexEntry) -> bool {
+        let pass = |t: &Option<Box<[bool; 256]>>, id: u8| t.as_ref().is_none_or(|t| t[id as usize]);
+        pass(&self.kinds, e.kind)
+            && pass(&self.sources, e.source)
+            && pass(&self.envs, e.env)
+            && (self.flags == 0 || e.marks() & self.flags != 0)
     }
 }
 

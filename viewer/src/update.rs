@@ -453,8 +453,12 @@ pub fn rebuild_rows(state: &mut State) {
     let keep = state.current().map(|e| e.seq);
     let st = &*state;
     let entries = &st.index.entries;
+    let filter = st.filter.compile(&st.index);
     let mut rows: Vec<u32> = (0..entries.len())
-        .filter(|i| st.has_row(&entries[*i]))
+        .filter(|i| {
+            let e = &entries[*i];
+            (st.all_rows || e.shown_by_default()) && filter.matches(e)
+        })
         .map(|i| i as u32)
         .collect();
     // Nearly sorted already (time mostly follows seq): one pass when it is, and the stable

@@ -188,6 +188,28 @@ fn filters_by_kind_layer_env_and_marker() {
     h.act(Action::First);
     h.act(Action::Search("volumeDelete".into()));
     assert_eq!(seq(&h), 10);
+    // The filter compiled for scans and the filter agree on every entry.
+    for spec in [
+        "kind=exec",
+        "kind=exec,api_call layer=ptrace",
+        "layer=hook",
+        "layer=hook:claude-code",
+        "env=production",
+        "env=none",
+        "only=crossing",
+        "kind=nosuch",
+    ] {
+        let filter = flightlog_viewer::state::Filter::parse(spec).unwrap();
+        let compiled = filter.compile(&h.state.index);
+        for e in &h.state.index.entries {
+            assert_eq!(
+                compiled.matches(e),
+                filter.matches(&h.state.index, e),
+                "{spec} at seq {}",
+                e.seq
+            );
+        }
+    }
     h.act(Action::SetFilter(String::new()));
     assert_eq!(h.state.rows(), 13);
     assert_eq!(
