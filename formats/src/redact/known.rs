@@ -89,7 +89,8 @@ struct Entry {
 struct Hashed {
     /// One bit per anchor value: whether some entry has it (one load per window).
     bits: Vec<u64>,
-    by_anchor: HashMap<u16, Vec<Entry>>,
+    /// The entries, sorted by anchor (after [`Hashed::sort`]).
+    entries: Vec<(u16, Entry)>,
     count: usize,
 }
 
@@ -99,8 +100,19 @@ impl Hashed {
             self.bits = vec![0; (1 << ANCHOR_BITS) / 64];
         }
         self.bits[anchor as usize / 64] |= 1 << (anchor % 64);
-        self.by_anchor.entry(anchor).or_default().push(e);
+        self.entries.push((anchor, e));
         self.count += 1;
+    }
+
+    fn sort(&mut self) {
+        self.entries.sort_by_key(|(a, _)| *a);
+    }
+
+    /// The entries with this anchor.
+    fn get(&self, anchor: u16) -> &[(u16, Entry)] {
+        let from = self.entries.partition_point(|(a, _)| *a < anchor);
+        let to = self.entries.partition_point(|(a, _)| *a <= anchor);
+        &self.entries[from..to]
     }
 
     fn has(&self, anchor: u16) -> bool {
@@ -305,19 +317,34 @@ impl Known {
         }
         // Only whole lines; a line being written is read next time.
         let whole = text.rfind('\n').map_or(0, |i| i + 1);
+        // The forms of one value are on consecutive lines: they share its fingerprint and kind.
+        let mut last: Option<(Arc<str>, Arc<str>, bool)> = None;
         for line in text[..whole].lines() {
             if hashed.count >= MAX_FILE_ENTRIES {
                 break;
             }
-            let Some((anchor, e)) = parse_line(line) else {
+            let Some((anchor, mut e)) = parse_line(line) else {
                 continue;
             };
-            inner.filed.insert(e.fp.to_string());
-            if inner.fps.contains(&*e.fp) {
+            let in_memory = match &last {
+                Some((fp, kind, mem)) if *fp == e.fp && *kind == e.kind => {
+                    e.fp = fp.clone();
+                    e.kind = kind.clone();
+                    *mem
+                }
+                _ => {
+                    inner.filed.insert(e.fp.to_string());
+                    let mem = inner.fps.contains(&*e.fp);
+                    last = Some((e.fp.clone(), e.kind.clone(), mem));
+                    mem
+                }
+            };
+            if in_memory {
                 continue; // held in memory: the automaton finds it faster
             }
             hashed.add(anchor, e);
         }
+        hashed.sort();
         inner.read_to += whole as u64;
         if hashed.count > 0 {
             self.any.store(true, Ordering::Release);
@@ -460,7 +487,7 @@ impl Known {
             if hashed.has(a) {
                 // Longest first: a value that extends another is the one meant.
                 let mut best: Option<(usize, usize, &Entry)> = None;
-                for e in hashed.by_anchor.get(&a).map(Vec::as_slice).unwrap_or(&[]) {
+                for (_, e) in hashed.get(a) {
                     let end = i + e.len;
                     if end > b.len()
                         || best.is_some_and(|(s, t, _)| t - s >= e.len)
@@ -653,7 +680,8 @@ fn parse_line(line: &str) -> Option<(u16, Entry)> {
     let kind = it.next()?;
     let len: usize = it.next()?.parse().ok()?;
     let anchor = u16::from_str_radix(it.next()?, 16).ok()?;
-    let check: [u8; 8] = hex::decode(it.next()?).ok()?.try_into().ok()?;
+    let mut check = [0u8; 8];
+    hex::decode_to_slice(it.next()?, &mut check).ok()?;
     let (lead, trail) = if version == "k2" {
         let lead: u8 = it.next()?.parse().ok()?;
         let trail: u8 = it.next()?.parse().ok()?;
