@@ -191,11 +191,11 @@ impl Folds {
 }
 
 /// `--follow`: prints the session's events as they are committed, in commit order, until the
-/// session is no longer being recorded. flightlog's own hook processes stay folded away unless
-/// `all`; an exec's end is printed when it comes (its exec's row is already out).
-/// Prints the session's rows as they are stored, until it ends: each row marked by the
-/// streaming analysis as it arrives (the marks of an event depend only on the events before it,
-/// so they are the marks `show` gives once the session is whole).
+/// session is no longer being recorded. Each row is marked by the streaming analysis as it
+/// arrives (the marks of an event depend only on the events before it, so they are the marks
+/// `show` gives once the session is whole). flightlog's own hook processes stay folded away
+/// unless `all` or marked; an exec's end is printed when it comes (its exec's row is already
+/// out).
 fn follow(
     store: &Store,
     id: &str,
