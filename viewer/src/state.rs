@@ -417,69 +417,55 @@ impl Filter {
         parts.join(" ")
     }
 
+    /// Whether the kind with interned id `id` passes (every kind when none is named).
+    fn kind_passes(&self, index: &Index, id: u8) -> bool {
+        self.kinds.is_empty() || self.kinds.iter().any(|k| k == index.kinds.get(id))
+    }
+
+    /// Whether the source with interned id `id` passes: a whole source or its layer prefix
+    /// (`hook` matches `hook:claude-code`).
+    fn source_passes(&self, index: &Index, id: u8) -> bool {
+        if self.sources.is_empty() {
+            return true;
+        }
+        let src = index.sources.get(id);
+        let layer = src.split(':').next().unwrap_or(src);
+        self.sources.iter().any(|s| s == src || s == layer)
+    }
+
+    /// Whether the environment with interned id `id` passes (`none` for id 0: no env).
+    fn env_passes(&self, index: &Index, id: u8) -> bool {
+        let env = if id == 0 { "none" } else { index.envs.get(id) };
+        self.envs.is_empty() || self.envs.iter().any(|v| v == env)
+    }
+
     /// The filter resolved against the index's interned names, for scans: one table lookup
     /// per field and entry instead of string comparisons. Valid until the index interns a new
     /// name (compile again after the index grows).
     pub fn compile(&self, index: &Index) -> CompiledFilter {
-        let table = |wanted: &[String], name: &dyn Fn(u8) -> String| -> Option<Box<[bool; 256]>> {
-            if wanted.is_empty() {
-                return None;
-            }
-            let mut t = Box::new([false; 256]);
-            for (i, slot) in t.iter_mut().enumerate() {
-                *slot = wanted.iter().any(|w| *w == name(i as u8));
-            }
-            Some(t)
-        };
-        let sources = if self.sources.is_empty() {
-            None
-        } else {
-            let mut t = Box::new([false; 256]);
-            for (i, slot) in t.iter_mut().enumerate() {
-                let src = index.sources.get(i as u8);
-                let layer = src.split(':').next().unwrap_or(src);
-                *slot = self.sources.iter().any(|s| s == src || s == layer);
-            }
-            Some(t)
+        let table = |named: bool, passes: &dyn Fn(u8) -> bool| -> Option<Box<[bool; 256]>> {
+            named.then(|| {
+                let mut t = Box::new([false; 256]);
+                for (i, slot) in t.iter_mut().enumerate() {
+                    *slot = passes(i as u8);
+                }
+                t
+            })
         };
         CompiledFilter {
-            kinds: table(&self.kinds, &|i| index.kinds.get(i).to_string()),
-            sources,
-            envs: table(&self.envs, &|i| {
-                if i == 0 {
-                    "none".to_string()
-                } else {
-                    index.envs.get(i).to_string()
-                }
-            }),
+            kinds: table(!self.kinds.is_empty(), &|i| self.kind_passes(index, i)),
+            sources: table(!self.sources.is_empty(), &|i| self.source_passes(index, i)),
+            envs: table(!self.envs.is_empty(), &|i| self.env_passes(index, i)),
             flags: self.flags,
         }
     }
 
-    /// Whether an entry passes. `src` matches a whole source or its layer prefix
-    /// (`hook` matches `hook:claude-code`).
+    /// Whether an entry passes.
     pub fn matches(&self, index: &Index, e: &IndexEntry) -> bool {
-        if !self.kinds.is_empty() && !self.kinds.iter().any(|k| k == index.kinds.get(e.kind)) {
-            return false;
-        }
-        if !self.sources.is_empty() {
-            let src = index.sources.get(e.source);
-            let layer = src.split(':').next().unwrap_or(src);
-            if !self.sources.iter().any(|s| s == src || s == layer) {
-                return false;
-            }
-        }
-        if !self.envs.is_empty() {
-            let env = if e.env == 0 {
-                "none"
-            } else {
-                index.envs.get(e.env)
-            };
-            if !self.envs.iter().any(|v| v == env) {
-                return false;
-            }
-        }
-        self.flags == 0 || e.marks() & self.flags != 0
+        self.kind_passes(index, e.kind)
+            && self.source_passes(index, e.source)
+            && self.env_passes(index, e.env)
+            && (self.flags == 0 || e.marks() & self.flags != 0)
     }
 }
 
