@@ -82,8 +82,7 @@ pub fn guard_decision(policy: &Policy, prior: &[Event], candidate: &Event) -> Gu
         .get(before)
         .cloned()
         .unwrap_or_else(|| EventFacts::new(candidate.seq));
-    let home = a.finish().home_env;
-    decide(policy, home.as_deref(), &facts)
+    decide(policy, a.home_env(), &facts)
 }
 
 /// The guard's verdict on the event with this seq, whatever `guard.enabled` says (the facts

@@ -387,6 +387,11 @@ impl<'p> Analyzer<'p> {
         }
     }
 
+    /// The session's home environment, as the policy or the session's start set it.
+    pub fn home_env(&self) -> Option<&str> {
+        self.ctx.home.as_deref()
+    }
+
     /// The boundary crossings found so far, each at the first event of its action (its
     /// outcome is known at [`finish`](Analyzer::finish)).
     pub fn crossings(&self) -> &[Crossing] {
