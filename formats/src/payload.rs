@@ -597,38 +597,55 @@ kinds! {
 impl Payload {
     /// Whether the event reports a failure ([`is_error`]).
     pub fn is_error(&self) -> bool {
-        let none = ErrorFacts::default();
         match self {
-            Payload::Exec(x) => is_error(
-                &Kind::Exec,
-                &ErrorFacts {
-                    exit: x.exit,
-                    signal: x.signal.is_some() || x.rest.get("signal").is_some(),
-                    ..none
-                },
-            ),
-            Payload::ToolResult(r) => is_error(
-                &Kind::ToolResult,
-                &ErrorFacts {
-                    is_error: r.is_error,
-                    error: r.error.as_ref(),
-                    ..none
-                },
-            ),
-            Payload::ApiCall(a) => {
-                let error = a.rest.get("error");
-                let text = a.error.as_ref().map(|e| Value::String(e.clone()));
-                is_error(
-                    &Kind::ApiCall,
-                    &ErrorFacts {
-                        status: a.status,
-                        error: text.as_ref().or(error),
-                        ..none
-                    },
-                )
-            }
+            Payload::Exec(x) => x.is_error(),
+            Payload::ToolResult(r) => r.is_error(),
+            Payload::ApiCall(a) => a.is_error(),
             _ => false,
         }
+    }
+}
+
+impl Exec {
+    /// Whether the process failed ([`is_error`]).
+    pub fn is_error(&self) -> bool {
+        is_error(
+            &Kind::Exec,
+            &ErrorFacts {
+                exit: self.exit,
+                signal: self.signal.is_some() || self.rest.get("signal").is_some(),
+                ..ErrorFacts::default()
+            },
+        )
+    }
+}
+
+impl ToolResult {
+    /// Whether the tool call failed ([`is_error`]).
+    pub fn is_error(&self) -> bool {
+        is_error(
+            &Kind::ToolResult,
+            &ErrorFacts {
+                is_error: self.is_error,
+                error: self.error.as_ref(),
+                ..ErrorFacts::default()
+            },
+        )
+    }
+}
+
+impl ApiCall {
+    /// Whether the request failed or got an error status ([`is_error`]).
+    pub fn is_error(&self) -> bool {
+        let text = self.error.as_ref().map(|e| Value::String(e.clone()));
+        is_error(
+            &Kind::ApiCall,
+            &ErrorFacts {
+                status: self.status,
+                error: text.as_ref().or(self.rest.get("error")),
+                ..ErrorFacts::default()
+            },
+        )
     }
 }
 
