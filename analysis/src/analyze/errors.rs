@@ -14,51 +14,41 @@ pub(super) fn cred_failure_re() -> &'static Regex {
 /// whether the failure is about a credential. `started` gives the argv of a started exec by
 /// its seq (for an exit recorded as its own event).
 pub(super) fn error_of(
-    ev: &Event,
+    typed: &Typed,
     started: impl Fn(u64) -> Option<String>,
 ) -> (bool, bool, String) {
-    let none = (false, false, String::new());
-    if !matches!(ev.kind, Kind::ToolResult | Kind::Exec | Kind::ApiCall) {
-        return none;
+    if let Some(r) = typed.result.as_ref().filter(|r| r.is_error()) {
+        let text = [r.error_text().unwrap_or_default(), r.output_text()]
+            .into_iter()
+            .filter(|t| !t.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ");
+        return (true, cred_failure_re().is_match(&text), text);
     }
-    let p = ev.payload();
-    if !p.is_error() {
-        return none;
+    if let Some(x) = typed.exec.as_ref().filter(|x| x.is_error()) {
+        // The recorder writes a process's end as its own exec event (`exit_of_seq`).
+        let argv = match x.exit_of_seq {
+            Some(s) => started(s).unwrap_or_default(),
+            None => x.argv().join(" "),
+        };
+        let how = match (x.exit, &x.signal) {
+            (Some(c), _) => format!("exited {c}"),
+            (None, Some(sig)) => format!("was killed by {sig}"),
+            (None, None) => "failed".to_string(),
+        };
+        return (true, false, format!("`{}` {how}", truncate(&argv, 80)));
     }
-    match p {
-        Payload::ToolResult(r) => {
-            let text = [r.error_text().unwrap_or_default(), r.output_text()]
-                .into_iter()
-                .filter(|t| !t.is_empty())
-                .collect::<Vec<_>>()
-                .join(" ");
-            (true, cred_failure_re().is_match(&text), text)
-        }
-        Payload::Exec(x) => {
-            // The recorder writes a process's end as its own exec event (`exit_of_seq`).
-            let argv = match x.exit_of_seq {
-                Some(s) => started(s).unwrap_or_default(),
-                None => x.argv().join(" "),
-            };
-            let how = match (x.exit, &x.signal) {
-                (Some(c), _) => format!("exited {c}"),
-                (None, Some(sig)) => format!("was killed by {sig}"),
-                (None, None) => "failed".to_string(),
-            };
-            (true, false, format!("`{}` {how}", truncate(&argv, 80)))
-        }
-        Payload::ApiCall(a) => {
-            let text = match (a.status, &a.error) {
-                (Some(status), _) => format!(
-                    "HTTP {status}: {}",
-                    a.response_body.as_deref().unwrap_or_default()
-                ),
-                (None, Some(e)) => format!("no response: {e}"),
-                (None, None) => "no response".to_string(),
-            };
-            let cred = matches!(a.status, Some(401 | 403)) || cred_failure_re().is_match(&text);
-            (true, cred, text)
-        }
-        _ => none,
+    if let Some(a) = typed.api.as_ref().filter(|a| a.is_error()) {
+        let text = match (a.status, &a.error) {
+            (Some(status), _) => format!(
+                "HTTP {status}: {}",
+                a.response_body.as_deref().unwrap_or_default()
+            ),
+            (None, Some(e)) => format!("no response: {e}"),
+            (None, None) => "no response".to_string(),
+        };
+        let cred = matches!(a.status, Some(401 | 403)) || cred_failure_re().is_match(&text);
+        return (true, cred, text);
     }
+    (false, false, String::new())
 }

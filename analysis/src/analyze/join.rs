@@ -5,18 +5,12 @@ use super::*;
 
 impl Analyzer<'_> {
     /// Joins an event to its action (or starts one), and records what it says of an outcome.
-    pub(super) fn join(
-        &mut self,
-        ev: &Event,
-        call: Option<&ToolCall>,
-        api: Option<&flightlog_formats::payload::ApiCall>,
-        acts: &Acts,
-    ) -> Option<usize> {
+    pub(super) fn join(&mut self, ev: &Event, typed: &Typed, acts: &Acts) -> Option<usize> {
         let layer = layer_of(ev);
         let t = ev.time();
         match ev.kind {
             Kind::ToolCall => {
-                let id = call.and_then(|c| c.call_id.as_deref());
+                let id = typed.call.as_ref().and_then(|c| c.call_id.as_deref());
                 Some(self.joiner.arrive(Arrival {
                     seq: ev.seq,
                     ts: t,
@@ -29,7 +23,7 @@ impl Analyzer<'_> {
                 }))
             }
             Kind::ToolResult => {
-                let r = ev.tool_result().unwrap_or_default();
+                let r = typed.result.as_ref()?;
                 let id = self.joiner.action_of(r.call_seq, r.call_id.as_deref())?;
                 let mut text = r.error_text().unwrap_or_default();
                 if text.is_empty() {
@@ -46,7 +40,7 @@ impl Analyzer<'_> {
                 Some(id)
             }
             Kind::Exec => {
-                let x = ev.exec().unwrap_or_default();
+                let x = typed.exec.as_ref()?;
                 if let Some(of) = x.exit_of_seq {
                     let (pid, _) = self.live.remove(&of).unwrap_or((x.pid, String::new()));
                     if let Some(p) = pid.or(x.pid) {
@@ -98,7 +92,7 @@ impl Analyzer<'_> {
                 Some(id)
             }
             Kind::ApiCall => {
-                let a = api?;
+                let a = typed.api.as_ref()?;
                 if let Some(of) = a.response_of_seq {
                     let id = self.joiner.action_of(Some(of), None)?;
                     self.joiner.evidence(

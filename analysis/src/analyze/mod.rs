@@ -43,7 +43,7 @@ use crate::describe::one_line as describe;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::LazyLock;
 
-use flightlog_formats::payload::{Payload, SecretAt, ToolCall};
+use flightlog_formats::payload::{ApiCall, Exec, SecretAt, ToolCall, ToolResult};
 use flightlog_formats::{Event, Kind};
 use regex::Regex;
 use serde::Serialize;
@@ -250,6 +250,27 @@ impl Acts {
     }
 }
 
+/// The typed payload of an event of the kinds several phases read (tool call and result,
+/// exec, API call), read once per event.
+#[derive(Default)]
+struct Typed {
+    call: Option<ToolCall>,
+    result: Option<ToolResult>,
+    exec: Option<Exec>,
+    api: Option<ApiCall>,
+}
+
+impl Typed {
+    fn of(ev: &Event) -> Typed {
+        Typed {
+            call: ev.tool_call(),
+            result: ev.tool_result(),
+            exec: ev.exec(),
+            api: ev.api_call(),
+        }
+    }
+}
+
 /// How many started processes the analysis remembers until their exit.
 const LIVE_PROCESSES: usize = 65_536;
 
@@ -447,8 +468,9 @@ impl<'p> Analyzer<'p> {
         self.n += 1;
         let t = ev.time();
         let mut f = EventFacts::new(ev.seq);
-        let call = ev.tool_call();
-        if let Some(call) = &call {
+        let typed = Typed::of(ev);
+        let call = typed.call.as_ref();
+        if let Some(call) = call {
             if let Some(id) = &call.call_id {
                 self.calls.insert(id.clone(), ev.seq);
             }
@@ -465,8 +487,8 @@ impl<'p> Analyzer<'p> {
         }
 
         // ---- the agent's own model traffic is the conversation, not an action
-        let api = (ev.kind == Kind::ApiCall).then(|| ev.api_call().unwrap_or_default());
-        let conversation = match &api {
+        let api = typed.api.as_ref();
+        let conversation = match api {
             Some(a) if a.is_response() => a
                 .response_of_seq
                 .is_some_and(|s| self.model_requests.contains(&s)),
@@ -491,16 +513,16 @@ impl<'p> Analyzer<'p> {
         let acts = if conversation {
             Acts::default()
         } else {
-            acts_of(ev, call.as_ref(), &self.ctx, &mut self.state)
+            acts_of(ev, &typed, &self.ctx, &mut self.state)
         };
 
         // ---- secrets: sightings and uses
         if !conversation {
-            self.secrets_of(ev, idx, &acts, &mut f);
+            self.secrets_of(ev, &typed, idx, &acts, &mut f);
         }
 
         // ---- errors
-        let (is_error, cred_failure, err_text) = self.error_of(ev);
+        let (is_error, cred_failure, err_text) = self.error_of(&typed);
         f.error = is_error;
         if is_error {
             self.errors.push((idx, cred_failure, err_text));
@@ -524,7 +546,7 @@ impl<'p> Analyzer<'p> {
 
         // ---- actions: join this event to the others that saw the same thing
         if !conversation {
-            let action = self.join(ev, call.as_ref(), api.as_ref(), &acts);
+            let action = self.join(ev, &typed, &acts);
             if let Some(id) = action
                 && (crossing_to.is_some() || top.is_some())
             {
@@ -543,8 +565,8 @@ impl<'p> Analyzer<'p> {
     }
 
     /// The errors of one event: (is an error, is a credential failure, text).
-    fn error_of(&self, ev: &Event) -> (bool, bool, String) {
-        error_of(ev, |s| self.live.get(&s).map(|(_, a)| a.clone()))
+    fn error_of(&self, typed: &Typed) -> (bool, bool, String) {
+        error_of(typed, |s| self.live.get(&s).map(|(_, a)| a.clone()))
     }
 
     /// Finishes the analysis.

@@ -71,7 +71,14 @@ impl Analyzer<'_> {
     }
 
     /// Secrets an event shows (sightings) and uses, into the session's trails and `f`.
-    pub(super) fn secrets_of(&mut self, ev: &Event, idx: usize, acts: &Acts, f: &mut EventFacts) {
+    pub(super) fn secrets_of(
+        &mut self,
+        ev: &Event,
+        typed: &Typed,
+        idx: usize,
+        acts: &Acts,
+        f: &mut EventFacts,
+    ) {
         let is_use = matches!(ev.kind, Kind::ToolCall | Kind::Exec | Kind::ApiCall);
         // The recorder's own records (session_start carries the wrapped command line,
         // checkpoints carry hashes) are neither sightings nor uses.
@@ -104,7 +111,7 @@ impl Analyzer<'_> {
                 sighting(it, path.as_deref(), false);
             }
         }
-        let result = ev.tool_result();
+        let result = typed.result.as_ref();
         // Where shown text came from: the file a tool read, or the command that printed it.
         let info: CallInfo = match ev.kind {
             Kind::ToolResult => result

@@ -72,16 +72,13 @@ pub(super) fn shell_quote(a: &str) -> String {
     }
 }
 
-pub(super) fn acts_of(
-    ev: &Event,
-    call: Option<&ToolCall>,
-    ctx: &Ctx<'_>,
-    state: &mut State,
-) -> Acts {
+pub(super) fn acts_of(ev: &Event, typed: &Typed, ctx: &Ctx<'_>, state: &mut State) -> Acts {
     let mut acts = Acts::default();
     match &ev.kind {
         Kind::ToolCall => {
-            let Some(call) = call else { return acts };
+            let Some(call) = typed.call.as_ref() else {
+                return acts;
+            };
             let tool = call.tool.as_deref().unwrap_or("");
             let command = call_command(call);
             if let Some(patch) = command
@@ -118,15 +115,17 @@ pub(super) fn acts_of(
             }
         }
         Kind::Exec => {
-            let x = ev.exec().unwrap_or_default();
-            let argv = x.argv.unwrap_or_default();
+            let Some(x) = typed.exec.as_ref() else {
+                return acts;
+            };
+            let argv = x.argv();
             if !argv.is_empty() {
                 acts.action_text.push((None, argv.join(" ")));
-                let cwd = x.cwd.or_else(|| state.cwd.clone());
+                let cwd = x.cwd.clone().or_else(|| state.cwd.clone());
                 // An exec does not change the session's cwd or exports.
                 let mut scratch = state.clone();
                 shell_acts(
-                    &shell::from_argv(&argv),
+                    &shell::from_argv(argv),
                     ctx,
                     &mut scratch,
                     cwd,
