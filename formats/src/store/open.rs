@@ -86,15 +86,7 @@ impl Store {
             busy_ms: DEFAULT_BUSY_MS,
             writable: false,
         };
-        let version: i64 = store
-            .conn()?
-            .query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        if version > MIGRATIONS.len() as i64 {
-            return Err(Error::SchemaTooNew {
-                found: version,
-                supported: MIGRATIONS.len() as i64,
-            });
-        }
+        let version = store.schema_version()?;
         if version == 0 {
             // A file that a first writer is creating right now, or one that is not a store.
             return Err(Error::Invalid(format!(
@@ -221,7 +213,8 @@ impl Store {
         Ok(())
     }
 
-    fn migrate(&self) -> Result<()> {
+    /// The store's schema version, refused when it is newer than this build knows.
+    fn schema_version(&self) -> Result<i64> {
         let version: i64 = self
             .conn()?
             .query_row("PRAGMA user_version", [], |r| r.get(0))?;
@@ -231,6 +224,11 @@ impl Store {
                 supported: MIGRATIONS.len() as i64,
             });
         }
+        Ok(version)
+    }
+
+    fn migrate(&self) -> Result<()> {
+        let version = self.schema_version()?;
         if version == MIGRATIONS.len() as i64 {
             return Ok(());
         }
