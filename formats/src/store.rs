@@ -168,6 +168,20 @@ fn map_busy(e: rusqlite::Error, ms: u64) -> Error {
     }
 }
 
+/// The session `name` names among `ids`, the sessions whose id is `name` or starts with it:
+/// the exact id, else the only candidate; none or several is an error. Both backends resolve
+/// names by this rule.
+pub(crate) fn pick_session(name: &str, ids: Vec<String>) -> Result<String> {
+    if ids.iter().any(|i| i == name) {
+        return Ok(name.to_string());
+    }
+    match ids.len() {
+        0 => Err(Error::NoSuchSession(name.to_string())),
+        1 => Ok(ids.into_iter().next().unwrap_or_default()),
+        _ => Err(Error::AmbiguousSession(name.to_string(), ids.join(", "))),
+    }
+}
+
 /// A fresh random session id: 16 hex digits.
 pub fn new_session_id() -> Result<String> {
     let mut b = [0u8; 8];

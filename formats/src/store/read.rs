@@ -3,7 +3,7 @@
 
 use rusqlite::{OptionalExtension, params};
 
-use super::{SessionRow, Store, StoredEvent, process_start_token, to_hash};
+use super::{SessionRow, Store, StoredEvent, pick_session, process_start_token, to_hash};
 use crate::error::{Error, Result};
 use crate::event::Event;
 
@@ -134,14 +134,7 @@ impl Store {
         let ids: Vec<String> = stmt
             .query_map([name], |r| r.get(0))?
             .collect::<Result<Vec<_>, _>>()?;
-        if ids.iter().any(|i| i == name) {
-            return Ok(name.to_string());
-        }
-        match ids.len() {
-            0 => Err(Error::NoSuchSession(name.to_string())),
-            1 => Ok(ids.into_iter().next().unwrap_or_default()),
-            _ => Err(Error::AmbiguousSession(name.to_string(), ids.join(", "))),
-        }
+        pick_session(name, ids)
     }
 
     /// One session's row (label, agent, home, start; `events` and `ended` are not filled),
@@ -150,24 +143,7 @@ impl Store {
         if let Some(pg) = self.remote() {
             return pg.session_meta(id);
         }
-        Ok(self
-            .conn()?
-            .prepare_cached(
-                "SELECT id, label, agent, home_env, started FROM sessions WHERE id = ?1",
-            )?
-            .query_row([id], |r| {
-                Ok(SessionRow {
-                    id: r.get(0)?,
-                    host: None,
-                    label: r.get(1)?,
-                    agent: r.get(2)?,
-                    home_env: r.get(3)?,
-                    started: r.get(4)?,
-                    ended: None,
-                    events: 0,
-                })
-            })
-            .optional()?)
+        Ok(self.session_for_push(id)?.map(|(row, _)| row))
     }
 
     /// Streams `(seq, raw)` of events with `seq >= from`, at most `limit`, in order, without

@@ -7,7 +7,7 @@ use postgres::Client;
 use super::{MIGRATIONS, connect, display_url, pg_err};
 use crate::chain::{GENESIS, Hash32};
 use crate::error::{Error, Result};
-use crate::store::{CheckpointChain, SessionRow, StoredEvent, to_hash};
+use crate::store::{CheckpointChain, SessionRow, StoredEvent, pick_session, to_hash};
 
 /// A team store opened for reading (the `--db postgres://...` backend of [`crate::Store`]).
 pub struct PgStore {
@@ -163,14 +163,7 @@ impl PgStore {
             )
             .map_err(|e| self.err(e))?;
         let ids: Vec<String> = rows.into_iter().map(|r| r.get(0)).collect();
-        if ids.iter().any(|i| i == name) {
-            return Ok(name.to_string());
-        }
-        match ids.len() {
-            0 => Err(Error::NoSuchSession(name.to_string())),
-            1 => Ok(ids.into_iter().next().unwrap_or_default()),
-            _ => Err(Error::AmbiguousSession(name.to_string(), ids.join(", "))),
-        }
+        pick_session(name, ids)
     }
 
     pub fn session_exists(&self, id: &str) -> Result<bool> {
