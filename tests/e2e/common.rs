@@ -1,6 +1,7 @@
-//! Helpers the end-to-end tests share: the binary, the session a run reported, its events,
-//! and the checks every recording test ends with.
+//! Helpers the end-to-end tests share: the binary, a [`TestEnv`] to run it in, the session a
+//! run reported, its events, and the checks every recording test ends with.
 
+use std::ffi::OsStr;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -27,6 +28,125 @@ pub fn flightlog(db: &Path) -> Command {
     }
     c.stdin(Stdio::null());
     c
+}
+
+/// Asserts that `out` exited 0 (else fails with its exit code, stdout and stderr) and returns
+/// its stdout.
+pub fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// One place for a test to run the real binary in: a private directory (canonical, so recorded
+/// paths compare equal) holding a home of its own (`HOME` and the `XDG_*` directories, so
+/// nothing of the developer's shell is read or written), the store, and optionally a policy and
+/// a fixed clock. Everything goes when it drops.
+pub struct TestEnv {
+    _tmp: tempfile::TempDir,
+    /// The private directory.
+    pub root: PathBuf,
+    /// `root/home`: `HOME`, with `XDG_CONFIG_HOME`, `XDG_DATA_HOME`, `XDG_STATE_HOME` and
+    /// `XDG_CACHE_HOME` below it.
+    pub home: PathBuf,
+    /// `root/store/fl.db` (created by the first command that writes).
+    pub db: PathBuf,
+    /// The policy file every command is given (`--policy`), if the test set one.
+    pub policy: Option<PathBuf>,
+    fake_now: Option<String>,
+}
+
+impl TestEnv {
+    pub fn new() -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().canonicalize().unwrap();
+        let home = root.join("home");
+        std::fs::create_dir_all(&home).unwrap();
+        Self {
+            db: root.join("store/fl.db"),
+            home,
+            root,
+            _tmp: tmp,
+            policy: None,
+            fake_now: None,
+        }
+    }
+
+    /// Writes `text` to `root/policy.toml` and gives it to every command (`--policy`).
+    pub fn with_policy(mut self, text: &str) -> Self {
+        self.policy = Some(self.write("policy.toml", text));
+        self
+    }
+
+    /// Every command reads the clock as `ts` (`FLIGHTLOG_FAKE_NOW`).
+    pub fn with_fake_now(mut self, ts: &str) -> Self {
+        self.fake_now = Some(ts.to_string());
+        self
+    }
+
+    /// `root/rel`.
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.root.join(rel)
+    }
+
+    /// Writes `contents` to `root/rel` (making its directories); returns the path.
+    pub fn write(&self, rel: &str, contents: impl AsRef<[u8]>) -> PathBuf {
+        let p = self.root.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, contents).unwrap();
+        p
+    }
+
+    /// `flightlog --db DB [--policy P]` as [`flightlog`] makes it, with this home, without
+    /// `FLIGHTLOG_DB` and with this clock (else none fixed). A test adds arguments and
+    /// variables on top.
+    pub fn cmd(&self) -> Command {
+        let mut c = self.cmd_without_policy();
+        if let Some(p) = &self.policy {
+            c.arg("--policy").arg(p);
+        }
+        c
+    }
+
+    /// [`TestEnv::cmd`] without the policy: what a user who gives none runs.
+    pub fn cmd_without_policy(&self) -> Command {
+        let mut c = flightlog(&self.db);
+        c.env("HOME", &self.home);
+        for (var, dir) in [
+            ("XDG_CONFIG_HOME", ".config"),
+            ("XDG_DATA_HOME", ".local/share"),
+            ("XDG_STATE_HOME", ".local/state"),
+            ("XDG_CACHE_HOME", ".cache"),
+        ] {
+            c.env(var, self.home.join(dir));
+        }
+        c.env_remove("FLIGHTLOG_DB");
+        match &self.fake_now {
+            Some(ts) => c.env("FLIGHTLOG_FAKE_NOW", ts),
+            None => c.env_remove("FLIGHTLOG_FAKE_NOW"),
+        };
+        c
+    }
+
+    /// Runs `flightlog ARGS` and collects its output.
+    pub fn run<S: AsRef<OsStr>>(&self, args: &[S]) -> Output {
+        self.cmd().args(args).output().unwrap()
+    }
+
+    /// Runs `flightlog ARGS`, asserts it exited 0, and returns its stdout.
+    pub fn ok<S: AsRef<OsStr>>(&self, args: &[S]) -> String {
+        ok(&self.run(args))
+    }
+
+    /// Every event of `session`, parsed.
+    pub fn events(&self, session: &str) -> Vec<Event> {
+        session_events(&self.db, session)
+    }
 }
 
 /// Runs `cmd` with `stdin` written to it and collects its output (a process that exits before

@@ -10,7 +10,7 @@ use std::process::{Command, Output, Stdio};
 use flightlog_formats::{Event, Kind, Store};
 use serde_json::Value;
 
-use crate::common::{bin, flightlog, session_events as events};
+use crate::common::{TestEnv, bin, ok};
 use crate::verifier;
 
 /// `<repo>/../shared/data`.
@@ -18,41 +18,33 @@ fn data_dir() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data"))
 }
 
-fn fl(db: &Path, policy: Option<&Path>, args: &[&str]) -> Output {
-    let mut c = flightlog(db);
-    if let Some(p) = policy {
-        c.arg("--policy").arg(p);
-    }
-    c.args(args)
-        .env("FLIGHTLOG_FAKE_NOW", "2026-04-25T10:05:00Z")
-        .output()
-        .unwrap()
+/// A store of its own whose clock reads a time after every record of the imported files (so
+/// a timestamp taken from the clock stands out).
+fn env() -> TestEnv {
+    TestEnv::new().with_fake_now("2026-04-25T10:05:00Z")
 }
 
-/// Writes `text` to `dir/name` and imports it into `db` as an asciicast: the session id.
-fn import_cast(db: &Path, dir: &Path, name: &str, text: impl AsRef<[u8]>) -> String {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    ok(&fl(db, None, &["import", "asciicast", p.to_str().unwrap()]))
+/// Writes `text` to `name` in `env` and imports it as an asciicast: the session id.
+fn import_cast(env: &TestEnv, name: &str, text: impl AsRef<[u8]>) -> String {
+    let p = env.write(name, text);
+    env.ok(&["import", "asciicast", p.to_str().unwrap()])
         .trim()
         .to_string()
 }
 
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+/// `flightlog export SESSION --format FORMAT -o PATH EXTRA`.
+fn export_to(env: &TestEnv, session: &str, format: &str, path: &Path, extra: &[&str]) -> Output {
+    env.cmd()
+        .args(["export", session, "--format", format, "-o"])
+        .arg(path)
+        .args(extra)
+        .output()
+        .unwrap()
 }
 
 #[test]
 fn imports_every_shared_data_file_with_all_tool_calls() {
-    let d = tempfile::tempdir().unwrap();
-    let db = d.path().join("db/flightlog.db");
+    let env = env();
     let counts: Value =
         serde_json::from_str(&std::fs::read_to_string(data_dir().join("counts.json")).unwrap())
             .unwrap();
@@ -89,11 +81,10 @@ fn imports_every_shared_data_file_with_all_tool_calls() {
             ("claude-code", false)
         };
         let path = data_dir().join(&rel);
-        let out = fl(&db, None, &["import", fmt, path.to_str().unwrap()]);
-        let stdout = ok(&out);
+        let stdout = env.ok(&["import", fmt, path.to_str().unwrap()]);
         let ids: Vec<&str> = stdout.lines().collect();
         assert_eq!(ids.len(), 1, "{rel}: one session id printed");
-        let evs = events(&db, ids[0]);
+        let evs = env.events(ids[0]);
         let calls = evs.iter().filter(|e| e.kind == Kind::ToolCall).count() as u64;
         let results = evs.iter().filter(|e| e.kind == Kind::ToolResult).count() as u64;
         assert_eq!(
@@ -126,32 +117,21 @@ fn imports_every_shared_data_file_with_all_tool_calls() {
     );
     // The same file again: the same session, nothing duplicated.
     let p = data_dir().join("claude-code/short.jsonl");
-    let a = ok(&fl(
-        &db,
-        None,
-        &["import", "claude-code", p.to_str().unwrap()],
-    ));
-    let b = ok(&fl(
-        &db,
-        None,
-        &["import", "claude-code", p.to_str().unwrap()],
-    ));
+    let a = env.ok(&["import", "claude-code", p.to_str().unwrap()]);
+    let b = env.ok(&["import", "claude-code", p.to_str().unwrap()]);
     assert_eq!(a, b);
-    let v = fl(&db, None, &["verify", "--all"]);
-    ok(&v);
+    env.ok(&["verify", "--all"]);
 }
 
 #[test]
 fn imports_asciicast_v2_and_v3() {
-    let d = tempfile::tempdir().unwrap();
-    let db = d.path().join("db/flightlog.db");
+    let env = env();
     let id2 = import_cast(
-        &db,
-        d.path(),
+        &env,
         "v2.cast",
         "{\"version\":2,\"width\":100,\"height\":50,\"timestamp\":1509091818}\n[0.5,\"o\",\"hello\"]\n[1.25,\"r\",\"90x30\"]\n[2.0,\"o\",\"bye\"]\n",
     );
-    let e2 = events(&db, id2.trim());
+    let e2 = env.events(id2.trim());
     let term: Vec<&Event> = e2.iter().filter(|e| e.kind == Kind::Terminal).collect();
     assert_eq!(term.len(), 3);
     assert_eq!(term[0].data["data"], "hello");
@@ -159,12 +139,11 @@ fn imports_asciicast_v2_and_v3() {
     assert_eq!(term[2].data["t_ms"], 2000);
     assert_eq!(term[0].ts, "2017-10-27T08:10:18.500000Z");
     let id3 = import_cast(
-        &db,
-        d.path(),
+        &env,
         "v3.cast",
         "{\"version\":3,\"term\":{\"cols\":80,\"rows\":24},\"timestamp\":1504467315}\n# comment\n[0.248,\"o\",\"Hello\"]\n[1.0,\"m\",\"mark\"]\n[0.5,\"z\",\"future\"]\n[0.887,\"x\",\"3\"]\n",
     );
-    let e3 = events(&db, id3.trim());
+    let e3 = env.events(id3.trim());
     assert!(e3.iter().any(|e| e.data["marker"] == "mark"));
     assert!(
         e3.iter()
@@ -177,32 +156,19 @@ fn imports_asciicast_v2_and_v3() {
 
 #[test]
 fn asciicast_header_fields_and_markers_round_trip_and_v1_is_imported() {
-    let d = tempfile::tempdir().unwrap();
-    let db = d.path().join("db/flightlog.db");
+    let env = env();
     let header = serde_json::json!({"version": 3, "term": {"cols": 100, "rows": 30, "type": "xterm-256color",
         "theme": {"fg": "#d0d0d0", "bg": "#212121", "palette": "#151515:#ac4142:#7e8e50:#e5b567:#6c99bb:#9f4e85:#7dd6cf:#d0d0d0:#505050:#ac4142:#7e8e50:#e5b567:#6c99bb:#9f4e85:#7dd6cf:#f5f5f5"}},
         "timestamp": 1504467315, "idle_time_limit": 2.5, "command": "/bin/bash -l", "env": {"SHELL": "/bin/bash"}});
     let id = import_cast(
-        &db,
-        d.path(),
+        &env,
         "in.cast",
         format!(
             "{header}\n[0.25,\"o\",\"Hello\\r\\n\"]\n[1.0,\"m\",\"chapter 1\"]\n[0.5,\"o\",\"bye\"]\n"
         ),
     );
-    let out = d.path().join("out.cast");
-    ok(&fl(
-        &db,
-        None,
-        &[
-            "export",
-            id.trim(),
-            "--format",
-            "asciicast",
-            "-o",
-            out.to_str().unwrap(),
-        ],
-    ));
+    let out = env.path("out.cast");
+    ok(&export_to(&env, id.trim(), "asciicast", &out, &[]));
     let text = std::fs::read_to_string(&out).unwrap();
     let mut lines = text.lines();
     let h: Value = serde_json::from_str(lines.next().unwrap()).unwrap();
@@ -215,7 +181,7 @@ fn asciicast_header_fields_and_markers_round_trip_and_v1_is_imported() {
     assert_eq!(marker.len(), 1, "{text}");
     assert_eq!(marker[0][2], "chapter 1");
     // Real asciinema 3 reads it back (where it is installed; .ci/run installs it).
-    let txt = d.path().join("out.txt");
+    let txt = env.path("out.txt");
     match Command::new("asciinema")
         .arg("convert")
         .arg(&out)
@@ -232,21 +198,19 @@ fn asciicast_header_fields_and_markers_round_trip_and_v1_is_imported() {
     }
     // v1: one JSON document, imported by name.
     let id = import_cast(
-        &db,
-        d.path(),
+        &env,
         "v1.json",
         "{\n  \"version\": 1,\n  \"width\": 80,\n  \"height\": 24,\n  \"duration\": 1.5,\n  \"command\": \"/bin/zsh\",\n  \"title\": \"demo\",\n  \"env\": {\"TERM\": \"xterm\", \"SHELL\": \"/bin/zsh\"},\n  \"stdout\": [[0.5, \"ls\\r\\n\"], [1.0, \"done\"]]\n}\n",
     );
-    let evs = events(&db, id.trim());
+    let evs = env.events(id.trim());
     let term: Vec<&Event> = evs.iter().filter(|e| e.kind == Kind::Terminal).collect();
     assert_eq!(term.len(), 2);
     assert_eq!(term[1].data["t_ms"], 1500);
     assert_eq!(evs[0].data["asciicast_version"], 1);
     assert_eq!(evs[0].data["command"], "/bin/zsh");
     // Neither v1 nor v2/v3: refused, naming what it expected.
-    let bad = d.path().join("bad.cast");
-    std::fs::write(&bad, "not a cast\n").unwrap();
-    let o = fl(&db, None, &["import", "asciicast", bad.to_str().unwrap()]);
+    let bad = env.write("bad.cast", "not a cast\n");
+    let o = env.run(&["import", "asciicast", bad.to_str().unwrap()]);
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("asciicast v2 or v3 header"));
 }
@@ -295,65 +259,52 @@ fn incident_transcript() -> String {
         + "\n"
 }
 
+/// The incident transcript imported under [`POLICY`] into a store of its own.
 struct Incident {
-    _dir: tempfile::TempDir,
-    root: PathBuf,
-    db: PathBuf,
-    policy: PathBuf,
+    env: TestEnv,
     session: String,
 }
 
-fn incident() -> Incident {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().to_path_buf();
-    let db = root.join("db/flightlog.db");
-    let policy = root.join("flightlog.toml");
-    std::fs::write(&policy, POLICY).unwrap();
-    let t = root.join("incident.jsonl");
-    std::fs::write(&t, incident_transcript()).unwrap();
-    let session = ok(&fl(
-        &db,
-        Some(&policy),
-        &["import", "claude-code", t.to_str().unwrap()],
-    ))
-    .trim()
-    .to_string();
-    Incident {
-        _dir: dir,
-        root,
-        db,
-        policy,
-        session,
+impl Incident {
+    /// `flightlog ARGS` without the policy.
+    fn run_without_policy(&self, args: &[&str]) -> Output {
+        self.env.cmd_without_policy().args(args).output().unwrap()
+    }
+
+    /// `flightlog verify PATH` (without the policy): its exit code.
+    fn verify(&self, path: &Path) -> Option<i32> {
+        self.run_without_policy(&["verify", path.to_str().unwrap()])
+            .status
+            .code()
     }
 }
 
+fn incident() -> Incident {
+    let env = env().with_policy(POLICY);
+    let t = env.write("incident.jsonl", incident_transcript());
+    let session = env
+        .ok(&["import", "claude-code", t.to_str().unwrap()])
+        .trim()
+        .to_string();
+    Incident { env, session }
+}
+
 fn export(i: &Incident, format: &str) -> String {
-    let path = i.root.join(format!("out.{format}"));
-    ok(&fl(
-        &i.db,
-        Some(&i.policy),
-        &[
-            "export",
-            &i.session,
-            "--format",
-            format,
-            "-o",
-            path.to_str().unwrap(),
-        ],
-    ));
+    let path = i.env.path(&format!("out.{format}"));
+    ok(&export_to(&i.env, &i.session, format, &path, &[]));
     std::fs::read_to_string(path).unwrap()
 }
 
 /// The store's public key file (`<db dir>/keys/checkpoint.pub`): the key an auditor trusts.
 fn trusted_key(i: &Incident) -> PathBuf {
-    i.db.parent().unwrap().join("keys/checkpoint.pub")
+    i.env.db.parent().unwrap().join("keys/checkpoint.pub")
 }
 
 #[test]
 fn jsonl_export_verifies_offline_and_reimports_with_its_chain() {
     let i = incident();
     let text = export(&i, "jsonl");
-    let path = i.root.join("out.jsonl");
+    let path = i.env.path("out.jsonl");
     let lines: Vec<&str> = text.lines().collect();
     assert!(lines.last().unwrap().contains("\"kind\":\"checkpoint\""));
     // The independent script: intact, then one flipped byte is caught.
@@ -363,7 +314,7 @@ fn jsonl_export_verifies_offline_and_reimports_with_its_chain() {
     assert!(out.status.success(), "{}", verifier::stdout(&out));
     let stdout = verifier::stdout(&out);
     assert!(stdout.contains("INTACT:"), "{stdout}");
-    let tampered = i.root.join("tampered.jsonl");
+    let tampered = i.env.path("tampered.jsonl");
     std::fs::write(
         &tampered,
         text.replacen("Fix the staging deploy", "Fix the staging deplox", 1),
@@ -372,14 +323,14 @@ fn jsonl_export_verifies_offline_and_reimports_with_its_chain() {
     let out = verifier::run(&[tampered.to_str().unwrap(), key]);
     assert_eq!(out.status.code(), Some(1), "{}", verifier::stdout(&out));
     // Truncation (no final checkpoint) is caught too.
-    let cut = i.root.join("cut.jsonl");
+    let cut = i.env.path("cut.jsonl");
     std::fs::write(&cut, lines[..lines.len() - 2].join("\n") + "\n").unwrap();
     let out = verifier::run(&[cut.to_str().unwrap(), key]);
     assert_eq!(out.status.code(), Some(1));
 
     // Re-import into another store: refused without the exporter's key, kept verbatim with it.
-    let other = i.root.join("other/flightlog.db");
-    let out = fl(&other, None, &["import", "jsonl", path.to_str().unwrap()]);
+    let other = env();
+    let out = other.run(&["import", "jsonl", path.to_str().unwrap()]);
     assert_eq!(
         out.status.code(),
         Some(1),
@@ -387,20 +338,18 @@ fn jsonl_export_verifies_offline_and_reimports_with_its_chain() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("--pubkey"));
-    let pubkey = i.root.join("db/keys/checkpoint.pub");
-    let out = fl(
-        &other,
-        None,
-        &[
+    let pubkey = trusted_key(&i);
+    let import_pinned = |env: &TestEnv, export: &Path| {
+        env.run(&[
             "import",
             "jsonl",
-            path.to_str().unwrap(),
+            export.to_str().unwrap(),
             "--pubkey",
             pubkey.to_str().unwrap(),
-        ],
-    );
-    assert_eq!(ok(&out).trim(), i.session);
-    let store = Store::open_read_only(&other).unwrap();
+        ])
+    };
+    assert_eq!(ok(&import_pinned(&other, &path)).trim(), i.session);
+    let store = Store::open_read_only(&other.db).unwrap();
     let rows = store.events(&i.session, 0, 1000).unwrap();
     for (row, line) in rows.iter().zip(&lines) {
         let (_, _, ev) = flightlog_formats::chain::split_export_line(line.as_bytes()).unwrap();
@@ -409,24 +358,14 @@ fn jsonl_export_verifies_offline_and_reimports_with_its_chain() {
     assert_eq!(rows.len(), lines.len() + 1, "plus the import note");
     assert_eq!(rows.last().unwrap().event().unwrap().data["verified"], true);
     drop(store);
-    ok(&fl(&other, None, &["verify", "--all"]));
+    other.ok(&["verify", "--all"]);
     // A tampered export is refused with its problems, and nothing is stored.
-    let third = i.root.join("third/flightlog.db");
-    let out = fl(
-        &third,
-        None,
-        &[
-            "import",
-            "jsonl",
-            tampered.to_str().unwrap(),
-            "--pubkey",
-            pubkey.to_str().unwrap(),
-        ],
-    );
+    let third = env();
+    let out = import_pinned(&third, &tampered);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("hash_mismatch"));
     assert!(
-        Store::open_read_only(&third)
+        Store::open_read_only(&third.db)
             .unwrap()
             .sessions()
             .unwrap()
@@ -680,27 +619,14 @@ fn parse_v3(text: &str) -> (Value, Vec<(f64, String, String)>) {
 #[test]
 fn asciicast_export_is_strict_v3_with_markers() {
     // A recording with output, a resize and an exit, imported then exported.
-    let d = tempfile::tempdir().unwrap();
-    let db = d.path().join("db/flightlog.db");
+    let env = env();
     let id = import_cast(
-        &db,
-        d.path(),
+        &env,
         "in.cast",
         "{\"version\":2,\"width\":100,\"height\":30,\"timestamp\":1509091818}\n[0.1234,\"o\",\"\\u001b[1mhi\\u001b[0m\\r\\n\"]\n[0.5,\"r\",\"90x30\"]\n[1.0006,\"o\",\"\u{017c}\"]\n",
     );
-    let out = d.path().join("out.cast");
-    ok(&fl(
-        &db,
-        None,
-        &[
-            "export",
-            id.trim(),
-            "--format",
-            "asciicast",
-            "-o",
-            out.to_str().unwrap(),
-        ],
-    ));
+    let out = env.path("out.cast");
+    ok(&export_to(&env, id.trim(), "asciicast", &out, &[]));
     let (h, evs) = parse_v3(&std::fs::read_to_string(&out).unwrap());
     assert_eq!(h["term"]["cols"], 100);
     let codes: Vec<&str> = evs.iter().map(|e| e.1.as_str()).collect();
@@ -789,19 +715,8 @@ fn copy_dir(from: &Path, to: &Path) {
 #[test]
 fn bundle_round_trip_detects_any_tampering() {
     let i = incident();
-    let b = i.root.join("bundle");
-    ok(&fl(
-        &i.db,
-        Some(&i.policy),
-        &[
-            "export",
-            &i.session,
-            "--format",
-            "bundle",
-            "-o",
-            b.to_str().unwrap(),
-        ],
-    ));
+    let b = i.env.path("bundle");
+    ok(&export_to(&i.env, &i.session, "bundle", &b, &[]));
     for f in [
         "events.jsonl",
         "checkpoint.json",
@@ -823,7 +738,7 @@ fn bundle_round_trip_detects_any_tampering() {
             .unwrap()
             .contains("staging")
     );
-    ok(&fl(&i.db, None, &["verify", b.to_str().unwrap()]));
+    ok(&i.run_without_policy(&["verify", b.to_str().unwrap()]));
     // Offline, with the verifier and the key the auditor trusts.
     let key = trusted_key(&i);
     let key = key.to_str().unwrap();
@@ -856,10 +771,10 @@ fn bundle_round_trip_detects_any_tampering() {
     .iter()
     .enumerate()
     {
-        let t = i.root.join(format!("t{n}"));
+        let t = i.env.path(&format!("t{n}"));
         copy_dir(&b, &t);
         flip(&t.join(f));
-        let out = fl(&i.db, None, &["verify", t.to_str().unwrap()]);
+        let out = i.run_without_policy(&["verify", t.to_str().unwrap()]);
         assert_eq!(
             out.status.code(),
             Some(1),
@@ -874,26 +789,16 @@ fn bundle_round_trip_detects_any_tampering() {
             verifier::stdout(&out)
         );
     }
-    let t = i.root.join("removed");
+    let t = i.env.path("removed");
     copy_dir(&b, &t);
     std::fs::remove_file(t.join("report.md")).unwrap();
-    assert_eq!(
-        fl(&i.db, None, &["verify", t.to_str().unwrap()])
-            .status
-            .code(),
-        Some(1)
-    );
-    let t = i.root.join("added");
+    assert_eq!(i.verify(&t), Some(1));
+    let t = i.env.path("added");
     copy_dir(&b, &t);
     std::fs::write(t.join("extra.sh"), "rm -rf /").unwrap();
-    assert_eq!(
-        fl(&i.db, None, &["verify", t.to_str().unwrap()])
-            .status
-            .code(),
-        Some(1)
-    );
+    assert_eq!(i.verify(&t), Some(1));
     for t in ["removed", "added"] {
-        let out = verifier::run(&[i.root.join(t).to_str().unwrap(), key]);
+        let out = verifier::run(&[i.env.path(t).to_str().unwrap(), key]);
         assert_eq!(
             out.status.code(),
             Some(1),
@@ -971,19 +876,8 @@ fn forge_events(
 #[test]
 fn a_forged_bundle_fails_the_readmes_own_steps() {
     let i = incident();
-    let b = i.root.join("bundle");
-    ok(&fl(
-        &i.db,
-        Some(&i.policy),
-        &[
-            "export",
-            &i.session,
-            "--format",
-            "bundle",
-            "-o",
-            b.to_str().unwrap(),
-        ],
-    ));
+    let b = i.env.path("bundle");
+    ok(&export_to(&i.env, &i.session, "bundle", &b, &[]));
     let trusted = trusted_key(&i);
     // The genuine bundle passes every step of its README.
     for (cmd, out) in verifier::readme_steps(&b, &trusted, &bin()) {
@@ -991,7 +885,7 @@ fn a_forged_bundle_fails_the_readmes_own_steps() {
     }
     // Forgery 1: the report edited, verify.py replaced by a line that says OK, MANIFEST rebuilt
     // (so `sha256sum -c MANIFEST` and the bundled verify.py both pass).
-    let f1 = i.root.join("forged1");
+    let f1 = i.env.path("forged1");
     copy_dir(&b, &f1);
     let report = std::fs::read_to_string(f1.join("report.md")).unwrap();
     std::fs::write(f1.join("report.md"), report.replace("staging", "approved")).unwrap();
@@ -1009,7 +903,7 @@ fn a_forged_bundle_fails_the_readmes_own_steps() {
     }
     // Forgery 2: the events rewritten (the user's request changed) and everything re-signed by
     // the forger's key, which replaces checkpoint.pub: consistent in itself.
-    let f2 = i.root.join("forged2");
+    let f2 = i.env.path("forged2");
     copy_dir(&b, &f2);
     let forger = flightlog_formats::keys::SigningKey::from_bytes(&[9u8; 32]);
     let events = std::fs::read_to_string(f2.join("events.jsonl")).unwrap();
@@ -1063,43 +957,29 @@ fn a_read_only_export_writes_nothing_and_says_which_checkpoint_it_carries() {
     let i = incident();
     let key = trusted_key(&i);
     let key = key.to_str().unwrap();
-    let before = store_bytes(&i.db);
+    let db = &i.env.db;
+    let before = store_bytes(db);
     // The imported session ends with no checkpoint and the store has none.
-    let b1 = i.root.join("b1");
-    let out = fl(
-        &i.db,
-        Some(&i.policy),
-        &[
-            "export",
-            &i.session,
-            "--read-only",
-            "--format",
-            "bundle",
-            "-o",
-            b1.to_str().unwrap(),
-        ],
-    );
+    let b1 = i.env.path("b1");
+    let out = export_to(&i.env, &i.session, "bundle", &b1, &["--read-only"]);
     ok(&out);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("signed in memory and not stored"), "{err}");
-    let j = i.root.join("x.jsonl");
-    let out = fl(
-        &i.db,
-        None,
-        &[
-            "export",
-            &i.session,
-            "--read-only",
-            "--format",
-            "jsonl",
-            "-o",
-            j.to_str().unwrap(),
-        ],
-    );
+    let j = i.env.path("x.jsonl");
+    let j_arg = j.to_str().unwrap();
+    let out = i.run_without_policy(&[
+        "export",
+        &i.session,
+        "--read-only",
+        "--format",
+        "jsonl",
+        "-o",
+        j_arg,
+    ]);
     ok(&out);
     assert!(String::from_utf8_lossy(&out.stderr).contains("final checkpoint was signed in memory"));
     assert!(
-        store_bytes(&i.db) == before,
+        store_bytes(db) == before,
         "a read-only export wrote to the store"
     );
     for p in [&b1, &j] {
@@ -1111,49 +991,21 @@ fn a_read_only_export_writes_nothing_and_says_which_checkpoint_it_carries() {
             verifier::stdout(&o)
         );
     }
-    ok(&fl(
-        &i.db,
-        None,
-        &["verify", b1.to_str().unwrap(), "--pubkey", key],
-    ));
+    let verify_pinned = |bundle: &Path| {
+        ok(&i.run_without_policy(&["verify", bundle.to_str().unwrap(), "--pubkey", key]));
+    };
+    verify_pinned(&b1);
     // Once the store has a checkpoint covering the session, the bundle carries it.
-    ok(&fl(
-        &i.db,
-        None,
-        &[
-            "export",
-            &i.session,
-            "--format",
-            "jsonl",
-            "-o",
-            j.to_str().unwrap(),
-        ],
-    ));
-    ok(&fl(&i.db, None, &["checkpoint"]));
-    let before = store_bytes(&i.db);
-    let b2 = i.root.join("b2");
-    let out = fl(
-        &i.db,
-        Some(&i.policy),
-        &[
-            "export",
-            &i.session,
-            "--read-only",
-            "--format",
-            "bundle",
-            "-o",
-            b2.to_str().unwrap(),
-        ],
-    );
+    ok(&i.run_without_policy(&["export", &i.session, "--format", "jsonl", "-o", j_arg]));
+    ok(&i.run_without_policy(&["checkpoint"]));
+    let before = store_bytes(db);
+    let b2 = i.env.path("b2");
+    let out = export_to(&i.env, &i.session, "bundle", &b2, &["--read-only"]);
     ok(&out);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("the latest store checkpoint, #1"), "{err}");
-    assert!(store_bytes(&i.db) == before);
-    ok(&fl(
-        &i.db,
-        None,
-        &["verify", b2.to_str().unwrap(), "--pubkey", key],
-    ));
+    assert!(store_bytes(db) == before);
+    verify_pinned(&b2);
     let o = verifier::run(&[b2.to_str().unwrap(), key]);
     assert!(o.status.success(), "{}", verifier::stdout(&o));
 }
@@ -1178,19 +1030,8 @@ fn chromium() -> Option<PathBuf> {
 #[test]
 fn html_report_renders_the_crossing_in_a_real_browser() {
     let i = incident();
-    let b = i.root.join("bundle");
-    ok(&fl(
-        &i.db,
-        Some(&i.policy),
-        &[
-            "export",
-            &i.session,
-            "--format",
-            "bundle",
-            "-o",
-            b.to_str().unwrap(),
-        ],
-    ));
+    let b = i.env.path("bundle");
+    ok(&export_to(&i.env, &i.session, "bundle", &b, &[]));
     let html_path = b.join("report.html");
     let html = std::fs::read_to_string(&html_path).unwrap();
     // Self-contained: no scripts, no remote resources; hostile text escaped and made visible.
@@ -1210,7 +1051,7 @@ fn html_report_renders_the_crossing_in_a_real_browser() {
         return;
     };
     let url = format!("file://{}", html_path.display());
-    let profile = i.root.join("chrome-profile");
+    let profile = i.env.path("chrome-profile");
     let base = |c: &mut Command| {
         c.args([
             "--headless",
@@ -1236,7 +1077,7 @@ fn html_report_renders_the_crossing_in_a_real_browser() {
         "the DOM shows the crossing"
     );
     assert!(dom.contains("railway.volumeDelete"));
-    let png = i.root.join("report.png");
+    let png = i.env.path("report.png");
     let mut c = Command::new(&chrome);
     base(&mut c);
     let shot = c
