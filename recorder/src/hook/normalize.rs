@@ -29,7 +29,7 @@ pub fn normalize(agent: Agent, payload: &Value, now: DateTime<Utc>) -> Option<No
     if agent == Agent::Codex && s(obj, "type") == Some("agent-turn-complete") {
         return Some(codex_notify(obj, now));
     }
-    let hook = obj.get("hook_event_name")?.as_str()?.to_string();
+    let hook = obj.get("hook_event_name")?.as_str()?;
     Some(match agent {
         Agent::ClaudeCode | Agent::Codex => claude(agent, obj, hook, now),
         Agent::Gemini => gemini(obj, hook, now),
@@ -239,27 +239,96 @@ fn synthetic_call_id(prefix: &str, parts: &[&str]) -> String {
     format!("{prefix}-{}", &hex::encode(h.finalize())[..16])
 }
 
-fn claude(agent: Agent, o: &Map<String, Value>, hook: String, now: DateTime<Utc>) -> Normalized {
+/// One payload's events as an agent's normalizer builds them, and how they relate to others.
+struct Draft<'a> {
+    agent: Agent,
+    hook: &'a str,
+    now: DateTime<Utc>,
+    events: Vec<NewEvent>,
+    call_id: Option<String>,
+    is_pre: bool,
+    ends: bool,
+}
+
+impl<'a> Draft<'a> {
+    fn new(agent: Agent, hook: &'a str, now: DateTime<Utc>) -> Self {
+        Draft {
+            agent,
+            hook,
+            now,
+            events: Vec::new(),
+            call_id: None,
+            is_pre: false,
+            ends: false,
+        }
+    }
+
+    /// Adds an event whose data is the agent, the hook event name, then the fields of `extra`.
+    fn push(&mut self, kind: Kind, extra: Value) {
+        let data = event_data(self.agent, self.hook, extra);
+        self.push_data(kind, data);
+    }
+
+    /// Adds an event with exactly `data`.
+    fn push_data(&mut self, kind: Kind, data: Value) {
+        self.events.push(ev(kind, self.agent, self.now, data));
+    }
+
+    /// A tool call: `extra`, then the shell command when the tool runs one.
+    fn tool_call(&mut self, extra: Value, command: Option<String>) {
+        self.is_pre = true;
+        self.push(Kind::ToolCall, with_command(extra, command));
+    }
+
+    /// The agent's session end (`reason`, no exit code).
+    fn session_end(&mut self, o: &Map<String, Value>) {
+        self.ends = true;
+        self.push(
+            Kind::SessionEnd,
+            json!({"reason": o.get("reason"), "exit": null, "payload": rest(o, &[])}),
+        );
+    }
+
+    /// A hook event with nothing to lift: kept whole as a note.
+    fn note(&mut self, o: &Map<String, Value>) {
+        self.push(Kind::Note, json!({"payload": rest(o, &[])}));
+    }
+
+    fn finish(self, external_session: Option<String>) -> Normalized {
+        Normalized {
+            hook_event: self.hook.to_string(),
+            external_session,
+            events: self.events,
+            call_id: self.call_id,
+            is_pre: self.is_pre,
+            ends_session: self.ends,
+        }
+    }
+}
+
+/// `data` with the shell command, when there is one, as its last field.
+fn with_command(mut data: Value, command: Option<String>) -> Value {
+    if let Some(c) = command {
+        data["command"] = json!(c);
+    }
+    data
+}
+
+fn claude(agent: Agent, o: &Map<String, Value>, hook: &str, now: DateTime<Utc>) -> Normalized {
     let external = s(o, "session_id").map(str::to_string);
     let tool = s(o, "tool_name").unwrap_or("").to_string();
     let call_id = s(o, "tool_use_id").map(str::to_string);
     let input = o.get("tool_input").map(bounded).unwrap_or(Value::Null);
-    let mut is_pre = false;
-    let mut ends = false;
-    let mut events = Vec::new();
-    let base = |extra: Value| event_data(agent, &hook, extra);
-    match hook.as_str() {
-        "PreToolUse" => {
-            is_pre = true;
-            let mut d = base(json!({
+    let mut d = Draft::new(agent, hook, now);
+    d.call_id = call_id.clone();
+    match hook {
+        "PreToolUse" => d.tool_call(
+            json!({
                 "tool": tool, "call_id": call_id, "input": input,
                 "payload": rest(o, &["tool_input"]),
-            }));
-            if let Some(c) = shell_command(&tool, &input) {
-                d["command"] = json!(c);
-            }
-            events.push(ev(Kind::ToolCall, agent, now, d));
-        }
+            }),
+            shell_command(&tool, &input),
+        ),
         "PostToolUse" | "PostToolUseFailure" => {
             let failed = hook == "PostToolUseFailure";
             let output = o.get("tool_response").map(bounded).unwrap_or(Value::Null);
@@ -272,174 +341,122 @@ fn claude(agent: Agent, o: &Map<String, Value>, hook: String, now: DateTime<Utc>
                     .get("interrupted")
                     .and_then(Value::as_bool)
                     .unwrap_or(false);
-            let mut d = base(json!({
+            let data = json!({
                 "tool": tool, "call_id": call_id, "input": input, "output": output,
                 "error": error, "is_error": failed || resp_err,
                 "duration_ms": o.get("duration_ms"),
                 "payload": rest(o, &["tool_input", "tool_response"]),
-            }));
-            if let Some(c) = shell_command(&tool, &input) {
-                d["command"] = json!(c);
-            }
-            events.push(ev(Kind::ToolResult, agent, now, d));
+            });
+            d.push(
+                Kind::ToolResult,
+                with_command(data, shell_command(&tool, &input)),
+            );
             if tool == "Read"
                 && let Some(p) = input.get("file_path").and_then(Value::as_str)
             {
-                events.push(ev(
+                d.push_data(
                     Kind::FileRead,
-                    agent,
-                    now,
                     json!({"path": p, "via": "tool", "call_id": call_id}),
-                ));
+                );
             }
         }
-        "UserPromptSubmit" => {
-            events.push(ev(Kind::Prompt, agent, now, base(json!({
+        "UserPromptSubmit" => d.push(
+            Kind::Prompt,
+            json!({
                 "role": "user", "text": o.get("prompt").map(bounded), "payload": rest(o, &["prompt"]),
-            }))));
-        }
-        "Stop" | "SubagentStop" => {
-            events.push(ev(
-                Kind::Message,
-                agent,
-                now,
-                base(json!({
-                    "role": "assistant",
-                    "text": o.get("last_assistant_message").map(bounded),
-                    "payload": rest(o, &["last_assistant_message"]),
-                })),
-            ));
-        }
-        "SessionEnd" => {
-            ends = true;
-            events.push(ev(
-                Kind::SessionEnd,
-                agent,
-                now,
-                base(json!({
-                    "reason": o.get("reason"), "exit": null, "payload": rest(o, &[]),
-                })),
-            ));
-        }
+            }),
+        ),
+        "Stop" | "SubagentStop" => d.push(
+            Kind::Message,
+            json!({
+                "role": "assistant",
+                "text": o.get("last_assistant_message").map(bounded),
+                "payload": rest(o, &["last_assistant_message"]),
+            }),
+        ),
+        "SessionEnd" => d.session_end(o),
         "FileChanged" => {
             let op = match s(o, "event") {
                 Some("add") => "create",
                 Some("unlink") => "delete",
                 _ => "modify",
             };
-            events.push(ev(
+            d.push(
                 Kind::FileChange,
-                agent,
-                now,
-                base(json!({
+                json!({
                     "path": o.get("file_path"), "op": op, "diff": null, "payload": rest(o, &[]),
-                })),
-            ));
+                }),
+            );
         }
         _ => {
             // SessionStart, Notification, PermissionRequest, SubagentStart, PreCompact,
             // StopFailure and anything newer: kept whole as a note.
-            let mut d = base(json!({"payload": rest(o, &[])}));
+            let mut data = json!({"payload": rest(o, &[])});
             if hook == "StopFailure" {
-                d["error"] = o.get("error").cloned().unwrap_or(Value::Null);
+                data["error"] = o.get("error").cloned().unwrap_or(Value::Null);
             }
             if !tool.is_empty() {
-                d["tool"] = json!(tool);
+                data["tool"] = json!(tool);
             }
-            events.push(ev(Kind::Note, agent, now, d));
+            d.push(Kind::Note, data);
         }
     }
-    Normalized {
-        hook_event: hook,
-        external_session: external,
-        events,
-        call_id,
-        is_pre,
-        ends_session: ends,
-    }
+    d.finish(external)
 }
 
-fn gemini(o: &Map<String, Value>, hook: String, now: DateTime<Utc>) -> Normalized {
-    let agent = Agent::Gemini;
+fn gemini(o: &Map<String, Value>, hook: &str, now: DateTime<Utc>) -> Normalized {
     let external = s(o, "session_id").map(str::to_string);
     let tool = s(o, "tool_name").unwrap_or("").to_string();
     let input = o.get("tool_input").map(bounded).unwrap_or(Value::Null);
-    let mut call_id = None;
-    let mut is_pre = false;
-    let mut ends = false;
-    let mut events = Vec::new();
-    let base = |extra: Value| event_data(Agent::Gemini, &hook, extra);
-    match hook.as_str() {
+    let mut d = Draft::new(Agent::Gemini, hook, now);
+    match hook {
         "BeforeTool" | "AfterTool" => {
             // Gemini's hooks carry no call id: join on (session, tool, input).
             let id = synthetic_call_id(
                 "gemini",
                 &[external.as_deref().unwrap_or(""), &tool, &String::from_utf8_lossy(&flightlog_formats::canonical::value_bytes(&input))],
             );
-            call_id = Some(id.clone());
+            d.call_id = Some(id.clone());
             let command = shell_command(&tool, &input);
             if hook == "BeforeTool" {
-                is_pre = true;
-                let mut d = base(json!({"tool": tool, "call_id": id, "input": input, "payload": rest(o, &["tool_input"])}));
-                if let Some(c) = command {
-                    d["command"] = json!(c);
-                }
-                events.push(ev(Kind::ToolCall, agent, now, d));
+                d.tool_call(json!({"tool": tool, "call_id": id, "input": input, "payload": rest(o, &["tool_input"])}), command);
             } else {
                 let resp = o.get("tool_response").map(bounded).unwrap_or(Value::Null);
                 let error = resp.get("error").filter(|e| !e.is_null()).cloned();
                 let output = resp.get("llmContent").or_else(|| resp.get("returnDisplay")).cloned().unwrap_or(resp.clone());
-                let mut d = base(json!({
+                let mut data = json!({
                     "tool": tool, "call_id": id, "input": input, "output": output,
                     "error": error, "is_error": error.is_some(),
                     "payload": rest(o, &["tool_input", "tool_response"]),
-                }));
+                });
                 // What the user saw (`returnDisplay`: a diff, the command's own output) and any
                 // newer field: kept beside the model's `llmContent`.
                 if let Value::Object(r) = &resp {
                     let others = rest(r, &["llmContent", "error"]);
                     if others.as_object().is_some_and(|m| !m.is_empty()) {
-                        d["response"] = others;
+                        data["response"] = others;
                     }
                 }
-                if let Some(c) = command {
-                    d["command"] = json!(c);
-                }
-                events.push(ev(Kind::ToolResult, agent, now, d));
+                d.push(Kind::ToolResult, with_command(data, command));
                 if tool == "read_file"
                     && let Some(p) = input.get("absolute_path").or_else(|| input.get("file_path")).and_then(Value::as_str)
                 {
-                    events.push(ev(Kind::FileRead, agent, now, json!({"path": p, "via": "tool", "call_id": call_id})));
+                    d.push_data(Kind::FileRead, json!({"path": p, "via": "tool", "call_id": id}));
                 }
             }
         }
-        "BeforeAgent" => events.push(ev(Kind::Prompt, agent, now, base(json!({"role": "user", "text": o.get("prompt").map(bounded), "payload": rest(o, &["prompt"])})))),
-        "AfterAgent" => events.push(ev(Kind::Message, agent, now, base(json!({"role": "assistant", "text": o.get("prompt_response").map(bounded), "payload": rest(o, &["prompt_response"])})))),
-        "SessionEnd" => {
-            ends = true;
-            events.push(ev(Kind::SessionEnd, agent, now, base(json!({"reason": o.get("reason"), "exit": null, "payload": rest(o, &[])}))));
-        }
-        _ => events.push(ev(Kind::Note, agent, now, base(json!({"payload": rest(o, &[])})))),
+        "BeforeAgent" => d.push(Kind::Prompt, json!({"role": "user", "text": o.get("prompt").map(bounded), "payload": rest(o, &["prompt"])})),
+        "AfterAgent" => d.push(Kind::Message, json!({"role": "assistant", "text": o.get("prompt_response").map(bounded), "payload": rest(o, &["prompt_response"])})),
+        "SessionEnd" => d.session_end(o),
+        _ => d.note(o),
     }
-    Normalized {
-        hook_event: hook,
-        external_session: external,
-        events,
-        call_id,
-        is_pre,
-        ends_session: ends,
-    }
+    d.finish(external)
 }
 
-fn cursor(o: &Map<String, Value>, hook: String, now: DateTime<Utc>) -> Normalized {
-    let agent = Agent::Cursor;
+fn cursor(o: &Map<String, Value>, hook: &str, now: DateTime<Utc>) -> Normalized {
     let external = s(o, "conversation_id").map(str::to_string);
     let generation = s(o, "generation_id").unwrap_or("");
-    let mut call_id = None;
-    let mut is_pre = false;
-    let mut ends = false;
-    let mut events = Vec::new();
-    let base = |extra: Value| event_data(Agent::Cursor, &hook, extra);
+    let mut d = Draft::new(Agent::Cursor, hook, now);
     let mcp_input = |o: &Map<String, Value>| match o.get("tool_input") {
         Some(Value::String(t)) => serde_json::from_str::<Value>(t)
             .map(|v| bounded(&v))
@@ -447,23 +464,22 @@ fn cursor(o: &Map<String, Value>, hook: String, now: DateTime<Utc>) -> Normalize
         Some(v) => bounded(v),
         None => Value::Null,
     };
-    match hook.as_str() {
+    match hook {
         "beforeShellExecution" | "afterShellExecution" => {
             let command = s(o, "command").unwrap_or("").to_string();
             let id = synthetic_call_id("cursor", &[generation, &command]);
-            call_id = Some(id.clone());
+            d.call_id = Some(id.clone());
             if hook == "beforeShellExecution" {
-                is_pre = true;
-                events.push(ev(Kind::ToolCall, agent, now, base(json!({
+                d.tool_call(json!({
                     "tool": "Shell", "call_id": id, "command": command,
                     "input": {"command": command, "cwd": o.get("cwd")}, "payload": rest(o, &[]),
-                }))));
+                }), None);
             } else {
-                events.push(ev(Kind::ToolResult, agent, now, base(json!({
+                d.push(Kind::ToolResult, json!({
                     "tool": "Shell", "call_id": id, "command": command,
                     "output": o.get("output").map(bounded), "error": null, "is_error": false,
                     "duration_ms": o.get("duration"), "payload": rest(o, &["output"]),
-                }))));
+                }));
             }
         }
         "beforeMCPExecution" | "afterMCPExecution" | "preToolUse" | "postToolUse" | "postToolUseFailure" => {
@@ -472,57 +488,39 @@ fn cursor(o: &Map<String, Value>, hook: String, now: DateTime<Utc>) -> Normalize
             let id = s(o, "tool_use_id").map(str::to_string).unwrap_or_else(|| {
                 synthetic_call_id("cursor", &[generation, &tool, &input.to_string()])
             });
-            call_id = Some(id.clone());
+            d.call_id = Some(id.clone());
             let command = shell_command(&tool, &input);
             if hook.starts_with("before") || hook == "preToolUse" {
-                is_pre = true;
-                let mut d = base(json!({"tool": tool, "call_id": id, "input": input, "payload": rest(o, &["tool_input"])}));
-                if let Some(c) = command {
-                    d["command"] = json!(c);
-                }
-                events.push(ev(Kind::ToolCall, agent, now, d));
+                d.tool_call(json!({"tool": tool, "call_id": id, "input": input, "payload": rest(o, &["tool_input"])}), command);
             } else {
                 let failed = hook == "postToolUseFailure";
-                let mut d = base(json!({
+                let data = json!({
                     "tool": tool, "call_id": id, "input": input,
                     "output": o.get("result_json").or_else(|| o.get("tool_output")).map(bounded),
                     "error": o.get("error").cloned(), "is_error": failed,
                     "duration_ms": o.get("duration"), "payload": rest(o, &["tool_input", "result_json", "tool_output"]),
-                }));
-                if let Some(c) = command {
-                    d["command"] = json!(c);
-                }
-                events.push(ev(Kind::ToolResult, agent, now, d));
+                });
+                d.push(Kind::ToolResult, with_command(data, command));
             }
         }
-        "afterFileEdit" => events.push(ev(Kind::FileChange, agent, now, base(json!({
+        "afterFileEdit" => d.push(Kind::FileChange, json!({
             "path": o.get("file_path"), "op": "modify", "diff": null,
             "edits": o.get("edits").map(bounded), "payload": rest(o, &["edits"]),
-        })))),
+        })),
         "beforeReadFile" | "beforeTabFileRead" => {
-            is_pre = hook == "beforeReadFile";
-            events.push(ev(Kind::FileRead, agent, now, base(json!({
+            d.is_pre = hook == "beforeReadFile";
+            d.push(Kind::FileRead, json!({
                 "path": o.get("file_path"), "via": "tool",
                 "content": o.get("content").map(bounded), "payload": rest(o, &["content"]),
-            }))));
+            }));
         }
-        "beforeSubmitPrompt" => events.push(ev(Kind::Prompt, agent, now, base(json!({"role": "user", "text": o.get("prompt").map(bounded), "payload": rest(o, &["prompt"])})))),
-        "afterAgentResponse" | "afterAgentThought" => events.push(ev(Kind::Message, agent, now, base(json!({
+        "beforeSubmitPrompt" => d.push(Kind::Prompt, json!({"role": "user", "text": o.get("prompt").map(bounded), "payload": rest(o, &["prompt"])})),
+        "afterAgentResponse" | "afterAgentThought" => d.push(Kind::Message, json!({
             "role": if hook == "afterAgentThought" { "thought" } else { "assistant" },
             "text": o.get("text").map(bounded), "payload": rest(o, &["text"]),
-        })))),
-        "sessionEnd" => {
-            ends = true;
-            events.push(ev(Kind::SessionEnd, agent, now, base(json!({"reason": o.get("reason"), "exit": null, "payload": rest(o, &[])}))));
-        }
-        _ => events.push(ev(Kind::Note, agent, now, base(json!({"payload": rest(o, &[])})))),
+        })),
+        "sessionEnd" => d.session_end(o),
+        _ => d.note(o),
     }
-    Normalized {
-        hook_event: hook,
-        external_session: external,
-        events,
-        call_id,
-        is_pre,
-        ends_session: ends,
-    }
+    d.finish(external)
 }

@@ -287,6 +287,22 @@ mod tests {
         }
     }
 
+    /// A traced process.
+    fn exec(seq: u64, ms: i64, pid: i64, ppid: i64, argv: Value) -> Event {
+        ev(
+            seq,
+            ms,
+            Kind::Exec,
+            "ptrace",
+            json!({"argv": argv, "pid": pid, "ppid": ppid}),
+        )
+    }
+
+    /// A Claude Code hook event.
+    fn claude(seq: u64, ms: i64, kind: Kind, data: Value) -> Event {
+        ev(seq, ms, kind, "hook:claude-code", data)
+    }
+
     fn now() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 4, 25, 11, 0, 0)
             .single()
@@ -296,41 +312,16 @@ mod tests {
     #[test]
     fn matched_calls_and_execs_give_no_gap() {
         let evs = vec![
-            ev(
-                0,
-                0,
-                Kind::Exec,
-                "ptrace",
-                json!({"argv": ["node", "agent.js"], "pid": 10, "ppid": 1}),
-            ),
-            ev(
+            exec(0, 0, 10, 1, json!(["node", "agent.js"])),
+            claude(
                 1,
                 1000,
                 Kind::ToolCall,
-                "hook:claude-code",
                 json!({"command": "cd web && npm test", "tool": "Bash"}),
             ),
-            ev(
-                2,
-                1100,
-                Kind::Exec,
-                "ptrace",
-                json!({"argv": ["bash", "-c", "cd web && npm test"], "pid": 11, "ppid": 10}),
-            ),
-            ev(
-                3,
-                1200,
-                Kind::Exec,
-                "ptrace",
-                json!({"argv": ["/usr/bin/npm", "test"], "pid": 12, "ppid": 11}),
-            ),
-            ev(
-                4,
-                3000,
-                Kind::ToolResult,
-                "hook:claude-code",
-                json!({"call_seq": 1}),
-            ),
+            exec(2, 1100, 11, 10, json!(["bash", "-c", "cd web && npm test"])),
+            exec(3, 1200, 12, 11, json!(["/usr/bin/npm", "test"])),
+            claude(4, 3000, Kind::ToolResult, json!({"call_seq": 1})),
         ];
         assert!(cross_check(&evs, now(), None).is_empty());
     }
@@ -338,34 +329,15 @@ mod tests {
     #[test]
     fn a_reported_command_never_traced_is_a_gap() {
         let evs = vec![
-            ev(
-                0,
-                0,
-                Kind::Exec,
-                "ptrace",
-                json!({"argv": ["node", "agent.js"], "pid": 10, "ppid": 1}),
-            ),
-            ev(
+            exec(0, 0, 10, 1, json!(["node", "agent.js"])),
+            claude(
                 1,
                 1000,
                 Kind::ToolCall,
-                "hook:claude-code",
                 json!({"command": "curl -X POST https://x", "tool": "Bash"}),
             ),
-            ev(
-                2,
-                1500,
-                Kind::ToolResult,
-                "hook:claude-code",
-                json!({"call_seq": 1}),
-            ),
-            ev(
-                3,
-                9000,
-                Kind::Exec,
-                "ptrace",
-                json!({"argv": ["curl", "https://later"], "pid": 13, "ppid": 10}),
-            ),
+            claude(2, 1500, Kind::ToolResult, json!({"call_seq": 1})),
+            exec(3, 9000, 13, 10, json!(["curl", "https://later"])),
         ];
         let g = cross_check(&evs, now(), None);
         assert_eq!(g.len(), 1, "{g:?}");
@@ -376,54 +348,23 @@ mod tests {
     #[test]
     fn an_unreported_agent_shell_is_a_gap() {
         let evs = vec![
-            ev(
-                0,
-                0,
-                Kind::Exec,
-                "ptrace",
-                json!({"argv": ["node", "agent.js"], "pid": 10, "ppid": 1}),
-            ),
-            ev(
+            exec(0, 0, 10, 1, json!(["node", "agent.js"])),
+            claude(
                 1,
                 1000,
                 Kind::ToolCall,
-                "hook:claude-code",
                 json!({"command": "ls", "tool": "Bash"}),
             ),
-            ev(
-                2,
-                1010,
-                Kind::Exec,
-                "ptrace",
-                json!({"argv": ["bash", "-c", "ls"], "pid": 11, "ppid": 10}),
-            ),
-            ev(
-                3,
-                1020,
-                Kind::Exec,
-                "ptrace",
-                json!({"argv": ["ls"], "pid": 12, "ppid": 11}),
-            ),
-            ev(
-                4,
-                1100,
-                Kind::ToolResult,
-                "hook:claude-code",
-                json!({"call_seq": 1}),
-            ),
-            ev(
-                5,
-                5000,
-                Kind::Exec,
-                "ptrace",
-                json!({"argv": ["bash", "-lc", "rm -rf build"], "pid": 14, "ppid": 10}),
-            ),
-            ev(
+            exec(2, 1010, 11, 10, json!(["bash", "-c", "ls"])),
+            exec(3, 1020, 12, 11, json!(["ls"])),
+            claude(4, 1100, Kind::ToolResult, json!({"call_seq": 1})),
+            exec(5, 5000, 14, 10, json!(["bash", "-lc", "rm -rf build"])),
+            exec(
                 6,
                 5001,
-                Kind::Exec,
-                "ptrace",
-                json!({"argv": ["bash", "-c", "/usr/bin/flightlog hook claude-code"], "pid": 15, "ppid": 10}),
+                15,
+                10,
+                json!(["bash", "-c", "/usr/bin/flightlog hook claude-code"]),
             ),
         ];
         let g = cross_check(&evs, now(), None);
@@ -433,13 +374,7 @@ mod tests {
     }
 
     fn agent() -> Event {
-        ev(
-            0,
-            0,
-            Kind::Exec,
-            "ptrace",
-            json!({"argv": ["node", "/usr/bin/claude"], "pid": 10, "ppid": 1}),
-        )
+        exec(0, 0, 10, 1, json!(["node", "/usr/bin/claude"]))
     }
 
     #[test]
@@ -451,32 +386,32 @@ mod tests {
         );
         let evs = vec![
             agent(),
-            ev(
+            claude(
                 1,
                 1000,
                 Kind::ToolCall,
-                "hook:claude-code",
                 json!({"command": cmd, "tool": "Bash", "call_id": "t1"}),
             ),
-            ev(
-                2,
-                1100,
-                Kind::Exec,
-                "ptrace",
-                json!({"argv": ["/bin/bash", "-c", "-l", script], "pid": 11, "ppid": 10}),
-            ),
-            ev(
+            exec(2, 1100, 11, 10, json!(["/bin/bash", "-c", "-l", script])),
+            exec(
                 3,
                 1200,
-                Kind::Exec,
-                "ptrace",
-                json!({"argv": ["curl", "-s", "-H", "Authorization: Bearer x", "https://h/graphql", "-d", "{\"q\":1}"], "pid": 12, "ppid": 11}),
+                12,
+                11,
+                json!([
+                    "curl",
+                    "-s",
+                    "-H",
+                    "Authorization: Bearer x",
+                    "https://h/graphql",
+                    "-d",
+                    "{\"q\":1}"
+                ]),
             ),
-            ev(
+            claude(
                 4,
                 2000,
                 Kind::ToolResult,
-                "hook:claude-code",
                 json!({"call_seq": 1, "call_id": "t1"}),
             ),
         ];
@@ -495,26 +430,40 @@ mod tests {
                 "hook:codex",
                 json!({"command": cmd, "tool": "shell", "call_id": "c1"}),
             ),
-            ev(
+            exec(
                 2,
                 1100,
-                Kind::Exec,
-                "ptrace",
-                json!({"argv": ["codex", "--codex-run-as-process-setup", "/bin/bash", "-c", format!(". /root/.codex/shell_snapshots/s.sh\n{cmd}")], "pid": 11, "ppid": 10}),
+                11,
+                10,
+                json!([
+                    "codex",
+                    "--codex-run-as-process-setup",
+                    "/bin/bash",
+                    "-c",
+                    format!(". /root/.codex/shell_snapshots/s.sh\n{cmd}")
+                ]),
             ),
-            ev(
+            exec(
                 3,
                 1150,
-                Kind::Exec,
-                "ptrace",
-                json!({"argv": ["codex-linux-sandbox", "--sandbox-policy-cwd", "/w", "--", "/bin/bash", "-c", format!("__CODEX_SNAPSHOT_OVERRIDE=1; {cmd}")], "pid": 12, "ppid": 11}),
+                12,
+                11,
+                json!([
+                    "codex-linux-sandbox",
+                    "--sandbox-policy-cwd",
+                    "/w",
+                    "--",
+                    "/bin/bash",
+                    "-c",
+                    format!("__CODEX_SNAPSHOT_OVERRIDE=1; {cmd}")
+                ]),
             ),
-            ev(
+            exec(
                 4,
                 1200,
-                Kind::Exec,
-                "ptrace",
-                json!({"argv": ["curl", "-X", "POST", "https://h/graphql"], "pid": 13, "ppid": 12}),
+                13,
+                12,
+                json!(["curl", "-X", "POST", "https://h/graphql"]),
             ),
             ev(
                 5,
@@ -531,11 +480,10 @@ mod tests {
     fn denied_and_never_run_calls_expect_no_exec() {
         let evs = vec![
             agent(),
-            ev(
+            claude(
                 1,
                 1000,
                 Kind::ToolCall,
-                "hook:claude-code",
                 json!({"command": "curl -X POST https://prod", "tool": "Bash", "call_id": "d1"}),
             ),
             ev(
@@ -546,32 +494,19 @@ mod tests {
                 json!({"decision": "deny", "call_id": "d1", "rule": "crossing"}),
             ),
             // asked, never answered: the agent did not run it
-            ev(
+            claude(
                 3,
                 3000,
                 Kind::ToolCall,
-                "hook:claude-code",
                 json!({"command": "terraform destroy", "tool": "Bash", "call_id": "n1"}),
             ),
-            ev(
-                4,
-                9000,
-                Kind::Exec,
-                "ptrace",
-                json!({"argv": ["ls"], "pid": 20, "ppid": 10}),
-            ),
+            exec(4, 9000, 20, 10, json!(["ls"])),
         ];
         assert!(cross_check(&evs, now(), None).is_empty());
         // The same call with a result, not denied, is a gap: the check still bites.
         let mut answered = evs.clone();
         answered.remove(2);
-        answered.push(ev(
-            5,
-            1500,
-            Kind::ToolResult,
-            "hook:claude-code",
-            json!({"call_id": "d1"}),
-        ));
+        answered.push(claude(5, 1500, Kind::ToolResult, json!({"call_id": "d1"})));
         let g = cross_check(&answered, now(), None);
         assert_eq!(g.len(), 1, "{g:?}");
         assert_eq!(g[0].data["call_seq"], 1);
@@ -581,35 +516,16 @@ mod tests {
     fn hooks_installed_with_any_command_are_flightlogs_own() {
         let evs = vec![
             agent(),
-            ev(
+            claude(
                 1,
                 1000,
                 Kind::ToolCall,
-                "hook:claude-code",
                 json!({"command": "ls", "tool": "Bash", "call_id": "l1"}),
             ),
-            ev(
-                2,
-                1010,
-                Kind::Exec,
-                "ptrace",
-                json!({"argv": ["bash", "-c", "ls"], "pid": 11, "ppid": 10}),
-            ),
-            ev(
-                3,
-                1100,
-                Kind::ToolResult,
-                "hook:claude-code",
-                json!({"call_seq": 1}),
-            ),
+            exec(2, 1010, 11, 10, json!(["bash", "-c", "ls"])),
+            claude(3, 1100, Kind::ToolResult, json!({"call_seq": 1})),
             // `hook install --command /opt/ci/fl-hook`: the agent runs it through a shell
-            ev(
-                4,
-                1200,
-                Kind::Exec,
-                "ptrace",
-                json!({"argv": ["/bin/sh", "-c", "/opt/ci/fl-hook"], "pid": 15, "ppid": 10}),
-            ),
+            exec(4, 1200, 15, 10, json!(["/bin/sh", "-c", "/opt/ci/fl-hook"])),
             ev(
                 5,
                 1210,
@@ -664,11 +580,10 @@ mod tests {
 
     #[test]
     fn without_tracing_nothing_is_claimed() {
-        let evs = vec![ev(
+        let evs = vec![claude(
             1,
             1000,
             Kind::ToolCall,
-            "hook:claude-code",
             json!({"command": "curl x"}),
         )];
         assert!(cross_check(&evs, now(), None).is_empty());

@@ -302,6 +302,18 @@ fn gap_event(
     )
 }
 
+/// A layer that could not run: a gap in the session, and a warning for the user.
+fn gap_warning(
+    sink: &writer::Sink,
+    warnings: &mut Vec<String>,
+    layer: &str,
+    reason: &str,
+    msg: String,
+) {
+    sink.send("recorder", gap_event(sink.now(), layer, reason, &msg));
+    warnings.push(msg);
+}
+
 /// Starts proxy and watcher, runs the agent with its terminal and tracer; returns its exit code.
 fn run_layers(
     opts: &RecordOptions,
@@ -339,11 +351,13 @@ fn run_layers(
     } else {
         if opts.tls_intercept {
             let msg = "--tls-intercept needs the proxy (it was turned off with --no-proxy)";
-            sink.send(
-                "recorder",
-                gap_event(sink.now(), "proxy", "tls_intercept_without_proxy", msg),
+            gap_warning(
+                sink,
+                warnings,
+                "proxy",
+                "tls_intercept_without_proxy",
+                msg.into(),
             );
-            warnings.push(msg.into());
         }
         None
     };
@@ -380,11 +394,7 @@ fn run_layers(
             Err(e) => {
                 let msg =
                     format!("the proxy could not start: {e}; API calls are seen only in argv");
-                sink.send(
-                    "recorder",
-                    gap_event(sink.now(), "proxy", "proxy_failed", &msg),
-                );
-                warnings.push(msg);
+                gap_warning(sink, warnings, "proxy", "proxy_failed", msg);
                 None
             }
         }
@@ -397,11 +407,7 @@ fn run_layers(
             Ok(w) => Some(w),
             Err(e) => {
                 let msg = format!("the file watcher could not start: {e}");
-                sink.send(
-                    "recorder",
-                    gap_event(sink.now(), "watch", "watch_failed", &msg),
-                );
-                warnings.push(msg);
+                gap_warning(sink, warnings, "watch", "watch_failed", msg);
                 None
             }
         }
@@ -470,11 +476,7 @@ fn start_interception(
             let msg = format!(
                 "TLS interception could not start: {e}; HTTPS calls are recorded as CONNECT host:port only"
             );
-            sink.send(
-                "recorder",
-                gap_event(sink.now(), "proxy", "tls_intercept_failed", &msg),
-            );
-            warnings.push(msg);
+            gap_warning(sink, warnings, "proxy", "tls_intercept_failed", msg);
             None
         }
     }

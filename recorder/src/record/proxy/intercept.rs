@@ -189,12 +189,7 @@ pub(super) fn plain_tunnel(
             }
             Ok(None) => break,
             Err(_) => {
-                let _ = respond(
-                    reader.get_mut(),
-                    400,
-                    "Bad Request",
-                    "flightlog proxy: malformed request\n",
-                );
+                reject_malformed(reader.get_mut());
                 break;
             }
         }

@@ -146,6 +146,16 @@ fn respond(w: &mut impl Write, status: u16, reason: &str, body: &str) -> io::Res
     w.flush()
 }
 
+/// Tells a client its request could not be read (best effort: it may be gone).
+fn reject_malformed(w: &mut impl Write) {
+    let _ = respond(
+        w,
+        400,
+        "Bad Request",
+        "flightlog proxy: malformed request\n",
+    );
+}
+
 fn serve(client: TcpStream, sink: &Sink, judge: &Judge, tls: Option<&Interceptor>) {
     let mut reader = BufReader::new(client);
     loop {
@@ -153,12 +163,7 @@ fn serve(client: TcpStream, sink: &Sink, judge: &Judge, tls: Option<&Interceptor
             Ok(Some(h)) => h,
             Ok(None) => return,
             Err(_) => {
-                let _ = respond(
-                    reader.get_mut(),
-                    400,
-                    "Bad Request",
-                    "flightlog proxy: malformed request\n",
-                );
+                reject_malformed(reader.get_mut());
                 return;
             }
         };
