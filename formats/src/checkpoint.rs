@@ -33,6 +33,22 @@ pub struct SessionStatement {
 }
 
 impl SessionStatement {
+    /// The statement over a session's event hashes, in seq order.
+    pub fn of_hashes(session: &str, hashes: impl IntoIterator<Item = Hash32>) -> SessionStatement {
+        let mut mb = merkle::MerkleBuilder::new();
+        let mut head = crate::chain::GENESIS;
+        for h in hashes {
+            mb.push_data(&h);
+            head = h;
+        }
+        SessionStatement {
+            session: session.to_string(),
+            count: mb.size(),
+            head: hex::encode(head),
+            root: hex::encode(mb.root()),
+        }
+    }
+
     pub fn bytes(&self) -> Vec<u8> {
         value_bytes(&json!({
             "session": self.session,

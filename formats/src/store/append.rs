@@ -9,7 +9,6 @@ use crate::chain::{GENESIS, Hash32, link_hash};
 use crate::checkpoint::SessionStatement;
 use crate::error::Result;
 use crate::event::{Event, FORMAT_VERSION, Kind, NewEvent, format_ts};
-use crate::merkle::MerkleBuilder;
 use crate::progress::Ticker;
 use crate::redact::Redactor;
 
@@ -87,19 +86,15 @@ pub(super) fn events_in(
 pub(super) fn statement_in(conn: &Connection, session: &str) -> Result<SessionStatement> {
     let mut stmt =
         conn.prepare_cached("SELECT hash FROM events WHERE session = ?1 ORDER BY seq")?;
-    let mut rows = stmt.query([session])?;
-    let mut mb = MerkleBuilder::new();
-    let mut head = GENESIS;
-    while let Some(r) = rows.next()? {
-        head = to_hash(r.get(0)?);
-        mb.push_data(&head);
+    let mut failed = None;
+    let hashes = stmt
+        .query_map([session], |r| Ok(to_hash(r.get(0)?)))?
+        .map_while(|r| r.map_err(|e| failed = Some(e)).ok());
+    let statement = SessionStatement::of_hashes(session, hashes);
+    match failed {
+        Some(e) => Err(e.into()),
+        None => Ok(statement),
     }
-    Ok(SessionStatement {
-        session: session.to_string(),
-        count: mb.size(),
-        head: hex::encode(head),
-        root: hex::encode(mb.root()),
-    })
 }
 
 pub(super) fn append_in(

@@ -21,6 +21,9 @@ impl Store {
 
     /// What a checkpoint would say about a session now (count, head, Merkle root).
     pub fn session_statement(&self, session: &str) -> Result<SessionStatement> {
+        if let Some(pg) = self.remote() {
+            return pg.statement(session);
+        }
         statement_in(self.conn()?, session)
     }
 

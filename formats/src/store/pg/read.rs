@@ -6,6 +6,7 @@ use postgres::Client;
 
 use super::{MIGRATIONS, connect, display_url, pg_err};
 use crate::chain::{GENESIS, Hash32};
+use crate::checkpoint::SessionStatement;
 use crate::error::{Error, Result};
 use crate::store::{CheckpointChain, SessionRow, StoredEvent, pick_session, to_hash};
 
@@ -190,6 +191,44 @@ impl PgStore {
             Some(r) => (r.get::<_, i64>(0) as u64 + 1, to_hash(r.get(1))),
             None => (0, GENESIS),
         })
+    }
+
+    /// What a checkpoint would say about a session now, read in pages of hashes.
+    pub fn statement(&self, session: &str) -> Result<SessionStatement> {
+        let mut client = self.client();
+        let stmt = client
+            .prepare(
+                "SELECT seq, hash FROM flightlog.events WHERE session = $1 AND seq >= $2 \
+                 ORDER BY seq LIMIT $3",
+            )
+            .map_err(|e| self.err(e))?;
+        // Hashes are folded page by page, never all held at once.
+        let mut failed = None;
+        let mut page = std::collections::VecDeque::new();
+        let (mut next, mut more) = (0i64, true);
+        let hashes = std::iter::from_fn(|| {
+            if page.is_empty() && more {
+                match client.query(&stmt, &[&session, &next, &PAGE]) {
+                    Ok(rows) => {
+                        more = rows.len() as i64 == PAGE;
+                        for r in rows {
+                            next = r.get::<_, i64>(0).saturating_add(1);
+                            page.push_back(to_hash(r.get(1)));
+                        }
+                    }
+                    Err(e) => {
+                        failed = Some(e);
+                        more = false;
+                    }
+                }
+            }
+            page.pop_front()
+        });
+        let statement = SessionStatement::of_hashes(session, hashes);
+        match failed {
+            Some(e) => Err(self.err(e)),
+            None => Ok(statement),
+        }
     }
 
     /// Streams events with `seq >= from`, at most `limit`, in pages of [`PAGE`] rows.
