@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """Check a flightlog export or evidence bundle offline, with Python's standard library only.
 
-usage: python3 verify_export.py BUNDLE_DIR_OR_EVENTS_JSONL PUBLIC_KEY
+usage: python3 verify_export.py BUNDLE_DIR_OR_EVENTS_JSONL PUBLIC_KEY [PUBLIC_KEY ...]
 
-PUBLIC_KEY is the signer's Ed25519 public key (64 hex digits, or a file holding them), as you
-got it from a channel you trust, not from the bundle. The verdict is INTACT (exit 0) only when
-every signature was checked against that key; anything else is a failure (exit 1).
+PUBLIC_KEY is a signer's Ed25519 public key (64 hex digits, or a file of them, one per line) from
+a channel you trust, not from the bundle; a bundle from a team store needs its host's key and its
+exporter's. INTACT (exit 0) only when every signature was checked against a key you gave.
 """
 import hashlib
 import json
@@ -108,7 +108,7 @@ def json_or_none(raw):
     except ValueError:
         return None
 
-def check_checkpoint(where, event, hashes, key):
+def check_checkpoint(where, event, hashes, keys):
     """A checkpoint signs {count, head, root, session} over every event before it."""
     data = event.get("data") if isinstance(event.get("data"), dict) else {}
     n = len(hashes)
@@ -117,13 +117,14 @@ def check_checkpoint(where, event, hashes, key):
     problems = [f"{where}: checkpoint {k} is {data.get(k)}, the events give {v}"
                 for k, v in statement.items() if data.get(k) != v]
     message = json.dumps(statement, sort_keys=True, separators=(",", ":")).encode()
-    if data.get("pubkey") != key.hex():
-        problems.append(f"{where}: checkpoint signed by key {data.get('pubkey')}, not the key you gave")
+    key = next((k for k in keys if k.hex() == data.get("pubkey")), None)
+    if key is None:
+        problems.append(f"{where}: checkpoint signed by key {data.get('pubkey')}, not a key you gave")
     elif not signed_by(key, message, data.get("sig")):
-        problems.append(f"{where}: checkpoint signature does not verify with the key you gave")
+        problems.append(f"{where}: checkpoint signature does not verify with the key it names")
     return problems
 
-def check_session(session, lines, key):
+def check_session(session, lines, keys):
     """The chain links, each event's hash and seq, every checkpoint; the last event must be one."""
     problems, prev, hashes = [], ZERO, []
     for seq, (no, claimed_prev, claimed_hash, raw, event) in enumerate(lines):
@@ -135,21 +136,21 @@ def check_session(session, lines, key):
         if event.get("seq") != seq:
             problems.append(f"{where}: seq {event.get('seq')}, expected {seq}")
         if event.get("kind") == "checkpoint":
-            problems += check_checkpoint(where, event, hashes, key)
+            problems += check_checkpoint(where, event, hashes, keys)
         prev = claimed_hash
         hashes.append(bytes.fromhex(claimed_hash))
     if lines[-1][4].get("kind") != "checkpoint":
         problems.append(f"session {session}: does not end with a signed checkpoint (truncated)")
     return problems
 
-def check_manifest(folder, key):
+def check_manifest(folder, keys):
     """MANIFEST.sig signs MANIFEST; MANIFEST lists every file's SHA-256, none missing or added."""
     try:
         manifest = open(os.path.join(folder, "MANIFEST"), "rb").read()
         sig = open(os.path.join(folder, "MANIFEST.sig")).read().strip()
     except OSError as e:
         return [f"bundle: cannot read {e.filename}"]
-    problems = [] if signed_by(key, manifest, sig) else ["MANIFEST.sig does not verify with the key you gave"]
+    problems = [] if any(signed_by(k, manifest, sig) for k in keys) else ["MANIFEST.sig does not verify with a key you gave"]
     listed = {}
     for line in manifest.decode(errors="replace").splitlines():
         digest, _, name = line.partition("  ")  # the `sha256sum` format
@@ -164,23 +165,29 @@ def check_manifest(folder, key):
             problems.append(f"{name}: does not match its SHA-256 in MANIFEST (modified)")
     return problems
 
-def read_key(arg):
-    """The trusted key: 64 hex digits, given directly or in a file."""
-    text = open(arg).read().strip() if os.path.isfile(arg) else arg.strip()
-    return bytes.fromhex(text) if re.fullmatch("[0-9a-fA-F]{64}", text) else None
+def read_keys(arg):
+    """Trusted keys: 64 hex digits given directly, or a file with one or more, one per line."""
+    text = open(arg).read() if os.path.isfile(arg) else arg
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines or not all(re.fullmatch("[0-9a-fA-F]{64}", line) for line in lines):
+        return None
+    return [bytes.fromhex(line) for line in lines]
 
 def main(args):
-    if len(args) != 2:
+    if len(args) < 2:
         print(__doc__.strip(), file=sys.stderr)
-        print("\nNOT VERIFIED: give the export and the public key you trust.", file=sys.stderr)
+        print("\nNOT VERIFIED: give the export and the public key(s) you trust.", file=sys.stderr)
         return 2
-    path, key = args[0], read_key(args[1])
-    if key is None:
-        print(f"NOT VERIFIED: {args[1]} is not a public key (64 hex digits) or a file holding one", file=sys.stderr)
-        return 2
+    path, keys = args[0], []
+    for arg in args[1:]:
+        more = read_keys(arg)
+        if more is None:
+            print(f"NOT VERIFIED: {arg} is not a public key (64 hex digits) or a file holding them", file=sys.stderr)
+            return 2
+        keys += [k for k in more if k not in keys]
     problems, checked = [], "chain and checkpoints"
     if os.path.isdir(path):
-        problems += check_manifest(path, key)
+        problems += check_manifest(path, keys)
         path, checked = os.path.join(path, "events.jsonl"), "MANIFEST, chain and checkpoints"
     sessions = {}
     if not os.path.isfile(path):
@@ -189,14 +196,14 @@ def main(args):
         sessions, bad_lines = read_sessions(path)
         problems += bad_lines + ([] if sessions else [f"{path} holds no events (empty)"])
     for session, lines in sessions.items():
-        problems += check_session(session, lines, key)
+        problems += check_session(session, lines, keys)
         print(f"session {session}: {len(lines)} events checked")
     for p in problems:
         print("FAIL " + p)
     if problems:
         return 1
     events = sum(len(lines) for lines in sessions.values())
-    print(f"INTACT: {events} events in {len(sessions)} session(s); {checked} signed by {key.hex()}")
+    print(f"INTACT: {events} events in {len(sessions)} session(s); {checked} signed by {', '.join(k.hex() for k in keys)}")
     return 0
 
 if __name__ == "__main__":

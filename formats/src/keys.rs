@@ -165,6 +165,37 @@ pub fn read_public_key(path: &Path) -> Result<VerifyingKey> {
     })
 }
 
+/// The public keys of a file that holds one or more, one per line (64 hex digits each; blank
+/// lines are ignored). A bundle from the team store lists the exporting machine's key and the
+/// keys of the hosts that signed the session. Any other line makes the whole file unusable.
+pub fn read_public_keys(path: &Path) -> Result<Vec<VerifyingKey>> {
+    let text = fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let bad = |reason: String| Error::BadKey {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let mut keys = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let key = public_key_from_hex(line).ok_or_else(|| {
+            bad(format!(
+                "line {}: expected 64 hex digits of an Ed25519 public key",
+                i + 1
+            ))
+        })?;
+        if !keys.contains(&key) {
+            keys.push(key);
+        }
+    }
+    if keys.is_empty() {
+        return Err(bad("expected 64 hex digits of an Ed25519 public key".into()));
+    }
+    Ok(keys)
+}
+
 pub fn public_key_from_hex(s: &str) -> Option<VerifyingKey> {
     let mut b = [0u8; 32];
     hex::decode_to_slice(s, &mut b).ok()?;
@@ -217,6 +248,38 @@ mod tests {
         let m = fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
         assert_eq!(m, 0o700);
         assert_eq!(trusted_public_keys(&dir).unwrap(), vec![a.verifying_key()]);
+    }
+
+    #[test]
+    fn a_key_file_holds_one_key_or_more_one_per_line() {
+        let d = tempfile::tempdir().unwrap();
+        let a = hex::encode(
+            Keys::load_or_create(&d.path().join("a"))
+                .unwrap()
+                .verifying_key()
+                .as_bytes(),
+        );
+        let b = hex::encode(
+            Keys::load_or_create(&d.path().join("b"))
+                .unwrap()
+                .verifying_key()
+                .as_bytes(),
+        );
+        let cases: [(String, Option<usize>); 7] = [
+            (format!("{a}\n"), Some(1)),
+            (a.clone(), Some(1)),
+            (format!("{a}\n{b}\n"), Some(2)),
+            (format!("\n{a}\n\n  {b}  \n"), Some(2)),
+            (format!("{a}\n{a}\n"), Some(1)),
+            (format!("{a}\nnot a key\n"), None),
+            ("\n\n".to_string(), None),
+        ];
+        for (i, (text, want)) in cases.iter().enumerate() {
+            let p = d.path().join(format!("k{i}.pub"));
+            fs::write(&p, text).unwrap();
+            let got = read_public_keys(&p).ok().map(|k| k.len());
+            assert_eq!(got, *want, "{text:?}");
+        }
     }
 
     #[test]

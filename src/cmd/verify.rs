@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use flightlog_formats::checkpoint::SignedCheckpoint;
-use flightlog_formats::keys::{VerifyingKey, read_public_key, trusted_public_keys};
+use flightlog_formats::keys::{VerifyingKey, read_public_keys, trusted_public_keys};
 use flightlog_formats::progress::Progress;
 use flightlog_formats::verify::{
     StoreVerifyOptions, Trust, VerifyReport, verify_jsonl_with_progress, verify_store_with_progress,
@@ -28,7 +28,8 @@ pub struct Args {
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
-    /// A trusted public key (hex, as in keys/checkpoint.pub), kept outside the store.
+    /// A trusted public key file (hex, as in keys/checkpoint.pub; one key or more, one per
+    /// line), kept outside the store. May be repeated.
     #[arg(long, value_name = "FILE")]
     pubkey: Vec<PathBuf>,
     /// A signed checkpoint kept outside the store (from `flightlog checkpoint -o FILE`).
@@ -133,14 +134,19 @@ fn looks_like_store(p: &Path) -> bool {
             .unwrap_or(false)
 }
 
+/// The keys of every `--pubkey` file (each holds one key or more, one per line).
 fn load_keys(paths: &[PathBuf]) -> Result<Vec<VerifyingKey>> {
-    paths
-        .iter()
-        .map(|p| {
-            read_public_key(p)
-                .with_context(|| format!("cannot use {} as a public key", p.display()))
-        })
-        .collect()
+    let mut keys = Vec::new();
+    for p in paths {
+        for k in read_public_keys(p)
+            .with_context(|| format!("cannot use {} as a public key", p.display()))?
+        {
+            if !keys.contains(&k) {
+                keys.push(k);
+            }
+        }
+    }
+    Ok(keys)
 }
 
 fn trust_for_store(
@@ -182,9 +188,9 @@ fn verify_path(ctx: &Ctx, path: &Path, args: &Args) -> Result<VerifyReport> {
         }
     } else if let Some(pk) = bundle_key {
         // The bundle's own key file is evidence too: a damaged one is a problem, not an error.
-        match read_public_key(&pk) {
-            Ok(k) => Trust {
-                keys: vec![k],
+        match read_public_keys(&pk) {
+            Ok(keys) => Trust {
+                keys,
                 pinned: false,
             },
             Err(e) => {

@@ -921,8 +921,8 @@ fn a_forged_bundle_fails_the_readmes_own_steps() {
     let out = verifier::run(&[f2.to_str().unwrap(), &forger_pub]);
     assert!(out.status.success(), "{}", verifier::stdout(&out));
     for (f, why) in [
-        (&f1, "MANIFEST.sig does not verify with the key you gave"),
-        (&f2, "not the key you gave"),
+        (&f1, "MANIFEST.sig does not verify with a key you gave"),
+        (&f2, "not a key you gave"),
     ] {
         for (cmd, out) in verifier::readme_steps(f, &trusted, &bin()) {
             assert_eq!(
