@@ -135,6 +135,23 @@ impl Ctx {
             .with_context(|| format!("cannot load the keys in {}", dir.display()))
     }
 
+    /// This machine's own keys, for what it signs itself: the keys of the local store, also when
+    /// `--db` names the team store (a bundle exported from it is signed by the exporter, the
+    /// sessions in it by their hosts). The local store is FLIGHTLOG_DB when that is a path, else
+    /// the default one.
+    pub fn own_keys(&self) -> Result<Keys> {
+        if self.db_url().is_none() {
+            return self.keys();
+        }
+        let local = match default_db()? {
+            p if p.to_str().is_some_and(flightlog_formats::store::pg::is_url) => xdg_db()?,
+            p => real_path(p),
+        };
+        let dir = key_dir_for(&local);
+        Keys::load_or_create(&dir)
+            .with_context(|| format!("cannot load this machine's keys in {}", dir.display()))
+    }
+
     /// The redactor, with the per-install fingerprint key (the signing key is not loaded) and
     /// the secrets other processes of the install have recognised (the key directory's `known`).
     pub fn redactor(&self) -> Result<Redactor> {
@@ -202,6 +219,11 @@ fn default_db() -> Result<PathBuf> {
     if let Some(p) = std::env::var_os("FLIGHTLOG_DB").filter(|v| !v.is_empty()) {
         return Ok(PathBuf::from(p));
     }
+    xdg_db()
+}
+
+/// $XDG_DATA_HOME/flightlog/flightlog.db (XDG_DATA_HOME defaulting to ~/.local/share).
+fn xdg_db() -> Result<PathBuf> {
     let base = match std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
         Some(d) => PathBuf::from(d),
         None => {

@@ -3,7 +3,9 @@
 //! ```text
 //! events.jsonl     the session's jsonl export, ending with a signed checkpoint event
 //! checkpoint.json  a signed store checkpoint (taken at export) covering the session
-//! checkpoint.pub   the Ed25519 public key (64 hex) that signed both
+//! checkpoint.pub   the Ed25519 public key (64 hex) that signed both; from the team store, the
+//!                  exporting machine's key (first: it signed the MANIFEST) and the hosts' keys
+//!                  that signed the session and checkpoint.json, one per line
 //! report.md        the incident report
 //! report.html      the same, as one self-contained page
 //! session.cast     the terminal output (asciicast v3, markers at crossings)
@@ -27,12 +29,13 @@ use flightlog_analysis::report;
 use flightlog_analysis::session::SessionView;
 use flightlog_formats::chain::split_export_line;
 use flightlog_formats::checkpoint::{SignedCheckpoint, StoreCheckpoint, sign, verify_sig};
+use flightlog_formats::event::format_ts;
 use flightlog_formats::jsonl::{unsaved_final_checkpoint_line, write_session};
-use flightlog_formats::keys::{Keys, VerifyingKey, public_key_from_hex};
+use flightlog_formats::keys::{Keys, VerifyingKey, key_id, public_key_from_hex};
 use flightlog_formats::merkle::MerkleBuilder;
 use flightlog_formats::progress::Progress;
 use flightlog_formats::verify::Problem;
-use flightlog_formats::{Event, Store};
+use flightlog_formats::{Event, Kind, Store};
 use sha2::{Digest, Sha256};
 
 use crate::{Error, Result, export, findings, html};
@@ -108,7 +111,7 @@ pub enum Access {
 }
 
 /// Where a bundle's `checkpoint.json` came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CheckpointOrigin {
     /// Taken for the bundle and stored (checkpoint number).
     Stored(u64),
@@ -116,6 +119,13 @@ pub enum CheckpointOrigin {
     Latest(u64),
     /// Signed for the bundle and not stored (the store was read-only).
     InMemory(u64),
+    /// From the team store: the host's store checkpoint (number, key id), as it was pushed,
+    /// covering the session as exported.
+    Pushed(u64, String),
+    /// From the team store, when no pushed checkpoint covers the session as exported: signed
+    /// in memory by the exporting machine's key over this session alone (number 0: it belongs
+    /// to no chain).
+    Exporter,
 }
 
 impl std::fmt::Display for CheckpointOrigin {
@@ -132,6 +142,15 @@ impl std::fmt::Display for CheckpointOrigin {
                 f,
                 "store checkpoint #{n}, signed in memory and not stored (read-only store)"
             ),
+            CheckpointOrigin::Pushed(n, key) => write!(
+                f,
+                "store checkpoint #{n} of the host key {key}, as pushed to the team store"
+            ),
+            CheckpointOrigin::Exporter => write!(
+                f,
+                "a checkpoint of this session alone, signed in memory by the exporting machine \
+                 (no checkpoint pushed to the team store covers the session as exported)"
+            ),
         }
     }
 }
@@ -140,6 +159,12 @@ impl std::fmt::Display for CheckpointOrigin {
 /// [`Access::ReadWrite`] the session must already end with a checkpoint
 /// (`ensure_final_checkpoint`) and a fresh store checkpoint is taken, so `checkpoint.json`
 /// covers every event exported; with [`Access::ReadOnly`] nothing is written (see there).
+///
+/// From the team store (always read-only) the events are exported as their host signed them,
+/// never re-signed: `checkpoint.json` is the host's pushed store checkpoint that covers the
+/// session as exported, else [`CheckpointOrigin::Exporter`]; the MANIFEST is signed by `keys`
+/// (the exporting machine), and `checkpoint.pub` lists that key first, then every other key
+/// that signed something in the bundle.
 pub fn write(
     store: &Store,
     session: &str,
@@ -167,33 +192,38 @@ pub fn write(
     let mut events = Vec::new();
     write_session(store, session, &mut events)?;
     let pubkey = hex::encode(keys.verifying_key().as_bytes());
-    let (cp, origin) = match access {
-        Access::ReadWrite => {
-            let cp = store.checkpoint(keys, now)?;
-            let no = cp.checkpoint.no;
-            (cp, CheckpointOrigin::Stored(no))
-        }
-        Access::ReadOnly => {
-            if let Some(line) = unsaved_final_checkpoint_line(store, session, keys, now)? {
-                events.extend_from_slice(&line);
+    let (cp, origin) = if store.is_remote() {
+        team_checkpoint(store, session, keys, now)?
+    } else {
+        match access {
+            Access::ReadWrite => {
+                let cp = store.checkpoint(keys, now)?;
+                let no = cp.checkpoint.no;
+                (cp, CheckpointOrigin::Stored(no))
             }
-            let statement = store.session_statement(session)?;
-            match store.latest_checkpoint()? {
-                Some(cp)
-                    if cp.checkpoint.pubkey == pubkey
-                        && cp.checkpoint.sessions.contains(&statement) =>
-                {
-                    let no = cp.checkpoint.no;
-                    (cp, CheckpointOrigin::Latest(no))
+            Access::ReadOnly => {
+                if let Some(line) = unsaved_final_checkpoint_line(store, session, keys, now)? {
+                    events.extend_from_slice(&line);
                 }
-                _ => {
-                    let cp = store.unsaved_checkpoint(keys, now)?;
-                    let no = cp.checkpoint.no;
-                    (cp, CheckpointOrigin::InMemory(no))
+                let statement = store.session_statement(session)?;
+                match store.latest_checkpoint()? {
+                    Some(cp)
+                        if cp.checkpoint.pubkey == pubkey
+                            && cp.checkpoint.sessions.contains(&statement) =>
+                    {
+                        let no = cp.checkpoint.no;
+                        (cp, CheckpointOrigin::Latest(no))
+                    }
+                    _ => {
+                        let cp = store.unsaved_checkpoint(keys, now)?;
+                        let no = cp.checkpoint.no;
+                        (cp, CheckpointOrigin::InMemory(no))
+                    }
                 }
             }
         }
     };
+    let signers = signers(&pubkey, &events, &cp);
     let files: Vec<(&str, Vec<u8>)> = vec![
         ("events.jsonl", events),
         ("checkpoint.json", {
@@ -201,14 +231,21 @@ pub fn write(
             v.push(b'\n');
             v
         }),
-        ("checkpoint.pub", format!("{pubkey}\n").into_bytes()),
+        ("checkpoint.pub", {
+            let mut v = String::new();
+            for k in &signers {
+                v.push_str(k);
+                v.push('\n');
+            }
+            v.into_bytes()
+        }),
         ("report.md", parts.report_md.clone().into_bytes()),
         ("report.html", parts.report_html.clone().into_bytes()),
         ("session.cast", parts.cast.clone()),
         ("verify.py", parts.verify_py.clone().into_bytes()),
         (
             "README.md",
-            readme(session, &pubkey, &cp, origin).into_bytes(),
+            readme(session, &signers, &cp, &origin).into_bytes(),
         ),
     ];
     let mut manifest = String::new();
@@ -222,7 +259,124 @@ pub fn write(
     Ok(origin)
 }
 
-fn readme(session: &str, pubkey: &str, cp: &SignedCheckpoint, origin: CheckpointOrigin) -> String {
+/// The checkpoint a bundle from the team store carries: the newest store checkpoint a host
+/// pushed that states exactly this session as exported (count, head, root), signed by its own
+/// key, which must be a host key the team store knows; else one signed in memory by `keys`
+/// over this session alone.
+fn team_checkpoint(
+    store: &Store,
+    session: &str,
+    keys: &Keys,
+    now: DateTime<Utc>,
+) -> Result<(SignedCheckpoint, CheckpointOrigin)> {
+    let statement = store.session_statement(session)?;
+    let hosts: Vec<String> = store
+        .host_keys()?
+        .into_iter()
+        .map(|(_, _, pubkey)| pubkey)
+        .collect();
+    let mut best: Option<SignedCheckpoint> = None;
+    for (_, rows) in store.checkpoint_chains()? {
+        for (_, body, sig) in rows.into_iter().rev() {
+            let Ok(checkpoint) = serde_json::from_slice::<StoreCheckpoint>(&body) else {
+                continue;
+            };
+            if !checkpoint.sessions.contains(&statement) {
+                continue;
+            }
+            let signed = hosts.contains(&checkpoint.pubkey)
+                && public_key_from_hex(&checkpoint.pubkey)
+                    .is_some_and(|k| verify_sig(&k, &body, &sig));
+            if signed
+                && best
+                    .as_ref()
+                    .is_none_or(|b| checkpoint.ts > b.checkpoint.ts)
+            {
+                best = Some(SignedCheckpoint { checkpoint, sig });
+            }
+            // The newest row of a chain that covers the session is the one wanted.
+            break;
+        }
+    }
+    if let Some(cp) = best {
+        let origin = CheckpointOrigin::Pushed(cp.checkpoint.no, cp.checkpoint.key_id.clone());
+        return Ok((cp, origin));
+    }
+    let vk = keys.verifying_key();
+    let sessions = vec![statement];
+    let checkpoint = StoreCheckpoint {
+        v: 1,
+        no: 0,
+        ts: format_ts(now),
+        prev_sig: String::new(),
+        key_id: key_id(&vk),
+        pubkey: hex::encode(vk.as_bytes()),
+        root: StoreCheckpoint::compute_root(&sessions),
+        sessions,
+    };
+    let sig = sign(&keys.signing, &checkpoint.body_bytes());
+    Ok((
+        SignedCheckpoint { checkpoint, sig },
+        CheckpointOrigin::Exporter,
+    ))
+}
+
+/// Every key (hex) that signed something in a bundle: `manifest` (the MANIFEST's signer) first,
+/// then the keys of the session checkpoints in `events`, then `checkpoint.json`'s.
+fn signers(manifest: &str, events: &[u8], cp: &SignedCheckpoint) -> Vec<String> {
+    let mut out = vec![manifest.to_string()];
+    let mut add = |k: &str| {
+        if !out.iter().any(|x| x == k) {
+            out.push(k.to_string());
+        }
+    };
+    for line in events.split(|b| *b == b'\n') {
+        let Some((_, _, raw)) = split_export_line(line) else {
+            continue;
+        };
+        if let Ok(ev) = Event::from_bytes(raw)
+            && let Some(key) = ev
+                .data
+                .get("pubkey")
+                .and_then(|v| v.as_str())
+                .filter(|_| ev.kind == Kind::Checkpoint)
+        {
+            add(key);
+        }
+    }
+    add(&cp.checkpoint.pubkey);
+    out
+}
+
+fn readme(
+    session: &str,
+    signers: &[String],
+    cp: &SignedCheckpoint,
+    origin: &CheckpointOrigin,
+) -> String {
+    let pubkey = signers.join("\n\n       ");
+    let several = signers.len() > 1;
+    let (key_row, manifest_signer) = if several {
+        (
+            "the Ed25519 public keys that signed this bundle, one per line: the exporting \
+             machine's (MANIFEST), then the hosts' (for reference only)",
+            "the exporting machine's key",
+        )
+    } else {
+        (
+            "the Ed25519 public key that signed the checkpoints (for reference only)",
+            "the same key",
+        )
+    };
+    let keys_note = if several {
+        "\n   This bundle comes from a team store and holds signatures by more than one key: the\n   \
+         first signed the MANIFEST (the machine that exported it), the others signed the\n   \
+         session's checkpoints and `checkpoint.json` (the hosts that recorded it). Get each\n   \
+         from a channel you trust and give them all to the verifier (one file may hold several\n   \
+         keys, one per line).\n"
+    } else {
+        ""
+    };
     format!(
         "# flightlog evidence bundle: session {session}\n\n\
          This directory is a tamper-evident record of one AI agent session, exported by\n\
@@ -234,19 +388,19 @@ fn readme(session: &str, pubkey: &str, cp: &SignedCheckpoint, origin: Checkpoint
          | file | what |\n|---|---|\n\
          | `events.jsonl` | every event; each line is `{{\"prev\",\"hash\",\"event\"}}`, hash-chained |\n\
          | `checkpoint.json` | {origin} ({ts}), covering this session |\n\
-         | `checkpoint.pub` | the Ed25519 public key that signed the checkpoints (for reference only) |\n\
+         | `checkpoint.pub` | {key_row} |\n\
          | `report.md`, `report.html` | the incident report (crossings, destructive actions, secrets, gaps) |\n\
          | `session.cast` | terminal output, asciicast v3 (`asciinema play session.cast`); markers at findings |\n\
          | `verify.py` | a copy of flightlog's standard-library verifier (`scripts/verify_export.py`), to read |\n\
-         | `MANIFEST`, `MANIFEST.sig` | SHA-256 of every file, signed with the same key |\n\n\
+         | `MANIFEST`, `MANIFEST.sig` | SHA-256 of every file, signed with {manifest_signer} |\n\n\
          ## Verify offline\n\n\
          1. Get the signer's public key (64 hex digits) from a channel you trust (the team that runs\n   \
             flightlog, a key registry; not this directory) and save it outside this directory, for\n   \
             example as `/path/to/trusted.pub`. This bundle says it was signed by\n\n       \
             {pubkey}\n\n   \
-            which proves nothing by itself.\n\n\
+            which proves nothing by itself.\n{keys_note}\n\
          2. Get the verifier from a source you trust: `scripts/verify_export.py` from flightlog's\n   \
-            source, or `verify.py` from here once you have read it (about 150 lines of Python, no\n   \
+            source, or `verify.py` from here once you have read it (about 200 lines of Python, no\n   \
             dependencies). Keep it outside this directory, for example as\n   \
             `/path/to/trusted/verify_export.py`.\n\n\
          3. Run it on this directory with the trusted key:\n\n       \
@@ -349,27 +503,35 @@ pub fn verify_extras(dir: &Path, trusted: &[VerifyingKey]) -> Result<Vec<Problem
             ));
         }
     }
-    // The manifest's signature, by the bundle's key.
-    let key = std::fs::read_to_string(dir.join("checkpoint.pub"))
-        .ok()
-        .and_then(|t| public_key_from_hex(t.trim()));
-    if key.is_none() {
+    // The manifest's signature, by the bundle's keys (one per line; from the team store, the
+    // exporting machine's first, then the hosts').
+    let listed_keys: Option<Vec<VerifyingKey>> =
+        std::fs::read_to_string(dir.join("checkpoint.pub"))
+            .ok()
+            .and_then(|t| {
+                let keys: Option<Vec<_>> = t
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .map(public_key_from_hex)
+                    .collect();
+                keys.filter(|k| !k.is_empty())
+            });
+    if listed_keys.is_none() {
         out.push(problem(
             "bundle_key_missing",
-            "checkpoint.pub is missing or not an Ed25519 public key",
+            "checkpoint.pub is missing or not Ed25519 public keys, one per line",
         ));
     }
-    if let Some(k) = key
-        && !trusted.is_empty()
-        && !trusted.contains(&k)
-    {
+    let listed_keys = listed_keys.unwrap_or_default();
+    if !trusted.is_empty() && listed_keys.iter().any(|k| !trusted.contains(k)) {
         out.push(problem(
             "bundle_key_untrusted",
-            "checkpoint.pub is not a key you trust (--pubkey)",
+            "checkpoint.pub holds a key you do not trust (--pubkey)",
         ));
     }
     let keys: Vec<VerifyingKey> = if trusted.is_empty() {
-        key.into_iter().collect()
+        listed_keys
     } else {
         trusted.to_vec()
     };

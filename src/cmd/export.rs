@@ -33,7 +33,8 @@ pub enum Format {
     /// ArcSight CEF, one line per event and per finding.
     Cef,
     /// A directory for auditors: events, checkpoint, public key, reports, cast, verify script,
-    /// README, signed MANIFEST (needs -o DIR).
+    /// README, signed MANIFEST (needs -o DIR). From the team store, the events keep their
+    /// host's signatures and this machine signs the MANIFEST with its own key.
     Bundle,
 }
 
@@ -74,10 +75,6 @@ pub struct Args {
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
-    // The team store is read as it is: its sessions carry the checkpoints their hosts pushed.
-    if ctx.db_url().is_some() && args.format == Format::Bundle {
-        bail!("a bundle is signed by the store that writes it: export it from a local store");
-    }
     let (store, read_only) = if args.read_only || ctx.db_url().is_some() {
         (ctx.open_ro()?, true)
     } else {
@@ -182,7 +179,9 @@ fn write_bundle(
     dir: &Path,
     access: bundle::Access,
 ) -> Result<ExitCode> {
-    let keys = ctx.keys()?;
+    // From the team store, this machine signs the MANIFEST (and a checkpoint when no pushed one
+    // covers the session); the events keep their hosts' signatures.
+    let keys = ctx.own_keys()?;
     let bar = Bar::new(Unit::Events, "reading", 0);
     let policy = ctx.policy()?;
     let view = load_view(ctx, store, id, &policy, &bar)?;

@@ -14,6 +14,7 @@ use flightlog_formats::{Keys, Kind, NewEvent, Redactor, Store};
 
 use super::common::bin;
 
+mod bundle;
 mod record;
 mod tls;
 

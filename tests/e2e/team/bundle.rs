@@ -1,0 +1,242 @@
+//! `export --format bundle` from the team store: the events exactly as the host signed and
+//! pushed them, the MANIFEST signed by the exporting machine, and the auditor's script and
+//! `flightlog verify` both accepting it only with the keys that signed it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use flightlog_formats::keys::key_dir_for;
+use flightlog_formats::{Keys, Kind, NewEvent, Redactor, Store};
+
+use super::{Team, at, local_store, stderr};
+use crate::common::bin;
+
+/// `flightlog --db URL export SESSION --format bundle -o DIR` on the exporting machine, whose
+/// own store (and keys) live under `home`.
+fn export_bundle(home: &Path, url: &str, id: &str, dir: &Path) -> Output {
+    Command::new(bin())
+        .args(["--db", url, "export", id, "--format", "bundle", "-o"])
+        .arg(dir)
+        .env("HOME", home)
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env_remove("FLIGHTLOG_DB")
+        .env_remove("FLIGHTLOG_TEAM_URL")
+        .env_remove("FLIGHTLOG_POLICY")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn auditor_script(args: &[&Path]) -> Output {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/verify_export.py");
+    Command::new("python3")
+        .arg(script)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn verify(dir: &Path, pubkeys: &[&Path]) -> Output {
+    let mut cmd = Command::new(bin());
+    cmd.arg("verify").arg(dir);
+    for k in pubkeys {
+        cmd.arg("--pubkey").arg(k);
+    }
+    cmd.stdin(Stdio::null()).output().unwrap()
+}
+
+fn lines(p: &Path) -> Vec<String> {
+    std::fs::read_to_string(p)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+fn key_file(dir: &Path) -> PathBuf {
+    dir.join("checkpoint.pub")
+}
+
+#[test]
+fn a_bundle_from_the_team_store_carries_the_hosts_signatures_and_the_exporters_manifest() {
+    let Some(team) = Team::new("bundle") else {
+        return;
+    };
+    let d = tempfile::tempdir().unwrap();
+    let (db, ids) = local_store(d.path(), 2, 400);
+    let out = at(&db, &["push", "--all", "--to", &team.writer]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let host_keys = key_dir_for(&db);
+    let exporter = d.path().join("auditor-laptop");
+
+    // The same session as a bundle from the local store and from the team store.
+    let local = d.path().join("local");
+    let out = at(
+        &db,
+        &[
+            "export",
+            &ids[0],
+            "--format",
+            "bundle",
+            "-o",
+            local.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let remote = d.path().join("remote");
+    let out = export_bundle(&exporter, &team.reader, &ids[0], &remote);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("as pushed to the team store"),
+        "the host's pushed store checkpoint covers the session: {}",
+        stderr(&out)
+    );
+    assert_eq!(
+        std::fs::read(local.join("events.jsonl")).unwrap(),
+        std::fs::read(remote.join("events.jsonl")).unwrap(),
+        "the events are exported as the host signed them"
+    );
+
+    // checkpoint.pub: the exporter's key (it signed the MANIFEST), then the host's.
+    let host = lines(&key_file(&host_keys));
+    let exporter_keys = key_dir_for(&exporter.join("data/flightlog/flightlog.db"));
+    let own = lines(&key_file(&exporter_keys));
+    assert_ne!(host, own);
+    assert_eq!(lines(&key_file(&remote)), [own[0].clone(), host[0].clone()]);
+    let cp: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(remote.join("checkpoint.json")).unwrap()).unwrap();
+    assert_eq!(cp["checkpoint"]["pubkey"], host[0].as_str());
+
+    // flightlog verify: consistent by itself; pinned, it needs both keys.
+    let (host_pub, own_pub) = (key_file(&host_keys), key_file(&exporter_keys));
+    let v = verify(&remote, &[]);
+    assert_eq!(
+        v.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&v.stdout)
+    );
+    let v = verify(&remote, &[&host_pub, &own_pub]);
+    assert_eq!(
+        v.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&v.stdout)
+    );
+    let v = verify(&remote, &[&host_pub]);
+    assert_eq!(v.status.code(), Some(1), "the MANIFEST is the exporter's");
+    let text = String::from_utf8_lossy(&v.stdout);
+    assert!(text.contains("MANIFEST.sig does not verify"), "{text}");
+
+    // The auditor's script: INTACT with both keys, in two files or in one; never with one.
+    let a = auditor_script(&[&remote, &host_pub, &own_pub]);
+    assert_eq!(
+        a.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&a.stdout)
+    );
+    assert!(String::from_utf8_lossy(&a.stdout).contains("INTACT"));
+    let both = d.path().join("both.pub");
+    std::fs::write(&both, format!("{}\n{}\n", host[0], own[0])).unwrap();
+    let a = auditor_script(&[&remote, &both]);
+    assert_eq!(
+        a.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&a.stdout)
+    );
+    let a = auditor_script(&[&remote, &host_pub]);
+    assert_eq!(a.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&a.stdout)
+            .contains("MANIFEST.sig does not verify with a key you gave")
+    );
+    let a = auditor_script(&[&remote, &own_pub]);
+    assert_eq!(a.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&a.stdout).contains("not a key you gave"));
+
+    // A file changed after the export is caught by both.
+    std::fs::write(remote.join("report.md"), "nothing happened\n").unwrap();
+    assert_eq!(
+        verify(&remote, &[&host_pub, &own_pub]).status.code(),
+        Some(1)
+    );
+    assert_eq!(
+        auditor_script(&[&remote, &host_pub, &own_pub])
+            .status
+            .code(),
+        Some(1)
+    );
+}
+
+/// When no store checkpoint the host pushed covers the session as it is in the team store, the
+/// exporting machine signs one over this session alone (number 0, in no chain).
+#[test]
+fn without_a_pushed_store_checkpoint_the_exporter_signs_one_for_the_session() {
+    let Some(team) = Team::new("bundle_own") else {
+        return;
+    };
+    let d = tempfile::tempdir().unwrap();
+    let (db, ids) = local_store(d.path(), 1, 200);
+    {
+        // More events and a session checkpoint after the last store checkpoint.
+        let store = Store::open(&db).unwrap();
+        let keys = Keys::load_or_create(&key_dir_for(&db)).unwrap();
+        let red = Redactor::new([3; 32]);
+        let at = "2026-12-01T10:00:00Z".parse().unwrap();
+        store
+            .append(
+                &ids[0],
+                NewEvent::new(
+                    at,
+                    Kind::Note,
+                    "recorder",
+                    serde_json::json!({"text": "later"}),
+                ),
+                &red,
+            )
+            .unwrap();
+        store.append_session_checkpoint(&ids[0], &keys, at).unwrap();
+    }
+    let out = at(&db, &["push", "--all", "--to", &team.writer]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let exporter = d.path().join("exporter");
+    let dir = d.path().join("bundle");
+    let out = export_bundle(&exporter, &team.reader, &ids[0], &dir);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("signed in memory by the exporting machine"),
+        "{}",
+        stderr(&out)
+    );
+    let cp: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("checkpoint.json")).unwrap()).unwrap();
+    let own = lines(&key_file(&key_dir_for(
+        &exporter.join("data/flightlog/flightlog.db"),
+    )));
+    assert_eq!(cp["checkpoint"]["pubkey"], own[0].as_str());
+    assert_eq!(cp["checkpoint"]["no"], 0);
+    assert_eq!(cp["checkpoint"]["sessions"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        cp["checkpoint"]["sessions"][0]["count"], 203,
+        "200 events, their checkpoint, the note and the last checkpoint"
+    );
+    let host_pub = key_file(&key_dir_for(&db));
+    let own_pub = key_file(&key_dir_for(&exporter.join("data/flightlog/flightlog.db")));
+    let v = verify(&dir, &[&host_pub, &own_pub]);
+    assert_eq!(
+        v.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&v.stdout)
+    );
+    let a = auditor_script(&[&dir, &host_pub, &own_pub]);
+    assert_eq!(
+        a.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&a.stdout)
+    );
+}
