@@ -35,7 +35,8 @@ use flightlog_formats::keys::{Keys, VerifyingKey, key_id, public_key_from_hex};
 use flightlog_formats::merkle::MerkleBuilder;
 use flightlog_formats::progress::Progress;
 use flightlog_formats::verify::Problem;
-use flightlog_formats::{Event, Kind, Store};
+use flightlog_formats::payload::Payload;
+use flightlog_formats::{Event, Store};
 use sha2::{Digest, Sha256};
 
 use crate::{Error, Result, export, findings, html};
@@ -335,13 +336,10 @@ fn signers(manifest: &str, events: &[u8], cp: &SignedCheckpoint) -> Vec<String> 
             continue;
         };
         if let Ok(ev) = Event::from_bytes(raw)
-            && let Some(key) = ev
-                .data
-                .get("pubkey")
-                .and_then(|v| v.as_str())
-                .filter(|_| ev.kind == Kind::Checkpoint)
+            && let Payload::Checkpoint(c) = ev.payload()
+            && let Some(key) = c.pubkey
         {
-            add(key);
+            add(&key);
         }
     }
     add(&cp.checkpoint.pubkey);
