@@ -33,9 +33,9 @@ use flightlog_formats::event::format_ts;
 use flightlog_formats::jsonl::{unsaved_final_checkpoint_line, write_session};
 use flightlog_formats::keys::{Keys, VerifyingKey, key_id, public_key_from_hex};
 use flightlog_formats::merkle::MerkleBuilder;
+use flightlog_formats::payload::Payload;
 use flightlog_formats::progress::Progress;
 use flightlog_formats::verify::Problem;
-use flightlog_formats::payload::Payload;
 use flightlog_formats::{Event, Store};
 use sha2::{Digest, Sha256};
 
