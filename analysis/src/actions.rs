@@ -189,6 +189,27 @@ pub(crate) struct Arrival<'a> {
     pub sandbox: bool,
 }
 
+impl<'a> Arrival<'a> {
+    /// An event of `layer` with these join keys that names no seq, call or process.
+    pub fn new(
+        seq: u64,
+        ts: Option<DateTime<Utc>>,
+        layer: &'static str,
+        keys: &'a [String],
+    ) -> Self {
+        Arrival {
+            seq,
+            ts,
+            layer,
+            keys,
+            via: None,
+            call_id: None,
+            process: None,
+            sandbox: false,
+        }
+    }
+}
+
 impl Joiner {
     /// The action an acting event belongs to (joining or starting one).
     pub fn arrive(&mut self, a: Arrival<'_>) -> usize {
@@ -557,15 +578,14 @@ mod tests {
         process: Option<(i64, Option<i64>, Vec<String>)>,
     ) -> usize {
         j.arrive(Arrival {
-            seq,
-            ts: None,
-            layer,
-            keys: k,
-            via: None,
-            call_id: None,
             process,
-            sandbox: false,
+            ..Arrival::new(seq, None, layer, k)
         })
+    }
+
+    /// A process `pid` (child of `ppid`) running `prog` arrives at the exec layer.
+    fn exec(j: &mut Joiner, seq: u64, k: &[String], pid: i64, ppid: i64, prog: &str) -> usize {
+        arrive(j, seq, "exec", k, Some((pid, Some(ppid), keys(&[prog]))))
     }
 
     #[test]
@@ -581,15 +601,11 @@ mod tests {
                       k: &[&str],
                       call: Option<&str>,
                       process: Option<(i64, Option<i64>, Vec<String>)>| {
+            let layer = if process.is_some() { "exec" } else { "hook" };
             j.arrive(Arrival {
-                seq,
-                ts: at(t),
-                layer: if process.is_some() { "exec" } else { "hook" },
-                keys: &keys(k),
-                via: None,
                 call_id: call,
                 process,
-                sandbox: false,
+                ..Arrival::new(seq, at(t), layer, &keys(k))
             })
         };
         let ls = arrive(&mut j, 1, 0, &["cmd ls"], Some("c1"), None);
@@ -627,81 +643,29 @@ mod tests {
     #[test]
     fn layers_join_into_actions() {
         let curl = keys(&["cmd curl -X POST https://h/graphql"]);
-        let progs = |p: &[&str]| p.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         let mut j = Joiner::default();
         // 0: the hook's call
         let call = arrive(&mut j, 1, "hook", &curl, None);
         // 1: the harness's process setup (not related by pid to anything yet): joins by command
-        let setup = arrive(
-            &mut j,
-            2,
-            "exec",
-            &curl,
-            Some((100, Some(1), progs(&["curl"]))),
-        );
+        let setup = exec(&mut j, 2, &curl, 100, 1, "curl");
         assert_eq!(setup, call);
         // 2: the sandbox, same pid after execve: joins by process (the layer is already there)
-        let sandbox = arrive(
-            &mut j,
-            3,
-            "exec",
-            &curl,
-            Some((100, Some(1), progs(&["curl"]))),
-        );
+        let sandbox = exec(&mut j, 3, &curl, 100, 1, "curl");
         assert_eq!(sandbox, call);
         // 3: bwrap's child, the shell, the real program: join by parent
-        assert_eq!(
-            arrive(
-                &mut j,
-                4,
-                "exec",
-                &curl,
-                Some((101, Some(100), progs(&["curl"])))
-            ),
-            call
-        );
-        assert_eq!(
-            arrive(
-                &mut j,
-                5,
-                "exec",
-                &curl,
-                Some((101, Some(100), progs(&["curl"])))
-            ),
-            call
-        );
+        assert_eq!(exec(&mut j, 4, &curl, 101, 100, "curl"), call);
+        assert_eq!(exec(&mut j, 5, &curl, 101, 100, "curl"), call);
         // a process under a forked subshell (its parent never exec'd, so unknown) while the
         // action's shell runs: joins by command
-        assert_eq!(
-            arrive(
-                &mut j,
-                6,
-                "exec",
-                &curl,
-                Some((103, Some(102), progs(&["curl"])))
-            ),
-            call
-        );
+        assert_eq!(exec(&mut j, 6, &curl, 103, 102, "curl"), call);
         j.process_ended(100);
         j.process_ended(101);
         j.process_ended(103);
         // 4: the same command run again later by another process: a new action
-        let again = arrive(
-            &mut j,
-            9,
-            "exec",
-            &curl,
-            Some((300, Some(1), progs(&["curl"]))),
-        );
+        let again = exec(&mut j, 9, &curl, 300, 1, "curl");
         assert_ne!(again, call);
         // 5: an unrelated child of the agent: a new action
-        let other = arrive(
-            &mut j,
-            10,
-            "exec",
-            &keys(&["cmd ls"]),
-            Some((301, Some(1), progs(&["ls"]))),
-        );
+        let other = exec(&mut j, 10, &keys(&["cmd ls"]), 301, 1, "ls");
         assert_ne!(other, call);
         assert_ne!(other, again);
         // 6: the hook's next call of the same command: joins the exec that has no hook yet
@@ -712,14 +676,8 @@ mod tests {
         assert_ne!(call3, call2);
         // 8: an argv-decoded request names its exec
         let req = j.arrive(Arrival {
-            seq: 13,
-            ts: None,
-            layer: "api-argv",
-            keys: &keys(&["api POST h/graphql"]),
             via: Some(5),
-            call_id: None,
-            process: None,
-            sandbox: false,
+            ..Arrival::new(13, None, "api-argv", &keys(&["api POST h/graphql"]))
         });
         assert_eq!(req, call);
     }

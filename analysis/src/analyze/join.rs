@@ -12,14 +12,8 @@ impl Analyzer<'_> {
             Kind::ToolCall => {
                 let id = typed.call.as_ref().and_then(|c| c.call_id.as_deref());
                 Some(self.joiner.arrive(Arrival {
-                    seq: ev.seq,
-                    ts: t,
-                    layer,
-                    keys: &acts.keys,
-                    via: None,
                     call_id: id,
-                    process: None,
-                    sandbox: false,
+                    ..Arrival::new(ev.seq, t, layer, &acts.keys)
                 }))
             }
             Kind::ToolResult => {
@@ -70,14 +64,9 @@ impl Analyzer<'_> {
                     .filter(|p| !p.is_empty() && !SHELL_BUILTINS.contains(&p.as_str()))
                     .collect();
                 let id = self.joiner.arrive(Arrival {
-                    seq: ev.seq,
-                    ts: t,
-                    layer,
-                    keys: &acts.keys,
-                    via: None,
-                    call_id: None,
                     process: x.pid.map(|p| (p, x.ppid, progs)),
                     sandbox,
+                    ..Arrival::new(ev.seq, t, layer, &acts.keys)
                 });
                 // A process without a pid never ends by pid; keep no entry for it.
                 if x.pid.is_some() {
@@ -109,14 +98,8 @@ impl Analyzer<'_> {
                     return None;
                 }
                 Some(self.joiner.arrive(Arrival {
-                    seq: ev.seq,
-                    ts: t,
-                    layer,
-                    keys: &acts.keys,
                     via: a.via_seq,
-                    call_id: None,
-                    process: None,
-                    sandbox: false,
+                    ..Arrival::new(ev.seq, t, layer, &acts.keys)
                 }))
             }
             Kind::Decision => {
@@ -131,16 +114,10 @@ impl Analyzer<'_> {
                     .evidence(id, target, ev.seq, "other", Evidence::Denied(reason));
                 Some(id)
             }
-            Kind::FileChange if acts.acting => Some(self.joiner.arrive(Arrival {
-                seq: ev.seq,
-                ts: t,
-                layer,
-                keys: &acts.keys,
-                via: None,
-                call_id: None,
-                process: None,
-                sandbox: false,
-            })),
+            Kind::FileChange if acts.acting => Some(
+                self.joiner
+                    .arrive(Arrival::new(ev.seq, t, layer, &acts.keys)),
+            ),
             _ => None,
         }
     }

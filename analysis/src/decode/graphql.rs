@@ -292,37 +292,32 @@ pub(super) fn root_fields(
     while i < end {
         match &toks[i] {
             Tok::Spread => {
-                match toks.get(i + 1) {
-                    Some(Tok::Name(n)) if n == "on" => {
-                        // inline fragment: `... on Mutation { x }`
-                        let mut j = i + 2;
-                        while j < end && toks[j] != Tok::Punct('{') {
-                            j += 1;
-                        }
-                        let Some(close) = matching(toks, j) else {
-                            return;
-                        };
-                        root_fields(toks, (j + 1, close), fragments, out, depth + 1);
-                        i = close + 1;
-                    }
+                // An inline fragment's selection starts at its first `{`, after the spread and
+                // `on Type` (`... on Mutation { x }`) or directives (`... @include(..) { x }`).
+                let inline_from = match toks.get(i + 1) {
+                    Some(Tok::Name(n)) if n == "on" => Some(i + 2),
                     Some(Tok::Name(n)) => {
                         if let Some((_, sel)) = fragments.iter().find(|(f, _)| f == n) {
                             root_fields(toks, *sel, fragments, out, depth + 1);
                         }
                         i += 2;
+                        None
                     }
-                    Some(Tok::Punct('{')) | Some(Tok::Punct('@')) => {
-                        let mut j = i + 1;
-                        while j < end && toks[j] != Tok::Punct('{') {
-                            j += 1;
-                        }
-                        let Some(close) = matching(toks, j) else {
-                            return;
-                        };
-                        root_fields(toks, (j + 1, close), fragments, out, depth + 1);
-                        i = close + 1;
+                    Some(Tok::Punct('{')) | Some(Tok::Punct('@')) => Some(i + 1),
+                    _ => {
+                        i += 1;
+                        None
                     }
-                    _ => i += 1,
+                };
+                if let Some(mut j) = inline_from {
+                    while j < end && toks[j] != Tok::Punct('{') {
+                        j += 1;
+                    }
+                    let Some(close) = matching(toks, j) else {
+                        return;
+                    };
+                    root_fields(toks, (j + 1, close), fragments, out, depth + 1);
+                    i = close + 1;
                 }
             }
             Tok::Name(n) => {

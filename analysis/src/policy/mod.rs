@@ -276,15 +276,22 @@ impl Default for Policy {
             Ok(c) => c.policy,
             // The built-in text is tested (`default_policy_parses`); fall back to empty rather
             // than panic in a hook.
-            Err(_) => Policy {
-                home: None,
-                environments: Vec::new(),
-                credentials: Vec::new(),
-                guard: GuardSettings::default(),
-                source: None,
-                anchor: None,
-                team_url: None,
-            },
+            Err(_) => Policy::empty(),
+        }
+    }
+}
+
+impl Policy {
+    /// A policy that says nothing: no home, no environments, no credentials, the guard off.
+    pub(crate) fn empty() -> Self {
+        Policy {
+            home: None,
+            environments: Vec::new(),
+            credentials: Vec::new(),
+            guard: GuardSettings::default(),
+            source: None,
+            anchor: None,
+            team_url: None,
         }
     }
 }

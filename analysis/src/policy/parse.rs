@@ -169,15 +169,7 @@ impl Parser<'_> {
     }
 
     pub(super) fn policy(&mut self, root: &Table<'_>) -> Policy {
-        let mut policy = Policy {
-            home: None,
-            environments: Vec::new(),
-            credentials: Vec::new(),
-            guard: GuardSettings::default(),
-            source: None,
-            anchor: None,
-            team_url: None,
-        };
+        let mut policy = Policy::empty();
         const TOP: [&str; 6] = [
             "home",
             "environments",

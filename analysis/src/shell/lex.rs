@@ -243,26 +243,7 @@ impl Lexer<'_> {
                                     }
                                 }
                             }
-                            b'$' if self.s.get(self.i + 1) == Some(&b'(') => {
-                                let body = self.substitution();
-                                w.push_str("$(");
-                                w.push_str(&body);
-                                w.push(')');
-                                subs.push(body);
-                            }
-                            b'`' => {
-                                let body = self.backtick();
-                                w.push_str(&body);
-                                subs.push(body);
-                            }
-                            _ => {
-                                if let Some(ch) = self.char_at() {
-                                    w.push(ch);
-                                    self.i += ch.len_utf8();
-                                } else {
-                                    self.i += 1;
-                                }
-                            }
+                            _ => self.expansion_or_char(&mut w, subs),
                         }
                     }
                     self.i = (self.i + 1).min(self.s.len());
@@ -271,29 +252,38 @@ impl Lexer<'_> {
                     self.i += 2;
                     w.push_str(&self.ansi_c());
                 }
-                b'$' if self.s.get(self.i + 1) == Some(&b'(') => {
-                    let body = self.substitution();
-                    w.push_str("$(");
-                    w.push_str(&body);
-                    w.push(')');
-                    subs.push(body);
-                }
-                b'`' => {
-                    let body = self.backtick();
-                    w.push_str(&body);
-                    subs.push(body);
-                }
-                _ => {
-                    if let Some(ch) = self.char_at() {
-                        w.push(ch);
-                        self.i += ch.len_utf8();
-                    } else {
-                        self.i += 1;
-                    }
-                }
+                _ => self.expansion_or_char(&mut w, subs),
             }
         }
         w
+    }
+
+    /// At a command substitution (`$(...)`, backticks): reads it, keeps it in the word and
+    /// pushes its body to `subs`; at anything else: one character of the word. The same inside
+    /// double quotes and out.
+    fn expansion_or_char(&mut self, w: &mut String, subs: &mut Vec<String>) {
+        match self.s[self.i] {
+            b'$' if self.s.get(self.i + 1) == Some(&b'(') => {
+                let body = self.substitution();
+                w.push_str("$(");
+                w.push_str(&body);
+                w.push(')');
+                subs.push(body);
+            }
+            b'`' => {
+                let body = self.backtick();
+                w.push_str(&body);
+                subs.push(body);
+            }
+            _ => {
+                if let Some(ch) = self.char_at() {
+                    w.push(ch);
+                    self.i += ch.len_utf8();
+                } else {
+                    self.i += 1;
+                }
+            }
+        }
     }
 
     fn char_at(&self) -> Option<char> {

@@ -5,6 +5,74 @@ use super::*;
 
 pub(super) const SHELLS: [&str; 7] = ["sh", "bash", "zsh", "dash", "ksh", "ash", "busybox"];
 
+/// A wrapper that takes options (those in `takes_value` with a value), then `operands` of its
+/// own, then the command it runs.
+struct PrefixWrapper {
+    names: &'static [&'static str],
+    takes_value: &'static [&'static str],
+    operands: usize,
+}
+
+const SCHED_OPTIONS: &[&str] = &["-n", "-c", "-p", "-i", "-o", "-e", "--adjustment"];
+
+const PREFIX_WRAPPERS: &[PrefixWrapper] = &[
+    PrefixWrapper {
+        names: &["time", "nice", "ionice", "stdbuf"],
+        takes_value: SCHED_OPTIONS,
+        operands: 0,
+    },
+    // The priority, the CPU mask.
+    PrefixWrapper {
+        names: &["chrt", "taskset"],
+        takes_value: SCHED_OPTIONS,
+        operands: 1,
+    },
+    // The duration.
+    PrefixWrapper {
+        names: &["timeout"],
+        takes_value: &["-s", "-k"],
+        operands: 1,
+    },
+    PrefixWrapper {
+        names: &["npx", "bunx", "pnpx"],
+        takes_value: &["-p", "--package"],
+        operands: 0,
+    },
+];
+
+/// Where the options starting at `from` end: options start with `-`, and those in
+/// `takes_value` take the next argument. Past the end when the last option's value is missing.
+fn skip_options(args: &[String], from: usize, takes_value: &[&str]) -> usize {
+    let mut i = from;
+    while i < args.len() && args[i].starts_with('-') {
+        if takes_value.contains(&args[i].as_str()) {
+            i += 1;
+        }
+        i += 1;
+    }
+    i
+}
+
+/// Splits a script a wrapper runs (`sh -c`, `eval`, `watch`) like a command line, with the
+/// wrapper's label added.
+fn split_script(
+    cmd: &SimpleCommand,
+    script: &str,
+    label: &str,
+    depth: usize,
+    out: &mut Vec<SimpleCommand>,
+) {
+    let wr = push_wrapper(&cmd.wrappers, label);
+    split_into(
+        script,
+        &cmd.assignments,
+        &wr,
+        cmd.remote_host.as_deref(),
+        depth + 1,
+        out,
+    );
+}
+
 /// Sees through one wrapper at a time, recursing; pushes the innermost commands.
 pub(super) fn unwrap_into(cmd: SimpleCommand, depth: usize, out: &mut Vec<SimpleCommand>) {
     if depth > MAX_DEPTH || cmd.argv.is_empty() {
@@ -21,6 +89,14 @@ pub(super) fn unwrap_into(cmd: SimpleCommand, depth: usize, out: &mut Vec<Simple
         c.wrappers.push(label.to_string());
         c
     };
+    if let Some(w) = PREFIX_WRAPPERS
+        .iter()
+        .find(|w| w.names.contains(&prog.as_str()))
+    {
+        let i = skip_options(&args, 0, w.takes_value) + w.operands;
+        unwrap_into(rest_after(&cmd, i, &prog), depth + 1, out);
+        return;
+    }
     match prog.as_str() {
         "sudo" | "doas" => {
             let with_arg = [
@@ -87,85 +163,24 @@ pub(super) fn unwrap_into(cmd: SimpleCommand, depth: usize, out: &mut Vec<Simple
             unwrap_into(c, depth + 1, out);
         }
         "nohup" | "builtin" | "exec" | "command" | "caffeinate" | "unbuffer" => {
-            let mut i = 0;
-            while i < args.len() && args[i].starts_with('-') {
-                if prog == "command" && (args[i] == "-v" || args[i] == "-V") {
-                    out.push(cmd);
-                    return;
-                }
-                if prog == "exec" && args[i] == "-a" {
-                    i += 1;
-                }
-                i += 1;
+            let takes_value: &[&str] = if prog == "exec" { &["-a"] } else { &[] };
+            let i = skip_options(&args, 0, takes_value);
+            if prog == "command" && args.iter().take(i).any(|a| a == "-v" || a == "-V") {
+                out.push(cmd);
+                return;
             }
-            unwrap_into(rest_after(&cmd, i, &prog), depth + 1, out);
-        }
-        "time" | "nice" | "ionice" | "stdbuf" | "chrt" | "taskset" => {
-            let with_arg = ["-n", "-c", "-p", "-i", "-o", "-e", "--adjustment"];
-            let mut i = 0;
-            while i < args.len() && args[i].starts_with('-') {
-                if with_arg.contains(&args[i].as_str()) {
-                    i += 1;
-                }
-                i += 1;
-            }
-            if prog == "chrt" || prog == "taskset" {
-                i += 1; // priority / mask
-            }
-            unwrap_into(rest_after(&cmd, i, &prog), depth + 1, out);
-        }
-        "timeout" => {
-            let mut i = 0;
-            while i < args.len() && args[i].starts_with('-') {
-                if args[i] == "-s" || args[i] == "-k" {
-                    i += 1;
-                }
-                i += 1;
-            }
-            i += 1; // the duration
             unwrap_into(rest_after(&cmd, i, &prog), depth + 1, out);
         }
         "watch" => {
-            let mut i = 0;
-            while i < args.len() && args[i].starts_with('-') {
-                if args[i] == "-n" {
-                    i += 1;
-                }
-                i += 1;
-            }
+            let i = skip_options(&args, 0, &["-n"]);
             let script = args[i.min(args.len())..].join(" ");
-            let wr = push_wrapper(&cmd.wrappers, "watch");
-            split_into(
-                &script,
-                &cmd.assignments,
-                &wr,
-                cmd.remote_host.as_deref(),
-                depth + 1,
-                out,
-            );
-        }
-        "npx" | "bunx" | "pnpx" => {
-            let mut i = 0;
-            while i < args.len() && args[i].starts_with('-') {
-                if args[i] == "-p" || args[i] == "--package" {
-                    i += 1;
-                }
-                i += 1;
-            }
-            unwrap_into(rest_after(&cmd, i, &prog), depth + 1, out);
+            split_script(&cmd, &script, "watch", depth, out);
         }
         "xargs" => {
             let with_arg = [
                 "-n", "-I", "-i", "-L", "-l", "-P", "-d", "-s", "-E", "-e", "-a",
             ];
-            let mut i = 0;
-            while i < args.len() && args[i].starts_with('-') {
-                let a = args[i].as_str();
-                if with_arg.contains(&a) {
-                    i += 1;
-                }
-                i += 1;
-            }
+            let i = skip_options(&args, 0, &with_arg);
             let mut c = rest_after(&cmd, i, "xargs");
             if c.argv.is_empty() {
                 c.argv = vec!["echo".into()];
@@ -176,18 +191,7 @@ pub(super) fn unwrap_into(cmd: SimpleCommand, depth: usize, out: &mut Vec<Simple
             }
             unwrap_into(c, depth + 1, out);
         }
-        "eval" => {
-            let script = args.join(" ");
-            let wr = push_wrapper(&cmd.wrappers, "eval");
-            split_into(
-                &script,
-                &cmd.assignments,
-                &wr,
-                cmd.remote_host.as_deref(),
-                depth + 1,
-                out,
-            );
-        }
+        "eval" => split_script(&cmd, &args.join(" "), "eval", depth, out),
         p if SHELLS.contains(&p) => {
             let mut script: Option<String> = None;
             let mut i = 0;
@@ -226,29 +230,9 @@ pub(super) fn unwrap_into(cmd: SimpleCommand, depth: usize, out: &mut Vec<Simple
             }
             let label = format!("{p} -c");
             match (script, positional, cmd.stdin.clone()) {
-                (Some(s), _, _) => {
-                    let wr = push_wrapper(&cmd.wrappers, &label);
-                    split_into(
-                        &s,
-                        &cmd.assignments,
-                        &wr,
-                        cmd.remote_host.as_deref(),
-                        depth + 1,
-                        out,
-                    );
-                }
-                (None, None, Some(stdin)) => {
-                    // A script on stdin: `bash <<EOF`, `echo 'rm -rf /' | sh`.
-                    let wr = push_wrapper(&cmd.wrappers, p);
-                    split_into(
-                        &stdin,
-                        &cmd.assignments,
-                        &wr,
-                        cmd.remote_host.as_deref(),
-                        depth + 1,
-                        out,
-                    );
-                }
+                (Some(s), _, _) => split_script(&cmd, &s, &label, depth, out),
+                // A script on stdin: `bash <<EOF`, `echo 'rm -rf /' | sh`.
+                (None, None, Some(stdin)) => split_script(&cmd, &stdin, p, depth, out),
                 _ => out.push(cmd), // `bash script.sh`: the script's contents are not in the line
             }
         }
@@ -258,13 +242,7 @@ pub(super) fn unwrap_into(cmd: SimpleCommand, depth: usize, out: &mut Vec<Simple
                 "-b", "-c", "-D", "-E", "-e", "-F", "-I", "-i", "-J", "-L", "-l", "-m", "-O", "-o",
                 "-p", "-Q", "-R", "-S", "-W", "-w",
             ];
-            let mut i = 0;
-            while i < args.len() && args[i].starts_with('-') {
-                if with_arg.contains(&args[i].as_str()) {
-                    i += 1;
-                }
-                i += 1;
-            }
+            let i = skip_options(&args, 0, &with_arg);
             let Some(host) = args.get(i) else {
                 out.push(cmd);
                 return;
@@ -316,13 +294,7 @@ pub(super) fn unwrap_into(cmd: SimpleCommand, depth: usize, out: &mut Vec<Simple
                 "--workdir",
                 "--env-file",
             ];
-            let mut i = 1;
-            while i < args.len() && args[i].starts_with('-') {
-                if with_arg.contains(&args[i].as_str()) {
-                    i += 1;
-                }
-                i += 1;
-            }
+            let i = skip_options(&args, 1, &with_arg);
             out.push(cmd.clone());
             let c = rest_after(&cmd, i + 1, &format!("{prog} exec"));
             if !c.argv.is_empty() {
