@@ -143,6 +143,31 @@ impl TestEnv {
         ok(&self.run(args))
     }
 
+    /// Runs `flightlog ARGS` with `stdin` written to it.
+    pub fn run_with_stdin<S: AsRef<OsStr>>(&self, args: &[S], stdin: &[u8]) -> Output {
+        let mut c = self.cmd();
+        c.args(args);
+        output_with_stdin(c, stdin)
+    }
+
+    /// `flightlog record` run in `cwd` (a test adds the rest), on the real clock: a recording's
+    /// events carry the times they happened.
+    pub fn record_cmd(&self, cwd: &Path) -> Command {
+        let mut c = self.cmd();
+        c.current_dir(cwd)
+            .arg("record")
+            .env_remove("FLIGHTLOG_FAKE_NOW");
+        c
+    }
+
+    /// Runs `flightlog record ARGS` in `cwd` and asserts it exited 0: its output and the session
+    /// it reported.
+    pub fn record_ok(&self, cwd: &Path, args: &[&str]) -> (Output, String) {
+        let out = self.record_cmd(cwd).args(args).output().unwrap();
+        let session = recorded(&out);
+        (out, session)
+    }
+
     /// Every event of `session`, parsed.
     pub fn events(&self, session: &str) -> Vec<Event> {
         session_events(&self.db, session)
@@ -174,6 +199,17 @@ pub fn session_of(out: &Output) -> String {
         .next()
         .unwrap()
         .to_string()
+}
+
+/// Asserts that a `record` run exited 0 (else fails with its stderr): the session it reported.
+pub fn recorded(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "exit {:?}: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    session_of(out)
 }
 
 /// Every event of a session, parsed.

@@ -4,15 +4,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::PathBuf;
 
 use flightlog_formats::Redactor;
 use serde_json::{Value, json};
 
-fn bin() -> PathBuf {
-    flightlog_fixtures::bin_path().expect("build the binary first (cargo build)")
-}
+use crate::common::{TestEnv, bin};
 
 struct Corpus {
     positives: Vec<(String, String, String)>, // family, text, secret
@@ -226,26 +223,63 @@ fn real_transcripts_redact_fast_and_with_few_findings() {
     );
 }
 
-fn run(db: &Path, args: &[&str], stdin: &[u8]) -> (Option<i32>, Vec<u8>, String) {
-    let mut child = Command::new(bin())
-        .arg("--db")
-        .arg(db)
-        .args(args)
-        .env_remove("FLIGHTLOG_SESSION")
-        .env_remove("FLIGHTLOG_POLICY")
-        .env("FLIGHTLOG_FAKE_NOW", "2026-04-25T10:00:00Z")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let _ = child.stdin.take().unwrap().write_all(stdin);
-    let o = child.wait_with_output().unwrap();
+/// A store of its own whose commands read the clock as the incident's morning (a recording
+/// still runs on the real clock).
+fn env() -> TestEnv {
+    TestEnv::new().with_fake_now("2026-04-25T10:00:00Z")
+}
+
+/// `flightlog ARGS` with `stdin`: (exit code, stdout, stderr).
+fn run(env: &TestEnv, args: &[&str], stdin: &[u8]) -> (Option<i32>, Vec<u8>, String) {
+    let o = env.run_with_stdin(args, stdin);
     (
         o.status.code(),
         o.stdout,
         String::from_utf8_lossy(&o.stderr).into_owned(),
     )
+}
+
+/// Every view and export of a session that prints to stdout.
+fn views(s: &str) -> Vec<Vec<&str>> {
+    let mut views: Vec<Vec<&str>> = vec![
+        vec!["show", s],
+        vec!["show", s, "--json"],
+        vec!["report", s, "--format", "json"],
+        vec!["report", s, "--format", "md"],
+        vec!["report", s, "--format", "html"],
+    ];
+    for f in ["jsonl", "ocsf", "otlp", "asciicast", "csv", "cef"] {
+        views.push(vec!["export", s, "--format", f]);
+    }
+    views
+}
+
+/// `flightlog export S --format bundle -o <root>/bundle-S`: (exit code, stderr, every file
+/// below the bundle directory).
+fn export_bundle(env: &TestEnv, s: &str) -> (Option<i32>, String, Vec<PathBuf>) {
+    let bundle = env.path(&format!("bundle-{s}"));
+    let (code, _, err) = run(
+        env,
+        &[
+            "export",
+            s,
+            "--format",
+            "bundle",
+            "-o",
+            bundle.to_str().unwrap(),
+        ],
+        b"",
+    );
+    let mut files = Vec::new();
+    let mut stack = vec![bundle];
+    while let Some(p) = stack.pop() {
+        if p.is_dir() {
+            stack.extend(std::fs::read_dir(&p).unwrap().flatten().map(|e| e.path()));
+        } else if p.exists() {
+            files.push(p);
+        }
+    }
+    (code, err, files)
 }
 
 /// Hook payloads carrying `text` in the places agents put secrets: a command, a tool's output,
@@ -291,17 +325,17 @@ fn grep_all(label: &str, bytes: &[u8], secrets: &[String], leaks: &mut BTreeSet<
 #[test]
 fn no_secret_reaches_the_store_wal_shm_or_any_export() {
     let c = corpus();
-    let d = tempfile::tempdir().unwrap();
-    let db = d.path().join("store/fl.db");
+    let env = env();
+    let db = &env.db;
     let secrets: Vec<String> = c.positives.iter().map(|p| p.2.clone()).collect();
     // The store exists and one connection stays open, so the -wal and -shm files stay.
-    assert_eq!(run(&db, &["hook", "claude-code"], b"{}").0, Some(1));
-    let holder = flightlog_formats::Store::open(&db).unwrap();
+    assert_eq!(run(&env, &["hook", "claude-code"], b"{}").0, Some(1));
+    let holder = flightlog_formats::Store::open(db).unwrap();
     let t = std::time::Instant::now();
     let mut hooks = 0;
     for (i, (_, text, _)) in c.positives.iter().enumerate() {
         let p = &payloads_for(i, text)[i % 4];
-        let (code, _, err) = run(&db, &["hook", "claude-code"], p.to_string().as_bytes());
+        let (code, _, err) = run(&env, &["hook", "claude-code"], p.to_string().as_bytes());
         assert_eq!(code, Some(0), "{err}");
         hooks += 1;
     }
@@ -314,11 +348,11 @@ fn no_secret_reaches_the_store_wal_shm_or_any_export() {
         .join("\n");
     let p = &payloads_for(999, &all)[2];
     assert_eq!(
-        run(&db, &["hook", "claude-code"], p.to_string().as_bytes()).0,
+        run(&env, &["hook", "claude-code"], p.to_string().as_bytes()).0,
         Some(0)
     );
     let (code, _, err) = run(
-        &db,
+        &env,
         &["hook", "claude-code"],
         format!("not json {all}").as_bytes(),
     );
@@ -336,14 +370,14 @@ fn no_secret_reaches_the_store_wal_shm_or_any_export() {
                    "tool_use_id": "long", "tool_input": {"command": "cat log"},
                    "tool_response": {"stdout": long, "stderr": ""}});
     assert_eq!(
-        run(&db, &["hook", "claude-code"], p.to_string().as_bytes()).0,
+        run(&env, &["hook", "claude-code"], p.to_string().as_bytes()).0,
         Some(0)
     );
     hooks += 3;
     let hook_s = t.elapsed().as_secs_f64();
 
     // A Claude Code transcript with the same texts, imported.
-    let tr = d.path().join("transcript.jsonl");
+    let tr = env.path("transcript.jsonl");
     let mut lines = Vec::new();
     for (i, (_, text, _)) in c.positives.iter().enumerate() {
         let ts = format!("2026-04-25T10:{:02}:{:02}.000Z", i / 60, i % 60);
@@ -359,7 +393,7 @@ fn no_secret_reaches_the_store_wal_shm_or_any_export() {
             .to_string());
     }
     std::fs::write(&tr, lines.join("\n")).unwrap();
-    let (code, _, err) = run(&db, &["import", "claude-code", tr.to_str().unwrap()], b"");
+    let (code, _, err) = run(&env, &["import", "claude-code", tr.to_str().unwrap()], b"");
     let imported = code == Some(0);
     println!("import claude-code: exit {code:?} {}", err.trim());
 
@@ -388,19 +422,9 @@ fn no_secret_reaches_the_store_wal_shm_or_any_export() {
     drop(holder);
     let mut outputs = 0;
     for s in &sessions {
-        let mut views: Vec<Vec<&str>> = vec![
-            vec!["show", s],
-            vec!["show", s, "--json"],
-            vec!["report", s, "--format", "json"],
-            vec!["report", s, "--format", "md"],
-            vec!["report", s, "--format", "html"],
-        ];
-        for f in ["jsonl", "ocsf", "otlp", "asciicast", "csv", "cef"] {
-            views.push(vec!["export", s, "--format", f]);
-        }
-        for v in views {
+        for v in views(s) {
             let t = std::time::Instant::now();
-            let (code, out, err) = run(&db, &v, b"");
+            let (code, out, err) = run(&env, &v, b"");
             if t.elapsed().as_millis() > 1500 {
                 println!("  slow: {v:?} took {} ms", t.elapsed().as_millis());
             }
@@ -411,44 +435,27 @@ fn no_secret_reaches_the_store_wal_shm_or_any_export() {
                 println!("  {v:?}: exit {code:?}: {}", err.trim());
             }
         }
-        let bundle = d.path().join(format!("bundle-{s}"));
-        let (code, _, _) = run(
-            &db,
-            &[
-                "export",
-                s,
-                "--format",
-                "bundle",
-                "-o",
-                bundle.to_str().unwrap(),
-            ],
-            b"",
-        );
+        let (code, _, files) = export_bundle(&env, s);
         if code == Some(0) {
-            let mut stack = vec![bundle];
-            while let Some(p) = stack.pop() {
-                if p.is_dir() {
-                    stack.extend(std::fs::read_dir(&p).unwrap().flatten().map(|e| e.path()));
-                } else {
-                    outputs += 1;
-                    grep_all(
-                        &p.display().to_string(),
-                        &std::fs::read(&p).unwrap(),
-                        &secrets,
-                        &mut leaks,
-                    );
-                }
+            for p in files {
+                outputs += 1;
+                grep_all(
+                    &p.display().to_string(),
+                    &std::fs::read(&p).unwrap(),
+                    &secrets,
+                    &mut leaks,
+                );
             }
         }
     }
     // After the last connection closed (WAL checkpointed into the database).
     grep_all(
         "fl.db after close",
-        &std::fs::read(&db).unwrap(),
+        &std::fs::read(db).unwrap(),
         &secrets,
         &mut leaks,
     );
-    let (vcode, _, _) = run(&db, &["verify", "--all", "--json"], b"");
+    let (vcode, _, _) = run(&env, &["verify", "--all", "--json"], b"");
     println!(
         "secrets through the binary: {} secrets, {hooks} hook payloads in {hook_s:.1} s, import ok={imported}, \
          {} sessions, grepped {grepped:?} and {outputs} exports/views: {} leaks",
@@ -462,7 +469,7 @@ fn no_secret_reaches_the_store_wal_shm_or_any_export() {
     assert!(leaks.is_empty(), "{} secrets leaked", leaks.len());
     // Not even the part of a secret left before a long output is cut.
     for s in &sessions {
-        let (_, out, _) = run(&db, &["show", s, "--json"], b"");
+        let (_, out, _) = run(&env, &["show", s, "--json"], b"");
         let text = String::from_utf8_lossy(&out);
         assert!(
             !text.contains(&straddle[..12]),
@@ -595,26 +602,21 @@ fn markers(text: &str) -> Vec<(String, String)> {
 /// used where no rule fits (a child's argv, a file name).
 #[test]
 fn a_password_from_dot_env_is_not_stored_raw_in_any_layer() {
-    let (_d, dir, db) = crate::common::work_dir();
-    let w = dir.join("w");
-    std::fs::create_dir_all(&w).unwrap();
-    std::fs::write(w.join(".env"), "DB_PASSWORD=Tr0ub4dor-Kq93-Xz71\n").unwrap();
-    let out = Command::new(bin())
-        .current_dir(&w)
-        .arg("--db")
-        .arg(&db)
-        .args(["record", "--no-proxy", "--", "bash", "-c"])
-        .arg("/bin/echo mysql -uroot -pTr0ub4dor-Kq93-Xz71 app; touch backup_Tr0ub4dor-Kq93-Xz71.txt")
-        .env_remove("FLIGHTLOG_SESSION")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let env = env();
+    let db = &env.db;
+    let w = env.path("w");
+    env.write("w/.env", "DB_PASSWORD=Tr0ub4dor-Kq93-Xz71\n");
+    let (_, session) = env.record_ok(
+        &w,
+        &[
+            "--no-proxy",
+            "--",
+            "bash",
+            "-c",
+            "/bin/echo mysql -uroot -pTr0ub4dor-Kq93-Xz71 app; touch backup_Tr0ub4dor-Kq93-Xz71.txt",
+        ],
     );
-    let session = crate::common::session_of(&out);
-    let evs = crate::common::session_events(&db, &session);
+    let evs = env.events(&session);
     let mut fps = BTreeSet::new();
     for e in &evs {
         for r in &e.redactions {
@@ -626,14 +628,14 @@ fn a_password_from_dot_env_is_not_stored_raw_in_any_layer() {
         evs.iter().any(|e| e.kind.as_str() == "file_change"),
         "the watcher saw the file"
     );
-    crate::common::assert_secret_absent(&db, "Tr0ub4dor");
+    crate::common::assert_secret_absent(db, "Tr0ub4dor");
     for f in ["-wal", "-shm"] {
         let p = PathBuf::from(format!("{}{f}", db.display()));
         if let Ok(b) = std::fs::read(&p) {
             assert!(!b.windows(9).any(|w| w == b"Tr0ub4dor"), "{}", p.display());
         }
     }
-    let (_, jsonl, _) = run(&db, &["export", &session, "--format", "jsonl"], b"");
+    let (_, jsonl, _) = run(&env, &["export", &session, "--format", "jsonl"], b"");
     assert!(!String::from_utf8_lossy(&jsonl).contains("Tr0ub4dor"));
     // The key directory holds no value either.
     for e in std::fs::read_dir(db.parent().unwrap().join("keys"))
@@ -666,8 +668,9 @@ fn known_secrets_are_redacted_in_every_layer_and_encoding() {
         planted.len(),
         kinds.len()
     );
-    let (_d, dir, db) = crate::common::work_dir();
-    let w = dir.join("w");
+    let env = env();
+    let db = &env.db;
+    let w = env.path("w");
     std::fs::create_dir_all(w.join("ops")).unwrap();
     std::fs::create_dir_all(w.join("out")).unwrap();
     let sources: Vec<&str> = planted.iter().map(|p| p.source.as_str()).collect();
@@ -690,23 +693,10 @@ fn known_secrets_are_redacted_in_every_layer_and_encoding() {
     }
     std::fs::write(w.join("run.sh"), script).unwrap();
     let t = std::time::Instant::now();
-    let out = Command::new(bin())
-        .current_dir(&w)
-        .arg("--db")
-        .arg(&db)
-        .args(["record", "--no-proxy", "--", "bash", "run.sh"])
-        .env_remove("FLIGHTLOG_SESSION")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let recorded = crate::common::session_of(&out);
+    let (_, recorded) = env.record_ok(&w, &["--no-proxy", "--", "bash", "run.sh"]);
     let record_s = t.elapsed().as_secs_f64();
     // One connection stays open, so the -wal and -shm files stay.
-    let holder = flightlog_formats::Store::open(&db).unwrap();
+    let holder = flightlog_formats::Store::open(db).unwrap();
 
     // 1b. Proxied requests (the recorder's HTTP proxy, not `--no-proxy`): each value in a
     // header, the URL's query and the body, plain and encoded, to a server on 127.0.0.1.
@@ -759,25 +749,18 @@ fn known_secrets_are_redacted_in_every_layer_and_encoding() {
         ));
     }
     std::fs::write(w.join("proxied.sh"), proxied).unwrap();
-    let out = Command::new(bin())
-        .current_dir(&w)
-        .arg("--db")
-        .arg(&db)
-        .args(["record", "--", "bash", "proxied.sh"])
-        .env_remove("FLIGHTLOG_SESSION")
+    let out = env
+        .record_cmd(&w)
+        .args(["--", "bash", "proxied.sh"])
         .env_remove("HTTP_PROXY")
         .env_remove("http_proxy")
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let through_proxy = crate::common::session_of(&out);
+    let through_proxy = crate::common::recorded(&out);
     let bodies: Vec<usize> = received.try_iter().collect();
     assert_eq!(bodies.len(), requests, "every request reached the server");
-    let http_events = crate::common::session_events(&db, &through_proxy)
+    let http_events = env
+        .events(&through_proxy)
         .iter()
         .filter(|e| {
             e.source == "proxy"
@@ -813,7 +796,7 @@ fn known_secrets_are_redacted_in_every_layer_and_encoding() {
                    "tool_input": {"file_path": format!("/work/out/backup_{}.txt", chunk[0].value),
                                   "content": output.join("\n")}}),
         ] {
-            let (code, _, err) = run(&db, &["hook", "claude-code"], p.to_string().as_bytes());
+            let (code, _, err) = run(&env, &["hook", "claude-code"], p.to_string().as_bytes());
             assert_eq!(code, Some(0), "{err}");
             hook_calls += 1;
         }
@@ -821,7 +804,7 @@ fn known_secrets_are_redacted_in_every_layer_and_encoding() {
     let hook_s = t.elapsed().as_secs_f64();
 
     // 3. An imported transcript that uses them.
-    let tr = dir.join("transcript.jsonl");
+    let tr = env.path("transcript.jsonl");
     let mut lines = Vec::new();
     for (i, p) in planted.iter().enumerate() {
         let ts = format!("2026-04-25T10:{:02}:{:02}.000Z", i / 60, i % 60);
@@ -840,26 +823,19 @@ fn known_secrets_are_redacted_in_every_layer_and_encoding() {
                  "input": {"command": format!("curl -H 'Authorization: Basic {b}' 'https://x.example.com/?t=token%3D{u}&p={o}' -d '{{\"u\":\"{ue}\"}}' -H 'X-Blob: {b1}'")}}]}}).to_string());
     }
     std::fs::write(&tr, lines.join("\n")).unwrap();
-    let (code, _, err) = run(&db, &["import", "claude-code", tr.to_str().unwrap()], b"");
+    let (code, _, err) = run(&env, &["import", "claude-code", tr.to_str().unwrap()], b"");
     assert_eq!(code, Some(0), "{err}");
 
     // 4. The benign corpus, recorded with every value known: no marker.
     let c = corpus();
-    let benign = dir.join("benign");
-    std::fs::create_dir_all(&benign).unwrap();
     let texts: Vec<&str> = c.negatives.iter().map(|n| n.1.as_str()).collect();
-    std::fs::write(benign.join("look-alikes.txt"), texts.join("\n")).unwrap();
-    let out = Command::new(bin())
-        .current_dir(&benign)
-        .arg("--db")
-        .arg(&db)
-        .args(["record", "--no-proxy", "--", "cat", "look-alikes.txt"])
-        .env_remove("FLIGHTLOG_SESSION")
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let benign_session = crate::common::session_of(&out);
-    let benign_markers: usize = crate::common::session_events(&db, &benign_session)
+    let benign = env.write("benign/look-alikes.txt", texts.join("\n"));
+    let (_, benign_session) = env.record_ok(
+        benign.parent().unwrap(),
+        &["--no-proxy", "--", "cat", "look-alikes.txt"],
+    );
+    let benign_markers: usize = env
+        .events(&benign_session)
         .iter()
         .map(|e| e.redactions.len())
         .sum();
@@ -917,18 +893,8 @@ fn known_secrets_are_redacted_in_every_layer_and_encoding() {
     let mut phantoms: BTreeSet<(String, String)> = BTreeSet::new();
     let mut outputs = 0;
     for s in &sessions {
-        let mut views: Vec<Vec<&str>> = vec![
-            vec!["show", s],
-            vec!["show", s, "--json"],
-            vec!["report", s, "--format", "json"],
-            vec!["report", s, "--format", "md"],
-            vec!["report", s, "--format", "html"],
-        ];
-        for f in ["jsonl", "ocsf", "otlp", "asciicast", "csv", "cef"] {
-            views.push(vec!["export", s, "--format", f]);
-        }
-        for v in views {
-            let (code, out, err) = run(&db, &v, b"");
+        for v in views(s) {
+            let (code, out, err) = run(&env, &v, b"");
             assert_eq!(code, Some(0), "{v:?}: {err}");
             outputs += 1;
             grep_all(&v.join(" "), &out, &all_needles, &mut leaks);
@@ -942,41 +908,24 @@ fn known_secrets_are_redacted_in_every_layer_and_encoding() {
                 }
             }
         }
-        let bundle = dir.join(format!("bundle-{s}"));
-        let (code, _, err) = run(
-            &db,
-            &[
-                "export",
-                s,
-                "--format",
-                "bundle",
-                "-o",
-                bundle.to_str().unwrap(),
-            ],
-            b"",
-        );
+        let (code, err, files) = export_bundle(&env, s);
         assert_eq!(code, Some(0), "{err}");
-        let mut stack = vec![bundle.clone()];
-        while let Some(p) = stack.pop() {
-            if p.is_dir() {
-                stack.extend(std::fs::read_dir(&p).unwrap().flatten().map(|e| e.path()));
-            } else {
-                outputs += 1;
-                grep_all(
-                    &p.display().to_string(),
-                    &std::fs::read(&p).unwrap(),
-                    &all_needles,
-                    &mut leaks,
-                );
-            }
+        for p in files {
+            outputs += 1;
+            grep_all(
+                &p.display().to_string(),
+                &std::fs::read(&p).unwrap(),
+                &all_needles,
+                &mut leaks,
+            );
         }
-        let _ = std::fs::remove_dir_all(&bundle);
+        let _ = std::fs::remove_dir_all(env.path(&format!("bundle-{s}")));
     }
     drop(holder);
     // The replay screen, at a few points of the recorded run.
     let mut screens = 0;
     if crate::common::have("tmux") {
-        let n = crate::common::session_events(&db, &recorded).len();
+        let n = env.events(&recorded).len();
         for at in [0, n / 4, n / 2, 3 * n / 4, n.saturating_sub(2)] {
             let tmux = crate::common::Tmux {
                 socket: format!("flightlog-secrets-{}-{at}", std::process::id()),
@@ -1028,7 +977,7 @@ fn known_secrets_are_redacted_in_every_layer_and_encoding() {
     }
     grep_all(
         "fl.db after close",
-        &std::fs::read(&db).unwrap(),
+        &std::fs::read(db).unwrap(),
         &all_needles,
         &mut leaks,
     );
@@ -1070,5 +1019,5 @@ fn known_secrets_are_redacted_in_every_layer_and_encoding() {
     assert!(missing.is_empty(), "secrets never redacted: {missing:?}");
     assert_eq!(benign_markers, 0, "markers in the benign recording");
     assert!(flagged.is_empty(), "benign texts flagged");
-    crate::common::assert_verifies(&db, &recorded);
+    crate::common::assert_verifies(db, &recorded);
 }
