@@ -29,19 +29,6 @@ enum Incoming {
     Msg(Box<Msg>),
 }
 
-/// Work for the loader thread.
-enum Request {
-    ListSessions,
-    Open(String),
-    Fetch(Vec<u64>),
-    Screen(u64),
-    Search {
-        query: String,
-        from: u64,
-        forward: bool,
-    },
-}
-
 /// Runs the replay until the user quits.
 pub fn run(db: &Path, session: Option<&str>, opts: ReplayOptions) -> Result<(), ViewerError> {
     if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
@@ -72,7 +59,7 @@ fn event_loop(
     opts: &ReplayOptions,
 ) -> Result<(), ViewerError> {
     let (tx, rx) = mpsc::channel::<Incoming>();
-    let (req_tx, req_rx) = mpsc::channel::<Request>();
+    let (req_tx, req_rx) = mpsc::channel::<Effect>();
     let (chk_tx, chk_rx) = mpsc::channel::<String>();
     let stop = Arc::new(AtomicBool::new(false));
 
@@ -167,30 +154,19 @@ fn push(state: &State, inc: Incoming, msgs: &mut Vec<Msg>) {
     }
 }
 
-fn run_effect(req: &Sender<Request>, fx: Effect) {
-    let r = match fx {
-        Effect::Quit => return,
-        Effect::ListSessions => Request::ListSessions,
-        Effect::OpenSession(id) => Request::Open(id),
-        Effect::Fetch(pages) => Request::Fetch(pages),
-        Effect::Screen(seq) => Request::Screen(seq),
-        Effect::Search {
-            query,
-            from,
-            forward,
-        } => Request::Search {
-            query,
-            from,
-            forward,
-        },
+/// Hands an effect to the loader thread: a batch one by one; quitting is the event loop's.
+fn run_effect(req: &Sender<Effect>, fx: Effect) {
+    match fx {
+        Effect::Quit => {}
         Effect::Batch(v) => {
             for f in v {
                 run_effect(req, f);
             }
-            return;
         }
-    };
-    let _ = req.send(r);
+        work => {
+            let _ = req.send(work);
+        }
+    }
 }
 
 fn input_thread(tx: Sender<Incoming>, stop: Arc<AtomicBool>) {
@@ -218,7 +194,7 @@ fn send(tx: &Sender<Incoming>, m: Msg) -> bool {
 
 /// The loader: the session list, the index (then polling for new events), pages, screens,
 /// searches. One read-only connection.
-fn worker(db: PathBuf, rx: Receiver<Request>, tx: Sender<Incoming>, chk: Sender<String>) {
+fn worker(db: PathBuf, rx: Receiver<Effect>, tx: Sender<Incoming>, chk: Sender<String>) {
     let store = match loader::open_store(&db) {
         Ok(s) => s,
         Err(e) => {
@@ -249,15 +225,15 @@ fn worker(db: PathBuf, rx: Receiver<Request>, tx: Sender<Incoming>, chk: Sender<
             reqs.push(r);
         }
         // Only the newest screen request matters.
-        let last_screen = reqs.iter().rposition(|r| matches!(r, Request::Screen(_)));
+        let last_screen = reqs.iter().rposition(|r| matches!(r, Effect::Screen(_)));
         for (i, r) in reqs.into_iter().enumerate() {
             let sid = indexer.as_ref().map(|ix| ix.session.clone());
             let ok = match r {
-                Request::ListSessions => send(
+                Effect::ListSessions => send(
                     &tx,
                     Msg::Sessions(store.sessions().map_err(|e| e.to_string())),
                 ),
-                Request::Open(name) => match loader::open_session(&store, &name) {
+                Effect::OpenSession(name) => match loader::open_session(&store, &name) {
                     Ok(info) => {
                         let _ = chk.send(info.id.clone());
                         indexer = Some(Indexer::new(&info.id));
@@ -268,7 +244,7 @@ fn worker(db: PathBuf, rx: Receiver<Request>, tx: Sender<Incoming>, chk: Sender<
                     }
                     Err(e) => send(&tx, Msg::LoadError(e.to_string())),
                 },
-                Request::Fetch(pages) => {
+                Effect::Fetch(pages) => {
                     let Some(sid) = sid else { continue };
                     let mut ok = true;
                     for p in pages {
@@ -280,7 +256,7 @@ fn worker(db: PathBuf, rx: Receiver<Request>, tx: Sender<Incoming>, chk: Sender<
                     }
                     ok
                 }
-                Request::Screen(seq) => {
+                Effect::Screen(seq) => {
                     if Some(i) != last_screen {
                         continue;
                     }
@@ -292,7 +268,7 @@ fn worker(db: PathBuf, rx: Receiver<Request>, tx: Sender<Incoming>, chk: Sender<
                         Err(e) => send(&tx, Msg::LoadError(e.to_string())),
                     }
                 }
-                Request::Search {
+                Effect::Search {
                     query,
                     from,
                     forward,
@@ -309,6 +285,8 @@ fn worker(db: PathBuf, rx: Receiver<Request>, tx: Sender<Incoming>, chk: Sender<
                         },
                     )
                 }
+                // `run_effect` sends neither.
+                Effect::Quit | Effect::Batch(_) => true,
             };
             if !ok {
                 return;

@@ -40,8 +40,9 @@ pub fn open_session(store: &Store, name: &str) -> Result<SessionInfo, ViewerErro
     })
 }
 
+/// The fields of an event the index needs, borrowed from its stored bytes; `data` as `D`.
 #[derive(Deserialize)]
-struct Light<'a> {
+struct Light<'a, D = LightData> {
     seq: u64,
     #[serde(borrow)]
     ts: Cow<'a, str>,
@@ -52,7 +53,7 @@ struct Light<'a> {
     #[serde(borrow)]
     env: Option<Cow<'a, str>>,
     #[serde(default)]
-    data: LightData,
+    data: D,
 }
 
 /// The few `data` fields the index needs; everything else is skipped without allocation.
@@ -75,18 +76,8 @@ struct LightData {
     flightlog_exe: Option<Value>,
 }
 
-#[derive(Deserialize)]
-struct LightNoData<'a> {
-    seq: u64,
-    #[serde(borrow)]
-    ts: Cow<'a, str>,
-    #[serde(borrow)]
-    kind: Cow<'a, str>,
-    #[serde(borrow)]
-    source: Cow<'a, str>,
-    #[serde(borrow)]
-    env: Option<Cow<'a, str>>,
-}
+/// An event whose `data` the index cannot read (of another shape): the rest is still indexed.
+type LightNoData<'a> = Light<'a, serde::de::IgnoredAny>;
 
 /// Whether an event's data says it failed (the one definition: `flightlog_formats::payload`).
 fn is_error(kind: &str, d: &LightData) -> bool {
@@ -214,6 +205,21 @@ impl Indexer {
         Ok(out)
     }
 
+    /// The index entry of a readable event.
+    fn indexed<D>(&mut self, seq: u64, l: &Light<'_, D>, flags: u8, fold: u8) -> IndexEntry {
+        IndexEntry {
+            seq,
+            t_us: self.time(&l.ts),
+            kind: self.kinds.intern(&l.kind),
+            env: l.env.as_deref().map(|e| self.envs.intern(e)).unwrap_or(0),
+            source: self.sources.intern(&l.source),
+            flags,
+            severity: 0,
+            fold,
+            child_flags: 0,
+        }
+    }
+
     fn entry(&mut self, seq: u64, raw: &[u8], out: &mut IndexChunk) -> IndexEntry {
         if let Ok(l) = serde_json::from_slice::<Light>(raw) {
             let mut flags = 0;
@@ -255,30 +261,11 @@ impl Indexer {
                     ));
                 }
             }
-            return IndexEntry {
-                seq,
-                t_us: self.time(&l.ts),
-                kind: self.kinds.intern(&l.kind),
-                env: l.env.as_deref().map(|e| self.envs.intern(e)).unwrap_or(0),
-                source: self.sources.intern(&l.source),
-                flags,
-                severity: 0,
-                fold: folded,
-                child_flags: 0,
-            };
+            return self.indexed(seq, &l, flags, folded);
         }
         if let Ok(l) = serde_json::from_slice::<LightNoData>(raw) {
-            return IndexEntry {
-                seq,
-                t_us: self.time(&l.ts),
-                kind: self.kinds.intern(&l.kind),
-                env: l.env.as_deref().map(|e| self.envs.intern(e)).unwrap_or(0),
-                source: self.sources.intern(&l.source),
-                flags: if l.seq == seq { 0 } else { flag::UNPARSEABLE },
-                severity: 0,
-                fold: 0,
-                child_flags: 0,
-            };
+            let flags = if l.seq == seq { 0 } else { flag::UNPARSEABLE };
+            return self.indexed(seq, &l, flags, 0);
         }
         IndexEntry {
             seq,
@@ -554,7 +541,29 @@ pub fn count(store: &Store, session: &str) -> Result<u64, ViewerError> {
 
 #[cfg(test)]
 mod tests {
-    use super::onlcr;
+    use super::{Light, LightNoData, onlcr};
+
+    /// An event whose `data` is not an object the index reads is still indexed by its head;
+    /// one with no event head at all is not.
+    #[test]
+    fn the_head_is_read_whatever_the_data() {
+        let head =
+            r#""seq":3,"ts":"2026-04-25T10:00:00.000000Z","kind":"note","source":"s","env":"prod""#;
+        for data in [r#""data":"a bare string","#, r#""data":[1,2],"#, ""] {
+            let raw = format!("{{{data}{head}}}");
+            let l = serde_json::from_slice::<LightNoData>(raw.as_bytes()).unwrap();
+            assert_eq!(
+                (l.seq, &*l.kind, l.env.as_deref()),
+                (3, "note", Some("prod"))
+            );
+            assert_eq!(
+                serde_json::from_slice::<Light>(raw.as_bytes()).is_ok(),
+                data.is_empty(),
+                "{raw}"
+            );
+        }
+        assert!(serde_json::from_slice::<LightNoData>(br#"{"seq":3,"data":{}}"#).is_err());
+    }
 
     #[test]
     fn onlcr_turns_bare_line_feeds_into_cr_lf() {
