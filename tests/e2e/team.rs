@@ -7,6 +7,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use tempfile::TempDir;
+
 use flightlog_formats::keys::key_dir_for;
 use flightlog_formats::store::SessionMeta;
 use flightlog_formats::synth::{Rng, event};
@@ -90,6 +92,42 @@ impl Team {
 
     fn admin(&self) -> postgres::Client {
         postgres::Client::connect(&self.admin, postgres::NoTls).unwrap()
+    }
+
+    /// `flightlog --db <reader URL> ARGS`.
+    fn read(&self, args: &[&str]) -> Output {
+        let mut all = vec!["--db", &self.reader];
+        all.extend_from_slice(args);
+        flightlog(&all)
+    }
+
+    /// `verify --all` of the team store says intact.
+    fn assert_verifies(&self) {
+        let v = self.read(&["verify", "--all"]);
+        assert_eq!(
+            v.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&v.stdout)
+        );
+    }
+
+    /// The team store gives the same `show --json` bytes for `id` as the local store `db`.
+    fn assert_same_as(&self, db: &Path, id: &str) {
+        assert!(
+            show_json(&self.reader, id) == show_json(db.to_str().unwrap(), id),
+            "show --json differs for {id}"
+        );
+    }
+
+    /// A new local store (see [`local_store`]) pushed whole to this team store: its directory,
+    /// path, session ids and the push's output.
+    fn pushed(&self, sessions: usize, events: u64) -> (TempDir, PathBuf, Vec<String>, Output) {
+        let d = tempfile::tempdir().unwrap();
+        let (db, ids) = local_store(d.path(), sessions, events);
+        let out = at(&db, &["push", "--all", "--to", &self.writer]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        (d, db, ids, out)
     }
 }
 
@@ -194,37 +232,31 @@ fn push_and_read_back_the_same_bytes() {
     let Some(team) = Team::new("readback") else {
         return;
     };
-    let d = tempfile::tempdir().unwrap();
-    let (db, ids) = local_store(d.path(), 2, 3_000);
-    let out = at(&db, &["push", "--all", "--to", &team.writer]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let (_d, db, ids, out) = team.pushed(2, 3_000);
     assert!(
         stderr(&out).contains("6002 new event(s)"),
         "{}",
         stderr(&out)
     );
     for id in &ids {
-        assert!(
-            show_json(&team.reader, id) == show_json(db.to_str().unwrap(), id),
-            "show --json differs for {id}"
-        );
+        team.assert_same_as(&db, id);
         let local = at(&db, &["report", id, "--format", "json"]);
-        let remote = flightlog(&["--db", &team.reader, "report", id, "--format", "json"]);
+        let remote = team.read(&["report", id, "--format", "json"]);
         assert_eq!(local.stdout, remote.stdout, "{}", stderr(&remote));
-        let exported = flightlog(&["--db", &team.reader, "export", id, "--format", "jsonl"]);
+        let exported = team.read(&["export", id, "--format", "jsonl"]);
         assert_eq!(exported.status.code(), Some(0), "{}", stderr(&exported));
         assert_eq!(exported.stdout, show_json(&team.reader, id));
-        let pt = flightlog(&["--db", &team.reader, "policy", "test", id, "--json"]);
+        let pt = team.read(&["policy", "test", id, "--json"]);
         assert_eq!(pt.status.code(), Some(0), "{}", stderr(&pt));
     }
-    let v = flightlog(&["--db", &team.reader, "verify", "--all", "--json"]);
+    let v = team.read(&["verify", "--all", "--json"]);
     assert_eq!(
         v.status.code(),
         Some(0),
         "{}",
         String::from_utf8_lossy(&v.stdout)
     );
-    let sessions = flightlog(&["--db", &team.reader, "sessions", "--json"]);
+    let sessions = team.read(&["sessions", "--json"]);
     let rows: serde_json::Value = serde_json::from_slice(&sessions.stdout).unwrap();
     assert_eq!(rows.as_array().unwrap().len(), 2);
     assert!(
@@ -294,7 +326,7 @@ fn a_push_killed_mid_way_resumes() {
     let out = at(&db, &["push", &ids[0], "--to", &team.writer]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(count_events(&team, &ids[0]), 120_001);
-    assert!(show_json(&team.reader, &ids[0]) == show_json(db.to_str().unwrap(), &ids[0]));
+    team.assert_same_as(&db, &ids[0]);
 }
 
 fn pg_batch() -> i64 {
@@ -342,15 +374,9 @@ fn concurrent_pushers_make_one_log() {
         .chain(ids2.iter().map(|i| (&db2, i)))
     {
         assert_eq!(count_events(&team, id), 20_001);
-        assert!(show_json(&team.reader, id) == show_json(db.to_str().unwrap(), id));
+        team.assert_same_as(db, id);
     }
-    let v = flightlog(&["--db", &team.reader, "verify", "--all"]);
-    assert_eq!(
-        v.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&v.stdout)
-    );
+    team.assert_verifies();
     let hosts: Vec<String> = team
         .admin()
         .query(
@@ -382,10 +408,7 @@ fn the_database_refuses_changes_and_forged_events() {
     let Some(team) = Team::new("refuse") else {
         return;
     };
-    let d = tempfile::tempdir().unwrap();
-    let (db, ids) = local_store(d.path(), 1, 50);
-    let out = at(&db, &["push", "--all", "--to", &team.writer]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let (_d, _, ids, _) = team.pushed(1, 50);
     let id = &ids[0];
     // The writer may not change or remove anything.
     for sql in [
@@ -506,17 +529,8 @@ fn a_superuser_edit_is_caught_by_verify() {
     let Some(team) = Team::new("superuser") else {
         return;
     };
-    let d = tempfile::tempdir().unwrap();
-    let (db, ids) = local_store(d.path(), 1, 200);
-    let out = at(&db, &["push", "--all", "--to", &team.writer]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let v = flightlog(&["--db", &team.reader, "verify", "--all"]);
-    assert_eq!(
-        v.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&v.stdout)
-    );
+    let (_d, _, ids, _) = team.pushed(1, 200);
+    team.assert_verifies();
     // Triggers off (a replica's settings), then event 100 changed.
     let mut c = team.admin();
     c.batch_execute(
@@ -524,7 +538,7 @@ fn a_superuser_edit_is_caught_by_verify() {
          UPDATE flightlog.events SET raw = raw || '\\x20'::bytea WHERE seq = 100;",
     )
     .unwrap();
-    let v = flightlog(&["--db", &team.reader, "verify", "--all", "--json"]);
+    let v = team.read(&["verify", "--all", "--json"]);
     assert_eq!(
         v.status.code(),
         Some(1),
@@ -545,7 +559,7 @@ fn a_superuser_edit_is_caught_by_verify() {
         "INSERT INTO flightlog.host_keys (host, key_id, pubkey) VALUES ('laptop-1', 'ffff', '00')",
     )
     .unwrap();
-    let v = flightlog(&["--db", &team.reader, "verify", "--all", "--json"]);
+    let v = team.read(&["verify", "--all", "--json"]);
     assert!(String::from_utf8_lossy(&v.stdout).contains("host_key_changed"));
 }
 

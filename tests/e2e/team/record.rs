@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use flightlog_formats::{Kind, Store};
 
-use super::{Team, count_events, show_json, stderr};
+use super::{Team, count_events, stderr};
 use crate::common::{bin, session_events, work_dir};
 
 /// A TCP relay to the server that can be cut and restored.
@@ -177,6 +177,15 @@ fn push_notes(db: &Path, id: &str) -> Vec<(String, u64)> {
         .collect()
 }
 
+/// Waits (20 s at most) for a `push` note in state `state`.
+fn wait_note(db: &Path, id: &str, state: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !push_notes(db, id).iter().any(|(s, _)| s == state) {
+        assert!(Instant::now() < deadline, "no {state} note");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 fn finish(child: Child) -> Output {
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -213,13 +222,10 @@ fn record_push_ships_while_recording() {
     let out = finish(child);
     let id = std::fs::read_to_string(ctl.join("session")).unwrap();
     let id = id.trim();
-    assert!(
-        show_json(&team.reader, id) == show_json(db.to_str().unwrap(), id),
-        "show --json differs"
-    );
+    team.assert_same_as(&db, id);
     assert!(push_notes(&db, id).is_empty(), "{:?}", push_notes(&db, id));
     assert!(!stderr(&out).contains("cannot push"), "{}", stderr(&out));
-    let v = super::flightlog(&["--db", &team.reader, "verify", id]);
+    let v = team.read(&["verify", id]);
     assert_eq!(
         v.status.code(),
         Some(0),
@@ -248,11 +254,7 @@ fn record_push_survives_the_server_going_away() {
     relay.cut();
     std::fs::write(ctl.join("go1"), "").unwrap();
     wait_file(&ctl.join("phase2"), Duration::from_secs(60));
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !push_notes(&db, &id).iter().any(|(s, _)| s == "unreachable") {
-        assert!(Instant::now() < deadline, "no note of the outage");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_note(&db, &id, "unreachable");
     let during = count_events(&team, &id);
     assert!(
         during < local_count(&db, &id),
@@ -264,11 +266,7 @@ fn record_push_survives_the_server_going_away() {
     std::fs::write(ctl.join("go2"), "").unwrap();
     wait_file(&ctl.join("phase3"), Duration::from_secs(60));
     wait_remote(&team, &id, local_count(&db, &id), Duration::from_secs(20));
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !push_notes(&db, &id).iter().any(|(s, _)| s == "caught_up") {
-        assert!(Instant::now() < deadline, "no note of the catch-up");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_note(&db, &id, "caught_up");
     std::fs::write(ctl.join("go3"), "").unwrap();
     let out = finish(child);
     let err = stderr(&out);
@@ -279,7 +277,7 @@ fn record_push_survives_the_server_going_away() {
     let caught = notes.iter().find(|(s, _)| s == "caught_up").unwrap();
     assert!(caught.1 > 0, "{notes:?}");
     // Nothing lost: the same bytes from both stores.
-    assert!(show_json(&team.reader, &id) == show_json(db.to_str().unwrap(), &id));
+    team.assert_same_as(&db, &id);
 }
 
 /// A server that is never there: the recording is whole, a note and a line on stderr say how
@@ -298,11 +296,7 @@ fn record_push_to_an_unreachable_server_keeps_everything_for_later() {
     wait_file(&ctl.join("phase1"), Duration::from_secs(60));
     let id = std::fs::read_to_string(ctl.join("session")).unwrap();
     let id = id.trim().to_string();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while push_notes(&db, &id).is_empty() {
-        assert!(Instant::now() < deadline, "no note of the outage");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_note(&db, &id, "unreachable");
     std::fs::write(ctl.join("go1"), "").unwrap();
     let out = finish(child);
     let err = stderr(&out);
@@ -316,5 +310,5 @@ fn record_push_to_an_unreachable_server_keeps_everything_for_later() {
     relay.restore();
     let out = super::at(&db, &["push", &id, "--to", &url]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(show_json(&team.reader, &id) == show_json(db.to_str().unwrap(), &id));
+    team.assert_same_as(&db, &id);
 }
