@@ -7,30 +7,16 @@ use std::process::{Command, Stdio};
 use flightlog_formats::{Event, Kind, Store};
 use serde_json::Value;
 
-use crate::common::{bin, flightlog};
+use crate::common::{bin, flightlog, output_with_stdin};
 
 /// Runs `flightlog hook <agent>` with `payload` on stdin; returns (exit code, stdout, stderr).
 fn hook(db: &Path, agent: &str, payload: &[u8], fake_now: Option<&str>) -> (i32, String, String) {
-    let mut cmd = Command::new(bin());
-    cmd.arg("--db").arg(db).args(["hook", agent]);
-    cmd.env_remove("FLIGHTLOG_SESSION")
-        .env_remove("FLIGHTLOG_POLICY");
+    let mut cmd = flightlog(db);
+    cmd.args(["hook", agent]);
     if let Some(t) = fake_now {
         cmd.env("FLIGHTLOG_FAKE_NOW", t);
     }
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn flightlog hook");
-    child
-        .stdin
-        .take()
-        .expect("stdin is piped")
-        .write_all(payload)
-        .expect("write the payload");
-    let out = child.wait_with_output().expect("wait for flightlog hook");
+    let out = output_with_stdin(cmd, payload);
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -356,27 +342,16 @@ fn hook_syncs(db: &Path, payload: &[u8]) -> Option<Vec<(String, String)>> {
         return None;
     }
     let log = db.with_extension("strace");
-    let mut child = Command::new("strace")
-        .args(["-f", "-qq", "-e", "trace=openat,fsync,fdatasync", "-o"])
+    let mut cmd = Command::new("strace");
+    cmd.args(["-f", "-qq", "-e", "trace=openat,fsync,fdatasync", "-o"])
         .arg(&log)
         .arg(bin())
         .arg("--db")
         .arg(db)
         .args(["hook", "claude-code"])
         .env_remove("FLIGHTLOG_SESSION")
-        .env_remove("FLIGHTLOG_POLICY")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn strace");
-    child
-        .stdin
-        .take()
-        .expect("stdin is piped")
-        .write_all(payload)
-        .expect("write the payload");
-    assert!(child.wait().expect("wait for strace").success());
+        .env_remove("FLIGHTLOG_POLICY");
+    assert!(output_with_stdin(cmd, payload).status.success());
     let text = std::fs::read_to_string(&log).expect("strace log");
     let mut fds = std::collections::HashMap::new();
     let mut syncs = Vec::new();
