@@ -1,7 +1,13 @@
 //! Store benchmarks: appends (batched and durable one-by-one), verify throughput, and the
 //! side-by-side anchors (a plain SQLite insert loop on the same disk, `sha256sum` over the same
 //! bytes). Prints a table; run with `cargo bench -p flightlog-formats --bench store`.
-//! `FLIGHTLOG_BENCH_EVENTS` sets the size of the verify session (default 1,000,000).
+//! `FLIGHTLOG_BENCH_EVENTS` sets the size of the verify session (default 1,000,000),
+//! `FLIGHTLOG_BENCH_APPEND_EVENTS` the events of each batched append run (default 200,000),
+//! `FLIGHTLOG_BENCH_PARTS` which parts run (a comma list of `append`, `single`, `plain`,
+//! `verify`; default all), and `FLIGHTLOG_BENCH_VERIFY_DB` a store file that the verify part
+//! reuses when it exists and builds there when it does not (so two builds of verify can be
+//! timed, or profiled, on the same file); `FLIGHTLOG_BENCH_NO_ANCHOR=1` leaves the
+//! `sha256sum` anchor out (a profile of verify alone).
 
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -39,24 +45,33 @@ fn main() {
     let dir =
         tempfile::tempdir_in(std::env::var("FLIGHTLOG_BENCH_DIR").unwrap_or_else(|_| ".".into()))
             .expect("temp dir");
+    let n_append: u64 = std::env::var("FLIGHTLOG_BENCH_APPEND_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200_000);
+    let parts = std::env::var("FLIGHTLOG_BENCH_PARTS").unwrap_or_default();
+    let run = |part: &str| parts.is_empty() || parts.split(',').any(|p| p.trim() == part);
     let red = Redactor::new([5u8; 32]);
     let mut table = Vec::new();
     println!("| what | result | anchor |\n|---|---|---|");
 
     // 1. Batched appends (group commit), durable (WAL, synchronous=FULL), with redaction.
     for batch in [100usize, 1000] {
+        if !run("append") {
+            break;
+        }
         let store = Store::open(&dir.path().join(format!("batch{batch}.db"))).expect("store");
         let id = store
             .create_session(&SessionMeta::default(), Utc::now())
             .expect("session");
-        let evs = events(200_000, 1);
+        let evs = events(n_append, 1);
         let t = Instant::now();
         let mut it = evs.into_iter().peekable();
         while it.peek().is_some() {
             let chunk: Vec<NewEvent> = it.by_ref().take(batch).collect();
             store.append_batch(&id, chunk, &red).expect("append");
         }
-        let rate = 200_000.0 / t.elapsed().as_secs_f64();
+        let rate = n_append as f64 / t.elapsed().as_secs_f64();
         row(
             &mut table,
             &format!("append, batches of {batch} (redacted, durable)"),
@@ -66,7 +81,7 @@ fn main() {
     }
 
     // 2. Durable single appends: one commit per event.
-    {
+    if run("single") {
         let store = Store::open(&dir.path().join("single.db")).expect("store");
         let id = store
             .create_session(&SessionMeta::default(), Utc::now())
@@ -95,7 +110,7 @@ fn main() {
     }
 
     // 3. Plain SQLite insert loop on the same disk, same row sizes, batches of 1,000.
-    {
+    if run("plain") {
         let conn = rusqlite::Connection::open(dir.path().join("plain.db")).expect("open");
         conn.execute_batch(
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; CREATE TABLE t (a INTEGER, b BLOB);",
@@ -127,14 +142,20 @@ fn main() {
     }
 
     // 4. Verify a large session, and sha256sum over the same bytes.
-    {
-        let path = dir.path().join("big.db");
+    if run("verify") {
+        let path = std::env::var("FLIGHTLOG_BENCH_VERIFY_DB")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|_| dir.path().join("big.db"));
+        let reuse = path.exists();
         let store = Store::open(&path).expect("store");
-        let id = store
-            .create_session(&SessionMeta::default(), Utc::now())
-            .expect("session");
+        let id = match store.session_ids().expect("sessions").first() {
+            Some(s) if reuse => s.clone(),
+            _ => store
+                .create_session(&SessionMeta::default(), Utc::now())
+                .expect("session"),
+        };
         let mut rng_seed = 10;
-        let mut left = n_verify;
+        let mut left = if reuse { 0 } else { n_verify };
         while left > 0 {
             let n = left.min(50_000);
             let mut chunk = events(n, rng_seed);
@@ -159,41 +180,57 @@ fn main() {
         .expect("verify");
         let secs = t.elapsed().as_secs_f64();
         assert!(r.intact);
-        // The same bytes as a jsonl export, through sha256sum.
-        let export = dir.path().join("big.jsonl");
-        let mut f = std::io::BufWriter::new(std::fs::File::create(&export).expect("create"));
-        let mut bytes = 0u64;
-        ro.for_each_event(&id, |e| {
-            bytes += e.raw.len() as u64;
-            f.write_all(&e.raw).expect("write");
-            true
-        })
-        .expect("read");
-        f.flush().expect("flush");
-        drop(f);
-        let t2 = Instant::now();
-        let ok = std::process::Command::new("sha256sum")
-            .arg(&export)
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false);
-        let sha_secs = t2.elapsed().as_secs_f64();
-        row(
-            &mut table,
-            &format!("verify {} events ({:.0} MB)", n_verify, bytes as f64 / 1e6),
-            format!(
-                "{:.2} M events/s ({secs:.2} s)",
-                n_verify as f64 / secs / 1e6
-            ),
-            "target >= 2M/s",
-        );
-        if ok {
+        if std::env::var_os("FLIGHTLOG_BENCH_NO_ANCHOR").is_some() {
             row(
                 &mut table,
-                "sha256sum over the same bytes (anchor)",
-                format!("{sha_secs:.2} s; verify is {:.2}x", secs / sha_secs),
-                "target: verify within 2x",
+                &format!("verify {} events", r.events_checked),
+                format!(
+                    "{:.2} M events/s ({secs:.2} s)",
+                    r.events_checked as f64 / secs / 1e6
+                ),
+                "target >= 2M/s",
             );
+        } else {
+            // The same bytes as a jsonl export, through sha256sum.
+            let export = dir.path().join("big.jsonl");
+            let mut f = std::io::BufWriter::new(std::fs::File::create(&export).expect("create"));
+            let mut bytes = 0u64;
+            ro.for_each_event(&id, |e| {
+                bytes += e.raw.len() as u64;
+                f.write_all(&e.raw).expect("write");
+                true
+            })
+            .expect("read");
+            f.flush().expect("flush");
+            drop(f);
+            let t2 = Instant::now();
+            let ok = std::process::Command::new("sha256sum")
+                .arg(&export)
+                .output()
+                .map(|o| o.status.success())
+                .unwrap_or(false);
+            let sha_secs = t2.elapsed().as_secs_f64();
+            row(
+                &mut table,
+                &format!(
+                    "verify {} events ({:.0} MB)",
+                    r.events_checked,
+                    bytes as f64 / 1e6
+                ),
+                format!(
+                    "{:.2} M events/s ({secs:.2} s)",
+                    r.events_checked as f64 / secs / 1e6
+                ),
+                "target >= 2M/s",
+            );
+            if ok {
+                row(
+                    &mut table,
+                    "sha256sum over the same bytes (anchor)",
+                    format!("{sha_secs:.2} s; verify is {:.2}x", secs / sha_secs),
+                    "target: verify within 2x",
+                );
+            }
         }
     }
     if let Ok(p) = std::env::var("FLIGHTLOG_BENCH_TABLE") {

@@ -36,7 +36,7 @@ mod read;
 mod tx;
 mod writers;
 
-pub(crate) use append::{INSERT_EVENT, insert_session};
+pub(crate) use append::{INSERT_EVENT, RowBatch, insert_session};
 use append::{append_in, append_in_with, events_in, head_in, statement_in};
 pub use read::SessionStatus;
 pub use tx::WriteTx;

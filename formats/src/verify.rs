@@ -101,19 +101,36 @@ struct Expect {
     from: String,
 }
 
-/// An event's link hash over its claimed prev, and that hash as a Merkle leaf.
+/// An event's link hash over its claimed prev, that hash as a Merkle leaf, and its canonical
+/// header (computed together, possibly on another thread, while the bytes are in cache).
 #[derive(Debug, Clone, Copy)]
 struct Prehashed {
     link: Hash32,
     leaf: Hash32,
+    /// None when the bytes do not start with a canonical header (they are then parsed in full).
+    head: Option<Head>,
+}
+
+/// What the checker needs of a canonical header.
+#[derive(Debug, Clone, Copy)]
+struct Head {
+    seq: u64,
+    /// The event names the session being checked.
+    session_ok: bool,
+    checkpoint: bool,
 }
 
 impl Prehashed {
-    fn of(claimed_prev: &Hash32, raw: &[u8]) -> Prehashed {
+    fn of(claimed_prev: &Hash32, raw: &[u8], session: &str) -> Prehashed {
         let link = link_hash(claimed_prev, raw);
         Prehashed {
             link,
             leaf: crate::merkle::leaf_hash(&link),
+            head: fast_header(raw).map(|h| Head {
+                seq: h.seq,
+                session_ok: h.session == session.as_bytes(),
+                checkpoint: h.kind == b"checkpoint",
+            }),
         }
     }
 }
@@ -176,12 +193,12 @@ impl<'a> ChainCheck<'a> {
         claimed_hash: Hash32,
         raw: &[u8],
     ) {
-        let pre = Prehashed::of(&claimed_prev, raw);
+        let pre = Prehashed::of(&claimed_prev, raw, &self.session);
         self.event_prehashed(row_seq, claimed_prev, claimed_hash, raw, pre);
     }
 
-    /// Like [`ChainCheck::event`], with the link hash (over the *claimed* prev) and its Merkle
-    /// leaf computed beforehand, possibly on another thread.
+    /// Like [`ChainCheck::event`], with the link hash (over the *claimed* prev), its Merkle
+    /// leaf and the header computed beforehand, possibly on another thread.
     fn event_prehashed(
         &mut self,
         row_seq: Option<u64>,
@@ -202,13 +219,12 @@ impl<'a> ChainCheck<'a> {
         // Fast path: canonical events start with a fixed header; only checkpoints (and
         // anything not in canonical form) are parsed in full.
         let mut full: Option<Event> = None;
-        let (seq, session_ok, is_checkpoint) = match fast_header(raw) {
+        let (seq, session_ok, is_checkpoint) = match pre.head {
             Some(h) => {
-                let is_cp = h.kind == b"checkpoint";
-                if is_cp {
+                if h.checkpoint {
                     full = Event::from_bytes(raw).ok();
                 }
-                (h.seq, h.session == self.session.as_bytes(), is_cp)
+                (h.seq, h.session_ok, h.checkpoint)
             }
             None => match Event::from_bytes(raw) {
                 Ok(e) => {

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{Appended, SessionMeta, StoredEvent, new_session_id, to_hash};
+use super::{Appended, SessionMeta, Store, StoredEvent, new_session_id, to_hash};
 use crate::chain::{GENESIS, Hash32, link_hash};
 use crate::checkpoint::SessionStatement;
 use crate::error::Result;
@@ -81,6 +81,116 @@ pub(super) fn events_in(
         }
     }
     Ok(())
+}
+
+/// Event rows read in bulk: each row's seq and links, and the raw bytes of all of them one
+/// after the other in one buffer (no allocation per row; a batch is cleared and filled again).
+#[derive(Debug, Default)]
+pub(crate) struct RowBatch {
+    pub(crate) rows: Vec<BatchRow>,
+    bytes: Vec<u8>,
+}
+
+/// One row of a [`RowBatch`]; its raw bytes are [`RowBatch::raw`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BatchRow {
+    pub(crate) seq: u64,
+    pub(crate) prev: Hash32,
+    pub(crate) hash: Hash32,
+    start: usize,
+    end: usize,
+}
+
+impl RowBatch {
+    /// The raw bytes of one of this batch's rows.
+    pub(crate) fn raw(&self, row: &BatchRow) -> &[u8] {
+        &self.bytes[row.start..row.end]
+    }
+
+    fn push(&mut self, seq: u64, prev: &[u8], hash: &[u8], raw: &[u8]) {
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(raw);
+        self.rows.push(BatchRow {
+            seq,
+            prev: to_hash32(prev),
+            hash: to_hash32(hash),
+            start,
+            end: self.bytes.len(),
+        });
+    }
+
+    fn clear(&mut self) {
+        self.rows.clear();
+        self.bytes.clear();
+    }
+}
+
+/// A stored link as a hash ([`to_hash`] without the copy: zeros unless it is 32 bytes).
+fn to_hash32(b: &[u8]) -> Hash32 {
+    <Hash32>::try_from(b).unwrap_or_default()
+}
+
+/// A blob column of a row, borrowed; the error [`rusqlite::Row::get`] gives for another type.
+fn blob<'r>(r: &'r rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<&'r [u8]> {
+    let v = r.get_ref(idx)?;
+    v.as_blob().map_err(|_| {
+        rusqlite::Error::InvalidColumnType(
+            idx,
+            r.as_ref().column_name(idx).unwrap_or("").to_string(),
+            v.data_type(),
+        )
+    })
+}
+
+impl Store {
+    /// Streams a session's events in seq order as batches of up to `rows` rows (the last one
+    /// may be shorter). Each batch to fill comes from `fresh` (so that the caller can hand
+    /// back the ones it is done with); `f` gets each filled batch and returns false to stop.
+    pub(crate) fn for_each_event_batch(
+        &self,
+        session: &str,
+        rows: usize,
+        mut fresh: impl FnMut() -> RowBatch,
+        mut f: impl FnMut(RowBatch) -> bool,
+    ) -> Result<()> {
+        let rows = rows.max(1);
+        let mut next = || {
+            let mut b = fresh();
+            b.clear();
+            b
+        };
+        let mut batch = next();
+        let mut go = true;
+        if let Some(pg) = self.remote() {
+            pg.for_each_event_from(session, 0, u64::MAX, |e| {
+                batch.push(e.seq, &e.prev, &e.hash, &e.raw);
+                if batch.rows.len() == rows {
+                    go = f(std::mem::replace(&mut batch, next()));
+                }
+                go
+            })?;
+        } else {
+            let mut stmt = self.conn()?.prepare_cached(
+                "SELECT seq, prev, hash, raw FROM events WHERE session = ?1 AND seq >= 0 \
+                 ORDER BY seq",
+            )?;
+            let mut q = stmt.query([session])?;
+            while let Some(r) = q.next()? {
+                let seq: i64 = r.get(0)?;
+                batch.push(seq as u64, blob(r, 1)?, blob(r, 2)?, blob(r, 3)?);
+                if batch.rows.len() == rows {
+                    go = f(std::mem::replace(&mut batch, next()));
+                    if !go {
+                        break;
+                    }
+                }
+            }
+        }
+        if go && !batch.rows.is_empty() {
+            f(batch);
+        }
+        Ok(())
+    }
 }
 
 pub(super) fn statement_in(conn: &Connection, session: &str) -> Result<SessionStatement> {

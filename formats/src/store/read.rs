@@ -105,9 +105,34 @@ impl Store {
         if let Some(pg) = self.remote() {
             return pg.orphan_event_sessions();
         }
-        let mut stmt = self.conn()?.prepare(
-            "SELECT DISTINCT session FROM events WHERE session NOT IN (SELECT id FROM sessions)",
+        // One seek per distinct session in the events' primary key (a skip-scan), not a pass
+        // over every event.
+        let conn = self.conn()?;
+        let mut first = conn.prepare_cached("SELECT min(session) FROM events")?;
+        let mut next = conn.prepare_cached(
+            "SELECT session FROM events WHERE session > ?1 ORDER BY session LIMIT 1",
         )?;
+        let mut listed = conn.prepare_cached("SELECT 1 FROM sessions WHERE id = ?1")?;
+        let mut out = Vec::new();
+        let mut at: Option<String> = first.query_row([], |r| r.get(0))?;
+        while let Some(id) = at {
+            if !listed.exists([&id])? {
+                out.push(id.clone());
+            }
+            at = next.query_row([&id], |r| r.get(0)).optional()?;
+        }
+        Ok(out)
+    }
+
+    /// The ids of the sessions, in the order of [`Store::sessions`], without counting their
+    /// events (a count reads every event of the session).
+    pub fn session_ids(&self) -> Result<Vec<String>> {
+        if let Some(pg) = self.remote() {
+            return Ok(pg.sessions()?.into_iter().map(|s| s.id).collect());
+        }
+        let mut stmt = self
+            .conn()?
+            .prepare("SELECT id FROM sessions ORDER BY started, id")?;
         let rows = stmt.query_map([], |r| r.get(0))?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }

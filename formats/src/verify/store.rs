@@ -189,9 +189,23 @@ pub fn verify_store_with_progress(
         }
     }
     // 3. Sessions.
-    let rows = store.sessions()?;
-    let mut counts: HashMap<String, u64> = rows.iter().map(|s| (s.id.clone(), s.events)).collect();
-    let mut ids: Vec<String> = rows.into_iter().map(|s| s.id).collect();
+    // How many events each session has, for the progress: a local store's head is one seek,
+    // where a count would read every event once more.
+    let rows: Vec<(String, u64)> = if store.is_remote() {
+        store
+            .sessions()?
+            .into_iter()
+            .map(|s| (s.id, s.events))
+            .collect()
+    } else {
+        store
+            .session_ids()?
+            .into_iter()
+            .map(|id| store.head(&id).map(|(n, _)| (id, n)))
+            .collect::<Result<_>>()?
+    };
+    let mut counts: HashMap<String, u64> = rows.iter().cloned().collect();
+    let mut ids: Vec<String> = rows.into_iter().map(|(id, _)| id).collect();
     for orphan in store.orphan_event_sessions()? {
         counts.insert(orphan.clone(), store.head(&orphan)?.0);
         report.problems.push(problem(
@@ -242,56 +256,68 @@ pub fn verify_store_with_progress(
 const BATCH: usize = 2048;
 
 /// Streams a session through the checker in a three-stage pipeline: this thread reads rows,
-/// a worker computes the link hashes and Merkle leaves, and another runs the checks in order.
+/// a worker computes the link hashes and Merkle leaves and reads the headers, and another runs
+/// the checks in order.
 /// Hashing is independent per event because each link is hashed over its *claimed* prev; the
-/// checker recomputes the rare link whose claimed prev is wrong.
+/// checker recomputes the rare link whose claimed prev is wrong. Rows travel in batches that
+/// hold their raw bytes in one buffer, and the checker hands each batch back to be filled
+/// again: no allocation per row, none per batch once the pipeline is full.
 fn check_store_session(
     store: &Store,
     id: &str,
     chk: &mut ChainCheck<'_>,
     ticker: &mut Ticker<'_>,
 ) -> Result<()> {
+    use crate::store::RowBatch;
     use std::sync::mpsc::sync_channel;
-    type Hashed = Vec<(crate::store::StoredEvent, Prehashed)>;
+    type Hashed = (RowBatch, Vec<Prehashed>);
     std::thread::scope(|sc| -> Result<()> {
-        let (raw_tx, raw_rx) = sync_channel::<Vec<crate::store::StoredEvent>>(4);
+        let (raw_tx, raw_rx) = sync_channel::<Hashed>(4);
         let (hashed_tx, hashed_rx) = sync_channel::<Hashed>(4);
+        // Batches the checker is done with; more than the pipeline holds, so it never waits.
+        let (free_tx, free_rx) = sync_channel::<Hashed>(16);
         sc.spawn(move || {
-            for batch in raw_rx {
-                let hashed: Hashed = batch
-                    .into_iter()
-                    .map(|e| {
-                        let p = Prehashed::of(&e.prev, &e.raw);
-                        (e, p)
-                    })
-                    .collect();
-                if hashed_tx.send(hashed).is_err() {
+            for (batch, mut pre) in raw_rx {
+                pre.clear();
+                pre.extend(
+                    batch
+                        .rows
+                        .iter()
+                        .map(|r| Prehashed::of(&r.prev, batch.raw(r), id)),
+                );
+                if hashed_tx.send((batch, pre)).is_err() {
                     break;
                 }
             }
         });
         let checker = sc.spawn(move || {
-            for batch in hashed_rx {
-                let n = batch.len() as u64;
-                for (ev, pre) in batch {
-                    chk.event_prehashed(Some(ev.seq), ev.prev, ev.hash, &ev.raw, pre);
+            for (batch, pre) in hashed_rx {
+                for (r, p) in batch.rows.iter().zip(&pre) {
+                    chk.event_prehashed(Some(r.seq), r.prev, r.hash, batch.raw(r), *p);
                 }
-                ticker.add(n);
+                ticker.add(batch.rows.len() as u64);
+                let _ = free_tx.try_send((batch, pre));
             }
         });
-        let mut batch = Vec::with_capacity(BATCH);
-        let mut sent_ok = true;
-        let read = store.for_each_event(id, |ev| {
-            batch.push(ev);
-            if batch.len() == BATCH {
-                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                sent_ok = raw_tx.send(full).is_ok();
-            }
-            sent_ok
-        });
-        if !batch.is_empty() && sent_ok {
-            let _ = raw_tx.send(batch);
-        }
+        let spare_pre = std::cell::RefCell::new(Vec::<Vec<Prehashed>>::new());
+        let read = store.for_each_event_batch(
+            id,
+            BATCH,
+            || match free_rx.try_recv() {
+                Ok((b, p)) => {
+                    spare_pre.borrow_mut().push(p);
+                    b
+                }
+                Err(_) => RowBatch::default(),
+            },
+            |batch| {
+                let pre = spare_pre
+                    .borrow_mut()
+                    .pop()
+                    .unwrap_or_else(|| Vec::with_capacity(BATCH));
+                raw_tx.send((batch, pre)).is_ok()
+            },
+        );
         drop(raw_tx);
         if checker.join().is_err() {
             return Err(crate::error::Error::Invalid(
