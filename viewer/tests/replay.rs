@@ -225,32 +225,26 @@ fn playback_follows_recorded_pace_with_speed_and_idle_cap() {
     let mut h = open(&f, (80, 24));
     h.act(Action::PlayPause);
     assert!(h.state.player.playing);
-    h.tick(Duration::from_millis(499));
-    assert_eq!(seq(&h), 0);
-    h.tick(Duration::from_millis(1));
-    assert_eq!(seq(&h), 1);
-    // 100 ms to seq 2, 400 ms to seq 3.
-    h.tick(Duration::from_millis(500));
-    assert_eq!(seq(&h), 3);
+    // Each step: a tick of so many ms, then the event under the cursor.
+    let ticks = |h: &mut Headless, steps: &[(u64, u64)]| {
+        for &(ms, want) in steps {
+            h.tick(Duration::from_millis(ms));
+            assert_eq!(seq(h), want, "after a tick of {ms} ms");
+        }
+    };
+    // 500 ms to seq 1; 100 ms to seq 2, 400 ms to seq 3.
+    ticks(&mut h, &[(499, 0), (1, 1), (500, 3)]);
     h.act(Action::Faster);
     h.act(Action::Faster);
     assert_eq!(h.state.player.speed, 4.0);
     // seq 3 -> 4 is 100 ms, 4 -> 5 is 900 ms, 5 -> 6 is 0: 1000 ms recorded = 250 ms at 4x.
-    h.tick(Duration::from_millis(249));
-    assert_eq!(seq(&h), 4);
-    h.tick(Duration::from_millis(1));
-    assert_eq!(seq(&h), 6);
+    ticks(&mut h, &[(249, 4), (1, 6)]);
     h.act(Action::Slower);
     h.act(Action::Slower);
     h.act(Action::Jump(Marker::Error, false));
     h.act(Action::GoTo(GoTo::Seq(8)));
     // seq 8 -> 9 is 4.5 s, capped to 2 s.
-    h.tick(Duration::from_millis(1999));
-    assert_eq!(seq(&h), 8);
-    h.tick(Duration::from_millis(1));
-    assert_eq!(seq(&h), 9);
-    h.tick(Duration::from_secs(60));
-    assert_eq!(seq(&h), 12);
+    ticks(&mut h, &[(1999, 8), (1, 9), (60_000, 12)]);
     assert!(!h.state.player.playing, "the end pauses");
     h.act(Action::PlayPause);
     assert_eq!(seq(&h), 0, "play at the end restarts");

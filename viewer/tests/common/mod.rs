@@ -31,11 +31,30 @@ fn ev(ms: i64, kind: Kind, source: &str, env: Option<&str>, data: Value) -> NewE
         .with_env(env.map(str::to_string))
 }
 
+/// The GraphQL request body that deletes the production volume.
+const VOLUME_DELETE: &str = r#"{"query":"mutation { volumeDelete(volumeId: \"3d2c42fb-1e0a\") }"}"#;
+
+/// The agent's first tool call, `railway up` (tool call data).
+fn railway_up_call() -> Value {
+    json!({"agent":"claude-code","tool":"Bash","call_id":"t1","input":{"command":"railway up"},"command":"railway up"})
+}
+
+/// The read of the unrelated file that holds the token whose fingerprint is `fp` (file read
+/// data).
+fn token_read(fp: &str) -> Value {
+    json!({"path":"ops/old-migration.env","via":"tool","secrets":[{"fp":fp,"kind":"bearer-token","line":3}]})
+}
+
+/// The decoded GraphQL of [`VOLUME_DELETE`] (an API call's `graphql`).
+fn graphql_delete() -> Value {
+    json!({"operation_type":"mutation","operation_name":null,"root_fields":["volumeDelete"],"variables":{"volumeId":"3d2c42fb-1e0a"}})
+}
+
 /// The nine-second incident: a credential error, a token found in an unrelated file, one
 /// `curl -X POST` with a bearer token to Railway's GraphQL API deleting a volume.
 pub fn incident_events() -> Vec<NewEvent> {
     let fp = redactor().fingerprint(TOKEN);
-    let body = r#"{"query":"mutation { volumeDelete(volumeId: \"3d2c42fb-1e0a\") }"}"#;
+    let body = VOLUME_DELETE;
     vec![
         ev(
             0,
@@ -63,7 +82,7 @@ pub fn incident_events() -> Vec<NewEvent> {
             Kind::ToolCall,
             "hook:claude-code",
             Some("staging"),
-            json!({"agent":"claude-code","tool":"Bash","call_id":"t1","input":{"command":"railway up"},"command":"railway up"}),
+            railway_up_call(),
         ),
         ev(
             1100,
@@ -91,7 +110,7 @@ pub fn incident_events() -> Vec<NewEvent> {
             Kind::FileRead,
             "hook:claude-code",
             None,
-            json!({"path":"ops/old-migration.env","via":"tool","secrets":[{"fp":fp,"kind":"bearer-token","line":3}]}),
+            token_read(&fp),
         ),
         ev(
             5000,
@@ -112,7 +131,7 @@ pub fn incident_events() -> Vec<NewEvent> {
             Kind::ApiCall,
             "argv",
             Some("production"),
-            json!({"method":"POST","url":"https://backboard.railway.app/graphql/v2","host":"backboard.railway.app","path":"/graphql/v2","status":200,"request_headers":{"Authorization":format!("Bearer {TOKEN}"),"Content-Type":"application/json"},"request_body":body,"response_body":"{\"data\":{\"volumeDelete\":true}}","graphql":{"operation_type":"mutation","operation_name":null,"root_fields":["volumeDelete"],"variables":{"volumeId":"3d2c42fb-1e0a"}},"via_seq":9}),
+            json!({"method":"POST","url":"https://backboard.railway.app/graphql/v2","host":"backboard.railway.app","path":"/graphql/v2","status":200,"request_headers":{"Authorization":format!("Bearer {TOKEN}"),"Content-Type":"application/json"},"request_body":body,"response_body":"{\"data\":{\"volumeDelete\":true}}","graphql":graphql_delete(),"via_seq":9}),
         ),
         ev(
             11000,
@@ -241,7 +260,7 @@ pub fn hostile() -> Fixture {
 /// curl is stamped 2 ms after the traced exec it caused, and committed before it).
 pub fn hooked_events() -> Vec<NewEvent> {
     let fp = redactor().fingerprint(TOKEN);
-    let body = r#"{"query":"mutation { volumeDelete(volumeId: \"3d2c42fb-1e0a\") }"}"#;
+    let body = VOLUME_DELETE;
     let curl = json!([
         "curl",
         "-X",
@@ -293,7 +312,7 @@ pub fn hooked_events() -> Vec<NewEvent> {
             Kind::ToolCall,
             "hook:claude-code",
             Some("staging"),
-            json!({"agent":"claude-code","tool":"Bash","call_id":"t1","input":{"command":"railway up"},"command":"railway up"}),
+            railway_up_call(),
         ),
         ev(
             1100,
@@ -329,7 +348,7 @@ pub fn hooked_events() -> Vec<NewEvent> {
             Kind::FileRead,
             "hook:claude-code",
             None,
-            json!({"path":"ops/old-migration.env","via":"tool","secrets":[{"fp":fp,"kind":"bearer-token","line":3}]}),
+            token_read(&fp),
         ),
         ev(2130, Kind::Exec, "ptrace", None, end(13, 0, 30, 9)),
         ev(
@@ -351,7 +370,7 @@ pub fn hooked_events() -> Vec<NewEvent> {
             Kind::ApiCall,
             "argv",
             Some("production"),
-            json!({"method":"POST","url":"https://backboard.railway.app/graphql/v2","host":"backboard.railway.app","path":"/graphql/v2","request_headers":{"Authorization":format!("Bearer {TOKEN}")},"request_body":body,"graphql":{"operation_type":"mutation","operation_name":null,"root_fields":["volumeDelete"],"variables":{"volumeId":"3d2c42fb-1e0a"}},"via_seq":14}),
+            json!({"method":"POST","url":"https://backboard.railway.app/graphql/v2","host":"backboard.railway.app","path":"/graphql/v2","request_headers":{"Authorization":format!("Bearer {TOKEN}")},"request_body":body,"graphql":graphql_delete(),"via_seq":14}),
         ),
         ev(8480, Kind::Exec, "ptrace", None, end(14, 0, 310, 14)),
         ev(
