@@ -123,29 +123,18 @@ fn a_jsonl_import_reports_three_steps_per_event() {
         keys: vec![fx.keys.verifying_key()],
         pinned: true,
     };
+    // Each import reports to a Seen of its own.
+    let import = |seen: &mut Seen| {
+        import::jsonl::import_with_progress(&other, &red, &path, &trust, Utc::now(), &mut seen.cb())
+            .unwrap()
+    };
     let mut seen = Seen::default();
-    let imported = import::jsonl::import_with_progress(
-        &other,
-        &red,
-        &path,
-        &trust,
-        Utc::now(),
-        &mut seen.cb(),
-    )
-    .unwrap();
+    let imported = import(&mut seen);
     assert_eq!(imported.len(), 1);
     seen.assert_reaches(3 * n);
     // Again: the same session is found, and the progress still ends at its total.
     let mut seen = Seen::default();
-    let again = import::jsonl::import_with_progress(
-        &other,
-        &red,
-        &path,
-        &trust,
-        Utc::now(),
-        &mut seen.cb(),
-    )
-    .unwrap();
+    let again = import(&mut seen);
     assert!(again[0].already);
     seen.assert_reaches(3 * n);
 }
