@@ -13,6 +13,12 @@ fn fact(a: &Analysis, seq: u64) -> EventFacts {
         .unwrap_or_else(|| EventFacts::new(seq))
 }
 
+/// The one item of `items` (fails listing them when there is not exactly one).
+fn only<'a, T: std::fmt::Debug>(items: &'a [T], what: &str) -> &'a T {
+    assert_eq!(items.len(), 1, "{what}: {items:#?}");
+    &items[0]
+}
+
 fn events(name: &str) -> Vec<Event> {
     let path = format!("{}/tests/data/{name}.jsonl", env!("CARGO_MANIFEST_DIR"));
     std::fs::read_to_string(&path)
@@ -44,8 +50,7 @@ fn nine_second_incident_gets_the_full_answer() {
     println!("{md}");
 
     // The crossing is the curl (the hook's tool_call), once, with the evidence.
-    assert_eq!(a.boundary_crossings.len(), 1, "{:#?}", a.boundary_crossings);
-    let c = &a.boundary_crossings[0];
+    let c = only(&a.boundary_crossings, "crossings");
     assert_eq!(c.seq, 10);
     assert_eq!((c.from.as_str(), c.to.as_str()), ("staging", "production"));
     let ev_text = c.evidence.join("\n");
@@ -67,8 +72,7 @@ fn nine_second_incident_gets_the_full_answer() {
     // The exec and the api_call are the same action: facts say crossing, no second entry.
     assert!(fact(&a, ev[11].seq).crossing && fact(&a, ev[12].seq).crossing);
 
-    assert_eq!(a.destructive.len(), 1, "{:#?}", a.destructive);
-    let d = &a.destructive[0];
+    let d = only(&a.destructive, "destructive");
     assert_eq!(
         (d.seq, d.rule.as_str(), d.severity),
         (10, "railway.volumeDelete", Severity::Critical)
@@ -122,9 +126,8 @@ fn nine_second_incident_with_built_in_defaults() {
     let ev = events("incident-railway");
     let a = analyze(&ev, &Policy::default());
     assert_eq!(a.home_env.as_deref(), Some("staging"));
-    assert_eq!(a.boundary_crossings.len(), 1);
-    assert_eq!(a.boundary_crossings[0].seq, 10);
-    assert_eq!(a.boundary_crossings[0].to, "*");
+    let c = only(&a.boundary_crossings, "crossings");
+    assert_eq!((c.seq, c.to.as_str()), (10, "*"));
     assert_eq!(a.destructive[0].rule, "railway.volumeDelete");
     assert!(a.critical_window.is_some());
     // The guard is off by default.
@@ -135,8 +138,7 @@ fn nine_second_incident_with_built_in_defaults() {
 fn aws_rds_delete_against_prod_profile() {
     let ev = events("incident-aws-rds");
     let a = analyze(&ev, &policy("aws-rds"));
-    assert_eq!(a.boundary_crossings.len(), 1, "{:#?}", a.boundary_crossings);
-    let c = &a.boundary_crossings[0];
+    let c = only(&a.boundary_crossings, "crossings");
     assert_eq!((c.seq, c.to.as_str()), (5, "production"));
     assert!(
         c.evidence.iter().any(|e| e.contains("AWS_PROFILE=prod")),
@@ -148,8 +150,10 @@ fn aws_rds_delete_against_prod_profile() {
         "{:?}",
         c.evidence
     );
-    assert_eq!(a.destructive[0].rule, "aws.rds.delete-no-snapshot");
-    assert_eq!(a.destructive.len(), 1);
+    assert_eq!(
+        only(&a.destructive, "destructive").rule,
+        "aws.rds.delete-no-snapshot"
+    );
     let w = a.critical_window.as_ref().unwrap();
     assert_eq!((w.from_seq, w.to_seq), (2, 5));
     assert_eq!(a.secrets.len(), 2);
@@ -167,11 +171,13 @@ fn kubectl_delete_namespace_in_prod_context() {
     // `use-context` is a context switch (classified, not a crossing); the delete crosses.
     assert_eq!(fact(&a, ev[3].seq).env.as_deref(), Some("production"));
     assert!(!fact(&a, ev[3].seq).crossing);
-    assert_eq!(a.boundary_crossings.len(), 1, "{:#?}", a.boundary_crossings);
-    assert_eq!(a.boundary_crossings[0].seq, 4);
-    assert!(a.boundary_crossings[0].evidence[0].contains("prod-eu"));
-    assert_eq!(a.destructive[0].rule, "k8s.delete-namespace");
-    assert_eq!(a.destructive.len(), 1, "exec and hook are one action");
+    let c = only(&a.boundary_crossings, "crossings");
+    assert_eq!(c.seq, 4);
+    assert!(c.evidence[0].contains("prod-eu"));
+    assert_eq!(
+        only(&a.destructive, "exec and hook are one action").rule,
+        "k8s.delete-namespace"
+    );
     let p = policy("kubernetes");
     assert!(guard_decision(&p, &ev[..4], &ev[4]).deny);
     // the traced exec alone (no hook) is denied too
@@ -182,16 +188,17 @@ fn kubectl_delete_namespace_in_prod_context() {
 fn terraform_destroy_in_prod_workspace() {
     let ev = events("incident-terraform");
     let a = analyze(&ev, &policy("terraform"));
-    assert_eq!(a.boundary_crossings.len(), 1, "{:#?}", a.boundary_crossings);
-    assert_eq!(a.boundary_crossings[0].seq, 3);
+    let c = only(&a.boundary_crossings, "crossings");
+    assert_eq!(c.seq, 3);
     assert!(
-        a.boundary_crossings[0]
-            .evidence
+        c.evidence
             .iter()
             .any(|e| e.contains("terraform workspace prod"))
     );
-    assert_eq!(a.destructive[0].rule, "terraform.destroy");
-    assert_eq!(a.destructive.len(), 1);
+    assert_eq!(
+        only(&a.destructive, "destructive").rule,
+        "terraform.destroy"
+    );
     // the traced destroy alone is in production too (workspace carried over in the session)
     assert_eq!(fact(&a, ev[5].seq).env.as_deref(), Some("production"));
     assert!(fact(&a, ev[5].seq).crossing);
@@ -204,8 +211,7 @@ fn psql_drop_table_against_prod_url() {
     // The first DROP TABLE went to localhost (home): destructive, not a crossing.
     assert_eq!(fact(&a, ev[1].seq).env.as_deref(), Some("dev"));
     assert!(!fact(&a, ev[1].seq).crossing);
-    assert_eq!(a.boundary_crossings.len(), 1, "{:#?}", a.boundary_crossings);
-    let c = &a.boundary_crossings[0];
+    let c = only(&a.boundary_crossings, "crossings");
     assert_eq!((c.seq, c.to.as_str()), (5, "production"));
     assert!(
         c.evidence
@@ -236,13 +242,9 @@ fn psql_drop_table_against_prod_url() {
 fn git_force_push_to_main() {
     let ev = events("incident-git");
     let a = analyze(&ev, &policy("git"));
-    assert_eq!(a.destructive.len(), 1);
-    assert_eq!(
-        (a.destructive[0].seq, a.destructive[0].rule.as_str()),
-        (3, "git.push-force")
-    );
-    assert_eq!(a.boundary_crossings.len(), 1);
-    assert!(a.boundary_crossings[0].evidence[0].contains("github.com"));
+    let d = only(&a.destructive, "destructive");
+    assert_eq!((d.seq, d.rule.as_str()), (3, "git.push-force"));
+    assert!(only(&a.boundary_crossings, "crossings").evidence[0].contains("github.com"));
     let p = policy("git");
     assert!(guard_decision(&p, &ev[..3], &ev[3]).deny);
     assert!(
@@ -255,11 +257,8 @@ fn git_force_push_to_main() {
 fn rm_rf_outside_the_work_tree() {
     let ev = events("incident-rm");
     let a = analyze(&ev, &policy("filesystem"));
-    assert_eq!(a.destructive.len(), 1, "{:#?}", a.destructive);
-    assert_eq!(
-        (a.destructive[0].seq, a.destructive[0].rule.as_str()),
-        (3, "fs.rm-rf-outside-worktree")
-    );
+    let d = only(&a.destructive, "destructive");
+    assert_eq!((d.seq, d.rule.as_str()), (3, "fs.rm-rf-outside-worktree"));
     // `pg_ctl -D /var/lib/postgresql/data` already acts on a production path; the rm again.
     let seqs: Vec<u64> = a.boundary_crossings.iter().map(|c| c.seq).collect();
     assert_eq!(seqs, vec![1, 3]);
