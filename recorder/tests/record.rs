@@ -108,25 +108,19 @@ exit 7
         assert!(argv0s.iter().any(|a| a == want), "{want} not in {argv0s:?}");
     }
     // Each exec has a follow-up with its exit status.
-    let sleep = evs
-        .iter()
-        .find(|e| e.kind == Kind::Exec && e.data["argv"][0] == "sleep")
-        .unwrap();
-    let sleep_exit = evs
-        .iter()
-        .find(|e| e.data["exit_of_seq"] == sleep.seq)
-        .expect("exit of sleep");
+    let exit_of = |argv0: &str| {
+        let exec = evs
+            .iter()
+            .find(|e| e.kind == Kind::Exec && e.data["argv"][0] == argv0)
+            .unwrap_or_else(|| panic!("no exec of {argv0}"));
+        evs.iter()
+            .find(|e| e.data["exit_of_seq"] == exec.seq)
+            .unwrap_or_else(|| panic!("no exit of {argv0}"))
+    };
+    let sleep_exit = exit_of("sleep");
     assert_eq!(sleep_exit.data["exit"], 0);
     assert!(sleep_exit.data["duration_ms"].as_u64().unwrap() >= 150);
-    let root = evs
-        .iter()
-        .find(|e| e.kind == Kind::Exec && e.data["argv"][0] == "bash")
-        .unwrap();
-    let root_exit = evs
-        .iter()
-        .find(|e| e.data["exit_of_seq"] == root.seq)
-        .unwrap();
-    assert_eq!(root_exit.data["exit"], 7);
+    assert_eq!(exit_of("bash").data["exit"], 7);
 
     let changes: Vec<&Event> = evs.iter().filter(|e| e.kind == Kind::FileChange).collect();
     let find = |p: &str, op: &str| {
