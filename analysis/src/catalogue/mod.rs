@@ -66,6 +66,11 @@ pub enum CatalogueError {
         family: String,
         source: toml::de::Error,
     },
+    #[error("built-in catalogue pack {family} as compiled by the build: {source}")]
+    Compiled {
+        family: String,
+        source: serde_json::Error,
+    },
     #[error("catalogue rule {rule}: bad regex {pattern:?}: {message}")]
     Regex {
         rule: String,
@@ -150,6 +155,40 @@ struct RawCatalogue {
     rule: Vec<RawRule>,
 }
 
+/// A rule as `build.rs` compiles it: its matcher groups in order, the first being the rule's
+/// own keys, and no examples.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JudgingRule {
+    id: String,
+    severity: Severity,
+    summary: String,
+    groups: Vec<RawGroup>,
+}
+
+impl JudgingRule {
+    fn into_raw(self) -> RawRule {
+        let mut groups = self.groups.into_iter();
+        RawRule {
+            id: self.id,
+            severity: self.severity,
+            summary: self.summary,
+            examples: Vec::new(),
+            harmless: Vec::new(),
+            first: groups.next().unwrap_or_default(),
+            also: groups.collect(),
+        }
+    }
+}
+
+/// Whether a pack's regexes are checked for syntax as it loads (packs from outside), or not
+/// (the built-in packs, checked by the tests).
+#[derive(Debug, Clone, Copy)]
+enum Check {
+    Syntax,
+    Trusted,
+}
+
 #[derive(Debug)]
 struct Group {
     raw: RawGroup,
@@ -177,10 +216,15 @@ impl Pattern {
                 pattern: src.to_string(),
                 message: e.to_string(),
             })?;
-        Ok(Pattern {
+        Ok(Pattern::unchecked(src))
+    }
+
+    /// A regex whose syntax is known to be valid.
+    fn unchecked(src: &str) -> Pattern {
+        Pattern {
             src: src.to_string(),
             re: OnceLock::new(),
-        })
+        }
     }
 
     /// The compiled regex (None only if it parses but does not compile, which the tests of the
@@ -337,30 +381,44 @@ pub struct Catalogue {
     by_glob: Vec<usize>,
 }
 
-/// The built-in rule packs, in the order rules are tried: (family, TOML).
-pub const PACKS: [(&str, &str); 22] = [
-    ("railway", include_str!("../../rules/railway.toml")),
-    ("aws", include_str!("../../rules/aws.toml")),
-    ("gcp", include_str!("../../rules/gcp.toml")),
-    ("azure", include_str!("../../rules/azure.toml")),
-    ("paas", include_str!("../../rules/paas.toml")),
-    ("kubernetes", include_str!("../../rules/kubernetes.toml")),
-    ("iac", include_str!("../../rules/iac.toml")),
-    ("databases", include_str!("../../rules/databases.toml")),
-    ("storage", include_str!("../../rules/storage.toml")),
-    ("backup", include_str!("../../rules/backup.toml")),
-    ("secrets", include_str!("../../rules/secrets.toml")),
-    ("messaging", include_str!("../../rules/messaging.toml")),
-    ("search", include_str!("../../rules/search.toml")),
-    ("dns-cdn", include_str!("../../rules/dns-cdn.toml")),
-    ("services", include_str!("../../rules/services.toml")),
-    ("cicd", include_str!("../../rules/cicd.toml")),
-    ("registries", include_str!("../../rules/registries.toml")),
-    ("git", include_str!("../../rules/git.toml")),
-    ("filesystem", include_str!("../../rules/filesystem.toml")),
-    ("containers", include_str!("../../rules/containers.toml")),
-    ("mcp", include_str!("../../rules/mcp.toml")),
-    ("http", include_str!("../../rules/http.toml")),
+/// Both forms of the built-in rule packs, from one list of families.
+macro_rules! packs {
+    ($($family:literal),* $(,)?) => {
+        /// The built-in rule packs, in the order rules are tried: (family, TOML).
+        pub const PACKS: [(&str, &str); [$($family),*].len()] =
+            [$(($family, include_str!(concat!("../../rules/", $family, ".toml")))),*];
+        /// The same packs as `build.rs` compiled them for judging, in the same order: (family,
+        /// JSON), without the rules' examples.
+        const JUDGING: [(&str, &str); [$($family),*].len()] = [$((
+            $family,
+            include_str!(concat!(env!("OUT_DIR"), "/rules/", $family, ".json")),
+        )),*];
+    };
+}
+
+packs![
+    "railway",
+    "aws",
+    "gcp",
+    "azure",
+    "paas",
+    "kubernetes",
+    "iac",
+    "databases",
+    "storage",
+    "backup",
+    "secrets",
+    "messaging",
+    "search",
+    "dns-cdn",
+    "services",
+    "cicd",
+    "registries",
+    "git",
+    "filesystem",
+    "containers",
+    "mcp",
+    "http",
 ];
 
 impl Catalogue {
@@ -374,15 +432,27 @@ impl Catalogue {
     }
 
     /// Loads the built-in catalogue afresh (what [`Catalogue::builtin`] does once), without the
-    /// rules' examples: a hook process judges commands and does not need them, and they are
-    /// more than half of the text to parse.
+    /// rules' examples: a hook process judges commands and does not need them. It reads the
+    /// packs as the build compiled them (`analysis/build.rs`: JSON, no TOML to parse at run
+    /// time), and does not check the regexes' syntax again: the tests load the TOML packs,
+    /// which checks it, and compile every regex of this catalogue.
     pub fn load_builtin() -> Result<Catalogue, CatalogueError> {
-        let stripped: Vec<(&str, String)> = PACKS
-            .iter()
-            .map(|(family, text)| (*family, without_examples(text)))
-            .collect();
-        let packs: Vec<(&str, &str)> = stripped.iter().map(|(f, t)| (*f, t.as_str())).collect();
-        Catalogue::from_packs(&packs)
+        let mut rules = Vec::new();
+        for (family, json) in JUDGING {
+            let raw: Vec<JudgingRule> =
+                serde_json::from_str(json).map_err(|e| CatalogueError::Compiled {
+                    family: family.to_string(),
+                    source: e,
+                })?;
+            let raw = raw.into_iter().map(JudgingRule::into_raw).collect();
+            Self::compile(
+                family,
+                RawCatalogue { rule: raw },
+                Check::Trusted,
+                &mut rules,
+            )?;
+        }
+        Ok(Catalogue::indexed(rules))
     }
 
     /// The built-in catalogue with every rule's `examples` and `harmless` look-alikes
@@ -407,8 +477,13 @@ impl Catalogue {
                 family: family.to_string(),
                 source: e,
             })?;
-            Self::compile(family, raw, &mut rules)?;
+            Self::compile(family, raw, Check::Syntax, &mut rules)?;
         }
+        Ok(Catalogue::indexed(rules))
+    }
+
+    /// The catalogue of these rules, indexed by program name.
+    fn indexed(rules: Vec<Rule>) -> Catalogue {
         let mut by_program: std::collections::HashMap<String, Vec<usize>> = Default::default();
         let mut by_glob = Vec::new();
         for (i, r) in rules.iter().enumerate() {
@@ -424,11 +499,11 @@ impl Catalogue {
             }
         }
         by_glob.dedup();
-        Ok(Catalogue {
+        Catalogue {
             rules,
             by_program,
             by_glob,
-        })
+        }
     }
 
     /// The rules (indices, ascending) with a command matcher that may match `cmd`'s program.
@@ -447,12 +522,16 @@ impl Catalogue {
     fn compile(
         family: &str,
         raw: RawCatalogue,
+        check: Check,
         rules: &mut Vec<Rule>,
     ) -> Result<(), CatalogueError> {
         for r in raw.rule {
             let mut groups = Vec::new();
             for g in std::iter::once(r.first).chain(r.also) {
-                let re = |p: &str| Pattern::new(&r.id, p);
+                let re = |p: &str| match check {
+                    Check::Syntax => Pattern::new(&r.id, p),
+                    Check::Trusted => Ok(Pattern::unchecked(p)),
+                };
                 let arg_any = g.arg_any.iter().map(|p| re(p)).collect::<Result<_, _>>()?;
                 let body_all = g.body_all.iter().map(|p| re(p)).collect::<Result<_, _>>()?;
                 let url_any = g.url_any.iter().map(|p| re(p)).collect::<Result<_, _>>()?;
@@ -722,27 +801,6 @@ fn dedup(v: &mut Vec<Match>) {
     let mut seen = std::collections::HashSet::new();
     v.retain(|m| seen.insert(m.rule.clone()));
     v.sort_by_key(|m| std::cmp::Reverse(m.severity));
-}
-
-/// A rule pack without its `examples = [..]` and `harmless = [..]` arrays (the layout of the
-/// built-in packs: the key at the start of a line, the array closed by `]` alone on a line, or
-/// on the same line).
-fn without_examples(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut skipping = false;
-    for line in text.lines() {
-        if skipping {
-            skipping = line != "]";
-            continue;
-        }
-        if line.starts_with("examples = [") || line.starts_with("harmless = [") {
-            skipping = !line.trim_end().ends_with(']');
-            continue;
-        }
-        out.push_str(line);
-        out.push('\n');
-    }
-    out
 }
 
 #[cfg(test)]
