@@ -309,17 +309,6 @@ impl Store {
         Ok(out)
     }
 
-    /// Like [`Store::session_for_external`], but a newly created session gets `start` as its
-    /// seq 0 in the same transaction, so no concurrent writer can land before it.
-    pub fn session_for_external_with_start(
-        &self,
-        meta: &SessionMeta,
-        start: NewEvent,
-        redactor: &Redactor,
-    ) -> Result<(String, bool)> {
-        self.write_tx(|w| w.session_for_external_with_start(meta, start, redactor))
-    }
-
     /// Creates a session and appends its `session_start` event in one transaction.
     pub fn create_session_with_start(
         &self,
@@ -327,11 +316,7 @@ impl Store {
         start: NewEvent,
         redactor: &Redactor,
     ) -> Result<String> {
-        self.write_tx(|w| {
-            let id = insert_session(&w.tx, meta, start.ts)?;
-            append_in(&w.tx, &id, vec![start], Some(redactor))?;
-            Ok(id)
-        })
+        self.write_tx(|w| w.create_session_with_start(meta, start, redactor))
     }
 
     pub fn session_exists(&self, id: &str) -> Result<bool> {

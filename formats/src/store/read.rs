@@ -20,14 +20,9 @@ impl Store {
         )?;
         let rows = stmt.query_map([], |r| {
             Ok(SessionRow {
-                id: r.get(0)?,
-                host: None,
-                label: r.get(1)?,
-                agent: r.get(2)?,
-                home_env: r.get(3)?,
-                started: r.get(4)?,
                 ended: r.get(5)?,
                 events: r.get::<_, i64>(6)? as u64,
+                ..session_head(r)?
             })
         })?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
@@ -310,22 +305,25 @@ impl Store {
                 "SELECT id, label, agent, home_env, started, external_id FROM sessions WHERE id = ?1",
             )?
             .query_row([id], |r| {
-                Ok((
-                    SessionRow {
-                        id: r.get(0)?,
-                        host: None,
-                        label: r.get(1)?,
-                        agent: r.get(2)?,
-                        home_env: r.get(3)?,
-                        started: r.get(4)?,
-                        ended: None,
-                        events: 0,
-                    },
-                    r.get(5)?,
-                ))
+                Ok((session_head(r)?, r.get(5)?))
             })
             .optional()?)
     }
+}
+
+/// A local session's row from columns `id, label, agent, home_env, started` (the first five),
+/// not ended, its events not counted.
+fn session_head(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRow> {
+    Ok(SessionRow {
+        id: r.get(0)?,
+        host: None,
+        label: r.get(1)?,
+        agent: r.get(2)?,
+        home_env: r.get(3)?,
+        started: r.get(4)?,
+        ended: None,
+        events: 0,
+    })
 }
 
 /// Where a session stands (`flightlog sessions --status`).

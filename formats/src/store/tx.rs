@@ -17,7 +17,8 @@ pub struct WriteTx<'a> {
 
 impl WriteTx<'_> {
     /// Finds the session an agent's own session id maps to, or creates it with `start` as its
-    /// seq 0. Returns the id and whether it was created.
+    /// seq 0 in this transaction, so no concurrent writer can land before it. Returns the id and
+    /// whether it was created.
     pub fn session_for_external_with_start(
         &self,
         meta: &SessionMeta,
@@ -27,9 +28,19 @@ impl WriteTx<'_> {
         if let Some(id) = self.find_external(meta)? {
             return Ok((id, false));
         }
+        Ok((self.create_session_with_start(meta, start, redactor)?, true))
+    }
+
+    /// Creates a session with `start` as its seq 0 (its `session_start` event).
+    pub fn create_session_with_start(
+        &self,
+        meta: &SessionMeta,
+        start: NewEvent,
+        redactor: &Redactor,
+    ) -> Result<String> {
         let id = insert_session(&self.tx, meta, start.ts)?;
         append_in(&self.tx, &id, vec![start], Some(redactor))?;
-        Ok((id, true))
+        Ok(id)
     }
 
     /// The newest session an agent's own session id maps to.
