@@ -275,6 +275,29 @@ pub struct Tmux {
 }
 
 impl Tmux {
+    /// A server of its own (named after `name` and this process) with one session `t` of
+    /// `cols` x `rows` that runs `env ENV_ARGS` (variables, then the command).
+    pub fn start(name: &str, (cols, rows): (u16, u16), env_args: &[&str]) -> Tmux {
+        let tmux = Tmux {
+            socket: format!("flightlog-{name}-{}", std::process::id()),
+        };
+        let (cols, rows) = (cols.to_string(), rows.to_string());
+        let mut args = vec![
+            "new-session",
+            "-d",
+            "-s",
+            "t",
+            "-x",
+            &cols,
+            "-y",
+            &rows,
+            "env",
+        ];
+        args.extend_from_slice(env_args);
+        tmux.run(&args);
+        tmux
+    }
+
     pub fn run(&self, args: &[&str]) -> String {
         let out = Command::new("tmux")
             .arg("-L")
@@ -288,6 +311,22 @@ impl Tmux {
     /// The text of the pane of session `t`.
     pub fn capture(&self) -> String {
         self.run(&["capture-pane", "-p", "-t", "t"])
+    }
+
+    /// Waits (15 s at most) until the screen satisfies `cond`, and returns it; fails naming
+    /// `what` and showing the screen.
+    pub fn wait_for(&self, what: &str, cond: impl Fn(&str) -> bool) -> String {
+        let start = std::time::Instant::now();
+        loop {
+            let screen = self.capture();
+            if cond(&screen) {
+                return screen;
+            }
+            if start.elapsed() > std::time::Duration::from_secs(15) {
+                panic!("timed out waiting for {what}; screen:\n{screen}");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
     }
 }
 

@@ -230,27 +230,19 @@ fn a_terminal_shows_a_bar_for_long_work_in_color_unless_no_color() {
     write_cast(&cast, 60_000);
 
     let tmux = Pane {
-        tmux: Tmux {
-            socket: format!("flightlog-e2e-progress-{}", std::process::id()),
-        },
+        tmux: Tmux::start(
+            "e2e-progress",
+            (120, 30),
+            &[
+                "-u",
+                "NO_COLOR",
+                "PS1=e2e-prompt$ ",
+                "TERM=xterm-256color",
+                "sh",
+            ],
+        ),
         log: d.path().join("pane.log"),
     };
-    tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "t",
-        "-x",
-        "120",
-        "-y",
-        "30",
-        "env",
-        "-u",
-        "NO_COLOR",
-        "PS1=e2e-prompt$ ",
-        "TERM=xterm-256color",
-        "sh",
-    ]);
     let log_cmd = format!("cat >> '{}'", tmux.log.display());
     tmux.run(&["pipe-pane", "-t", "t", "-o", &log_cmd]);
     let fl = |db: &Path, rest: &str| format!("{} --db '{}' {rest}", bin.display(), db.display());

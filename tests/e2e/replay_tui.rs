@@ -5,7 +5,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 use flightlog_formats::event::parse_ts;
 use flightlog_formats::store::SessionMeta;
@@ -89,27 +88,6 @@ fn build_store(db: &Path) {
     store.append_batch(SESSION, events, &redactor).unwrap();
 }
 
-/// Waiting on the screen of a [`Tmux`] pane.
-trait WaitFor {
-    fn wait_for(&self, what: &str, cond: impl Fn(&str) -> bool) -> String;
-}
-
-impl WaitFor for Tmux {
-    fn wait_for(&self, what: &str, cond: impl Fn(&str) -> bool) -> String {
-        let start = Instant::now();
-        loop {
-            let screen = self.capture();
-            if cond(&screen) {
-                return screen;
-            }
-            if start.elapsed() > Duration::from_secs(15) {
-                panic!("timed out waiting for {what}; screen:\n{screen}");
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
 #[test]
 fn replay_jumps_to_the_crossing_and_restores_the_terminal() {
     if Command::new("tmux").arg("-V").output().is_err() {
@@ -124,23 +102,11 @@ fn replay_jumps_to_the_crossing_and_restores_the_terminal() {
     let db = dir.path().join("data").join("flightlog.db");
     build_store(&db);
 
-    let tmux = Tmux {
-        socket: format!("flightlog-e2e-{}", std::process::id()),
-    };
-    tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "t",
-        "-x",
-        "100",
-        "-y",
-        "30",
-        "env",
-        "PS1=e2e-prompt$ ",
-        "TERM=xterm-256color",
-        "sh",
-    ]);
+    let tmux = Tmux::start(
+        "e2e",
+        (100, 30),
+        &["PS1=e2e-prompt$ ", "TERM=xterm-256color", "sh"],
+    );
     tmux.wait_for("the shell prompt", |s| s.contains("e2e-prompt$"));
     let cmd = format!(
         "{} --db {} replay {}",

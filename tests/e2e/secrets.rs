@@ -927,39 +927,22 @@ fn known_secrets_are_redacted_in_every_layer_and_encoding() {
     if crate::common::have("tmux") {
         let n = env.events(&recorded).len();
         for at in [0, n / 4, n / 2, 3 * n / 4, n.saturating_sub(2)] {
-            let tmux = crate::common::Tmux {
-                socket: format!("flightlog-secrets-{}-{at}", std::process::id()),
-            };
             let cmd = format!(
                 "{} --db {} replay {recorded} --at {at}",
                 bin().display(),
                 db.display()
             );
-            tmux.run(&[
-                "new-session",
-                "-d",
-                "-s",
-                "t",
-                "-x",
-                "200",
-                "-y",
-                "50",
-                "env",
-                "TERM=xterm-256color",
-                "sh",
-                "-c",
-                &format!("{cmd}; sleep 30"),
-            ]);
-            let start = std::time::Instant::now();
-            let mut screen = String::new();
-            while start.elapsed() < std::time::Duration::from_secs(15) {
-                screen = tmux.capture();
-                if screen.contains("flightlog replay") {
-                    break;
-                }
-                std::thread::sleep(std::time::Duration::from_millis(100));
-            }
-            assert!(screen.contains("flightlog replay"), "{screen}");
+            let tmux = crate::common::Tmux::start(
+                &format!("secrets-{at}"),
+                (200, 50),
+                &[
+                    "TERM=xterm-256color",
+                    "sh",
+                    "-c",
+                    &format!("{cmd}; sleep 30"),
+                ],
+            );
+            let mut screen = tmux.wait_for("the replay", |s| s.contains("flightlog replay"));
             // Step a little, the detail pane included.
             for key in ["j", "j", "Enter"] {
                 tmux.run(&["send-keys", "-t", "t", key]);
