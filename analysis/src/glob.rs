@@ -63,6 +63,11 @@ pub fn matches_word(pattern: &str, text: &str) -> bool {
 }
 
 fn cached(pattern: &str, paths: bool, text: &str) -> bool {
+    // A pattern with no glob syntax matches itself only: nothing to compile (most of the
+    // catalogue's program names and words; a hook process would compile each one once).
+    if !pattern.contains(['*', '?', '[', ']', '{', '}', '\\']) {
+        return pattern == text;
+    }
     CACHE.with(|cache| {
         let mut cache = cache.borrow_mut();
         let key = (pattern.to_string(), paths);
@@ -140,6 +145,33 @@ mod tests {
         assert!(any_alt("+?**", "+feature/x:feature/x"));
         assert!(matches_word(":*", ":feature/old"));
         assert!(!matches(":*", ":feature/old"));
+    }
+
+    #[test]
+    fn literal_patterns_match_as_globset_does() {
+        let words = [
+            "git",
+            "GIT",
+            "",
+            "a/b",
+            "db.prod.internal",
+            "-rf",
+            "x y",
+            "caf\u{e9}",
+            ":",
+        ];
+        for pattern in words {
+            for text in words {
+                for paths in [true, false] {
+                    let compiled = compile(pattern, paths).map(|m| m.is_match(text));
+                    assert_eq!(
+                        Ok(cached(pattern, paths, text)),
+                        compiled.map_err(|_| ()),
+                        "{pattern:?} ~ {text:?} (paths: {paths})"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
