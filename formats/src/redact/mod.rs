@@ -45,7 +45,7 @@ mod rules;
 
 use known::Known;
 use names::{NameClass, is_placeholder, name_class, named_kind, value_ok};
-use rules::{Check, accept, needles_present, next_boundary, prev_boundary, rule_needle_ids, rules};
+use rules::{Check, accept, candidate_rules, next_boundary, prev_boundary, rules};
 
 /// One secret found in a text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,14 +122,15 @@ impl Redactor {
 
     /// Finds the secrets in a text (non-overlapping, in order). Existing markers are skipped.
     pub fn scan(&self, text: &str) -> Vec<SecretMatch> {
-        let mut taken: Vec<(usize, usize)> = if text.contains("[REDACTED:") {
-            marker_re()
-                .find_iter(text)
-                .map(|m| (m.start(), m.end()))
-                .collect()
-        } else {
-            Vec::new()
-        };
+        let mut taken: Vec<(usize, usize)> =
+            if text.as_bytes().contains(&b'[') && text.contains("[REDACTED:") {
+                marker_re()
+                    .find_iter(text)
+                    .map(|m| (m.start(), m.end()))
+                    .collect()
+            } else {
+                Vec::new()
+            };
         let mut found: Vec<SecretMatch> = Vec::new();
         // Secrets already known, by their bytes (glued, encoded) before any rule.
         let mut known = Vec::new();
@@ -143,13 +144,9 @@ impl Redactor {
         let contained = |taken: &[(usize, usize)], s: usize, e: usize| {
             taken.iter().any(|&(a, b)| a <= s && e <= b)
         };
-        let lower = text.to_ascii_lowercase();
-        let (present, named_ok) = needles_present(&lower);
-        let ids = rule_needle_ids();
-        for (ri, rule) in rules().iter().enumerate() {
-            if !rule.needles.is_empty() && !ids[ri].iter().any(|&i| present[i]) {
-                continue;
-            }
+        let (candidates, named_ok) = candidate_rules(text);
+        let rules = rules();
+        for rule in candidates.iter().filter_map(|ri| rules.get(ri)) {
             // Named rules accept only names that end in a secret word: without one in the text,
             // their (large) regexes need not be compiled or run.
             if matches!(rule.check, Check::Named { .. }) && !named_ok {
@@ -440,25 +437,53 @@ fn split_scheme(s: &str) -> (&str, &str) {
 
 /// If a JSON key or header name says its string value is a secret, the kind to record.
 fn keyed_secret(key: &str, value: &str) -> Option<&'static str> {
+    // The key first: most keys name nothing secret, and the value's checks cost more.
+    let header = header_kind(key);
+    let class = match header {
+        Some(_) => None,
+        None => Some(name_class(key)?),
+    };
     let (_, secret) = split_scheme(value);
     if secret.starts_with("[REDACTED:") || is_placeholder(secret) {
         return None;
     }
-    let k = key.to_ascii_lowercase().replace('_', "-");
-    match k.as_str() {
-        "authorization" | "proxy-authorization" => {
-            return (secret.len() >= 6 && !secret.contains(char::is_whitespace))
-                .then_some("bearer-token");
+    match (header, class) {
+        (Some(Header::Authorization), _) => {
+            (secret.len() >= 6 && !secret.contains(char::is_whitespace)).then_some("bearer-token")
         }
-        "project-access-token" => return (secret.len() >= 6).then_some("railway-project"),
-        "cookie" | "set-cookie" => return (secret.len() >= 8).then_some("cookie"),
-        _ => {}
+        (Some(Header::ProjectAccessToken), _) => (secret.len() >= 6).then_some("railway-project"),
+        (Some(Header::Cookie), _) => (secret.len() >= 8).then_some("cookie"),
+        (None, Some(class)) => value_ok(secret, class).then(|| named_kind(key, class)),
+        (None, None) => None,
     }
-    let class = name_class(key)?;
-    if !value_ok(secret, class) {
-        return None;
+}
+
+/// Header names whose value is a credential whatever it looks like.
+#[derive(Clone, Copy)]
+enum Header {
+    Authorization,
+    ProjectAccessToken,
+    Cookie,
+}
+
+/// Which of [`Header`] a key names (ASCII case ignored, `_` as `-`).
+fn header_kind(key: &str) -> Option<Header> {
+    let is = |name: &str| {
+        key.len() == name.len()
+            && key
+                .bytes()
+                .zip(name.bytes())
+                .all(|(k, n)| k.to_ascii_lowercase() == n || (k == b'_' && n == b'-'))
+    };
+    if is("authorization") || is("proxy-authorization") {
+        Some(Header::Authorization)
+    } else if is("project-access-token") {
+        Some(Header::ProjectAccessToken)
+    } else if is("cookie") || is("set-cookie") {
+        Some(Header::Cookie)
+    } else {
+        None
     }
-    Some(named_kind(key, class))
 }
 
 fn dedup(reds: &mut Vec<Redaction>) {

@@ -36,7 +36,7 @@ pub(super) fn words(name: &str) -> Vec<String> {
     out
 }
 
-/// The last words [`name_class`] accepts (see [`needles_present`]).
+/// The last words [`name_class`] accepts (see [`candidate_rules`](super::rules::candidate_rules)).
 pub(super) const SECRET_NAME_ENDS: &[&str] = &[
     "password",
     "passwd",

@@ -327,61 +327,99 @@ impl Rule {
 
 /// Every rule's needles and the secret-name endings in one Aho-Corasick automaton: one pass over
 /// a text says which needles are in it and whether a name in it may end in a secret word (a
-/// substring search per needle per text was most of redaction's time).
+/// substring search per needle per text was most of redaction's time). The needles are
+/// lowercase and the automaton ignores ASCII case, so the text is searched as it is (no
+/// lowercase copy).
 pub(super) struct NeedleIndex {
+    /// Patterns: the rule needles, sorted (ids `0..rules_of.len()`), then the name endings.
     ac: aho_corasick::AhoCorasick,
-    /// Rule needles, sorted; pattern ids `0..needles.len()`.
-    needles: Vec<&'static str>,
+    /// For each needle, the rules that need it.
+    rules_of: Vec<RuleSet>,
+    /// The rules without needles (tried on every text).
+    always: RuleSet,
+}
+
+/// A set of rules by index (the built-in rules are fewer than 256).
+#[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
+pub(super) struct RuleSet([u64; 4]);
+
+impl RuleSet {
+    fn insert(&mut self, i: usize) {
+        self.0[i / 64] |= 1 << (i % 64);
+    }
+
+    fn union(&mut self, other: &RuleSet) {
+        for (a, b) in self.0.iter_mut().zip(other.0) {
+            *a |= b;
+        }
+    }
+
+    /// The rules in the set, in ascending order (the order the rules are written in).
+    pub(super) fn iter(self) -> impl Iterator<Item = usize> {
+        self.0.into_iter().enumerate().flat_map(|(w, mut bits)| {
+            std::iter::from_fn(move || {
+                if bits == 0 {
+                    return None;
+                }
+                let b = bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                Some(w * 64 + b)
+            })
+        })
+    }
 }
 
 pub(super) fn needle_index() -> &'static NeedleIndex {
     static INDEX: OnceLock<NeedleIndex> = OnceLock::new();
     INDEX.get_or_init(|| {
-        let mut needles: Vec<&'static str> = rules()
+        let rules = rules();
+        assert!(rules.len() <= 256, "RuleSet holds at most 256 rules");
+        let mut needles: Vec<&'static str> = rules
             .iter()
             .flat_map(|r| r.needles.iter().copied())
             .collect();
         needles.sort_unstable();
         needles.dedup();
+        let mut rules_of = vec![RuleSet::default(); needles.len()];
+        let mut always = RuleSet::default();
+        for (ri, r) in rules.iter().enumerate() {
+            if r.needles.is_empty() {
+                always.insert(ri);
+            }
+            for n in r.needles {
+                if let Ok(i) = needles.binary_search(n) {
+                    rules_of[i].insert(ri);
+                }
+            }
+        }
         let patterns: Vec<&str> = needles.iter().chain(SECRET_NAME_ENDS).copied().collect();
         let ac = aho_corasick::AhoCorasick::builder()
             .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
+            .ascii_case_insensitive(true)
             .build(&patterns)
             .unwrap_or_else(|e| panic!("built-in needles: {e}"));
-        NeedleIndex { ac, needles }
+        NeedleIndex {
+            ac,
+            rules_of,
+            always,
+        }
     })
 }
 
-/// For each rule, the indexes of its needles in [`needle_index`].
-pub(super) fn rule_needle_ids() -> &'static [Vec<usize>] {
-    static IDS: OnceLock<Vec<Vec<usize>>> = OnceLock::new();
-    IDS.get_or_init(|| {
-        let idx = needle_index();
-        rules()
-            .iter()
-            .map(|r| {
-                r.needles
-                    .iter()
-                    .filter_map(|n| idx.needles.binary_search(n).ok())
-                    .collect()
-            })
-            .collect()
-    })
-}
-
-/// Which needles occur in `lower` (the text in ASCII lowercase), and whether some name in it
-/// ends with a word of [`SECRET_NAME_ENDS`]: a name ends where the text has a character that
-/// cannot continue it, after any trailing `_`, `.` or `-` (glued names such as `pgpassword`
-/// included). The latter is a necessary condition for a Named rule to accept anything.
-pub(super) fn needles_present(lower: &str) -> (Vec<bool>, bool) {
+/// The rules to try on `text`: those without needles and those with a needle in the text
+/// (ASCII case ignored); and whether some name in it ends with a word of [`SECRET_NAME_ENDS`]:
+/// a name ends where the text has a character that cannot continue it, after any trailing `_`,
+/// `.` or `-` (glued names such as `pgpassword` included). The latter is a necessary condition
+/// for a Named rule to accept anything.
+pub(super) fn candidate_rules(text: &str) -> (RuleSet, bool) {
     let idx = needle_index();
-    let b = lower.as_bytes();
-    let mut present = vec![false; idx.needles.len()];
+    let b = text.as_bytes();
+    let mut set = idx.always;
     let mut named = false;
-    for m in idx.ac.find_overlapping_iter(lower) {
+    for m in idx.ac.find_overlapping_iter(text) {
         let id = m.pattern().as_usize();
-        if id < present.len() {
-            present[id] = true;
+        if let Some(rules) = idx.rules_of.get(id) {
+            set.union(rules);
         } else if !named {
             let mut j = m.end();
             while j < b.len() && matches!(b[j], b'_' | b'.' | b'-') {
@@ -390,7 +428,7 @@ pub(super) fn needles_present(lower: &str) -> (Vec<bool>, bool) {
             named = j >= b.len() || !b[j].is_ascii_alphanumeric();
         }
     }
-    (present, named)
+    (set, named)
 }
 
 /// A candidate match before fingerprinting.
