@@ -23,15 +23,20 @@ pub fn ensure_final_checkpoint(
     now: DateTime<Utc>,
 ) -> Result<bool> {
     let (count, _) = store.head(session)?;
-    if count > 0
-        && let Some(last) = store.event(session, count - 1)?
-        && let Ok(e) = Event::from_bytes(&last.raw)
-        && e.kind == Kind::Checkpoint
-    {
+    if ends_with_checkpoint(store, session, count)? {
         return Ok(false);
     }
     store.append_session_checkpoint(session, keys, now)?;
     Ok(true)
+}
+
+/// Whether the last of a session's `count` events is a checkpoint.
+fn ends_with_checkpoint(store: &Store, session: &str, count: u64) -> Result<bool> {
+    Ok(count > 0
+        && store
+            .event(session, count - 1)?
+            .and_then(|last| Event::from_bytes(&last.raw).ok())
+            .is_some_and(|e| e.kind == Kind::Checkpoint))
 }
 
 /// For a store that must not be written: the export line of the checkpoint event that
@@ -44,11 +49,7 @@ pub fn unsaved_final_checkpoint_line(
     now: DateTime<Utc>,
 ) -> Result<Option<Vec<u8>>> {
     let (count, head) = store.head(session)?;
-    if count > 0
-        && let Some(last) = store.event(session, count - 1)?
-        && let Ok(e) = Event::from_bytes(&last.raw)
-        && e.kind == Kind::Checkpoint
-    {
+    if ends_with_checkpoint(store, session, count)? {
         return Ok(None);
     }
     let st = store.session_statement(session)?;
@@ -103,4 +104,47 @@ pub fn write_session_with_progress(
     out.flush().map_err(|e| Error::io("<output>", e))?;
     ticker.finish();
     Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::NewEvent;
+    use crate::redact::Redactor;
+    use crate::store::SessionMeta;
+    use chrono::TimeZone;
+    use ed25519_dalek::SigningKey;
+    use serde_json::json;
+
+    /// A final checkpoint is added once: never after one, and an unsaved one is offered only
+    /// while the session does not end with one.
+    #[test]
+    fn a_final_checkpoint_is_added_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("fl.db")).unwrap();
+        let keys = Keys {
+            signing: SigningKey::from_bytes(&[1; 32]),
+            fingerprint_key: [9; 32],
+            dir: dir.path().to_path_buf(),
+        };
+        let now = Utc.timestamp_opt(1_777_100_000, 0).single().unwrap();
+        let s = store.create_session(&SessionMeta::default(), now).unwrap();
+        let note = NewEvent::new(now, Kind::Note, "test", json!({"text": "x"}));
+        store
+            .append(&s, note, &Redactor::new(keys.fingerprint_key))
+            .unwrap();
+        assert!(
+            unsaved_final_checkpoint_line(&store, &s, &keys, now)
+                .unwrap()
+                .is_some()
+        );
+        assert!(ensure_final_checkpoint(&store, &s, &keys, now).unwrap());
+        assert!(!ensure_final_checkpoint(&store, &s, &keys, now).unwrap());
+        assert!(
+            unsaved_final_checkpoint_line(&store, &s, &keys, now)
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(store.head(&s).unwrap().0, 2);
+    }
 }
