@@ -319,6 +319,19 @@ fn grep_all(label: &str, bytes: &[u8], secrets: &[String], leaks: &mut BTreeSet<
     }
 }
 
+/// [`grep_all`] over each of `files`: how many.
+fn grep_files(files: &[PathBuf], secrets: &[String], leaks: &mut BTreeSet<String>) -> usize {
+    for p in files {
+        grep_all(
+            &p.display().to_string(),
+            &std::fs::read(p).unwrap(),
+            secrets,
+            leaks,
+        );
+    }
+    files.len()
+}
+
 /// Every corpus secret, fed through `flightlog hook` (commands, outputs, files, prompts), a
 /// Claude Code transcript import, and a raw (non-JSON) payload; then the database, its -wal and
 /// -shm, and every export and view are grepped byte for byte.
@@ -437,15 +450,7 @@ fn no_secret_reaches_the_store_wal_shm_or_any_export() {
         }
         let (code, _, files) = export_bundle(&env, s);
         if code == Some(0) {
-            for p in files {
-                outputs += 1;
-                grep_all(
-                    &p.display().to_string(),
-                    &std::fs::read(&p).unwrap(),
-                    &secrets,
-                    &mut leaks,
-                );
-            }
+            outputs += grep_files(&files, &secrets, &mut leaks);
         }
     }
     // After the last connection closed (WAL checkpointed into the database).
@@ -910,15 +915,7 @@ fn known_secrets_are_redacted_in_every_layer_and_encoding() {
         }
         let (code, err, files) = export_bundle(&env, s);
         assert_eq!(code, Some(0), "{err}");
-        for p in files {
-            outputs += 1;
-            grep_all(
-                &p.display().to_string(),
-                &std::fs::read(&p).unwrap(),
-                &all_needles,
-                &mut leaks,
-            );
-        }
+        outputs += grep_files(&files, &all_needles, &mut leaks);
         let _ = std::fs::remove_dir_all(env.path(&format!("bundle-{s}")));
     }
     drop(holder);

@@ -101,6 +101,15 @@ impl Team {
         flightlog(&all)
     }
 
+    /// `flightlog --db DB push --all --to <writer URL>`, to run as the test needs.
+    fn push_all(&self, db: &Path) -> Command {
+        let mut c = Command::new(bin());
+        c.arg("--db")
+            .arg(db)
+            .args(["push", "--all", "--to", &self.writer]);
+        c
+    }
+
     /// `verify --all` of the team store says intact.
     fn assert_verifies(&self) {
         let v = self.read(&["verify", "--all"]);
@@ -292,15 +301,8 @@ fn a_push_killed_mid_way_resumes() {
     };
     let d = tempfile::tempdir().unwrap();
     let (db, ids) = local_store(d.path(), 1, 120_000);
-    let mut child = Command::new(bin())
-        .args([
-            "--db",
-            db.to_str().unwrap(),
-            "push",
-            "--all",
-            "--to",
-            &team.writer,
-        ])
+    let mut child = team
+        .push_all(&db)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -344,15 +346,7 @@ fn concurrent_pushers_make_one_log() {
     let d2 = tempfile::tempdir().unwrap();
     let (db2, ids2) = local_store(d2.path(), 2, 20_000);
     let spawn = |db: &Path, host: &str| {
-        Command::new(bin())
-            .args([
-                "--db",
-                db.to_str().unwrap(),
-                "push",
-                "--all",
-                "--to",
-                &team.writer,
-            ])
+        team.push_all(db)
             .env("FLIGHTLOG_HOST", host)
             .stdin(Stdio::null())
             .output()
