@@ -21,6 +21,11 @@
 //! - `team`: the team store on PostgreSQL (push, read back, what the database refuses)
 //! - `crash`, `reliability`, `secrets`: kill -9, concurrency, fail modes, hostile input, no secret in any file
 //!
+//! Set-up lives in `common`: a `TestEnv` (a private directory with its own home and XDG
+//! directories, the store, an optional policy and fixed clock, and the commands to run the
+//! binary there, record with it and read what it stored), a `Tmux` server of its own with a
+//! wait on its screen, and the checks every recording test ends with.
+//!
 //! The binary is found by `flightlog_fixtures::bin_path()` (FLIGHTLOG_BIN, else target/): run
 //! `cargo build` first (`.ci/run` does).
 
