@@ -4,16 +4,18 @@
 //! the completions and the errors.
 
 use std::io::{Read, Write};
+use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use flightlog_recorder::hook::codex::{AppServer, CodexHook};
 use flightlog_recorder::hook::{
     self, Agent, Answer, HookEnv, InstallError, InstallScope, Locations, MAX_PAYLOAD,
 };
+use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
 use crate::ctx::Ctx;
 
@@ -121,24 +123,46 @@ fn emit(a: &Answer) -> Result<ExitCode> {
     Ok(ExitCode::from(a.exit.clamp(0, 255) as u8))
 }
 
-/// Reads all of stdin (bounded in size), giving up after `limit` so a hook never hangs.
+/// Reads all of stdin (bounded in size), giving up after `limit` so a hook never hangs. It
+/// waits with `poll` on a copy of the descriptor (no thread: starting one is a measurable part
+/// of a process that lives a few milliseconds).
 fn read_stdin(limit: Duration) -> Result<Vec<u8>, String> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let res = std::io::stdin()
-            .lock()
-            .take(MAX_PAYLOAD as u64)
-            .read_to_end(&mut buf);
-        let _ = tx.send(res.map(|_| buf));
-    });
-    match rx.recv_timeout(limit) {
-        Ok(Ok(b)) => Ok(b),
-        Ok(Err(e)) => Err(format!("cannot read the payload on stdin: {e}")),
-        Err(_) => Err(format!(
-            "no complete payload on stdin within {} ms",
-            limit.as_millis()
-        )),
+    let cannot = |e: &dyn std::fmt::Display| format!("cannot read the payload on stdin: {e}");
+    let deadline = Instant::now() + limit;
+    let fd = std::io::stdin()
+        .as_fd()
+        .try_clone_to_owned()
+        .map_err(|e| cannot(&e))?;
+    let mut file = std::fs::File::from(fd);
+    let mut buf = Vec::new();
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let wait = PollTimeout::try_from(left).unwrap_or(PollTimeout::MAX);
+        let mut fds = [PollFd::new(file.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, wait) {
+            Ok(0) => {
+                return Err(format!(
+                    "no complete payload on stdin within {} ms",
+                    limit.as_millis()
+                ));
+            }
+            Ok(_) => {}
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(cannot(&e)),
+        }
+        match file.read(&mut chunk) {
+            Ok(0) => return Ok(buf),
+            Ok(n) => {
+                buf.extend_from_slice(&chunk[..n]);
+                if buf.len() >= MAX_PAYLOAD {
+                    buf.truncate(MAX_PAYLOAD);
+                    return Ok(buf);
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(cannot(&e)),
+        }
     }
 }
 
