@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use crate::common::bin;
+use crate::common::{TestEnv, bin, ok, output_with_stdin};
 
 fn flightlog(db: &Path, args: &[&str]) -> Output {
     Command::new(bin())
@@ -202,19 +202,12 @@ fn verify_json_always_answers_in_json_and_a_missing_file_is_named() {
     assert!(!s.contains("1 checkpoints"), "{s}");
 }
 
-fn sessions(db: &Path, policy: &Path, filters: &[&str]) -> Vec<serde_json::Value> {
-    let out = Command::new(bin())
-        .arg("--db")
-        .arg(db)
-        .arg("--policy")
-        .arg(policy)
-        .arg("sessions")
-        .args(filters)
-        .arg("--json")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{filters:?}: {}", text(&out.stderr));
-    serde_json::from_slice::<serde_json::Value>(&out.stdout)
+/// `flightlog sessions FILTERS --json` in `env` (under its policy): the rows.
+fn sessions(env: &TestEnv, filters: &[&str]) -> Vec<serde_json::Value> {
+    let mut args = vec!["sessions"];
+    args.extend_from_slice(filters);
+    args.push("--json");
+    serde_json::from_str::<serde_json::Value>(&env.ok(&args))
         .unwrap()
         .as_array()
         .unwrap()
@@ -225,34 +218,21 @@ fn sessions(db: &Path, policy: &Path, filters: &[&str]) -> Vec<serde_json::Value
 /// a session whose recorder was killed says `died`, not finished.
 #[test]
 fn sessions_filters_and_status() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.db");
     let policy = flightlog_fixtures::workspace_dir().join("demo/incident/flightlog.toml");
+    let env = TestEnv::new().with_policy(&std::fs::read_to_string(policy).unwrap());
+    let db = &env.db;
     // The incident, through Claude Code's hooks at its own (April 2026) times: ended.
     for line in flightlog_fixtures::incident::HOOKS_JSONL.lines() {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
-        let mut child = Command::new(bin())
-            .arg("--db")
-            .arg(&db)
-            .arg("--policy")
-            .arg(&policy)
-            .args(["hook", "claude-code"])
-            .env("FLIGHTLOG_FAKE_NOW", v["timestamp"].as_str().unwrap())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        std::io::Write::write_all(&mut child.stdin.take().unwrap(), line.as_bytes()).unwrap();
-        assert!(child.wait().unwrap().success());
+        let mut hook = env.cmd();
+        hook.args(["hook", "claude-code"])
+            .env("FLIGHTLOG_FAKE_NOW", v["timestamp"].as_str().unwrap());
+        ok(&output_with_stdin(hook, line.as_bytes()));
     }
     // A recorder killed with SIGKILL while its agent runs: died.
-    let mut rec = Command::new(bin())
-        .arg("--db")
-        .arg(&db)
-        .arg("--policy")
-        .arg(&policy)
+    let mut rec = env
+        .record_cmd(&env.root)
         .args([
-            "record",
             "--no-trace",
             "--no-proxy",
             "--no-watch",
@@ -262,7 +242,6 @@ fn sessions_filters_and_status() {
             "sleep",
             "30",
         ])
-        .current_dir(dir.path())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -271,7 +250,7 @@ fn sessions_filters_and_status() {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
         let rows = if db.exists() {
-            sessions(&db, &policy, &["--status", "recording"])
+            sessions(&env, &["--status", "recording"])
         } else {
             vec![]
         };
@@ -307,7 +286,7 @@ fn sessions_filters_and_status() {
             .map(|r| r["label"].as_str().unwrap_or("").to_string())
             .collect()
     };
-    let all = sessions(&db, &policy, &[]);
+    let all = sessions(&env, &[]);
     assert_eq!(all.len(), 2, "{all:?}");
     for r in &all {
         for key in [
@@ -331,39 +310,35 @@ fn sessions_filters_and_status() {
         .as_str()
         .unwrap_or("")
         .to_string();
+    assert_eq!(ids(sessions(&env, &["--status", "died"])), ["killed"]);
     assert_eq!(
-        ids(sessions(&db, &policy, &["--status", "died"])),
-        ["killed"]
-    );
-    assert_eq!(
-        ids(sessions(&db, &policy, &["--status", "ended"])),
+        ids(sessions(&env, &["--status", "ended"])),
         [incident_label.as_str()]
     );
-    assert!(sessions(&db, &policy, &["--status", "recording"]).is_empty());
+    assert!(sessions(&env, &["--status", "recording"]).is_empty());
     assert_eq!(
-        ids(sessions(&db, &policy, &["--crossed"])),
+        ids(sessions(&env, &["--crossed"])),
         [incident_label.as_str()]
     );
     assert_eq!(
-        ids(sessions(&db, &policy, &["--destructive"])),
+        ids(sessions(&env, &["--destructive"])),
         [incident_label.as_str()]
     );
     assert_eq!(
-        ids(sessions(&db, &policy, &["--env", "production"])),
+        ids(sessions(&env, &["--env", "production"])),
         [incident_label.as_str()]
     );
-    assert_eq!(sessions(&db, &policy, &["--env", "staging"]).len(), 2);
+    assert_eq!(sessions(&env, &["--env", "staging"]).len(), 2);
     assert_eq!(
-        ids(sessions(&db, &policy, &["--agent", "claude-code"])),
+        ids(sessions(&env, &["--agent", "claude-code"])),
         [incident_label.as_str()]
     );
-    assert_eq!(ids(sessions(&db, &policy, &["--since", "1d"])), ["killed"]);
-    assert_eq!(sessions(&db, &policy, &["--since", "2026-04-01"]).len(), 2);
-    assert!(sessions(&db, &policy, &["--since", "2099-01-01", "--crossed"]).is_empty());
+    assert_eq!(ids(sessions(&env, &["--since", "1d"])), ["killed"]);
+    assert_eq!(sessions(&env, &["--since", "2026-04-01"]).len(), 2);
+    assert!(sessions(&env, &["--since", "2099-01-01", "--crossed"]).is_empty());
 
-    let out = Command::new(bin())
-        .arg("--db")
-        .arg(&db)
+    let out = env
+        .cmd_without_policy()
         .args(["sessions", "--since", "yesterday"])
         .output()
         .unwrap();
@@ -373,15 +348,7 @@ fn sessions_filters_and_status() {
         "{}",
         text(&out.stderr)
     );
-    let out = Command::new(bin())
-        .arg("--db")
-        .arg(&db)
-        .arg("--policy")
-        .arg(&policy)
-        .arg("sessions")
-        .output()
-        .unwrap();
-    let table = text(&out.stdout);
+    let table = env.ok(&["sessions"]);
     assert!(table.lines().next().unwrap().contains("STATUS"), "{table}");
     assert!(table.contains("died") && table.contains("ended"), "{table}");
 }
