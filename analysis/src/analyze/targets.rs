@@ -365,7 +365,7 @@ pub(super) fn context_targets(
                 if let Some(name) = positional.get(2) {
                     state.kube_context = Some(name.to_string());
                     acts.context_switch = true;
-                    kube_target(name, ctx, "switches to kube context", acts);
+                    context_target(name, Context::Kube, true, ctx, acts);
                 }
                 return;
             }
@@ -373,14 +373,14 @@ pub(super) fn context_targets(
                 if let Some(name) = positional.first() {
                     state.kube_context = Some(name.to_string());
                     acts.context_switch = true;
-                    kube_target(name, ctx, "switches to kube context", acts);
+                    context_target(name, Context::Kube, true, ctx, acts);
                 }
                 return;
             }
             let name =
                 flag(&["--context", "--kube-context"]).or_else(|| state.kube_context.clone());
             if let Some(n) = name {
-                kube_target(&n, ctx, "runs in kube context", acts);
+                context_target(&n, Context::Kube, false, ctx, acts);
             }
         }
         "terraform" | "tofu" | "terragrunt" => {
@@ -390,7 +390,7 @@ pub(super) fn context_targets(
                 {
                     state.tf_workspace = Some(ws.to_string());
                     acts.context_switch = true;
-                    tf_target(ws, ctx, "selects terraform workspace", acts);
+                    context_target(ws, Context::Terraform, true, ctx, acts);
                 }
                 return;
             }
@@ -401,7 +401,7 @@ pub(super) fn context_targets(
                 return;
             }
             if let Some(ws) = env_get("TF_WORKSPACE").or_else(|| state.tf_workspace.clone()) {
-                tf_target(&ws, ctx, "runs in terraform workspace", acts);
+                context_target(&ws, Context::Terraform, false, ctx, acts);
             }
         }
         "aws" => {
@@ -435,26 +435,44 @@ pub(super) fn context_targets(
     }
 }
 
-pub(super) fn kube_target(name: &str, ctx: &Ctx<'_>, verb: &str, acts: &mut Acts) {
-    if let Some((e, pat)) = ctx.env_match(|e| &e.kube_contexts, name, true) {
-        acts.targets.push(Target {
-            switch: verb.starts_with("switches"),
-            env: e.name.clone(),
-            evidence: format!(
-                "{verb} {name}, which matches {} kube_contexts \"{pat}\"",
-                e.name
-            ),
-        });
-    }
+/// A context a command runs in that an environment may name.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Context {
+    /// Matched against `kube_contexts`.
+    Kube,
+    /// Matched against `terraform_workspaces`.
+    Terraform,
 }
 
-pub(super) fn tf_target(ws: &str, ctx: &Ctx<'_>, verb: &str, acts: &mut Acts) {
-    if let Some((e, pat)) = ctx.env_match(|e| &e.terraform_workspaces, ws, true) {
+/// The environment that names the context `name` the command switches to (`switch`) or runs in.
+pub(super) fn context_target(
+    name: &str,
+    context: Context,
+    switch: bool,
+    ctx: &Ctx<'_>,
+    acts: &mut Acts,
+) {
+    let (pick, key, what, to): (fn(&Environment) -> &[String], _, _, _) = match context {
+        Context::Kube => (
+            |e| &e.kube_contexts,
+            "kube_contexts",
+            "kube context",
+            "switches to",
+        ),
+        Context::Terraform => (
+            |e| &e.terraform_workspaces,
+            "terraform_workspaces",
+            "terraform workspace",
+            "selects",
+        ),
+    };
+    let verb = if switch { to } else { "runs in" };
+    if let Some((e, pat)) = ctx.env_match(pick, name, true) {
         acts.targets.push(Target {
-            switch: verb.starts_with("selects"),
+            switch,
             env: e.name.clone(),
             evidence: format!(
-                "{verb} {ws}, which matches {} terraform_workspaces \"{pat}\"",
+                "{verb} {what} {name}, which matches {} {key} \"{pat}\"",
                 e.name
             ),
         });

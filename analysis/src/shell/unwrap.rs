@@ -33,6 +33,14 @@ const PREFIX_WRAPPERS: &[PrefixWrapper] = &[
         takes_value: &["-s", "-k"],
         operands: 1,
     },
+    // The user, group, directory, prompt, ... .
+    PrefixWrapper {
+        names: &["sudo", "doas"],
+        takes_value: &[
+            "-u", "-g", "-C", "-D", "-h", "-p", "-r", "-t", "-U", "-T", "-R",
+        ],
+        operands: 0,
+    },
     PrefixWrapper {
         names: &["npx", "bunx", "pnpx"],
         takes_value: &["-p", "--package"],
@@ -40,11 +48,15 @@ const PREFIX_WRAPPERS: &[PrefixWrapper] = &[
     },
 ];
 
-/// Where the options starting at `from` end: options start with `-`, and those in
-/// `takes_value` take the next argument. Past the end when the last option's value is missing.
+/// Where the options starting at `from` end: options start with `-`, those in `takes_value`
+/// take the next argument, and `--` ends them. Past the end when the last option's value is
+/// missing.
 fn skip_options(args: &[String], from: usize, takes_value: &[&str]) -> usize {
     let mut i = from;
     while i < args.len() && args[i].starts_with('-') {
+        if args[i] == "--" {
+            return i + 1;
+        }
         if takes_value.contains(&args[i].as_str()) {
             i += 1;
         }
@@ -98,27 +110,6 @@ pub(super) fn unwrap_into(cmd: SimpleCommand, depth: usize, out: &mut Vec<Simple
         return;
     }
     match prog.as_str() {
-        "sudo" | "doas" => {
-            let with_arg = [
-                "-u", "-g", "-C", "-D", "-h", "-p", "-r", "-t", "-U", "-T", "-R",
-            ];
-            let mut i = 0;
-            while i < args.len() {
-                let a = &args[i];
-                if a == "--" {
-                    i += 1;
-                    break;
-                }
-                if !a.starts_with('-') {
-                    break;
-                }
-                if with_arg.contains(&a.as_str()) {
-                    i += 1;
-                }
-                i += 1;
-            }
-            unwrap_into(rest_after(&cmd, i, &prog), depth + 1, out);
-        }
         "env" => {
             let mut c = cmd.clone();
             c.wrappers.push("env".into());
