@@ -255,18 +255,26 @@ impl Redactor {
         self.learn_walk(v, None, 0);
     }
 
+    /// Learns a secret found by its key: the text after an auth scheme (`Bearer `), or a `Basic`
+    /// credential's password. Gives the scheme and the secret's fingerprint.
+    fn learn_keyed<'s>(&self, s: &'s str, kind: &str) -> (&'s str, String) {
+        let (scheme, secret) = split_scheme(s);
+        let decoded = scheme
+            .eq_ignore_ascii_case("basic ")
+            .then(|| basic_password(secret))
+            .flatten();
+        let value = decoded.as_deref().unwrap_or(secret);
+        let fp = self.fingerprint(value);
+        self.known.learn(value, &fp, kind);
+        (scheme, fp)
+    }
+
     /// What [`Redactor::walk`] would learn, without building the redacted value.
     fn learn_walk(&self, v: &Value, key: Option<&str>, depth: usize) {
         match v {
             Value::String(s) => {
                 if let Some(kind) = key.and_then(|k| keyed_secret(k, s)) {
-                    let (scheme, secret) = split_scheme(s);
-                    let decoded = scheme
-                        .eq_ignore_ascii_case("basic ")
-                        .then(|| basic_password(secret))
-                        .flatten();
-                    let value = decoded.as_deref().unwrap_or(secret);
-                    self.known.learn(value, &self.fingerprint(value), kind);
+                    self.learn_keyed(s, kind);
                 } else {
                     // The scan learns what its rules recognise.
                     let _ = self.scan(s);
@@ -329,14 +337,7 @@ impl Redactor {
         match v {
             Value::String(s) => {
                 if let Some(kind) = key.and_then(|k| keyed_secret(k, s)) {
-                    let (scheme, secret) = split_scheme(s);
-                    let decoded = scheme
-                        .eq_ignore_ascii_case("basic ")
-                        .then(|| basic_password(secret))
-                        .flatten();
-                    let value = decoded.as_deref().unwrap_or(secret);
-                    let fp = self.fingerprint(value);
-                    self.known.learn(value, &fp, kind);
+                    let (scheme, fp) = self.learn_keyed(s, kind);
                     *s = format!("{scheme}{}", marker(kind, &fp));
                     reds.push(Redaction {
                         fp,

@@ -88,14 +88,9 @@ impl PgStore {
         Ok(rows
             .into_iter()
             .map(|r| SessionRow {
-                id: r.get(0),
-                host: Some(r.get(1)),
-                label: r.get(2),
-                agent: r.get(3),
-                home_env: r.get(4),
-                started: r.get(5),
                 ended: r.get(6),
                 events: r.get::<_, i64>(7).max(0) as u64,
+                ..session_row(&r)
             })
             .collect())
     }
@@ -110,16 +105,7 @@ impl PgStore {
                 &[&id],
             )
             .map_err(|e| self.err(e))?;
-        Ok(row.map(|r| SessionRow {
-            id: r.get(0),
-            host: Some(r.get(1)),
-            label: r.get(2),
-            agent: r.get(3),
-            home_env: r.get(4),
-            started: r.get(5),
-            ended: None,
-            events: 0,
-        }))
+        Ok(row.as_ref().map(session_row))
     }
 
     pub fn session_ids(&self) -> Result<Vec<String>> {
@@ -365,4 +351,19 @@ impl PgStore {
 fn is_no_row(e: &postgres::Error) -> bool {
     // query_one reports "query returned an unexpected number of rows" without a db error.
     e.as_db_error().is_none() && e.to_string().contains("unexpected number of rows")
+}
+
+/// A session's row from its first six columns (`id, host, label, agent, home_env, started`),
+/// with no end and no events counted.
+fn session_row(r: &postgres::Row) -> SessionRow {
+    SessionRow {
+        id: r.get(0),
+        host: Some(r.get(1)),
+        label: r.get(2),
+        agent: r.get(3),
+        home_env: r.get(4),
+        started: r.get(5),
+        ended: None,
+        events: 0,
+    }
 }
