@@ -45,6 +45,29 @@ pub(super) fn json_records<'a>(
         })
 }
 
+/// Counts a record of [`json_records`] in `stats` and gives its JSON object; a line that is not
+/// one is counted as unparseable and handed to `keep` as its `raw_input` event.
+pub(super) fn take_record(
+    rec: std::result::Result<Value, NewEvent>,
+    stats: &mut Stats,
+    keep: impl FnOnce(NewEvent),
+) -> Option<Value> {
+    stats.records += 1;
+    match rec {
+        Ok(v) => Some(v),
+        Err(e) => {
+            stats.unparseable_lines += 1;
+            keep(e);
+            None
+        }
+    }
+}
+
+/// A string field of a foreign record, or `""` when it is absent or not a string.
+pub(super) fn text_of(v: &Value, key: &str) -> String {
+    v.get(key).and_then(Value::as_str).unwrap_or("").to_string()
+}
+
 /// The fields of a JSON object (none for anything else).
 pub(super) fn object(v: Value) -> Map<String, Value> {
     match v {

@@ -23,7 +23,7 @@ use chrono::{DateTime, Utc};
 use flightlog_formats::Kind;
 use serde_json::{Map, Value, json};
 
-use super::calls::{Calls, json_records, object};
+use super::calls::{Calls, json_records, object, take_record};
 use super::{Parsed, Stats, fill_times, imported, sha256_hex};
 use crate::{Error, Result};
 
@@ -147,6 +147,23 @@ struct Meta {
     models: Vec<String>,
 }
 
+/// The file being read: the main transcript (`agent` None) or a subagent's, and the subagents
+/// whose files are present.
+#[derive(Clone, Copy)]
+struct Source<'a> {
+    input: &'a Input,
+    agent: Option<&'a str>,
+    present: &'a HashSet<String>,
+}
+
+/// What reading every file of a session builds up.
+#[derive(Default)]
+struct Totals {
+    stats: Stats,
+    meta: Meta,
+    links: Links,
+}
+
 fn push_unique(v: &mut Vec<String>, s: &str) {
     if !v.iter().any(|x| x == s) {
         v.push(s.to_string());
@@ -155,25 +172,36 @@ fn push_unique(v: &mut Vec<String>, s: &str) {
 
 /// Parses a transcript and its subagent files into the events of one session.
 pub fn parse(main: &Input, subagents: &[Input]) -> Result<Parsed> {
-    let mut stats = Stats::default();
-    let mut meta = Meta::default();
-    let mut links = Links::default();
+    let mut totals = Totals::default();
     let present: HashSet<String> = subagents
         .iter()
         .filter_map(|s| agent_id_of(&s.name))
         .collect();
+    let main_source = Source {
+        input: main,
+        agent: None,
+        present: &present,
+    };
     let mut streams: Vec<Vec<Item>> = Vec::new();
-    streams.push(parse_stream(
-        main, None, &present, &mut stats, &mut meta, &mut links,
-    ));
+    streams.push(parse_stream(main_source, &mut totals));
     let mut sub_ids = Vec::new();
     for s in subagents {
         let id = agent_id_of(&s.name).unwrap_or_else(|| s.name.clone());
-        stats.subagents += 1;
-        let items = parse_stream(s, Some(&id), &present, &mut stats, &mut meta, &mut links);
+        totals.stats.subagents += 1;
+        let src = Source {
+            input: s,
+            agent: Some(&id),
+            ..main_source
+        };
+        let items = parse_stream(src, &mut totals);
         sub_ids.push(id);
         streams.push(items);
     }
+    let Totals {
+        mut stats,
+        meta,
+        links,
+    } = totals;
     // Times: every record gets one (inherited within its file).
     for st in streams.iter_mut() {
         let mut times: Vec<Option<DateTime<Utc>>> = st.iter().map(|i| i.ts).collect();
@@ -387,36 +415,23 @@ fn merge(streams: Vec<Vec<Item>>) -> Vec<Item> {
     out
 }
 
-fn parse_stream(
-    input: &Input,
-    agent: Option<&str>,
-    present: &HashSet<String>,
-    stats: &mut Stats,
-    meta: &mut Meta,
-    links: &mut Links,
-) -> Vec<Item> {
-    let text = String::from_utf8_lossy(&input.bytes);
+fn parse_stream(src: Source<'_>, totals: &mut Totals) -> Vec<Item> {
+    let text = String::from_utf8_lossy(&src.input.bytes);
     let mut out = Vec::new();
-    for (line_no, line, rec) in json_records(&text, FORMAT, &input.name) {
-        stats.records += 1;
-        let rec = match rec {
-            Ok(v) => v,
-            Err(e) => {
-                stats.unparseable_lines += 1;
-                out.push(Item {
-                    ts: None,
-                    kind: e.kind,
-                    data: object(e.data),
-                    role: Role::None,
-                });
-                continue;
-            }
+    for (line_no, line, rec) in json_records(&text, FORMAT, &src.input.name) {
+        let Some(rec) = take_record(rec, &mut totals.stats, |e| {
+            out.push(Item {
+                ts: None,
+                kind: e.kind,
+                data: object(e.data),
+                role: Role::None,
+            })
+        }) else {
+            continue;
         };
         let before = out.len();
-        record(
-            &rec, line, line_no, input, agent, present, stats, meta, links, &mut out,
-        );
-        if let Some(a) = agent {
+        record(&rec, line, line_no, src, totals, &mut out);
+        if let Some(a) = src.agent {
             for it in out[before..].iter_mut() {
                 it.data.insert("subagent".into(), json!({"agent_id": a}));
             }

@@ -17,7 +17,9 @@ use chrono::{DateTime, Utc};
 use flightlog_formats::{Kind, NewEvent};
 use serde_json::{Map, Value, json};
 
-use super::calls::{Calls, file_fingerprint, json_records, object, read_named};
+use super::calls::{
+    Calls, file_fingerprint, json_records, object, read_named, take_record, text_of,
+};
 use super::{Parsed, Stats, fill_times, imported, raw_text, sha256_hex, ts_of};
 use crate::{Error, Result};
 
@@ -43,19 +45,15 @@ pub fn parse(name: &str, bytes: &[u8]) -> Result<Parsed> {
     let mut items: Vec<Item> = Vec::new();
     let mut meta: Map<String, Value> = Map::new();
     for (line_no, line, rec) in json_records(&text, FORMAT, name) {
-        stats.records += 1;
-        let rec = match rec {
-            Ok(v) => v,
-            Err(e) => {
-                stats.unparseable_lines += 1;
-                items.push(Item {
-                    ts: None,
-                    kind: e.kind,
-                    data: object(e.data),
-                    call: None,
-                });
-                continue;
-            }
+        let Some(rec) = take_record(rec, &mut stats, |e| {
+            items.push(Item {
+                ts: None,
+                kind: e.kind,
+                data: object(e.data),
+                call: None,
+            })
+        }) else {
+            continue;
         };
         let ts = rec.get("timestamp").and_then(ts_of);
         let ty = rec.get("type").and_then(Value::as_str).unwrap_or("");
@@ -156,11 +154,7 @@ pub fn parse(name: &str, bytes: &[u8]) -> Result<Parsed> {
                         // The model's own web search: network egress, kept as a tool call
                         // (it has no separate output item).
                         stats.tool_calls += 1;
-                        let id = p
-                            .get("id")
-                            .and_then(Value::as_str)
-                            .unwrap_or("")
-                            .to_string();
+                        let id = text_of(&p, "id");
                         let action = p.get("action").cloned().unwrap_or(Value::Null);
                         d.insert("agent".into(), json!(FORMAT));
                         d.insert("tool".into(), json!("web_search"));
@@ -181,11 +175,7 @@ pub fn parse(name: &str, bytes: &[u8]) -> Result<Parsed> {
                     | "custom_tool_call_output"
                     | "local_shell_call_output" => {
                         stats.tool_results += 1;
-                        let id = p
-                            .get("call_id")
-                            .and_then(Value::as_str)
-                            .unwrap_or("")
-                            .to_string();
+                        let id = text_of(&p, "call_id");
                         let output = match p.get("output") {
                             Some(Value::String(s)) => s.clone(),
                             Some(v @ Value::Array(_)) => content_text(Some(v)),

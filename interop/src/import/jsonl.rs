@@ -8,8 +8,6 @@
 
 use std::borrow::Cow;
 use std::collections::HashSet;
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
@@ -75,15 +73,10 @@ pub fn trust_key(key_dir: &Path, key: &VerifyingKey) -> Result<()> {
     if path.exists() {
         return Ok(());
     }
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&path)
-        .map_err(|e| Error::io(&path, e))?;
-    f.write_all(format!("{}\n", hex::encode(key.as_bytes())).as_bytes())
-        .and_then(|_| f.sync_all())
-        .map_err(|e| Error::io(&path, e))
+    crate::write_new_private(
+        &path,
+        format!("{}\n", hex::encode(key.as_bytes())).as_bytes(),
+    )
 }
 
 /// Verifies a jsonl export against `trust` and stores each of its sessions verbatim.

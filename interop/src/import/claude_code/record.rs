@@ -1,52 +1,44 @@
 //! One transcript record as the events it maps to (the mapping is in the parent module's notes).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use flightlog_formats::Kind;
 use serde_json::{Map, Value, json};
 
-use super::{ENVELOPE, FORMAT, Input, Item, KNOWN, Links, Meta, PROGRESS_TAIL, Role, push_unique};
-use crate::import::{Stats, raw_text, sha256_hex, ts_of};
+use super::{ENVELOPE, FORMAT, Item, KNOWN, PROGRESS_TAIL, Role, Source, Totals, push_unique};
+use crate::import::calls::text_of;
+use crate::import::{raw_text, sha256_hex, ts_of};
 
-#[allow(clippy::too_many_arguments)]
 pub(super) fn record(
     rec: &Value,
     line: &str,
     line_no: usize,
-    input: &Input,
-    agent: Option<&str>,
-    present: &HashSet<String>,
-    stats: &mut Stats,
-    meta: &mut Meta,
-    links: &mut Links,
+    src: Source<'_>,
+    totals: &mut Totals,
     out: &mut Vec<Item>,
 ) {
+    let Source {
+        input,
+        agent,
+        present,
+    } = src;
+    let Totals { stats, meta, links } = totals;
     let ty = rec.get("type").and_then(Value::as_str).unwrap_or("");
     let ts = rec
         .get("timestamp")
         .and_then(ts_of)
         .or_else(|| rec.pointer("/snapshot/timestamp").and_then(ts_of));
     if agent.is_none() {
-        if meta.session_id.is_none()
-            && let Some(s) = rec.get("sessionId").and_then(Value::as_str)
-        {
-            meta.session_id = Some(s.to_string());
-        }
-        if meta.cwd.is_none()
-            && let Some(s) = rec.get("cwd").and_then(Value::as_str)
-        {
-            meta.cwd = Some(s.to_string());
-        }
-        if meta.git_branch.is_none()
-            && let Some(s) = rec.get("gitBranch").and_then(Value::as_str)
-        {
-            meta.git_branch = Some(s.to_string());
-        }
-        if meta.slug.is_none()
-            && let Some(s) = rec.get("slug").and_then(Value::as_str)
-        {
-            meta.slug = Some(s.to_string());
-        }
+        // The first record that names each keeps it.
+        let first = |slot: &mut Option<String>, key: &str| {
+            if slot.is_none() {
+                *slot = rec.get(key).and_then(Value::as_str).map(str::to_string);
+            }
+        };
+        first(&mut meta.session_id, "sessionId");
+        first(&mut meta.cwd, "cwd");
+        first(&mut meta.git_branch, "gitBranch");
+        first(&mut meta.slug, "slug");
     }
     if let Some(v) = rec.get("version").and_then(Value::as_str) {
         push_unique(&mut meta.versions, v);
@@ -103,11 +95,7 @@ pub(super) fn record(
                             }
                             "tool_result" => {
                                 stats.tool_results += 1;
-                                let id = b
-                                    .get("tool_use_id")
-                                    .and_then(Value::as_str)
-                                    .unwrap_or("")
-                                    .to_string();
+                                let id = text_of(b, "tool_use_id");
                                 let output = block_text(b.get("content"));
                                 let is_error =
                                     b.get("is_error").and_then(Value::as_bool).unwrap_or(false);
@@ -196,11 +184,7 @@ pub(super) fn record(
                     }
                     "tool_use" => {
                         stats.tool_calls += 1;
-                        let id = b
-                            .get("id")
-                            .and_then(Value::as_str)
-                            .unwrap_or("")
-                            .to_string();
+                        let id = text_of(b, "id");
                         let input = b.get("input").cloned().unwrap_or(Value::Null);
                         m.insert("agent".into(), json!(FORMAT));
                         m.insert("tool".into(), b.get("name").cloned().unwrap_or(Value::Null));
@@ -228,11 +212,7 @@ pub(super) fn record(
         }
         "progress" => {
             let d = rec.get("data").cloned().unwrap_or(Value::Null);
-            let pty = d
-                .get("type")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string();
+            let pty = text_of(&d, "type");
             let mut m = Map::new();
             m.insert("record".into(), json!("progress"));
             m.insert("progress".into(), json!(pty));
