@@ -20,8 +20,7 @@
 //! store checkpoint against the events.
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
@@ -90,16 +89,7 @@ impl Parts {
 }
 
 fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
-    let p = dir.join(name);
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&p)
-        .map_err(|e| Error::io(&p, e))?;
-    f.write_all(bytes)
-        .and_then(|_| f.sync_all())
-        .map_err(|e| Error::io(&p, e))
+    crate::write_new_private(&dir.join(name), bytes)
 }
 
 /// Whether making a bundle may write to the store.

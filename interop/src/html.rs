@@ -159,17 +159,12 @@ pub fn report_html(analysis: &Analysis, events: &[Event], intact: bool) -> Strin
         h.push_str("</ul></div>\n");
     }
     // Destructive actions.
-    h.push_str("<h2 id=\"destructive\">Destructive actions</h2>\n");
-    if a.destructive.is_empty() {
-        h.push_str("<p class=\"ok\">None found.</p>\n");
-    } else {
-        h.push_str("<table><tr><th>seq</th><th>time</th><th>rule</th><th>severity</th><th>target</th><th>what</th></tr>\n");
-        for d in &a.destructive {
+    let rows = a.destructive.iter().map(|d| {
             let sev = serde_json::to_value(d.severity)
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_string))
                 .unwrap_or_default();
-            h.push_str(&format!(
+            format!(
                 "<tr class=\"destructive\"><td class=\"num\">{}</td><td class=\"num\">{}</td><td><code>{}</code></td><td><span class=\"sev sev-{}\">{}</span></td><td>{}</td><td class=\"summary\">{}</td></tr>\n",
                 d.seq,
                 esc(&by_seq(d.seq).map(rel).unwrap_or_default()),
@@ -186,10 +181,15 @@ pub fn report_html(analysis: &Analysis, events: &[Event], intact: bool) -> Strin
                 } else {
                     d.summary.clone()
                 })
-            ));
-        }
-        h.push_str("</table>\n");
-    }
+            )
+    });
+    table_section(
+        &mut h,
+        ("destructive", "Destructive actions"),
+        "<p class=\"ok\">None found.</p>\n",
+        &["seq", "time", "rule", "severity", "target", "what"],
+        rows,
+    );
     // Critical window / cause chain.
     h.push_str("<h2 id=\"window\">Critical window</h2>\n");
     match &a.critical_window {
@@ -215,41 +215,47 @@ pub fn report_html(analysis: &Analysis, events: &[Event], intact: bool) -> Strin
         }
     }
     // Secrets.
-    h.push_str("<h2 id=\"secrets\">Secret provenance</h2>\n");
-    if a.secrets.is_empty() {
-        h.push_str("<p class=\"muted\">No secret was seen.</p>\n");
-    } else {
-        h.push_str("<table><tr><th>fingerprint</th><th>kind</th><th>where it came from</th><th>first seen</th><th>used in</th></tr>\n");
-        for s in &a.secrets {
-            let used: Vec<String> = s.used_in_seqs.iter().map(|x| x.to_string()).collect();
-            h.push_str(&format!(
-                "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td class=\"num\">seq {}</td><td>{}</td></tr>\n",
-                esc(&s.fingerprint),
-                esc(&s.kind),
-                esc(s.location.as_deref().unwrap_or("-")),
-                s.first_seen_seq,
-                esc(&if used.is_empty() { "-".to_string() } else { format!("seq {}", used.join(", ")) })
-            ));
-        }
-        h.push_str("</table>\n");
-    }
+    let rows = a.secrets.iter().map(|s| {
+        let used: Vec<String> = s.used_in_seqs.iter().map(|x| x.to_string()).collect();
+        format!(
+            "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td class=\"num\">seq {}</td><td>{}</td></tr>\n",
+            esc(&s.fingerprint),
+            esc(&s.kind),
+            esc(s.location.as_deref().unwrap_or("-")),
+            s.first_seen_seq,
+            esc(&if used.is_empty() { "-".to_string() } else { format!("seq {}", used.join(", ")) })
+        )
+    });
+    table_section(
+        &mut h,
+        ("secrets", "Secret provenance"),
+        "<p class=\"muted\">No secret was seen.</p>\n",
+        &[
+            "fingerprint",
+            "kind",
+            "where it came from",
+            "first seen",
+            "used in",
+        ],
+        rows,
+    );
     // Gaps.
-    h.push_str("<h2 id=\"gaps\">Gaps in capture</h2>\n");
-    if a.gaps.is_empty() {
-        h.push_str("<p class=\"ok\">No capture layer reported a gap.</p>\n");
-    } else {
-        h.push_str("<table><tr><th>seq</th><th>layer</th><th>reason</th><th>detail</th></tr>\n");
-        for g in &a.gaps {
-            h.push_str(&format!(
-                "<tr><td class=\"num\">{}</td><td>{}</td><td>{}</td><td class=\"summary\">{}</td></tr>\n",
-                g.seq,
-                esc(&g.layer),
-                esc(&g.reason),
-                esc(&g.detail)
-            ));
-        }
-        h.push_str("</table>\n");
-    }
+    let rows = a.gaps.iter().map(|g| {
+        format!(
+            "<tr><td class=\"num\">{}</td><td>{}</td><td>{}</td><td class=\"summary\">{}</td></tr>\n",
+            g.seq,
+            esc(&g.layer),
+            esc(&g.reason),
+            esc(&g.detail)
+        )
+    });
+    table_section(
+        &mut h,
+        ("gaps", "Gaps in capture"),
+        "<p class=\"ok\">No capture layer reported a gap.</p>\n",
+        &["seq", "layer", "reason", "detail"],
+        rows,
+    );
     // Timeline: the whole session when small, else around the findings.
     h.push_str("<h2 id=\"timeline\">Timeline</h2>\n");
     let mut marked: Vec<u64> = a
@@ -318,6 +324,31 @@ pub fn report_html(analysis: &Analysis, events: &[Event], intact: bool) -> Strin
         esc(crate::VERSION)
     ));
     h
+}
+
+/// A section: its heading, then `empty` when there are no rows, else a table of the `head`
+/// columns and the rows (`<tr>` lines).
+fn table_section(
+    h: &mut String,
+    (id, title): (&str, &str),
+    empty: &str,
+    head: &[&str],
+    rows: impl ExactSizeIterator<Item = String>,
+) {
+    h.push_str(&format!("<h2 id=\"{id}\">{title}</h2>\n"));
+    if rows.len() == 0 {
+        h.push_str(empty);
+        return;
+    }
+    h.push_str("<table><tr>");
+    for c in head {
+        h.push_str(&format!("<th>{c}</th>"));
+    }
+    h.push_str("</tr>\n");
+    for r in rows {
+        h.push_str(&r);
+    }
+    h.push_str("</table>\n");
 }
 
 #[cfg(test)]

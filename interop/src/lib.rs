@@ -26,17 +26,14 @@ pub mod findings;
 pub mod html;
 pub mod import;
 
-use std::path::PathBuf;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
 
 /// Errors of the interop library.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    /// The store's error, and an I/O error on a path ([`Error::io`]): formats words both.
     #[error(transparent)]
     Store(#[from] flightlog_formats::Error),
     #[error("{0}")]
@@ -52,12 +49,23 @@ pub enum Error {
 }
 
 impl Error {
+    /// An I/O error on `path` (formats' [`flightlog_formats::Error::Io`]).
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io {
-            path: path.into(),
-            source,
-        }
+        Error::Store(flightlog_formats::Error::io(path, source))
     }
+}
+
+/// Writes a new file (mode 0600, refused if one exists) and syncs it.
+pub(crate) fn write_new_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| Error::io(path, e))?;
+    f.write_all(bytes)
+        .and_then(|_| f.sync_all())
+        .map_err(|e| Error::io(path, e))
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

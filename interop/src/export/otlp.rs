@@ -35,6 +35,11 @@ pub fn span_id(session: &str, seq: Option<u64>) -> String {
     hex::encode(&Sha256::digest(label)[..8])
 }
 
+/// The attribute of a field that is set (none for one that is not).
+fn opt_attr<T: serde::Serialize>(k: &str, v: &Option<T>) -> Option<Value> {
+    v.as_ref().map(|v| attr(k, json!(v)))
+}
+
 fn attr(k: &str, v: Value) -> Value {
     let any = match v {
         Value::String(s) => json!({"stringValue": s}),
@@ -151,12 +156,8 @@ pub(super) fn traces_ticking(
                     attr("gen_ai.tool.name", json!(tool)),
                     attr("gen_ai.tool.type", json!("function")),
                 ];
-                if let Some(id) = &d.call_id {
-                    attrs.push(attr("gen_ai.tool.call.id", json!(id)));
-                }
-                if let Some(c) = &d.command {
-                    attrs.push(attr("process.command_line", json!(c)));
-                }
+                attrs.extend(opt_attr("gen_ai.tool.call.id", &d.call_id));
+                attrs.extend(opt_attr("process.command_line", &d.command));
                 attrs.extend(base_attrs(e, r));
                 // A subagent's call sits under the parent's Task call.
                 let parent = d
@@ -221,9 +222,7 @@ pub(super) fn traces_ticking(
                 // The exec's end (joined from its follow-up) ends the span.
                 let end = after(&start, d.duration_ms.and_then(|ms| i64::try_from(ms).ok()))
                     .unwrap_or_else(|| epoch_nanos(e));
-                if let Some(sig) = &d.signal {
-                    attrs.push(attr("flightlog.signal", json!(sig)));
-                }
+                attrs.extend(opt_attr("flightlog.signal", &d.signal));
                 exec_index.insert(e.seq, spans.len());
                 span_of.insert(e.seq, spans.len());
                 spans.push(Span {
@@ -275,15 +274,9 @@ pub(super) fn traces_ticking(
                     }
                 }
                 if let Some(g) = &d.graphql {
-                    if let Some(t) = &g.operation_type {
-                        attrs.push(attr("graphql.operation.type", json!(t)));
-                    }
-                    if let Some(n) = &g.operation_name {
-                        attrs.push(attr("graphql.operation.name", json!(n)));
-                    }
-                    if let Some(f) = &g.root_fields {
-                        attrs.push(attr("flightlog.graphql.root_fields", json!(f)));
-                    }
+                    attrs.extend(opt_attr("graphql.operation.type", &g.operation_type));
+                    attrs.extend(opt_attr("graphql.operation.name", &g.operation_name));
+                    attrs.extend(opt_attr("flightlog.graphql.root_fields", &g.root_fields));
                 }
                 attrs.extend(base_attrs(e, r));
                 let parent = d
@@ -374,9 +367,7 @@ pub(super) fn traces_ticking(
         ),
         attr("flightlog.findings", json!(findings.len())),
     ];
-    if let Some(m) = &model {
-        root_attrs.push(attr("gen_ai.request.model", json!(m)));
-    }
+    root_attrs.extend(opt_attr("gen_ai.request.model", &model));
     if tin + tout + tcr + tcc > 0 {
         root_attrs.push(attr("gen_ai.usage.input_tokens", json!(tin)));
         root_attrs.push(attr("gen_ai.usage.output_tokens", json!(tout)));
