@@ -565,6 +565,26 @@ mod tests {
         assert!(serde_json::from_slice::<LightNoData>(br#"{"seq":3,"data":{}}"#).is_err());
     }
 
+    /// The viewer opens the store read-only and reads it through a bounded page cache, not a
+    /// map of the whole file (ARCHITECTURE.md: "the viewer's memory is bounded", "the viewer is
+    /// read-only").
+    #[test]
+    fn the_viewers_store_is_read_only_with_a_bounded_cache() {
+        let d = tempfile::tempdir().unwrap();
+        let db = d.path().join("s.db");
+        drop(flightlog_formats::Store::open(&db).unwrap());
+        let store = super::open_store(&db).unwrap();
+        let c = store.connection();
+        let pragma = |p: &str| -> i64 {
+            c.query_row(&format!("PRAGMA {p}"), [], |r| r.get(0))
+                .unwrap()
+        };
+        assert_eq!(pragma("mmap_size"), 0);
+        assert_eq!(pragma("cache_size"), -(super::VIEWER_CACHE_KIB as i64));
+        let write = c.execute_batch("CREATE TABLE viewer_wrote(x)").unwrap_err();
+        assert!(write.to_string().contains("readonly"), "{write}");
+    }
+
     #[test]
     fn onlcr_turns_bare_line_feeds_into_cr_lf() {
         let cases = [
