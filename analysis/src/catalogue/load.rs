@@ -8,45 +8,6 @@ use serde::Deserialize;
 
 use super::*;
 
-#[derive(Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawGroup {
-    #[serde(default)]
-    pub(super) program: Vec<String>,
-    #[serde(default)]
-    pub(super) words: Vec<String>,
-    #[serde(default)]
-    pub(super) anchored: bool,
-    #[serde(default)]
-    pub(super) flags_all: Vec<String>,
-    #[serde(default)]
-    pub(super) flags_any: Vec<String>,
-    #[serde(default)]
-    pub(super) flags_none: Vec<String>,
-    #[serde(default)]
-    pub(super) arg_any: Vec<String>,
-    #[serde(default)]
-    pub(super) outside_worktree: bool,
-    pub(super) sql: Option<String>,
-    pub(super) sql_not: Option<String>,
-    #[serde(default)]
-    pub(super) graphql: Vec<String>,
-    #[serde(default)]
-    pub(super) http_method: Vec<String>,
-    #[serde(default)]
-    pub(super) http_host: Vec<String>,
-    #[serde(default)]
-    pub(super) http_path: Vec<String>,
-    #[serde(default)]
-    pub(super) aws_action: Vec<String>,
-    #[serde(default)]
-    pub(super) url_any: Vec<String>,
-    #[serde(default)]
-    pub(super) body_all: Vec<String>,
-    #[serde(default)]
-    pub(super) tool: Vec<String>,
-}
-
 #[derive(Debug, Deserialize)]
 struct RawRule {
     id: String,

@@ -17,7 +17,7 @@ mod matchers;
 mod paths;
 
 pub use load::PACKS;
-use load::{Pattern, RawGroup};
+use load::Pattern;
 pub use matchers::aws_action;
 use matchers::*;
 pub use paths::{normalize, outside_worktree, resolve_cd};
@@ -93,6 +93,30 @@ pub struct Match {
     /// (`sudo`, `bash -c`, `python3 -c: os.system`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub via: Vec<String>,
+}
+
+/// A matcher group as a pack writes it (every key optional).
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct RawGroup {
+    program: Vec<String>,
+    words: Vec<String>,
+    anchored: bool,
+    flags_all: Vec<String>,
+    flags_any: Vec<String>,
+    flags_none: Vec<String>,
+    arg_any: Vec<String>,
+    outside_worktree: bool,
+    sql: Option<String>,
+    sql_not: Option<String>,
+    graphql: Vec<String>,
+    http_method: Vec<String>,
+    http_host: Vec<String>,
+    http_path: Vec<String>,
+    aws_action: Vec<String>,
+    url_any: Vec<String>,
+    body_all: Vec<String>,
+    tool: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -548,7 +572,7 @@ mod tests {
 
     #[test]
     fn flags() {
-        let a = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        use crate::testing::argv as a;
         assert!(flag_present("-r|-R|--recursive", &a(&["-rf", "x"])));
         assert!(flag_present("-r|-R|--recursive", &a(&["-fR"])));
         assert!(flag_present("--force", &a(&["--force"])));
