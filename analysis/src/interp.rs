@@ -668,9 +668,7 @@ mod tests {
             .collect()
     }
 
-    fn v(s: &[&str]) -> Vec<String> {
-        s.iter().map(|x| x.to_string()).collect()
-    }
+    use crate::testing::argv as v;
 
     #[test]
     fn patterns_compile() {

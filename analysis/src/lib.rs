@@ -32,6 +32,15 @@ pub mod report;
 pub mod session;
 pub mod shell;
 
+/// What the unit tests of several modules share.
+#[cfg(test)]
+pub(crate) mod testing {
+    /// An argv from words.
+    pub(crate) fn argv(words: &[&str]) -> Vec<String> {
+        words.iter().map(|w| w.to_string()).collect()
+    }
+}
+
 pub use actions::{Action, Outcome, Seen};
 pub use analyze::{
     Analysis, Analyzer, CauseStep, Crossing, Destructive, EventFacts, GapInfo, SecretTrail, Window,

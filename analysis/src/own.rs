@@ -122,9 +122,7 @@ impl OwnHooks {
 mod tests {
     use super::*;
 
-    fn argv(s: &[&str]) -> Vec<String> {
-        s.iter().map(|x| x.to_string()).collect()
-    }
+    use crate::testing::argv;
 
     #[test]
     fn one_exec_on_its_own() {

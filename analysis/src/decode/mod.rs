@@ -230,9 +230,7 @@ fn split_header(h: &str) -> Option<(String, String)> {
 mod tests {
     use super::*;
 
-    fn v(words: &[&str]) -> Vec<String> {
-        words.iter().map(|s| s.to_string()).collect()
-    }
+    use crate::testing::argv as v;
 
     #[test]
     fn the_incident_curl() {

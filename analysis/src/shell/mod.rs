@@ -190,9 +190,7 @@ mod tests {
         split(line).into_iter().map(|c| c.argv).collect()
     }
 
-    fn v(words: &[&str]) -> Vec<String> {
-        words.iter().map(|s| s.to_string()).collect()
-    }
+    use crate::testing::argv as v;
 
     #[test]
     fn quoting_and_operators() {
