@@ -9,7 +9,9 @@ use std::collections::{HashMap, HashSet};
 use flightlog_analysis::Analysis;
 use flightlog_formats::{Event, Kind};
 
-use crate::export::{one_line, summary};
+use flightlog_formats::text::one_line;
+
+use crate::export::summary;
 
 /// Escapes text for HTML and makes control and bidi characters visible.
 pub fn esc(s: &str) -> String {

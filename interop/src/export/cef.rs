@@ -10,7 +10,9 @@ use std::io::Write;
 use flightlog_formats::Payload;
 use flightlog_formats::progress::Ticker;
 
-use super::{Record, epoch_ms, one_line, summary};
+use flightlog_formats::text::one_line;
+
+use super::{Record, epoch_ms, summary};
 use crate::Result;
 use crate::findings::{Finding, FindingKind};
 

@@ -213,12 +213,6 @@ pub fn summary(e: &Event) -> String {
     flightlog_analysis::describe::one_line(e)
 }
 
-/// Collapses whitespace runs to one space, cuts to `max` chars (with an ellipsis) and escapes
-/// what agent text must not carry ([`flightlog_formats::text::one_line`]).
-pub fn one_line(s: &str, max: usize) -> String {
-    flightlog_formats::text::one_line(s, max)
-}
-
 /// Is this finding kind a crossing (for labels)?
 pub(crate) fn finding_label(f: &Finding) -> String {
     match f.kind {
@@ -282,8 +276,8 @@ pub(crate) mod test_data {
 
 #[cfg(test)]
 mod tests {
+    use super::FindingsBySeq;
     use super::test_data::finding;
-    use super::{FindingsBySeq, one_line};
     use crate::findings::Finding;
 
     #[test]
@@ -301,11 +295,5 @@ mod tests {
         assert!(by_seq.at(1).is_empty());
         assert!(by_seq.at(u64::MAX).is_empty());
         assert!(FindingsBySeq::new(&[]).at(0).is_empty());
-    }
-
-    #[test]
-    fn one_line_collapses_and_cuts() {
-        assert_eq!(one_line("  a \n\t b\u{1b}c  ", 100), "a b\\ec");
-        assert_eq!(one_line("abcdef", 3), "abc…");
     }
 }

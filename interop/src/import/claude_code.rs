@@ -24,7 +24,7 @@ use flightlog_formats::Kind;
 use serde_json::{Map, Value, json};
 
 use super::calls::{Calls, json_records, object, take_record};
-use super::{Parsed, Stats, fill_times, imported, sha256_hex};
+use super::{Parsed, Stats, TranscriptStart, fill_times, imported, sha256_hex};
 use crate::{Error, Result};
 
 mod record;
@@ -299,36 +299,22 @@ pub fn parse(main: &Input, subagents: &[Input]) -> Result<Parsed> {
             );
         }
     }
-    let mut start = Map::new();
-    start.insert("agent".into(), json!(FORMAT));
-    start.insert(
-        "label".into(),
-        json!(meta.slug.clone().unwrap_or_else(|| main.name.clone())),
-    );
-    start.insert("home_env".into(), Value::Null);
-    start.insert("cwd".into(), json!(meta.cwd));
-    start.insert("argv".into(), Value::Null);
-    start.insert("host".into(), Value::Null);
-    start.insert("flightlog_version".into(), json!(crate::VERSION));
-    start.insert("layers".into(), json!([format!("import:{FORMAT}")]));
-    start.insert("external_session_id".into(), json!(meta.session_id));
-    start.insert("agent_versions".into(), json!(meta.versions));
-    start.insert("models".into(), json!(meta.models));
-    start.insert("git_branch".into(), json!(meta.git_branch));
-    let mut files = vec![
-        json!({"name": main.name, "sha256": sha256_hex(&main.bytes), "bytes": main.bytes.len()}),
-    ];
-    for s in subagents {
-        files.push(json!({"name": s.name, "sha256": sha256_hex(&s.bytes), "bytes": s.bytes.len()}));
-    }
-    start.insert("files".into(), Value::Array(files));
-    start.insert("stats".into(), serde_json::to_value(&stats)?);
-    events.push(imported(
-        started,
-        Kind::SessionStart,
-        FORMAT,
-        Value::Object(start),
-    ));
+    let mut extra = Map::new();
+    extra.insert("agent_versions".into(), json!(meta.versions));
+    extra.insert("models".into(), json!(meta.models));
+    extra.insert("git_branch".into(), json!(meta.git_branch));
+    let start = TranscriptStart {
+        format: FORMAT,
+        label: meta.slug.clone().unwrap_or_else(|| main.name.clone()),
+        cwd: json!(meta.cwd),
+        external_session_id: json!(meta.session_id),
+        files: std::iter::once(main)
+            .chain(subagents)
+            .map(|i| (i.name.as_str(), i.bytes.as_slice()))
+            .collect(),
+        extra,
+    };
+    events.push(start.event(started, &stats)?);
     for (ts, kind, data) in body {
         events.push(imported(ts, kind, FORMAT, Value::Object(data)));
     }

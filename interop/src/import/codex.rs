@@ -20,7 +20,7 @@ use serde_json::{Map, Value, json};
 use super::calls::{
     Calls, file_fingerprint, json_records, object, read_named, take_record, text_of,
 };
-use super::{Parsed, Stats, fill_times, imported, raw_text, sha256_hex, ts_of};
+use super::{Parsed, Stats, TranscriptStart, fill_times, imported, raw_text, sha256_hex, ts_of};
 use crate::{Error, Result};
 
 const FORMAT: &str = "codex";
@@ -245,32 +245,17 @@ pub fn parse(name: &str, bytes: &[u8]) -> Result<Parsed> {
         .unwrap_or(DateTime::<Utc>::MIN_UTC);
     let ended = times.iter().flatten().copied().max().unwrap_or(started);
     let mut events: Vec<NewEvent> = Vec::with_capacity(items.len() + 2);
-    let mut start = Map::new();
-    start.insert("agent".into(), json!(FORMAT));
-    let ext = meta.get("id").cloned().unwrap_or(Value::Null);
-    start.insert("label".into(), json!(name));
-    start.insert("home_env".into(), Value::Null);
-    start.insert(
-        "cwd".into(),
-        meta.get("cwd").cloned().unwrap_or(Value::Null),
-    );
-    start.insert("argv".into(), Value::Null);
-    start.insert("host".into(), Value::Null);
-    start.insert("flightlog_version".into(), json!(crate::VERSION));
-    start.insert("layers".into(), json!([format!("import:{FORMAT}")]));
-    start.insert("external_session_id".into(), ext);
-    start.insert("session_meta".into(), Value::Object(meta.clone()));
-    start.insert(
-        "files".into(),
-        json!([{"name": name, "sha256": sha256_hex(bytes), "bytes": bytes.len()}]),
-    );
-    start.insert("stats".into(), serde_json::to_value(&stats)?);
-    events.push(imported(
-        started,
-        Kind::SessionStart,
-        FORMAT,
-        Value::Object(start),
-    ));
+    let mut extra = Map::new();
+    extra.insert("session_meta".into(), Value::Object(meta.clone()));
+    let start = TranscriptStart {
+        format: FORMAT,
+        label: name.to_string(),
+        cwd: meta.get("cwd").cloned().unwrap_or(Value::Null),
+        external_session_id: meta.get("id").cloned().unwrap_or(Value::Null),
+        files: vec![(name, bytes)],
+        extra,
+    };
+    events.push(start.event(started, &stats)?);
     let mut calls = Calls::default();
     for (item, t) in items.into_iter().zip(times) {
         let ts = t.unwrap_or(started);

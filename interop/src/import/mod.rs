@@ -139,6 +139,50 @@ pub fn raw_text(line: &str) -> (String, bool) {
     (line[..end].to_string(), true)
 }
 
+/// The `session_start` of an imported transcript: what every importer records (the agent, a
+/// label, the working directory and the agent's own session id as the input gives them, the
+/// files read with their SHA-256 and size, and the counts), then the format's own fields.
+pub(crate) struct TranscriptStart<'a> {
+    pub format: &'static str,
+    pub label: String,
+    pub cwd: Value,
+    pub external_session_id: Value,
+    /// The files read: (name, bytes).
+    pub files: Vec<(&'a str, &'a [u8])>,
+    pub extra: Map<String, Value>,
+}
+
+impl TranscriptStart<'_> {
+    pub(crate) fn event(self, started: DateTime<Utc>, stats: &Stats) -> Result<NewEvent> {
+        let files: Vec<Value> = self
+            .files
+            .iter()
+            .map(|(name, bytes)| {
+                json!({"name": name, "sha256": sha256_hex(bytes), "bytes": bytes.len()})
+            })
+            .collect();
+        let mut d = Map::new();
+        d.insert("agent".into(), json!(self.format));
+        d.insert("label".into(), json!(self.label));
+        d.insert("home_env".into(), Value::Null);
+        d.insert("cwd".into(), self.cwd);
+        d.insert("argv".into(), Value::Null);
+        d.insert("host".into(), Value::Null);
+        d.insert("flightlog_version".into(), json!(crate::VERSION));
+        d.insert("layers".into(), json!([format!("import:{}", self.format)]));
+        d.insert("external_session_id".into(), self.external_session_id);
+        d.extend(self.extra);
+        d.insert("files".into(), Value::Array(files));
+        d.insert("stats".into(), serde_json::to_value(stats)?);
+        Ok(imported(
+            started,
+            Kind::SessionStart,
+            self.format,
+            Value::Object(d),
+        ))
+    }
+}
+
 /// Builds an imported event: source `import:<format>`, `"imported": true` in data.
 pub fn imported(ts: DateTime<Utc>, kind: Kind, format: &str, data: Value) -> NewEvent {
     let mut data = match data {
