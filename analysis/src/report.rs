@@ -62,6 +62,15 @@ fn round3(x: f64) -> f64 {
 
 /// Agent-controlled text made safe for a terminal and for Markdown: control, bidi and escape
 /// characters become `\u{..}`, and Markdown's table and code delimiters are escaped.
+/// A Markdown table: its header and alignment rows, then one row per item.
+fn table(m: &mut String, head: &str, align: &str, rows: impl Iterator<Item = Vec<String>>) {
+    let _ = writeln!(m, "{head}");
+    let _ = writeln!(m, "{align}");
+    for cells in rows {
+        let _ = writeln!(m, "| {} |", cells.join(" | "));
+    }
+}
+
 fn clean(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -166,18 +175,20 @@ pub fn markdown(a: &Analysis, intact: bool) -> String {
     if let Some(w) = &a.critical_window {
         let _ = writeln!(m, "## Critical window: {:.1} seconds", w.seconds);
         let _ = writeln!(m);
-        let _ = writeln!(m, "| time | seq | step | what |");
-        let _ = writeln!(m, "|---:|---:|---|---|");
-        for s in &w.steps {
-            let _ = writeln!(
-                m,
-                "| +{:.3}s | {} | {} | {} |",
-                s.offset_seconds,
-                s.seq,
+        let rows = w.steps.iter().map(|s| {
+            vec![
+                format!("+{:.3}s", s.offset_seconds),
+                s.seq.to_string(),
                 s.role.replace('_', " "),
-                clean(&s.text)
-            );
-        }
+                clean(&s.text),
+            ]
+        });
+        table(
+            &mut m,
+            "| time | seq | step | what |",
+            "|---:|---:|---|---|",
+            rows,
+        );
         let _ = writeln!(m);
     }
 
@@ -223,21 +234,19 @@ pub fn markdown(a: &Analysis, intact: bool) -> String {
     if a.destructive.is_empty() {
         let _ = writeln!(m, "None matched the catalogue.");
     } else {
-        let _ = writeln!(m, "| seq | severity | rule | target | what |");
-        let _ = writeln!(m, "|---:|---|---|---|---|");
-        for d in &a.destructive {
-            let _ = writeln!(
-                m,
-                "| {} | {} | {} | {} | {} |",
-                d.seq,
-                d.severity,
+        let rows = a.destructive.iter().map(|d| {
+            vec![
+                d.seq.to_string(),
+                d.severity.to_string(),
                 code(&d.rule),
                 d.target_env
                     .as_deref()
-                    .map(|t| if t == "*" {
-                        "every environment".into()
-                    } else {
-                        clean(t)
+                    .map(|t| {
+                        if t == "*" {
+                            "every environment".into()
+                        } else {
+                            clean(t)
+                        }
                     })
                     .unwrap_or_else(|| "-".into()),
                 if d.blocked {
@@ -253,9 +262,15 @@ pub fn markdown(a: &Analysis, intact: bool) -> String {
                     )
                 } else {
                     clean(&crate::analyze::truncate(&d.summary, 160))
-                }
-            );
-        }
+                },
+            ]
+        });
+        table(
+            &mut m,
+            "| seq | severity | rule | target | what |",
+            "|---:|---|---|---|---|",
+            rows,
+        );
     }
     let _ = writeln!(m);
 
@@ -264,12 +279,7 @@ pub fn markdown(a: &Analysis, intact: bool) -> String {
     if a.secrets.is_empty() {
         let _ = writeln!(m, "No secret was seen.");
     } else {
-        let _ = writeln!(
-            m,
-            "| fingerprint | kind | first seen | where | read by the agent | used in seq |"
-        );
-        let _ = writeln!(m, "|---|---|---:|---|---|---|");
-        for s in &a.secrets {
+        let rows = a.secrets.iter().map(|s| {
             let used = if s.used_in_seqs.is_empty() {
                 "never used".to_string()
             } else {
@@ -284,20 +294,24 @@ pub fn markdown(a: &Analysis, intact: bool) -> String {
                 (Some(r), None) => format!("seq {r}"),
                 _ => "-".into(),
             };
-            let _ = writeln!(
-                m,
-                "| {} | {} | seq {} | {} | {} | {} |",
+            vec![
                 code(&s.fingerprint),
                 clean(&s.kind),
-                s.first_seen_seq,
+                format!("seq {}", s.first_seen_seq),
                 s.location
                     .as_deref()
                     .map(clean)
                     .unwrap_or_else(|| "-".into()),
                 read,
-                used
-            );
-        }
+                used,
+            ]
+        });
+        table(
+            &mut m,
+            "| fingerprint | kind | first seen | where | read by the agent | used in seq |",
+            "|---|---|---:|---|---|---|",
+            rows,
+        );
     }
     let _ = writeln!(m);
 
