@@ -68,6 +68,26 @@ pub(super) fn text_of(v: &Value, key: &str) -> String {
     v.get(key).and_then(Value::as_str).unwrap_or("").to_string()
 }
 
+/// The fields every imported `tool_result` has: the agent, the call it answers, its output, and
+/// whether it failed (then the output is its `error` too).
+pub(super) fn tool_result_fields(
+    agent: &str,
+    call_id: &str,
+    output: &str,
+    is_error: bool,
+) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("agent".into(), json!(agent));
+    m.insert("call_id".into(), json!(call_id));
+    m.insert(
+        "error".into(),
+        if is_error { json!(output) } else { Value::Null },
+    );
+    m.insert("output".into(), json!(output));
+    m.insert("is_error".into(), json!(is_error));
+    m
+}
+
 /// The fields of a JSON object (none for anything else).
 pub(super) fn object(v: Value) -> Map<String, Value> {
     match v {

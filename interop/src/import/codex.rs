@@ -19,6 +19,7 @@ use serde_json::{Map, Value, json};
 
 use super::calls::{
     Calls, file_fingerprint, json_records, object, read_named, take_record, text_of,
+    tool_result_fields,
 };
 use super::{Parsed, Stats, TranscriptStart, fill_times, imported, raw_text, sha256_hex, ts_of};
 use crate::{Error, Result};
@@ -192,14 +193,7 @@ pub fn parse(name: &str, bytes: &[u8]) -> Result<Parsed> {
                             .and_then(Value::as_bool)
                             .map(|s| !s)
                             .unwrap_or(false);
-                        d.insert("agent".into(), json!(FORMAT));
-                        d.insert("call_id".into(), json!(id));
-                        d.insert(
-                            "error".into(),
-                            if is_error { json!(output) } else { Value::Null },
-                        );
-                        d.insert("output".into(), json!(output));
-                        d.insert("is_error".into(), json!(is_error));
+                        d.extend(tool_result_fields(FORMAT, &id, &output, is_error));
                         push(Kind::ToolResult, d, Some((false, id)));
                     }
                     other => {

@@ -6,7 +6,7 @@ use flightlog_formats::Kind;
 use serde_json::{Map, Value, json};
 
 use super::{ENVELOPE, FORMAT, Item, KNOWN, PROGRESS_TAIL, Role, Source, Totals, push_unique};
-use crate::import::calls::text_of;
+use crate::import::calls::{text_of, tool_result_fields};
 use crate::import::{raw_text, sha256_hex, ts_of};
 
 pub(super) fn record(
@@ -99,15 +99,7 @@ pub(super) fn record(
                                 let output = block_text(b.get("content"));
                                 let is_error =
                                     b.get("is_error").and_then(Value::as_bool).unwrap_or(false);
-                                let mut m = Map::new();
-                                m.insert("agent".into(), json!(FORMAT));
-                                m.insert("call_id".into(), json!(id));
-                                m.insert(
-                                    "error".into(),
-                                    if is_error { json!(output) } else { Value::Null },
-                                );
-                                m.insert("output".into(), json!(output));
-                                m.insert("is_error".into(), json!(is_error));
+                                let mut m = tool_result_fields(FORMAT, &id, &output, is_error);
                                 if !result_attached && let Some(r) = rec.get("toolUseResult") {
                                     result_attached = true;
                                     if let Some(a) = r.get("agentId").and_then(Value::as_str) {
