@@ -157,4 +157,22 @@ impl Headless {
         }
         t.backend().clone()
     }
+
+    /// The current frame as text (see [`screen_text`]).
+    pub fn screen(&self) -> String {
+        screen_text(&self.render())
+    }
+}
+
+/// The text of a drawn frame: each cell's symbol, a line per row.
+pub fn screen_text(b: &TestBackend) -> String {
+    let buf = b.buffer();
+    let mut s = String::new();
+    for y in 0..buf.area.height {
+        for x in 0..buf.area.width {
+            s.push_str(buf[(x, y)].symbol());
+        }
+        s.push('\n');
+    }
+    s
 }

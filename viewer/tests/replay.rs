@@ -13,7 +13,7 @@ mod common;
 use std::time::Duration;
 
 use flightlog_viewer::action::{Action, GoTo, Marker, PromptKind};
-use flightlog_viewer::headless::Headless;
+use flightlog_viewer::headless::{Headless, screen_text};
 use flightlog_viewer::keymap;
 use flightlog_viewer::state::{FindingsSource, Msg, Pending, Tab, VerifyState};
 use ratatui::backend::TestBackend;
@@ -24,18 +24,6 @@ fn open(f: &common::Fixture, size: (u16, u16)) -> Headless {
 
 fn seq(h: &Headless) -> u64 {
     h.state.current().unwrap().seq
-}
-
-fn screen_text(b: &TestBackend) -> String {
-    let buf = b.buffer();
-    let mut s = String::new();
-    for y in 0..buf.area.height {
-        for x in 0..buf.area.width {
-            s.push_str(buf[(x, y)].symbol());
-        }
-        s.push('\n');
-    }
-    s
 }
 
 #[test]
@@ -284,7 +272,7 @@ fn tabs_cycle_and_the_screen_is_emulated() {
     let snap = h.state.screen.as_ref().unwrap();
     assert_eq!(snap.at_seq, 7);
     assert_eq!(snap.fed, 2);
-    let text = screen_text(&h.render());
+    let text = h.screen();
     assert!(text.contains("user@dev1:~/app$ railway up"), "{text}");
     assert!(text.contains("Error: Unauthorized."), "{text}");
     h.act(Action::NextTab(false));
@@ -296,7 +284,7 @@ fn tool_call_shows_its_result_output() {
     let f = common::incident();
     let mut h = open(&f, (160, 48));
     h.act(Action::GoTo(GoTo::Seq(3)));
-    let text = screen_text(&h.render());
+    let text = h.screen();
     assert!(text.contains("result (seq 5)"), "{text}");
     assert!(
         text.contains("Error: Unauthorized. The project token"),
@@ -322,7 +310,7 @@ fn tampered_log_opens_with_the_break_marked() {
     assert!(breaks.contains_key(&4), "{breaks:?}");
     h.act(Action::Jump(Marker::Break, true));
     assert_eq!(seq(&h), 4);
-    let text = screen_text(&h.render());
+    let text = h.screen();
     assert!(text.contains("CHAIN BROKEN AT THIS EVENT"), "{text}");
 }
 
@@ -489,11 +477,11 @@ fn hostile_output_renders_as_visible_harmless_text() {
     // The escapes are shown, not dropped.
     let mut h = open(&f, (160, 48));
     h.act(Action::GoTo(GoTo::Seq(1)));
-    let text = screen_text(&h.render());
+    let text = h.screen();
     assert!(text.contains("\\e]52;c;aGVsbG8="), "{text}");
     assert!(text.contains("\\u{202e}"), "{text}");
     h.act(Action::GoTo(GoTo::Seq(7)));
-    let text = screen_text(&h.render());
+    let text = h.screen();
     assert!(text.contains("\\xff\\xfe"), "{text}");
     // The picker sanitises labels too.
     let store = flightlog_formats::Store::open_read_only(&f.db).unwrap();
@@ -580,7 +568,7 @@ fn status_feedback_survives_at_80_columns() {
         for a in actions {
             h.act(a);
         }
-        let text = screen_text(&h.render());
+        let text = h.screen();
         let status = text.lines().last().unwrap_or_default().to_string();
         let msg = h
             .state
@@ -623,7 +611,7 @@ fn the_timeline_folds_the_recorders_own_processes_and_exec_ends() {
         [0, 1, 3, 5, 6, 8, 11, 14, 13, 15, 17, 19],
         "the agent's actions only, by time"
     );
-    let text = screen_text(&h.render());
+    let text = h.screen();
     assert!(
         !text.contains("fl-hook") && !text.contains("/usr/bin/flightlog"),
         "{text}"
@@ -637,7 +625,7 @@ fn the_timeline_folds_the_recorders_own_processes_and_exec_ends() {
         .map(|r| h.state.entry_of_row(r).unwrap().t_us)
         .collect();
     assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
-    let text = screen_text(&h.render());
+    let text = h.screen();
     assert!(
         text.contains("fl-hook") && text.contains("/usr/bin/flightlog"),
         "{text}"
@@ -654,7 +642,7 @@ fn folded_rows_keep_their_marks_and_moves() {
     // The failed `railway up`: its end (exit 1) is folded into its row, and `e` lands there.
     h.act(Action::Jump(Marker::Error, true));
     assert_eq!(seq(&h), 6);
-    let text = screen_text(&h.render());
+    let text = h.screen();
     assert!(text.contains("ended exit 1, 850 ms (seq 7)"), "{text}");
     // The crossing, at the curl.
     h.act(Action::First);
