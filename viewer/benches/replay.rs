@@ -124,8 +124,6 @@ fn push_to(db: &std::path::Path, url: &str, total: u64) {
 /// columns and primary key but no triggers (so no pgcrypto digest and no head check per row).
 fn copy_anchor(store: &Store, url: &str, total: u64) -> f64 {
     use flightlog_formats::store::pg;
-    use postgres::binary_copy::BinaryCopyInWriter;
-    use postgres::types::Type;
     let mut c = postgres::Client::connect(url, postgres::NoTls).expect("anchor connect");
     c.batch_execute(
         "DROP TABLE IF EXISTS public.bench_copy_anchor; \
@@ -134,15 +132,6 @@ fn copy_anchor(store: &Store, url: &str, total: u64) -> f64 {
          raw bytea NOT NULL, PRIMARY KEY (session, seq))",
     )
     .expect("anchor table");
-    let types = [
-        Type::TEXT,
-        Type::INT8,
-        Type::TEXT,
-        Type::TEXT,
-        Type::BYTEA,
-        Type::BYTEA,
-        Type::BYTEA,
-    ];
     let start = Instant::now();
     let mut next = 0;
     while next < total {
@@ -150,27 +139,7 @@ fn copy_anchor(store: &Store, url: &str, total: u64) -> f64 {
             .rows_for_push(SESSION, next, pg::PUSH_BATCH as u64)
             .expect("rows");
         let mut tx = c.transaction().expect("tx");
-        let sink = tx
-            .copy_in(
-                "COPY public.bench_copy_anchor (session, seq, ts, kind, prev, hash, raw) \
-                 FROM STDIN (FORMAT binary)",
-            )
-            .expect("copy");
-        let mut w = BinaryCopyInWriter::new(sink, &types);
-        for (ev, ts, kind) in &batch {
-            let seq = ev.seq as i64;
-            w.write(&[
-                &SESSION,
-                &seq,
-                ts,
-                kind,
-                &&ev.prev[..],
-                &&ev.hash[..],
-                &ev.raw.as_slice(),
-            ])
-            .expect("row");
-        }
-        w.finish().expect("finish");
+        pg::copy_events(&mut tx, "public.bench_copy_anchor", SESSION, &batch).expect("copy");
         tx.commit().expect("commit");
         next += batch.len() as u64;
     }

@@ -21,7 +21,7 @@ mod push;
 mod read;
 
 pub use conn::{config, connect};
-pub use push::{PushSession, PushStats, Pusher};
+pub use push::{PushSession, PushStats, Pusher, copy_events};
 pub use read::PgStore;
 
 use crate::error::{Error, Result};

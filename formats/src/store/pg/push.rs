@@ -252,38 +252,7 @@ impl Pusher {
         let url = self.url.clone();
         let e = |err| pg_err(&url, err);
         let mut tx = self.client.transaction().map_err(e)?;
-        {
-            let sink = tx
-                .copy_in(
-                    "COPY flightlog.events (session, seq, ts, kind, prev, hash, raw) \
-                     FROM STDIN (FORMAT binary)",
-                )
-                .map_err(e)?;
-            let types = [
-                Type::TEXT,
-                Type::INT8,
-                Type::TEXT,
-                Type::TEXT,
-                Type::BYTEA,
-                Type::BYTEA,
-                Type::BYTEA,
-            ];
-            let mut w = BinaryCopyInWriter::new(sink, &types);
-            for (ev, ts, kind) in batch {
-                let seq = ev.seq as i64;
-                w.write(&[
-                    &session,
-                    &seq,
-                    ts,
-                    kind,
-                    &&ev.prev[..],
-                    &&ev.hash[..],
-                    &ev.raw.as_slice(),
-                ])
-                .map_err(e)?;
-            }
-            w.finish().map_err(e)?;
-        }
+        copy_events(&mut tx, "flightlog.events", session, batch).map_err(e)?;
         tx.commit().map_err(e)?;
         Ok(())
     }
@@ -317,4 +286,44 @@ impl Pusher {
         tx.commit().map_err(e)?;
         Ok(n)
     }
+}
+
+/// Writes `batch` (rows of `session` as [`Store::rows_for_push`] gives them) into `table`, a
+/// table with the columns of `flightlog.events`, by binary COPY in `tx`. [`Pusher::send_batch`]
+/// writes into `flightlog.events`; the replay bench writes the same rows into a table without
+/// triggers, as the anchor its push rate is compared with. `table` is SQL, never input.
+#[doc(hidden)]
+pub fn copy_events(
+    tx: &mut postgres::Transaction<'_>,
+    table: &str,
+    session: &str,
+    batch: &[(StoredEvent, String, String)],
+) -> std::result::Result<(), postgres::Error> {
+    let sink = tx.copy_in(&format!(
+        "COPY {table} (session, seq, ts, kind, prev, hash, raw) FROM STDIN (FORMAT binary)"
+    ))?;
+    let types = [
+        Type::TEXT,
+        Type::INT8,
+        Type::TEXT,
+        Type::TEXT,
+        Type::BYTEA,
+        Type::BYTEA,
+        Type::BYTEA,
+    ];
+    let mut w = BinaryCopyInWriter::new(sink, &types);
+    for (ev, ts, kind) in batch {
+        let seq = ev.seq as i64;
+        w.write(&[
+            &session,
+            &seq,
+            ts,
+            kind,
+            &&ev.prev[..],
+            &&ev.hash[..],
+            &ev.raw.as_slice(),
+        ])?;
+    }
+    w.finish()?;
+    Ok(())
 }
