@@ -139,3 +139,18 @@ pub fn event(rng: &mut Rng, i: u64, total: u64, start: DateTime<Utc>) -> NewEven
     };
     NewEvent::new(ts, kind, source, data)
 }
+
+/// An asciicast v2 recording of `lines` output lines, a millisecond apart: import and export
+/// work of a known size for the progress tests.
+pub fn asciicast(lines: usize) -> String {
+    let mut s =
+        String::from("{\"version\":2,\"width\":80,\"height\":24,\"timestamp\":1777000000}\n");
+    for i in 0..lines {
+        s.push_str(&format!(
+            "[{}.{:03}, \"o\", \"line {i} compiling ok\\r\\n\"]\n",
+            i / 1000,
+            i % 1000
+        ));
+    }
+    s
+}

@@ -5,6 +5,7 @@
 use chrono::{TimeZone, Utc};
 use flightlog_formats::jsonl::{ensure_final_checkpoint, write_session};
 use flightlog_formats::progress::{NoProgress, Progress};
+use flightlog_formats::synth::asciicast;
 use flightlog_formats::verify::Trust;
 use flightlog_formats::{Keys, Redactor, Store};
 use flightlog_interop::export::{self, Format};
@@ -28,20 +29,6 @@ impl Seen {
     }
 }
 
-/// An asciicast v2 recording of `n` output lines.
-fn cast(n: usize) -> Vec<u8> {
-    let mut s =
-        String::from("{\"version\":2,\"width\":80,\"height\":24,\"timestamp\":1777000000}\n");
-    for i in 0..n {
-        s.push_str(&format!(
-            "[{}.{:03}, \"o\", \"line {i} compiling ok\\r\\n\"]\n",
-            i / 1000,
-            i % 1000
-        ));
-    }
-    s.into_bytes()
-}
-
 struct Fx {
     dir: tempfile::TempDir,
     store: Store,
@@ -59,7 +46,7 @@ fn fixture() -> Fx {
         .with_ymd_and_hms(2026, 4, 25, 21, 0, 0)
         .single()
         .unwrap();
-    let parsed = import::asciicast::parse("big.cast", &cast(3000), start).unwrap();
+    let parsed = import::asciicast::parse("big.cast", asciicast(3000).as_bytes(), start).unwrap();
     let n = parsed.events.len() as u64;
     let mut seen = Seen::default();
     let stored =
