@@ -9,6 +9,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use flightlog_fixtures::check::{assert_secret_absent, session_events};
 use flightlog_formats::{Event, Kind, Store};
 use flightlog_recorder::record::{self, Judge, RecordOptions};
 use serde_json::Value;
@@ -19,16 +20,6 @@ const TOKEN: &str = "ghp_Zq3XbT9wLm2VnR7cY5kP1sJ8hD4fG6aE0uQi";
 fn server() -> (u16, std::sync::mpsc::Receiver<String>) {
     flightlog_fixtures::upstream::json_server("200 OK", r#"{"data":{"volumeDelete":true}}"#)
         .unwrap()
-}
-
-fn events(db: &Path, session: &str) -> Vec<Event> {
-    let store = Store::open_read_only(db).unwrap();
-    store
-        .events(session, 0, 1_000_000)
-        .unwrap()
-        .iter()
-        .map(|e| e.event().unwrap())
-        .collect()
 }
 
 fn opts(dir: &Path, db: &Path, argv: &[&str], env: Vec<(String, String)>) -> RecordOptions {
@@ -91,7 +82,7 @@ exit 7
     assert!(req.starts_with("POST /graphql/v2 HTTP/1.1"), "{req}");
     assert!(req.contains(TOKEN));
 
-    let evs = events(&db, &out.session);
+    let evs = session_events(&db, &out.session);
     let kinds: Vec<&str> = evs.iter().map(|e| e.kind.as_str()).collect();
     assert_eq!(kinds.first(), Some(&"session_start"));
     assert!(kinds.contains(&"session_end"));
@@ -129,18 +120,11 @@ exit 7
             .find(|e| e.data["path"] == p && e.data["op"] == op)
             .unwrap_or_else(|| panic!("{op} {p} missing: {changes:#?}"))
     };
-    assert!(
-        find("new.txt", "create").data["diff"]
-            .as_str()
-            .unwrap()
-            .contains("+hello")
-    );
-    assert!(
-        find("old.txt", "delete").data["diff"]
-            .as_str()
-            .unwrap()
-            .contains("-old content")
-    );
+    let diff = |p: &str, op: &str| find(p, op).data["diff"].as_str().unwrap().to_string();
+    let created = diff("new.txt", "create");
+    assert!(created.contains("+hello"), "{created}");
+    let deleted = diff("old.txt", "delete");
+    assert!(deleted.contains("-old content"), "{deleted}");
     find("bg.txt", "create");
     let mv = find("moved.txt", "rename");
     assert_eq!(mv.data["from"], "keep.txt");
@@ -212,15 +196,7 @@ exit 7
     assert!(terminal.contains("volumeDelete"));
 
     // The raw secret is nowhere in the store's files.
-    for suffix in ["", "-wal", "-shm"] {
-        let p = format!("{}{suffix}", db.display());
-        if let Ok(bytes) = std::fs::read(&p) {
-            assert!(
-                !bytes.windows(TOKEN.len()).any(|w| w == TOKEN.as_bytes()),
-                "secret found in {p}"
-            );
-        }
-    }
+    assert_secret_absent(&db, TOKEN);
     // The chain verifies.
     let store = Store::open_read_only(&db).unwrap();
     let report = flightlog_formats::verify::verify_store(&store, &Default::default()).unwrap();
