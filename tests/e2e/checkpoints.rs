@@ -4,41 +4,36 @@
 use std::path::Path;
 use std::process::Output;
 
-use crate::common::{flightlog, output_with_stdin};
+use crate::common::{TestEnv, exits, kinds, output_with_stdin};
 
-fn run(db: &Path, dir: &Path, args: &[&str], stdin: &[u8]) -> Output {
-    let mut c = flightlog(db);
-    c.args(args).current_dir(dir);
+/// `flightlog ARGS` run in the environment's directory (where its `flightlog.toml` is found),
+/// with `stdin` written to it.
+fn run(env: &TestEnv, args: &[&str], stdin: &[u8]) -> Output {
+    let mut c = env.cmd();
+    c.args(args).current_dir(&env.root);
     output_with_stdin(c, stdin)
 }
 
 #[test]
 fn the_anchor_command_gets_each_checkpoint_and_verify_uses_it() {
-    let d = tempfile::tempdir().unwrap();
-    let dir = d.path();
-    let db = dir.join("store/fl.db");
+    let env = TestEnv::new();
+    let (dir, db) = (&env.root, &env.db);
     let vault = dir.join("vault");
     std::fs::create_dir(&vault).unwrap();
-    std::fs::write(
-        dir.join("flightlog.toml"),
+    env.write(
+        "flightlog.toml",
         format!(
             "[checkpoints]\nanchor = \"cat > {}/cp-$FLIGHTLOG_CHECKPOINT_NO.json\"\n",
             vault.display()
         ),
-    )
-    .unwrap();
+    );
     for i in 0..5 {
         let p = format!(
             r#"{{"session_id":"a","hook_event_name":"PreToolUse","tool_name":"Bash","tool_use_id":"t{i}","tool_input":{{"command":"echo {i}"}}}}"#
         );
-        assert!(
-            run(&db, dir, &["hook", "claude-code"], p.as_bytes())
-                .status
-                .success()
-        );
+        exits(&run(&env, &["hook", "claude-code"], p.as_bytes()), 0);
     }
-    let o = run(&db, dir, &["checkpoint"], b"");
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    exits(&run(&env, &["checkpoint"], b""), 0);
     assert!(
         vault.join("cp-1.json").is_file(),
         "the anchor command received checkpoint #1"
@@ -50,25 +45,19 @@ fn the_anchor_command_gets_each_checkpoint_and_verify_uses_it() {
     let kept_s = kept.to_str().unwrap();
     let pub_s = pubkey.to_str().unwrap();
     let o = run(
-        &db,
-        dir,
+        &env,
         &["verify", "--all", "--checkpoint", kept_s, "--pubkey", pub_s],
         b"",
     );
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
-    assert!(String::from_utf8_lossy(&o.stdout).contains("anchored: up to checkpoint #1"));
+    let text = exits(&o, 0);
+    assert!(text.contains("anchored: up to checkpoint #1"), "{text}");
 
     // The agent (same user) truncates the session and re-signs with the local key: the store
     // alone looks fine, the anchored checkpoint does not agree.
-    {
-        let conn = rusqlite_free_truncate(&db);
-        assert!(conn, "truncated");
-    }
-    let o = run(&db, dir, &["checkpoint"], b"");
-    assert!(o.status.success());
+    assert!(rusqlite_free_truncate(db), "truncated");
+    exits(&run(&env, &["checkpoint"], b""), 0);
     let o = run(
-        &db,
-        dir,
+        &env,
         &[
             "verify",
             "--all",
@@ -80,34 +69,17 @@ fn the_anchor_command_gets_each_checkpoint_and_verify_uses_it() {
         ],
         b"",
     );
-    assert_eq!(
-        o.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&o.stdout)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let kinds: Vec<&str> = v["problems"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|p| p["kind"].as_str())
-        .collect();
-    assert!(kinds.contains(&"truncated"), "{kinds:?}");
+    let v: serde_json::Value = serde_json::from_str(&exits(&o, 1)).unwrap();
+    let problems = kinds(&v, "problems");
+    assert!(problems.contains(&"truncated"), "{problems:?}");
 }
 
 #[test]
 fn a_failing_anchor_is_reported_and_the_answer_is_no() {
-    let d = tempfile::tempdir().unwrap();
-    let dir = d.path();
-    let db = dir.join("store/fl.db");
-    std::fs::write(
-        dir.join("flightlog.toml"),
-        "[checkpoints]\nanchor = \"exit 3\"\n",
-    )
-    .unwrap();
-    let o = run(&db, dir, &["checkpoint"], b"");
-    assert_eq!(o.status.code(), Some(1));
+    let env = TestEnv::new();
+    env.write("flightlog.toml", "[checkpoints]\nanchor = \"exit 3\"\n");
+    let o = run(&env, &["checkpoint"], b"");
+    exits(&o, 1);
     assert!(
         String::from_utf8_lossy(&o.stderr).contains("was not anchored"),
         "{}",

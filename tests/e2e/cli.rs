@@ -2,10 +2,9 @@
 //! verify targets people get wrong (a symlink, a directory, another application's database,
 //! a missing file), each answered in words, never by damaging anything.
 
+use crate::common::{TestEnv, bin, ok, output_with_stdin};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
-
-use crate::common::{TestEnv, bin, ok, output_with_stdin};
 
 fn flightlog(db: &Path, args: &[&str]) -> Output {
     Command::new(bin())
@@ -17,18 +16,18 @@ fn flightlog(db: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
-fn hook(db: &Path, payload: &str) {
+/// `flightlog --db DB hook claude-code` with the payload file `payload` (under fixtures/):
+/// its output.
+fn run_hook(db: &Path, payload: &str) -> Output {
     let body = std::fs::read(flightlog_fixtures::fixtures_dir().join(payload)).unwrap();
-    let mut child = Command::new(bin())
-        .arg("--db")
-        .arg(db)
-        .args(["hook", "claude-code"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(&mut child.stdin.take().unwrap(), &body).unwrap();
-    assert!(child.wait().unwrap().success());
+    let mut c = crate::common::flightlog(db);
+    c.args(["hook", "claude-code"]);
+    output_with_stdin(c, &body)
+}
+
+/// [`run_hook`], which must exit 0.
+fn hook(db: &Path, payload: &str) {
+    ok(&run_hook(db, payload));
 }
 
 fn text(b: &[u8]) -> String {
@@ -127,21 +126,7 @@ fn a_foreign_database_or_a_directory_is_refused_in_words() {
     )
     .unwrap();
     let before = std::fs::read(&foreign).unwrap();
-    let body = std::fs::read(
-        flightlog_fixtures::fixtures_dir().join("hooks/claude-code/pre_tool_use_bash.json"),
-    )
-    .unwrap();
-    let mut child = Command::new(bin())
-        .arg("--db")
-        .arg(&foreign)
-        .args(["hook", "claude-code"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(&mut child.stdin.take().unwrap(), &body).unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = run_hook(&foreign, "hooks/claude-code/pre_tool_use_bash.json");
     assert!(
         text(&out.stderr).contains("another application"),
         "{}",
@@ -220,7 +205,6 @@ fn sessions(env: &TestEnv, filters: &[&str]) -> Vec<serde_json::Value> {
 fn sessions_filters_and_status() {
     let policy = flightlog_fixtures::workspace_dir().join("demo/incident/flightlog.toml");
     let env = TestEnv::new().with_policy(&std::fs::read_to_string(policy).unwrap());
-    let db = &env.db;
     // The incident, through Claude Code's hooks at its own (April 2026) times: ended.
     for line in flightlog_fixtures::incident::HOOKS_JSONL.lines() {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
@@ -230,39 +214,17 @@ fn sessions_filters_and_status() {
         ok(&output_with_stdin(hook, line.as_bytes()));
     }
     // A recorder killed with SIGKILL while its agent runs: died.
-    let mut rec = env
-        .record_cmd(&env.root)
-        .args([
+    let mut rec = env.start_recording(
+        "killed",
+        &[
             "--no-trace",
             "--no-proxy",
             "--no-watch",
-            "--label",
-            "killed",
             "--",
             "sleep",
             "30",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    loop {
-        let rows = if db.exists() {
-            sessions(&env, &["--status", "recording"])
-        } else {
-            vec![]
-        };
-        if rows.iter().any(|r| r["label"] == "killed") {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the recording never showed up"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+        ],
+    );
     let pid = rec.id();
     // Children of every thread of the recorder (the agent is started from a worker thread).
     let children: String = std::fs::read_dir(format!("/proc/{pid}/task"))

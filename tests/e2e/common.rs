@@ -4,20 +4,27 @@
 use std::ffi::OsStr;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::time::{Duration, Instant};
 
-use flightlog_formats::{Event, Store};
+use flightlog_formats::Event;
 
 pub fn bin() -> PathBuf {
     flightlog_fixtures::bin_path().expect("build the binary first (cargo build)")
 }
 
-/// `flightlog --db DB`, without the variables a developer's shell may carry that change what
-/// flightlog does (a session to join, a policy, the guard, a hook timeout), and with standard
-/// input closed. A test sets what it needs on top.
+/// `flightlog --db DB`, as [`flightlog_bare`] makes it. A test sets what it needs on top.
 pub fn flightlog(db: &Path) -> Command {
-    let mut c = Command::new(bin());
+    let mut c = flightlog_bare();
     c.arg("--db").arg(db);
+    c
+}
+
+/// `flightlog` without the variables a developer's shell may carry that change what flightlog
+/// does (a session to join, a policy, the guard, a hook timeout), and with standard input
+/// closed.
+pub fn flightlog_bare() -> Command {
+    let mut c = Command::new(bin());
     for var in [
         "FLIGHTLOG_SESSION",
         "FLIGHTLOG_POLICY",
@@ -33,14 +40,91 @@ pub fn flightlog(db: &Path) -> Command {
 /// Asserts that `out` exited 0 (else fails with its exit code, stdout and stderr) and returns
 /// its stdout.
 pub fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstdout: {}\nstderr: {}",
+    exits(out, 0)
+}
+
+/// Asserts that `out` exited with `code` (else fails with its exit code, stdout and stderr) and
+/// returns its stdout.
+pub fn exits(out: &Output, code: i32) -> String {
+    assert_eq!(
         out.status.code(),
+        Some(code),
+        "stdout: {}\nstderr: {}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `text` contains every one of `needles` (else fails naming `what` and the first missing).
+pub fn assert_has(what: &str, text: &str, needles: &[&str]) {
+    for n in needles {
+        assert!(text.contains(n), "{what} does not say {n:?}:\n{text}");
+    }
+}
+
+/// The `kind` of every entry of the list `list` (`problems`, `warnings`) of a `verify --json`
+/// report.
+pub fn kinds<'a>(report: &'a serde_json::Value, list: &str) -> Vec<&'a str> {
+    report[list]
+        .as_array()
+        .unwrap_or_else(|| panic!("no {list} in {report}"))
+        .iter()
+        .filter_map(|p| p["kind"].as_str())
+        .collect()
+}
+
+/// Starts `cmd` with its standard streams closed (a process a test kills or waits for).
+pub fn spawn_quiet(mut cmd: Command) -> Child {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// Starts `cmd` with `stdin` written to it (then closed), stdout discarded and stderr piped. A
+/// child that exits before reading all of it is fine (a killed one may).
+pub fn spawn_with_stdin(mut cmd: Command, stdin: &[u8]) -> Child {
+    cmd.stdout(Stdio::null());
+    feed(cmd, stdin)
+}
+
+/// Starts `cmd` (its stdout as the caller set it) with stderr piped and `stdin` written to it.
+fn feed(mut cmd: Command, stdin: &[u8]) -> Child {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _ = child.stdin.take().unwrap().write_all(stdin);
+    child
+}
+
+/// Waits at most `limit` for `child` to exit: its status, or None if it still runs.
+pub fn wait_timeout(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return Some(s);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Polls `cond` every `every` until it holds; fails naming `what` after `limit`.
+pub fn wait_until(what: &str, limit: Duration, every: Duration, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !cond() {
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        std::thread::sleep(every);
+    }
 }
 
 /// One place for a test to run the real binary in: a private directory (canonical, so recorded
@@ -115,7 +199,15 @@ impl TestEnv {
 
     /// [`TestEnv::cmd`] without the policy: what a user who gives none runs.
     pub fn cmd_without_policy(&self) -> Command {
-        let mut c = flightlog(&self.db);
+        let mut c = self.cmd_bare();
+        c.arg("--db").arg(&self.db);
+        c
+    }
+
+    /// `flightlog` with this home and clock but neither store nor policy: what a user runs for
+    /// a command that keeps its own (`demo`), or a test that names another store.
+    pub fn cmd_bare(&self) -> Command {
+        let mut c = flightlog_bare();
         c.env("HOME", &self.home);
         for (var, dir) in [
             ("XDG_CONFIG_HOME", ".config"),
@@ -168,6 +260,29 @@ impl TestEnv {
         (out, session)
     }
 
+    /// Starts `flightlog record --label LABEL ARGS` in `root` (its output discarded) and waits
+    /// (30 s at most) until `sessions` lists the session as recording: the recorder.
+    pub fn start_recording(&self, label: &str, args: &[&str]) -> Child {
+        let mut rec = self.record_cmd(&self.root);
+        rec.args(["--label", label]).args(args);
+        let rec = spawn_quiet(rec);
+        let recording = || {
+            let out = self.run(&["sessions", "--status", "recording", "--json"]);
+            serde_json::from_slice::<serde_json::Value>(&out.stdout)
+                .ok()
+                .and_then(|v| v.as_array().cloned())
+                .is_some_and(|rows| rows.iter().any(|r| r["label"] == label))
+        };
+        let what = format!("the recording {label}");
+        wait_until(
+            &what,
+            Duration::from_secs(30),
+            Duration::from_millis(50),
+            || self.db.exists() && recording(),
+        );
+        rec
+    }
+
     /// Every event of `session`, parsed.
     pub fn events(&self, session: &str) -> Vec<Event> {
         session_events(&self.db, session)
@@ -177,14 +292,8 @@ impl TestEnv {
 /// Runs `cmd` with `stdin` written to it and collects its output (a process that exits before
 /// reading all of it is fine).
 pub fn output_with_stdin(mut cmd: Command, stdin: &[u8]) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let _ = child.stdin.take().unwrap().write_all(stdin);
-    child.wait_with_output().unwrap()
+    cmd.stdout(Stdio::piped());
+    feed(cmd, stdin).wait_with_output().unwrap()
 }
 
 /// The session id from `record`'s summary line on stderr.
@@ -212,32 +321,7 @@ pub fn recorded(out: &Output) -> String {
     session_of(out)
 }
 
-/// Every event of a session, parsed.
-pub fn session_events(db: &Path, session: &str) -> Vec<Event> {
-    let store = Store::open_read_only(db).unwrap();
-    store
-        .events(session, 0, 10_000_000)
-        .unwrap()
-        .iter()
-        .map(|e| e.event().unwrap())
-        .collect()
-}
-
-/// `secret` is in no file beside the store (database, `-wal`, `-shm`, keys, notes).
-pub fn assert_secret_absent(db: &Path, secret: &str) {
-    let dir = db.parent().unwrap();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let p = entry.unwrap().path();
-        if p.is_file() {
-            let bytes = std::fs::read(&p).unwrap();
-            assert!(
-                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
-                "the secret is in {}",
-                p.display()
-            );
-        }
-    }
-}
+pub use flightlog_fixtures::check::{assert_secret_absent, session_events};
 
 /// `flightlog verify SESSION` says intact (exit 0).
 pub fn assert_verifies(db: &Path, session: &str) {

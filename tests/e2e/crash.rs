@@ -6,53 +6,33 @@
 //! the store exactly once, no row may be torn, and every chain must verify.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use flightlog_formats::store::SessionMeta;
+use flightlog_formats::synth::Rng;
 use flightlog_formats::{Event, Keys, Kind, NewEvent, Redactor, Store};
 use serde_json::{Value, json};
 
-use crate::common::flightlog;
+use crate::common::{TestEnv, output_with_stdin, spawn_with_stdin};
 
-/// xorshift64*: a small seeded generator (the seed is printed, so a failure can be replayed
-/// with FLIGHTLOG_CRASH_SEED).
-struct Rng(u64);
-
-impl Rng {
-    fn seeded(default: u64) -> (Rng, u64) {
-        let seed = std::env::var("FLIGHTLOG_CRASH_SEED")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(default);
-        (Rng(seed.max(1)), seed)
-    }
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
+/// The generator for a test's random choices, seeded with FLIGHTLOG_CRASH_SEED else `default`
+/// (the seed is printed, so a failure can be replayed): the generator and its seed.
+fn seeded(default: u64) -> (Rng, u64) {
+    let seed = std::env::var("FLIGHTLOG_CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default);
+    (Rng::new(seed), seed)
 }
 
-fn spawn_hook(db: &Path, payload: &str) -> Child {
-    let mut child = flightlog(db)
-        .args(["hook", "claude-code"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // A killed child may close its stdin early: a write error is fine then.
-    let _ = child.stdin.take().unwrap().write_all(payload.as_bytes());
-    child
+/// `flightlog hook claude-code` in `env` with `payload` on its stdin (a killed child may close
+/// it early).
+fn spawn_hook(env: &TestEnv, payload: &str) -> Child {
+    let mut c = env.cmd();
+    c.args(["hook", "claude-code"]);
+    spawn_with_stdin(c, payload.as_bytes())
 }
 
 fn payload(session: &str, call_id: &str, cmd: &str) -> String {
@@ -68,11 +48,8 @@ fn payload(session: &str, call_id: &str, cmd: &str) -> String {
 }
 
 /// `flightlog verify --all --json`: (exit code, report).
-pub fn verify_all(db: &Path) -> (i32, Value) {
-    let out = flightlog(db)
-        .args(["verify", "--all", "--json"])
-        .output()
-        .unwrap();
+fn verify_all(env: &TestEnv) -> (i32, Value) {
+    let out = env.run(&["verify", "--all", "--json"]);
     let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
     (out.status.code().unwrap_or(-1), v)
 }
@@ -105,9 +82,8 @@ fn all_events(db: &Path) -> Vec<Event> {
 
 #[test]
 fn killed_hook_writers_lose_no_acknowledged_event() {
-    let d = tempfile::tempdir().unwrap();
-    let db = d.path().join("fl.db");
-    let (mut rng, seed) = Rng::seeded(0x5eed_f11e);
+    let env = TestEnv::new();
+    let (mut rng, seed) = seeded(0x5eed_f11e);
     let rounds = 20;
     let per_round = 8;
     let t0 = Instant::now();
@@ -129,7 +105,7 @@ fn killed_hook_writers_lose_no_acknowledged_event() {
                 // Microseconds after the spawn: a hook takes a few milliseconds, so the kills
                 // land before, during and after its append.
                 let kill_at = (rng.below(2) == 0).then(|| rng.below(6_000));
-                let child = spawn_hook(&db, &payload(&session, &id, &format!("echo {id}")));
+                let child = spawn_hook(&env, &payload(&session, &id, &format!("echo {id}")));
                 (id, child, kill_at)
             })
             .collect();
@@ -161,7 +137,7 @@ fn killed_hook_writers_lose_no_acknowledged_event() {
         failed_clean.is_empty(),
         "hooks that were not killed must succeed: {failed_clean:?}"
     );
-    let events = all_events(&db);
+    let events = all_events(&env.db);
     let mut seen: HashMap<String, usize> = HashMap::new();
     for e in events.iter().filter(|e| e.kind == Kind::ToolCall) {
         if let Some(id) = e.data.get("call_id").and_then(Value::as_str) {
@@ -176,7 +152,7 @@ fn killed_hook_writers_lose_no_acknowledged_event() {
         );
     }
     assert!(seen.values().all(|n| *n == 1), "no event stored twice");
-    let (code, report) = verify_all(&db);
+    let (code, report) = verify_all(&env);
     println!(
         "crash (hooks): seed {seed}, {rounds} rounds x {per_round} writers, {kill_attempts} SIGKILLs sent, \
          {killed} writers died by them, {} acknowledged, {} stored, {} events in all, verify intact={} \
@@ -210,18 +186,9 @@ fn proc_cmdlines_containing(needle: &str) -> Vec<u32> {
     out
 }
 
-fn record(db: &Path, dir: &Path, script: &str) -> Child {
-    flightlog(db)
-        .args([
-            "record",
-            "--no-proxy",
-            "--no-watch",
-            "--",
-            "sh",
-            "-c",
-            script,
-        ])
-        .current_dir(dir)
+fn record(env: &TestEnv, dir: &Path, script: &str) -> Child {
+    env.record_cmd(dir)
+        .args(["--no-proxy", "--no-watch", "--", "sh", "-c", script])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -231,11 +198,11 @@ fn record(db: &Path, dir: &Path, script: &str) -> Child {
 
 #[test]
 fn killed_recorder_is_sealed_with_a_gap_by_the_next_run() {
-    let d = tempfile::tempdir().unwrap();
-    let db = d.path().join("store/fl.db");
-    let work = d.path().join("work");
+    let env = TestEnv::new();
+    let db = &env.db;
+    let work = env.path("work");
     std::fs::create_dir_all(&work).unwrap();
-    let (mut rng, seed) = Rng::seeded(0xdead_beef);
+    let (mut rng, seed) = seeded(0xdead_beef);
     let rounds = 4;
     let t0 = Instant::now();
     let mut killed_sessions: Vec<String> = Vec::new();
@@ -246,17 +213,17 @@ fn killed_recorder_is_sealed_with_a_gap_by_the_next_run() {
         // exec-heavy, then a long sleep with a unique argument we can look for afterwards.
         let script =
             format!("i=0; while [ $i -lt 150 ]; do /bin/true; i=$((i+1)); done; sleep {marker}");
-        let before: HashSet<String> = Store::open_read_only(&db)
+        let before: HashSet<String> = Store::open_read_only(db)
             .map(|s| s.sessions().unwrap().into_iter().map(|r| r.id).collect())
             .unwrap_or_default();
-        let mut child = record(&db, &work, &script);
+        let mut child = record(&env, &work, &script);
         if round == rounds {
             // The last run only seals: let it finish quickly.
             let _ = child.kill();
             let _ = child.wait();
-            let out = flightlog(&db)
-                .args(["record", "--no-proxy", "--no-watch", "--", "true"])
-                .current_dir(&work)
+            let out = env
+                .record_cmd(&work)
+                .args(["--no-proxy", "--no-watch", "--", "true"])
                 .output()
                 .unwrap();
             assert_eq!(out.status.code(), Some(0));
@@ -281,7 +248,7 @@ fn killed_recorder_is_sealed_with_a_gap_by_the_next_run() {
             survivors.is_empty(),
             "the recorded command outlived the killed recorder: pids {survivors:?}"
         );
-        let after = Store::open_read_only(&db).unwrap().sessions().unwrap();
+        let after = Store::open_read_only(db).unwrap().sessions().unwrap();
         let new: Vec<String> = after
             .into_iter()
             .map(|r| r.id)
@@ -290,15 +257,9 @@ fn killed_recorder_is_sealed_with_a_gap_by_the_next_run() {
         killed_sessions.extend(new);
     }
     // The seal runs happen at the start of each next record; the final one is a plain run.
-    let store = Store::open_read_only(&db).unwrap();
     let mut sealed = 0;
     for s in &killed_sessions {
-        let evs: Vec<Event> = store
-            .events(s, 0, u64::MAX)
-            .unwrap()
-            .iter()
-            .map(|e| e.event().unwrap())
-            .collect();
+        let evs = env.events(s);
         let gaps: Vec<&Event> = evs
             .iter()
             .filter(|e| e.kind == Kind::Gap && e.data["reason"] == "writer_died")
@@ -313,7 +274,7 @@ fn killed_recorder_is_sealed_with_a_gap_by_the_next_run() {
         assert_eq!(last.data["reason"], "writer_died");
         sealed += 1;
     }
-    let (code, report) = verify_all(&db);
+    let (code, report) = verify_all(&env);
     println!(
         "crash (record): seed {seed}, {rounds} recorders SIGKILLed at {kill_ms:?} ms, {sealed} sessions \
          sealed with a writer_died gap by the next run (the last run reported sealing: {}), no \
@@ -407,10 +368,7 @@ fn spawn_helper(db: &Path, w: &str, n: u64, session: Option<&str>) -> Child {
 }
 
 /// Runs `flightlog verify|show|sessions` in a loop until `stop`; returns (runs, failures).
-fn readers(
-    db: PathBuf,
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-) -> (usize, Vec<String>) {
+fn readers(env: &TestEnv, stop: &std::sync::atomic::AtomicBool) -> (usize, Vec<String>) {
     let mut runs = 0;
     let mut fails = Vec::new();
     let cmds: [&[&str]; 3] = [
@@ -422,10 +380,10 @@ fn readers(
         // Readers run alongside, not flat out: two cores are shared with 16 writers.
         std::thread::sleep(Duration::from_millis(150));
         for args in cmds {
-            if !db.exists() {
+            if !env.db.exists() {
                 continue;
             }
-            let out = flightlog(&db).args(args).output().unwrap();
+            let out = env.run(args);
             runs += 1;
             let err = String::from_utf8_lossy(&out.stderr);
             // `show latest` before the first session exists is a fair "no such session".
@@ -442,11 +400,11 @@ fn readers(
 }
 
 fn run_writers(one_session: bool) {
-    let d = tempfile::tempdir().unwrap();
-    let db = d.path().join("fl.db");
+    let env = TestEnv::new();
+    let db = &env.db;
     let (writers, per) = (16u64, 1_000u64);
-    let keys = Keys::load_or_create(&flightlog_formats::keys::key_dir_for(&db)).unwrap();
-    let store = Store::open(&db).unwrap();
+    let keys = Keys::load_or_create(&flightlog_formats::keys::key_dir_for(db)).unwrap();
+    let store = Store::open(db).unwrap();
     let shared = if one_session {
         let ts = flightlog_formats::event::parse_ts("2026-04-25T09:59:00Z").unwrap();
         Some(
@@ -462,82 +420,77 @@ fn run_writers(one_session: bool) {
         None
     };
     drop(store);
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let rdr = {
-        let (db, stop) = (db.clone(), stop.clone());
-        std::thread::spawn(move || readers(db, stop))
-    };
-    let t = Instant::now();
-    let kids: Vec<(String, Child)> = (0..writers)
-        .map(|w| {
-            let name = format!("w{w}");
-            let c = spawn_helper(&db, &name, per, shared.as_deref());
-            (name, c)
-        })
-        .collect();
-    let mut acked = 0u64;
-    for (name, c) in kids {
-        let out = c.wait_with_output().unwrap();
-        let text = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "writer {name} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let n: u64 = text
-            .lines()
-            .find_map(|l| l.split_once("ACKED ").map(|(_, n)| n))
-            .and_then(|n| n.trim().parse().ok())
-            .unwrap_or_else(|| panic!("writer {name} printed no ACKED line: {text}"));
-        acked += n;
-    }
-    let write_s = t.elapsed().as_secs_f64();
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let (reads, read_fails) = rdr.join().unwrap();
-    let events = all_events(&db);
-    let mut by_writer: BTreeMap<String, HashSet<u64>> = BTreeMap::new();
-    for e in events.iter().filter(|e| e.kind == Kind::ToolCall) {
-        let id = e.data["call_id"].as_str().unwrap();
-        let (w, i) = id.split_once('-').unwrap();
-        assert!(
-            by_writer
-                .entry(w.to_string())
-                .or_default()
-                .insert(i.parse().unwrap()),
-            "{id} stored twice"
-        );
-    }
-    assert_eq!(acked, writers * per);
-    for w in 0..writers {
-        let got = by_writer.get(&format!("w{w}")).map(|s| s.len() as u64);
-        assert_eq!(
-            got,
-            Some(per),
-            "writer w{w}: every acknowledged event stored"
-        );
-    }
-    let sessions = Store::open_read_only(&db)
-        .unwrap()
-        .sessions()
-        .unwrap()
-        .len();
-    assert_eq!(sessions, if one_session { 1 } else { writers as usize });
-    let (code, report) = verify_all(&db);
-    println!(
-        "concurrency ({}): {writers} processes x {per} durable appends = {acked} events in {write_s:.1} s \
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let rdr = scope.spawn(|| readers(&env, &stop));
+        let t = Instant::now();
+        let kids: Vec<(String, Child)> = (0..writers)
+            .map(|w| {
+                let name = format!("w{w}");
+                let c = spawn_helper(db, &name, per, shared.as_deref());
+                (name, c)
+            })
+            .collect();
+        let mut acked = 0u64;
+        for (name, c) in kids {
+            let out = c.wait_with_output().unwrap();
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                out.status.success(),
+                "writer {name} failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let n: u64 = text
+                .lines()
+                .find_map(|l| l.split_once("ACKED ").map(|(_, n)| n))
+                .and_then(|n| n.trim().parse().ok())
+                .unwrap_or_else(|| panic!("writer {name} printed no ACKED line: {text}"));
+            acked += n;
+        }
+        let write_s = t.elapsed().as_secs_f64();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let (reads, read_fails) = rdr.join().unwrap();
+        let events = all_events(db);
+        let mut by_writer: BTreeMap<String, HashSet<u64>> = BTreeMap::new();
+        for e in events.iter().filter(|e| e.kind == Kind::ToolCall) {
+            let id = e.data["call_id"].as_str().unwrap();
+            let (w, i) = id.split_once('-').unwrap();
+            assert!(
+                by_writer
+                    .entry(w.to_string())
+                    .or_default()
+                    .insert(i.parse().unwrap()),
+                "{id} stored twice"
+            );
+        }
+        assert_eq!(acked, writers * per);
+        for w in 0..writers {
+            let got = by_writer.get(&format!("w{w}")).map(|s| s.len() as u64);
+            assert_eq!(
+                got,
+                Some(per),
+                "writer w{w}: every acknowledged event stored"
+            );
+        }
+        let sessions = Store::open_read_only(db).unwrap().sessions().unwrap().len();
+        assert_eq!(sessions, if one_session { 1 } else { writers as usize });
+        let (code, report) = verify_all(&env);
+        println!(
+            "concurrency ({}): {writers} processes x {per} durable appends = {acked} events in {write_s:.1} s \
          ({:.0} events/s); {reads} reader runs (verify/show/sessions) alongside, {} failed; verify intact={}",
-        if one_session {
-            "one session"
-        } else {
-            "separate sessions"
-        },
-        acked as f64 / write_s,
-        read_fails.len(),
-        report["intact"]
-    );
-    assert!(read_fails.is_empty(), "readers failed: {read_fails:#?}");
-    assert!(reads > 0, "readers ran");
-    assert_eq!(code, 0, "verify: {report}");
+            if one_session {
+                "one session"
+            } else {
+                "separate sessions"
+            },
+            acked as f64 / write_s,
+            read_fails.len(),
+            report["intact"]
+        );
+        assert!(read_fails.is_empty(), "readers failed: {read_fails:#?}");
+        assert!(reads > 0, "readers ran");
+        assert_eq!(code, 0, "verify: {report}");
+    });
 }
 
 #[test]
@@ -553,106 +506,92 @@ fn writers_16_x_1000_into_separate_sessions_with_readers() {
 /// The binary-driven variant: 16 threads, each running `flightlog hook` processes, readers alongside.
 #[test]
 fn hook_processes_16_parallel_never_surface_lock_errors() {
-    let d = tempfile::tempdir().unwrap();
-    let db = d.path().join("fl.db");
+    let env = TestEnv::new();
     let per = 25;
     // The store exists before readers start (a reader racing the store's creation is covered
     // separately).
-    let first = spawn_hook(&db, &payload("shared-0", "h-first", "ls"))
+    let first = spawn_hook(&env, &payload("shared-0", "h-first", "ls"))
         .wait_with_output()
         .unwrap();
     assert_eq!(first.status.code(), Some(0));
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let rdr = {
-        let (db, stop) = (db.clone(), stop.clone());
-        std::thread::spawn(move || readers(db, stop))
-    };
-    let t = Instant::now();
-    let threads: Vec<_> = (0..16)
-        .map(|w| {
-            let db = db.clone();
-            std::thread::spawn(move || {
-                let mut max = Duration::ZERO;
-                for i in 0..per {
-                    let s = if w % 2 == 0 { "shared" } else { "own" };
-                    let session = format!("{s}-{}", if s == "own" { w } else { 0 });
-                    let t = Instant::now();
-                    let out = spawn_hook(&db, &payload(&session, &format!("h{w}-{i}"), "ls"))
-                        .wait_with_output()
-                        .unwrap();
-                    max = max.max(t.elapsed());
-                    assert_eq!(
-                        out.status.code(),
-                        Some(0),
-                        "hook h{w}-{i}: {}",
-                        String::from_utf8_lossy(&out.stderr)
-                    );
-                    assert!(
-                        out.stderr.is_empty(),
-                        "{}",
-                        String::from_utf8_lossy(&out.stderr)
-                    );
-                }
-                max
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let rdr = scope.spawn(|| readers(&env, &stop));
+        let t = Instant::now();
+        let threads: Vec<_> = (0..16)
+            .map(|w| {
+                let env = &env;
+                scope.spawn(move || {
+                    let mut max = Duration::ZERO;
+                    for i in 0..per {
+                        let s = if w % 2 == 0 { "shared" } else { "own" };
+                        let session = format!("{s}-{}", if s == "own" { w } else { 0 });
+                        let t = Instant::now();
+                        let out = spawn_hook(env, &payload(&session, &format!("h{w}-{i}"), "ls"))
+                            .wait_with_output()
+                            .unwrap();
+                        max = max.max(t.elapsed());
+                        assert_eq!(
+                            out.status.code(),
+                            Some(0),
+                            "hook h{w}-{i}: {}",
+                            String::from_utf8_lossy(&out.stderr)
+                        );
+                        assert!(
+                            out.stderr.is_empty(),
+                            "{}",
+                            String::from_utf8_lossy(&out.stderr)
+                        );
+                    }
+                    max
+                })
             })
-        })
-        .collect();
-    let max = threads
-        .into_iter()
-        .map(|t| t.join().unwrap())
-        .max()
-        .unwrap();
-    let secs = t.elapsed().as_secs_f64();
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let (reads, fails) = rdr.join().unwrap();
-    let events = all_events(&db);
-    let calls = events.iter().filter(|e| e.kind == Kind::ToolCall).count();
-    println!(
-        "concurrency (hook binary): 16 threads x {per} hook processes in {secs:.1} s, slowest hook {} ms, \
+            .collect();
+        let max = threads
+            .into_iter()
+            .map(|t| t.join().unwrap())
+            .max()
+            .unwrap();
+        let secs = t.elapsed().as_secs_f64();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let (reads, fails) = rdr.join().unwrap();
+        let events = all_events(&env.db);
+        let calls = events.iter().filter(|e| e.kind == Kind::ToolCall).count();
+        println!(
+            "concurrency (hook binary): 16 threads x {per} hook processes in {secs:.1} s, slowest hook {} ms, \
          {reads} reader runs alongside ({} failed)",
-        max.as_millis(),
-        fails.len()
-    );
-    assert_eq!(calls, 16 * per + 1);
-    assert!(fails.is_empty(), "{fails:#?}");
-    assert_eq!(verify_all(&db).0, 0);
+            max.as_millis(),
+            fails.len()
+        );
+        assert_eq!(calls, 16 * per + 1);
+        assert!(fails.is_empty(), "{fails:#?}");
+        assert_eq!(verify_all(&env).0, 0);
+    });
 }
 
 /// A store locked by an open write transaction: the hook gives up within
 /// FLIGHTLOG_HOOK_TIMEOUT_MS with the fail-open answer (exit 1, nothing on stdout).
 #[test]
 fn hook_waits_no_longer_than_its_timeout_for_a_locked_store() {
-    let d = tempfile::tempdir().unwrap();
-    let db = d.path().join("fl.db");
-    let (code, _) = {
-        let out = spawn_hook(&db, &payload("lock", "first", "ls"))
-            .wait_with_output()
-            .unwrap();
-        (out.status.code(), ())
-    };
-    assert_eq!(code, Some(0));
-    let holder = Store::open(&db).unwrap();
+    let env = TestEnv::new();
+    let out = spawn_hook(&env, &payload("lock", "first", "ls"))
+        .wait_with_output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let holder = Store::open(&env.db).unwrap();
     holder
         .connection()
         .execute_batch("BEGIN IMMEDIATE")
         .unwrap();
     for bound in [300u64, 1_000] {
         let t = Instant::now();
-        let mut child = flightlog(&db)
-            .args(["hook", "claude-code"])
-            .env("FLIGHTLOG_HOOK_TIMEOUT_MS", bound.to_string())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(payload("lock", &format!("blocked-{bound}"), "ls").as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
+        let mut hook = env.cmd();
+        hook.args(["hook", "claude-code"])
+            .env("FLIGHTLOG_HOOK_TIMEOUT_MS", bound.to_string());
+        let out = output_with_stdin(
+            hook,
+            payload("lock", &format!("blocked-{bound}"), "ls").as_bytes(),
+        );
         let took = t.elapsed();
         let err = String::from_utf8_lossy(&out.stderr);
         println!(
@@ -672,7 +611,7 @@ fn hook_waits_no_longer_than_its_timeout_for_a_locked_store() {
     }
     holder.connection().execute_batch("ROLLBACK").unwrap();
     drop(holder);
-    let out = spawn_hook(&db, &payload("lock", "after", "ls"))
+    let out = spawn_hook(&env, &payload("lock", "after", "ls"))
         .wait_with_output()
         .unwrap();
     assert_eq!(

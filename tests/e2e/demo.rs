@@ -2,39 +2,71 @@
 
 #![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
-use std::path::Path;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use flightlog_fixtures::bin_path;
 use flightlog_fixtures::railway::PRODUCTION_VOLUME_ID;
 use serde_json::Value;
 
-fn flightlog(tmp: &Path) -> Command {
-    let mut c = Command::new(bin_path().unwrap());
-    c.env("TMPDIR", tmp)
-        .env("NO_COLOR", "1")
-        .env_remove("FLIGHTLOG_DB")
-        .env_remove("FLIGHTLOG_POLICY")
-        .env_remove("FLIGHTLOG_SESSION")
-        .env_remove("FLIGHTLOG_FAKE_NOW")
-        .env_remove("FLIGHTLOG_GUARD");
+use crate::common::{TestEnv, assert_has, exits, ok, output_with_stdin};
+
+/// `flightlog` in `env` with no store or policy given (the demo keeps its own), without color,
+/// and with `env`'s `tmp/` as its temporary directory.
+fn flightlog(env: &TestEnv) -> Command {
+    let tmp = env.path("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let mut c = env.cmd_bare();
+    c.env("TMPDIR", tmp).env("NO_COLOR", "1");
     c
 }
 
-/// `flightlog report latest --format json` of the store `db` under `policy`.
-fn report_json(tmp: &Path, db: &Path, policy: &Path) -> Value {
-    let out = flightlog(tmp)
-        .arg("--db")
-        .arg(db)
-        .arg("--policy")
-        .arg(policy)
-        .args(["report", "latest", "--format", "json"])
+/// `flightlog [BEFORE...] demo --fast ARGS...` in `env`: its output and (stdout, stderr).
+fn demo(env: &TestEnv, before: &[&OsStr], args: &[&OsStr]) -> (Output, String, String) {
+    let out = flightlog(env)
+        .args(before)
+        .args(["demo", "--fast"])
+        .args(args)
         .output()
         .unwrap();
-    let (rj, re) = text(&out);
-    assert!(out.status.success(), "{rj}\n{re}");
-    serde_json::from_str(&rj).unwrap()
+    let (stdout, stderr) = text(&out);
+    (out, stdout, stderr)
 }
+
+/// What `demo --keep DIR` leaves: its store and its policy.
+struct Kept {
+    db: PathBuf,
+    policy: PathBuf,
+}
+
+impl Kept {
+    fn at(keep: &Path) -> Kept {
+        Kept {
+            db: keep.join("store/flightlog.db"),
+            policy: keep.join("flightlog.toml"),
+        }
+    }
+
+    /// `flightlog --db DB --policy POLICY ARGS` of the kept store, which must exit 0: stdout.
+    fn ok(&self, env: &TestEnv, args: &[&str]) -> String {
+        let out = flightlog(env)
+            .arg("--db")
+            .arg(&self.db)
+            .arg("--policy")
+            .arg(&self.policy)
+            .args(args)
+            .output()
+            .unwrap();
+        exits(&out, 0)
+    }
+}
+
+/// The JSON report of the latest session.
+fn report_json(stdout: &str) -> Value {
+    serde_json::from_str(stdout).unwrap()
+}
+
+const REPORT_JSON: [&str; 4] = ["report", "latest", "--format", "json"];
 
 fn text(o: &Output) -> (String, String) {
     (
@@ -55,14 +87,9 @@ fn section<'a>(md: &'a str, heading: &str) -> Vec<&'a str> {
 
 #[test]
 fn demo_reconstructs_the_incident_and_reports_the_crossing() {
-    let tmp = tempfile::tempdir().unwrap();
-    let keep = tmp.path().join("kept");
-    let out = flightlog(tmp.path())
-        .args(["demo", "--fast", "--keep"])
-        .arg(&keep)
-        .output()
-        .unwrap();
-    let (stdout, stderr) = text(&out);
+    let env = TestEnv::new();
+    let keep = env.path("kept");
+    let (out, stdout, stderr) = demo(&env, &[], &["--keep".as_ref(), keep.as_ref()]);
     assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
 
     // The agent's screen went to stderr; stdout is the report.
@@ -102,9 +129,8 @@ fn demo_reconstructs_the_incident_and_reports_the_crossing() {
     assert!(stdout.contains("intact"), "{stdout}");
 
     // The same facts from the kept store, as JSON.
-    let db = keep.join("store/flightlog.db");
-    let policy = keep.join("flightlog.toml");
-    let r = report_json(tmp.path(), &db, &policy);
+    let kept = Kept::at(&keep);
+    let r = report_json(&kept.ok(&env, &REPORT_JSON));
     assert_eq!(r["home_env"], "staging");
     assert_eq!(r["intact"], true);
     let c = &r["boundary_crossings"][0];
@@ -140,14 +166,7 @@ fn demo_reconstructs_the_incident_and_reports_the_crossing() {
     assert_eq!(window["to_seq"].as_u64(), Some(crossing_seq), "{r:#}");
 
     // The crossing event is the volumeDelete call, and the token is redacted in it.
-    let out = flightlog(tmp.path())
-        .arg("--db")
-        .arg(&db)
-        .args(["show", "latest", "--json"])
-        .output()
-        .unwrap();
-    let (shown, _) = text(&out);
-    assert!(out.status.success());
+    let shown = kept.ok(&env, &["show", "latest", "--json"]);
     let line = shown
         .lines()
         .map(|l| serde_json::from_str::<Value>(l).unwrap())
@@ -163,19 +182,11 @@ fn demo_reconstructs_the_incident_and_reports_the_crossing() {
     );
 
     // The kept store verifies.
-    let out = flightlog(tmp.path())
-        .arg("--db")
-        .arg(&db)
-        .args(["verify", "--all", "--json"])
-        .output()
-        .unwrap();
-    let (v, _) = text(&out);
-    assert!(out.status.success(), "{v}");
-    let v: Value = serde_json::from_str(&v).unwrap();
+    let v: Value = serde_json::from_str(&kept.ok(&env, &["verify", "--all", "--json"])).unwrap();
     assert_eq!(v["intact"], true);
 
-    // Nothing left behind in TMPDIR but the kept directory.
-    let left: Vec<_> = std::fs::read_dir(tmp.path())
+    // Nothing left behind in TMPDIR.
+    let left: Vec<_> = std::fs::read_dir(env.path("tmp"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .filter(|n| n.starts_with("flightlog-demo-"))
@@ -185,43 +196,39 @@ fn demo_reconstructs_the_incident_and_reports_the_crossing() {
 
 #[test]
 fn demo_with_the_guard_stops_the_delete() {
-    let tmp = tempfile::tempdir().unwrap();
-    let out = flightlog(tmp.path())
-        .args(["demo", "--fast", "--guard"])
-        .output()
-        .unwrap();
-    let (stdout, stderr) = text(&out);
+    let env = TestEnv::new();
+    let (out, stdout, stderr) = demo(&env, &[], &["--guard".as_ref()]);
     assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
     let stand_in = section(&stdout, "## Railway API stand-in").join("\n");
-    assert!(stand_in.contains("no volume was deleted"), "{stand_in}");
+    assert_has("the stand-in", &stand_in, &["no volume was deleted"]);
     assert!(!stand_in.contains("volumeDelete"), "{stand_in}");
     let guard = section(&stdout, "## Guard decisions").join("\n");
-    assert!(guard.contains("denied at the hook layer"), "{stdout}");
-    assert!(guard.contains("railway.volumeDelete"), "{stdout}");
-    assert!(stderr.contains("Blocked by a PreToolUse hook"), "{stderr}");
-    // The report says the guard stopped it, and marks the action as not run.
-    assert!(
-        stdout.contains("The guard stopped a destructive action"),
-        "{stdout}"
+    assert_has(
+        "the guard decisions",
+        &guard,
+        &["denied at the hook layer", "railway.volumeDelete"],
     );
-    assert!(stdout.contains("denied by the guard, not run"), "{stdout}");
+    assert_has("stderr", &stderr, &["Blocked by a PreToolUse hook"]);
+    // The report says the guard stopped it, and marks the action as not run.
+    assert_has(
+        "the report",
+        &stdout,
+        &[
+            "The guard stopped a destructive action",
+            "denied by the guard, not run",
+        ],
+    );
     // The temporary store is gone.
-    let left = std::fs::read_dir(tmp.path()).unwrap().count();
+    let left = std::fs::read_dir(env.path("tmp")).unwrap().count();
     assert_eq!(left, 0);
 }
 
 #[test]
 fn demo_refuses_a_non_empty_keep_dir() {
-    let tmp = tempfile::tempdir().unwrap();
-    let keep = tmp.path().join("full");
-    std::fs::create_dir(&keep).unwrap();
-    std::fs::write(keep.join("precious.txt"), "do not touch").unwrap();
-    let out = flightlog(tmp.path())
-        .args(["demo", "--fast", "--keep"])
-        .arg(&keep)
-        .output()
-        .unwrap();
-    let (_, stderr) = text(&out);
+    let env = TestEnv::new();
+    let keep = env.path("full");
+    env.write("full/precious.txt", "do not touch");
+    let (out, _, stderr) = demo(&env, &[], &["--keep".as_ref(), keep.as_ref()]);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("not empty"), "{stderr}");
     assert_eq!(
@@ -234,16 +241,14 @@ fn demo_refuses_a_non_empty_keep_dir() {
 /// words (before anything is recorded), not silently ignored.
 #[test]
 fn demo_refuses_db_and_policy() {
-    let tmp = tempfile::tempdir().unwrap();
-    let db = tmp.path().join("mine.db");
+    let env = TestEnv::new();
+    let db = env.path("mine.db");
     for opt in ["--db", "--policy"] {
-        let out = flightlog(tmp.path())
-            .arg(opt)
-            .arg(&db)
-            .args(["demo", "--fast", "--no-replay"])
-            .output()
-            .unwrap();
-        let (stdout, stderr) = text(&out);
+        let (out, stdout, stderr) = demo(
+            &env,
+            &[opt.as_ref(), db.as_ref()],
+            &["--no-replay".as_ref()],
+        );
         assert_eq!(out.status.code(), Some(2), "{opt}: {stderr}");
         assert!(
             stderr.contains("--db and --policy do not apply") && stderr.contains("--keep"),
@@ -258,33 +263,16 @@ fn demo_refuses_db_and_policy() {
 /// into `flightlog hook claude-code` at its own timestamp: the hook layer alone tells the story.
 #[test]
 fn the_incident_hook_stream_tells_the_story_through_the_hooks() {
-    let tmp = tempfile::tempdir().unwrap();
-    let db = tmp.path().join("store/flightlog.db");
     let policy = flightlog_fixtures::workspace_dir().join("demo/incident/flightlog.toml");
+    let env = TestEnv::new().with_policy(&std::fs::read_to_string(policy).unwrap());
     for line in flightlog_fixtures::incident::HOOKS_JSONL.lines() {
         let v: Value = serde_json::from_str(line).unwrap();
-        let ts = v["timestamp"].as_str().unwrap();
-        let mut child = flightlog(tmp.path())
-            .arg("--db")
-            .arg(&db)
-            .arg("--policy")
-            .arg(&policy)
-            .args(["hook", "claude-code"])
-            .env("FLIGHTLOG_FAKE_NOW", ts)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        std::io::Write::write_all(&mut child.stdin.take().unwrap(), line.as_bytes()).unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "{line}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let mut hook = env.cmd();
+        hook.args(["hook", "claude-code"])
+            .env("FLIGHTLOG_FAKE_NOW", v["timestamp"].as_str().unwrap());
+        ok(&output_with_stdin(hook, line.as_bytes()));
     }
-    let r = report_json(tmp.path(), &db, &policy);
+    let r = report_json(&env.ok(&REPORT_JSON));
     let crossing = r["boundary_crossings"][0]["seq"].as_u64().unwrap();
     assert_eq!(r["boundary_crossings"][0]["to"], "production", "{r:#}");
     assert_eq!(r["destructive"][0]["rule"], "railway.volumeDelete", "{r:#}");
@@ -313,32 +301,19 @@ fn the_incident_hook_stream_tells_the_story_through_the_hooks() {
 /// reports (Markdown, JSON, HTML), the TUI's detail, and the CSV, CEF, OCSF and OTLP exports.
 #[test]
 fn every_output_agrees_on_the_incident() {
-    let tmp = tempfile::tempdir().unwrap();
-    let keep = tmp.path().join("kept");
-    let out = flightlog(tmp.path())
-        .args(["demo", "--fast", "--no-replay", "--keep"])
-        .arg(&keep)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", text(&out).1);
-    let db = keep.join("store/flightlog.db");
-    let policy = keep.join("flightlog.toml");
-    let run = |args: &[&str]| -> String {
-        let out = flightlog(tmp.path())
-            .arg("--db")
-            .arg(&db)
-            .arg("--policy")
-            .arg(&policy)
-            .args(args)
-            .output()
-            .unwrap();
-        let (o, e) = text(&out);
-        assert!(out.status.success(), "{args:?}: {e}");
-        o
-    };
+    let test_env = TestEnv::new();
+    let keep = test_env.path("kept");
+    let (out, _, stderr) = demo(
+        &test_env,
+        &[],
+        &["--no-replay".as_ref(), "--keep".as_ref(), keep.as_ref()],
+    );
+    assert!(out.status.success(), "{stderr}");
+    let kept = Kept::at(&keep);
+    let run = |args: &[&str]| -> String { kept.ok(&test_env, args) };
 
     // The facts, from the JSON report.
-    let r: Value = serde_json::from_str(&run(&["report", "latest", "--format", "json"])).unwrap();
+    let r = report_json(&run(&REPORT_JSON));
     let session = r["session"].as_str().unwrap().to_string();
     assert_eq!(
         r["boundary_crossings"].as_array().unwrap().len(),
@@ -369,11 +344,7 @@ fn every_output_agrees_on_the_incident() {
         .unwrap_or_else(|| panic!("no secret used at seq {seq}: {r:#}"))
         .to_string();
     let facts = [rule.as_str(), env.as_str(), fp.as_str()];
-    let has_all = |what: &str, s: &str| {
-        for f in facts {
-            assert!(s.contains(f), "{what} does not say {f:?}:\n{s}");
-        }
-    };
+    let has_all = |what: &str, s: &str| assert_has(what, s, &facts);
 
     // show: the crossing's row is marked, names the rule, the target and the token.
     let shown = run(&["show", "latest"]);
@@ -433,9 +404,9 @@ fn every_output_agrees_on_the_incident() {
     );
 
     // The TUI's detail of the crossing.
-    let mut h = flightlog_viewer::headless::Headless::open(&db, &session, (160, 48), 2_000)
+    let mut h = flightlog_viewer::headless::Headless::open(&kept.db, &session, (160, 48), 2_000)
         .unwrap()
-        .with_policy(Some(policy.clone()));
+        .with_policy(Some(kept.policy.clone()));
     h.finish_index().unwrap();
     h.check().unwrap();
     h.act(flightlog_viewer::action::Action::Jump(
@@ -447,15 +418,7 @@ fn every_output_agrees_on_the_incident() {
         seq,
         "the TUI's first crossing"
     );
-    let b = h.render();
-    let buf = b.buffer();
-    let mut screen = String::new();
-    for y in 0..buf.area.height {
-        for x in 0..buf.area.width {
-            screen.push_str(buf[(x, y)].symbol());
-        }
-        screen.push('\n');
-    }
+    let screen = h.screen();
     assert!(screen.contains("BOUNDARY CROSSED"), "{screen}");
     has_all("the TUI's detail", &screen);
 

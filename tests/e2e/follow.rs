@@ -2,55 +2,29 @@
 //! committed, and the follower ends when the session does.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use crate::common::{bin, work_dir};
+use crate::common::{TestEnv, wait_timeout};
 
 #[test]
 fn show_follow_prints_a_live_session_and_ends_with_it() {
-    let (_guard, dir, db) = work_dir();
-    let mut rec = Command::new(bin())
-        .arg("--db")
-        .arg(&db)
-        .args([
-            "record",
+    let env = TestEnv::new();
+    let mut rec = env.start_recording(
+        "slow",
+        &[
             "--no-proxy",
             "--no-watch",
-            "--label",
-            "slow",
             "--",
             "bash",
             "-c",
             // The output differs from the command line (which is followed too).
             "printf '%s-%s\\n' first output; sleep 4; printf '%s-%s\\n' second output; sleep 1",
-        ])
-        .env_remove("FLIGHTLOG_POLICY")
-        .current_dir(&dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    // The session exists once the recorder has written its first event.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let out = Command::new(bin())
-            .arg("--db")
-            .arg(&db)
-            .args(["sessions", "--json"])
-            .output()
-            .unwrap();
-        if db.exists() && String::from_utf8_lossy(&out.stdout).contains("slow") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the recording never showed up");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let mut follow = Command::new(bin())
-        .arg("--db")
-        .arg(&db)
+        ],
+    );
+    let mut follow = env
+        .cmd()
         .args(["show", "latest", "--follow"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -89,16 +63,9 @@ fn show_follow_prints_a_live_session_and_ends_with_it() {
     );
     assert!(rec.wait().unwrap().success());
     // The follower prints the rest and ends by itself once the session has ended.
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let status = loop {
-        if let Some(s) = follow.try_wait().unwrap() {
-            break s;
-        }
-        if Instant::now() > deadline {
-            follow.kill().unwrap();
-            panic!("show --follow did not end with the session");
-        }
-        std::thread::sleep(Duration::from_millis(50));
+    let Some(status) = wait_timeout(&mut follow, Duration::from_secs(15)) else {
+        follow.kill().unwrap();
+        panic!("show --follow did not end with the session");
     };
     assert!(status.success(), "{status:?}");
     // Every line it printed (the reader ends at the pipe's end).

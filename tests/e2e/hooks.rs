@@ -1,17 +1,20 @@
 //! `flightlog hook` driven as agents drive it: one process per payload, many in parallel.
 
-use std::io::Write;
-use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use flightlog_formats::{Event, Kind, Store};
+use flightlog_formats::{Kind, Store};
 use serde_json::Value;
 
-use crate::common::{bin, flightlog, output_with_stdin};
+use crate::common::{TestEnv, assert_secret_absent, bin, kinds, output_with_stdin};
 
 /// Runs `flightlog hook <agent>` with `payload` on stdin; returns (exit code, stdout, stderr).
-fn hook(db: &Path, agent: &str, payload: &[u8], fake_now: Option<&str>) -> (i32, String, String) {
-    let mut cmd = flightlog(db);
+fn hook(
+    env: &TestEnv,
+    agent: &str,
+    payload: &[u8],
+    fake_now: Option<&str>,
+) -> (i32, String, String) {
+    let mut cmd = env.cmd();
     cmd.args(["hook", agent]);
     if let Some(t) = fake_now {
         cmd.env("FLIGHTLOG_FAKE_NOW", t);
@@ -24,36 +27,29 @@ fn hook(db: &Path, agent: &str, payload: &[u8], fake_now: Option<&str>) -> (i32,
     )
 }
 
-fn verify_json(db: &Path, extra: &[&str]) -> (i32, Value) {
-    let out = flightlog(db)
-        .args(["verify", "--json"])
-        .args(extra)
-        .output()
-        .expect("run flightlog verify");
+/// `flightlog verify --json` of the whole store: (exit code, report).
+fn verify_json(env: &TestEnv) -> (i32, Value) {
+    let out = env.run(&["verify", "--json"]);
     let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
     (out.status.code().unwrap_or(-1), v)
 }
 
 #[test]
 fn eight_processes_times_500_events_make_one_linear_chain() {
-    let d = tempfile::tempdir().unwrap();
-    let db = d.path().join("fl.db");
-    let writers: Vec<_> = (0..8)
-        .map(|w| {
-            let db = db.clone();
-            std::thread::spawn(move || {
+    let env = TestEnv::new();
+    std::thread::scope(|s| {
+        for w in 0..8 {
+            let env = &env;
+            s.spawn(move || {
                 for i in 0..500 {
                     let p = format!(r#"{{"session_id":"parallel","hook_event_name":"PreToolUse","tool_name":"Bash","tool_use_id":"w{w}-{i}","tool_input":{{"command":"echo {w} {i}"}}}}"#);
-                    let (code, _, err) = hook(&db, "claude-code", p.as_bytes(), None);
+                    let (code, _, err) = hook(env, "claude-code", p.as_bytes(), None);
                     assert_eq!(code, 0, "writer {w} event {i}: {err}");
                 }
-            })
-        })
-        .collect();
-    for w in writers {
-        w.join().unwrap();
-    }
-    let store = Store::open_read_only(&db).unwrap();
+            });
+        }
+    });
+    let store = Store::open_read_only(&env.db).unwrap();
     let sessions = store.sessions().unwrap();
     assert_eq!(
         sessions.len(),
@@ -75,7 +71,7 @@ fn eight_processes_times_500_events_make_one_linear_chain() {
         .unwrap();
     assert_eq!(seqs, (0..4001).collect::<Vec<u64>>(), "no fork, no gap");
     assert_eq!(calls.len(), 4000, "no lost event");
-    let (code, v) = verify_json(&db, &[]);
+    let (code, v) = verify_json(&env);
     assert_eq!(code, 0, "{v}");
     assert_eq!(v["events_checked"], 4001);
     println!(
@@ -87,8 +83,7 @@ fn eight_processes_times_500_events_make_one_linear_chain() {
 #[test]
 fn reference_payloads_of_every_agent_are_understood() {
     let dir = flightlog_fixtures::fixtures_dir().join("hooks");
-    let d = tempfile::tempdir().unwrap();
-    let db = d.path().join("fl.db");
+    let env = TestEnv::new();
     let files = |sub: &str| {
         let mut v: Vec<_> = std::fs::read_dir(dir.join(sub))
             .unwrap()
@@ -100,7 +95,7 @@ fn reference_payloads_of_every_agent_are_understood() {
     let mut n = 0;
     for agent in ["claude-code", "codex", "gemini", "cursor"] {
         for f in files(agent) {
-            let (code, _, err) = hook(&db, agent, &std::fs::read(&f).unwrap(), None);
+            let (code, _, err) = hook(&env, agent, &std::fs::read(&f).unwrap(), None);
             assert_eq!(code, 0, "{}: {err}", f.display());
             n += 1;
         }
@@ -123,7 +118,7 @@ fn reference_payloads_of_every_agent_are_understood() {
     ];
     for f in files("malformed") {
         let name = f.file_name().unwrap().to_string_lossy().into_owned();
-        let (code, _, err) = hook(&db, "claude-code", &std::fs::read(&f).unwrap(), None);
+        let (code, _, err) = hook(&env, "claude-code", &std::fs::read(&f).unwrap(), None);
         if invalid.contains(&name.as_str()) {
             assert_eq!(
                 code, 1,
@@ -134,7 +129,7 @@ fn reference_payloads_of_every_agent_are_understood() {
             assert_eq!(code, 0, "{name}: odd but valid input is recorded: {err}");
         }
     }
-    let store = Store::open_read_only(&db).unwrap();
+    let store = Store::open_read_only(&env.db).unwrap();
     let mut raw = 0;
     for s in store.sessions().unwrap() {
         store
@@ -151,32 +146,25 @@ fn reference_payloads_of_every_agent_are_understood() {
         invalid.len(),
         "every malformed payload is kept as raw_input"
     );
-    assert_eq!(verify_json(&db, &[]).0, 0);
+    assert_eq!(verify_json(&env).0, 0);
 }
 
 #[test]
 fn the_incident_through_hooks_is_one_session_without_raw_secrets() {
     let path = flightlog_fixtures::fixtures_dir().join("incident/pocketos.hooks.jsonl");
     let text = std::fs::read_to_string(&path).unwrap();
-    let d = tempfile::tempdir().unwrap();
-    let db = d.path().join("fl.db");
+    let env = TestEnv::new();
     let mut lines = 0;
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let v: Value = serde_json::from_str(line).unwrap();
         let ts = v.get("timestamp").and_then(Value::as_str);
-        let (code, _, err) = hook(&db, "claude-code", line.as_bytes(), ts);
+        let (code, _, err) = hook(&env, "claude-code", line.as_bytes(), ts);
         assert_eq!(code, 0, "{err}");
         lines += 1;
     }
-    let store = Store::open_read_only(&db).unwrap();
-    let sessions = store.sessions().unwrap();
+    let sessions = Store::open_read_only(&env.db).unwrap().sessions().unwrap();
     assert_eq!(sessions.len(), 1);
-    let evs: Vec<Event> = store
-        .events(&sessions[0].id, 0, 10_000)
-        .unwrap()
-        .iter()
-        .map(|e| e.event().unwrap())
-        .collect();
+    let evs = env.events(&sessions[0].id);
     // Read results add a file_read event, and the agent's SessionEnd a final checkpoint.
     let from_payloads = evs
         .iter()
@@ -201,74 +189,44 @@ fn the_incident_through_hooks_is_one_session_without_raw_secrets() {
         evs.iter().any(|e| !e.redactions.is_empty()),
         "the token is redacted, with a fingerprint"
     );
-    // No raw secret from the fixture in any database file.
+    // No raw secret from the fixture in any file of the store.
     for secret in [
         flightlog_fixtures::railway::ACCOUNT_TOKEN,
         flightlog_fixtures::railway::PROJECT_TOKEN,
     ] {
-        for suffix in ["", "-wal", "-shm"] {
-            let p = format!("{}{suffix}", db.display());
-            if let Ok(bytes) = std::fs::read(&p) {
-                assert!(
-                    !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
-                    "raw secret in {p}"
-                );
-            }
-        }
+        assert_secret_absent(&env.db, secret);
     }
 }
 
 #[test]
 fn a_hook_that_could_not_record_becomes_a_gap_in_the_next_one() {
-    let d = tempfile::tempdir().unwrap();
-    let db = d.path().join("fl.db");
+    let env = TestEnv::new();
     let pre = |id: &str| {
         format!(
             r#"{{"session_id":"locked","hook_event_name":"PreToolUse","tool_name":"Bash","tool_use_id":"{id}","tool_input":{{"command":"echo {id}"}}}}"#
         )
     };
-    assert_eq!(hook(&db, "claude-code", pre("t1").as_bytes(), None).0, 0);
+    assert_eq!(hook(&env, "claude-code", pre("t1").as_bytes(), None).0, 0);
     // Another writer holds the lock longer than the hook may wait.
-    let holder = Store::open(&db).unwrap();
+    let holder = Store::open(&env.db).unwrap();
     holder
         .connection()
         .execute_batch("BEGIN IMMEDIATE")
         .unwrap();
-    let mut cmd = Command::new(bin());
-    let out = cmd
-        .arg("--db")
-        .arg(&db)
-        .args(["hook", "claude-code"])
-        .env("FLIGHTLOG_HOOK_TIMEOUT_MS", "200")
-        .env_remove("FLIGHTLOG_SESSION")
-        .env_remove("FLIGHTLOG_POLICY")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut child = out;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(pre("t2").as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let mut cmd = env.cmd();
+    cmd.args(["hook", "claude-code"])
+        .env("FLIGHTLOG_HOOK_TIMEOUT_MS", "200");
+    let out = output_with_stdin(cmd, pre("t2").as_bytes());
     assert_eq!(out.status.code(), Some(1), "fail open, non-blocking");
     assert!(String::from_utf8_lossy(&out.stderr).contains("fail open"));
     holder.connection().execute_batch("ROLLBACK").unwrap();
     drop(holder);
     // The next hook records, and says what was lost before it.
-    assert_eq!(hook(&db, "claude-code", pre("t3").as_bytes(), None).0, 0);
-    let store = Store::open_read_only(&db).unwrap();
-    let id = store.sessions().unwrap()[0].id.clone();
-    let evs: Vec<Event> = store
-        .events(&id, 0, 100)
-        .unwrap()
-        .iter()
-        .map(|e| e.event().unwrap())
-        .collect();
+    assert_eq!(hook(&env, "claude-code", pre("t3").as_bytes(), None).0, 0);
+    let id = Store::open_read_only(&env.db).unwrap().sessions().unwrap()[0]
+        .id
+        .clone();
+    let evs = env.events(&id);
     let gap = evs
         .iter()
         .find(|e| e.kind == Kind::Gap)
@@ -283,31 +241,25 @@ fn a_hook_that_could_not_record_becomes_a_gap_in_the_next_one() {
         .collect();
     assert_eq!(calls, ["t1", "t3"]);
     assert!(
-        !d.path().join("hook-failures.jsonl").exists(),
+        !env.path("store/hook-failures.jsonl").exists(),
         "the note is consumed"
     );
 }
 
 #[test]
 fn the_agents_session_end_seals_the_session_with_checkpoints() {
-    let d = tempfile::tempdir().unwrap();
-    let db = d.path().join("fl.db");
+    let env = TestEnv::new();
     let pre = r#"{"session_id":"ends","hook_event_name":"PreToolUse","tool_name":"Bash","tool_use_id":"t1","tool_input":{"command":"ls"}}"#;
     let end =
         r#"{"session_id":"ends","hook_event_name":"SessionEnd","reason":"prompt_input_exit"}"#;
-    assert_eq!(hook(&db, "claude-code", pre.as_bytes(), None).0, 0);
-    assert_eq!(hook(&db, "claude-code", end.as_bytes(), None).0, 0);
-    let store = Store::open_read_only(&db).unwrap();
+    assert_eq!(hook(&env, "claude-code", pre.as_bytes(), None).0, 0);
+    assert_eq!(hook(&env, "claude-code", end.as_bytes(), None).0, 0);
+    let store = Store::open_read_only(&env.db).unwrap();
     let s = &store.sessions().unwrap()[0];
     assert!(s.ended.is_some());
-    let kinds: Vec<Kind> = store
-        .events(&s.id, 0, 100)
-        .unwrap()
-        .iter()
-        .map(|e| e.event().unwrap().kind)
-        .collect();
+    let recorded: Vec<Kind> = env.events(&s.id).into_iter().map(|e| e.kind).collect();
     assert_eq!(
-        kinds,
+        recorded,
         [
             Kind::SessionStart,
             Kind::ToolCall,
@@ -319,20 +271,15 @@ fn the_agents_session_end_seals_the_session_with_checkpoints() {
         store.latest_checkpoint().unwrap().is_some(),
         "a store checkpoint too"
     );
-    let (code, v) = verify_json(&db, &[]);
+    let (code, v) = verify_json(&env);
     assert_eq!(code, 0, "{v}");
-    let warnings: Vec<&str> = v["warnings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|w| w["kind"].as_str())
-        .collect();
+    let warnings = kinds(&v, "warnings");
     assert!(!warnings.contains(&"unanchored_tail"), "{warnings:?}");
 }
 
 /// The fsync-family calls of one hook, traced by strace: each as `(call, path synced)`, the
 /// path read from the file descriptor's `openat` earlier in the same trace. None without strace.
-fn hook_syncs(db: &Path, payload: &[u8]) -> Option<Vec<(String, String)>> {
+fn hook_syncs(env: &TestEnv, payload: &[u8]) -> Option<Vec<(String, String)>> {
     if Command::new("strace").arg("-V").output().is_err() {
         assert!(
             std::env::var_os("CI").is_none(),
@@ -341,13 +288,13 @@ fn hook_syncs(db: &Path, payload: &[u8]) -> Option<Vec<(String, String)>> {
         eprintln!("skipped: strace is not installed (apt-get install strace)");
         return None;
     }
-    let log = db.with_extension("strace");
+    let log = env.path("hook.strace");
     let mut cmd = Command::new("strace");
     cmd.args(["-f", "-qq", "-e", "trace=openat,fsync,fdatasync", "-o"])
         .arg(&log)
         .arg(bin())
         .arg("--db")
-        .arg(db)
+        .arg(&env.db)
         .args(["hook", "claude-code"])
         .env_remove("FLIGHTLOG_SESSION")
         .env_remove("FLIGHTLOG_POLICY");
@@ -376,16 +323,16 @@ fn hook_syncs(db: &Path, payload: &[u8]) -> Option<Vec<(String, String)>> {
 
 #[test]
 fn a_hook_costs_one_fsync_and_a_new_wal_gets_its_directory_synced_first() {
-    let d = tempfile::tempdir().unwrap();
-    let db = d.path().join("fl.db");
-    let wal = d.path().join("fl.db-wal");
+    let env = TestEnv::new();
+    let dir = env.db.parent().unwrap().to_path_buf();
+    let wal = dir.join("fl.db-wal");
     let pre = |id: &str| {
         format!(
             r#"{{"session_id":"s","hook_event_name":"PreToolUse","tool_name":"Bash","tool_use_id":"{id}","tool_input":{{"command":"ls"}}}}"#
         )
     };
-    assert_eq!(hook(&db, "claude-code", pre("t1").as_bytes(), None).0, 0);
-    let Some(syncs) = hook_syncs(&db, pre("t2").as_bytes()) else {
+    assert_eq!(hook(&env, "claude-code", pre("t1").as_bytes(), None).0, 0);
+    let Some(syncs) = hook_syncs(&env, pre("t2").as_bytes()) else {
         return;
     };
     assert_eq!(
@@ -396,14 +343,14 @@ fn a_hook_costs_one_fsync_and_a_new_wal_gets_its_directory_synced_first() {
     // Everything checkpointed into the database, the WAL removed (as another program's last
     // connection does): the next hook creates it, and syncs the directory before its commit.
     {
-        let s = Store::open(&db).unwrap();
+        let s = Store::open(&env.db).unwrap();
         s.connection()
             .execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
             .unwrap();
     }
     std::fs::remove_file(&wal).unwrap();
-    let syncs = hook_syncs(&db, pre("t3").as_bytes()).expect("strace ran above");
-    let dir = d.path().display().to_string();
+    let syncs = hook_syncs(&env, pre("t3").as_bytes()).expect("strace ran above");
+    let dir = dir.display().to_string();
     let at_dir = syncs.iter().position(|(_, p)| *p == dir);
     let last_wal = syncs
         .iter()
@@ -412,6 +359,6 @@ fn a_hook_costs_one_fsync_and_a_new_wal_gets_its_directory_synced_first() {
         matches!((at_dir, last_wal), (Some(a), Some(b)) if a < b),
         "the directory is synced before the commit: {syncs:?}"
     );
-    let (code, _) = verify_json(&db, &[]);
+    let (code, _) = verify_json(&env);
     assert_eq!(code, 0, "all three calls are in an intact store");
 }

@@ -3,33 +3,28 @@
 //! work shows none even on a terminal.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use flightlog_formats::event::parse_ts;
 use flightlog_formats::store::SessionMeta;
+use flightlog_formats::synth::asciicast;
 use flightlog_formats::{Kind, NewEvent, Redactor, Store};
 use serde_json::json;
 
-use crate::common::{Tmux, bin, flightlog};
+use crate::common::{TestEnv, Tmux, bin, exits};
 
-fn fl(db: &Path, args: &[&str]) -> Output {
-    flightlog(db)
+/// Runs `flightlog ARGS` in `env` with `NO_COLOR` unset (piped: no terminal), asserts it
+/// exited 0: (stdout, stderr).
+fn ok(env: &TestEnv, args: &[&str]) -> (String, String) {
+    let out = env
+        .cmd()
         .args(args)
         .env_remove("NO_COLOR")
         .output()
-        .unwrap()
-}
-
-fn ok(out: &Output) -> (String, String) {
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstdout: {}\nstderr: {stderr}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-    );
-    (String::from_utf8_lossy(&out.stdout).into_owned(), stderr)
+        .unwrap();
+    let stdout = exits(&out, 0);
+    (stdout, String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
 /// Standard error with nothing a progress bar draws: no carriage return, no escape sequence.
@@ -38,20 +33,6 @@ fn assert_no_bar(what: &str, stderr: &str) {
         !stderr.contains('\r') && !stderr.contains('\x1b'),
         "{what}: progress output on a pipe: {stderr:?}"
     );
-}
-
-/// An asciicast v2 recording of `n` output lines.
-fn write_cast(path: &Path, n: usize) {
-    let mut s =
-        String::from("{\"version\":2,\"width\":80,\"height\":24,\"timestamp\":1777000000}\n");
-    for i in 0..n {
-        s.push_str(&format!(
-            "[{}.{:03}, \"o\", \"line {i} compiling ok\\r\\n\"]\n",
-            i / 1000,
-            i % 1000
-        ));
-    }
-    std::fs::write(path, s).unwrap();
 }
 
 /// A store with one session of `n` small events.
@@ -87,66 +68,52 @@ fn write_store(db: &Path, n: u64) {
 
 #[test]
 fn piped_import_export_and_verify_print_no_progress() {
-    let d = tempfile::tempdir().unwrap();
-    let db = d.path().join("db/flightlog.db");
+    let env = TestEnv::new();
     // Big enough that each command runs past the bar's delay.
-    let cast = d.path().join("big.cast");
-    write_cast(&cast, 40_000);
+    let cast = env.write("big.cast", asciicast(40_000));
 
-    let (stdout, stderr) = ok(&fl(&db, &["import", "asciicast", cast.to_str().unwrap()]));
+    let (stdout, stderr) = ok(&env, &["import", "asciicast", cast.to_str().unwrap()]);
     assert_no_bar("import asciicast", &stderr);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     let session = stdout.trim().to_string();
 
-    let jsonl = d.path().join("out.jsonl");
-    let (_, stderr) = ok(&fl(
-        &db,
-        &[
+    // Each export to a file: a summary line, no bar.
+    let [jsonl, _, bundle] = [
+        ("jsonl", "out.jsonl"),
+        ("csv", "out.csv"),
+        ("bundle", "bundle"),
+    ]
+    .map(|(format, file)| {
+        let out = env.path(file);
+        let args = [
             "export",
             &session,
             "-f",
-            "jsonl",
+            format,
             "-o",
-            jsonl.to_str().unwrap(),
-        ],
-    ));
-    assert_no_bar("export jsonl", &stderr);
-    assert!(
-        stderr.starts_with(&format!("session {session}: ")),
-        "{stderr}"
-    );
-    let (stdout, stderr) = ok(&fl(&db, &["export", &session, "-f", "jsonl"]));
+            out.to_str().unwrap(),
+        ];
+        let (_, stderr) = ok(&env, &args);
+        assert_no_bar(&format!("export {format}"), &stderr);
+        assert!(
+            stderr.starts_with(&format!("session {session}: ")) || format != "jsonl",
+            "{stderr}"
+        );
+        out
+    });
+    let (stdout, stderr) = ok(&env, &["export", &session, "-f", "jsonl"]);
     assert_eq!(stderr, "");
     assert_eq!(stdout.as_bytes(), std::fs::read(&jsonl).unwrap());
-    let csv = d.path().join("out.csv");
-    let (_, stderr) = ok(&fl(
-        &db,
-        &["export", &session, "-f", "csv", "-o", csv.to_str().unwrap()],
-    ));
-    assert_no_bar("export csv", &stderr);
-    let bundle = d.path().join("bundle");
-    let (_, stderr) = ok(&fl(
-        &db,
-        &[
-            "export",
-            &session,
-            "-f",
-            "bundle",
-            "-o",
-            bundle.to_str().unwrap(),
-        ],
-    ));
-    assert_no_bar("export bundle", &stderr);
 
     for target in ["--all", jsonl.to_str().unwrap(), bundle.to_str().unwrap()] {
-        let (stdout, stderr) = ok(&fl(&db, &["verify", target]));
+        let (stdout, stderr) = ok(&env, &["verify", target]);
         assert_eq!(stderr, "", "verify {target}");
         assert!(stdout.contains("intact"), "{stdout}");
     }
 
-    let other = d.path().join("other/flightlog.db");
-    let pubkey = d.path().join("db/keys/checkpoint.pub");
-    let (_, stderr) = ok(&fl(
+    let other = TestEnv::new();
+    let pubkey = env.path("store/keys/checkpoint.pub");
+    let (_, stderr) = ok(
         &other,
         &[
             "import",
@@ -155,7 +122,7 @@ fn piped_import_export_and_verify_print_no_progress() {
             "--pubkey",
             pubkey.to_str().unwrap(),
         ],
-    ));
+    );
     assert_no_bar("import jsonl", &stderr);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
 }
@@ -227,7 +194,7 @@ fn a_terminal_shows_a_bar_for_long_work_in_color_unless_no_color() {
     let small = d.path().join("small/flightlog.db");
     write_store(&small, 20);
     let cast = d.path().join("rec.cast");
-    write_cast(&cast, 60_000);
+    std::fs::write(&cast, asciicast(60_000)).unwrap();
 
     let tmux = Pane {
         tmux: Tmux::start(

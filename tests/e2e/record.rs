@@ -8,20 +8,17 @@ use std::time::{Duration, Instant};
 use flightlog_formats::{Event, Kind, Store};
 
 use crate::common::{
-    assert_secret_absent, assert_verifies, bin, session_events, session_of, work_dir,
+    assert_secret_absent, assert_verifies, bin, flightlog, session_events, session_of, spawn_quiet,
+    work_dir,
 };
 
+/// `flightlog --db DB record ARGS` run in `dir`, on the real clock.
 fn record(dir: &Path, db: &Path, args: &[&str]) -> Output {
-    Command::new(bin())
+    flightlog(db)
         .current_dir(dir)
-        .arg("--db")
-        .arg(db)
         .arg("record")
         .args(args)
-        .env_remove("FLIGHTLOG_SESSION")
-        .env_remove("FLIGHTLOG_POLICY")
         .env_remove("FLIGHTLOG_FAKE_NOW")
-        .stdin(Stdio::null())
         .output()
         .unwrap()
 }
@@ -146,23 +143,15 @@ fn a_killed_recorder_takes_the_agent_with_it_and_is_sealed_next_time() {
     let d = tempfile::tempdir().unwrap();
     let dir = d.path();
     let db = dir.join("db/fl.db");
-    let mut fl = Command::new(bin())
-        .current_dir(dir)
-        .arg("--db")
-        .arg(&db)
-        .args([
-            "record",
-            "--",
-            "sh",
-            "-c",
-            "echo $$ > childpid; exec sleep 30",
-        ])
-        .env_remove("FLIGHTLOG_SESSION")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut fl = flightlog(&db);
+    fl.current_dir(dir).args([
+        "record",
+        "--",
+        "sh",
+        "-c",
+        "echo $$ > childpid; exec sleep 30",
+    ]);
+    let mut fl = spawn_quiet(fl);
     let child = wait_for_file(&dir.join("childpid"));
     std::thread::sleep(Duration::from_millis(200));
     fl.kill().unwrap(); // SIGKILL: nothing can be caught
@@ -364,20 +353,14 @@ exit 5
             .find(|e| e.kind == Kind::FileChange && e.data["path"] == path && e.data["op"] == op)
             .unwrap_or_else(|| panic!("no {op} of {path}"))
     };
-    let diff = change("config.txt", "modify").data["diff"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let diff = |path: &str, op: &str| change(path, op).data["diff"].as_str().unwrap().to_string();
+    let modified = diff("config.txt", "modify");
     assert!(
-        diff.contains("-mode = slow") && diff.contains("+mode = fast"),
-        "{diff}"
+        modified.contains("-mode = slow") && modified.contains("+mode = fast"),
+        "{modified}"
     );
-    assert!(
-        change("scratch.txt", "delete").data["diff"]
-            .as_str()
-            .unwrap()
-            .contains("-temporary")
-    );
+    let deleted = diff("scratch.txt", "delete");
+    assert!(deleted.contains("-temporary"), "{deleted}");
     change("session.txt", "create");
     assert!(
         !evs.iter()

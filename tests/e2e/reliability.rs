@@ -13,7 +13,7 @@ use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
 
-use crate::common::{bin, flightlog, output_with_stdin};
+use crate::common::{bin, flightlog, output_with_stdin, wait_timeout};
 
 struct Out {
     code: Option<i32>,
@@ -80,19 +80,26 @@ fn one_line(o: &Out, what: &str) {
     );
 }
 
+/// A PreToolUse hook under a guard that fails `fail` ("open" or "closed"), its answer printed.
+fn guarded_pre(db: &Path, dir: &Path, label: &str, fail: &str) -> Out {
+    let o = hook(
+        db,
+        &pre(&format!("{label}-{fail}")),
+        Some(&policy(dir, fail)),
+    );
+    println!(
+        "{label}: fail {fail} -> exit {:?}: {} {}",
+        o.code,
+        o.stdout.trim(),
+        o.stderr.trim()
+    );
+    o
+}
+
 /// The hook's failure answers: fail open (exit 1, nothing on stdout) and fail closed (a deny
 /// in the agent's protocol for PreToolUse; PostToolUse still fails open).
 fn assert_fail_modes(db: &Path, dir: &Path, must_mention: &[&str], label: &str) {
-    let open = hook(
-        db,
-        &pre(&format!("{label}-open")),
-        Some(&policy(dir, "open")),
-    );
-    println!(
-        "{label}: fail open  -> exit {:?}: {}",
-        open.code,
-        open.stderr.trim()
-    );
+    let open = guarded_pre(db, dir, label, "open");
     assert_eq!(
         open.code,
         Some(1),
@@ -117,17 +124,7 @@ fn assert_fail_modes(db: &Path, dir: &Path, must_mention: &[&str], label: &str) 
     );
     one_line(&open, label);
 
-    let closed = hook(
-        db,
-        &pre(&format!("{label}-closed")),
-        Some(&policy(dir, "closed")),
-    );
-    println!(
-        "{label}: fail closed -> exit {:?}: {} {}",
-        closed.code,
-        closed.stdout.trim(),
-        closed.stderr.trim()
-    );
+    let closed = guarded_pre(db, dir, label, "closed");
     assert_eq!(
         closed.code,
         Some(0),
@@ -316,15 +313,25 @@ impl Drop for Mount {
     }
 }
 
-#[test]
-fn read_only_file_system() {
+/// A store on a tmpfs of `size` of its own, with one hook recorded in it: the directory, the
+/// mount and the store. None (the test `what` says it skipped) where this machine does not let
+/// the test mount one.
+fn store_on_tmpfs(size: &str, what: &str) -> Option<(tempfile::TempDir, Mount, PathBuf)> {
     let d = tempfile::tempdir().unwrap();
-    let Some(m) = Mount::tmpfs(&d.path().join("m"), "8m") else {
-        println!("read-only store: SKIPPED (cannot mount a tmpfs here; needs root)");
-        return;
+    let Some(m) = Mount::tmpfs(&d.path().join("m"), size) else {
+        println!("{what}: SKIPPED (cannot mount a tmpfs of {size} here; needs root)");
+        return None;
     };
     let db = m.0.join("s/fl.db");
     assert_eq!(hook(&db, &pre("ok"), None).code, Some(0));
+    Some((d, m, db))
+}
+
+#[test]
+fn read_only_file_system() {
+    let Some((d, m, db)) = store_on_tmpfs("8m", "read-only store") else {
+        return;
+    };
     m.remount("ro");
     // SQLite cannot create the -shm file: "unable to open database file" (it does not say
     // "read-only"; the path is named).
@@ -363,13 +370,9 @@ fn read_only_file_system() {
 
 #[test]
 fn full_disk() {
-    let d = tempfile::tempdir().unwrap();
-    let Some(m) = Mount::tmpfs(&d.path().join("m"), "2m") else {
-        println!("full disk: SKIPPED (cannot mount a size-limited tmpfs here; needs root)");
+    let Some((d, m, db)) = store_on_tmpfs("2m", "full disk") else {
         return;
     };
-    let db = m.0.join("s/fl.db");
-    assert_eq!(hook(&db, &pre("ok"), None).code, Some(0));
     // Fill the file system.
     let filler = m.0.join("filler");
     {
@@ -610,21 +613,11 @@ fn hostile_symlink_loops_in_a_recorded_tree() {
         .args(["record", "--no-proxy", "--", "sh", "-c"])
         .arg("echo hi > f.txt; ln -s f.txt g; rm f.txt; mkdir -p deep && ln -s ../deep deep/loop; echo done")
         .current_dir(&work)
-        .env_remove("FLIGHTLOG_SESSION")
-        .env_remove("FLIGHTLOG_POLICY")
-        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut status = None;
-    while t.elapsed() < std::time::Duration::from_secs(60) {
-        if let Some(s) = child.try_wait().unwrap() {
-            status = Some(s);
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    let status = wait_timeout(&mut child, std::time::Duration::from_secs(60));
     if status.is_none() {
         let _ = child.kill();
     }
