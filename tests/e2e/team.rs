@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
 use tempfile::TempDir;
 
@@ -14,7 +15,7 @@ use flightlog_formats::store::SessionMeta;
 use flightlog_formats::synth::{Rng, event};
 use flightlog_formats::{Keys, Kind, NewEvent, Redactor, Store};
 
-use super::common::bin;
+use super::common::{bin, exits, spawn_quiet, wait_until};
 
 mod bundle;
 mod record;
@@ -112,13 +113,7 @@ impl Team {
 
     /// `verify --all` of the team store says intact.
     fn assert_verifies(&self) {
-        let v = self.read(&["verify", "--all"]);
-        assert_eq!(
-            v.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&v.stdout)
-        );
+        exits(&self.read(&["verify", "--all"]), 0);
     }
 
     /// The team store gives the same `show --json` bytes for `id` as the local store `db`.
@@ -132,8 +127,7 @@ impl Team {
     /// A new local store (see [`local_store`]) pushed whole to this team store: its directory,
     /// path, session ids and the push's output.
     fn pushed(&self, sessions: usize, events: u64) -> (TempDir, PathBuf, Vec<String>, Output) {
-        let d = tempfile::tempdir().unwrap();
-        let (db, ids) = local_store(d.path(), sessions, events);
+        let (d, db, ids) = local_store(sessions, events);
         let out = at(&db, &["push", "--all", "--to", &self.writer]);
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
         (d, db, ids, out)
@@ -180,10 +174,12 @@ fn at(db: &Path, args: &[&str]) -> Output {
     flightlog(&all)
 }
 
-/// A local store with `sessions` sessions of `events` synthetic events each, sealed with a
-/// session checkpoint and a store checkpoint.
-fn local_store(dir: &Path, sessions: usize, events: u64) -> (PathBuf, Vec<String>) {
-    let db = dir.join("fl.db");
+/// A local store in a new directory (gone when its guard drops) with `sessions` sessions of
+/// `events` synthetic events each, sealed with a session checkpoint and a store checkpoint:
+/// the guard, the store's path and the session ids.
+fn local_store(sessions: usize, events: u64) -> (TempDir, PathBuf, Vec<String>) {
+    let d = tempfile::tempdir().unwrap();
+    let db = d.path().join("fl.db");
     let store = Store::open(&db).unwrap();
     let keys = Keys::load_or_create(&key_dir_for(&db)).unwrap();
     let red = Redactor::new([3; 32]);
@@ -215,7 +211,7 @@ fn local_store(dir: &Path, sessions: usize, events: u64) -> (PathBuf, Vec<String
         ids.push(id);
     }
     store.checkpoint(&keys, start).unwrap();
-    (db, ids)
+    (d, db, ids)
 }
 
 fn show_json(db: &str, id: &str) -> Vec<u8> {
@@ -258,13 +254,7 @@ fn push_and_read_back_the_same_bytes() {
         let pt = team.read(&["policy", "test", id, "--json"]);
         assert_eq!(pt.status.code(), Some(0), "{}", stderr(&pt));
     }
-    let v = team.read(&["verify", "--all", "--json"]);
-    assert_eq!(
-        v.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&v.stdout)
-    );
+    exits(&team.read(&["verify", "--all", "--json"]), 0);
     let sessions = team.read(&["sessions", "--json"]);
     let rows: serde_json::Value = serde_json::from_slice(&sessions.stdout).unwrap();
     assert_eq!(rows.as_array().unwrap().len(), 2);
@@ -299,24 +289,15 @@ fn a_push_killed_mid_way_resumes() {
     let Some(team) = Team::new("resume") else {
         return;
     };
-    let d = tempfile::tempdir().unwrap();
-    let (db, ids) = local_store(d.path(), 1, 120_000);
-    let mut child = team
-        .push_all(&db)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let (_d, db, ids) = local_store(1, 120_000);
+    let mut child = spawn_quiet(team.push_all(&db));
     // Kill it once some batches are in, and before the end.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        let n = count_events(&team, &ids[0]);
-        if n > 0 || std::time::Instant::now() > deadline {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
+    wait_until(
+        "the first batch",
+        Duration::from_secs(60),
+        Duration::from_millis(5),
+        || count_events(&team, &ids[0]) > 0,
+    );
     child.kill().unwrap();
     child.wait().unwrap();
     let partial = count_events(&team, &ids[0]);
@@ -341,10 +322,8 @@ fn concurrent_pushers_make_one_log() {
     let Some(team) = Team::new("concurrent") else {
         return;
     };
-    let d1 = tempfile::tempdir().unwrap();
-    let (db1, ids1) = local_store(d1.path(), 2, 20_000);
-    let d2 = tempfile::tempdir().unwrap();
-    let (db2, ids2) = local_store(d2.path(), 2, 20_000);
+    let (_d1, db1, ids1) = local_store(2, 20_000);
+    let (_d2, db2, ids2) = local_store(2, 20_000);
     let spawn = |db: &Path, host: &str| {
         team.push_all(db)
             .env("FLIGHTLOG_HOST", host)
@@ -532,14 +511,8 @@ fn a_superuser_edit_is_caught_by_verify() {
          UPDATE flightlog.events SET raw = raw || '\\x20'::bytea WHERE seq = 100;",
     )
     .unwrap();
-    let v = team.read(&["verify", "--all", "--json"]);
-    assert_eq!(
-        v.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&v.stdout)
-    );
-    let r: serde_json::Value = serde_json::from_slice(&v.stdout).unwrap();
+    let v = exits(&team.read(&["verify", "--all", "--json"]), 1);
+    let r: serde_json::Value = serde_json::from_str(&v).unwrap();
     assert!(
         r["problems"]
             .as_array()
@@ -597,8 +570,7 @@ fn a_password_is_never_shown() {
     let err = stderr(&out);
     assert!(err.contains("postgres://someone@127.0.0.1:1/x"), "{err}");
     assert!(!err.contains("hunter2secret"), "{err}");
-    let d = tempfile::tempdir().unwrap();
-    let (db, _) = local_store(d.path(), 1, 5);
+    let (_d, db, _) = local_store(1, 5);
     let out = at(
         &db,
         &[

@@ -3,18 +3,20 @@
 //! `flightlog verify` both accepting it only with the keys that signed it.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
 use flightlog_formats::keys::key_dir_for;
 use flightlog_formats::{Keys, Kind, NewEvent, Redactor, Store};
 
 use super::{Team, at, local_store, stderr};
-use crate::common::bin;
+use crate::common::{bin, exits};
+use crate::verifier;
 
 /// `flightlog --db URL export SESSION --format bundle -o DIR` on the exporting machine, whose
 /// own store (and keys) live under `home`.
-fn export_bundle(home: &Path, url: &str, id: &str, dir: &Path) -> Output {
-    Command::new(bin())
+/// The export must succeed: its stderr.
+fn export_bundle(home: &Path, url: &str, id: &str, dir: &Path) -> String {
+    let out = Command::new(bin())
         .args(["--db", url, "export", id, "--format", "bundle", "-o"])
         .arg(dir)
         .env("HOME", home)
@@ -24,26 +26,53 @@ fn export_bundle(home: &Path, url: &str, id: &str, dir: &Path) -> Output {
         .env_remove("FLIGHTLOG_POLICY")
         .stdin(Stdio::null())
         .output()
-        .unwrap()
+        .unwrap();
+    exits(&out, 0);
+    stderr(&out)
 }
 
-fn auditor_script(args: &[&Path]) -> Output {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/verify_export.py");
-    Command::new("python3")
-        .arg(script)
+/// The auditor's script, `python3 verify_export.py ARGS...`: its exit code and stdout.
+fn auditor_script(args: &[&Path]) -> (Option<i32>, String) {
+    let out = Command::new(verifier::python())
+        .arg(verifier::script())
         .args(args)
         .stdin(Stdio::null())
         .output()
-        .unwrap()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
 }
 
-fn verify(dir: &Path, pubkeys: &[&Path]) -> Output {
+/// `flightlog verify DIR --pubkey K...`: its exit code and stdout.
+fn verify(dir: &Path, pubkeys: &[&Path]) -> (Option<i32>, String) {
     let mut cmd = Command::new(bin());
     cmd.arg("verify").arg(dir);
     for k in pubkeys {
         cmd.arg("--pubkey").arg(k);
     }
-    cmd.stdin(Stdio::null()).output().unwrap()
+    let out = cmd.stdin(Stdio::null()).output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+/// Both verifiers give `code` for the bundle in `dir` with these keys: the script's stdout.
+fn assert_both(code: i32, dir: &Path, pubkeys: &[&Path]) -> String {
+    let (got, text) = verify(dir, pubkeys);
+    assert_eq!(got, Some(code), "flightlog verify {pubkeys:?}: {text}");
+    assert_script(code, dir, pubkeys)
+}
+
+/// The auditor's script gives `code` for the bundle in `dir` with these keys: its stdout.
+fn assert_script(code: i32, dir: &Path, pubkeys: &[&Path]) -> String {
+    let mut args = vec![dir];
+    args.extend_from_slice(pubkeys);
+    let (got, text) = auditor_script(&args);
+    assert_eq!(got, Some(code), "verify_export.py {pubkeys:?}: {text}");
+    text
 }
 
 fn lines(p: &Path) -> Vec<String> {
@@ -63,10 +92,7 @@ fn a_bundle_from_the_team_store_carries_the_hosts_signatures_and_the_exporters_m
     let Some(team) = Team::new("bundle") else {
         return;
     };
-    let d = tempfile::tempdir().unwrap();
-    let (db, ids) = local_store(d.path(), 2, 400);
-    let out = at(&db, &["push", "--all", "--to", &team.writer]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let (d, db, ids, _) = team.pushed(2, 400);
     let host_keys = key_dir_for(&db);
     let exporter = d.path().join("auditor-laptop");
 
@@ -85,12 +111,10 @@ fn a_bundle_from_the_team_store_carries_the_hosts_signatures_and_the_exporters_m
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let remote = d.path().join("remote");
-    let out = export_bundle(&exporter, &team.reader, &ids[0], &remote);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let said = export_bundle(&exporter, &team.reader, &ids[0], &remote);
     assert!(
-        stderr(&out).contains("as pushed to the team store"),
-        "the host's pushed store checkpoint covers the session: {}",
-        stderr(&out)
+        said.contains("as pushed to the team store"),
+        "the host's pushed store checkpoint covers the session: {said}"
     );
     assert_eq!(
         std::fs::read(local.join("events.jsonl")).unwrap(),
@@ -110,65 +134,30 @@ fn a_bundle_from_the_team_store_carries_the_hosts_signatures_and_the_exporters_m
 
     // flightlog verify: consistent by itself; pinned, it needs both keys.
     let (host_pub, own_pub) = (key_file(&host_keys), key_file(&exporter_keys));
-    let v = verify(&remote, &[]);
-    assert_eq!(
-        v.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&v.stdout)
-    );
-    let v = verify(&remote, &[&host_pub, &own_pub]);
-    assert_eq!(
-        v.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&v.stdout)
-    );
-    let v = verify(&remote, &[&host_pub]);
-    assert_eq!(v.status.code(), Some(1), "the MANIFEST is the exporter's");
-    let text = String::from_utf8_lossy(&v.stdout);
+    let (code, text) = verify(&remote, &[]);
+    assert_eq!(code, Some(0), "{text}");
+    let (code, text) = verify(&remote, &[&host_pub]);
+    assert_eq!(code, Some(1), "the MANIFEST is the exporter's: {text}");
     assert!(text.contains("MANIFEST.sig does not verify"), "{text}");
 
-    // The auditor's script: INTACT with both keys, in two files or in one; never with one.
-    let a = auditor_script(&[&remote, &host_pub, &own_pub]);
-    assert_eq!(
-        a.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&a.stdout)
-    );
-    assert!(String::from_utf8_lossy(&a.stdout).contains("INTACT"));
+    // Both verifiers with both keys; the auditor's script: INTACT with both keys, in two files
+    // or in one; never with one.
+    let text = assert_both(0, &remote, &[&host_pub, &own_pub]);
+    assert!(text.contains("INTACT"), "{text}");
     let both = d.path().join("both.pub");
     std::fs::write(&both, format!("{}\n{}\n", host[0], own[0])).unwrap();
-    let a = auditor_script(&[&remote, &both]);
-    assert_eq!(
-        a.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&a.stdout)
-    );
-    let a = auditor_script(&[&remote, &host_pub]);
-    assert_eq!(a.status.code(), Some(1));
+    assert_script(0, &remote, &[&both]);
+    let text = assert_script(1, &remote, &[&host_pub]);
     assert!(
-        String::from_utf8_lossy(&a.stdout)
-            .contains("MANIFEST.sig does not verify with a key you gave")
+        text.contains("MANIFEST.sig does not verify with a key you gave"),
+        "{text}"
     );
-    let a = auditor_script(&[&remote, &own_pub]);
-    assert_eq!(a.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&a.stdout).contains("not a key you gave"));
+    let text = assert_script(1, &remote, &[&own_pub]);
+    assert!(text.contains("not a key you gave"), "{text}");
 
     // A file changed after the export is caught by both.
     std::fs::write(remote.join("report.md"), "nothing happened\n").unwrap();
-    assert_eq!(
-        verify(&remote, &[&host_pub, &own_pub]).status.code(),
-        Some(1)
-    );
-    assert_eq!(
-        auditor_script(&[&remote, &host_pub, &own_pub])
-            .status
-            .code(),
-        Some(1)
-    );
+    assert_both(1, &remote, &[&host_pub, &own_pub]);
 }
 
 /// When no store checkpoint the host pushed covers the session as it is in the team store, the
@@ -178,8 +167,7 @@ fn without_a_pushed_store_checkpoint_the_exporter_signs_one_for_the_session() {
     let Some(team) = Team::new("bundle_own") else {
         return;
     };
-    let d = tempfile::tempdir().unwrap();
-    let (db, ids) = local_store(d.path(), 1, 200);
+    let (d, db, ids) = local_store(1, 200);
     {
         // More events and a session checkpoint after the last store checkpoint.
         let store = Store::open(&db).unwrap();
@@ -200,16 +188,16 @@ fn without_a_pushed_store_checkpoint_the_exporter_signs_one_for_the_session() {
             .unwrap();
         store.append_session_checkpoint(&ids[0], &keys, at).unwrap();
     }
-    let out = at(&db, &["push", "--all", "--to", &team.writer]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    exits(
+        &team.push_all(&db).stdin(Stdio::null()).output().unwrap(),
+        0,
+    );
     let exporter = d.path().join("exporter");
     let dir = d.path().join("bundle");
-    let out = export_bundle(&exporter, &team.reader, &ids[0], &dir);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let said = export_bundle(&exporter, &team.reader, &ids[0], &dir);
     assert!(
-        stderr(&out).contains("signed in memory by the exporting machine"),
-        "{}",
-        stderr(&out)
+        said.contains("signed in memory by the exporting machine"),
+        "{said}"
     );
     let cp: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("checkpoint.json")).unwrap()).unwrap();
@@ -225,18 +213,5 @@ fn without_a_pushed_store_checkpoint_the_exporter_signs_one_for_the_session() {
     );
     let host_pub = key_file(&key_dir_for(&db));
     let own_pub = key_file(&key_dir_for(&exporter.join("data/flightlog/flightlog.db")));
-    let v = verify(&dir, &[&host_pub, &own_pub]);
-    assert_eq!(
-        v.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&v.stdout)
-    );
-    let a = auditor_script(&[&dir, &host_pub, &own_pub]);
-    assert_eq!(
-        a.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&a.stdout)
-    );
+    assert_both(0, &dir, &[&host_pub, &own_pub]);
 }

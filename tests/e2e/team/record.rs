@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use flightlog_formats::{Kind, Store};
 
 use super::{Team, count_events, stderr};
-use crate::common::{bin, session_events, work_dir};
+use crate::common::{bin, exits, session_events, wait_until, work_dir};
 
 /// A TCP relay to the server that can be cut and restored.
 struct Relay {
@@ -136,11 +136,12 @@ fn spawn_record(dir: &Path, db: &Path, push: &[&str], script: &str) -> Child {
 }
 
 fn wait_file(p: &Path, within: Duration) {
-    let deadline = Instant::now() + within;
-    while !p.exists() {
-        assert!(Instant::now() < deadline, "{} never appeared", p.display());
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until(
+        &p.display().to_string(),
+        within,
+        Duration::from_millis(20),
+        || p.exists(),
+    );
 }
 
 fn local_count(db: &Path, id: &str) -> i64 {
@@ -179,23 +180,66 @@ fn push_notes(db: &Path, id: &str) -> Vec<(String, u64)> {
 
 /// Waits (20 s at most) for a `push` note in state `state`.
 fn wait_note(db: &Path, id: &str, state: &str) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !push_notes(db, id).iter().any(|(s, _)| s == state) {
-        assert!(Instant::now() < deadline, "no {state} note");
-        std::thread::sleep(Duration::from_millis(50));
+    wait_until(
+        &format!("a {state} note"),
+        Duration::from_secs(20),
+        Duration::from_millis(50),
+        || push_notes(db, id).iter().any(|(s, _)| s == state),
+    );
+}
+
+/// A recording (`record --push URL`) of a [`phased_agent`] in a working directory of its own,
+/// the agent at the end of its first phase.
+struct Phased {
+    _dir: tempfile::TempDir,
+    db: PathBuf,
+    ctl: PathBuf,
+    /// The recorder, until [`Phased::finish`] waits for it.
+    child: Option<Child>,
+    id: String,
+}
+
+impl Phased {
+    fn start(url: &str, phases: usize) -> Phased {
+        let (_dir, dir, db) = work_dir();
+        let ctl = dir.join("ctl");
+        std::fs::create_dir_all(&ctl).unwrap();
+        let child = spawn_record(&dir, &db, &["--push", url], &phased_agent(&ctl, phases));
+        wait_file(&ctl.join("phase1"), Duration::from_secs(60));
+        let id = std::fs::read_to_string(ctl.join("session")).unwrap();
+        let id = id.trim().to_string();
+        Phased {
+            _dir,
+            db,
+            ctl,
+            child: Some(child),
+            id,
+        }
     }
-}
 
-fn finish(child: Child) -> Output {
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    out
-}
+    /// Lets the agent end phase `p`; waits for the next one unless `p` was the last.
+    fn go(&self, p: usize, last: bool) {
+        std::fs::write(self.ctl.join(format!("go{p}")), "").unwrap();
+        if !last {
+            wait_file(
+                &self.ctl.join(format!("phase{}", p + 1)),
+                Duration::from_secs(60),
+            );
+        }
+    }
 
-fn ctl_dir(dir: &Path) -> PathBuf {
-    let ctl = dir.join("ctl");
-    std::fs::create_dir_all(&ctl).unwrap();
-    ctl
+    /// Events of the session in the local store so far.
+    fn local_count(&self) -> i64 {
+        local_count(&self.db, &self.id)
+    }
+
+    /// Waits for the recording to end, which must exit 0: its output.
+    fn finish(&mut self) -> Output {
+        let child = self.child.take().expect("finished once");
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        out
+    }
 }
 
 /// Shipped while recording: the team store trails the local store by about a second, and at
@@ -205,33 +249,25 @@ fn record_push_ships_while_recording() {
     let Some(team) = Team::new("recpush") else {
         return;
     };
-    let (_d, dir, db) = work_dir();
-    let ctl = ctl_dir(&dir);
-    let child = spawn_record(&dir, &db, &["--push", &team.writer], &phased_agent(&ctl, 2));
+    let mut rec = Phased::start(&team.writer, 2);
+    let (db, id) = (rec.db.clone(), rec.id.clone());
     for p in 1..=2 {
-        wait_file(&ctl.join(format!("phase{p}")), Duration::from_secs(60));
-        let id = std::fs::read_to_string(ctl.join("session")).unwrap();
-        let id = id.trim();
         // The events written so far reach the server while the agent still runs (a second on
         // a quiet machine; the bound leaves room for a loaded one, and still fails when
         // nothing is shipped before the end).
-        let lag = wait_remote(&team, id, local_count(&db, id), Duration::from_secs(10));
+        let lag = wait_remote(&team, &id, rec.local_count(), Duration::from_secs(10));
         eprintln!("phase {p}: the team store caught up in {lag:?}");
-        std::fs::write(ctl.join(format!("go{p}")), "").unwrap();
+        rec.go(p, p == 2);
     }
-    let out = finish(child);
-    let id = std::fs::read_to_string(ctl.join("session")).unwrap();
-    let id = id.trim();
-    team.assert_same_as(&db, id);
-    assert!(push_notes(&db, id).is_empty(), "{:?}", push_notes(&db, id));
-    assert!(!stderr(&out).contains("cannot push"), "{}", stderr(&out));
-    let v = team.read(&["verify", id]);
-    assert_eq!(
-        v.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&v.stdout)
+    let out = rec.finish();
+    team.assert_same_as(&db, &id);
+    assert!(
+        push_notes(&db, &id).is_empty(),
+        "{:?}",
+        push_notes(&db, &id)
     );
+    assert!(!stderr(&out).contains("cannot push"), "{}", stderr(&out));
+    exits(&team.read(&["verify", &id]), 0);
 }
 
 /// The server goes away mid-session and comes back: nothing is lost, a note records how far
@@ -243,32 +279,26 @@ fn record_push_survives_the_server_going_away() {
     };
     let relay = Relay::to(&team.writer);
     let url = relay.url(&team.writer);
-    let (_d, dir, db) = work_dir();
-    let ctl = ctl_dir(&dir);
-    let child = spawn_record(&dir, &db, &["--push", &url], &phased_agent(&ctl, 3));
-    wait_file(&ctl.join("phase1"), Duration::from_secs(60));
-    let id = std::fs::read_to_string(ctl.join("session")).unwrap();
-    let id = id.trim().to_string();
-    wait_remote(&team, &id, local_count(&db, &id), Duration::from_secs(10));
+    let mut rec = Phased::start(&url, 3);
+    let (db, id) = (rec.db.clone(), rec.id.clone());
+    wait_remote(&team, &id, rec.local_count(), Duration::from_secs(10));
     // Away: the next phase's events stay local, and a note says so.
     relay.cut();
-    std::fs::write(ctl.join("go1"), "").unwrap();
-    wait_file(&ctl.join("phase2"), Duration::from_secs(60));
+    rec.go(1, false);
     wait_note(&db, &id, "unreachable");
     let during = count_events(&team, &id);
     assert!(
-        during < local_count(&db, &id),
+        during < rec.local_count(),
         "the relay was cut, yet the team store has every event"
     );
     // Back: the backlog goes out before the session ends, and a second note says how far
     // behind it got.
     relay.restore();
-    std::fs::write(ctl.join("go2"), "").unwrap();
-    wait_file(&ctl.join("phase3"), Duration::from_secs(60));
-    wait_remote(&team, &id, local_count(&db, &id), Duration::from_secs(20));
+    rec.go(2, false);
+    wait_remote(&team, &id, rec.local_count(), Duration::from_secs(20));
     wait_note(&db, &id, "caught_up");
-    std::fs::write(ctl.join("go3"), "").unwrap();
-    let out = finish(child);
+    rec.go(3, true);
+    let out = rec.finish();
     let err = stderr(&out);
     assert!(err.contains("cannot push to the team store"), "{err}");
     assert!(err.contains("has caught up"), "{err}");
@@ -290,15 +320,11 @@ fn record_push_to_an_unreachable_server_keeps_everything_for_later() {
     let relay = Relay::to(&team.writer);
     relay.cut();
     let url = relay.url(&team.writer);
-    let (_d, dir, db) = work_dir();
-    let ctl = ctl_dir(&dir);
-    let child = spawn_record(&dir, &db, &["--push", &url], &phased_agent(&ctl, 1));
-    wait_file(&ctl.join("phase1"), Duration::from_secs(60));
-    let id = std::fs::read_to_string(ctl.join("session")).unwrap();
-    let id = id.trim().to_string();
+    let mut rec = Phased::start(&url, 1);
+    let (db, id) = (rec.db.clone(), rec.id.clone());
     wait_note(&db, &id, "unreachable");
-    std::fs::write(ctl.join("go1"), "").unwrap();
-    let out = finish(child);
+    rec.go(1, true);
+    let out = rec.finish();
     let err = stderr(&out);
     assert!(err.contains("cannot push to the team store"), "{err}");
     assert!(err.contains(&format!("flightlog push {id}")), "{err}");

@@ -94,8 +94,7 @@ fn sslmode_require_with_a_self_signed_certificate() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 
     // A push with the password in the URL itself, then the same bytes read back.
-    let d = tempfile::tempdir().unwrap();
-    let (db, ids) = local_store(d.path(), 1, 500);
+    let (_d, db, ids) = local_store(1, 500);
     let with_password = format!(
         "postgres://postgres:{}@127.0.0.1:{}/postgres?sslmode=require",
         pw, cluster.port
