@@ -7,18 +7,14 @@
 //! `x`. Intervals are rounded to milliseconds with error diffusion (no drift).
 
 use flightlog_formats::Payload;
-use flightlog_formats::progress::{NoProgress, Ticker};
+use flightlog_formats::progress::Ticker;
 use serde_json::json;
 
 use super::{FindingsBySeq, Record, finding_label};
 use crate::findings::Finding;
 
-/// Builds the lines of the cast (header first).
-pub fn lines(records: &[Record], findings: &[Finding]) -> Vec<String> {
-    lines_ticking(records, findings, &mut Ticker::new(&mut NoProgress, 0, 0))
-}
-
-pub(super) fn lines_ticking(
+/// Builds the lines of the cast (header first), ticking per record.
+pub(super) fn lines(
     records: &[Record],
     findings: &[Finding],
     ticker: &mut Ticker<'_>,
@@ -145,6 +141,7 @@ pub(super) fn lines_ticking(
 #[cfg(test)]
 mod tests {
     use flightlog_formats::Kind;
+    use flightlog_formats::progress::{NoProgress, Ticker};
     use serde_json::{Value, json};
 
     use super::lines;
@@ -167,7 +164,10 @@ mod tests {
                 Kind::Terminal,
                 json!({"stream": "o", "data": "x"}),
             ));
-            let h: Value = serde_json::from_str(&lines(&records, &[])[0]).unwrap();
+            let h: Value = serde_json::from_str(
+                &lines(&records, &[], &mut Ticker::new(&mut NoProgress, 0, 0))[0],
+            )
+            .unwrap();
             assert_eq!(
                 (h["term"]["cols"].as_u64(), h["term"]["rows"].as_u64()),
                 (Some(want.0), Some(want.1)),

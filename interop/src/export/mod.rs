@@ -87,7 +87,7 @@ pub fn write(
     let mut ticker = Ticker::new(progress, 0, records.len() as u64);
     let n = match format {
         Format::Ocsf => {
-            let events = ocsf::events_ticking(records, findings, &mut ticker);
+            let events = ocsf::events(records, findings, &mut ticker);
             for v in &events {
                 json_line(v, out)?;
             }
@@ -99,7 +99,7 @@ pub fn write(
             otlp::span_count(&trace)
         }
         Format::Asciicast => {
-            let lines = asciicast::lines_ticking(records, findings, &mut ticker);
+            let lines = asciicast::lines(records, findings, &mut ticker);
             for l in &lines {
                 write_line(out, l, b"\n")?;
             }

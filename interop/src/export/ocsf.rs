@@ -11,7 +11,7 @@
 
 use flightlog_analysis::decode::decode_argv;
 use flightlog_analysis::shell;
-use flightlog_formats::progress::{NoProgress, Ticker};
+use flightlog_formats::progress::Ticker;
 use flightlog_formats::{Kind, Payload};
 use serde_json::{Map, Value, json};
 
@@ -26,12 +26,8 @@ struct Ctx {
     agent: String,
 }
 
-/// The OCSF events of a session, in order.
-pub fn events(records: &[Record], findings: &[Finding]) -> Vec<Value> {
-    events_ticking(records, findings, &mut Ticker::new(&mut NoProgress, 0, 0))
-}
-
-pub(super) fn events_ticking(
+/// The OCSF events of a session, in order, ticking per record.
+pub(super) fn events(
     records: &[Record],
     findings: &[Finding],
     ticker: &mut Ticker<'_>,
