@@ -12,7 +12,7 @@ use flightlog_formats::{Kind, NewEvent};
 use serde_json::{Value, json};
 
 use super::calls::{file_fingerprint, read_named};
-use super::{Parsed, Stats, imported, raw_text, sha256_hex, unparseable};
+use super::{Parsed, Stats, imported, sha256_hex, unknown_record, unparseable};
 use crate::{Error, Result};
 
 const FORMAT: &str = "asciicast";
@@ -203,14 +203,9 @@ pub fn parse(name: &str, bytes: &[u8], fallback_start: DateTime<Utc>) -> Result<
                 ));
             }
             other => {
-                stats.unknown_records += 1;
-                let (raw, truncated) = raw_text(line);
-                body.push(imported(
-                    ts,
-                    Kind::Note,
-                    FORMAT,
-                    json!({"record": other, "unknown": true, "raw": raw, "truncated": truncated, "t_ms": t_ms}),
-                ));
+                let mut data = unknown_record(&mut stats, other, line);
+                data.insert("t_ms".into(), json!(t_ms));
+                body.push(imported(ts, Kind::Note, FORMAT, Value::Object(data)));
             }
         }
     }

@@ -21,7 +21,9 @@ use super::calls::{
     Calls, file_fingerprint, json_records, object, read_named, take_record, text_of,
     tool_result_fields,
 };
-use super::{Parsed, Stats, TranscriptStart, fill_times, imported, raw_text, sha256_hex, ts_of};
+use super::{
+    Parsed, Stats, TranscriptStart, fill_times, imported, sha256_hex, ts_of, unknown_record,
+};
 use crate::{Error, Result};
 
 const FORMAT: &str = "codex";
@@ -214,14 +216,7 @@ pub fn parse(name: &str, bytes: &[u8]) -> Result<Parsed> {
                 push(Kind::Note, d, None);
             }
             other => {
-                stats.unknown_records += 1;
-                let (raw, truncated) = raw_text(line);
-                let mut d = Map::new();
-                d.insert("record".into(), json!(other));
-                d.insert("unknown".into(), json!(true));
-                d.insert("raw".into(), json!(raw));
-                d.insert("truncated".into(), json!(truncated));
-                push(Kind::Note, d, None);
+                push(Kind::Note, unknown_record(&mut stats, other, line), None);
             }
         }
     }

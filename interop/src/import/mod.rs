@@ -139,6 +139,19 @@ pub fn raw_text(line: &str) -> (String, bool) {
     (line[..end].to_string(), true)
 }
 
+/// A record of a type this version does not know, counted and kept raw (cut to [`RAW_LIMIT`]):
+/// the data of its `note` event.
+pub(crate) fn unknown_record(stats: &mut Stats, record: &str, line: &str) -> Map<String, Value> {
+    stats.unknown_records += 1;
+    let (raw, truncated) = raw_text(line);
+    let mut m = Map::new();
+    m.insert("record".into(), json!(record));
+    m.insert("unknown".into(), json!(true));
+    m.insert("raw".into(), json!(raw));
+    m.insert("truncated".into(), json!(truncated));
+    m
+}
+
 /// The `session_start` of an imported transcript: what every importer records (the agent, a
 /// label, the working directory and the agent's own session id as the input gives them, the
 /// files read with their SHA-256 and size, and the counts), then the format's own fields.

@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 
 use super::{ENVELOPE, FORMAT, Item, KNOWN, PROGRESS_TAIL, Role, Source, Totals, push_unique};
 use crate::import::calls::{text_of, tool_result_fields};
-use crate::import::{raw_text, sha256_hex, ts_of};
+use crate::import::{sha256_hex, ts_of, unknown_record};
 
 pub(super) fn record(
     rec: &Value,
@@ -269,14 +269,7 @@ pub(super) fn record(
             push(Kind::Note, m, Role::None);
         }
         t => {
-            stats.unknown_records += 1;
-            let (raw, truncated) = raw_text(line);
-            let mut m = Map::new();
-            m.insert("record".into(), json!(t));
-            m.insert("unknown".into(), json!(true));
-            m.insert("raw".into(), json!(raw));
-            m.insert("truncated".into(), json!(truncated));
-            push(Kind::Note, m, Role::None);
+            push(Kind::Note, unknown_record(stats, t, line), Role::None);
         }
     }
 }
