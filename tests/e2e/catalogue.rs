@@ -52,43 +52,30 @@ fn explain_gives_every_table_row_its_verdict() {
 
 #[test]
 fn explain_in_words_names_rule_and_interpreter() {
-    let out = flightlog(&[
-        "catalogue",
-        "explain",
-        "--root",
-        "/home/dev/app",
-        r#"python3 -c "import os; os.system('rm -rf /')""#,
-    ]);
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{text}");
-    assert!(
-        text.starts_with("destructive: fs.rm-rf-outside-worktree (critical)"),
-        "{text}"
-    );
-    assert!(
-        text.contains("seen through: python3 -c: os.system"),
-        "{text}"
-    );
-
-    let out = flightlog(&[
-        "catalogue",
-        "explain",
-        "--root",
-        "/home/dev/app",
-        "rm",
-        "-rf",
-        "/tmp/*",
-    ]);
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{text}");
-    assert!(
-        text.starts_with("not destructive: no rule matches"),
-        "{text}"
-    );
-    assert!(
-        text.contains("tried, no match: fs.rm-rf-outside-worktree"),
-        "{text}"
-    );
+    // (command, exit code, the first line starts with, and the explanation says)
+    let cases: [(&[&str], i32, &str, &str); 2] = [
+        (
+            &[r#"python3 -c "import os; os.system('rm -rf /')""#],
+            1,
+            "destructive: fs.rm-rf-outside-worktree (critical)",
+            "seen through: python3 -c: os.system",
+        ),
+        (
+            &["rm", "-rf", "/tmp/*"],
+            0,
+            "not destructive: no rule matches",
+            "tried, no match: fs.rm-rf-outside-worktree",
+        ),
+    ];
+    for (command, code, starts, says) in cases {
+        let mut args = vec!["catalogue", "explain", "--root", "/home/dev/app"];
+        args.extend_from_slice(command);
+        let out = flightlog(&args);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(code), "{command:?}: {text}");
+        assert!(text.starts_with(starts), "{command:?}: {text}");
+        assert!(text.contains(says), "{command:?}: {text}");
+    }
 }
 
 #[test]

@@ -41,6 +41,14 @@ fn run(db: &Path, args: &[&str], stdin: &[u8], policy: Option<&Path>) -> Out {
     }
 }
 
+impl Out {
+    /// Prints the exit code and stderr under `what` (the test's report of what it saw).
+    fn logged(self, what: &str) -> Out {
+        println!("{what} -> exit {:?}: {}", self.code, self.stderr.trim());
+        self
+    }
+}
+
 fn pre(call: &str) -> Vec<u8> {
     json!({"session_id": "rel", "hook_event_name": "PreToolUse", "tool_name": "Bash",
            "tool_use_id": call, "tool_input": {"command": "rm -rf build"}, "cwd": "/work"})
@@ -205,12 +213,7 @@ fn world_readable_store_is_refused() {
     assert_eq!(hook(&db, &pre("ok"), None).code, Some(0));
     std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
     assert_fail_modes(&db, d.path(), &["too open"], "world-readable store");
-    let cp = run(&db, &["checkpoint"], b"", None);
-    println!(
-        "world-readable store: checkpoint -> exit {:?}: {}",
-        cp.code,
-        cp.stderr.trim()
-    );
+    let cp = run(&db, &["checkpoint"], b"", None).logged("world-readable store: checkpoint");
     assert_eq!(cp.code, Some(2));
     one_line(&cp, "checkpoint");
     assert!(cp.stderr.contains("644"), "{}", cp.stderr);
@@ -263,12 +266,7 @@ fn corrupt_database_gives_one_line_and_defined_codes() {
         &["show", "latest"][..],
         &["checkpoint"][..],
     ] {
-        let o = run(&db, args, b"", None);
-        println!(
-            "corrupt store: {args:?} -> exit {:?}: {}",
-            o.code,
-            o.stderr.trim()
-        );
+        let o = run(&db, args, b"", None).logged(&format!("corrupt store: {args:?}"));
         assert_eq!(o.code, Some(2), "{args:?}: {}", o.stderr);
         one_line(&o, &format!("{args:?}"));
     }
@@ -341,21 +339,11 @@ fn read_only_file_system() {
         &["read-only", "readonly", "unable to open"],
         "read-only store",
     );
-    let o = run(&db, &["checkpoint"], b"", None);
-    println!(
-        "read-only store: checkpoint -> exit {:?}: {}",
-        o.code,
-        o.stderr.trim()
-    );
+    let o = run(&db, &["checkpoint"], b"", None).logged("read-only store: checkpoint");
     assert_eq!(o.code, Some(2));
     one_line(&o, "checkpoint on a read-only store");
     // Readers either read or say why in one line.
-    let o = run(&db, &["verify", "--all", "--json"], b"", None);
-    println!(
-        "read-only store: verify -> exit {:?}: {}",
-        o.code,
-        o.stderr.trim()
-    );
+    let o = run(&db, &["verify", "--all", "--json"], b"", None).logged("read-only store: verify");
     assert!(matches!(o.code, Some(0) | Some(2)), "{}", o.stderr);
     if o.code == Some(2) {
         one_line(&o, "verify on a read-only store");
@@ -383,12 +371,7 @@ fn full_disk() {
     }
     // A result with 200 KB of output needs pages the disk no longer has.
     let big = "x".repeat(200 * 1024);
-    let o = hook(&db, &post("big", &big), None);
-    println!(
-        "full disk: PostToolUse -> exit {:?}: {}",
-        o.code,
-        o.stderr.trim()
-    );
+    let o = hook(&db, &post("big", &big), None).logged("full disk: PostToolUse");
     assert_eq!(o.code, Some(1), "fail open, non-blocking");
     one_line(&o, "full disk");
     // SQLite reports a full tmpfs as "disk I/O error" when the -shm cannot grow, or as

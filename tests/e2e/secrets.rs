@@ -412,26 +412,15 @@ fn no_secret_reaches_the_store_wal_shm_or_any_export() {
 
     let mut leaks = BTreeSet::new();
     let mut grepped = Vec::new();
-    let mut files: Vec<PathBuf> = vec![db.clone()];
-    for suf in ["-wal", "-shm"] {
-        files.push(PathBuf::from(format!("{}{suf}", db.display())));
+    for (f, b) in store_files(db) {
+        grepped.push(format!(
+            "{} ({} bytes)",
+            f.file_name().unwrap().to_string_lossy(),
+            b.len()
+        ));
+        grep_all(&f.display().to_string(), &b, &secrets, &mut leaks);
     }
-    for f in &files {
-        if let Ok(b) = std::fs::read(f) {
-            grepped.push(format!(
-                "{} ({} bytes)",
-                f.file_name().unwrap().to_string_lossy(),
-                b.len()
-            ));
-            grep_all(&f.display().to_string(), &b, &secrets, &mut leaks);
-        }
-    }
-    let sessions: Vec<String> = holder
-        .sessions()
-        .unwrap()
-        .into_iter()
-        .map(|s| s.id)
-        .collect();
+    let sessions = session_ids(&holder);
     drop(holder);
     let mut outputs = 0;
     for s in &sessions {
@@ -586,6 +575,25 @@ fn planted_needles(p: &Planted) -> Vec<String> {
         }
     }
     out
+}
+
+/// The store's database, -wal and -shm files that exist, with their bytes.
+fn store_files(db: &std::path::Path) -> Vec<(PathBuf, Vec<u8>)> {
+    ["", "-wal", "-shm"]
+        .into_iter()
+        .map(|suf| PathBuf::from(format!("{}{suf}", db.display())))
+        .filter_map(|f| std::fs::read(&f).ok().map(|b| (f, b)))
+        .collect()
+}
+
+/// The ids of every session in `store`.
+fn session_ids(store: &flightlog_formats::Store) -> Vec<String> {
+    store
+        .sessions()
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect()
 }
 
 /// The markers in a text: (kind, fingerprint).
@@ -862,13 +870,10 @@ fn known_secrets_are_redacted_in_every_layer_and_encoding() {
     // 5. Grep everything.
     let mut leaks = BTreeSet::new();
     let all_needles: Vec<String> = planted.iter().flat_map(planted_needles).collect();
-    let mut grepped = 0;
-    for suf in ["", "-wal", "-shm"] {
-        let f = PathBuf::from(format!("{}{suf}", db.display()));
-        if let Ok(b) = std::fs::read(&f) {
-            grepped += 1;
-            grep_all(&f.display().to_string(), &b, &all_needles, &mut leaks);
-        }
+    let files = store_files(db);
+    let grepped = files.len();
+    for (f, b) in &files {
+        grep_all(&f.display().to_string(), b, &all_needles, &mut leaks);
     }
     let keys = db.parent().unwrap().join("keys");
     for e in std::fs::read_dir(&keys).unwrap().flatten() {
@@ -879,12 +884,7 @@ fn known_secrets_are_redacted_in_every_layer_and_encoding() {
             &mut leaks,
         );
     }
-    let sessions: Vec<String> = holder
-        .sessions()
-        .unwrap()
-        .into_iter()
-        .map(|s| s.id)
-        .collect();
+    let sessions = session_ids(&holder);
     let key = flightlog_formats::keys::fingerprint_key(&keys).unwrap();
     let red = Redactor::new(key);
     let expected: BTreeMap<String, &str> = planted

@@ -44,6 +44,15 @@ pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
 }
 
+/// `python3 verify_export.py ARGS...` exits `code` and says `needle`: what it said.
+fn says(args: &[&str], code: i32, needle: &str) -> String {
+    let o = run(args);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(code), "{args:?}: {out}");
+    assert!(out.contains(needle), "{args:?}: {out}");
+    out
+}
+
 fn test_key() -> String {
     repo("fixtures/keys/test.pub").to_str().unwrap().to_string()
 }
@@ -112,10 +121,8 @@ fn fails_closed_without_the_trusted_key() {
     }
     // Another key (RFC 8032 test 1's): every checkpoint is refused.
     let other = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
-    let o = run(&[valid, other]);
-    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
-    assert!(stdout(&o).contains("not a key you gave"), "{}", stdout(&o));
-    assert!(!stdout(&o).contains("INTACT:"));
+    let out = says(&[valid, other], 1, "not a key you gave");
+    assert!(!out.contains("INTACT:"), "{out}");
 }
 
 #[test]
@@ -125,43 +132,22 @@ fn empty_missing_and_multi_session_files() {
     for (name, body) in [("empty.jsonl", ""), ("blank.jsonl", "\n\n  \n")] {
         let p = d.path().join(name);
         std::fs::write(&p, body).unwrap();
-        let o = run(&[p.to_str().unwrap(), &key]);
-        assert_eq!(o.status.code(), Some(1), "{name}");
-        assert!(
-            stdout(&o).contains("holds no events (empty)"),
-            "{}",
-            stdout(&o)
-        );
+        says(&[p.to_str().unwrap(), &key], 1, "holds no events (empty)");
     }
     let missing = d.path().join("nope.jsonl");
-    let o = run(&[missing.to_str().unwrap(), &key]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(stdout(&o).contains("does not exist"), "{}", stdout(&o));
+    says(&[missing.to_str().unwrap(), &key], 1, "does not exist");
     // A directory that is not a bundle.
-    let o = run(&[d.path().to_str().unwrap(), &key]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(stdout(&o).contains("cannot read"), "{}", stdout(&o));
+    says(&[d.path().to_str().unwrap(), &key], 1, "cannot read");
     // Two sessions in one file, and a garbage line among them.
     let valid = repo("fixtures/sessions/valid");
     let two = std::fs::read_to_string(valid.join("minimal.jsonl")).unwrap()
         + &std::fs::read_to_string(valid.join("pocketos.jsonl")).unwrap();
     let p = d.path().join("two.jsonl");
     std::fs::write(&p, &two).unwrap();
-    let o = run(&[p.to_str().unwrap(), &key]);
-    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
-    assert!(
-        stdout(&o).contains("INTACT: 21 events in 2 session(s)"),
-        "{}",
-        stdout(&o)
-    );
-    std::fs::write(&p, two.replacen('\n', "\nnot json\n", 1)).unwrap();
-    let o = run(&[p.to_str().unwrap(), &key]);
-    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
-    assert!(
-        stdout(&o).contains("line 2: not an export line"),
-        "{}",
-        stdout(&o)
-    );
+    let p = p.to_str().unwrap();
+    says(&[p, &key], 0, "INTACT: 21 events in 2 session(s)");
+    std::fs::write(p, two.replacen('\n', "\nnot json\n", 1)).unwrap();
+    says(&[p, &key], 1, "line 2: not an export line");
     // No temporary files left behind (the script makes none).
     let tmp = d.path().join("tmp");
     std::fs::create_dir(&tmp).unwrap();
