@@ -37,6 +37,17 @@ pub(crate) fn safe(s: &str) -> String {
     sanitize::line(s)
 }
 
+/// White on red, bold: a crossing, a broken chain, a critical finding.
+pub(crate) const ALARM: Style = Style::new()
+    .fg(Color::White)
+    .bg(Color::Red)
+    .add_modifier(Modifier::BOLD);
+
+/// Light red, bold: a finding, a break or another environment, below an alarm.
+pub(crate) const DANGER: Style = Style::new()
+    .fg(Color::LightRed)
+    .add_modifier(Modifier::BOLD);
+
 pub(crate) fn env_style(state: &State, env: &str) -> Style {
     let home = state
         .findings
@@ -45,22 +56,15 @@ pub(crate) fn env_style(state: &State, env: &str) -> Style {
         .or(state.session.as_ref().and_then(|s| s.home_env.as_deref()));
     match home {
         Some(h) if h == env => Style::new().fg(Color::Green),
-        Some(_) => Style::new()
-            .fg(Color::LightRed)
-            .add_modifier(Modifier::BOLD),
+        Some(_) => DANGER,
         None => Style::new().fg(Color::Cyan),
     }
 }
 
 pub(crate) fn severity_style(rank: u8) -> Style {
     match rank {
-        4 => Style::new()
-            .fg(Color::White)
-            .bg(Color::Red)
-            .add_modifier(Modifier::BOLD),
-        3 => Style::new()
-            .fg(Color::LightRed)
-            .add_modifier(Modifier::BOLD),
+        4 => ALARM,
+        3 => DANGER,
         2 => Style::new().fg(Color::Yellow),
         1 => Style::new().fg(Color::Gray),
         _ => Style::new(),

@@ -10,7 +10,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 use serde_json::Value;
 
-use super::{rel, safe, severity_style};
+use super::{ALARM, DANGER, rel, safe, severity_style};
 use crate::sanitize;
 use crate::state::{FindingsSource, IndexEntry, Loaded, State, Tab, flag, fold};
 use crate::update::severity_rank;
@@ -147,9 +147,7 @@ fn detail_lines(state: &State) -> Vec<Line<'static>> {
         Err(err) => {
             out.push(banner(
                 format!("✗ the stored bytes are not a valid event: {}", safe(err)),
-                Style::new()
-                    .fg(Color::LightRed)
-                    .add_modifier(Modifier::BOLD),
+                DANGER,
             ));
             out.extend(text_lines(&l.raw, Style::new()));
         }
@@ -171,10 +169,7 @@ fn detail_lines(state: &State) -> Vec<Line<'static>> {
 }
 
 fn banners(state: &State, e: &IndexEntry, out: &mut Vec<Line<'static>>) {
-    let red = Style::new()
-        .fg(Color::White)
-        .bg(Color::Red)
-        .add_modifier(Modifier::BOLD);
+    let red = ALARM;
     if let Some(problems) = state.breaks_at(e.seq) {
         out.push(banner(
             "✗ CHAIN BROKEN AT THIS EVENT (the log was altered here)".into(),
@@ -410,12 +405,7 @@ fn body(state: &State, ev: &Event, out: &mut Vec<Line<'static>>) {
                         format!("{:>11} ", "fields"),
                         Style::new().fg(Color::DarkGray),
                     ),
-                    Span::styled(
-                        safe(&fields.join(", ")),
-                        Style::new()
-                            .fg(Color::LightRed)
-                            .add_modifier(Modifier::BOLD),
-                    ),
+                    Span::styled(safe(&fields.join(", ")), DANGER),
                 ]));
                 if let Some(v) = &q.variables {
                     out.push(kv("variables", ""));
@@ -497,9 +487,7 @@ fn body(state: &State, ev: &Event, out: &mut Vec<Line<'static>>) {
             out.push(Line::styled(
                 format!("guard: {}", safe(&decision)),
                 if decision == "deny" {
-                    Style::new()
-                        .fg(Color::LightRed)
-                        .add_modifier(Modifier::BOLD)
+                    DANGER
                 } else {
                     Style::new().fg(Color::Green)
                 },
@@ -624,9 +612,7 @@ fn chain_lines(state: &State) -> Vec<Line<'static>> {
         let role_style = match s.role.as_str() {
             "error" => Style::new().fg(Color::Red),
             "secret_read" | "secret_use" => Style::new().fg(Color::Yellow),
-            "crossing" | "destructive" => Style::new()
-                .fg(Color::LightRed)
-                .add_modifier(Modifier::BOLD),
+            "crossing" | "destructive" => DANGER,
             _ => Style::new(),
         };
         let cur = if here == Some(s.seq) { "▶" } else { " " };

@@ -6,7 +6,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use super::safe;
+use super::{ALARM, DANGER, safe};
 use crate::action::PromptKind;
 use crate::state::{FindingsSource, State, VerifyState};
 
@@ -29,10 +29,7 @@ pub fn title(state: &State, frame: &mut Frame, area: Rect) {
     if f.source != FindingsSource::Pending {
         let n = f.crossings.len();
         let st = if n > 0 {
-            Style::new()
-                .fg(Color::White)
-                .bg(Color::Red)
-                .add_modifier(Modifier::BOLD)
+            ALARM
         } else {
             Style::new().fg(Color::Green)
         };
@@ -43,9 +40,7 @@ pub fn title(state: &State, frame: &mut Frame, area: Rect) {
         if !f.destructive.is_empty() {
             spans.push(Span::styled(
                 format!(" {} destructive ", f.destructive.len()),
-                Style::new()
-                    .fg(Color::LightRed)
-                    .add_modifier(Modifier::BOLD),
+                DANGER,
             ));
         }
     }
@@ -128,9 +123,7 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
         (
             format!(" {} ", safe(&m.text)),
             if m.error {
-                Style::new()
-                    .fg(Color::LightRed)
-                    .add_modifier(Modifier::BOLD)
+                DANGER
             } else {
                 Style::new().fg(Color::Yellow)
             },
@@ -228,14 +221,7 @@ fn chain_texts(state: &State) -> (String, String, Style) {
             } else if let Some(o) = other.first() {
                 long.push_str(&format!(": {o}"));
             }
-            (
-                long + " ",
-                short + " ",
-                Style::new()
-                    .fg(Color::White)
-                    .bg(Color::Red)
-                    .add_modifier(Modifier::BOLD),
-            )
+            (long + " ", short + " ", ALARM)
         }
     }
 }

@@ -6,26 +6,16 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use super::{env_style, fit, rel, safe, severity_label, severity_style};
+use super::{ALARM, DANGER, env_style, fit, rel, safe, severity_label, severity_style};
 use crate::state::{IndexEntry, State, flag};
 
 /// The marker glyph and its style, most important first.
 fn mark(e: &IndexEntry) -> (&'static str, Style) {
     let f = e.marks();
     if f & flag::BROKEN != 0 || f & flag::UNPARSEABLE != 0 {
-        (
-            "✗",
-            Style::new()
-                .fg(Color::LightRed)
-                .add_modifier(Modifier::BOLD),
-        )
+        ("✗", DANGER)
     } else if f & flag::CROSSING != 0 {
-        (
-            "◆",
-            Style::new()
-                .fg(Color::LightRed)
-                .add_modifier(Modifier::BOLD),
-        )
+        ("◆", DANGER)
     } else if f & flag::DESTRUCTIVE != 0 {
         ("!", severity_style(e.severity.max(3)))
     } else if f & flag::SECRET_USE != 0 {
@@ -157,10 +147,7 @@ fn row_line(state: &State, e: &IndexEntry, selected: bool, w: usize, cols: &Cols
     let (glyph, gstyle) = mark(e);
     let crossing = e.marks() & flag::CROSSING != 0;
     let base = if crossing {
-        Style::new()
-            .fg(Color::White)
-            .bg(Color::Red)
-            .add_modifier(Modifier::BOLD)
+        ALARM
     } else if e.fold != 0 {
         // A folded row shown because all rows are: dimmed, the agent's actions stand out.
         Style::new().fg(Color::DarkGray)
