@@ -397,6 +397,11 @@ fn check_keys(ctx: &Ctx) -> Value {
     })
 }
 
+/// What a line of the report starts with: `ok ` or `NOT`.
+fn mark(ok: &Value) -> &'static str {
+    if *ok == true { "ok " } else { "NOT" }
+}
+
 fn text(r: &Value) -> String {
     use std::fmt::Write;
     let mut out = String::new();
@@ -407,7 +412,7 @@ fn text(r: &Value) -> String {
             continue;
         }
         let version = a["version"].as_str().unwrap_or("version unknown");
-        let mark = if a["recorded"] == true { "ok " } else { "NOT" };
+        let mark = mark(&a["recorded"]);
         let _ = writeln!(
             out,
             "{mark} {} {version} ({})",
@@ -462,23 +467,20 @@ fn text(r: &Value) -> String {
         }
     }
     let p = &r["ptrace"];
-    if p["allowed"] == true {
-        let _ = writeln!(out, "ok  ptrace: allowed (record follows every process)");
+    let what = if p["allowed"] == true {
+        "allowed (record follows every process)".to_string()
     } else {
-        let _ = writeln!(out, "NOT ptrace: {}; {}", s(&p["detail"]), s(&p["effect"]));
-    }
+        format!("{}; {}", s(&p["detail"]), s(&p["effect"]))
+    };
+    let _ = writeln!(out, "{} ptrace: {what}", mark(&p["allowed"]));
     let st = &r["store"];
-    let mark = if st["ok"] == true { "ok " } else { "NOT" };
-    match st["sessions"].as_u64() {
-        Some(n) => {
-            let _ = writeln!(out, "{mark} store {}: {n} sessions", s(&st["path"]));
-        }
-        None => {
-            let _ = writeln!(out, "{mark} store {}: {}", s(&st["path"]), s(&st["detail"]));
-        }
-    }
+    let what = match st["sessions"].as_u64() {
+        Some(n) => format!("{n} sessions"),
+        None => s(&st["detail"]),
+    };
+    let _ = writeln!(out, "{} store {}: {what}", mark(&st["ok"]), s(&st["path"]));
     let k = &r["keys"];
-    let mark = if k["ok"] == true { "ok " } else { "NOT" };
+    let mark = mark(&k["ok"]);
     match k["key_id"].as_str() {
         Some(id) => {
             let _ = writeln!(out, "{mark} keys {}: checkpoint key {id}", s(&k["dir"]));
