@@ -62,8 +62,25 @@ fn round3(x: f64) -> f64 {
 
 /// Agent-controlled text made safe for a terminal and for Markdown: control, bidi and escape
 /// characters become `\u{..}`, and Markdown's table and code delimiters are escaped.
+/// The header and alignment rows of the report's tables.
+const WINDOW_COLUMNS: (&str, &str) = ("| time | seq | step | what |", "|---:|---:|---|---|");
+const DESTRUCTIVE_COLUMNS: (&str, &str) = (
+    "| seq | severity | rule | target | what |",
+    "|---:|---|---|---|---|",
+);
+const SECRET_COLUMNS: (&str, &str) = (
+    "| fingerprint | kind | first seen | where | read by the agent | used in seq |",
+    "|---|---|---:|---|---|---|",
+);
+
+/// A section's heading and the blank line after it.
+fn heading(m: &mut String, title: &str) {
+    let _ = writeln!(m, "## {title}");
+    let _ = writeln!(m);
+}
+
 /// A Markdown table: its header and alignment rows, then one row per item.
-fn table(m: &mut String, head: &str, align: &str, rows: impl Iterator<Item = Vec<String>>) {
+fn table(m: &mut String, (head, align): (&str, &str), rows: impl Iterator<Item = Vec<String>>) {
     let _ = writeln!(m, "{head}");
     let _ = writeln!(m, "{align}");
     for cells in rows {
@@ -173,8 +190,10 @@ pub fn markdown(a: &Analysis, intact: bool) -> String {
     let _ = writeln!(m);
 
     if let Some(w) = &a.critical_window {
-        let _ = writeln!(m, "## Critical window: {:.1} seconds", w.seconds);
-        let _ = writeln!(m);
+        heading(
+            &mut m,
+            &format!("Critical window: {:.1} seconds", w.seconds),
+        );
         let rows = w.steps.iter().map(|s| {
             vec![
                 format!("+{:.3}s", s.offset_seconds),
@@ -183,17 +202,11 @@ pub fn markdown(a: &Analysis, intact: bool) -> String {
                 clean(&s.text),
             ]
         });
-        table(
-            &mut m,
-            "| time | seq | step | what |",
-            "|---:|---:|---|---|",
-            rows,
-        );
+        table(&mut m, WINDOW_COLUMNS, rows);
         let _ = writeln!(m);
     }
 
-    let _ = writeln!(m, "## Boundary crossings");
-    let _ = writeln!(m);
+    heading(&mut m, "Boundary crossings");
     if a.boundary_crossings.is_empty() {
         let _ = writeln!(m, "None: every action stayed in the home environment.");
     }
@@ -229,8 +242,7 @@ pub fn markdown(a: &Analysis, intact: bool) -> String {
     }
     let _ = writeln!(m);
 
-    let _ = writeln!(m, "## Destructive actions");
-    let _ = writeln!(m);
+    heading(&mut m, "Destructive actions");
     if a.destructive.is_empty() {
         let _ = writeln!(m, "None matched the catalogue.");
     } else {
@@ -265,17 +277,11 @@ pub fn markdown(a: &Analysis, intact: bool) -> String {
                 },
             ]
         });
-        table(
-            &mut m,
-            "| seq | severity | rule | target | what |",
-            "|---:|---|---|---|---|",
-            rows,
-        );
+        table(&mut m, DESTRUCTIVE_COLUMNS, rows);
     }
     let _ = writeln!(m);
 
-    let _ = writeln!(m, "## Secret provenance");
-    let _ = writeln!(m);
+    heading(&mut m, "Secret provenance");
     if a.secrets.is_empty() {
         let _ = writeln!(m, "No secret was seen.");
     } else {
@@ -306,17 +312,11 @@ pub fn markdown(a: &Analysis, intact: bool) -> String {
                 used,
             ]
         });
-        table(
-            &mut m,
-            "| fingerprint | kind | first seen | where | read by the agent | used in seq |",
-            "|---|---|---:|---|---|---|",
-            rows,
-        );
+        table(&mut m, SECRET_COLUMNS, rows);
     }
     let _ = writeln!(m);
 
-    let _ = writeln!(m, "## Gaps in capture");
-    let _ = writeln!(m);
+    heading(&mut m, "Gaps in capture");
     if a.gaps.is_empty() {
         let _ = writeln!(m, "None recorded.");
     }
@@ -335,8 +335,7 @@ pub fn markdown(a: &Analysis, intact: bool) -> String {
         );
     }
     let _ = writeln!(m);
-    let _ = writeln!(m, "## Verification");
-    let _ = writeln!(m);
+    heading(&mut m, "Verification");
     let _ = writeln!(
         m,
         "{}",
