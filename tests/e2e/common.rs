@@ -43,6 +43,20 @@ pub fn ok(out: &Output) -> String {
     exits(out, 0)
 }
 
+/// Runs `cmd` and asserts it exited 0 (else fails naming `what`, with its exit code, stdout
+/// and stderr): its output.
+pub fn run_ok(what: &str, cmd: &mut Command) -> Output {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{what}: exit {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 /// Asserts that `out` exited with `code` (else fails with its exit code, stdout and stderr) and
 /// returns its stdout.
 pub fn exits(out: &Output, code: i32) -> String {

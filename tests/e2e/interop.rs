@@ -10,7 +10,7 @@ use std::process::{Command, Output, Stdio};
 use flightlog_formats::{Event, Kind, Store};
 use serde_json::Value;
 
-use crate::common::{TestEnv, bin, ok};
+use crate::common::{TestEnv, bin, ok, run_ok};
 use crate::verifier;
 
 /// `<repo>/../shared/data`.
@@ -30,6 +30,16 @@ fn import_cast(env: &TestEnv, name: &str, text: impl AsRef<[u8]>) -> String {
     env.ok(&["import", "asciicast", p.to_str().unwrap()])
         .trim()
         .to_string()
+}
+
+/// [`import_cast`], then the session's events.
+fn imported_cast(env: &TestEnv, name: &str, text: impl AsRef<[u8]>) -> Vec<Event> {
+    env.events(&import_cast(env, name, text))
+}
+
+/// The terminal events among `evs`.
+fn terminal(evs: &[Event]) -> Vec<&Event> {
+    evs.iter().filter(|e| e.kind == Kind::Terminal).collect()
 }
 
 /// `flightlog export SESSION --format FORMAT -o PATH EXTRA`.
@@ -126,24 +136,22 @@ fn imports_every_shared_data_file_with_all_tool_calls() {
 #[test]
 fn imports_asciicast_v2_and_v3() {
     let env = env();
-    let id2 = import_cast(
+    let e2 = imported_cast(
         &env,
         "v2.cast",
         "{\"version\":2,\"width\":100,\"height\":50,\"timestamp\":1509091818}\n[0.5,\"o\",\"hello\"]\n[1.25,\"r\",\"90x30\"]\n[2.0,\"o\",\"bye\"]\n",
     );
-    let e2 = env.events(id2.trim());
-    let term: Vec<&Event> = e2.iter().filter(|e| e.kind == Kind::Terminal).collect();
+    let term = terminal(&e2);
     assert_eq!(term.len(), 3);
     assert_eq!(term[0].data["data"], "hello");
     assert_eq!(term[1].data["stream"], "r");
     assert_eq!(term[2].data["t_ms"], 2000);
     assert_eq!(term[0].ts, "2017-10-27T08:10:18.500000Z");
-    let id3 = import_cast(
+    let e3 = imported_cast(
         &env,
         "v3.cast",
         "{\"version\":3,\"term\":{\"cols\":80,\"rows\":24},\"timestamp\":1504467315}\n# comment\n[0.248,\"o\",\"Hello\"]\n[1.0,\"m\",\"mark\"]\n[0.5,\"z\",\"future\"]\n[0.887,\"x\",\"3\"]\n",
     );
-    let e3 = env.events(id3.trim());
     assert!(e3.iter().any(|e| e.data["marker"] == "mark"));
     assert!(
         e3.iter()
@@ -197,13 +205,12 @@ fn asciicast_header_fields_and_markers_round_trip_and_v1_is_imported() {
         }
     }
     // v1: one JSON document, imported by name.
-    let id = import_cast(
+    let evs = imported_cast(
         &env,
         "v1.json",
         "{\n  \"version\": 1,\n  \"width\": 80,\n  \"height\": 24,\n  \"duration\": 1.5,\n  \"command\": \"/bin/zsh\",\n  \"title\": \"demo\",\n  \"env\": {\"TERM\": \"xterm\", \"SHELL\": \"/bin/zsh\"},\n  \"stdout\": [[0.5, \"ls\\r\\n\"], [1.0, \"done\"]]\n}\n",
     );
-    let evs = env.events(id.trim());
-    let term: Vec<&Event> = evs.iter().filter(|e| e.kind == Kind::Terminal).collect();
+    let term = terminal(&evs);
     assert_eq!(term.len(), 2);
     assert_eq!(term[1].data["t_ms"], 1500);
     assert_eq!(evs[0].data["asciicast_version"], 1);
@@ -214,19 +221,6 @@ fn asciicast_header_fields_and_markers_round_trip_and_v1_is_imported() {
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("asciicast v2 or v3 header"));
 }
-
-const POLICY: &str = r#"home = "staging"
-
-[environments.production]
-ids = ["3d2c42fb-*"]
-
-[environments.staging]
-ids = ["a8e5c1d9-*"]
-
-[[credentials]]
-kind = "railway-account"
-reaches = ["*"]
-"#;
 
 /// The PocketOS incident as a Claude Code transcript, plus hostile prompt text.
 fn incident_transcript() -> String {
@@ -259,7 +253,8 @@ fn incident_transcript() -> String {
         + "\n"
 }
 
-/// The incident transcript imported under [`POLICY`] into a store of its own.
+/// The incident transcript imported under the incident's policy (the demo's) into a store of
+/// its own.
 struct Incident {
     env: TestEnv,
     session: String,
@@ -280,7 +275,7 @@ impl Incident {
 }
 
 fn incident() -> Incident {
-    let env = env().with_policy(POLICY);
+    let env = env().with_policy(flightlog_fixtures::incident::POLICY);
     let t = env.write("incident.jsonl", incident_transcript());
     let session = env
         .ok(&["import", "claude-code", t.to_str().unwrap()])
@@ -717,18 +712,13 @@ fn bundle_round_trip_detects_any_tampering() {
     let i = incident();
     let b = i.env.path("bundle");
     ok(&export_to(&i.env, &i.session, "bundle", &b, &[]));
-    for f in [
-        "events.jsonl",
-        "checkpoint.json",
-        "checkpoint.pub",
-        "report.md",
-        "report.html",
-        "session.cast",
-        "verify.py",
-        "README.md",
-        "MANIFEST",
-        "MANIFEST.sig",
-    ] {
+    // Every file of a bundle, its MANIFEST and the MANIFEST's signature.
+    let files: Vec<&str> = flightlog_interop::bundle::FILES
+        .into_iter()
+        .chain(["MANIFEST", "MANIFEST.sig"])
+        .collect();
+    assert_eq!(files.len(), 10, "{files:?}");
+    for f in &files {
         assert!(b.join(f).is_file(), "{f}");
     }
     let pubkey = std::fs::read_to_string(b.join("checkpoint.pub")).unwrap();
@@ -756,21 +746,7 @@ fn bundle_round_trip_detects_any_tampering() {
         bytes[k] = if bytes[k] == b'a' { b'b' } else { b'a' };
         std::fs::write(p, bytes).unwrap();
     };
-    for (n, f) in [
-        "events.jsonl",
-        "report.md",
-        "checkpoint.pub",
-        "report.html",
-        "session.cast",
-        "README.md",
-        "verify.py",
-        "checkpoint.json",
-        "MANIFEST",
-        "MANIFEST.sig",
-    ]
-    .iter()
-    .enumerate()
-    {
+    for (n, f) in files.iter().enumerate() {
         let t = i.env.path(&format!("t{n}"));
         copy_dir(&b, &t);
         flip(&t.join(f));
@@ -1065,12 +1041,7 @@ fn html_report_renders_the_crossing_in_a_real_browser() {
     };
     let mut c = Command::new(&chrome);
     base(&mut c);
-    let dom = c.arg("--dump-dom").arg(&url).output().unwrap();
-    assert!(
-        dom.status.success(),
-        "{}",
-        String::from_utf8_lossy(&dom.stderr)
-    );
+    let dom = run_ok("chrome --dump-dom", c.arg("--dump-dom").arg(&url));
     let dom = String::from_utf8_lossy(&dom.stdout);
     assert!(
         dom.contains("Boundary crossed: staging → production"),
@@ -1080,16 +1051,11 @@ fn html_report_renders_the_crossing_in_a_real_browser() {
     let png = i.env.path("report.png");
     let mut c = Command::new(&chrome);
     base(&mut c);
-    let shot = c
-        .arg(format!("--screenshot={}", png.display()))
-        .arg("--window-size=1280,2000")
-        .arg(&url)
-        .output()
-        .unwrap();
-    assert!(
-        shot.status.success(),
-        "{}",
-        String::from_utf8_lossy(&shot.stderr)
+    run_ok(
+        "chrome --screenshot",
+        c.arg(format!("--screenshot={}", png.display()))
+            .arg("--window-size=1280,2000")
+            .arg(&url),
     );
     let bytes = std::fs::read(&png).unwrap();
     assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "a PNG");

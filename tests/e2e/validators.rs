@@ -17,7 +17,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::common::{bin, flightlog};
+use crate::common::{bin, flightlog, run_ok};
 use crate::verifier;
 
 fn repo(rel: &str) -> PathBuf {
@@ -76,13 +76,13 @@ fn export_all(db: &Path, out: &Path, exports: &mut Vec<(String, PathBuf, PathBuf
 }
 
 fn run_validator(script: &str, files: &[&PathBuf]) -> String {
-    let o = Command::new(verifier::python())
-        .arg(repo(script))
-        .args(files)
-        .output()
-        .unwrap();
+    let o = run_ok(
+        script,
+        Command::new(verifier::python())
+            .arg(repo(script))
+            .args(files),
+    );
     let text = verifier::stdout(&o);
-    assert!(o.status.success(), "{script}:\n{text}");
     text.lines().rev().take(2).collect::<Vec<_>>().join(" | ")
 }
 
@@ -176,17 +176,9 @@ fn every_export_passes_the_ecosystems_validators() {
         let casts = of("asciicast");
         for cast in &casts {
             let txt = cast.with_extension("txt");
-            let o = Command::new("asciinema")
-                .arg("convert")
-                .arg(cast)
-                .arg(&txt)
-                .output()
-                .unwrap();
-            assert!(
-                o.status.success(),
-                "{}: {}",
-                cast.display(),
-                verifier::stdout(&o)
+            run_ok(
+                &cast.display().to_string(),
+                Command::new("asciinema").arg("convert").arg(cast).arg(&txt),
             );
         }
         report.push(format!(
@@ -198,23 +190,23 @@ fn every_export_passes_the_ecosystems_validators() {
     // CSV: every row as wide as the header, read by Python's csv module.
     let csvs = of("csv");
     let code = "import csv, sys\nn = 0\nfor p in sys.argv[1:]:\n    rows = list(csv.reader(open(p, newline='', encoding='utf-8')))\n    assert all(len(r) == len(rows[0]) for r in rows), p\n    n += len(rows) - 1\nprint(f'csv rows: {n}')";
-    let o = Command::new(verifier::python())
-        .args(["-c", code])
-        .args(&csvs)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", verifier::stdout(&o));
+    let o = run_ok(
+        "csv",
+        Command::new(verifier::python())
+            .args(["-c", code])
+            .args(&csvs),
+    );
     report.push(verifier::stdout(&o).trim().to_string());
     // Bundles: the auditor's verifier, with the store's key.
     let bundles: Vec<&(String, PathBuf, PathBuf)> =
         exports.iter().filter(|(f, _, _)| f == "bundle").collect();
     for (_, b, key) in &bundles {
-        let o = verifier::run(&[b.to_str().unwrap(), key.to_str().unwrap()]);
-        assert!(
-            o.status.success(),
-            "{}: {}",
-            b.display(),
-            verifier::stdout(&o)
+        run_ok(
+            &b.display().to_string(),
+            Command::new(verifier::python())
+                .arg(verifier::script())
+                .arg(b)
+                .arg(key),
         );
     }
     report.push(format!(
