@@ -8,6 +8,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 
 use crate::event::{Kind, NewEvent};
+use crate::store::SessionMeta;
 
 /// A small, fast, seeded generator (xorshift64*).
 #[derive(Debug, Clone)]
@@ -138,6 +139,17 @@ pub fn event(rng: &mut Rng, i: u64, total: u64, start: DateTime<Utc>) -> NewEven
         }
     };
     NewEvent::new(ts, kind, source, data)
+}
+
+/// The metadata of a synthetic session: Claude Code's, in staging, with the fixed `id`.
+pub fn session_meta(id: &str, label: &str) -> SessionMeta {
+    SessionMeta {
+        id: Some(id.into()),
+        label: Some(label.into()),
+        agent: Some("claude-code".into()),
+        home_env: Some("staging".into()),
+        external_id: None,
+    }
 }
 
 /// An asciicast v2 recording of `lines` output lines, a millisecond apart: import and export

@@ -367,6 +367,15 @@ pub fn have(program: &str) -> bool {
     Command::new(program).arg("--version").output().is_ok()
 }
 
+/// Whether `program` runs; if not, says the test skipped for want of it.
+pub fn need(program: &str) -> bool {
+    let there = have(program);
+    if !there {
+        eprintln!("skipped: {program} is not installed");
+    }
+    there
+}
+
 /// A tmux server of its own (`-L socket`), killed when this is dropped.
 pub struct Tmux {
     pub socket: String,

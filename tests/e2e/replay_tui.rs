@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use flightlog_formats::event::parse_ts;
-use flightlog_formats::store::SessionMeta;
+use flightlog_formats::synth::session_meta;
 use flightlog_formats::{Kind, NewEvent, Redactor, Store};
 use serde_json::json;
 
@@ -38,15 +38,11 @@ fn build_store(db: &Path) {
     let redactor = Redactor::new([9u8; 32]);
     let token = "rw_acct_0a1b2c3d4e5f6a7b";
     let fp = redactor.fingerprint(token);
-    let meta = SessionMeta {
-        id: Some(SESSION.into()),
-        label: Some("e2e replay".into()),
-        agent: Some("claude-code".into()),
-        home_env: Some("staging".into()),
-        external_id: None,
-    };
     store
-        .create_session(&meta, parse_ts("2026-04-25T10:00:00Z").unwrap())
+        .create_session(
+            &session_meta(SESSION, "e2e replay"),
+            parse_ts("2026-04-25T10:00:00Z").unwrap(),
+        )
         .unwrap();
     let events = vec![
         ev(

@@ -17,10 +17,15 @@ use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use sha2::{Digest, Sha256};
 
 use crate::common::{
-    assert_secret_absent, assert_verifies, bin, have, session_events, session_of, work_dir,
+    assert_secret_absent, assert_verifies, bin, need, session_events, session_of, work_dir,
 };
 
 const TOKEN: &str = "sk_live_9fQ2mZr7TkWbX4vLp8NcD3sHa1Ye";
+
+/// Writes the agent's script, `dir/agent.sh`.
+fn write_agent(dir: &Path, script: &str) {
+    std::fs::write(dir.join("agent.sh"), script).unwrap();
+}
 
 /// A test CA written to `dir/name.pem`, and a server configuration with a certificate from it
 /// for `localhost` and `127.0.0.1`.
@@ -134,8 +139,7 @@ const MUTATION: &str = r#"{"query":"mutation { volumeDelete(volumeId: \"3d2c42fb
 
 #[test]
 fn https_api_calls_are_recorded_in_full_and_still_work() {
-    if !have("curl") {
-        eprintln!("skipped: curl is not installed");
+    if !need("curl") {
         return;
     }
     let (_d, dir, db) = work_dir();
@@ -143,17 +147,16 @@ fn https_api_calls_are_recorded_in_full_and_still_work() {
     let (other, _, other_seen) = tls_server(&dir, "untrusted");
     // The mutation is read from a file: only the proxy can see it.
     std::fs::write(dir.join("body.json"), MUTATION).unwrap();
-    std::fs::write(
-        dir.join("agent.sh"),
-        format!(
+    write_agent(
+        &dir,
+        &format!(
             r#"curl -sS -H "Authorization: Bearer $AGENT_TOKEN" -H 'Content-Type: application/json' -d @body.json https://localhost:{port}/graphql/v2; echo " intercepted=$?"
 curl -sS -k https://localhost:{other}/insecure; echo " insecure=$?"
 curl -sS https://localhost:{other}/strict 2>/dev/null; echo " strict=$?"
 echo "bundle=$SSL_CERT_FILE"
 "#
         ),
-    )
-    .unwrap();
+    );
     let out = record(&dir, &db, &trusted, &["--", "bash", "agent.sh"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -255,8 +258,7 @@ echo "bundle=$SSL_CERT_FILE"
 
 #[test]
 fn the_guard_stops_a_destructive_https_call_inside_the_tunnel() {
-    if !have("curl") {
-        eprintln!("skipped: curl is not installed");
+    if !need("curl") {
         return;
     }
     let (_d, dir, db) = work_dir();
@@ -268,15 +270,14 @@ fn the_guard_stops_a_destructive_https_call_inside_the_tunnel() {
     .unwrap();
     std::fs::write(dir.join("body.json"), MUTATION).unwrap();
     let url = format!("https://localhost:{port}/graphql/v2");
-    std::fs::write(
-        dir.join("agent.sh"),
-        format!(
+    write_agent(
+        &dir,
+        &format!(
             r#"curl -s -o /dev/null -w 'delete=%{{http_code}}\n' -H 'Content-Type: application/json' -d @body.json {url}
 curl -s -o /dev/null -w 'harmless=%{{http_code}}\n' {url}
 "#
         ),
-    )
-    .unwrap();
+    );
     let out = record(&dir, &db, &trusted, &["--guard", "--", "bash", "agent.sh"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("delete=403"), "{stdout}");
@@ -304,22 +305,20 @@ curl -s -o /dev/null -w 'harmless=%{{http_code}}\n' {url}
 /// the agent's retry works as it would without flightlog.
 #[test]
 fn a_client_that_refuses_the_ca_is_tunnelled_from_then_on() {
-    if !have("curl") {
-        eprintln!("skipped: curl is not installed");
+    if !need("curl") {
         return;
     }
     let (_d, dir, db) = work_dir();
     let (port, trusted, seen) = tls_server(&dir, "pinned");
     let ca = trusted.display();
-    std::fs::write(
-        dir.join("agent.sh"),
-        format!(
+    write_agent(
+        &dir,
+        &format!(
             r#"curl -sS --cacert {ca} https://localhost:{port}/first 2>/dev/null; echo " first=$?"
 curl -sS --cacert {ca} https://localhost:{port}/retry; echo " retry=$?"
 "#
         ),
-    )
-    .unwrap();
+    );
     let out = record(
         &dir,
         &db,
@@ -440,8 +439,7 @@ talk("plain", int(sys.argv[2]))
 /// upgraded bytes are relayed both ways, inside TLS and in plain HTTP.
 #[test]
 fn upgraded_connections_are_relayed_both_ways() {
-    if !have("python3") {
-        eprintln!("skipped: python3 is not installed");
+    if !need("python3") {
         return;
     }
     let (_d, dir, db) = work_dir();

@@ -9,8 +9,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use flightlog_formats::store::SessionMeta;
-use flightlog_formats::synth::{Rng, event};
+use flightlog_formats::synth::{Rng, event, session_meta};
 use flightlog_formats::{Redactor, Store};
 use flightlog_viewer::action::{Action, GoTo, Marker};
 use flightlog_viewer::headless::Headless;
@@ -27,14 +26,9 @@ fn build(db: &PathBuf, total: u64) {
     let start = Instant::now();
     let store = Store::open(db).expect("store");
     let t0 = flightlog_formats::event::parse_ts("2026-04-25T10:00:00Z").expect("ts");
-    let meta = SessionMeta {
-        id: Some(SESSION.into()),
-        label: Some("1M-event bench".into()),
-        agent: Some("claude-code".into()),
-        home_env: Some("staging".into()),
-        external_id: None,
-    };
-    store.create_session(&meta, t0).expect("session");
+    store
+        .create_session(&session_meta(SESSION, "1M-event bench"), t0)
+        .expect("session");
     let redactor = Redactor::new([1u8; 32]);
     let mut rng = Rng::new(42);
     let mut i = 0;
