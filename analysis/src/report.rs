@@ -79,6 +79,21 @@ fn heading(m: &mut String, title: &str) {
     let _ = writeln!(m);
 }
 
+/// A section of one table: its heading, then `none` when there are no rows, else the table.
+fn table_section(
+    m: &mut String,
+    (title, none): (&str, &str),
+    columns: (&str, &str),
+    rows: impl ExactSizeIterator<Item = Vec<String>>,
+) {
+    heading(m, title);
+    if rows.len() == 0 {
+        let _ = writeln!(m, "{none}");
+    } else {
+        table(m, columns, rows);
+    }
+}
+
 /// A Markdown table: its header and alignment rows, then one row per item.
 fn table(m: &mut String, (head, align): (&str, &str), rows: impl Iterator<Item = Vec<String>>) {
     let _ = writeln!(m, "{head}");
@@ -242,78 +257,78 @@ pub fn markdown(a: &Analysis, intact: bool) -> String {
     }
     let _ = writeln!(m);
 
-    heading(&mut m, "Destructive actions");
-    if a.destructive.is_empty() {
-        let _ = writeln!(m, "None matched the catalogue.");
-    } else {
-        let rows = a.destructive.iter().map(|d| {
-            vec![
-                d.seq.to_string(),
-                d.severity.to_string(),
-                code(&d.rule),
-                d.target_env
-                    .as_deref()
-                    .map(|t| {
-                        if t == "*" {
-                            "every environment".into()
-                        } else {
-                            clean(t)
-                        }
-                    })
-                    .unwrap_or_else(|| "-".into()),
-                if d.blocked {
-                    format!(
-                        "**denied by the guard, not run**: {}",
-                        clean(&crate::analyze::truncate(&d.summary, 140))
-                    )
-                } else if d.outcome.is_attempt() {
-                    format!(
-                        "**attempted, {}**: {}",
-                        clean(&outcome_text(d.outcome, &d.outcome_detail)),
-                        clean(&crate::analyze::truncate(&d.summary, 140))
-                    )
-                } else {
-                    clean(&crate::analyze::truncate(&d.summary, 160))
-                },
-            ]
-        });
-        table(&mut m, DESTRUCTIVE_COLUMNS, rows);
-    }
+    let rows = a.destructive.iter().map(|d| {
+        vec![
+            d.seq.to_string(),
+            d.severity.to_string(),
+            code(&d.rule),
+            d.target_env
+                .as_deref()
+                .map(|t| {
+                    if t == "*" {
+                        "every environment".into()
+                    } else {
+                        clean(t)
+                    }
+                })
+                .unwrap_or_else(|| "-".into()),
+            if d.blocked {
+                format!(
+                    "**denied by the guard, not run**: {}",
+                    clean(&crate::analyze::truncate(&d.summary, 140))
+                )
+            } else if d.outcome.is_attempt() {
+                format!(
+                    "**attempted, {}**: {}",
+                    clean(&outcome_text(d.outcome, &d.outcome_detail)),
+                    clean(&crate::analyze::truncate(&d.summary, 140))
+                )
+            } else {
+                clean(&crate::analyze::truncate(&d.summary, 160))
+            },
+        ]
+    });
+    table_section(
+        &mut m,
+        ("Destructive actions", "None matched the catalogue."),
+        DESTRUCTIVE_COLUMNS,
+        rows,
+    );
     let _ = writeln!(m);
 
-    heading(&mut m, "Secret provenance");
-    if a.secrets.is_empty() {
-        let _ = writeln!(m, "No secret was seen.");
-    } else {
-        let rows = a.secrets.iter().map(|s| {
-            let used = if s.used_in_seqs.is_empty() {
-                "never used".to_string()
-            } else {
-                s.used_in_seqs
-                    .iter()
-                    .map(u64::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
-            let read = match (s.read_seq, &s.read_location) {
-                (Some(r), Some(l)) => format!("seq {r}, {}", clean(l)),
-                (Some(r), None) => format!("seq {r}"),
-                _ => "-".into(),
-            };
-            vec![
-                code(&s.fingerprint),
-                clean(&s.kind),
-                format!("seq {}", s.first_seen_seq),
-                s.location
-                    .as_deref()
-                    .map(clean)
-                    .unwrap_or_else(|| "-".into()),
-                read,
-                used,
-            ]
-        });
-        table(&mut m, SECRET_COLUMNS, rows);
-    }
+    let rows = a.secrets.iter().map(|s| {
+        let used = if s.used_in_seqs.is_empty() {
+            "never used".to_string()
+        } else {
+            s.used_in_seqs
+                .iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let read = match (s.read_seq, &s.read_location) {
+            (Some(r), Some(l)) => format!("seq {r}, {}", clean(l)),
+            (Some(r), None) => format!("seq {r}"),
+            _ => "-".into(),
+        };
+        vec![
+            code(&s.fingerprint),
+            clean(&s.kind),
+            format!("seq {}", s.first_seen_seq),
+            s.location
+                .as_deref()
+                .map(clean)
+                .unwrap_or_else(|| "-".into()),
+            read,
+            used,
+        ]
+    });
+    table_section(
+        &mut m,
+        ("Secret provenance", "No secret was seen."),
+        SECRET_COLUMNS,
+        rows,
+    );
     let _ = writeln!(m);
 
     heading(&mut m, "Gaps in capture");
