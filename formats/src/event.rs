@@ -191,9 +191,4 @@ impl Event {
     pub fn time(&self) -> Option<chrono::DateTime<chrono::Utc>> {
         parse_ts(&self.ts)
     }
-
-    /// A string field of `data`, if present.
-    pub fn data_str(&self, key: &str) -> Option<&str> {
-        self.data.get(key).and_then(Value::as_str)
-    }
 }
