@@ -58,6 +58,27 @@ impl MerkleBuilder {
         self.size += 1;
     }
 
+    /// Appends the root of a perfect subtree of `size` leaves (a power of two), which must start
+    /// at a multiple of `size`: the same tree as pushing its leaves one by one. Returns false,
+    /// and changes nothing, when `size` is not a power of two or the tree's size is not a
+    /// multiple of it.
+    pub fn push_subtree(&mut self, size: u64, root: Hash32) -> bool {
+        if !size.is_power_of_two() || !self.size.is_multiple_of(size) {
+            return false;
+        }
+        let mut node = (size, root);
+        while let Some(&(sz, top)) = self.stack.last() {
+            if sz != node.0 {
+                break;
+            }
+            self.stack.pop();
+            node = (sz * 2, node_hash(&top, &node.1));
+        }
+        self.stack.push(node);
+        self.size += size;
+        true
+    }
+
     pub fn size(&self) -> u64 {
         self.size
     }
@@ -152,5 +173,36 @@ mod tests {
                 assert_eq!(b.root(), mth(&leaves[..=i]), "size {}", i + 1);
             }
         }
+    }
+
+    #[test]
+    fn a_subtree_pushed_whole_is_the_same_tree_as_its_leaves() {
+        let leaves: Vec<Hash32> = (0u32..200).map(|i| leaf_hash(&i.to_be_bytes())).collect();
+        // Runs of 1, 2, 4, 8, 16, 32 leaves, each pushed whole where it is aligned; every
+        // prefix that ends a run has the root of the recursive definition.
+        let mut b = MerkleBuilder::new();
+        let mut at = 0usize;
+        for size in [4usize, 4, 8, 16, 32, 1, 1, 2, 4, 8, 16, 32, 64] {
+            let run = &leaves[at..at + size];
+            let mut sub = MerkleBuilder::new();
+            for l in run {
+                sub.push_leaf_hash(*l);
+            }
+            assert!(
+                b.push_subtree(size as u64, sub.root()),
+                "at {at}, size {size}"
+            );
+            at += size;
+            assert_eq!(b.size(), at as u64);
+            assert_eq!(b.root(), mth(&leaves[..at]), "size {at}");
+        }
+        // Not aligned, or not a power of two: refused, the tree unchanged.
+        let before = (b.size(), b.root());
+        assert!(!b.push_subtree(3, leaves[0]));
+        b.push_leaf_hash(leaves[at]);
+        let before_unaligned = (b.size(), b.root());
+        assert!(!b.push_subtree(2, leaves[0]));
+        assert_eq!((b.size(), b.root()), before_unaligned);
+        assert_ne!(before, before_unaligned);
     }
 }

@@ -38,6 +38,7 @@ mod writers;
 
 pub(crate) use append::{INSERT_EVENT, RowBatch, insert_session};
 use append::{append_in, append_in_with, events_in, head_in, statement_in};
+pub(crate) use read::RowReader;
 pub use read::SessionStatus;
 pub use tx::WriteTx;
 pub use writers::process_start_token;

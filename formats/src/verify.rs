@@ -13,6 +13,7 @@ use crate::keys::{key_id, public_key_from_hex};
 use crate::merkle::MerkleBuilder;
 
 mod jsonl;
+mod split;
 mod store;
 
 pub use jsonl::{verify_jsonl, verify_jsonl_with_progress};
@@ -143,6 +144,14 @@ struct ChainCheck<'a> {
     prev: Hash32,
     /// Recomputed hashes feed the Merkle tree, so a rewritten chain cannot match a checkpoint.
     merkle: MerkleBuilder,
+    /// Leaves of the chunk being checked that are not in `merkle` yet (see
+    /// [`ChainCheck::end_chunk`]); always empty unless `chunked`.
+    pending: Vec<Hash32>,
+    /// Events arrive in chunks whose Merkle subtree the reader computed.
+    chunked: bool,
+    /// Every pending leaf is the one the reader computed: no link was recomputed here and no
+    /// root was taken inside the chunk.
+    pending_whole: bool,
     last_computed: Hash32,
     last_checkpoint_cover: u64,
     last_was_checkpoint: bool,
@@ -169,6 +178,9 @@ impl<'a> ChainCheck<'a> {
             expected_seq: 0,
             prev: GENESIS,
             merkle: MerkleBuilder::new(),
+            pending: Vec::new(),
+            chunked: false,
+            pending_whole: false,
             last_computed: GENESIS,
             last_checkpoint_cover: 0,
             last_was_checkpoint: false,
@@ -194,25 +206,51 @@ impl<'a> ChainCheck<'a> {
         raw: &[u8],
     ) {
         let pre = Prehashed::of(&claimed_prev, raw, &self.session);
-        self.event_prehashed(row_seq, claimed_prev, claimed_hash, raw, pre);
+        self.event_prehashed(row_seq, claimed_prev, claimed_hash, Some(raw), pre);
+    }
+
+    /// Whether checking an event needs its bytes, beyond what [`Prehashed`] holds: its link
+    /// is broken (the link is hashed again over the right prev), or its header is not in
+    /// canonical form, names another session or makes it a checkpoint (it is parsed in full).
+    fn needs_bytes(prev: &Hash32, claimed_prev: &Hash32, pre: &Prehashed) -> bool {
+        claimed_prev != prev || pre.head.is_none_or(|h| h.checkpoint || !h.session_ok)
     }
 
     /// Like [`ChainCheck::event`], with the link hash (over the *claimed* prev), its Merkle
-    /// leaf and the header computed beforehand, possibly on another thread.
+    /// leaf and the header computed beforehand, possibly on another thread. `raw` may be left
+    /// out where [`ChainCheck::needs_bytes`] says it is not needed; missing where it is, the
+    /// event is reported (`unread`), never passed.
     fn event_prehashed(
         &mut self,
         row_seq: Option<u64>,
         claimed_prev: Hash32,
         claimed_hash: Hash32,
-        raw: &[u8],
+        raw: Option<&[u8]>,
         pre: Prehashed,
     ) {
         self.report.events_checked += 1;
+        let raw = match raw {
+            Some(r) => r,
+            None => {
+                if Self::needs_bytes(&self.prev, &claimed_prev, &pre) {
+                    let seq = row_seq.unwrap_or(self.expected_seq);
+                    let s = self.session.clone();
+                    self.push(problem(
+                        &s,
+                        Some(seq),
+                        "unread",
+                        "the event's bytes were not read, so it could not be checked",
+                    ));
+                }
+                &[]
+            }
+        };
         // The chain is hashed over the previous event's claimed hash; when the claimed prev is
         // that hash (every intact link), the precomputed value is the one.
         let (computed, leaf) = if claimed_prev == self.prev {
             (pre.link, pre.leaf)
         } else {
+            self.pending_whole = false;
             let c = link_hash(&self.prev, raw);
             (c, crate::merkle::leaf_hash(&c))
         };
@@ -293,13 +331,9 @@ impl<'a> ChainCheck<'a> {
                 "prev does not match the hash of the event before it",
             ));
         }
-        // The event's own bytes must hash (with the prev it claims) to the hash it claims.
-        let own = if claimed_prev == self.prev {
-            computed
-        } else {
-            link_hash(&claimed_prev, raw)
-        };
-        if own != claimed_hash {
+        // The event's own bytes must hash (with the prev it claims) to the hash it claims: the
+        // precomputed link is over the claimed prev.
+        if pre.link != claimed_hash {
             self.push(problem(
                 &self.session.clone(),
                 Some(seq),
@@ -318,7 +352,11 @@ impl<'a> ChainCheck<'a> {
         }
         self.prev = claimed_hash;
         self.last_computed = computed;
-        self.merkle.push_leaf_hash(leaf);
+        if self.chunked {
+            self.pending.push(leaf);
+        } else {
+            self.merkle.push_leaf_hash(leaf);
+        }
         self.expected_seq = seq.max(self.expected_seq) + 1;
         if seq + 1 < self.expected_seq {
             // keep expected monotonic after an out-of-order event
@@ -338,11 +376,12 @@ impl<'a> ChainCheck<'a> {
             ));
             return;
         };
+        let root = self.merkle_root();
         let actual = SessionStatement {
             session: s.clone(),
             count: self.merkle.size(),
             head: hex::encode(self.last_computed),
-            root: hex::encode(self.merkle.root()),
+            root: hex::encode(root),
         };
         if st.count != seq {
             self.push(problem(
@@ -394,8 +433,51 @@ impl<'a> ChainCheck<'a> {
         ))
     }
 
+    /// Events pushed into the Merkle tree so far, with the pending ones.
+    fn merkle_size(&self) -> u64 {
+        self.merkle.size() + self.pending.len() as u64
+    }
+
+    /// Moves the pending leaves into the tree one by one.
+    fn flush_leaves(&mut self) {
+        for leaf in self.pending.drain(..) {
+            self.merkle.push_leaf_hash(leaf);
+        }
+        self.pending_whole = false;
+    }
+
+    /// The root over every event so far.
+    fn merkle_root(&mut self) -> Hash32 {
+        self.flush_leaves();
+        self.merkle.root()
+    }
+
+    /// The next events are one chunk, whose leaves the reader also combined into a subtree.
+    fn begin_chunk(&mut self) {
+        self.flush_leaves();
+        self.chunked = true;
+        self.pending_whole = true;
+    }
+
+    /// Ends a chunk: its leaves enter the tree as the reader's subtree of `size` leaves when
+    /// they are that many, every one of them is the leaf the reader computed, and the tree's
+    /// size is a multiple of `size`; otherwise one by one.
+    fn end_chunk(&mut self, subtree: Option<(u64, Hash32)>) {
+        match subtree {
+            Some((size, root))
+                if self.pending_whole
+                    && self.pending.len() as u64 == size
+                    && self.merkle.push_subtree(size, root) =>
+            {
+                self.pending.clear();
+                self.pending_whole = false;
+            }
+            _ => self.flush_leaves(),
+        }
+    }
+
     fn check_expectations(&mut self) {
-        let size = self.merkle.size();
+        let size = self.merkle_size();
         while let Some(x) = self.expects.first() {
             if x.count > size {
                 break;
@@ -406,7 +488,7 @@ impl<'a> ChainCheck<'a> {
             } else {
                 hex::encode(self.last_computed)
             };
-            let root = hex::encode(self.merkle.root());
+            let root = hex::encode(self.merkle_root());
             if head != x.head || root != x.root {
                 let s = self.session.clone();
                 let seq = x.count.checked_sub(1);
@@ -426,6 +508,7 @@ impl<'a> ChainCheck<'a> {
 
     /// Ends the session: expectations beyond the end mean truncation.
     fn finish(mut self, require_final_checkpoint: bool) {
+        self.flush_leaves();
         let s = self.session.clone();
         let size = self.merkle.size();
         for x in std::mem::take(&mut self.expects) {

@@ -66,16 +66,7 @@ impl Store {
                 std::io::Error::new(std::io::ErrorKind::NotFound, "no such store"),
             ));
         }
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true)?;
-        conn.set_db_config(
-            rusqlite::config::DbConfig::SQLITE_DBCONFIG_TRUSTED_SCHEMA,
-            false,
-        )?;
-        conn.busy_timeout(std::time::Duration::from_millis(DEFAULT_BUSY_MS))?;
+        let conn = read_only_connection(path)?;
         // Readers (verify, replay, export) stream whole sessions: map the file instead of a
         // read() and a copy per page. Writers keep SQLite's default (no mmap), so an I/O error
         // on write stays an error and never a SIGBUS.
@@ -308,4 +299,20 @@ fn refuse_directory(path: &Path) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// A read-only connection to a store's file with SQLite's defensive settings (no mapping or
+/// cache size set: the caller chooses them).
+pub(super) fn read_only_connection(path: &Path) -> Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true)?;
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_TRUSTED_SCHEMA,
+        false,
+    )?;
+    conn.busy_timeout(std::time::Duration::from_millis(DEFAULT_BUSY_MS))?;
+    Ok(conn)
 }

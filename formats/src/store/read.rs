@@ -311,6 +311,91 @@ impl Store {
     }
 }
 
+/// A second connection to a local store, for reading rows on another thread (see
+/// [`Store::row_reader`]).
+pub(crate) struct RowReader {
+    conn: rusqlite::Connection,
+}
+
+impl RowReader {
+    /// [`Store::rows_between`] on this connection.
+    pub(crate) fn rows_between(
+        &self,
+        session: &str,
+        lo: u64,
+        hi: u64,
+        f: impl FnMut(u64, &[u8], &[u8], &[u8]) -> bool,
+    ) -> Result<()> {
+        rows_between_in(&self.conn, session, lo, hi, f)
+    }
+}
+
+impl Store {
+    /// Another read-only connection to this local store's file, with the defensive settings of
+    /// [`Store::open_read_only`], mapping and caching no more of the file than this connection
+    /// does (a reader that bounds its memory with [`Store::set_read_memory`] keeps the bound).
+    pub(crate) fn row_reader(&self) -> Result<RowReader> {
+        let conn = self.conn()?;
+        let mmap: i64 = conn.query_row("PRAGMA mmap_size", [], |r| r.get(0))?;
+        let cache: i64 = conn.query_row("PRAGMA cache_size", [], |r| r.get(0))?;
+        let reader = super::open::read_only_connection(&self.path)?;
+        reader.execute_batch(&format!(
+            "PRAGMA mmap_size = {mmap}; PRAGMA cache_size = {cache};"
+        ))?;
+        Ok(RowReader { conn: reader })
+    }
+
+    /// Reads a local session's rows with `lo <= seq <= hi` in seq order, each row's links and
+    /// bytes borrowed from SQLite (from the mapped page when the file is mapped: no copy):
+    /// `f(seq, prev, hash, raw)` returns false to stop. A column of another type than a blob
+    /// is an error, as in [`Store::for_each_event`].
+    pub(crate) fn rows_between(
+        &self,
+        session: &str,
+        lo: u64,
+        hi: u64,
+        f: impl FnMut(u64, &[u8], &[u8], &[u8]) -> bool,
+    ) -> Result<()> {
+        rows_between_in(self.conn()?, session, lo, hi, f)
+    }
+}
+
+fn rows_between_in(
+    conn: &rusqlite::Connection,
+    session: &str,
+    lo: u64,
+    hi: u64,
+    mut f: impl FnMut(u64, &[u8], &[u8], &[u8]) -> bool,
+) -> Result<()> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT seq, prev, hash, raw FROM events WHERE session = ?1 AND seq BETWEEN ?2 AND ?3 \
+         ORDER BY seq",
+    )?;
+    let lo = i64::try_from(lo).unwrap_or(i64::MAX);
+    let hi = i64::try_from(hi).unwrap_or(i64::MAX);
+    let mut q = stmt.query(params![session, lo, hi])?;
+    while let Some(r) = q.next()? {
+        let seq: i64 = r.get(0)?;
+        // seq >= lo >= 0, so the cast keeps its value.
+        if !f(seq as u64, blob(r, 1)?, blob(r, 2)?, blob(r, 3)?) {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// A blob column of a row, borrowed; the error [`rusqlite::Row::get`] gives for another type.
+fn blob<'r>(r: &'r rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<&'r [u8]> {
+    let v = r.get_ref(idx)?;
+    v.as_blob().map_err(|_| {
+        rusqlite::Error::InvalidColumnType(
+            idx,
+            r.as_ref().column_name(idx).unwrap_or("").to_string(),
+            v.data_type(),
+        )
+    })
+}
+
 /// A local session's row from columns `id, label, agent, home_env, started` (the first five),
 /// not ended, its events not counted.
 fn session_head(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRow> {

@@ -8,6 +8,7 @@ use crate::keys::public_key_from_hex;
 use crate::progress::{NoProgress, Progress, Ticker};
 use crate::store::Store;
 
+use super::split::{Split, check_inline, check_split};
 use super::{Anchor, ChainCheck, Expect, Prehashed, Problem, Trust, VerifyReport, problem};
 
 /// Options for verifying a store.
@@ -50,6 +51,16 @@ pub fn verify_store_with_progress(
     store: &Store,
     opts: &StoreVerifyOptions,
     progress: &mut dyn Progress,
+) -> Result<VerifyReport> {
+    verify_store_split(store, opts, progress, Split::for_this_machine())
+}
+
+/// [`verify_store_with_progress`], local sessions read as `split` says.
+pub(super) fn verify_store_split(
+    store: &Store,
+    opts: &StoreVerifyOptions,
+    progress: &mut dyn Progress,
+    split: Split,
 ) -> Result<VerifyReport> {
     let mut report = VerifyReport::default();
     let trust = &opts.trust;
@@ -227,10 +238,35 @@ pub fn verify_store_with_progress(
     }
     let total = ids.iter().filter_map(|i| counts.get(i)).sum();
     let mut ticker = Ticker::new(progress, 0, total);
+    // A row with whole links takes at least 64 bytes of the store's files, so the files bound
+    // how many rows a session has. This decides only how a session is read: both ways check
+    // the same.
+    let max_rows = if store.is_remote() {
+        0
+    } else {
+        let len = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        let mut wal = store.path().as_os_str().to_owned();
+        wal.push("-wal");
+        (len(store.path()) + len(std::path::Path::new(&wal))) / 64
+    };
+    // Connections for the reader threads, opened for the first session that is split.
+    let mut readers = Vec::new();
     for id in &ids {
         let ex = expects.remove(id).unwrap_or_default();
         let mut chk = ChainCheck::new(id, ex, trust, &mut report);
-        check_store_session(store, id, &mut chk, &mut ticker)?;
+        let head = counts.get(id).copied().unwrap_or(0);
+        if store.is_remote() {
+            check_store_session(store, id, &mut chk, &mut ticker)?;
+        } else if split.splits(head, max_rows) {
+            if readers.is_empty() {
+                readers = (0..split.readers)
+                    .map(|_| store.row_reader())
+                    .collect::<Result<_>>()?;
+            }
+            check_split(id, head, split.chunk, &mut readers, &mut chk, &mut ticker)?;
+        } else {
+            check_inline(store, id, &mut chk, &mut ticker)?;
+        }
         chk.finish(false);
     }
     ticker.finish();
@@ -255,7 +291,7 @@ pub fn verify_store_with_progress(
 /// Events per batch handed between the verify threads.
 const BATCH: usize = 2048;
 
-/// Streams a session through the checker in a three-stage pipeline: this thread reads rows,
+/// Streams a team-store session through the checker in a three-stage pipeline: this thread reads rows,
 /// a worker computes the link hashes and Merkle leaves and reads the headers, and another runs
 /// the checks in order.
 /// Hashing is independent per event because each link is hashed over its *claimed* prev; the
@@ -293,7 +329,7 @@ fn check_store_session(
         let checker = sc.spawn(move || {
             for (batch, pre) in hashed_rx {
                 for (r, p) in batch.rows.iter().zip(&pre) {
-                    chk.event_prehashed(Some(r.seq), r.prev, r.hash, batch.raw(r), *p);
+                    chk.event_prehashed(Some(r.seq), r.prev, r.hash, Some(batch.raw(r)), *p);
                 }
                 ticker.add(batch.rows.len() as u64);
                 let _ = free_tx.try_send((batch, pre));

@@ -333,6 +333,213 @@ fn external_checkpoint_anchors_and_catches_a_full_re_sign() {
     assert!(has(&r, "truncated", Some(5)), "{:?}", kinds_at(&r));
 }
 
+// ---- a store read in chunks by several threads ----
+
+/// Two sessions: `s1` of 150 events with session checkpoint events at seq 37 and 100 and a
+/// store checkpoint after its first 64 events (and one at the end), `s2` of 70 events.
+fn big_fixture() -> Fx {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("fl.db")).unwrap();
+    let keys = keys_in(dir.path(), 1);
+    let red = Redactor::new(keys.fingerprint_key);
+    let new = |id: &str| {
+        store
+            .create_session(
+                &SessionMeta {
+                    id: Some(id.into()),
+                    ..Default::default()
+                },
+                t(0),
+            )
+            .unwrap()
+    };
+    let (s1, s2) = (new("s1"), new("s2"));
+    let notes = |from: i64, to: i64| -> Vec<NewEvent> {
+        (from..to)
+            .map(|i| {
+                NewEvent::new(
+                    t(i),
+                    Kind::Note,
+                    "test",
+                    json!({"i": i, "text": format!("event {i}")}),
+                )
+            })
+            .collect()
+    };
+    store.append_batch(&s1, notes(0, 37), &red).unwrap();
+    store.append_session_checkpoint(&s1, &keys, t(37)).unwrap();
+    store.append_batch(&s1, notes(38, 64), &red).unwrap();
+    store.append_batch(&s2, notes(0, 70), &red).unwrap();
+    store.checkpoint(&keys, t(64)).unwrap();
+    store.append_batch(&s1, notes(64, 100), &red).unwrap();
+    store.append_session_checkpoint(&s1, &keys, t(100)).unwrap();
+    store.append_batch(&s1, notes(101, 150), &red).unwrap();
+    store.checkpoint(&keys, t(150)).unwrap();
+    Fx {
+        _dir: dir,
+        store,
+        keys,
+        session: s1,
+    }
+}
+
+/// Verifies with local sessions read in chunks of `chunk` seqs by `readers` threads.
+fn verify_split(fx: &Fx, chunk: u64, readers: usize) -> VerifyReport {
+    store::verify_store_split(
+        &fx.store,
+        &StoreVerifyOptions {
+            session: None,
+            trust: trust(fx),
+            external: None,
+        },
+        &mut crate::progress::NoProgress,
+        split::Split { chunk, readers },
+    )
+    .unwrap()
+}
+
+/// Rewrites s1 from `from` on: `edit` changes an event's bytes, and every link after it is
+/// recomputed, so the chain is consistent again.
+fn rechain(fx: &Fx, from: u64, edit: impl Fn(u64, Vec<u8>) -> Vec<u8>) {
+    let rows = fx.store.events(&fx.session, 0, 1000).unwrap();
+    let mut prev = crate::chain::GENESIS;
+    for ev in rows {
+        let raw = if ev.seq >= from {
+            edit(ev.seq, ev.raw.clone())
+        } else {
+            ev.raw.clone()
+        };
+        let h = crate::chain::link_hash(&prev, &raw);
+        fx.store.connection().execute("UPDATE events SET raw = ?1, prev = ?2, hash = ?3 WHERE session = 's1' AND seq = ?4", rusqlite::params![raw, &prev[..], &h[..], ev.seq as i64]).unwrap();
+        prev = h;
+    }
+}
+
+fn replace_in(raw: Vec<u8>, from: &str, to: &str) -> Vec<u8> {
+    String::from_utf8(raw)
+        .unwrap()
+        .replace(from, to)
+        .into_bytes()
+}
+
+#[test]
+fn chunked_reading_reports_exactly_what_one_pass_reports() {
+    type Tamper = (&'static str, Box<dyn Fn(&Fx)>);
+    let sql_ = |q: &'static str| -> Box<dyn Fn(&Fx)> { Box::new(move |fx: &Fx| sql(fx, q)) };
+    let tampers: Vec<Tamper> = vec![
+        ("intact", Box::new(|_: &Fx| {})),
+        (
+            "edit inside a chunk",
+            sql_(
+                "UPDATE events SET raw = CAST(replace(CAST(raw AS TEXT), 'event 20', 'event X') AS BLOB) WHERE session = 's1' AND seq = 20",
+            ),
+        ),
+        (
+            "edit the first event of a chunk",
+            sql_(
+                "UPDATE events SET raw = CAST(replace(CAST(raw AS TEXT), 'event 16', 'event X') AS BLOB) WHERE session = 's1' AND seq = 16",
+            ),
+        ),
+        (
+            "delete one",
+            sql_("DELETE FROM events WHERE session = 's1' AND seq = 33"),
+        ),
+        (
+            "delete a whole chunk",
+            sql_("DELETE FROM events WHERE session = 's1' AND seq BETWEEN 48 AND 63"),
+        ),
+        (
+            "swap across a chunk boundary",
+            sql_(
+                "UPDATE events SET seq = 1000 WHERE session = 's1' AND seq = 15; UPDATE events SET seq = 15 WHERE session = 's1' AND seq = 16; UPDATE events SET seq = 16 WHERE session = 's1' AND seq = 1000;",
+            ),
+        ),
+        (
+            "insert by shifting",
+            sql_(
+                "UPDATE events SET seq = seq + 1000 WHERE session = 's1' AND seq >= 70; UPDATE events SET seq = seq - 999 WHERE session = 's1' AND seq >= 1000; INSERT INTO events SELECT session, 70, ts, kind, prev, hash, raw FROM events WHERE session = 's1' AND seq = 69;",
+            ),
+        ),
+        (
+            "wrong prev",
+            sql_("UPDATE events SET prev = zeroblob(32) WHERE session = 's1' AND seq = 64"),
+        ),
+        (
+            "not an event",
+            sql_(
+                "UPDATE events SET raw = CAST('not json' AS BLOB) WHERE session = 's1' AND seq = 70",
+            ),
+        ),
+        (
+            "names another session",
+            sql_(
+                "UPDATE events SET raw = CAST(replace(CAST(raw AS TEXT), '\"session\":\"s1\"', '\"session\":\"s2\"') AS BLOB) WHERE session = 's1' AND seq = 80",
+            ),
+        ),
+        (
+            "session checkpoint event deleted",
+            sql_("DELETE FROM events WHERE session = 's1' AND seq = 37"),
+        ),
+        (
+            "truncated",
+            sql_("DELETE FROM events WHERE session = 's1' AND seq >= 120"),
+        ),
+        (
+            "a seq far out",
+            sql_("UPDATE events SET seq = 1099511627776 WHERE session = 's1' AND seq = 149"),
+        ),
+        (
+            "rechained from 50",
+            Box::new(|fx: &Fx| rechain(fx, 50, |_, r| replace_in(r, "event", "evnt"))),
+        ),
+        (
+            "rechained one event in the second chunk",
+            Box::new(|fx: &Fx| {
+                rechain(fx, 0, |seq, r| {
+                    if seq == 17 {
+                        replace_in(r, "event 17", "event Z")
+                    } else {
+                        r
+                    }
+                })
+            }),
+        ),
+    ];
+    for (what, tamper) in &tampers {
+        let fx = big_fixture();
+        tamper(&fx);
+        // One pass on this thread, as a session shorter than a chunk is read.
+        let one = verify_split(&fx, 1 << 62, 1);
+        assert_eq!(
+            one.intact,
+            *what == "intact",
+            "{what}: {:?}",
+            kinds_at(&one)
+        );
+        for (chunk, readers) in [(16, 2), (16, 3), (32, 2), (8, 4), (64, 2), (2, 2)] {
+            let split = verify_split(&fx, chunk, readers);
+            assert_eq!(split, one, "{what}: chunks of {chunk}, {readers} readers");
+        }
+    }
+}
+
+#[test]
+fn an_event_handed_over_without_the_bytes_it_needs_is_reported() {
+    // The checker is handed no bytes for an event it needs them for: reported, never passed.
+    let fx = fixture();
+    let trust = trust(&fx);
+    let mut report = VerifyReport::default();
+    let raw = fx.store.events(&fx.session, 0, 1).unwrap().remove(0);
+    let mut chk = ChainCheck::new(&fx.session, Vec::new(), &trust, &mut report);
+    // A broken link (the claimed prev is not the genesis) needs the bytes to hash it again.
+    let prev = [7u8; 32];
+    let pre = Prehashed::of(&prev, &raw.raw, &fx.session);
+    chk.event_prehashed(Some(0), prev, raw.hash, None, pre);
+    chk.finish(false);
+    assert!(has(&report, "unread", Some(0)), "{:?}", kinds_at(&report));
+    assert!(!report.finish().intact);
+}
+
 // ---- jsonl exports ----
 
 fn export(fx: &Fx) -> Vec<u8> {
