@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use flightlog_fixtures::check::session_events;
 use flightlog_formats::verify::{StoreVerifyOptions, verify_store};
 use flightlog_formats::{Event, Keys, Kind, Redactor, Store};
 use flightlog_interop::import::{self, Parsed};
@@ -186,19 +187,21 @@ fn codex_counts_match_and_unknown_types_are_kept() {
     assert_eq!(exec.data["command"], "find . -maxdepth 1 -type f");
 }
 
+/// A Claude Code transcript with a record of a type no importer knows (carrying a secret) and
+/// a line that is not JSON.
+const UNKNOWN_RECORDS: &str = concat!(
+    r#"{"type":"user","sessionId":"x1","timestamp":"2026-02-10T21:11:56.846Z","uuid":"u1","message":{"role":"user","content":"hi"}}"#,
+    "\n",
+    r#"{"type":"brand-new-record","timestamp":"2026-02-10T21:11:57.000Z","token":"GITHUB_TOKEN=ghp_0123456789abcdefghijABCDEFGHIJ0123456789"}"#,
+    "\n",
+    "this is not json\n",
+);
+
 #[test]
 fn unknown_claude_code_records_are_kept_raw_and_redacted() {
     let d = tempfile::tempdir().unwrap();
     let f = d.path().join("s.jsonl");
-    std::fs::write(
-        &f,
-        concat!(
-            r#"{"type":"user","sessionId":"x1","timestamp":"2026-02-10T21:11:56.846Z","uuid":"u1","message":{"role":"user","content":"hi"}}"#, "\n",
-            r#"{"type":"brand-new-record","timestamp":"2026-02-10T21:11:57.000Z","token":"GITHUB_TOKEN=ghp_0123456789abcdefghijABCDEFGHIJ0123456789"}"#, "\n",
-            "this is not json\n",
-        ),
-    )
-    .unwrap();
+    std::fs::write(&f, UNKNOWN_RECORDS).unwrap();
     let p = import::claude_code::parse_path(&f).unwrap();
     assert_eq!(p.stats.unknown_records, 1);
     assert_eq!(p.stats.unparseable_lines, 1);
@@ -207,12 +210,7 @@ fn unknown_claude_code_records_are_kept_raw_and_redacted() {
     let keys = Keys::load_or_create(&d.path().join("db/keys")).unwrap();
     let red = Redactor::new(keys.fingerprint_key);
     let s = import::store_parsed(&store, &red, p.clone()).unwrap();
-    let evs: Vec<Event> = store
-        .events(&s.session, 0, 100)
-        .unwrap()
-        .iter()
-        .map(|e| e.event().unwrap())
-        .collect();
+    let evs = session_events(&db, &s.session);
     let unknown = evs.iter().find(|e| e.data["unknown"] == true).unwrap();
     let raw = unknown.data["raw"].as_str().unwrap();
     assert!(raw.contains("brand-new-record"));

@@ -20,7 +20,29 @@ use crate::common::{
     assert_secret_absent, assert_verifies, bin, need, session_events, session_of, work_dir,
 };
 
+/// A test server: its port, the CA file that trusts it, and the requests it saw.
+type Server = (u16, PathBuf, Receiver<String>);
+
 const TOKEN: &str = "sk_live_9fQ2mZr7TkWbX4vLp8NcD3sHa1Ye";
+
+/// A working directory (with its store) for a curl agent, and a [`tls_server`] named `name`
+/// in it. None (the test says it skipped) without curl.
+#[allow(clippy::type_complexity)]
+fn curl_case(
+    name: &str,
+) -> Option<(
+    tempfile::TempDir,
+    PathBuf,
+    PathBuf,
+    (u16, PathBuf, Receiver<String>),
+)> {
+    if !need("curl") {
+        return None;
+    }
+    let (d, dir, db) = work_dir();
+    let server = tls_server(&dir, name);
+    Some((d, dir, db, server))
+}
 
 /// Writes the agent's script, `dir/agent.sh`.
 fn write_agent(dir: &Path, script: &str) {
@@ -60,7 +82,7 @@ fn test_ca(dir: &Path, name: &str) -> (Arc<rustls::ServerConfig>, PathBuf) {
 
 /// An HTTPS server on 127.0.0.1 with a certificate from a test CA (`dir/name.pem`). Each
 /// request (head and body) goes to the channel; the reply is a 201 with a small JSON body.
-fn tls_server(dir: &Path, name: &str) -> (u16, PathBuf, Receiver<String>) {
+fn tls_server(dir: &Path, name: &str) -> Server {
     let (config, ca_path) = test_ca(dir, name);
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
@@ -139,11 +161,9 @@ const MUTATION: &str = r#"{"query":"mutation { volumeDelete(volumeId: \"3d2c42fb
 
 #[test]
 fn https_api_calls_are_recorded_in_full_and_still_work() {
-    if !need("curl") {
+    let Some((_d, dir, db, (port, trusted, seen))) = curl_case("trusted") else {
         return;
-    }
-    let (_d, dir, db) = work_dir();
-    let (port, trusted, seen) = tls_server(&dir, "trusted");
+    };
     let (other, _, other_seen) = tls_server(&dir, "untrusted");
     // The mutation is read from a file: only the proxy can see it.
     std::fs::write(dir.join("body.json"), MUTATION).unwrap();
@@ -258,11 +278,9 @@ echo "bundle=$SSL_CERT_FILE"
 
 #[test]
 fn the_guard_stops_a_destructive_https_call_inside_the_tunnel() {
-    if !need("curl") {
+    let Some((_d, dir, db, (port, trusted, seen))) = curl_case("prod") else {
         return;
-    }
-    let (_d, dir, db) = work_dir();
-    let (port, trusted, seen) = tls_server(&dir, "prod");
+    };
     std::fs::write(
         dir.join("flightlog.toml"),
         "home = \"staging\"\n[environments.production]\nhosts = [\"localhost\"]\n[guard]\ndeny = [\"destructive-crossing\"]\n",
@@ -305,11 +323,9 @@ curl -s -o /dev/null -w 'harmless=%{{http_code}}\n' {url}
 /// the agent's retry works as it would without flightlog.
 #[test]
 fn a_client_that_refuses_the_ca_is_tunnelled_from_then_on() {
-    if !need("curl") {
+    let Some((_d, dir, db, (port, trusted, seen))) = curl_case("pinned") else {
         return;
-    }
-    let (_d, dir, db) = work_dir();
-    let (port, trusted, seen) = tls_server(&dir, "pinned");
+    };
     let ca = trusted.display();
     write_agent(
         &dir,
