@@ -2,6 +2,7 @@
 //! a text needs.
 
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use regex::{Captures, Regex};
 
@@ -332,7 +333,17 @@ impl Rule {
 /// lowercase copy).
 pub(super) struct NeedleIndex {
     /// Patterns: the rule needles, sorted (ids `0..rules_of.len()`), then the name endings.
+    patterns: Vec<&'static str>,
+    /// The patterns as an NFA: cheap to build, so a process that redacts one event (a hook)
+    /// pays little before its first search.
     ac: aho_corasick::AhoCorasick,
+    /// The same patterns as a DFA, built once the process has searched [`DFA_AFTER_BYTES`]
+    /// with the NFA (see [`NeedleIndex::searcher`]).
+    dfa: OnceLock<Option<aho_corasick::AhoCorasick>>,
+    /// Bytes searched with the NFA so far.
+    searched: AtomicUsize,
+    /// Whether a thread has begun building the DFA (the others keep to the NFA meanwhile).
+    building: AtomicBool,
     /// For each needle, the rules that need it.
     rules_of: Vec<RuleSet>,
     /// The rules without needles (tried on every text).
@@ -392,18 +403,57 @@ pub(super) fn needle_index() -> &'static NeedleIndex {
                 }
             }
         }
-        let patterns: Vec<&str> = needles.iter().chain(SECRET_NAME_ENDS).copied().collect();
-        let ac = aho_corasick::AhoCorasick::builder()
-            .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
-            .ascii_case_insensitive(true)
-            .build(&patterns)
+        let patterns: Vec<&'static str> = needles.iter().chain(SECRET_NAME_ENDS).copied().collect();
+        let ac = automaton(&patterns, aho_corasick::AhoCorasickKind::ContiguousNFA)
             .unwrap_or_else(|e| panic!("built-in needles: {e}"));
         NeedleIndex {
+            patterns,
             ac,
+            dfa: OnceLock::new(),
+            searched: AtomicUsize::new(0),
+            building: AtomicBool::new(false),
             rules_of,
             always,
         }
     })
+}
+
+/// The needle automaton of one kind (ASCII case ignored).
+fn automaton(
+    patterns: &[&str],
+    kind: aho_corasick::AhoCorasickKind,
+) -> Result<aho_corasick::AhoCorasick, aho_corasick::BuildError> {
+    aho_corasick::AhoCorasick::builder()
+        .kind(Some(kind))
+        .ascii_case_insensitive(true)
+        .build(patterns)
+}
+
+/// How many bytes a process searches with the needle NFA before it builds the DFA. Measured
+/// (`valgrind --tool=callgrind`, the store bench): the DFA searches in less than half the
+/// instructions of the NFA (679M -> 292M over 40,000 events) but costs 3.8M instructions to
+/// build, more than a whole hook; it pays for itself after about 250 KB of text. A hook never
+/// gets there; an import or a long append does within its first few hundred events.
+const DFA_AFTER_BYTES: usize = 256 * 1024;
+
+impl NeedleIndex {
+    /// The automaton to search a text of `len` bytes with: the DFA once built, else the NFA
+    /// (and the thread that takes the count past [`DFA_AFTER_BYTES`] builds the DFA first).
+    /// Both find the same matches.
+    fn searcher(&self, len: usize) -> &aho_corasick::AhoCorasick {
+        if let Some(dfa) = self.dfa.get() {
+            return dfa.as_ref().unwrap_or(&self.ac);
+        }
+        let searched = self.searched.fetch_add(len, Ordering::Relaxed) + len;
+        if searched >= DFA_AFTER_BYTES && !self.building.swap(true, Ordering::AcqRel) {
+            // A DFA that cannot be built (a size limit) leaves the NFA in use.
+            let dfa = self
+                .dfa
+                .get_or_init(|| automaton(&self.patterns, aho_corasick::AhoCorasickKind::DFA).ok());
+            return dfa.as_ref().unwrap_or(&self.ac);
+        }
+        &self.ac
+    }
 }
 
 /// The rules to try on `text`: those without needles and those with a needle in the text
@@ -413,10 +463,15 @@ pub(super) fn needle_index() -> &'static NeedleIndex {
 /// for a Named rule to accept anything.
 pub(super) fn candidate_rules(text: &str) -> (RuleSet, bool) {
     let idx = needle_index();
+    candidates_by(idx, idx.searcher(text.len()), text)
+}
+
+/// [`candidate_rules`] with a given automaton of the index's patterns.
+fn candidates_by(idx: &NeedleIndex, ac: &aho_corasick::AhoCorasick, text: &str) -> (RuleSet, bool) {
     let b = text.as_bytes();
     let mut set = idx.always;
     let mut named = false;
-    for m in idx.ac.find_overlapping_iter(text) {
+    for m in ac.find_overlapping_iter(text) {
         let id = m.pattern().as_usize();
         if let Some(rules) = idx.rules_of.get(id) {
             set.union(rules);
@@ -512,6 +567,55 @@ pub(super) fn next_boundary(text: &str, mut i: usize) -> usize {
 #[cfg(test)]
 mod rule_tests {
     use super::*;
+
+    /// The DFA a long-running process switches to says the same as the NFA about every text:
+    /// which rules to try, and whether a name may end in a secret word.
+    #[test]
+    fn the_needle_dfa_finds_what_the_nfa_finds() {
+        let idx = needle_index();
+        let dfa = automaton(&idx.patterns, aho_corasick::AhoCorasickKind::DFA).unwrap();
+        let mut texts: Vec<String> = vec![
+            String::new(),
+            "cargo test --workspace && echo max_tokens=4000".into(),
+            "export GITHUB_TOKEN=ghp_abcdefghijklmnopqrstuvwxyz0123456789".into(),
+            "curl -H 'Authorization: Bearer x' https://x".into(),
+            "postgres://app:S3cr3t@db/x token: ab12cd34ef56".into(),
+        ];
+        let mut rng = crate::synth::Rng::new(3);
+        for (i, p) in idx.patterns.iter().enumerate() {
+            let upper = p.to_ascii_uppercase();
+            texts.push(p.to_string());
+            texts.push(format!("x{p}_ = 1"));
+            texts.push(format!("{upper}9"));
+            texts.push(format!(
+                "a {p}. {} b",
+                idx.patterns[(i * 7) % idx.patterns.len()]
+            ));
+        }
+        for _ in 0..2_000 {
+            let len = rng.below(60) as usize;
+            let t: String = (0..len)
+                .map(|_| {
+                    let p = idx.patterns[rng.below(idx.patterns.len() as u64) as usize];
+                    match rng.below(4) {
+                        0 => p.to_string(),
+                        1 => p.to_ascii_uppercase(),
+                        2 => ["_", "-", ".", " ", "=", "a", "\n", "é"][rng.below(8) as usize]
+                            .to_string(),
+                        _ => char::from(b' ' + rng.below(95) as u8).to_string(),
+                    }
+                })
+                .collect();
+            texts.push(t);
+        }
+        for t in &texts {
+            assert_eq!(
+                candidates_by(idx, &idx.ac, t),
+                candidates_by(idx, &dfa, t),
+                "{t:?}"
+            );
+        }
+    }
 
     #[test]
     fn every_built_in_rule_compiles() {
