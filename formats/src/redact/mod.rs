@@ -209,10 +209,11 @@ impl Redactor {
         merged
     }
 
-    fn redact_once(&self, text: &str) -> (String, Vec<Redaction>) {
+    /// One scan and its replacements; None when the text holds no secret (no copy of it).
+    fn redact_once(&self, text: &str) -> Option<(String, Vec<Redaction>)> {
         let found = self.scan(text);
         if found.is_empty() {
-            return (text.to_string(), Vec::new());
+            return None;
         }
         let mut out = String::with_capacity(text.len());
         let mut last = 0;
@@ -227,25 +228,28 @@ impl Redactor {
             });
         }
         out.push_str(&text[last..]);
-        (out, reds)
+        Some((out, reds))
     }
 
     /// Redacts a text; returns the new text and the secrets replaced. Idempotent: the scan is
     /// repeated until it finds nothing (a redaction can expose context for another rule).
     pub fn redact_str(&self, text: &str) -> (String, Vec<Redaction>) {
-        let (mut out, mut reds) = self.redact_once(text);
-        if reds.is_empty() {
-            return (out, reds);
-        }
+        self.redacted(text)
+            .unwrap_or_else(|| (text.to_string(), Vec::new()))
+    }
+
+    /// [`Redactor::redact_str`], None when the text holds no secret: most texts hold none,
+    /// and they are then not copied.
+    fn redacted(&self, text: &str) -> Option<(String, Vec<Redaction>)> {
+        let (mut out, mut reds) = self.redact_once(text)?;
         for _ in 0..16 {
-            let (next, more) = self.redact_once(&out);
-            if more.is_empty() {
+            let Some((next, more)) = self.redact_once(&out) else {
                 break;
-            }
+            };
             out = next;
             reds.extend(more);
         }
-        (out, reds)
+        Some((out, reds))
     }
 
     /// Finds the secrets in a JSON value and remembers them (see [`Redactor::learn`]), leaving
@@ -345,8 +349,7 @@ impl Redactor {
                     });
                     return;
                 }
-                let (new, mut r) = self.redact_str(s);
-                if !r.is_empty() {
+                if let Some((new, mut r)) = self.redacted(s) {
                     *s = new;
                     reds.append(&mut r);
                 }

@@ -70,6 +70,57 @@ pub(super) const SECRET_NAME_ENDS: &[&str] = &[
 
 /// Whether a name says its value is a secret, and how strongly.
 pub(super) fn name_class(name: &str) -> Option<NameClass> {
+    // Most names (JSON keys such as `argv`, `cwd`, `stdout`) end in no word that could name a
+    // secret: said without splitting the name into words.
+    if !may_end_in_secret_word(name) {
+        return None;
+    }
+    name_class_of_words(name)
+}
+
+/// The last words [`name_class`] can accept a name by (each also accepted glued to a longer
+/// last word where it is `password`, `passwd`, `token` or `secret`).
+const LAST_WORDS: &[&str] = &[
+    "password",
+    "passwd",
+    "pass",
+    "pwd",
+    "passphrase",
+    "passcode",
+    "pw",
+    "pword",
+    "token",
+    "secret",
+    "apikey",
+    "credential",
+    "credentials",
+    "authtoken",
+    "accesstoken",
+    "secretkey",
+    "privatekey",
+    "pat",
+    "cred",
+    "creds",
+    "key",
+    "base",
+    "data",
+    "auth",
+];
+
+/// Whether `name`, without its trailing non-alphanumeric characters, ends with one of
+/// [`LAST_WORDS`] (ASCII case ignored). [`words`] makes the last word a suffix of that, so a
+/// name for which this is false has no last word that [`name_class`] accepts.
+fn may_end_in_secret_word(name: &str) -> bool {
+    let b = name
+        .trim_end_matches(|c: char| !c.is_ascii_alphanumeric())
+        .as_bytes();
+    LAST_WORDS
+        .iter()
+        .any(|w| b.len() >= w.len() && b[b.len() - w.len()..].eq_ignore_ascii_case(w.as_bytes()))
+}
+
+/// [`name_class`] by the name's words.
+fn name_class_of_words(name: &str) -> Option<NameClass> {
     let w = words(name);
     let last = w.last()?.as_str();
     let prev = if w.len() >= 2 {
@@ -284,5 +335,71 @@ pub(super) fn value_ok(v: &str, class: NameClass) -> bool {
                 && (has_digit(v) || v.len() >= 12 || !v.bytes().all(|b| b.is_ascii_lowercase()))
         }
         NameClass::Weak => v.len() >= 16 && looks_random(v),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The quick test on a name's ending never turns away a name its words would accept.
+    #[test]
+    fn the_ending_test_agrees_with_the_words() {
+        let mut names: Vec<String> = [
+            "argv",
+            "cwd",
+            "data",
+            "key",
+            "KEY",
+            "api_key",
+            "apiKey",
+            "SECRET_KEY_BASE",
+            "secret key base",
+            "client-key-data",
+            "private.key.data",
+            "auth",
+            "x_auth",
+            "PGPASSWORD",
+            "keyStorePassword",
+            "password_",
+            "password!",
+            "tokené",
+            "Token9",
+            "max_tokens",
+            "tokenizer",
+            "public_key",
+            "pat",
+            "path",
+            "pw",
+            "pword",
+            "é",
+            "",
+            "_",
+            "railway_api_token",
+            "credentials",
+            "CREDS",
+            "passcode-",
+            "base",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let parts = [
+            "api", "key", "KEY", "Key", "token", "TOKEN", "secret", "pass", "word", "PASS", "Word",
+            "data", "base", "auth", "x", "_", "-", ".", " ", "é", "9", "pw", "d", "s", "public",
+            "client", "private", "cred", "phrase", "code",
+        ];
+        let mut rng = crate::synth::Rng::new(11);
+        for _ in 0..20_000 {
+            let n = 1 + rng.below(4) as usize;
+            names.push(
+                (0..n)
+                    .map(|_| parts[rng.below(parts.len() as u64) as usize])
+                    .collect(),
+            );
+        }
+        for n in &names {
+            assert_eq!(name_class(n), name_class_of_words(n), "{n:?}");
+        }
     }
 }
