@@ -37,7 +37,7 @@ mod tx;
 mod writers;
 
 pub(crate) use append::{INSERT_EVENT, RowBatch, insert_session};
-use append::{append_in, append_in_with, events_in, head_in, statement_in};
+use append::{append_batches_in, append_in, append_in_with, events_in, head_in, statement_in};
 pub(crate) use read::RowReader;
 pub use read::SessionStatus;
 pub use tx::WriteTx;
@@ -356,6 +356,26 @@ impl Store {
         Ok(out)
     }
 
+    /// Appends several batches to a session in order, each in its own transaction as
+    /// [`Store::append_batch`] does; `committed` gets each batch's events once its commit has
+    /// returned (durable). The next batch is redacted and encoded while the one before is
+    /// inserted and committed, so a stream of batches is not held up by each one's fsync.
+    /// Stops at the first error, or when `committed` returns one: the batches committed before
+    /// stay.
+    pub fn append_batches<I>(
+        &self,
+        session: &str,
+        batches: I,
+        redactor: &Redactor,
+        committed: impl FnMut(&[Appended]) -> Result<()>,
+    ) -> Result<()>
+    where
+        I: IntoIterator<Item = Vec<NewEvent>>,
+        I::IntoIter: Send,
+    {
+        append_batches_in(self, session, batches.into_iter(), redactor, committed)
+    }
+
     /// [`Store::append_batch`], reporting the events appended out of `evs.len()` (the commit
     /// comes after the last report).
     pub fn append_batch_with_progress(
@@ -592,6 +612,138 @@ mod tests {
         assert!(
             !String::from_utf8_lossy(&ra[5].1).contains("ghp_"),
             "redacted"
+        );
+    }
+
+    /// Batches appended as a stream (the next one encoded while one is committed) store the
+    /// same rows as the same batches appended one call each; each batch is reported once
+    /// committed, with its seqs; a writer appending between two batches of the stream takes
+    /// its place in the chain, and the stream's later batches follow it.
+    #[test]
+    fn a_stream_of_batches_stores_what_one_call_per_batch_stores() {
+        let dir = tempfile::tempdir().unwrap();
+        let red = Redactor::new([7; 32]);
+        let events = |from: usize, n: usize| -> Vec<NewEvent> {
+            (from..from + n)
+                .map(|i| {
+                    NewEvent::new(
+                        ts(),
+                        Kind::Exec,
+                        "test",
+                        json!({"i": i, "argv": ["curl", "-H", format!("Authorization: Bearer ghp_{i:036}")]}),
+                    )
+                })
+                .collect()
+        };
+        let sizes = [1, PARALLEL_MIN * 2 + 5, 3, PARALLEL_MIN + 1];
+        let batches = || {
+            let mut from = 0;
+            sizes
+                .iter()
+                .map(|&n| {
+                    from += n;
+                    events(from - n, n)
+                })
+                .collect::<Vec<_>>()
+        };
+        let meta = SessionMeta {
+            id: Some("s".into()),
+            ..Default::default()
+        };
+        let a = Store::open(&dir.path().join("a.db")).unwrap();
+        a.create_session(&meta, ts()).unwrap();
+        for b in batches() {
+            a.append_batch("s", b, &red).unwrap();
+        }
+        let b = Store::open(&dir.path().join("b.db")).unwrap();
+        b.create_session(&meta, ts()).unwrap();
+        let mut seen = Vec::new();
+        b.append_batches("s", batches(), &red, |out| {
+            seen.push(out.iter().map(|x| x.seq).collect::<Vec<_>>());
+            Ok(())
+        })
+        .unwrap();
+        let mut from = 0;
+        let want: Vec<Vec<u64>> = sizes
+            .iter()
+            .map(|&n| {
+                from += n as u64;
+                (from - n as u64..from).collect()
+            })
+            .collect();
+        assert_eq!(seen, want);
+        let rows = |s: &Store| -> Vec<(u64, Vec<u8>, Hash32)> {
+            s.events("s", 0, u64::MAX / 2)
+                .unwrap()
+                .into_iter()
+                .map(|e| (e.seq, e.raw, e.hash))
+                .collect()
+        };
+        let (ra, rb) = (rows(&a), rows(&b));
+        assert_eq!(ra.len(), sizes.iter().sum::<usize>());
+        assert!(ra == rb, "the stream differs from one call per batch");
+
+        // Another writer between the stream's batches: its event takes the next seq.
+        let c_path = dir.path().join("c.db");
+        let c = Store::open(&c_path).unwrap();
+        c.create_session(&meta, ts()).unwrap();
+        let other = Store::open(&c_path).unwrap();
+        let mut n = 0;
+        c.append_batches("s", batches(), &red, |out| {
+            n += 1;
+            if n == 2 {
+                let o = other
+                    .append(
+                        "s",
+                        NewEvent::new(ts(), Kind::Note, "other", json!({})),
+                        &red,
+                    )
+                    .unwrap();
+                assert_eq!(o.seq, out[out.len() - 1].seq + 1);
+            }
+            Ok(())
+        })
+        .unwrap();
+        let rc = rows(&c);
+        assert_eq!(rc.len(), ra.len() + 1);
+        let report = crate::verify::verify_store(
+            &Store::open_read_only(&c_path).unwrap(),
+            &crate::verify::StoreVerifyOptions {
+                session: None,
+                trust: crate::verify::Trust::default(),
+                external: None,
+            },
+        )
+        .unwrap();
+        assert!(report.intact, "the chain with a writer in between verifies");
+    }
+
+    /// An error from the caller stops the stream: the batches committed before it stay, no
+    /// later one is written.
+    #[test]
+    fn a_stream_stops_at_the_callers_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let red = Redactor::new([7; 32]);
+        let store = Store::open(&dir.path().join("a.db")).unwrap();
+        let session = store.create_session(&SessionMeta::default(), ts()).unwrap();
+        let batches = (0..5).map(|b| {
+            (0..PARALLEL_MIN + 3)
+                .map(|i| NewEvent::new(ts(), Kind::Note, "t", json!({"b": b, "i": i})))
+                .collect::<Vec<_>>()
+        });
+        let mut calls = 0;
+        let res = store.append_batches(&session, batches, &red, |_| {
+            calls += 1;
+            if calls == 2 {
+                return Err(Error::Invalid("enough".into()));
+            }
+            Ok(())
+        });
+        assert!(matches!(res, Err(Error::Invalid(_))), "{res:?}");
+        assert_eq!(calls, 2);
+        assert_eq!(
+            store.head(&session).unwrap().0,
+            2 * (PARALLEL_MIN as u64 + 3)
         );
     }
 

@@ -1,14 +1,21 @@
-//! Appending: events redacted and encoded (on several threads for long batches), then chained
-//! and inserted in order under the write lock; the small queries appends are built on.
+//! Appending: events redacted and encoded (on several threads for long batches, while the
+//! first chunks are already being inserted), then chained and inserted in order under the
+//! write lock; the small queries appends are built on.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use chrono::{DateTime, Utc};
+use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{Appended, SessionMeta, Store, StoredEvent, new_session_id, to_hash};
+use crate::canonical;
 use crate::chain::{GENESIS, Hash32, link_hash};
 use crate::checkpoint::SessionStatement;
 use crate::error::Result;
-use crate::event::{Event, FORMAT_VERSION, Kind, NewEvent, format_ts};
+use crate::event::{FORMAT_VERSION, Kind, NewEvent, format_ts};
 use crate::progress::Ticker;
 use crate::redact::Redactor;
 
@@ -223,121 +230,339 @@ pub(super) fn append_in_with(
     redactor: Option<&Redactor>,
     mut ticker: Option<&mut Ticker<'_>>,
 ) -> Result<Vec<Appended>> {
-    let (first, mut prev) = head_in(conn, session)?;
-    let mut insert = conn.prepare_cached(INSERT_EVENT)?;
-    let encoded = encode_all(session, first, evs, redactor);
-    let mut out = Vec::with_capacity(encoded.len());
-    for (i, e) in encoded.into_iter().enumerate() {
-        let seq = first + i as u64;
-        let hash = link_hash(&prev, &e.raw);
-        insert.execute(params![
-            session,
-            seq as i64,
-            e.ts,
-            e.kind.as_str(),
-            &prev[..],
-            &hash[..],
-            e.raw
-        ])?;
-        out.push(Appended { seq, hash });
-        prev = hash;
+    let mut w = ChainWriter::at_head(conn, session, evs.len())?;
+    encode_in_order(evs, redactor, |tails| {
+        w.insert(&tails)?;
         if let Some(t) = ticker.as_deref_mut() {
-            t.add(1);
+            t.add(tails.rows.len() as u64);
         }
-    }
-    Ok(out)
+        Ok(())
+    })?;
+    Ok(w.out)
 }
 
-/// An event redacted and in its canonical bytes, ready to be chained.
-struct Encoded {
-    ts: String,
-    kind: Kind,
+/// Inserts encoded events after a session's head, in order: each one's seq and link, its
+/// bytes put together from the head written here and the encoded tail.
+struct ChainWriter<'c> {
+    insert: rusqlite::CachedStatement<'c>,
+    session: &'c str,
+    first: u64,
+    prev: Hash32,
+    /// One buffer for every event's bytes.
     raw: Vec<u8>,
+    out: Vec<Appended>,
+}
+
+impl<'c> ChainWriter<'c> {
+    fn at_head(conn: &'c Connection, session: &'c str, n: usize) -> Result<ChainWriter<'c>> {
+        let (first, prev) = head_in(conn, session)?;
+        Ok(ChainWriter {
+            insert: conn.prepare_cached(INSERT_EVENT)?,
+            session,
+            first,
+            prev,
+            raw: Vec::with_capacity(1024),
+            out: Vec::with_capacity(n),
+        })
+    }
+
+    fn insert(&mut self, tails: &Tails) -> Result<()> {
+        for row in tails.rows() {
+            let seq = self.first + self.out.len() as u64;
+            self.raw.clear();
+            canonical::write_head(&mut self.raw, FORMAT_VERSION, self.session, seq);
+            self.raw.extend_from_slice(row.tail);
+            let hash = link_hash(&self.prev, &self.raw);
+            self.insert.execute(params![
+                self.session,
+                seq as i64,
+                ToSqlOutput::Borrowed(ValueRef::Text(row.ts)),
+                row.kind.as_str(),
+                &self.prev[..],
+                &hash[..],
+                &self.raw[..]
+            ])?;
+            self.out.push(Appended { seq, hash });
+            self.prev = hash;
+        }
+        Ok(())
+    }
+}
+
+/// Appends `batches` to a session in order, one transaction each (see
+/// [`Store::append_batches`]): while a batch is inserted and committed on this thread, the next
+/// one is redacted and encoded on others. A batch's tails do not depend on its seqs, so another
+/// writer appending in between changes nothing.
+pub(super) fn append_batches_in<I>(
+    store: &Store,
+    session: &str,
+    batches: I,
+    redactor: &Redactor,
+    mut committed: impl FnMut(&[Appended]) -> Result<()>,
+) -> Result<()>
+where
+    I: Iterator<Item = Vec<NewEvent>> + Send,
+{
+    // One batch encoded ahead, no more: memory stays at two batches.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, Vec<Tails>)>(1);
+    std::thread::scope(|sc| {
+        sc.spawn(move || {
+            for batch in batches {
+                let n = batch.len();
+                let mut encoded = Vec::with_capacity(n.div_ceil(CHUNK));
+                let _ = encode_in_order(batch, Some(redactor), |t| {
+                    encoded.push(t);
+                    Ok(())
+                });
+                if tx.send((n, encoded)).is_err() {
+                    break; // the writer stopped
+                }
+            }
+        });
+        // Leaving by an error drops `rx`: the encoder stops after the batch at hand.
+        for (n, encoded) in rx {
+            let out = store.write_tx(|w| {
+                let mut cw = ChainWriter::at_head(&w.tx, session, n)?;
+                for t in &encoded {
+                    cw.insert(t)?;
+                }
+                Ok(cw.out)
+            })?;
+            committed(&out)?;
+        }
+        Ok(())
+    })
+}
+
+/// Events redacted and encoded without their seq: for each, its timestamp's text and the
+/// canonical bytes after its seq ([`canonical::write_tail`]), all in one buffer.
+#[derive(Default)]
+struct Tails {
+    bytes: Vec<u8>,
+    rows: Vec<TailRow>,
+}
+
+struct TailRow {
+    kind: Kind,
+    /// `bytes[start..ts_end]` is the timestamp, `bytes[ts_end..end]` the tail.
+    start: usize,
+    ts_end: usize,
+    end: usize,
+}
+
+/// One encoded event of [`Tails`].
+struct TailRef<'a> {
+    kind: &'a Kind,
+    ts: &'a [u8],
+    tail: &'a [u8],
+}
+
+impl Tails {
+    /// Redacts an event and appends its timestamp and tail.
+    fn push(&mut self, ev: NewEvent, redactor: Option<&Redactor>) {
+        let mut data = ev.data;
+        let redactions = match redactor {
+            Some(r) => r.redact_value(&mut data),
+            None => Vec::new(),
+        };
+        let ts = format_ts(ev.ts);
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(ts.as_bytes());
+        let ts_end = self.bytes.len();
+        canonical::write_tail(
+            &mut self.bytes,
+            &canonical::Tail {
+                ts: &ts,
+                kind: &ev.kind,
+                source: &ev.source,
+                env: ev.env.as_deref(),
+                redactions: &redactions,
+                data: &data,
+            },
+        );
+        self.rows.push(TailRow {
+            kind: ev.kind,
+            start,
+            ts_end,
+            end: self.bytes.len(),
+        });
+    }
+
+    fn rows(&self) -> impl Iterator<Item = TailRef<'_>> {
+        self.rows.iter().map(|r| TailRef {
+            kind: &r.kind,
+            ts: &self.bytes[r.start..r.ts_end],
+            tail: &self.bytes[r.ts_end..r.end],
+        })
+    }
+
+    fn of(chunk: Vec<NewEvent>, redactor: Option<&Redactor>) -> Tails {
+        let mut t = Tails {
+            bytes: Vec::with_capacity(chunk.len() * 640),
+            rows: Vec::with_capacity(chunk.len()),
+        };
+        for ev in chunk {
+            t.push(ev, redactor);
+        }
+        t
+    }
 }
 
 /// Batches at least this long are redacted and encoded on several threads (redaction is most
 /// of an append's cost); the chain itself is still built in order on the caller's thread.
 pub(super) const PARALLEL_MIN: usize = 256;
 
-/// Redacts and encodes `evs` as seqs `first..`, in order.
-fn encode_all(
-    session: &str,
-    first: u64,
+/// The unit of work of the encoding threads, and of the writer taking their output in order.
+const CHUNK: usize = 32;
+
+/// Redacts and encodes `evs` and hands them to `sink` in order, a chunk at a time.
+///
+/// Long batches are encoded on worker threads while `sink` (the inserts, on the caller's
+/// thread) takes the chunks that are done: the inserts of the first chunks overlap the
+/// redaction of the later ones. When the next chunk in order is not done yet, the caller's
+/// thread encodes one itself instead of waiting. An error from `sink` stops the workers and is
+/// returned; a panic while encoding is raised on the caller's thread.
+fn encode_in_order(
     evs: Vec<NewEvent>,
     redactor: Option<&Redactor>,
-) -> Vec<Encoded> {
-    let encode = |seq: u64, ev: NewEvent| -> Encoded {
-        let mut data = ev.data;
-        let redactions = match redactor {
-            Some(r) => r.redact_value(&mut data),
-            None => Vec::new(),
-        };
-        let event = Event {
-            v: FORMAT_VERSION,
-            session: session.to_string(),
-            seq,
-            ts: format_ts(ev.ts),
-            kind: ev.kind,
-            source: ev.source,
-            env: ev.env,
-            redactions,
-            data,
-        };
-        let raw = crate::canonical::to_bytes(&event);
-        Encoded {
-            ts: event.ts,
-            kind: event.kind,
-            raw,
-        }
+    mut sink: impl FnMut(Tails) -> Result<()>,
+) -> Result<()> {
+    let workers = if evs.len() < PARALLEL_MIN {
+        0
+    } else {
+        encoding_threads() - 1
     };
-    if evs.len() < PARALLEL_MIN {
-        return evs
-            .into_iter()
-            .enumerate()
-            .map(|(i, ev)| encode(first + i as u64, ev))
-            .collect();
+    let mut chunks = Vec::with_capacity(evs.len().div_ceil(CHUNK));
+    let mut it = evs.into_iter();
+    loop {
+        let chunk: Vec<NewEvent> = it.by_ref().take(CHUNK).collect();
+        if chunk.is_empty() {
+            break;
+        }
+        chunks.push(chunk);
     }
-    // Asked once per process (it reads cgroup files on Linux), not once per batch.
-    static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    let threads = *THREADS.get_or_init(|| {
+    if workers == 0 {
+        for chunk in chunks {
+            sink(Tails::of(chunk, redactor))?;
+        }
+        return Ok(());
+    }
+    let n = chunks.len();
+    let work = Work {
+        todo: Mutex::new(chunks.into_iter().enumerate().collect()),
+        done: Mutex::new((0..n).map(|_| None).collect()),
+        ready: Condvar::new(),
+        stop: AtomicBool::new(false),
+    };
+    std::thread::scope(|sc| {
+        for _ in 0..workers {
+            sc.spawn(|| work.run(redactor));
+        }
+        // However the writer leaves (an error, a panic), the workers stop after their chunk.
+        let _stop = StopOnDrop(&work.stop);
+        for k in 0..n {
+            let tails = work.wait_for(k, redactor);
+            sink(tails)?;
+        }
+        Ok(())
+    })
+}
+
+/// The chunks of one batch being encoded by several threads.
+struct Work {
+    /// Chunks nobody has started, lowest index first.
+    todo: Mutex<VecDeque<(usize, Vec<NewEvent>)>>,
+    /// Encoded chunks by index, until the writer takes them.
+    done: Mutex<Vec<Option<Encoded>>>,
+    /// Signalled when a chunk is put into `done`.
+    ready: Condvar,
+    /// Set when the writer has stopped: no more chunks are started.
+    stop: AtomicBool,
+}
+
+/// A chunk's output: its tails, or the panic that encoding it raised.
+enum Encoded {
+    Tails(Tails),
+    Panicked(Box<dyn std::any::Any + Send>),
+}
+
+struct StopOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Release);
+    }
+}
+
+/// A lock whose holder panicked is still usable here: the data under it is only ever replaced
+/// whole.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Work {
+    /// Takes the next chunk nobody has started.
+    fn claim(&self) -> Option<(usize, Vec<NewEvent>)> {
+        if self.stop.load(Ordering::Acquire) {
+            return None;
+        }
+        lock(&self.todo).pop_front()
+    }
+
+    fn encode(chunk: Vec<NewEvent>, redactor: Option<&Redactor>) -> Encoded {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Tails::of(chunk, redactor)))
+        {
+            Ok(t) => Encoded::Tails(t),
+            Err(p) => Encoded::Panicked(p),
+        }
+    }
+
+    fn put(&self, i: usize, e: Encoded) {
+        lock(&self.done)[i] = Some(e);
+        self.ready.notify_all();
+    }
+
+    /// A worker: encodes chunks until none is left or the writer stopped.
+    fn run(&self, redactor: Option<&Redactor>) {
+        while let Some((i, chunk)) = self.claim() {
+            self.put(i, Work::encode(chunk, redactor));
+        }
+    }
+
+    /// The writer: chunk `k`'s tails, encoding other chunks while it is not done.
+    fn wait_for(&self, k: usize, redactor: Option<&Redactor>) -> Tails {
+        let encoded = loop {
+            if let Some(e) = lock(&self.done)[k].take() {
+                break e;
+            }
+            match self.claim() {
+                Some((i, chunk)) if i == k => break Work::encode(chunk, redactor),
+                Some((i, chunk)) => self.put(i, Work::encode(chunk, redactor)),
+                None => {
+                    let mut done = self
+                        .ready
+                        .wait_while(lock(&self.done), |d| d[k].is_none())
+                        .unwrap_or_else(PoisonError::into_inner);
+                    if let Some(e) = done[k].take() {
+                        break e;
+                    }
+                }
+            }
+        };
+        match encoded {
+            Encoded::Tails(t) => t,
+            Encoded::Panicked(p) => std::panic::resume_unwind(p),
+        }
+    }
+}
+
+/// How many threads encode a long batch (the caller's included): asked once per process (it
+/// reads cgroup files on Linux), not once per batch.
+fn encoding_threads() -> usize {
+    static THREADS: OnceLock<usize> = OnceLock::new();
+    *THREADS.get_or_init(|| {
         std::thread::available_parallelism()
             .map(|n| n.get().min(4))
             .unwrap_or(1)
-    });
-    if threads < 2 {
-        return evs
-            .into_iter()
-            .enumerate()
-            .map(|(i, ev)| encode(first + i as u64, ev))
-            .collect();
-    }
-    let per = evs.len().div_ceil(threads);
-    let mut chunks: Vec<(u64, Vec<NewEvent>)> = Vec::with_capacity(threads);
-    let mut rest = evs;
-    let mut start = first;
-    while !rest.is_empty() {
-        let tail = rest.split_off(per.min(rest.len()));
-        let n = rest.len() as u64;
-        chunks.push((start, rest));
-        start += n;
-        rest = tail;
-    }
-    std::thread::scope(|sc| {
-        let handles: Vec<_> = chunks
-            .into_iter()
-            .map(|(at, chunk)| {
-                sc.spawn(move || {
-                    chunk
-                        .into_iter()
-                        .enumerate()
-                        .map(|(i, ev)| encode(at + i as u64, ev))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            .collect()
     })
 }
