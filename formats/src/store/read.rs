@@ -330,17 +330,30 @@ impl RowReader {
     }
 }
 
+/// The page cache of a [`RowReader`] at most: it scans a key range once, so it needs the pages on
+/// the path from the root to the current leaf, not a cache the size of its caller's.
+const ROW_READER_CACHE_KIB: i64 = 2048;
+
 impl Store {
     /// Another read-only connection to this local store's file, with the defensive settings of
-    /// [`Store::open_read_only`], mapping and caching no more of the file than this connection
-    /// does (a reader that bounds its memory with [`Store::set_read_memory`] keeps the bound).
+    /// [`Store::open_read_only`], mapping as much of the file as this connection does and
+    /// caching no more than it, at most [`ROW_READER_CACHE_KIB`] (a caller that bounds its
+    /// memory with [`Store::set_read_memory`] keeps its bound, with a small cache per reader).
     pub(crate) fn row_reader(&self) -> Result<RowReader> {
         let conn = self.conn()?;
         let mmap: i64 = conn.query_row("PRAGMA mmap_size", [], |r| r.get(0))?;
         let cache: i64 = conn.query_row("PRAGMA cache_size", [], |r| r.get(0))?;
+        let page: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+        // A negative cache size is in KiB, a positive one in pages.
+        let cache_kib = if cache < 0 {
+            cache.saturating_neg()
+        } else {
+            cache.saturating_mul(page) / 1024
+        };
         let reader = super::open::read_only_connection(&self.path)?;
         reader.execute_batch(&format!(
-            "PRAGMA mmap_size = {mmap}; PRAGMA cache_size = {cache};"
+            "PRAGMA mmap_size = {mmap}; PRAGMA cache_size = -{};",
+            cache_kib.clamp(1, ROW_READER_CACHE_KIB)
         ))?;
         Ok(RowReader { conn: reader })
     }
@@ -427,5 +440,45 @@ impl SessionStatus {
             SessionStatus::Ended => "ended",
             SessionStatus::Died => "died",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pragma(conn: &rusqlite::Connection, name: &str) -> i64 {
+        conn.query_row(&format!("PRAGMA {name}"), [], |r| r.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn a_row_reader_maps_what_its_store_maps_and_caches_no_more() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fl.db");
+        drop(Store::open(&path).unwrap());
+        let store = Store::open_read_only(&path).unwrap();
+        // The read-only default: the whole file mapped, a 64 MiB cache; a reader maps the
+        // same and keeps a small cache.
+        let r = store.row_reader().unwrap();
+        assert_eq!(
+            pragma(&r.conn, "mmap_size"),
+            pragma(store.connection(), "mmap_size")
+        );
+        assert_eq!(pragma(&r.conn, "cache_size"), -ROW_READER_CACHE_KIB);
+        // A caller that bounds its memory (the viewer maps nothing): its readers map nothing
+        // and cache no more than it does.
+        store.set_read_memory(0, 512).unwrap();
+        let r = store.row_reader().unwrap();
+        assert_eq!(pragma(&r.conn, "mmap_size"), 0);
+        assert_eq!(pragma(&r.conn, "cache_size"), -512);
+        // A cache given in pages is compared in bytes.
+        store
+            .connection()
+            .execute_batch("PRAGMA cache_size = 4")
+            .unwrap();
+        let page = pragma(store.connection(), "page_size");
+        let r = store.row_reader().unwrap();
+        assert_eq!(pragma(&r.conn, "cache_size"), -(4 * page / 1024));
     }
 }
