@@ -19,6 +19,29 @@ fn only<'a, T: std::fmt::Debug>(items: &'a [T], what: &str) -> &'a T {
     &items[0]
 }
 
+/// The fixture session `name` and its analysis under the policy `pack`.
+fn incident(name: &str, pack: &str) -> (Vec<Event>, Analysis) {
+    let ev = events(name);
+    let a = analyze(&ev, &policy(pack));
+    (ev, a)
+}
+
+/// The analysis put event `seq` in `env`, a crossing or not.
+fn assert_env(a: &Analysis, seq: u64, env: &str, crossing: bool) {
+    let f = fact(a, seq);
+    assert_eq!(f.env.as_deref(), Some(env), "seq {seq}");
+    assert_eq!(f.crossing, crossing, "seq {seq}");
+}
+
+/// One of the crossing's pieces of evidence says `needle`.
+fn assert_evidence(c: &flightlog_analysis::Crossing, needle: &str) {
+    assert!(
+        c.evidence.iter().any(|e| e.contains(needle)),
+        "no {needle:?} in {:?}",
+        c.evidence
+    );
+}
+
 fn events(name: &str) -> Vec<Event> {
     let path = format!("{}/tests/data/{name}.jsonl", env!("CARGO_MANIFEST_DIR"));
     std::fs::read_to_string(&path)
@@ -44,8 +67,7 @@ fn policy(name: &str) -> Policy {
 
 #[test]
 fn nine_second_incident_gets_the_full_answer() {
-    let ev = events("incident-railway");
-    let a = analyze(&ev, &policy("railway"));
+    let (ev, a) = incident("incident-railway", "railway");
     let md = report::markdown(&a, true);
     println!("{md}");
 
@@ -136,20 +158,11 @@ fn nine_second_incident_with_built_in_defaults() {
 
 #[test]
 fn aws_rds_delete_against_prod_profile() {
-    let ev = events("incident-aws-rds");
-    let a = analyze(&ev, &policy("aws-rds"));
+    let (_, a) = incident("incident-aws-rds", "aws-rds");
     let c = only(&a.boundary_crossings, "crossings");
     assert_eq!((c.seq, c.to.as_str()), (5, "production"));
-    assert!(
-        c.evidence.iter().any(|e| e.contains("AWS_PROFILE=prod")),
-        "{:?}",
-        c.evidence
-    );
-    assert!(
-        c.evidence.iter().any(|e| e.contains("prod-main-db")),
-        "{:?}",
-        c.evidence
-    );
+    assert_evidence(c, "AWS_PROFILE=prod");
+    assert_evidence(c, "prod-main-db");
     assert_eq!(
         only(&a.destructive, "destructive").rule,
         "aws.rds.delete-no-snapshot"
@@ -166,11 +179,9 @@ fn aws_rds_delete_against_prod_profile() {
 
 #[test]
 fn kubectl_delete_namespace_in_prod_context() {
-    let ev = events("incident-kubectl");
-    let a = analyze(&ev, &policy("kubernetes"));
+    let (ev, a) = incident("incident-kubectl", "kubernetes");
     // `use-context` is a context switch (classified, not a crossing); the delete crosses.
-    assert_eq!(fact(&a, ev[3].seq).env.as_deref(), Some("production"));
-    assert!(!fact(&a, ev[3].seq).crossing);
+    assert_env(&a, ev[3].seq, "production", false);
     let c = only(&a.boundary_crossings, "crossings");
     assert_eq!(c.seq, 4);
     assert!(c.evidence[0].contains("prod-eu"));
@@ -186,47 +197,27 @@ fn kubectl_delete_namespace_in_prod_context() {
 
 #[test]
 fn terraform_destroy_in_prod_workspace() {
-    let ev = events("incident-terraform");
-    let a = analyze(&ev, &policy("terraform"));
+    let (ev, a) = incident("incident-terraform", "terraform");
     let c = only(&a.boundary_crossings, "crossings");
     assert_eq!(c.seq, 3);
-    assert!(
-        c.evidence
-            .iter()
-            .any(|e| e.contains("terraform workspace prod"))
-    );
+    assert_evidence(c, "terraform workspace prod");
     assert_eq!(
         only(&a.destructive, "destructive").rule,
         "terraform.destroy"
     );
     // the traced destroy alone is in production too (workspace carried over in the session)
-    assert_eq!(fact(&a, ev[5].seq).env.as_deref(), Some("production"));
-    assert!(fact(&a, ev[5].seq).crossing);
+    assert_env(&a, ev[5].seq, "production", true);
 }
 
 #[test]
 fn psql_drop_table_against_prod_url() {
-    let ev = events("incident-psql");
-    let a = analyze(&ev, &policy("postgres"));
+    let (ev, a) = incident("incident-psql", "postgres");
     // The first DROP TABLE went to localhost (home): destructive, not a crossing.
-    assert_eq!(fact(&a, ev[1].seq).env.as_deref(), Some("dev"));
-    assert!(!fact(&a, ev[1].seq).crossing);
+    assert_env(&a, ev[1].seq, "dev", false);
     let c = only(&a.boundary_crossings, "crossings");
     assert_eq!((c.seq, c.to.as_str()), (5, "production"));
-    assert!(
-        c.evidence
-            .iter()
-            .any(|e| e.contains("URL postgres://app@db.prod.example.com/main matches")),
-        "{:?}",
-        c.evidence
-    );
-    assert!(
-        c.evidence
-            .iter()
-            .any(|e| e.contains("env DATABASE_URL_PROD")),
-        "{:?}",
-        c.evidence
-    );
+    assert_evidence(c, "URL postgres://app@db.prod.example.com/main matches");
+    assert_evidence(c, "env DATABASE_URL_PROD");
     let rules: Vec<(u64, &str)> = a
         .destructive
         .iter()
@@ -240,8 +231,7 @@ fn psql_drop_table_against_prod_url() {
 
 #[test]
 fn git_force_push_to_main() {
-    let ev = events("incident-git");
-    let a = analyze(&ev, &policy("git"));
+    let (ev, a) = incident("incident-git", "git");
     let d = only(&a.destructive, "destructive");
     assert_eq!((d.seq, d.rule.as_str()), (3, "git.push-force"));
     assert!(only(&a.boundary_crossings, "crossings").evidence[0].contains("github.com"));
@@ -255,8 +245,7 @@ fn git_force_push_to_main() {
 
 #[test]
 fn rm_rf_outside_the_work_tree() {
-    let ev = events("incident-rm");
-    let a = analyze(&ev, &policy("filesystem"));
+    let (_, a) = incident("incident-rm", "filesystem");
     let d = only(&a.destructive, "destructive");
     assert_eq!((d.seq, d.rule.as_str()), (3, "fs.rm-rf-outside-worktree"));
     // `pg_ctl -D /var/lib/postgresql/data` already acts on a production path; the rm again.
