@@ -95,6 +95,11 @@ fn has(r: &VerifyReport, kind: &str, seq: Option<u64>) -> bool {
     r.problems.iter().any(|p| p.kind == kind && p.seq == seq)
 }
 
+/// The report has a problem or warning `kind` at `seq` (else fails listing what it has).
+fn assert_found(r: &VerifyReport, kind: &str, seq: Option<u64>) {
+    assert!(has(r, kind, seq), "no {kind} at {seq:?}: {:?}", kinds_at(r));
+}
+
 fn sql(fx: &Fx, q: &str) {
     fx.store.connection().execute_batch(q).unwrap();
 }
@@ -118,7 +123,7 @@ fn edited_byte_is_found_at_its_seq() {
     );
     let r = verify(&fx);
     assert!(!r.intact);
-    assert!(has(&r, "hash_mismatch", Some(4)), "{:?}", kinds_at(&r));
+    assert_found(&r, "hash_mismatch", Some(4));
 }
 
 #[test]
@@ -126,8 +131,8 @@ fn deleted_event_is_found() {
     let fx = fixture();
     sql(&fx, "DELETE FROM events WHERE seq = 6");
     let r = verify(&fx);
-    assert!(has(&r, "missing_event", Some(6)), "{:?}", kinds_at(&r));
-    assert!(has(&r, "broken_link", Some(7)), "{:?}", kinds_at(&r));
+    assert_found(&r, "missing_event", Some(6));
+    assert_found(&r, "broken_link", Some(7));
 }
 
 #[test]
@@ -151,7 +156,7 @@ fn inserted_event_is_found() {
     let r = verify(&fx);
     assert!(!r.intact);
     // The events after the forged one claim other seqs and no longer link.
-    assert!(has(&r, "seq_mismatch", Some(6)), "{:?}", kinds_at(&r));
+    assert_found(&r, "seq_mismatch", Some(6));
     assert!(
         has(&r, "broken_link", Some(5)) || has(&r, "broken_link", Some(6)),
         "{:?}",
@@ -167,8 +172,8 @@ fn swapped_events_are_found() {
         "UPDATE events SET seq = 100 WHERE seq = 2; UPDATE events SET seq = 2 WHERE seq = 3; UPDATE events SET seq = 3 WHERE seq = 100;",
     );
     let r = verify(&fx);
-    assert!(has(&r, "seq_mismatch", Some(2)), "{:?}", kinds_at(&r));
-    assert!(has(&r, "seq_mismatch", Some(3)), "{:?}", kinds_at(&r));
+    assert_found(&r, "seq_mismatch", Some(2));
+    assert_found(&r, "seq_mismatch", Some(3));
 }
 
 #[test]
@@ -176,7 +181,7 @@ fn truncated_tail_is_found_by_the_checkpoint() {
     let fx = fixture();
     sql(&fx, "DELETE FROM events WHERE seq >= 8");
     let r = verify(&fx);
-    assert!(has(&r, "truncated", Some(8)), "{:?}", kinds_at(&r));
+    assert_found(&r, "truncated", Some(8));
 }
 
 #[test]
@@ -205,11 +210,7 @@ fn rechained_rewrite_is_caught_by_the_checkpoint() {
             .iter()
             .any(|p| p.kind == "hash_mismatch" || p.kind == "broken_link")
     );
-    assert!(
-        has(&r, "checkpoint_mismatch", Some(9)),
-        "{:?}",
-        kinds_at(&r)
-    );
+    assert_found(&r, "checkpoint_mismatch", Some(9));
 }
 
 #[test]
@@ -330,7 +331,7 @@ fn external_checkpoint_anchors_and_catches_a_full_re_sign() {
         "{:?}",
         kinds_at(&r)
     );
-    assert!(has(&r, "truncated", Some(5)), "{:?}", kinds_at(&r));
+    assert_found(&r, "truncated", Some(5));
 }
 
 // ---- a store read in chunks by several threads ----
@@ -536,7 +537,7 @@ fn an_event_handed_over_without_the_bytes_it_needs_is_reported() {
     let pre = Prehashed::of(&prev, &raw.raw, &fx.session);
     chk.event_prehashed(Some(0), prev, raw.hash, None, pre);
     chk.finish(false);
-    assert!(has(&report, "unread", Some(0)), "{:?}", kinds_at(&report));
+    assert_found(&report, "unread", Some(0));
     assert!(!report.finish().intact);
 }
 
@@ -596,12 +597,12 @@ fn jsonl_edit_delete_insert_swap_truncate() {
     let mut d = ls.clone();
     d.remove(6);
     let r = vj(&fx, &join(&d));
-    assert!(has(&r, "missing_event", Some(6)), "{:?}", kinds_at(&r));
+    assert_found(&r, "missing_event", Some(6));
     // insert (a duplicate of line 2 placed after line 5)
     let mut i = ls.clone();
     i.insert(6, ls[2].clone());
     let r = vj(&fx, &join(&i));
-    assert!(has(&r, "out_of_order", Some(2)), "{:?}", kinds_at(&r));
+    assert_found(&r, "out_of_order", Some(2));
     // swap
     let mut s = ls.clone();
     s.swap(2, 3);
@@ -613,7 +614,7 @@ fn jsonl_edit_delete_insert_swap_truncate() {
     );
     // truncate (drops the final checkpoint)
     let r = vj(&fx, &join(&ls[..7]));
-    assert!(has(&r, "unanchored_export", Some(6)), "{:?}", kinds_at(&r));
+    assert_found(&r, "unanchored_export", Some(6));
 }
 
 #[test]
@@ -634,11 +635,7 @@ fn jsonl_rechained_rewrite_is_caught_by_the_checkpoint_signature() {
     }
     let r = vj(&fx, &join(&out));
     assert!(!r.intact);
-    assert!(
-        has(&r, "checkpoint_mismatch", Some(10)),
-        "{:?}",
-        kinds_at(&r)
-    );
+    assert_found(&r, "checkpoint_mismatch", Some(10));
 }
 
 #[test]
