@@ -39,53 +39,58 @@ unreachable() {
 
 failed=0
 
+# cached WHAT DIR EXE: whether DIR holds a finished install of WHAT (EXE there, DIR/.installed);
+# says which, and when it does not, clears DIR for a new one.
+cached() {
+  local what=$1 prefix=$2 exe=$3
+  if [ -x "$exe" ] && [ -f "$prefix/.installed" ]; then
+    echo "agents: $what already in $prefix"
+    return 0
+  fi
+  echo "agents: installing $what into $prefix"
+  rm -rf "$prefix"
+  return 1
+}
+
+# finish WHAT DIR COMMAND...: runs the install COMMAND (its output to DIR/install.log) and marks
+# DIR finished; on failure shows the log's end and records the failure.
+finish() {
+  local what=$1 prefix=$2
+  shift 2
+  if "$@" >"$prefix/install.log" 2>&1; then
+    touch "$prefix/.installed"
+  else
+    echo "agents: installing $what failed:"
+    tail -20 "$prefix/install.log"
+    failed=1
+    return 1
+  fi
+}
+
 # npm_agent NAME PACKAGE VERSION BIN: npm install into $dir/NAME-VERSION (its own prefix).
 npm_agent() {
   local name=$1 pkg=$2 version=$3 bin=$4
   local prefix="$dir/$name-$version"
-  if [ -x "$prefix/node_modules/.bin/$bin" ] && [ -f "$prefix/.installed" ]; then
-    echo "agents: $name $version already in $prefix"
-  else
-    echo "agents: installing $pkg@$version into $prefix"
-    rm -rf "$prefix"
+  if ! cached "$pkg@$version" "$prefix" "$prefix/node_modules/.bin/$bin"; then
     mkdir -p "$prefix"
     # A private package.json keeps npm from walking up to some other project.
     printf '{"name":"flightlog-agent-%s","private":true}\n' "$name" >"$prefix/package.json"
-    if npm install --prefix "$prefix" --no-audit --no-fund --loglevel=error \
-      "$pkg@$version" >"$prefix/install.log" 2>&1; then
-      touch "$prefix/.installed"
-    else
-      echo "agents: npm install $pkg@$version failed:"
-      tail -20 "$prefix/install.log"
-      failed=1
-      return
-    fi
+    finish "$pkg@$version" "$prefix" npm install --prefix "$prefix" --no-audit --no-fund \
+      --loglevel=error "$pkg@$version" || return 0
   fi
   echo "agents: $bin=$prefix/node_modules/.bin/$bin"
 }
 
 pip_agent() {
   local venv="$dir/aider-$AIDER_VERSION"
-  if [ -x "$venv/bin/aider" ] && [ -f "$venv/.installed" ]; then
-    echo "agents: aider $AIDER_VERSION already in $venv"
-  else
-    echo "agents: installing aider-chat==$AIDER_VERSION into $venv"
-    rm -rf "$venv"
-    local py=python3
-    if ! "$py" -m venv "$venv" >/dev/null 2>&1; then
+  if ! cached "aider-chat==$AIDER_VERSION" "$venv" "$venv/bin/aider"; then
+    if ! python3 -m venv "$venv" >/dev/null 2>&1; then
       echo "agents: python3 -m venv failed (Debian: apt-get install python3-venv)"
       failed=1
       return
     fi
-    if "$venv/bin/pip" install --quiet --disable-pip-version-check \
-      "aider-chat==$AIDER_VERSION" >"$venv/install.log" 2>&1; then
-      touch "$venv/.installed"
-    else
-      echo "agents: pip install aider-chat==$AIDER_VERSION failed:"
-      tail -20 "$venv/install.log"
-      failed=1
-      return
-    fi
+    finish "aider-chat==$AIDER_VERSION" "$venv" "$venv/bin/pip" install --quiet \
+      --disable-pip-version-check "aider-chat==$AIDER_VERSION" || return 0
   fi
   echo "agents: aider=$venv/bin/aider"
 }
