@@ -127,6 +127,26 @@ impl Machine {
         self.command(bin()).args(args).output().unwrap()
     }
 
+    /// `flightlog hook install AGENT SCOPE`, which must exit `code`: what it said.
+    fn install(&self, agent: &str, scope: &str, code: i32) -> String {
+        let out = self.flightlog(&["hook", "install", agent, scope]);
+        let said = text(&out);
+        assert_eq!(out.status.code(), Some(code), "{said}");
+        said
+    }
+
+    /// `doctor` says `agent` is not recorded yet (exit 1) and that the fix is the user's
+    /// decision, which it names (`fix`).
+    fn assert_awaits_decision(&self, agent: &str, fix: &str) {
+        let (code, entry, _) = self.doctor(agent);
+        assert_eq!(code, Some(1), "{entry:#}");
+        assert_eq!(entry["recorded"], false, "{entry:#}");
+        assert!(
+            entry["fix"].as_str().is_some_and(|f| f.contains(fix)),
+            "{entry:#}"
+        );
+    }
+
     /// `flightlog doctor --json`: its exit code and its entry for `agent`.
     fn doctor(&self, agent: &str) -> (Option<i32>, serde_json::Value, serde_json::Value) {
         let out = self.flightlog(&["doctor", "--json"]);
@@ -242,9 +262,7 @@ fn codex_user_install_in_codex_home_is_reviewed_and_records_a_plain_exec() {
     let codex_home = m.home.join("elsewhere/codex");
     std::fs::create_dir_all(&codex_home).unwrap();
     m.set("CODEX_HOME", &codex_home);
-    let out = m.flightlog(&["hook", "install", "codex", "--user"]);
-    let said = text(&out);
-    assert_eq!(out.status.code(), Some(0), "{said}");
+    let said = m.install("codex", "--user", 0);
     assert!(codex_home.join("hooks.json").is_file(), "{said}");
     assert!(
         !m.home.join(".codex").exists(),
@@ -255,10 +273,9 @@ fn codex_user_install_in_codex_home_is_reviewed_and_records_a_plain_exec() {
     let config = std::fs::read_to_string(codex_home.join("config.toml")).unwrap();
     assert!(config.contains("session_start:0:0"), "{config}");
     // A second install changes nothing and says Codex will run them.
-    let again = m.flightlog(&["hook", "install", "codex", "--user"]);
-    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
-    assert!(text(&again).contains("already installed"));
-    assert!(!text(&again).contains("registered"), "{}", text(&again));
+    let again = m.install("codex", "--user", 0);
+    assert!(again.contains("already installed"), "{again}");
+    assert!(!again.contains("registered"), "{again}");
     m.run_until_recorded(codex_exec(&m, &codex), "codex", Duration::from_secs(90));
 }
 
@@ -268,24 +285,14 @@ fn codex_project_install_asks_for_the_trust_decision_then_records() {
     let m = Machine::new(&codex);
     // Codex's default home, not there yet: install creates it.
     let codex_home = m.home.join(".codex");
-    let out = m.flightlog(&["hook", "install", "codex", "--project"]);
-    let said = text(&out);
-    assert_eq!(out.status.code(), Some(1), "{said}");
+    let said = m.install("codex", "--project", 1);
     assert!(m.project.join(".codex/hooks.json").is_file());
     let last = said.lines().last().unwrap_or("");
     assert!(
         last.contains("until you trust this project") && last.contains("--trust"),
         "{said}"
     );
-    let (code, codex_entry, _) = m.doctor("codex");
-    assert_eq!(code, Some(1), "{codex_entry:#}");
-    assert_eq!(codex_entry["recorded"], false, "{codex_entry:#}");
-    assert!(
-        codex_entry["fix"]
-            .as_str()
-            .is_some_and(|f| f.contains("Trust and continue")),
-        "{codex_entry:#}"
-    );
+    m.assert_awaits_decision("codex", "Trust and continue");
     // The user's decision, recorded as Codex records it.
     std::fs::write(
         codex_home.join("config.toml"),
@@ -295,9 +302,7 @@ fn codex_project_install_asks_for_the_trust_decision_then_records() {
         ),
     )
     .unwrap();
-    let out = m.flightlog(&["hook", "install", "codex", "--project"]);
-    let said = text(&out);
-    assert_eq!(out.status.code(), Some(0), "{said}");
+    let said = m.install("codex", "--project", 0);
     assert!(said.contains("registered Codex's review"), "{said}");
     m.run_until_recorded(codex_exec(&m, &codex), "codex", Duration::from_secs(90));
     let (code, codex_entry, all) = m.doctor("codex");
@@ -325,6 +330,18 @@ fn gemini_run(m: &Machine, gemini: &Path) -> Command {
     c
 }
 
+/// Gemini CLI's user settings choosing API-key sign-in.
+const GEMINI_API_KEY_AUTH: &str = r#"{"security": {"auth": {"selectedType": "gemini-api-key"}}}"#;
+
+/// The user's decision to trust the project folder, recorded as Gemini CLI records it.
+fn trust_gemini_folder(m: &Machine) {
+    std::fs::write(
+        m.home.join("g/.gemini/trustedFolders.json"),
+        format!("{{\"{}\": \"TRUST_FOLDER\"}}", m.project.display()),
+    )
+    .unwrap();
+}
+
 fn gemini_user_settings(m: &Machine, text: &str) -> PathBuf {
     let dir = m.home.join("g/.gemini");
     std::fs::create_dir_all(&dir).unwrap();
@@ -340,36 +357,18 @@ fn gemini_project_install_asks_for_folder_trust_then_records() {
     };
     let mut m = Machine::new(&gemini);
     m.set("GEMINI_CLI_HOME", m.home.join("g"));
-    gemini_user_settings(
-        &m,
-        r#"{"security": {"auth": {"selectedType": "gemini-api-key"}}}"#,
-    );
-    let out = m.flightlog(&["hook", "install", "gemini", "--project"]);
-    let said = text(&out);
-    assert_eq!(out.status.code(), Some(1), "{said}");
+    gemini_user_settings(&m, GEMINI_API_KEY_AUTH);
+    let said = m.install("gemini", "--project", 1);
     let last = said.lines().last().unwrap_or("");
     assert!(
         last.contains("until you trust this folder") && last.contains("/permissions trust"),
         "{said}"
     );
-    let (code, entry, _) = m.doctor("gemini");
-    assert_eq!(code, Some(1), "{entry:#}");
-    assert_eq!(entry["recorded"], false, "{entry:#}");
-    assert!(
-        entry["fix"]
-            .as_str()
-            .is_some_and(|f| f.contains("/permissions trust")),
-        "{entry:#}"
-    );
+    m.assert_awaits_decision("gemini", "/permissions trust");
     // The user's decision, recorded as Gemini records it.
-    std::fs::write(
-        m.home.join("g/.gemini/trustedFolders.json"),
-        format!("{{\"{}\": \"TRUST_FOLDER\"}}", m.project.display()),
-    )
-    .unwrap();
+    trust_gemini_folder(&m);
     assert_eq!(m.doctor("gemini").1["recorded"], true);
-    let out = m.flightlog(&["hook", "install", "gemini", "--project"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    m.install("gemini", "--project", 0);
     m.run_until_recorded(gemini_run(&m, &gemini), "gemini", Duration::from_secs(90));
     // Gemini did not have to announce the hooks: their review was registered at install.
     let said = std::fs::read_to_string(m.project.join("gemini.out")).unwrap_or_default();
@@ -388,23 +387,13 @@ fn gemini_commented_settings_are_left_untouched_and_user_install_records() {
     m.set("GEMINI_CLI_HOME", m.home.join("g"));
     let commented = "{\n  // how I sign in\n  \"security\": {\"auth\": {\"selectedType\": \"gemini-api-key\"}}\n}\n";
     let settings = gemini_user_settings(&m, commented);
-    let out = m.flightlog(&["hook", "install", "gemini", "--user"]);
-    let said = text(&out);
-    assert_eq!(out.status.code(), Some(1), "{said}");
+    let said = m.install("gemini", "--user", 1);
     assert!(said.contains("has comments"), "{said}");
     assert_eq!(std::fs::read_to_string(&settings).unwrap(), commented);
     // Without the comment it merges, and a plain headless run in a trusted folder records.
-    gemini_user_settings(
-        &m,
-        r#"{"security": {"auth": {"selectedType": "gemini-api-key"}}}"#,
-    );
-    let out = m.flightlog(&["hook", "install", "gemini", "--user"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    std::fs::write(
-        m.home.join("g/.gemini/trustedFolders.json"),
-        format!("{{\"{}\": \"TRUST_FOLDER\"}}", m.project.display()),
-    )
-    .unwrap();
+    gemini_user_settings(&m, GEMINI_API_KEY_AUTH);
+    m.install("gemini", "--user", 0);
+    trust_gemini_folder(&m);
     m.run_until_recorded(gemini_run(&m, &gemini), "gemini", Duration::from_secs(90));
 }
 
@@ -415,8 +404,7 @@ fn claude_code_project_install_records_a_plain_print_run() {
     };
     let mut m = Machine::new(&claude);
     m.set("CLAUDE_CONFIG_DIR", m.home.join("claude-config"));
-    let out = m.flightlog(&["hook", "install", "claude-code", "--project"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    m.install("claude-code", "--project", 0);
     let mut c = m.command(&claude);
     c.args(["-p", "say hi"])
         .env("ANTHROPIC_API_KEY", "sk-ant-test-not-a-key")
@@ -463,10 +451,7 @@ fn gemini_model_calls_through_a_connect_tunnel_are_recorded_under_record() {
     let mut m = Machine::new(&gemini);
     m.set("GEMINI_CLI_HOME", m.home.join("g"));
     m.set("GEMINI_CLI_TRUST_WORKSPACE", "true");
-    gemini_user_settings(
-        &m,
-        r#"{"security": {"auth": {"selectedType": "gemini-api-key"}}}"#,
-    );
+    gemini_user_settings(&m, GEMINI_API_KEY_AUTH);
     let port = refusing_model_server();
     let db = m.home.join("fl.db");
     let out = m
