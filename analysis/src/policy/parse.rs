@@ -23,6 +23,21 @@ pub(super) fn type_name(v: &DeValue<'_>) -> &'static str {
     }
 }
 
+/// A glob list of an environment.
+type GlobList = fn(&mut Environment) -> &mut Vec<String>;
+
+/// An environment's glob lists, by their key in the policy.
+const ENV_GLOB_LISTS: [(&str, GlobList); 8] = [
+    ("hosts", |e| &mut e.hosts),
+    ("urls", |e| &mut e.urls),
+    ("ids", |e| &mut e.ids),
+    ("kube_contexts", |e| &mut e.kube_contexts),
+    ("terraform_workspaces", |e| &mut e.terraform_workspaces),
+    ("aws_profiles", |e| &mut e.aws_profiles),
+    ("gcp_projects", |e| &mut e.gcp_projects),
+    ("paths", |e| &mut e.paths),
+];
+
 impl Parser<'_> {
     fn at(&self, span: std::ops::Range<usize>, message: String) -> Problem {
         let (line, column) = line_col(self.src, span.start);
@@ -269,29 +284,18 @@ impl Parser<'_> {
                 "`*` is reserved (it means every environment in `reaches`)".into(),
             );
         }
-        const KEYS: [&str; 10] = [
-            "hosts",
-            "urls",
-            "ids",
-            "env_vars",
-            "kube_contexts",
-            "terraform_workspaces",
-            "aws_profiles",
-            "gcp_projects",
-            "paths",
-            "description",
-        ];
+        let known: Vec<&str> = ENV_GLOB_LISTS
+            .iter()
+            .map(|(key, _)| *key)
+            .chain(["env_vars", "description"])
+            .collect();
         for (k, val) in t.iter() {
             let key = k.get_ref().as_ref();
+            if let Some((_, list)) = ENV_GLOB_LISTS.iter().find(|(name, _)| *name == key) {
+                *list(&mut env) = self.globs(key, val);
+                continue;
+            }
             match key {
-                "hosts" => env.hosts = self.globs(key, val),
-                "urls" => env.urls = self.globs(key, val),
-                "ids" => env.ids = self.globs(key, val),
-                "kube_contexts" => env.kube_contexts = self.globs(key, val),
-                "terraform_workspaces" => env.terraform_workspaces = self.globs(key, val),
-                "aws_profiles" => env.aws_profiles = self.globs(key, val),
-                "gcp_projects" => env.gcp_projects = self.globs(key, val),
-                "paths" => env.paths = self.globs(key, val),
                 "description" => {
                     let _ = self.string(key, val);
                 }
@@ -303,7 +307,7 @@ impl Parser<'_> {
                         }
                     }
                 }
-                _ => self.unknown(k, &format!("[environments.{}]", env.name), &KEYS),
+                _ => self.unknown(k, &format!("[environments.{}]", env.name), &known),
             }
         }
         Some(env)
