@@ -8,6 +8,9 @@ use sha2::{Digest, Sha256};
 use crate::chain::Hash32;
 
 pub fn leaf_hash(data: &[u8]) -> Hash32 {
+    if let Ok(hash) = <&Hash32>::try_from(data) {
+        return leaf_of_hash(hash);
+    }
     let mut h = Sha256::new();
     h.update([0u8]);
     h.update(data);
@@ -15,11 +18,47 @@ pub fn leaf_hash(data: &[u8]) -> Hash32 {
 }
 
 pub fn node_hash(left: &Hash32, right: &Hash32) -> Hash32 {
-    let mut h = Sha256::new();
-    h.update([1u8]);
-    h.update(left);
-    h.update(right);
-    h.finalize().into()
+    // 0x01 || left || right is 65 bytes: two padded blocks, the length 520 bits.
+    let mut blocks = [[0u8; 64]; 2];
+    blocks[0][0] = 1;
+    blocks[0][1..33].copy_from_slice(left);
+    blocks[0][33..].copy_from_slice(&right[..31]);
+    blocks[1][0] = right[31];
+    blocks[1][1] = 0x80;
+    blocks[1][56..].copy_from_slice(&(65u64 * 8).to_be_bytes());
+    digest_of_padded(&blocks)
+}
+
+/// The leaf hash of a 32-byte item (every leaf verify builds is a link hash): 0x00 || item is
+/// 33 bytes, one padded block, the length 264 bits.
+fn leaf_of_hash(item: &Hash32) -> Hash32 {
+    let mut block = [0u8; 64];
+    block[1..33].copy_from_slice(item);
+    block[33] = 0x80;
+    block[56..].copy_from_slice(&(33u64 * 8).to_be_bytes());
+    digest_of_padded(&[block])
+}
+
+/// SHA-256 of a message already padded into whole blocks (FIPS 180-4 section 5.1.1): the
+/// compression function straight from the initial state, without the streaming hasher's
+/// buffering, for the tree's fixed-size leaves and nodes.
+fn digest_of_padded(blocks: &[[u8; 64]]) -> Hash32 {
+    let mut state: [u32; 8] = [
+        0x6a09_e667,
+        0xbb67_ae85,
+        0x3c6e_f372,
+        0xa54f_f53a,
+        0x510e_527f,
+        0x9b05_688c,
+        0x1f83_d9ab,
+        0x5be0_cd19,
+    ];
+    sha2::block_api::compress256(&mut state, blocks);
+    let mut out = [0u8; 32];
+    for (o, w) in out.chunks_exact_mut(4).zip(state) {
+        o.copy_from_slice(&w.to_be_bytes());
+    }
+    out
 }
 
 pub fn empty_root() -> Hash32 {
@@ -172,6 +211,31 @@ mod tests {
             if i % 7 == 0 || i == 299 {
                 assert_eq!(b.root(), mth(&leaves[..=i]), "size {}", i + 1);
             }
+        }
+    }
+
+    #[test]
+    fn fixed_size_leaves_and_nodes_hash_as_the_streaming_hasher_does() {
+        for seed in 0u8..=255 {
+            let a: Hash32 = std::array::from_fn(|i| seed.wrapping_mul(31).wrapping_add(i as u8));
+            let b: Hash32 = std::array::from_fn(|i| seed ^ (i as u8).wrapping_mul(7));
+            let mut leaf = Sha256::new();
+            leaf.update([0u8]);
+            leaf.update(a);
+            assert_eq!(
+                leaf_hash(&a),
+                <Hash32>::from(leaf.finalize()),
+                "seed {seed}"
+            );
+            let mut node = Sha256::new();
+            node.update([1u8]);
+            node.update(a);
+            node.update(b);
+            assert_eq!(
+                node_hash(&a, &b),
+                <Hash32>::from(node.finalize()),
+                "seed {seed}"
+            );
         }
     }
 
