@@ -1041,34 +1041,30 @@ fn case(agent: Agent, mode: Mode) {
     assert_story(&r, false);
 }
 
-#[test]
-fn claude_code_hooks() {
-    case(Agent::Claude, Mode::Hooks);
+/// One test per agent and mode, each running [`case`].
+macro_rules! cases {
+    ($($name:ident: $agent:ident $mode:ident,)*) => {
+        $(
+            #[test]
+            fn $name() {
+                case(Agent::$agent, Mode::$mode);
+            }
+        )*
+    };
 }
 
-#[test]
-fn claude_code_record() {
-    case(Agent::Claude, Mode::Record);
-}
-
-#[test]
-fn claude_code_guard() {
-    case(Agent::Claude, Mode::Guard);
-}
-
-#[test]
-fn codex_hooks() {
-    case(Agent::Codex, Mode::Hooks);
-}
-
-#[test]
-fn codex_record() {
-    case(Agent::Codex, Mode::Record);
-}
-
-#[test]
-fn codex_guard() {
-    case(Agent::Codex, Mode::Guard);
+cases! {
+    claude_code_hooks: Claude Hooks,
+    claude_code_record: Claude Record,
+    claude_code_guard: Claude Guard,
+    codex_hooks: Codex Hooks,
+    codex_record: Codex Record,
+    codex_guard: Codex Guard,
+    gemini_hooks: Gemini Hooks,
+    gemini_record: Gemini Record,
+    gemini_guard: Gemini Guard,
+    aider_record: Aider Record,
+    aider_guard: Aider Guard,
 }
 
 #[test]
@@ -1080,29 +1076,4 @@ fn codex_sandboxed_record() {
     // The curl ran inside Codex's sandbox, which has no network: it failed to connect.
     assert_eq!(r.volume_delete_requests(), 0, "{}", r.context());
     assert_story(&r, true);
-}
-
-#[test]
-fn gemini_hooks() {
-    case(Agent::Gemini, Mode::Hooks);
-}
-
-#[test]
-fn gemini_record() {
-    case(Agent::Gemini, Mode::Record);
-}
-
-#[test]
-fn gemini_guard() {
-    case(Agent::Gemini, Mode::Guard);
-}
-
-#[test]
-fn aider_record() {
-    case(Agent::Aider, Mode::Record);
-}
-
-#[test]
-fn aider_guard() {
-    case(Agent::Aider, Mode::Guard);
 }
