@@ -242,48 +242,111 @@ pub(super) fn append_in_with(
 }
 
 /// Inserts encoded events after a session's head, in order: each one's seq and link, its
-/// bytes put together from the head written here and the encoded tail.
+/// bytes put together from the head written here and the encoded tail. A full chunk is stored
+/// by one multi-row statement, a shorter one row by row.
 struct ChainWriter<'c> {
+    conn: &'c Connection,
     insert: rusqlite::CachedStatement<'c>,
     session: &'c str,
     first: u64,
     prev: Hash32,
-    /// One buffer for every event's bytes.
+    /// The bytes of the events at hand, one after the other.
     raw: Vec<u8>,
+    /// Where each of them ends in `raw`, with its link (prev, hash).
+    rows: Vec<(usize, Hash32, Hash32)>,
     out: Vec<Appended>,
+}
+
+/// The statement that stores [`CHUNK`] rows at once: the session is `?1`, row `r`'s columns
+/// `?(2 + 6r)` to `?(7 + 6r)`.
+fn insert_chunk_sql() -> &'static str {
+    static SQL: OnceLock<String> = OnceLock::new();
+    SQL.get_or_init(|| {
+        let rows: Vec<String> = (0..CHUNK)
+            .map(|r| {
+                let b = 2 + 6 * r;
+                format!(
+                    "(?1, ?{}, ?{}, ?{}, ?{}, ?{}, ?{})",
+                    b,
+                    b + 1,
+                    b + 2,
+                    b + 3,
+                    b + 4,
+                    b + 5
+                )
+            })
+            .collect();
+        format!(
+            "INSERT INTO events (session, seq, ts, kind, prev, hash, raw) VALUES {}",
+            rows.join(", ")
+        )
+    })
 }
 
 impl<'c> ChainWriter<'c> {
     fn at_head(conn: &'c Connection, session: &'c str, n: usize) -> Result<ChainWriter<'c>> {
         let (first, prev) = head_in(conn, session)?;
         Ok(ChainWriter {
+            conn,
             insert: conn.prepare_cached(INSERT_EVENT)?,
             session,
             first,
             prev,
-            raw: Vec::with_capacity(1024),
+            raw: Vec::with_capacity(CHUNK * 1024),
+            rows: Vec::with_capacity(CHUNK),
             out: Vec::with_capacity(n),
         })
     }
 
     fn insert(&mut self, tails: &Tails) -> Result<()> {
+        // Every event's bytes and link first (the chain in order), then the rows.
+        self.raw.clear();
+        self.rows.clear();
         for row in tails.rows() {
-            let seq = self.first + self.out.len() as u64;
-            self.raw.clear();
+            let seq = self.first + (self.out.len() + self.rows.len()) as u64;
+            let start = self.raw.len();
             canonical::write_head(&mut self.raw, FORMAT_VERSION, self.session, seq);
             self.raw.extend_from_slice(row.tail);
-            let hash = link_hash(&self.prev, &self.raw);
-            self.insert.execute(params![
-                self.session,
-                seq as i64,
-                ToSqlOutput::Borrowed(ValueRef::Text(row.ts)),
-                row.kind.as_str(),
-                &self.prev[..],
-                &hash[..],
-                &self.raw[..]
-            ])?;
-            self.out.push(Appended { seq, hash });
+            let hash = link_hash(&self.prev, &self.raw[start..]);
+            self.rows.push((self.raw.len(), self.prev, hash));
             self.prev = hash;
+        }
+        let first = self.first + self.out.len() as u64;
+        if self.rows.len() == CHUNK {
+            let mut st = self.conn.prepare_cached(insert_chunk_sql())?;
+            st.raw_bind_parameter(1, self.session)?;
+            let mut start = 0;
+            for (r, (row, &(end, prev, hash))) in tails.rows().zip(&self.rows).enumerate() {
+                let b = 2 + 6 * r;
+                st.raw_bind_parameter(b, (first + r as u64) as i64)?;
+                st.raw_bind_parameter(b + 1, ToSqlOutput::Borrowed(ValueRef::Text(row.ts)))?;
+                st.raw_bind_parameter(b + 2, row.kind.as_str())?;
+                st.raw_bind_parameter(b + 3, &prev[..])?;
+                st.raw_bind_parameter(b + 4, &hash[..])?;
+                st.raw_bind_parameter(b + 5, &self.raw[start..end])?;
+                start = end;
+            }
+            st.raw_execute()?;
+        } else {
+            let mut start = 0;
+            for (r, (row, &(end, prev, hash))) in tails.rows().zip(&self.rows).enumerate() {
+                self.insert.execute(params![
+                    self.session,
+                    (first + r as u64) as i64,
+                    ToSqlOutput::Borrowed(ValueRef::Text(row.ts)),
+                    row.kind.as_str(),
+                    &prev[..],
+                    &hash[..],
+                    &self.raw[start..end]
+                ])?;
+                start = end;
+            }
+        }
+        for (r, &(_, _, hash)) in self.rows.iter().enumerate() {
+            self.out.push(Appended {
+                seq: first + r as u64,
+                hash,
+            });
         }
         Ok(())
     }
