@@ -30,21 +30,22 @@ fn keys_in(dir: &std::path::Path, seed: u8) -> Keys {
     }
 }
 
+/// A new session with the fixed id `id`, started at `at`.
+fn new_session(store: &Store, id: &str, at: chrono::DateTime<Utc>) -> String {
+    let meta = SessionMeta {
+        id: Some(id.into()),
+        ..Default::default()
+    };
+    store.create_session(&meta, at).unwrap()
+}
+
 /// A session of 10 events (seq 0..9), then a store checkpoint, then nothing more.
 fn fixture() -> Fx {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("fl.db")).unwrap();
     let keys = keys_in(dir.path(), 1);
     let red = Redactor::new(keys.fingerprint_key);
-    let session = store
-        .create_session(
-            &SessionMeta {
-                id: Some("s1".into()),
-                ..Default::default()
-            },
-            t(0),
-        )
-        .unwrap();
+    let session = new_session(&store, "s1", t(0));
     for i in 0..10 {
         store
             .append(
@@ -343,18 +344,10 @@ fn big_fixture() -> Fx {
     let store = Store::open(&dir.path().join("fl.db")).unwrap();
     let keys = keys_in(dir.path(), 1);
     let red = Redactor::new(keys.fingerprint_key);
-    let new = |id: &str| {
-        store
-            .create_session(
-                &SessionMeta {
-                    id: Some(id.into()),
-                    ..Default::default()
-                },
-                t(0),
-            )
-            .unwrap()
-    };
-    let (s1, s2) = (new("s1"), new("s2"));
+    let (s1, s2) = (
+        new_session(&store, "s1", t(0)),
+        new_session(&store, "s2", t(0)),
+    );
     let notes = |from: i64, to: i64| -> Vec<NewEvent> {
         (from..to)
             .map(|i| {
@@ -663,16 +656,7 @@ fn jsonl_with_a_foreign_key_is_rejected() {
 /// Exports of the fixture's session and of a second one (`s2`, 5 events), lines interleaved.
 fn two_sessions_interleaved(fx: &Fx) -> Vec<Vec<u8>> {
     let red = Redactor::new(fx.keys.fingerprint_key);
-    let s2 = fx
-        .store
-        .create_session(
-            &SessionMeta {
-                id: Some("s2".into()),
-                ..Default::default()
-            },
-            t(20),
-        )
-        .unwrap();
+    let s2 = new_session(&fx.store, "s2", t(20));
     for i in 0..5 {
         fx.store
             .append(
