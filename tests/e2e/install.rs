@@ -330,6 +330,14 @@ fn gemini_run(m: &Machine, gemini: &Path) -> Command {
     c
 }
 
+/// Gemini CLI (None if it is not installed) and a machine for it, its home under `home/g`.
+fn gemini_machine() -> Option<(PathBuf, Machine)> {
+    let gemini = agent("gemini")?;
+    let mut m = Machine::new(&gemini);
+    m.set("GEMINI_CLI_HOME", m.home.join("g"));
+    Some((gemini, m))
+}
+
 /// Gemini CLI's user settings choosing API-key sign-in.
 const GEMINI_API_KEY_AUTH: &str = r#"{"security": {"auth": {"selectedType": "gemini-api-key"}}}"#;
 
@@ -352,11 +360,9 @@ fn gemini_user_settings(m: &Machine, text: &str) -> PathBuf {
 
 #[test]
 fn gemini_project_install_asks_for_folder_trust_then_records() {
-    let Some(gemini) = agent("gemini") else {
+    let Some((gemini, m)) = gemini_machine() else {
         return;
     };
-    let mut m = Machine::new(&gemini);
-    m.set("GEMINI_CLI_HOME", m.home.join("g"));
     gemini_user_settings(&m, GEMINI_API_KEY_AUTH);
     let said = m.install("gemini", "--project", 1);
     let last = said.lines().last().unwrap_or("");
@@ -380,11 +386,9 @@ fn gemini_project_install_asks_for_folder_trust_then_records() {
 
 #[test]
 fn gemini_commented_settings_are_left_untouched_and_user_install_records() {
-    let Some(gemini) = agent("gemini") else {
+    let Some((gemini, m)) = gemini_machine() else {
         return;
     };
-    let mut m = Machine::new(&gemini);
-    m.set("GEMINI_CLI_HOME", m.home.join("g"));
     let commented = "{\n  // how I sign in\n  \"security\": {\"auth\": {\"selectedType\": \"gemini-api-key\"}}\n}\n";
     let settings = gemini_user_settings(&m, commented);
     let said = m.install("gemini", "--user", 1);
@@ -445,11 +449,9 @@ fn refusing_model_server() -> u16 {
 /// under `record`, each is recorded as the POST it is, with its http:// URL and its answer.
 #[test]
 fn gemini_model_calls_through_a_connect_tunnel_are_recorded_under_record() {
-    let Some(gemini) = agent("gemini") else {
+    let Some((gemini, mut m)) = gemini_machine() else {
         return;
     };
-    let mut m = Machine::new(&gemini);
-    m.set("GEMINI_CLI_HOME", m.home.join("g"));
     m.set("GEMINI_CLI_TRUST_WORKSPACE", "true");
     gemini_user_settings(&m, GEMINI_API_KEY_AUTH);
     let port = refusing_model_server();
