@@ -23,8 +23,11 @@
 //!
 //! Set-up lives in `common`: a `TestEnv` (a private directory with its own home and XDG
 //! directories, the store, an optional policy and fixed clock, and the commands to run the
-//! binary there, record with it and read what it stored), a `Tmux` server of its own with a
-//! wait on its screen, and the checks every recording test ends with.
+//! binary there, record with it, start a recording to watch, and read what it stored), a `Tmux`
+//! server of its own with a wait on its screen, the checks every recording test ends with
+//! (shared with the recorder's tests through `flightlog_fixtures::check`), and the small steps
+//! the modules repeat: `exits`/`run_ok` (an exit code, failing with the output), `kinds` of a
+//! verify report, `wait_until`/`wait_timeout`, `spawn_quiet`/`spawn_with_stdin`, `need`.
 //!
 //! The binary is found by `flightlog_fixtures::bin_path()` (FLIGHTLOG_BIN, else target/): run
 //! `cargo build` first (`.ci/run` does).

@@ -3,7 +3,6 @@
 //! work shows none even on a terminal.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use flightlog_formats::event::parse_ts;
@@ -183,8 +182,7 @@ fn has_sgr(s: &str) -> bool {
 
 #[test]
 fn a_terminal_shows_a_bar_for_long_work_in_color_unless_no_color() {
-    if Command::new("tmux").arg("-V").output().is_err() {
-        eprintln!("skipped: tmux is not installed");
+    if !crate::common::need("tmux") {
         return;
     }
     let bin = bin();

@@ -4,7 +4,6 @@
 #![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use flightlog_formats::event::parse_ts;
 use flightlog_formats::synth::session_meta;
@@ -86,8 +85,7 @@ fn build_store(db: &Path) {
 
 #[test]
 fn replay_jumps_to_the_crossing_and_restores_the_terminal() {
-    if Command::new("tmux").arg("-V").output().is_err() {
-        eprintln!("skipped: tmux is not installed");
+    if !crate::common::need("tmux") {
         return;
     }
     let Some(bin) = binary() else {
