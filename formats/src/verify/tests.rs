@@ -115,25 +115,43 @@ fn intact_store_passes() {
     assert!(r.warnings.iter().all(|w| w.kind != "unanchored_tail"));
 }
 
-#[test]
-fn edited_byte_is_found_at_its_seq() {
-    let fx = fixture();
-    sql(
-        &fx,
-        "UPDATE events SET raw = CAST(replace(CAST(raw AS TEXT), 'event 4', 'event X') AS BLOB) WHERE seq = 4",
-    );
-    let r = verify(&fx);
-    assert!(!r.intact);
-    assert_found(&r, "hash_mismatch", Some(4));
-}
+/// A change made in SQL to the fixture's events: what it is, the SQL, and what verify finds
+/// (kind, seq).
+type SqlTamper = (&'static str, &'static str, &'static [(&'static str, u64)]);
 
 #[test]
-fn deleted_event_is_found() {
-    let fx = fixture();
-    sql(&fx, "DELETE FROM events WHERE seq = 6");
-    let r = verify(&fx);
-    assert_found(&r, "missing_event", Some(6));
-    assert_found(&r, "broken_link", Some(7));
+fn edits_deletions_swaps_and_truncation_are_found_where_they_are() {
+    let cases: [SqlTamper; 4] = [
+        (
+            "an edited byte",
+            "UPDATE events SET raw = CAST(replace(CAST(raw AS TEXT), 'event 4', 'event X') AS BLOB) WHERE seq = 4",
+            &[("hash_mismatch", 4)],
+        ),
+        (
+            "a deleted event",
+            "DELETE FROM events WHERE seq = 6",
+            &[("missing_event", 6), ("broken_link", 7)],
+        ),
+        (
+            "two swapped events",
+            "UPDATE events SET seq = 100 WHERE seq = 2; UPDATE events SET seq = 2 WHERE seq = 3; UPDATE events SET seq = 3 WHERE seq = 100;",
+            &[("seq_mismatch", 2), ("seq_mismatch", 3)],
+        ),
+        (
+            "a truncated tail (found by the checkpoint)",
+            "DELETE FROM events WHERE seq >= 8",
+            &[("truncated", 8)],
+        ),
+    ];
+    for (what, change, found) in cases {
+        let fx = fixture();
+        sql(&fx, change);
+        let r = verify(&fx);
+        assert!(!r.intact, "{what}");
+        for (kind, seq) in found {
+            assert_found(&r, kind, Some(*seq));
+        }
+    }
 }
 
 #[test]
@@ -163,26 +181,6 @@ fn inserted_event_is_found() {
         "{:?}",
         kinds_at(&r)
     );
-}
-
-#[test]
-fn swapped_events_are_found() {
-    let fx = fixture();
-    sql(
-        &fx,
-        "UPDATE events SET seq = 100 WHERE seq = 2; UPDATE events SET seq = 2 WHERE seq = 3; UPDATE events SET seq = 3 WHERE seq = 100;",
-    );
-    let r = verify(&fx);
-    assert_found(&r, "seq_mismatch", Some(2));
-    assert_found(&r, "seq_mismatch", Some(3));
-}
-
-#[test]
-fn truncated_tail_is_found_by_the_checkpoint() {
-    let fx = fixture();
-    sql(&fx, "DELETE FROM events WHERE seq >= 8");
-    let r = verify(&fx);
-    assert_found(&r, "truncated", Some(8));
 }
 
 #[test]
