@@ -22,6 +22,25 @@ fn open(f: &common::Fixture, size: (u16, u16)) -> Headless {
     Headless::open_all(&f.db, common::SESSION, size).unwrap()
 }
 
+/// The incident with event 4 rewritten (its exit code) and its chain left as it was.
+fn tampered_incident() -> common::Fixture {
+    let f = common::incident();
+    common::tamper(&f.db, 4, |raw| {
+        String::from_utf8(raw)
+            .unwrap()
+            .replace("\"exit\":1", "\"exit\":0")
+            .into_bytes()
+    });
+    f
+}
+
+/// A fixture made by `make`, opened at `size` (the fixture lives as long as the replay needs it).
+fn opened(make: fn() -> common::Fixture, size: (u16, u16)) -> (common::Fixture, Headless) {
+    let f = make();
+    let h = open(&f, size);
+    (f, h)
+}
+
 fn seq(h: &Headless) -> u64 {
     h.state.current().unwrap().seq
 }
@@ -60,8 +79,7 @@ fn opens_at_the_first_event_with_findings_and_verification() {
 
 #[test]
 fn steps_stay_in_bounds() {
-    let f = common::incident();
-    let mut h = open(&f, (80, 24));
+    let (_f, mut h) = opened(common::incident, (80, 24));
     h.act(Action::Prev);
     assert_eq!(seq(&h), 0);
     h.act(Action::Next);
@@ -83,8 +101,7 @@ fn steps_stay_in_bounds() {
 
 #[test]
 fn jumps_to_each_marker() {
-    let f = common::incident();
-    let mut h = open(&f, (80, 24));
+    let (_f, mut h) = opened(common::incident, (80, 24));
     h.act(Action::Jump(Marker::Crossing, true));
     assert_eq!(seq(&h), 9);
     h.act(Action::Jump(Marker::Crossing, true));
@@ -116,8 +133,7 @@ fn jumps_to_each_marker() {
 
 #[test]
 fn go_to_seq_and_time_through_the_prompt() {
-    let f = common::incident();
-    let mut h = open(&f, (80, 24));
+    let (_f, mut h) = opened(common::incident, (80, 24));
     for k in keymap::parse_script(": 7 <enter>") {
         let a = keymap::map(&h.state, k).unwrap();
         h.act(a);
@@ -142,8 +158,7 @@ fn go_to_seq_and_time_through_the_prompt() {
 
 #[test]
 fn search_finds_forward_and_backward() {
-    let f = common::incident();
-    let mut h = open(&f, (80, 24));
+    let (_f, mut h) = opened(common::incident, (80, 24));
     h.act(Action::Search("VOLUMEDELETE".into()));
     assert_eq!(seq(&h), 9);
     h.act(Action::SearchAgain(true));
@@ -157,8 +172,7 @@ fn search_finds_forward_and_backward() {
 
 #[test]
 fn filters_by_kind_layer_env_and_marker() {
-    let f = common::incident();
-    let mut h = open(&f, (80, 24));
+    let (_f, mut h) = opened(common::incident, (80, 24));
     h.act(Action::SetFilter("kind=exec".into()));
     assert_eq!(h.state.rows(), 2);
     assert_eq!(seq(&h), 4);
@@ -209,8 +223,7 @@ fn filters_by_kind_layer_env_and_marker() {
 
 #[test]
 fn playback_follows_recorded_pace_with_speed_and_idle_cap() {
-    let f = common::incident();
-    let mut h = open(&f, (80, 24));
+    let (_f, mut h) = opened(common::incident, (80, 24));
     h.act(Action::PlayPause);
     assert!(h.state.player.playing);
     // Each step: a tick of so many ms, then the event under the cursor.
@@ -240,8 +253,7 @@ fn playback_follows_recorded_pace_with_speed_and_idle_cap() {
 
 #[test]
 fn quit_closes_overlays_first() {
-    let f = common::incident();
-    let mut h = open(&f, (80, 24));
+    let (_f, mut h) = opened(common::incident, (80, 24));
     h.act(Action::ToggleHelp);
     let k = keymap::parse_script("j")[0];
     assert_eq!(
@@ -264,8 +276,7 @@ fn quit_closes_overlays_first() {
 
 #[test]
 fn tabs_cycle_and_the_screen_is_emulated() {
-    let f = common::incident();
-    let mut h = open(&f, (80, 24));
+    let (_f, mut h) = opened(common::incident, (80, 24));
     h.act(Action::GoTo(GoTo::Seq(7)));
     h.act(Action::NextTab(true));
     assert_eq!(h.state.tab, Tab::Screen);
@@ -281,8 +292,7 @@ fn tabs_cycle_and_the_screen_is_emulated() {
 
 #[test]
 fn tool_call_shows_its_result_output() {
-    let f = common::incident();
-    let mut h = open(&f, (160, 48));
+    let (_f, mut h) = opened(common::incident, (160, 48));
     h.act(Action::GoTo(GoTo::Seq(3)));
     let text = h.screen();
     assert!(text.contains("result (seq 5)"), "{text}");
@@ -294,13 +304,7 @@ fn tool_call_shows_its_result_output() {
 
 #[test]
 fn tampered_log_opens_with_the_break_marked() {
-    let f = common::incident();
-    common::tamper(&f.db, 4, |raw| {
-        String::from_utf8(raw)
-            .unwrap()
-            .replace("\"exit\":1", "\"exit\":0")
-            .into_bytes()
-    });
+    let f = tampered_incident();
     let mut h = open(&f, (80, 24));
     assert_eq!(h.state.rows(), 13);
     let VerifyState::Done { intact, breaks, .. } = &h.state.verify else {
@@ -420,13 +424,7 @@ fn snapshots_of_the_main_screens() {
             ],
         );
 
-        let f = common::incident();
-        common::tamper(&f.db, 4, |raw| {
-            String::from_utf8(raw)
-                .unwrap()
-                .replace("\"exit\":1", "\"exit\":0")
-                .into_bytes()
-        });
+        let f = tampered_incident();
         let mut h = open(&f, size);
         snap(
             &format!("tampered_{sfx}"),
@@ -604,8 +602,7 @@ fn row_seqs(h: &Headless) -> Vec<u64> {
 /// them); rows are in time order, seq only breaking ties.
 #[test]
 fn the_timeline_folds_the_recorders_own_processes_and_exec_ends() {
-    let f = common::hooked();
-    let mut h = open(&f, (120, 35));
+    let (_f, mut h) = opened(common::hooked, (120, 35));
     assert_eq!(
         row_seqs(&h),
         [0, 1, 3, 5, 6, 8, 11, 14, 13, 15, 17, 19],
@@ -637,8 +634,7 @@ fn the_timeline_folds_the_recorders_own_processes_and_exec_ends() {
 /// Marks, `e`, search, step-by-step replay and the detail pane work on folded rows.
 #[test]
 fn folded_rows_keep_their_marks_and_moves() {
-    let f = common::hooked();
-    let mut h = open(&f, (80, 24));
+    let (_f, mut h) = opened(common::hooked, (80, 24));
     // The failed `railway up`: its end (exit 1) is folded into its row, and `e` lands there.
     h.act(Action::Jump(Marker::Error, true));
     assert_eq!(seq(&h), 6);
