@@ -4,10 +4,13 @@
 #
 #   nice -n 10 bench/ratios.sh                 # uses target/release/flightlog (cargo build --release)
 #   DCG=/path/to/dcg RUNS=31 bench/ratios.sh   # with dcg's hook as a peer on the same payload
+#   DCG=$(bench/install-dcg.sh) bench/ratios.sh    # dcg installed at a pinned version
 #   FLIGHTLOG_BENCH_EVENTS=200000 bench/ratios.sh   # a smaller verify store (default 1,000,000)
+#   PG_EVENTS=1000000 bench/ratios.sh               # the team-store session's size (default 200,000)
 #
 # Anchors: a bare process start (/bin/true, same stdin), the least a durable hook can do
-# (bench/hook_floor.c), dcg (when DCG is given), strace and
+# (bench/hook_floor.c), the least a hook writing into SQLite can do (bench/sqlite_floor.c),
+# dcg (when DCG is given), binary COPY into PostgreSQL for the push, SQLite for the replay, strace and
 # asciinema on the same 1,000-command script, sha256sum over the same bytes as verify, and a
 # plain SQLite insert loop on the same disk (from `cargo bench -p flightlog-formats --bench
 # store`, run once here). Process figures are medians of RUNS interleaved rounds (bare, hook,
@@ -66,12 +69,34 @@ if command -v cc >/dev/null && cc -O2 -o "$tmp/hook_floor" "$here/bench/hook_flo
   floor_bin=$tmp/hook_floor
 fi
 floor() { "$floor_bin" "$tmp/floor.log" < "$payload"; }
+# The least a hook that keeps its events in SQLite can do (bench/sqlite_floor.c: open the store
+# set up as flightlog's, insert the payload as one row, commit), built against the SQLite
+# amalgamation that rusqlite bundles: the same SQLite as flightlog's, with the same DIRSYNC flag.
+sqlite_bin=
+sqlite_ver=$(awk '/^name = "libsqlite3-sys"/ {getline; gsub(/"/, "", $3); print $3}' "$here/Cargo.lock")
+amalgamation=$(ls -d "${CARGO_HOME:-$real_home/.cargo}"/registry/src/*/"libsqlite3-sys-$sqlite_ver"/sqlite3 2>/dev/null | head -1)
+# Compiled once per SQLite version and source (a minute or two) and kept in the cache.
+cached=${XDG_CACHE_HOME:-$real_home/.cache}/flightlog/sqlite_floor-$sqlite_ver-$(cksum < "$here/bench/sqlite_floor.c" | cut -d' ' -f1)
+if [[ -x "$cached" ]]; then
+  sqlite_bin=$cached
+elif [[ -n "$amalgamation" ]] && command -v cc >/dev/null; then
+  echo "== compiling bench/sqlite_floor.c against SQLite from libsqlite3-sys $sqlite_ver" >&2
+  mkdir -p "$(dirname "$cached")"
+  if cc -O2 -DSQLITE_DISABLE_DIRSYNC -DSQLITE_THREADSAFE=1 -I "$amalgamation" -o "$cached.tmp" \
+    "$here/bench/sqlite_floor.c" "$amalgamation/sqlite3.c" -lpthread -ldl -lm 2>/dev/null; then
+    mv "$cached.tmp" "$cached"
+    sqlite_bin=$cached
+  fi
+fi
+sqlite_floor() { "$sqlite_bin" "$tmp/floor.db" < "$payload"; }
+[[ -n "$sqlite_bin" ]] && sqlite_floor
 
 echo "== hook: $RUNS interleaved rounds" >&2
-declare -a t_bare t_hook t_guard t_dcg t_floor
+declare -a t_bare t_hook t_guard t_dcg t_floor t_sqlite
 for _ in $(seq "$RUNS"); do
   t_bare+=("$(us bare)")
   [[ -n "$floor_bin" ]] && t_floor+=("$(us floor)")
+  [[ -n "$sqlite_bin" ]] && t_sqlite+=("$(us sqlite_floor)")
   t_hook+=("$(us hook)")
   t_guard+=("$(us hook_guard)")
   [[ -n "${DCG:-}" ]] && t_dcg+=("$(us dcg)")
@@ -117,6 +142,30 @@ verify_s=$(sed 's/.*(\(.*\) s).*/\1/' <<<"$verify_line")
 sha_s=$(field "sha256sum over" | awk '{print $1}')
 verify_n=$(grep -F "| verify " "$tmp/store.md" | sed 's/| verify \([0-9]*\) events.*/\1/')
 
+# The team store: the replay bench's push rate beside its anchor (the same rows by binary COPY
+# into a table without triggers, same server, same run), and the replay's first frame from
+# PostgreSQL beside the same replay from SQLite. Needs PostgreSQL's server binaries
+# (scripts/pg-cluster.sh finds or installs them); PG_EVENTS sets the session's size.
+PG_EVENTS=${PG_EVENTS:-200000}
+team=
+# The cluster's directory is made outside $tmp: initdb runs as the postgres user, who cannot
+# enter $tmp (mode 0700, root's).
+pg_dir=$(mktemp -d "${TMPDIR:-/tmp}/flightlog-pg.XXXXXX")
+if pg_url=$(HOME=$real_home "$here/scripts/pg-cluster.sh" start "$pg_dir" 2>/dev/null); then
+  echo "== team store: push and replay of $PG_EVENTS events, SQLite then PostgreSQL (cargo bench)" >&2
+  replay() {
+    HOME=$real_home TMPDIR=$tmp REPLAY_BENCH_EVENTS=$PG_EVENTS \
+      cargo bench --quiet --manifest-path "$here/Cargo.toml" -p flightlog-viewer --bench replay 2>/dev/null
+  }
+  replay > "$tmp/replay-sqlite.txt" || true
+  REPLAY_BENCH_PG_URL=$pg_url replay > "$tmp/replay-pg.txt" || true
+  HOME=$real_home "$here/scripts/pg-cluster.sh" stop "$pg_dir" >/dev/null 2>&1 || true
+  team=yes
+else
+  rm -rf "$pg_dir"
+fi
+l_team=$(cut -d' ' -f1-3 /proc/loadavg)
+
 b=$(median "${t_bare[@]}"); h=$(median "${t_hook[@]}"); g=$(median "${t_guard[@]}")
 rb=$(median "${r_bare[@]}"); rr=$(median "${r_rec[@]}")
 ib=$(median "${i_bare[@]}"); ii=$(median "${i_imp[@]}")
@@ -128,6 +177,11 @@ if [[ -n "$floor_bin" ]]; then
   f=$(median "${t_floor[@]}")
   echo "| floor: read stdin, append 1 KB, fdatasync (C, median of $RUNS) | $(ms "$f") | bare process start $(ms "$b") | $(ratio "$f" "$b") | | |"
   echo "| hook, guard off, against that floor | $(ms "$h") | floor $(ms "$f") | $(ratio "$h" "$f") | | |"
+fi
+if [[ -n "$sqlite_bin" ]]; then
+  q=$(median "${t_sqlite[@]}")
+  echo "| floor: one row into a SQLite store set up as ours, one commit (C, median of $RUNS) | $(ms "$q") | bare process start $(ms "$b") | $(ratio "$q" "$b") | | |"
+  echo "| hook, guard off, against the SQLite floor | $(ms "$h") | SQLite floor $(ms "$q") | $(ratio "$h" "$q") | | |"
 fi
 echo "| hook, guard on (median of $RUNS) | $(ms "$g") | bare process start $(ms "$b") | $(ratio "$g" "$b") | <= 1.75x bare | $(holds "$g" "$b" 1.75) |"
 if [[ -n "${DCG:-}" ]]; then
@@ -148,5 +202,21 @@ fi
 echo "| import, $(du -h "$transcript" | cut -f1) Claude Code transcript (median of $RUNS) | $(ms "$ii") | bare process start $(ms "$ib") | $(ratio "$ii" "$ib") | <= 100 ms | $(awk -v u="$ii" 'BEGIN {print (u <= 100000 ? "yes" : "**no**")}') |"
 echo "| append, batches of 1,000, redacted, durable | $append events/s | plain SQLite inserts $plain rows/s | $(awk -v a="$append" -v b="$plain" 'BEGIN {printf "%.2fx", a/b}') | >= 150k/s | $(awk -v a="$append" 'BEGIN {print (a >= 150000 ? "yes" : "**no**")}') |"
 echo "| verify, $verify_n events | $verify_rate M events/s ($verify_s s) | sha256sum, same bytes, $sha_s s | $(awk -v a="$verify_s" -v b="$sha_s" 'BEGIN {printf "%.2fx", a/b}') | >= 2M/s, within 2x | $(awk -v r="$verify_rate" -v a="$verify_s" -v b="$sha_s" 'BEGIN {print (r >= 2 && a/b <= 2 ? "yes" : "**no**")}') |"
+if [[ -n "$team" ]]; then
+  push=$(sed -n 's/^push: .* = \([0-9]*\) events\/s.*/\1/p' "$tmp/replay-pg.txt")
+  anchor=$(sed -n 's/^push anchor: .*: \([0-9]*\) rows\/s.*/\1/p' "$tmp/replay-pg.txt")
+  first() { grep -F "| open + first frame" "$1" | head -1 | cut -d'|' -f3 | awk '{print $1}'; }
+  fs=$(first "$tmp/replay-sqlite.txt"); fp=$(first "$tmp/replay-pg.txt")
+  if [[ -n "$push" && -n "$anchor" ]]; then
+    echo "| push to the team store, $PG_EVENTS events | $push events/s | binary COPY into a table without triggers $anchor rows/s | $(awk -v a="$push" -v b="$anchor" 'BEGIN {printf "%.2fx", a/b}') | >= 50k/s | $(awk -v a="$push" 'BEGIN {print (a >= 50000 ? "yes" : "**no**")}') |"
+  else
+    echo "| push to the team store | | not measured (see $tmp/replay-pg.txt) | | >= 50k/s | |"
+  fi
+  if [[ -n "$fs" && -n "$fp" ]]; then
+    echo "| replay from PostgreSQL, $PG_EVENTS events: open + first frame | $fp ms | the same replay from SQLite $fs ms | $(awk -v a="$fp" -v b="$fs" 'BEGIN {printf "%.2fx", a/b}') | <= 300 ms | $(awk -v a="$fp" 'BEGIN {print (a <= 300 ? "yes" : "**no**")}') |"
+  fi
+else
+  echo "| team store (push, replay from PostgreSQL) | | not measured (no PostgreSQL server binaries: scripts/pg-cluster.sh) | | | |"
+fi
 echo
-echo "Load average (1, 5, 15 min) after each part: hook $l_hook; record $l_rec; import $l_imp; store $l_store; $(nproc) cores."
+echo "Load average (1, 5, 15 min) after each part: hook $l_hook; record $l_rec; import $l_imp; store $l_store; team store $l_team; $(nproc) cores."
