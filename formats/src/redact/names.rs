@@ -36,37 +36,23 @@ pub(super) fn words(name: &str) -> Vec<String> {
     out
 }
 
+/// The words both lists below start with, in this order, followed by each list's own.
+macro_rules! secret_words {
+    ($($own:literal),* $(,)?) => {
+        &[
+            "password", "passwd", "pass", "pwd", "passphrase", "passcode", "pw", "pword",
+            "token", "secret", "apikey", "credential", "credentials", "authtoken",
+            "accesstoken", "secretkey", "privatekey", "pat", "cred", "creds", "key",
+            $($own),*
+        ]
+    };
+}
+
 /// The last words [`name_class`] accepts (see [`candidate_rules`](super::rules::candidate_rules)).
-pub(super) const SECRET_NAME_ENDS: &[&str] = &[
-    "password",
-    "passwd",
-    "pass",
-    "pwd",
-    "passphrase",
-    "passcode",
-    "pw",
-    "pword",
-    "token",
-    "secret",
-    "apikey",
-    "credential",
-    "credentials",
-    "authtoken",
-    "accesstoken",
-    "secretkey",
-    "privatekey",
-    "pat",
-    "cred",
-    "creds",
-    "key",
-    "auth",
-    "key_base",
-    "key-base",
-    "key.base",
-    "key_data",
-    "key-data",
-    "key.data",
-];
+#[rustfmt::skip]
+pub(super) const SECRET_NAME_ENDS: &[&str] = secret_words!(
+    "auth", "key_base", "key-base", "key.base", "key_data", "key-data", "key.data",
+);
 
 /// Whether a name says its value is a secret, and how strongly.
 pub(super) fn name_class(name: &str) -> Option<NameClass> {
@@ -80,32 +66,7 @@ pub(super) fn name_class(name: &str) -> Option<NameClass> {
 
 /// The last words [`name_class`] can accept a name by (each also accepted glued to a longer
 /// last word where it is `password`, `passwd`, `token` or `secret`).
-const LAST_WORDS: &[&str] = &[
-    "password",
-    "passwd",
-    "pass",
-    "pwd",
-    "passphrase",
-    "passcode",
-    "pw",
-    "pword",
-    "token",
-    "secret",
-    "apikey",
-    "credential",
-    "credentials",
-    "authtoken",
-    "accesstoken",
-    "secretkey",
-    "privatekey",
-    "pat",
-    "cred",
-    "creds",
-    "key",
-    "base",
-    "data",
-    "auth",
-];
+const LAST_WORDS: &[&str] = secret_words!("base", "data", "auth");
 
 /// Whether `name`, without its trailing non-alphanumeric characters, ends with one of
 /// [`LAST_WORDS`] (ASCII case ignored). [`words`] makes the last word a suffix of that, so a
