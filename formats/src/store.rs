@@ -490,6 +490,29 @@ mod tests {
         "2026-04-25T10:00:00Z".parse().unwrap()
     }
 
+    /// Exec events `from..from + n`, each with a bearer token to redact.
+    fn bearer_events(from: usize, n: usize) -> Vec<NewEvent> {
+        (from..from + n)
+            .map(|i| {
+                NewEvent::new(
+                    ts(),
+                    Kind::Exec,
+                    "test",
+                    json!({"i": i, "argv": ["curl", "-H", format!("Authorization: Bearer ghp_{i:036}")]}),
+                )
+            })
+            .collect()
+    }
+
+    /// Session `s`'s rows: seq, stored bytes, hash.
+    fn rows(s: &Store) -> Vec<(u64, Vec<u8>, Hash32)> {
+        s.events("s", 0, u64::MAX / 2)
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.seq, e.raw, e.hash))
+            .collect()
+    }
+
     #[test]
     fn the_directory_is_synced_only_for_a_new_wal() {
         let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
@@ -574,18 +597,7 @@ mod tests {
     fn a_parallel_batch_stores_the_same_chain_as_single_appends() {
         let dir = tempfile::tempdir().unwrap();
         let red = Redactor::new([7; 32]);
-        let events = |n: usize| -> Vec<NewEvent> {
-            (0..n)
-                .map(|i| {
-                    NewEvent::new(
-                        ts(),
-                        Kind::Exec,
-                        "test",
-                        json!({"i": i, "argv": ["curl", "-H", format!("Authorization: Bearer ghp_{i:036}")]}),
-                    )
-                })
-                .collect()
-        };
+        let events = |n: usize| bearer_events(0, n);
         let n = PARALLEL_MIN * 3 + 7;
         let meta = SessionMeta {
             id: Some("s".into()),
@@ -599,13 +611,6 @@ mod tests {
         for ev in events(n) {
             b.append("s", ev, &red).unwrap();
         }
-        let rows = |s: &Store| -> Vec<(u64, Vec<u8>, Hash32)> {
-            s.events("s", 0, u64::MAX / 2)
-                .unwrap()
-                .into_iter()
-                .map(|e| (e.seq, e.raw, e.hash))
-                .collect()
-        };
         let (ra, rb) = (rows(&a), rows(&b));
         assert_eq!(ra.len(), n);
         assert!(ra == rb, "the parallel batch differs from single appends");
@@ -623,18 +628,7 @@ mod tests {
     fn a_stream_of_batches_stores_what_one_call_per_batch_stores() {
         let dir = tempfile::tempdir().unwrap();
         let red = Redactor::new([7; 32]);
-        let events = |from: usize, n: usize| -> Vec<NewEvent> {
-            (from..from + n)
-                .map(|i| {
-                    NewEvent::new(
-                        ts(),
-                        Kind::Exec,
-                        "test",
-                        json!({"i": i, "argv": ["curl", "-H", format!("Authorization: Bearer ghp_{i:036}")]}),
-                    )
-                })
-                .collect()
-        };
+        let events = bearer_events;
         let sizes = [1, PARALLEL_MIN * 2 + 5, 3, PARALLEL_MIN + 1];
         let batches = || {
             let mut from = 0;
@@ -672,13 +666,6 @@ mod tests {
             })
             .collect();
         assert_eq!(seen, want);
-        let rows = |s: &Store| -> Vec<(u64, Vec<u8>, Hash32)> {
-            s.events("s", 0, u64::MAX / 2)
-                .unwrap()
-                .into_iter()
-                .map(|e| (e.seq, e.raw, e.hash))
-                .collect()
-        };
         let (ra, rb) = (rows(&a), rows(&b));
         assert_eq!(ra.len(), sizes.iter().sum::<usize>());
         assert!(ra == rb, "the stream differs from one call per batch");
