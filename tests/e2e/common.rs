@@ -444,3 +444,65 @@ impl Drop for Tmux {
             .output();
     }
 }
+
+/// A tmux pane whose output is also piped to a log file (`pipe-pane`).
+pub struct Pane {
+    tmux: Tmux,
+    log: PathBuf,
+}
+
+impl std::ops::Deref for Pane {
+    type Target = Tmux;
+    fn deref(&self) -> &Tmux {
+        &self.tmux
+    }
+}
+
+impl Pane {
+    /// A [`Tmux::start`] whose pane's output is appended to `log` as well.
+    pub fn start(name: &str, size: (u16, u16), env_args: &[&str], log: PathBuf) -> Pane {
+        let tmux = Tmux::start(name, size, env_args);
+        let log_cmd = format!("cat >> '{}'", log.display());
+        tmux.run(&["pipe-pane", "-t", "t", "-o", &log_cmd]);
+        Pane { tmux, log }
+    }
+
+    /// Everything the pane was sent so far, escape sequences included.
+    pub fn log(&self) -> Vec<u8> {
+        std::fs::read(&self.log).unwrap_or_default()
+    }
+
+    /// Types `cmd`, waits for it to end, and returns the bytes the terminal got meanwhile.
+    pub fn command(&self, cmd: &str, marker: u32) -> String {
+        let from = self.log().len();
+        // The marker is computed by the shell, so the typed command line does not match it.
+        let full = format!("{cmd}; echo done-$(({marker}+1))");
+        let want = format!("done-{}", marker + 1);
+        self.run(&["send-keys", "-t", "t", &full, "Enter"]);
+        let start = Instant::now();
+        loop {
+            let log = self.log();
+            let got = String::from_utf8_lossy(&log[from.min(log.len())..]).into_owned();
+            if got.contains(&want) {
+                return got;
+            }
+            if start.elapsed() > Duration::from_secs(120) {
+                panic!("timed out waiting for `{cmd}`; screen:\n{}", self.capture());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// SGR sequences (`ESC [ ... m`): colors and other text attributes.
+pub fn has_sgr(s: &str) -> bool {
+    let b = s.as_bytes();
+    (0..b.len()).any(|i| {
+        b[i] == 0x1b
+            && b.get(i + 1) == Some(&b'[')
+            && b[i + 2..]
+                .iter()
+                .find(|c| !(c.is_ascii_digit() || **c == b';'))
+                .is_some_and(|c| *c == b'm')
+    })
+}

@@ -2,8 +2,7 @@
 //! unless `NO_COLOR` is set; piped or redirected, standard error carries no bar at all; quick
 //! work shows none even on a terminal.
 
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::path::Path;
 
 use flightlog_formats::event::parse_ts;
 use flightlog_formats::store::SessionMeta;
@@ -11,7 +10,7 @@ use flightlog_formats::synth::asciicast;
 use flightlog_formats::{Kind, NewEvent, Redactor, Store};
 use serde_json::json;
 
-use crate::common::{TestEnv, Tmux, bin, exits};
+use crate::common::{Pane, TestEnv, bin, exits, has_sgr};
 
 /// Runs `flightlog ARGS` in `env` with `NO_COLOR` unset (piped: no terminal), asserts it
 /// exited 0: (stdout, stderr).
@@ -126,60 +125,6 @@ fn piped_import_export_and_verify_print_no_progress() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
 }
 
-/// A tmux pane whose output is also piped to a log file (`pipe-pane`).
-struct Pane {
-    tmux: Tmux,
-    log: PathBuf,
-}
-
-impl std::ops::Deref for Pane {
-    type Target = Tmux;
-    fn deref(&self) -> &Tmux {
-        &self.tmux
-    }
-}
-
-impl Pane {
-    /// Everything the pane was sent so far, escape sequences included.
-    fn log(&self) -> Vec<u8> {
-        std::fs::read(&self.log).unwrap_or_default()
-    }
-
-    /// Types `cmd`, waits for it to end, and returns the bytes the terminal got meanwhile.
-    fn command(&self, cmd: &str, marker: u32) -> String {
-        let from = self.log().len();
-        // The marker is computed by the shell, so the typed command line does not match it.
-        let full = format!("{cmd}; echo done-$(({marker}+1))");
-        let want = format!("done-{}", marker + 1);
-        self.run(&["send-keys", "-t", "t", &full, "Enter"]);
-        let start = Instant::now();
-        loop {
-            let log = self.log();
-            let got = String::from_utf8_lossy(&log[from.min(log.len())..]).into_owned();
-            if got.contains(&want) {
-                return got;
-            }
-            if start.elapsed() > Duration::from_secs(120) {
-                panic!("timed out waiting for `{cmd}`; screen:\n{}", self.capture());
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-/// SGR sequences (`ESC [ ... m`): colors and other text attributes.
-fn has_sgr(s: &str) -> bool {
-    let b = s.as_bytes();
-    (0..b.len()).any(|i| {
-        b[i] == 0x1b
-            && b.get(i + 1) == Some(&b'[')
-            && b[i + 2..]
-                .iter()
-                .find(|c| !(c.is_ascii_digit() || **c == b';'))
-                .is_some_and(|c| *c == b'm')
-    })
-}
-
 #[test]
 fn a_terminal_shows_a_bar_for_long_work_in_color_unless_no_color() {
     if !crate::common::need("tmux") {
@@ -194,22 +139,18 @@ fn a_terminal_shows_a_bar_for_long_work_in_color_unless_no_color() {
     let cast = d.path().join("rec.cast");
     std::fs::write(&cast, asciicast(60_000)).unwrap();
 
-    let tmux = Pane {
-        tmux: Tmux::start(
-            "e2e-progress",
-            (120, 30),
-            &[
-                "-u",
-                "NO_COLOR",
-                "PS1=e2e-prompt$ ",
-                "TERM=xterm-256color",
-                "sh",
-            ],
-        ),
-        log: d.path().join("pane.log"),
-    };
-    let log_cmd = format!("cat >> '{}'", tmux.log.display());
-    tmux.run(&["pipe-pane", "-t", "t", "-o", &log_cmd]);
+    let tmux = Pane::start(
+        "e2e-progress",
+        (120, 30),
+        &[
+            "-u",
+            "NO_COLOR",
+            "PS1=e2e-prompt$ ",
+            "TERM=xterm-256color",
+            "sh",
+        ],
+        d.path().join("pane.log"),
+    );
     let fl = |db: &Path, rest: &str| format!("{} --db '{}' {rest}", bin.display(), db.display());
 
     // A long verify: a bar, colored, cleared before the report.
