@@ -12,7 +12,7 @@ use serde_json::json;
 
 use crate::common::Tmux;
 
-const SESSION: &str = "e2e0replay0tui01";
+pub(crate) const SESSION: &str = "e2e0replay0tui01";
 
 /// The binary under test: Cargo's path when this crate depends on the binary, else the
 /// workspace's debug build (`cargo build -p flightlog`).
@@ -32,7 +32,9 @@ fn ev(ts: &str, kind: Kind, source: &str, env: Option<&str>, data: serde_json::V
     NewEvent::new(parse_ts(ts).unwrap(), kind, source, data).with_env(env.map(str::to_string))
 }
 
-fn build_store(db: &Path) {
+/// A store at `db` with one session, [`SESSION`], that reads a token in staging and uses it
+/// against production: one crossing.
+pub(crate) fn build_store(db: &Path) {
     let store = Store::open(db).unwrap();
     let redactor = Redactor::new([9u8; 32]);
     let token = "rw_acct_0a1b2c3d4e5f6a7b";

@@ -19,6 +19,7 @@ use super::common::{bin, exits, spawn_quiet, wait_until};
 
 mod bundle;
 mod record;
+mod terminal;
 mod tls;
 
 /// The superuser URL of the test cluster, or None (the test says it skipped; under CI a missing
@@ -272,6 +273,24 @@ fn push_and_read_back_the_same_bytes() {
         "a reading command wrote files under ./postgres:"
     );
 
+    // No progress bar on a pipe.
+    assert!(
+        !stderr(&out).contains('\r') && !stderr(&out).contains('\x1b'),
+        "{:?}",
+        stderr(&out)
+    );
+
+    // `team init` again changes nothing: the schema is current and the roles keep their rights
+    // (the writer's push and the reader's reads below).
+    let (w, r) = (format!("{}_w", team.db), format!("{}_r", team.db));
+    let init = flightlog(&["team", "init", &team.admin, "--writer", &w, "--reader", &r]);
+    assert_eq!(init.status.code(), Some(0), "{}", stderr(&init));
+    assert!(
+        stderr(&init).contains("(already current)"),
+        "{}",
+        stderr(&init)
+    );
+
     // Idempotent: again, nothing new.
     let again = at(&db, &["push", "--all", "--to", &team.writer]);
     assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
@@ -281,6 +300,7 @@ fn push_and_read_back_the_same_bytes() {
         stderr(&again)
     );
     assert_eq!(count_events(&team, &ids[0]), 3_001);
+    team.assert_same_as(&db, &ids[0]);
 }
 
 /// A push killed with SIGKILL mid-way leaves whole batches; the next push completes it.
