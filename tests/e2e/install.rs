@@ -83,8 +83,12 @@ impl Machine {
         let root = d.path().canonicalize().unwrap();
         let home = root.join("home");
         let project = root.join("project");
-        std::fs::create_dir_all(&home).unwrap();
-        std::fs::create_dir_all(&project).unwrap();
+        // The agents' own temporary files (Gemini CLI writes an error report per refused model
+        // call) stay in this machine, not in the test runner's /tmp.
+        let tmp = root.join("tmp");
+        for dir in [&home, &project, &tmp] {
+            std::fs::create_dir_all(dir).unwrap();
+        }
         let git = Command::new("git")
             .args(["init", "-q"])
             .current_dir(&project)
@@ -99,7 +103,11 @@ impl Machine {
         path.push(std::env::var_os("PATH").unwrap_or_default());
         Machine {
             _dir: d,
-            env: vec![("HOME".into(), home.clone().into()), ("PATH".into(), path)],
+            env: vec![
+                ("HOME".into(), home.clone().into()),
+                ("PATH".into(), path),
+                ("TMPDIR".into(), tmp.into()),
+            ],
             home,
             project,
         }
@@ -112,7 +120,7 @@ impl Machine {
     fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
         let mut c = Command::new(program);
         c.current_dir(&self.project).env_clear();
-        for k in ["TMPDIR", "LANG", "TERM"] {
+        for k in ["LANG", "TERM"] {
             if let Some(v) = std::env::var_os(k) {
                 c.env(k, v);
             }
