@@ -142,6 +142,18 @@ pub(crate) fn to_hash(v: Vec<u8>) -> Hash32 {
     h
 }
 
+/// A blob column of a row, borrowed; the error [`rusqlite::Row::get`] gives for another type.
+fn blob<'r>(r: &'r rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<&'r [u8]> {
+    let v = r.get_ref(idx)?;
+    v.as_blob().map_err(|_| {
+        rusqlite::Error::InvalidColumnType(
+            idx,
+            r.as_ref().column_name(idx).unwrap_or("").to_string(),
+            v.data_type(),
+        )
+    })
+}
+
 fn is_busy(e: &rusqlite::Error) -> bool {
     matches!(
         e.sqlite_error_code(),
@@ -511,6 +523,38 @@ mod tests {
             .into_iter()
             .map(|e| (e.seq, e.raw, e.hash))
             .collect()
+    }
+
+    #[test]
+    fn blob_borrows_a_blob_and_names_the_column_of_any_other_type() {
+        use rusqlite::types::Type;
+        let conn = Connection::open_in_memory().unwrap();
+        let cases: [(&str, Option<Type>); 5] = [
+            ("x'00ff'", None),
+            ("x''", None),
+            ("'text'", Some(Type::Text)),
+            ("42", Some(Type::Integer)),
+            ("NULL", Some(Type::Null)),
+        ];
+        for (value, wrong) in cases {
+            let got = conn
+                .query_row(&format!("SELECT 1, {value} AS col"), [], |r| {
+                    blob(r, 1).map(<[u8]>::to_vec)
+                })
+                .map_err(|e| match e {
+                    rusqlite::Error::InvalidColumnType(idx, name, ty) => (idx, name, ty),
+                    other => panic!("{value}: {other}"),
+                });
+            match wrong {
+                None => {
+                    let want: Vec<u8> = conn
+                        .query_row(&format!("SELECT {value}"), [], |r| r.get(0))
+                        .unwrap();
+                    assert_eq!(got, Ok(want), "{value}");
+                }
+                Some(ty) => assert_eq!(got, Err((1, "col".to_string(), ty)), "{value}"),
+            }
+        }
     }
 
     #[test]

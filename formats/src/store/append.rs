@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{Appended, SessionMeta, Store, StoredEvent, new_session_id, to_hash};
+use super::{Appended, SessionMeta, Store, StoredEvent, blob, new_session_id, to_hash};
 use crate::canonical;
 use crate::chain::{GENESIS, Hash32, link_hash};
 use crate::checkpoint::SessionStatement;
@@ -135,18 +135,6 @@ impl RowBatch {
 /// A stored link as a hash ([`to_hash`] without the copy: zeros unless it is 32 bytes).
 fn to_hash32(b: &[u8]) -> Hash32 {
     <Hash32>::try_from(b).unwrap_or_default()
-}
-
-/// A blob column of a row, borrowed; the error [`rusqlite::Row::get`] gives for another type.
-fn blob<'r>(r: &'r rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<&'r [u8]> {
-    let v = r.get_ref(idx)?;
-    v.as_blob().map_err(|_| {
-        rusqlite::Error::InvalidColumnType(
-            idx,
-            r.as_ref().column_name(idx).unwrap_or("").to_string(),
-            v.data_type(),
-        )
-    })
 }
 
 impl Store {

@@ -3,7 +3,7 @@
 
 use rusqlite::{OptionalExtension, params};
 
-use super::{SessionRow, Store, StoredEvent, pick_session, process_start_token, to_hash};
+use super::{SessionRow, Store, StoredEvent, blob, pick_session, process_start_token, to_hash};
 use crate::error::{Error, Result};
 use crate::event::Event;
 
@@ -395,18 +395,6 @@ fn rows_between_in(
         }
     }
     Ok(())
-}
-
-/// A blob column of a row, borrowed; the error [`rusqlite::Row::get`] gives for another type.
-fn blob<'r>(r: &'r rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<&'r [u8]> {
-    let v = r.get_ref(idx)?;
-    v.as_blob().map_err(|_| {
-        rusqlite::Error::InvalidColumnType(
-            idx,
-            r.as_ref().column_name(idx).unwrap_or("").to_string(),
-            v.data_type(),
-        )
-    })
 }
 
 /// A local session's row from columns `id, label, agent, home_env, started` (the first five),
