@@ -85,16 +85,7 @@ impl MerkleBuilder {
 
     /// Appends an already computed leaf hash.
     pub fn push_leaf_hash(&mut self, leaf: Hash32) {
-        let mut node = (1u64, leaf);
-        while let Some(&(sz, top)) = self.stack.last() {
-            if sz != node.0 {
-                break;
-            }
-            self.stack.pop();
-            node = (sz * 2, node_hash(&top, &node.1));
-        }
-        self.stack.push(node);
-        self.size += 1;
+        self.push_node(1, leaf);
     }
 
     /// Appends the root of a perfect subtree of `size` leaves (a power of two), which must start
@@ -105,6 +96,14 @@ impl MerkleBuilder {
         if !size.is_power_of_two() || !self.size.is_multiple_of(size) {
             return false;
         }
+        self.push_node(size, root);
+        true
+    }
+
+    /// Pushes a perfect subtree of `size` leaves that starts where the tree ends, merging it
+    /// with the stack's equal-sized subtrees on its left.
+    #[inline]
+    fn push_node(&mut self, size: u64, root: Hash32) {
         let mut node = (size, root);
         while let Some(&(sz, top)) = self.stack.last() {
             if sz != node.0 {
@@ -115,7 +114,6 @@ impl MerkleBuilder {
         }
         self.stack.push(node);
         self.size += size;
-        true
     }
 
     pub fn size(&self) -> u64 {
