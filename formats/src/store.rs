@@ -322,16 +322,6 @@ impl Store {
         Ok(out)
     }
 
-    /// Creates a session and appends its `session_start` event in one transaction.
-    pub fn create_session_with_start(
-        &self,
-        meta: &SessionMeta,
-        start: NewEvent,
-        redactor: &Redactor,
-    ) -> Result<String> {
-        self.write_tx(|w| w.create_session_with_start(meta, start, redactor))
-    }
-
     pub fn session_exists(&self, id: &str) -> Result<bool> {
         if let Some(pg) = self.remote() {
             return pg.session_exists(id);

@@ -312,15 +312,17 @@ fn helper_store_writer() {
     let session = match std::env::var("FLIGHTLOG_HELPER_SESSION") {
         Ok(s) => s,
         Err(_) => store
-            .create_session_with_start(
-                &SessionMeta {
-                    agent: Some("helper".into()),
-                    label: Some(format!("writer {w}")),
-                    ..SessionMeta::default()
-                },
-                NewEvent::new(ts, Kind::SessionStart, "test", json!({"writer": w})),
-                &red,
-            )
+            .write_tx(|tx| {
+                tx.create_session_with_start(
+                    &SessionMeta {
+                        agent: Some("helper".into()),
+                        label: Some(format!("writer {w}")),
+                        ..SessionMeta::default()
+                    },
+                    NewEvent::new(ts, Kind::SessionStart, "test", json!({"writer": w})),
+                    &red,
+                )
+            })
             .unwrap(),
     };
     let mut acked = 0;
@@ -405,11 +407,13 @@ fn run_writers(one_session: bool) {
         let ts = flightlog_formats::event::parse_ts("2026-04-25T09:59:00Z").unwrap();
         Some(
             store
-                .create_session_with_start(
-                    &SessionMeta::default(),
-                    NewEvent::new(ts, Kind::SessionStart, "test", json!({})),
-                    &Redactor::new(keys.fingerprint_key),
-                )
+                .write_tx(|tx| {
+                    tx.create_session_with_start(
+                        &SessionMeta::default(),
+                        NewEvent::new(ts, Kind::SessionStart, "test", json!({})),
+                        &Redactor::new(keys.fingerprint_key),
+                    )
+                })
                 .unwrap(),
         )
     } else {

@@ -189,15 +189,17 @@ fn local_store(sessions: usize, events: u64) -> (TempDir, PathBuf, Vec<String>) 
     for s in 0..sessions {
         let mut rng = Rng::new(s as u64 + 1);
         let id = store
-            .create_session_with_start(
-                &SessionMeta {
-                    label: Some(format!("session {s}")),
-                    agent: Some("claude-code".into()),
-                    ..Default::default()
-                },
-                NewEvent::new(start, Kind::SessionStart, "recorder", serde_json::json!({})),
-                &red,
-            )
+            .write_tx(|tx| {
+                tx.create_session_with_start(
+                    &SessionMeta {
+                        label: Some(format!("session {s}")),
+                        agent: Some("claude-code".into()),
+                        ..Default::default()
+                    },
+                    NewEvent::new(start, Kind::SessionStart, "recorder", serde_json::json!({})),
+                    &red,
+                )
+            })
             .unwrap();
         let mut i = 1;
         while i < events {
