@@ -303,20 +303,12 @@ fn note(n: &Note) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use flightlog_formats::NewEvent;
     use serde_json::json;
 
     fn ev(kind: Kind, data: Value) -> Event {
-        Event {
-            v: 1,
-            session: "s".into(),
-            seq: 9,
-            ts: "2026-04-25T10:00:00.000000Z".into(),
-            kind,
-            source: "test".into(),
-            env: None,
-            redactions: vec![],
-            data,
-        }
+        let ts = "2026-04-25T10:00:00Z".parse().unwrap();
+        NewEvent::new(ts, kind, "test", data).into_event("s", 9, vec![])
     }
 
     #[test]

@@ -168,6 +168,27 @@ impl NewEvent {
         self.env = env;
         self
     }
+
+    /// The event as a store keeps it at `seq` of `session`. Its data must already be redacted,
+    /// with `redactions` naming what was replaced (see [`crate::Redactor::redact_value`]).
+    pub fn into_event(
+        self,
+        session: impl Into<String>,
+        seq: u64,
+        redactions: Vec<Redaction>,
+    ) -> Event {
+        Event {
+            v: FORMAT_VERSION,
+            session: session.into(),
+            seq,
+            ts: format_ts(self.ts),
+            kind: self.kind,
+            source: self.source,
+            env: self.env,
+            redactions,
+            data: self.data,
+        }
+    }
 }
 
 /// Formats a timestamp the way events store it.

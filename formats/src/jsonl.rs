@@ -8,8 +8,7 @@ use chrono::{DateTime, Utc};
 
 use crate::chain::export_line;
 use crate::error::{Error, Result};
-use crate::event::Event;
-use crate::event::Kind;
+use crate::event::{Event, Kind, NewEvent};
 use crate::keys::Keys;
 use crate::progress::{NoProgress, Progress, Ticker};
 use crate::store::Store;
@@ -53,17 +52,9 @@ pub fn unsaved_final_checkpoint_line(
         return Ok(None);
     }
     let st = store.session_statement(session)?;
-    let event = Event {
-        v: crate::event::FORMAT_VERSION,
-        session: session.to_string(),
-        seq: count,
-        ts: crate::event::format_ts(now),
-        kind: Kind::Checkpoint,
-        source: "export".into(),
-        env: None,
-        redactions: Vec::new(),
-        data: crate::checkpoint::session_checkpoint_data(&keys.signing, &st),
-    };
+    let data = crate::checkpoint::session_checkpoint_data(&keys.signing, &st);
+    let event =
+        NewEvent::new(now, Kind::Checkpoint, "export", data).into_event(session, count, Vec::new());
     let raw = crate::canonical::to_bytes(&event);
     let hash = crate::chain::link_hash(&head, &raw);
     let mut line = export_line(&head, &hash, &raw);
@@ -109,7 +100,6 @@ pub fn write_session_with_progress(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::NewEvent;
     use crate::redact::Redactor;
     use crate::store::SessionMeta;
     use chrono::TimeZone;

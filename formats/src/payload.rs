@@ -773,20 +773,12 @@ impl ToolResult {
 mod tests {
     use super::*;
     use crate::canonical;
+    use crate::event::NewEvent;
     use serde_json::json;
 
     fn ev(kind: Kind, data: Value) -> Event {
-        Event {
-            v: 1,
-            session: "s".into(),
-            seq: 0,
-            ts: "2026-04-25T10:00:00.000000Z".into(),
-            kind,
-            source: "test".into(),
-            env: None,
-            redactions: vec![],
-            data,
-        }
+        let ts = "2026-04-25T10:00:00Z".parse().unwrap();
+        NewEvent::new(ts, kind, "test", data).into_event("s", 0, vec![])
     }
 
     /// Reads the payload and writes it back: the same value, the same canonical bytes.

@@ -625,6 +625,42 @@ mod tests {
         assert_eq!(store.head(&session).unwrap().0, 300);
     }
 
+    /// What a guard reads before a call is stored ([`NewEvent::into_event`] of the redacted
+    /// event), and what an export appends, is byte for byte what the store keeps at that seq.
+    #[test]
+    fn into_event_of_a_redacted_event_is_what_the_store_keeps() {
+        let dir = tempfile::tempdir().unwrap();
+        let red = Redactor::new([7; 32]);
+        let store = Store::open(&dir.path().join("fl.db")).unwrap();
+        let meta = SessionMeta {
+            id: Some("s".into()),
+            ..Default::default()
+        };
+        store.create_session(&meta, ts()).unwrap();
+        let mut cases = vec![
+            NewEvent::new(ts(), Kind::Note, "test", json!({"text": "nothing secret"})),
+            NewEvent::new(
+                ts(),
+                Kind::ToolCall,
+                "hook:claude-code",
+                json!({"command": "ls"}),
+            )
+            .with_env(Some("production".into())),
+        ];
+        cases.extend(bearer_events(0, 2));
+        store.append_batch("s", cases.clone(), &red).unwrap();
+        let stored = rows(&store);
+        assert_eq!(stored.len(), cases.len());
+        let mut redacted = 0;
+        for (mut new, (seq, raw, _)) in cases.into_iter().zip(stored) {
+            let reds = red.redact_value(&mut new.data);
+            redacted += usize::from(!reds.is_empty());
+            let placed = new.into_event("s", seq, reds);
+            assert_eq!(crate::canonical::to_bytes(&placed), raw, "seq {seq}");
+        }
+        assert_eq!(redacted, 2, "the bearer events carry a secret each");
+    }
+
     /// A batch long enough to be encoded on several threads stores exactly the bytes that
     /// appending its events one by one stores (same seqs, same chain, same redactions).
     #[test]

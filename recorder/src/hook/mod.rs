@@ -164,23 +164,14 @@ pub fn handle(
                 .iter()
                 .filter_map(|s| s.event().ok())
                 .collect();
-            let mut data = candidate.data.clone();
-            let red = env.redactor.redact_value(&mut data);
+            let mut call = candidate.clone();
+            let red = env.redactor.redact_value(&mut call.data);
             let before = events
                 .iter()
                 .take_while(|e| e.kind != Kind::ToolCall)
                 .count();
-            let as_event = Event {
-                v: flightlog_formats::event::FORMAT_VERSION,
-                session: session.clone(),
-                seq: count + (env.preface.len() + before) as u64,
-                ts: flightlog_formats::event::format_ts(candidate.ts),
-                kind: Kind::ToolCall,
-                source: candidate.source.clone(),
-                env: candidate.env.clone(),
-                redactions: red,
-                data,
-            };
+            let seq = count + (env.preface.len() + before) as u64;
+            let as_event = call.into_event(session.as_str(), seq, red);
             denial = guard(&prior, &as_event);
         }
         if let Some(d) = &denial {
