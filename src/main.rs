@@ -57,9 +57,11 @@ enum Command {
     /// Export a session (jsonl, ocsf, otlp, asciicast, csv, cef, bundle).
     Export(cmd::export::Args),
     /// Validate a policy, or replay a session against one.
-    Policy(cmd::policy::Args),
+    #[command(subcommand)]
+    Policy(cmd::policy::Command),
     /// List the destructive-action rules, or explain why a command is or is not destructive.
-    Catalogue(cmd::catalogue::Args),
+    #[command(subcommand)]
+    Catalogue(cmd::catalogue::Command),
     /// Write a signed checkpoint over every session now (and optionally copy it elsewhere).
     Checkpoint(cmd::checkpoint::Args),
     /// Print shell completions (bash, zsh, fish, elvish, powershell).
@@ -67,7 +69,8 @@ enum Command {
     /// Print the manual page (roff).
     Man(cmd::completions::ManArgs),
     /// Set up the team store on PostgreSQL (`team init URL`).
-    Team(cmd::team::Args),
+    #[command(subcommand)]
+    Team(cmd::team::Command),
     /// Ship local sessions to the team store on PostgreSQL.
     Push(cmd::push::Args),
 }

@@ -11,17 +11,11 @@ use serde_json::json;
 
 use crate::ctx::Ctx;
 
-#[derive(Debug, clap::Args)]
+#[derive(Debug, clap::Subcommand)]
 #[command(
     after_help = "Examples:\n  flightlog catalogue list\n  flightlog catalogue list --family secrets --json\n  flightlog catalogue explain rm -rf /tmp/*\n  flightlog catalogue explain \"python3 -c \\\"import shutil; shutil.rmtree('/srv/data')\\\"\"\n\nExit codes: list: 0; explain: 0 not destructive, 1 destructive; 2 could not run."
 )]
-pub struct Args {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Debug, clap::Subcommand)]
-enum Command {
+pub enum Command {
     /// List the rules: id, family, severity, and what each matches.
     #[command(
         after_help = "Examples:\n  flightlog catalogue list\n  flightlog catalogue list --family git\n  flightlog catalogue list --json | jq -r '.[].id'"
@@ -52,8 +46,8 @@ enum Command {
     },
 }
 
-pub fn run(_ctx: &Ctx, args: Args) -> Result<ExitCode> {
-    match args.command {
+pub fn run(_ctx: &Ctx, command: Command) -> Result<ExitCode> {
+    match command {
         Command::List { family, json } => list(family.as_deref(), json),
         Command::Explain {
             root,

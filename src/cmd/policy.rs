@@ -12,17 +12,11 @@ use serde_json::json;
 
 use crate::ctx::Ctx;
 
-#[derive(Debug, clap::Args)]
+#[derive(Debug, clap::Subcommand)]
 #[command(
     after_help = "Examples:\n  flightlog policy check flightlog.toml\n  flightlog policy test latest --policy flightlog.toml\n  flightlog policy default > flightlog.toml\n\nExit codes: check: 0 valid, 1 errors; test: 0 nothing would be blocked, 1 something would be; 2 could not run."
 )]
-pub struct Args {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Debug, clap::Subcommand)]
-enum Command {
+pub enum Command {
     /// Validate a policy file: errors (a broken glob is one) and unknown keys with their line.
     #[command(
         after_help = "Examples:\n  flightlog policy check flightlog.toml\n  flightlog policy check ~/.config/flightlog/team.toml && echo ok\n\nExit codes: 0 valid, 1 errors (each printed as FILE:LINE:COLUMN: error: ...), 2 could not read it."
@@ -50,8 +44,8 @@ enum Command {
     Default,
 }
 
-pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
-    match args.command {
+pub fn run(ctx: &Ctx, command: Command) -> Result<ExitCode> {
+    match command {
         Command::Check { file } => check(&file),
         Command::Test { session, json } => test(ctx, &session, json),
         Command::Default => {

@@ -7,14 +7,8 @@ use flightlog_formats::store::pg;
 
 use crate::ctx::Ctx;
 
-#[derive(Debug, clap::Args)]
-pub struct Args {
-    #[command(subcommand)]
-    command: Command,
-}
-
 #[derive(Debug, clap::Subcommand)]
-enum Command {
+pub enum Command {
     /// Create (or upgrade) the schema, the writer and reader roles, and the triggers that keep
     /// the log append-only. Idempotent. Run it as a role that may create roles (a DBA).
     #[command(
@@ -33,8 +27,8 @@ enum Command {
     },
 }
 
-pub fn run(_ctx: &Ctx, args: Args) -> Result<ExitCode> {
-    match args.command {
+pub fn run(_ctx: &Ctx, command: Command) -> Result<ExitCode> {
+    match command {
         Command::Init {
             url,
             writer,
