@@ -11,12 +11,13 @@
 //! `sha256sum` anchor out (a profile of verify alone).
 
 use std::io::Write;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
 use flightlog_formats::store::SessionMeta;
 use flightlog_formats::synth::{Rng, event};
-use flightlog_formats::verify::{StoreVerifyOptions, Trust, verify_store};
+use flightlog_formats::verify::{StoreVerifyOptions, verify_store};
 use flightlog_formats::{NewEvent, Redactor, Store};
 
 fn pct(v: &mut [Duration], p: f64) -> Duration {
@@ -31,6 +32,15 @@ fn events(n: u64, seed: u64) -> Vec<NewEvent> {
         .expect("valid time");
     let mut rng = Rng::new(seed);
     (0..n).map(|i| event(&mut rng, i, n, start)).collect()
+}
+
+/// A new store at `path` with one empty session in it, and the session's id.
+fn store_with_session(path: &Path) -> (Store, String) {
+    let store = Store::open(path).expect("store");
+    let id = store
+        .create_session(&SessionMeta::default(), Utc::now())
+        .expect("session");
+    (store, id)
 }
 
 fn row(out: &mut Vec<String>, what: &str, value: String, anchor: &str) {
@@ -61,10 +71,7 @@ fn main() {
         if !run("append") {
             break;
         }
-        let store = Store::open(&dir.path().join(format!("batch{batch}.db"))).expect("store");
-        let id = store
-            .create_session(&SessionMeta::default(), Utc::now())
-            .expect("session");
+        let (store, id) = store_with_session(&dir.path().join(format!("batch{batch}.db")));
         let evs = events(n_append, 1);
         let t = Instant::now();
         let mut it = evs.into_iter().peekable();
@@ -85,10 +92,7 @@ fn main() {
     // still its own durable commit, acknowledged after it, and the next one is redacted and
     // encoded while it is inserted and committed.
     if run("append") {
-        let store = Store::open(&dir.path().join("stream.db")).expect("store");
-        let id = store
-            .create_session(&SessionMeta::default(), Utc::now())
-            .expect("session");
+        let (store, id) = store_with_session(&dir.path().join("stream.db"));
         let evs = events(n_append, 1);
         let t = Instant::now();
         let mut it = evs.into_iter().peekable();
@@ -115,10 +119,7 @@ fn main() {
 
     // 2. Durable single appends: one commit per event.
     if run("single") {
-        let store = Store::open(&dir.path().join("single.db")).expect("store");
-        let id = store
-            .create_session(&SessionMeta::default(), Utc::now())
-            .expect("session");
+        let (store, id) = store_with_session(&dir.path().join("single.db"));
         let evs = events(3_000, 2);
         let mut lat = Vec::with_capacity(evs.len());
         let t = Instant::now();
@@ -202,15 +203,7 @@ fn main() {
         }
         let ro = Store::open_read_only(&path).expect("ro");
         let t = Instant::now();
-        let r = verify_store(
-            &ro,
-            &StoreVerifyOptions {
-                session: None,
-                trust: Trust::default(),
-                external: None,
-            },
-        )
-        .expect("verify");
+        let r = verify_store(&ro, &StoreVerifyOptions::default()).expect("verify");
         let secs = t.elapsed().as_secs_f64();
         assert!(r.intact);
         if std::env::var_os("FLIGHTLOG_BENCH_NO_ANCHOR").is_some() {

@@ -3,7 +3,7 @@
 use chrono::{TimeZone, Utc};
 use flightlog_formats::store::SessionMeta;
 use flightlog_formats::synth::{Rng, event};
-use flightlog_formats::verify::{StoreVerifyOptions, Trust, verify_store};
+use flightlog_formats::verify::{StoreVerifyOptions, verify_store};
 use flightlog_formats::{Redactor, Store};
 use std::time::Instant;
 
@@ -35,15 +35,7 @@ fn main() {
     }
     let ro = Store::open_read_only(&path).expect("ro");
     let t = Instant::now();
-    let r = verify_store(
-        &ro,
-        &StoreVerifyOptions {
-            session: None,
-            trust: Trust::default(),
-            external: None,
-        },
-    )
-    .expect("verify");
+    let r = verify_store(&ro, &StoreVerifyOptions::default()).expect("verify");
     let s = t.elapsed().as_secs_f64();
     println!(
         "verified {} events in {s:.2} s: {:.2} M/s, intact {}",
