@@ -34,9 +34,20 @@ fn ev(ms: i64, kind: Kind, source: &str, env: Option<&str>, data: Value) -> NewE
 /// The GraphQL request body that deletes the production volume.
 const VOLUME_DELETE: &str = r#"{"query":"mutation { volumeDelete(volumeId: \"3d2c42fb-1e0a\") }"}"#;
 
-/// The agent's first tool call, `railway up` (tool call data).
-fn railway_up_call() -> Value {
-    json!({"agent":"claude-code","tool":"Bash","call_id":"t1","input":{"command":"railway up"},"command":"railway up"})
+/// The recorder's `session_start` at 0 ms with this data.
+fn session_start(data: Value) -> NewEvent {
+    ev(0, Kind::SessionStart, "recorder", None, data)
+}
+
+/// The agent's first tool call at 1 s, `railway up` in staging.
+fn railway_up_call() -> NewEvent {
+    ev(
+        1000,
+        Kind::ToolCall,
+        "hook:claude-code",
+        Some("staging"),
+        json!({"agent":"claude-code","tool":"Bash","call_id":"t1","input":{"command":"railway up"},"command":"railway up"}),
+    )
 }
 
 /// The read of the unrelated file that holds the token whose fingerprint is `fp` (file read
@@ -56,11 +67,7 @@ pub fn incident_events() -> Vec<NewEvent> {
     let fp = redactor().fingerprint(TOKEN);
     let body = VOLUME_DELETE;
     vec![
-        ev(
-            0,
-            Kind::SessionStart,
-            "recorder",
-            None,
+        session_start(
             json!({"agent":"claude-code","label":"fix staging deploy","home_env":"staging","cwd":"/work/app","argv":["claude"],"host":"dev1","flightlog_version":"0.1.0","layers":["ptrace","hook","proxy","watch","pty"]}),
         ),
         ev(
@@ -77,13 +84,7 @@ pub fn incident_events() -> Vec<NewEvent> {
             None,
             json!({"stream":"o","data":"\u{1b}[1;32muser@dev1\u{1b}[0m:~/app$ railway up\r\n","t_ms":600}),
         ),
-        ev(
-            1000,
-            Kind::ToolCall,
-            "hook:claude-code",
-            Some("staging"),
-            railway_up_call(),
-        ),
+        railway_up_call(),
         ev(
             1100,
             Kind::Exec,
@@ -188,13 +189,7 @@ pub fn hostile_events() -> Vec<NewEvent> {
     let long = "A".repeat(100_000);
     let nasty = "ok\u{1b}]52;c;aGVsbG8=\u{7}\u{1b}[2J\u{1b}[31mred\u{202E}gnp.exe\u{2066}\0\u{9b}31m\u{7f}bell\u{7}";
     vec![
-        ev(
-            0,
-            Kind::SessionStart,
-            "recorder",
-            None,
-            json!({"agent":"evil\u{1b}[5m","label":"x","home_env":"staging"}),
-        ),
+        session_start(json!({"agent":"evil\u{1b}[5m","label":"x","home_env":"staging"})),
         ev(
             10,
             Kind::Message,
@@ -274,11 +269,7 @@ pub fn hooked_events() -> Vec<NewEvent> {
     let end = |pid: u64, exit: i64, ms: u64, of: u64| json!({"pid": pid, "exit": exit, "signal": null, "duration_ms": ms, "exit_of_seq": of});
     let exec = |argv: Value, exe: &str, pid: u64| json!({"argv": argv, "exe": exe, "cwd": "/work/app", "pid": pid, "ppid": 10, "exit": null, "signal": null, "duration_ms": null});
     vec![
-        ev(
-            0,
-            Kind::SessionStart,
-            "recorder",
-            None,
+        session_start(
             json!({"agent":"claude-code","label":"hooked","home_env":"staging","cwd":"/work/app","argv":["claude"],"host":"dev1","flightlog_version":"0.1.0","flightlog_exe":"/opt/ci/flightlog-1.2","layers":["ptrace","hook","proxy","pty"]}),
         ),
         ev(
@@ -307,13 +298,7 @@ pub fn hooked_events() -> Vec<NewEvent> {
             json!({"role":"user","text":"Fix the staging deploy."}),
         ),
         ev(460, Kind::Exec, "ptrace", None, end(11, 0, 60, 2)),
-        ev(
-            1000,
-            Kind::ToolCall,
-            "hook:claude-code",
-            Some("staging"),
-            railway_up_call(),
-        ),
+        railway_up_call(),
         ev(
             1100,
             Kind::Exec,
