@@ -93,6 +93,16 @@ fn problem(session: &str, seq: Option<u64>, kind: &str, detail: impl Into<String
     }
 }
 
+/// A problem of the whole store or export file, in no one session.
+fn store_problem(kind: &str, detail: impl Into<String>) -> Problem {
+    Problem {
+        session: None,
+        seq: None,
+        kind: kind.to_string(),
+        detail: detail.into(),
+    }
+}
+
 /// A signed expectation about a prefix of a session.
 #[derive(Debug, Clone)]
 struct Expect {

@@ -9,7 +9,7 @@ use crate::error::Result;
 use crate::event::Event;
 use crate::progress::{NoProgress, Progress, Ticker};
 
-use super::{ChainCheck, Problem, Trust, VerifyReport};
+use super::{ChainCheck, Trust, VerifyReport, store_problem};
 
 /// One jsonl line: claimed prev, claimed hash, event bytes.
 type Line = (Hash32, Hash32, Vec<u8>);
@@ -30,7 +30,10 @@ pub fn verify_jsonl_with_progress(
 ) -> Result<VerifyReport> {
     let mut report = VerifyReport::default();
     if !trust.pinned {
-        report.warnings.push(Problem { session: None, seq: None, kind: "key_not_pinned".into(), detail: "no trusted public key given (--pubkey): signatures were checked against the key the file carries".into() });
+        report.warnings.push(store_problem(
+            "key_not_pinned",
+            "no trusted public key given (--pubkey): signatures were checked against the key the file carries",
+        ));
     }
     // Lines grouped per session in file order, kept as bytes.
     let mut grouped: crate::chain::Grouped<Line> = crate::chain::Grouped::default();
@@ -52,12 +55,10 @@ pub fn verify_jsonl_with_progress(
             continue;
         }
         let Some((prev, hash, ev)) = split_export_line(line) else {
-            report.problems.push(Problem {
-                session: None,
-                seq: None,
-                kind: "bad_line".into(),
-                detail: format!("line {line_no} is not {{\"prev\":…,\"hash\":…,\"event\":…}}"),
-            });
+            report.problems.push(store_problem(
+                "bad_line",
+                format!("line {line_no} is not {{\"prev\":…,\"hash\":…,\"event\":…}}"),
+            ));
             continue;
         };
         // An event that names no session goes with the session that appeared last.
@@ -66,12 +67,9 @@ pub fn verify_jsonl_with_progress(
         grouped.push(&sid, (prev, hash, ev.to_vec()));
     }
     if grouped.is_empty() && report.problems.is_empty() {
-        report.problems.push(Problem {
-            session: None,
-            seq: None,
-            kind: "empty".into(),
-            detail: "no events in the file".into(),
-        });
+        report
+            .problems
+            .push(store_problem("empty", "no events in the file"));
     }
     let sessions = grouped.into_groups();
     let total = sessions.iter().map(|s| s.1.len() as u64).sum();

@@ -9,7 +9,7 @@ use crate::progress::{NoProgress, Progress, Ticker};
 use crate::store::Store;
 
 use super::split::{Split, check_inline, check_split};
-use super::{Anchor, ChainCheck, Expect, Prehashed, Problem, Trust, VerifyReport, problem};
+use super::{Anchor, ChainCheck, Expect, Prehashed, Trust, VerifyReport, problem, store_problem};
 
 /// Options for verifying a store.
 #[derive(Debug, Clone, Default)]
@@ -65,12 +65,10 @@ pub(super) fn verify_store_split(
     let mut report = VerifyReport::default();
     let trust = &opts.trust;
     if !trust.pinned {
-        report.warnings.push(Problem {
-            session: None,
-            seq: None,
-            kind: "key_not_pinned".into(),
-            detail: "checked against the store's own key; pass --pubkey (kept elsewhere) to rule out a re-signed log".into(),
-        });
+        report.warnings.push(store_problem(
+            "key_not_pinned",
+            "checked against the store's own key; pass --pubkey (kept elsewhere) to rule out a re-signed log",
+        ));
     }
     // 1. Store checkpoints: one chain in a local store, one per signing key in the team store.
     let mut expects: HashMap<String, Vec<Expect>> = HashMap::new();
@@ -91,41 +89,33 @@ pub(super) fn verify_store_split(
             let cp: StoreCheckpoint = match serde_json::from_slice(&body) {
                 Ok(c) => c,
                 Err(e) => {
-                    report.problems.push(Problem {
-                        session: None,
-                        seq: None,
-                        kind: "bad_checkpoint".into(),
-                        detail: format!("checkpoint #{no}{of} is malformed: {e}"),
-                    });
+                    report.problems.push(store_problem(
+                        "bad_checkpoint",
+                        format!("checkpoint #{no}{of} is malformed: {e}"),
+                    ));
                     continue;
                 }
             };
             if no != expected_no {
-                report.problems.push(Problem {
-                    session: None,
-                    seq: None,
-                    kind: "checkpoint_missing".into(),
-                    detail: format!("checkpoint #{expected_no}{of} is missing (found #{no} next)"),
-                });
+                report.problems.push(store_problem(
+                    "checkpoint_missing",
+                    format!("checkpoint #{expected_no}{of} is missing (found #{no} next)"),
+                ));
             }
             expected_no = no + 1;
             if cp.prev_sig != prev_sig {
-                report.problems.push(Problem {
-                    session: None,
-                    seq: None,
-                    kind: "checkpoint_chain_broken".into(),
-                    detail: format!(
+                report.problems.push(store_problem(
+                    "checkpoint_chain_broken",
+                    format!(
                         "checkpoint #{no}{of} does not chain to the signature of the one before it"
                     ),
-                });
+                ));
             }
             if !chain_key.is_empty() && cp.key_id != chain_key {
-                report.problems.push(Problem {
-                    session: None,
-                    seq: None,
-                    kind: "bad_checkpoint".into(),
-                    detail: format!("checkpoint #{no}{of} names another key ({})", cp.key_id),
-                });
+                report.problems.push(store_problem(
+                    "bad_checkpoint",
+                    format!("checkpoint #{no}{of} names another key ({})", cp.key_id),
+                ));
             }
             prev_sig = sig.clone();
             check_store_checkpoint(
@@ -147,14 +137,12 @@ pub(super) fn verify_store_split(
             None => {
                 first_key.insert(host, key_id);
             }
-            Some(first) => report.problems.push(Problem {
-                session: None,
-                seq: None,
-                kind: "host_key_changed".into(),
-                detail: format!(
+            Some(first) => report.problems.push(store_problem(
+                "host_key_changed",
+                format!(
                     "host {host} pushed with key {key_id} after key {first}: its key was replaced"
                 ),
-            }),
+            )),
         }
     }
     // 2. An external checkpoint: the anchor.
@@ -172,24 +160,20 @@ pub(super) fn verify_store_split(
         );
         match store_sigs.get(&ext.checkpoint.no) {
             Some(s) if *s == ext.sig => {}
-            Some(_) => report.problems.push(Problem {
-                session: None,
-                seq: None,
-                kind: "checkpoint_replaced".into(),
-                detail: format!(
+            Some(_) => report.problems.push(store_problem(
+                "checkpoint_replaced",
+                format!(
                     "the store's checkpoint #{} differs from the one kept at {source}",
                     ext.checkpoint.no
                 ),
-            }),
-            None => report.problems.push(Problem {
-                session: None,
-                seq: None,
-                kind: "checkpoint_missing".into(),
-                detail: format!(
+            )),
+            None => report.problems.push(store_problem(
+                "checkpoint_missing",
+                format!(
                     "the store has no checkpoint #{} but {source} does",
                     ext.checkpoint.no
                 ),
-            }),
+            )),
         }
         if report.problems.len() == before {
             report.anchored = Some(Anchor {
@@ -379,33 +363,27 @@ fn check_store_checkpoint(
         None => None,
     };
     match key {
-        None => report.problems.push(Problem {
-            session: None,
-            seq: None,
-            kind: "untrusted_key".into(),
-            detail: format!(
+        None => report.problems.push(store_problem(
+            "untrusted_key",
+            format!(
                 "{label} is signed by key {} which is not a trusted key (was the key replaced?)",
                 cp.key_id
             ),
-        }),
+        )),
         Some(k) => {
             if !verify_sig(&k, body, sig) {
-                report.problems.push(Problem {
-                    session: None,
-                    seq: None,
-                    kind: "bad_signature".into(),
-                    detail: format!("{label}: signature does not verify"),
-                });
+                report.problems.push(store_problem(
+                    "bad_signature",
+                    format!("{label}: signature does not verify"),
+                ));
             }
         }
     }
     if StoreCheckpoint::compute_root(&cp.sessions) != cp.root {
-        report.problems.push(Problem {
-            session: None,
-            seq: None,
-            kind: "checkpoint_root_mismatch".into(),
-            detail: format!("{label}: the root does not match its session statements"),
-        });
+        report.problems.push(store_problem(
+            "checkpoint_root_mismatch",
+            format!("{label}: the root does not match its session statements"),
+        ));
     }
     for st in &cp.sessions {
         expects.entry(st.session.clone()).or_default().push(Expect {
