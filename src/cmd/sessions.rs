@@ -221,32 +221,16 @@ mod tests {
 
     #[test]
     fn since_takes_times_dates_and_amounts_ago() {
-        let now = Utc.with_ymd_and_hms(2026, 12, 4, 12, 0, 0).unwrap();
+        // 2026 at month, day, hour, minute.
+        let at = |mo, d, h, mi| Utc.with_ymd_and_hms(2026, mo, d, h, mi, 0).single();
+        let now = at(12, 4, 12, 0).unwrap();
         let cases = [
-            (
-                "2026-12-01",
-                Some(Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap()),
-            ),
-            (
-                "2026-12-01T08:30:00Z",
-                Some(Utc.with_ymd_and_hms(2026, 12, 1, 8, 30, 0).unwrap()),
-            ),
-            (
-                "30m",
-                Some(Utc.with_ymd_and_hms(2026, 12, 4, 11, 30, 0).unwrap()),
-            ),
-            (
-                "24h",
-                Some(Utc.with_ymd_and_hms(2026, 12, 3, 12, 0, 0).unwrap()),
-            ),
-            (
-                "7d",
-                Some(Utc.with_ymd_and_hms(2026, 11, 27, 12, 0, 0).unwrap()),
-            ),
-            (
-                "2w",
-                Some(Utc.with_ymd_and_hms(2026, 11, 20, 12, 0, 0).unwrap()),
-            ),
+            ("2026-12-01", at(12, 1, 0, 0)),
+            ("2026-12-01T08:30:00Z", at(12, 1, 8, 30)),
+            ("30m", at(12, 4, 11, 30)),
+            ("24h", at(12, 3, 12, 0)),
+            ("7d", at(11, 27, 12, 0)),
+            ("2w", at(11, 20, 12, 0)),
             ("7y", None),
             ("yesterday", None),
             ("", None),
