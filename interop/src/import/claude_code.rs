@@ -172,6 +172,30 @@ fn push_unique(v: &mut Vec<String>, s: &str) {
 
 /// Parses a transcript and its subagent files into the events of one session.
 pub fn parse(main: &Input, subagents: &[Input]) -> Result<Parsed> {
+    // Each file is hashed once (for `session_start`, the subagent markers and the import's
+    // fingerprint), on a second thread while this one parses.
+    std::thread::scope(|sc| {
+        let hashing = sc.spawn(|| {
+            std::iter::once(main)
+                .chain(subagents)
+                .map(|i| sha256_hex(&i.bytes))
+                .collect::<Vec<String>>()
+        });
+        parse_hashed(main, subagents, || {
+            hashing
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p))
+        })
+    })
+}
+
+/// [`parse`], with the files' SHA-256 (main first, then the subagents) from `hashes` once
+/// the records are parsed.
+fn parse_hashed(
+    main: &Input,
+    subagents: &[Input],
+    hashes: impl FnOnce() -> Vec<String>,
+) -> Result<Parsed> {
     let mut totals = Totals::default();
     let present: HashSet<String> = subagents
         .iter()
@@ -224,6 +248,7 @@ pub fn parse(main: &Input, subagents: &[Input]) -> Result<Parsed> {
             }
         }
     }
+    let hashes = hashes();
     // Subagent start markers and gaps for subagents whose file is missing.
     for (k, id) in sub_ids.iter().enumerate() {
         let st = &mut streams[k + 1];
@@ -231,7 +256,7 @@ pub fn parse(main: &Input, subagents: &[Input]) -> Result<Parsed> {
         let mut d = Map::new();
         d.insert("subagent_start".into(), json!(id));
         d.insert("file".into(), json!(subagents[k].name));
-        d.insert("file_sha256".into(), json!(sha256_hex(&subagents[k].bytes)));
+        d.insert("file_sha256".into(), json!(hashes[k + 1]));
         d.insert(
             "text".into(),
             json!(format!("subagent {id} starts ({})", subagents[k].name)),
@@ -310,7 +335,8 @@ pub fn parse(main: &Input, subagents: &[Input]) -> Result<Parsed> {
         external_session_id: json!(meta.session_id),
         files: std::iter::once(main)
             .chain(subagents)
-            .map(|i| (i.name.as_str(), i.bytes.as_slice()))
+            .zip(&hashes)
+            .map(|(i, sha)| (i.name.as_str(), i.bytes.len(), sha.clone()))
             .collect(),
         extra,
     };
@@ -350,10 +376,10 @@ pub fn parse(main: &Input, subagents: &[Input]) -> Result<Parsed> {
         json!({"exit": null, "reason": "end_of_transcript"}),
     ));
     let mut fp_input = Vec::new();
-    for f in std::iter::once(main).chain(subagents.iter()) {
+    for (f, sha) in std::iter::once(main).chain(subagents.iter()).zip(&hashes) {
         fp_input.extend_from_slice(f.name.as_bytes());
         fp_input.push(0);
-        fp_input.extend_from_slice(sha256_hex(&f.bytes).as_bytes());
+        fp_input.extend_from_slice(sha.as_bytes());
     }
     Ok(Parsed {
         format: FORMAT,

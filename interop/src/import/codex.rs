@@ -241,7 +241,7 @@ pub fn parse(name: &str, bytes: &[u8]) -> Result<Parsed> {
         label: name.to_string(),
         cwd: meta.get("cwd").cloned().unwrap_or(Value::Null),
         external_session_id: meta.get("id").cloned().unwrap_or(Value::Null),
-        files: vec![(name, bytes)],
+        files: vec![(name, bytes.len(), sha256_hex(bytes))],
         extra,
     };
     events.push(start.event(started, &stats)?);

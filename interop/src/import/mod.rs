@@ -160,8 +160,8 @@ pub(crate) struct TranscriptStart<'a> {
     pub label: String,
     pub cwd: Value,
     pub external_session_id: Value,
-    /// The files read: (name, bytes).
-    pub files: Vec<(&'a str, &'a [u8])>,
+    /// The files read: (name, size in bytes, SHA-256 hex).
+    pub files: Vec<(&'a str, usize, String)>,
     pub extra: Map<String, Value>,
 }
 
@@ -170,9 +170,7 @@ impl TranscriptStart<'_> {
         let files: Vec<Value> = self
             .files
             .iter()
-            .map(|(name, bytes)| {
-                json!({"name": name, "sha256": sha256_hex(bytes), "bytes": bytes.len()})
-            })
+            .map(|(name, len, sha)| json!({"name": name, "sha256": sha, "bytes": len}))
             .collect();
         let mut d = Map::new();
         d.insert("agent".into(), json!(self.format));
