@@ -39,6 +39,28 @@ fn session_start(data: Value) -> NewEvent {
     ev(0, Kind::SessionStart, "recorder", None, data)
 }
 
+/// The user's prompt at `ms`, through Claude Code's hook.
+fn prompt(ms: i64, text: &str) -> NewEvent {
+    ev(
+        ms,
+        Kind::Prompt,
+        "hook:claude-code",
+        None,
+        json!({"role":"user","text":text}),
+    )
+}
+
+/// The assistant's message at `ms`, through Claude Code's hook.
+fn message(ms: i64, text: &str) -> NewEvent {
+    ev(
+        ms,
+        Kind::Message,
+        "hook:claude-code",
+        None,
+        json!({"role":"assistant","text":text}),
+    )
+}
+
 /// The agent's first tool call at 1 s, `railway up` in staging.
 fn railway_up_call() -> NewEvent {
     ev(
@@ -48,6 +70,11 @@ fn railway_up_call() -> NewEvent {
         Some("staging"),
         json!({"agent":"claude-code","tool":"Bash","call_id":"t1","input":{"command":"railway up"},"command":"railway up"}),
     )
+}
+
+/// The traced `railway up` of that call, at 1.1 s in staging, with this exec data.
+fn railway_up_exec(data: Value) -> NewEvent {
+    ev(1100, Kind::Exec, "ptrace", Some("staging"), data)
 }
 
 /// The read of the unrelated file that holds the token whose fingerprint is `fp` (file read
@@ -70,12 +97,9 @@ pub fn incident_events() -> Vec<NewEvent> {
         session_start(
             json!({"agent":"claude-code","label":"fix staging deploy","home_env":"staging","cwd":"/work/app","argv":["claude"],"host":"dev1","flightlog_version":"0.1.0","layers":["ptrace","hook","proxy","watch","pty"]}),
         ),
-        ev(
+        prompt(
             500,
-            Kind::Prompt,
-            "hook:claude-code",
-            None,
-            json!({"role":"user","text":"The staging deploy fails with a credential error.\nFix it."}),
+            "The staging deploy fails with a credential error.\nFix it.",
         ),
         ev(
             600,
@@ -85,11 +109,7 @@ pub fn incident_events() -> Vec<NewEvent> {
             json!({"stream":"o","data":"\u{1b}[1;32muser@dev1\u{1b}[0m:~/app$ railway up\r\n","t_ms":600}),
         ),
         railway_up_call(),
-        ev(
-            1100,
-            Kind::Exec,
-            "ptrace",
-            Some("staging"),
+        railway_up_exec(
             json!({"argv":["railway","up"],"cwd":"/work/app","pid":4242,"ppid":4200,"exe":"/usr/bin/railway","exit":1,"signal":null,"duration_ms":850,"start_ts":"2026-04-25T10:00:01.100000Z"}),
         ),
         ev(
@@ -134,13 +154,7 @@ pub fn incident_events() -> Vec<NewEvent> {
             Some("production"),
             json!({"method":"POST","url":"https://backboard.railway.app/graphql/v2","host":"backboard.railway.app","path":"/graphql/v2","status":200,"request_headers":{"Authorization":format!("Bearer {TOKEN}"),"Content-Type":"application/json"},"request_body":body,"response_body":"{\"data\":{\"volumeDelete\":true}}","graphql":graphql_delete(),"via_seq":9}),
         ),
-        ev(
-            11000,
-            Kind::Message,
-            "hook:claude-code",
-            None,
-            json!({"role":"assistant","text":"I deleted the volume to reset the deployment."}),
-        ),
+        message(11000, "I deleted the volume to reset the deployment."),
         ev(
             12000,
             Kind::SessionEnd,
@@ -190,13 +204,7 @@ pub fn hostile_events() -> Vec<NewEvent> {
     let nasty = "ok\u{1b}]52;c;aGVsbG8=\u{7}\u{1b}[2J\u{1b}[31mred\u{202E}gnp.exe\u{2066}\0\u{9b}31m\u{7f}bell\u{7}";
     vec![
         session_start(json!({"agent":"evil\u{1b}[5m","label":"x","home_env":"staging"})),
-        ev(
-            10,
-            Kind::Message,
-            "hook:claude-code",
-            None,
-            json!({"role":"assistant","text":nasty}),
-        ),
+        message(10, nasty),
         ev(
             20,
             Kind::Terminal,
@@ -290,22 +298,10 @@ pub fn hooked_events() -> Vec<NewEvent> {
                 11,
             ),
         ),
-        ev(
-            450,
-            Kind::Prompt,
-            "hook:claude-code",
-            None,
-            json!({"role":"user","text":"Fix the staging deploy."}),
-        ),
+        prompt(450, "Fix the staging deploy."),
         ev(460, Kind::Exec, "ptrace", None, end(11, 0, 60, 2)),
         railway_up_call(),
-        ev(
-            1100,
-            Kind::Exec,
-            "ptrace",
-            Some("staging"),
-            exec(json!(["railway", "up"]), "/usr/bin/railway", 12),
-        ),
+        railway_up_exec(exec(json!(["railway", "up"]), "/usr/bin/railway", 12)),
         ev(1950, Kind::Exec, "ptrace", None, end(12, 1, 850, 6)),
         ev(
             2000,
@@ -358,13 +354,7 @@ pub fn hooked_events() -> Vec<NewEvent> {
             json!({"method":"POST","url":"https://backboard.railway.app/graphql/v2","host":"backboard.railway.app","path":"/graphql/v2","request_headers":{"Authorization":format!("Bearer {TOKEN}")},"request_body":body,"graphql":graphql_delete(),"via_seq":14}),
         ),
         ev(8480, Kind::Exec, "ptrace", None, end(14, 0, 310, 14)),
-        ev(
-            11000,
-            Kind::Message,
-            "hook:claude-code",
-            None,
-            json!({"role":"assistant","text":"I deleted the volume."}),
-        ),
+        message(11000, "I deleted the volume."),
         ev(12000, Kind::Exec, "ptrace", None, end(10, 0, 11990, 1)),
         ev(
             12001,
