@@ -1,6 +1,8 @@
 //! Reading a store: sessions and their status, names, raw rows for the viewer, search, and
 //! the rows a push sends to the team store.
 
+use std::borrow::Borrow;
+
 use rusqlite::{OptionalExtension, params};
 
 use super::{SessionRow, Store, StoredEvent, blob, pick_session, process_start_token, to_hash};
@@ -311,14 +313,18 @@ impl Store {
     }
 }
 
-/// A second connection to a local store, for reading rows on another thread (see
-/// [`Store::row_reader`]).
-pub(crate) struct RowReader {
-    conn: rusqlite::Connection,
+/// Reads a local store's rows with their bytes borrowed from SQLite: through the store's own
+/// connection ([`Store::rows`]), or through a second read-only one, for reading on another
+/// thread ([`Store::row_reader`]).
+pub(crate) struct RowReader<C = rusqlite::Connection> {
+    conn: C,
 }
 
-impl RowReader {
-    /// [`Store::rows_between`] on this connection.
+impl<C: Borrow<rusqlite::Connection>> RowReader<C> {
+    /// Reads a session's rows with `lo <= seq <= hi` in seq order, each row's links and bytes
+    /// borrowed (from the mapped page when the file is mapped: no copy): `f(seq, prev, hash,
+    /// raw)` returns false to stop. A column of another type than a blob is an error, as in
+    /// [`Store::for_each_event`].
     pub(crate) fn rows_between(
         &self,
         session: &str,
@@ -326,7 +332,7 @@ impl RowReader {
         hi: u64,
         f: impl FnMut(u64, &[u8], &[u8], &[u8]) -> bool,
     ) -> Result<()> {
-        rows_between_in(&self.conn, session, lo, hi, f)
+        rows_between_in(self.conn.borrow(), session, lo, hi, f)
     }
 }
 
@@ -358,18 +364,9 @@ impl Store {
         Ok(RowReader { conn: reader })
     }
 
-    /// Reads a local session's rows with `lo <= seq <= hi` in seq order, each row's links and
-    /// bytes borrowed from SQLite (from the mapped page when the file is mapped: no copy):
-    /// `f(seq, prev, hash, raw)` returns false to stop. A column of another type than a blob
-    /// is an error, as in [`Store::for_each_event`].
-    pub(crate) fn rows_between(
-        &self,
-        session: &str,
-        lo: u64,
-        hi: u64,
-        f: impl FnMut(u64, &[u8], &[u8], &[u8]) -> bool,
-    ) -> Result<()> {
-        rows_between_in(self.conn()?, session, lo, hi, f)
+    /// The rows of this local store, read through its own connection.
+    pub(crate) fn rows(&self) -> Result<RowReader<&rusqlite::Connection>> {
+        Ok(RowReader { conn: self.conn()? })
     }
 }
 

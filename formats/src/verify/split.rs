@@ -226,9 +226,11 @@ pub(super) fn check_inline(
     chk: &mut ChainCheck<'_>,
     ticker: &mut Ticker<'_>,
 ) -> Result<()> {
-    store.rows_between(session, 0, u64::MAX, |seq, prev, hash, raw| {
-        chk.event(Some(seq), to_hash32(prev), to_hash32(hash), raw);
-        ticker.add(1);
-        true
-    })
+    store
+        .rows()?
+        .rows_between(session, 0, u64::MAX, |seq, prev, hash, raw| {
+            chk.event(Some(seq), to_hash32(prev), to_hash32(hash), raw);
+            ticker.add(1);
+            true
+        })
 }
