@@ -326,21 +326,27 @@ impl Rule {
     }
 }
 
-/// Every rule's needles and the secret-name endings in one Aho-Corasick automaton: one pass over
-/// a text says which needles are in it and whether a name in it may end in a secret word (a
-/// substring search per needle per text was most of redaction's time). The needles are
-/// lowercase and the automaton ignores ASCII case, so the text is searched as it is (no
-/// lowercase copy).
+/// Every rule's needles and the secret-name endings, searched in one pass over a text: the pass
+/// says which needles are in it and whether a name in it may end in a secret word (a substring
+/// search per needle per text was most of redaction's time). The needles are lowercase and
+/// every search ignores ASCII case, so the text is searched as it is (no lowercase copy).
+///
+/// Three searchers find the same matches; a process moves to the next as the bytes it has
+/// searched grow, because each costs more to build and less per byte: a table of the patterns
+/// by their first two bytes (built in about 30,000 instructions, about 75 per byte searched),
+/// an Aho-Corasick NFA (1.4M to build, about 50 per byte) and a DFA (5.2M, about 24 per byte).
+/// A hook searches a few hundred bytes and never builds an automaton.
 pub(super) struct NeedleIndex {
     /// Patterns: the rule needles, sorted (ids `0..rules_of.len()`), then the name endings.
     patterns: Vec<&'static str>,
-    /// The patterns as an NFA: cheap to build, so a process that redacts one event (a hook)
-    /// pays little before its first search.
-    ac: aho_corasick::AhoCorasick,
+    /// The patterns by their first two bytes.
+    pairs: PairTable,
+    /// The patterns as an NFA, built once the process has searched [`NFA_AFTER_BYTES`].
+    nfa: OnceLock<Option<aho_corasick::AhoCorasick>>,
     /// The same patterns as a DFA, built once the process has searched [`DFA_AFTER_BYTES`]
-    /// with the NFA (see [`NeedleIndex::searcher`]).
+    /// (see [`NeedleIndex::searcher`]).
     dfa: OnceLock<Option<aho_corasick::AhoCorasick>>,
-    /// Bytes searched with the NFA so far.
+    /// Bytes searched without the DFA so far.
     searched: AtomicUsize,
     /// Whether a thread has begun building the DFA (the others keep to the NFA meanwhile).
     building: AtomicBool,
@@ -348,6 +354,81 @@ pub(super) struct NeedleIndex {
     rules_of: Vec<RuleSet>,
     /// The rules without needles (tried on every text).
     always: RuleSet,
+}
+
+/// How many buckets [`PairTable`] spreads the patterns over (a power of two).
+const PAIR_BUCKETS: usize = 512;
+
+/// The bucket of a pattern that starts with the bytes `a`, `b` (ASCII case ignored).
+fn pair_bucket(a: u8, b: u8) -> usize {
+    (usize::from(a.to_ascii_lowercase()) * 31 + usize::from(b.to_ascii_lowercase()))
+        & (PAIR_BUCKETS - 1)
+}
+
+/// The patterns by a hash of their first two bytes, and the one-byte patterns as a byte set: at
+/// each position of a text, only the few patterns of that position's bucket are compared. No
+/// automaton to build, so a process that searches little pays little.
+struct PairTable {
+    /// Bucket `k` holds `ids[start[k]..start[k + 1]]`.
+    start: Vec<u16>,
+    /// Pattern ids, by bucket.
+    ids: Vec<u16>,
+    /// The patterns of one byte, both cases.
+    single: Vec<Vec<u16>>,
+}
+
+impl PairTable {
+    fn new(patterns: &[&str]) -> PairTable {
+        let mut start = vec![0u16; PAIR_BUCKETS + 1];
+        let mut single = vec![Vec::new(); 256];
+        for (id, p) in patterns.iter().enumerate() {
+            match *p.as_bytes() {
+                [] => {}
+                [a] => {
+                    single[usize::from(a.to_ascii_lowercase())].push(id as u16);
+                    if a.is_ascii_alphabetic() {
+                        single[usize::from(a.to_ascii_uppercase())].push(id as u16);
+                    }
+                }
+                [a, b, ..] => start[pair_bucket(a, b) + 1] += 1,
+            }
+        }
+        for k in 0..PAIR_BUCKETS {
+            start[k + 1] += start[k];
+        }
+        let mut ids = vec![0u16; usize::from(start[PAIR_BUCKETS])];
+        let mut next = start.clone();
+        for (id, p) in patterns.iter().enumerate() {
+            if let [a, b, ..] = *p.as_bytes() {
+                let k = pair_bucket(a, b);
+                ids[usize::from(next[k])] = id as u16;
+                next[k] += 1;
+            }
+        }
+        PairTable { start, ids, single }
+    }
+
+    /// Calls `found(pattern id, end)` for every occurrence of every pattern in `text` (ASCII
+    /// case ignored), overlapping ones included: what the automata's overlapping search finds,
+    /// in another order.
+    fn for_each_match(&self, patterns: &[&str], text: &[u8], mut found: impl FnMut(usize, usize)) {
+        for i in 0..text.len() {
+            for &id in &self.single[usize::from(text[i])] {
+                found(usize::from(id), i + 1);
+            }
+            let Some(&next) = text.get(i + 1) else {
+                break;
+            };
+            let k = pair_bucket(text[i], next);
+            let bucket = &self.ids[usize::from(self.start[k])..usize::from(self.start[k + 1])];
+            for &id in bucket {
+                let p = patterns[usize::from(id)].as_bytes();
+                if text.len() - i >= p.len() && text[i..i + p.len()].eq_ignore_ascii_case(p) {
+                    found(usize::from(id), i + p.len());
+                }
+            }
+        }
+    }
 }
 
 /// A set of rules by index (the built-in rules are fewer than 256).
@@ -404,11 +485,14 @@ pub(super) fn needle_index() -> &'static NeedleIndex {
             }
         }
         let patterns: Vec<&'static str> = needles.iter().chain(SECRET_NAME_ENDS).copied().collect();
-        let ac = automaton(&patterns, aho_corasick::AhoCorasickKind::ContiguousNFA)
-            .unwrap_or_else(|e| panic!("built-in needles: {e}"));
+        assert!(
+            patterns.len() <= usize::from(u16::MAX),
+            "pattern ids are u16"
+        );
         NeedleIndex {
+            pairs: PairTable::new(&patterns),
             patterns,
-            ac,
+            nfa: OnceLock::new(),
             dfa: OnceLock::new(),
             searched: AtomicUsize::new(0),
             building: AtomicBool::new(false),
@@ -429,20 +513,33 @@ fn automaton(
         .build(patterns)
 }
 
-/// How many bytes a process searches with the needle NFA before it builds the DFA. Measured
+/// How many bytes a process searches with the pair table before it builds the NFA. Measured
+/// (`valgrind --tool=callgrind`, the needles and name endings over a Claude Code transcript):
+/// the table costs about 30,000 instructions to build and 76 per byte searched, the NFA 1.40M to
+/// build and 50 per byte; the NFA pays for itself after about 54 KB of text. A hook (a few
+/// hundred bytes) never builds it; a text of 64 KiB or more builds it at once.
+const NFA_AFTER_BYTES: usize = 64 * 1024;
+
+/// How many bytes a process searches before it builds the DFA. Measured
 /// (`valgrind --tool=callgrind`, the store bench): the DFA searches in less than half the
 /// instructions of the NFA (679M -> 292M over 40,000 events) but costs 3.8M instructions to
 /// build, more than a whole hook; it pays for itself after about 250 KB of text. A hook never
 /// gets there; an import or a long append does within its first few hundred events.
 const DFA_AFTER_BYTES: usize = 256 * 1024;
 
+/// How a text is searched for the needles (see [`NeedleIndex`]).
+enum Searcher<'a> {
+    Pairs,
+    Automaton(&'a aho_corasick::AhoCorasick),
+}
+
 impl NeedleIndex {
-    /// The automaton to search a text of `len` bytes with: the DFA once built, else the NFA
-    /// (and the thread that takes the count past [`DFA_AFTER_BYTES`] builds the DFA first).
-    /// Both find the same matches.
-    fn searcher(&self, len: usize) -> &aho_corasick::AhoCorasick {
+    /// The searcher for a text of `len` bytes: the DFA once built; else the NFA once the bytes
+    /// searched reach [`NFA_AFTER_BYTES`], else the pair table (and the thread that takes the
+    /// count past [`DFA_AFTER_BYTES`] builds the DFA first). All find the same matches.
+    fn searcher(&self, len: usize) -> Searcher<'_> {
         if let Some(dfa) = self.dfa.get() {
-            return dfa.as_ref().unwrap_or(&self.ac);
+            return self.or_nfa(dfa.as_ref());
         }
         let searched = self.searched.fetch_add(len, Ordering::Relaxed) + len;
         if searched >= DFA_AFTER_BYTES && !self.building.swap(true, Ordering::AcqRel) {
@@ -450,9 +547,24 @@ impl NeedleIndex {
             let dfa = self
                 .dfa
                 .get_or_init(|| automaton(&self.patterns, aho_corasick::AhoCorasickKind::DFA).ok());
-            return dfa.as_ref().unwrap_or(&self.ac);
+            return self.or_nfa(dfa.as_ref());
         }
-        &self.ac
+        if searched >= NFA_AFTER_BYTES {
+            return self.or_nfa(None);
+        }
+        Searcher::Pairs
+    }
+
+    /// `ac` if given, else the NFA (built now if not yet), else the pair table.
+    fn or_nfa<'a>(&'a self, ac: Option<&'a aho_corasick::AhoCorasick>) -> Searcher<'a> {
+        let ac = ac.or_else(|| {
+            self.nfa
+                .get_or_init(|| {
+                    automaton(&self.patterns, aho_corasick::AhoCorasickKind::ContiguousNFA).ok()
+                })
+                .as_ref()
+        });
+        ac.map_or(Searcher::Pairs, Searcher::Automaton)
     }
 }
 
@@ -466,21 +578,28 @@ pub(super) fn candidate_rules(text: &str) -> (RuleSet, bool) {
     candidates_by(idx, idx.searcher(text.len()), text)
 }
 
-/// [`candidate_rules`] with a given automaton of the index's patterns.
-fn candidates_by(idx: &NeedleIndex, ac: &aho_corasick::AhoCorasick, text: &str) -> (RuleSet, bool) {
+/// [`candidate_rules`] with a given searcher of the index's patterns.
+fn candidates_by(idx: &NeedleIndex, searcher: Searcher<'_>, text: &str) -> (RuleSet, bool) {
     let b = text.as_bytes();
     let mut set = idx.always;
     let mut named = false;
-    for m in ac.find_overlapping_iter(text) {
-        let id = m.pattern().as_usize();
+    let mut found = |id: usize, end: usize| {
         if let Some(rules) = idx.rules_of.get(id) {
             set.union(rules);
         } else if !named {
-            let mut j = m.end();
+            let mut j = end;
             while j < b.len() && matches!(b[j], b'_' | b'.' | b'-') {
                 j += 1;
             }
             named = j >= b.len() || !b[j].is_ascii_alphanumeric();
+        }
+    };
+    match searcher {
+        Searcher::Pairs => idx.pairs.for_each_match(&idx.patterns, b, &mut found),
+        Searcher::Automaton(ac) => {
+            for m in ac.find_overlapping_iter(text) {
+                found(m.pattern().as_usize(), m.end());
+            }
         }
     }
     (set, named)
@@ -568,11 +687,12 @@ pub(super) fn next_boundary(text: &str, mut i: usize) -> usize {
 mod rule_tests {
     use super::*;
 
-    /// The DFA a long-running process switches to says the same as the NFA about every text:
-    /// which rules to try, and whether a name may end in a secret word.
+    /// The three searchers a process moves through (the pair table, the NFA, the DFA) say the
+    /// same about every text: which rules to try, and whether a name may end in a secret word.
     #[test]
-    fn the_needle_dfa_finds_what_the_nfa_finds() {
+    fn the_needle_searchers_find_the_same() {
         let idx = needle_index();
+        let nfa = automaton(&idx.patterns, aho_corasick::AhoCorasickKind::ContiguousNFA).unwrap();
         let dfa = automaton(&idx.patterns, aho_corasick::AhoCorasickKind::DFA).unwrap();
         let mut texts: Vec<String> = vec![
             String::new(),
@@ -608,12 +728,31 @@ mod rule_tests {
                 .collect();
             texts.push(t);
         }
+        // The secrets corpus and the hook payloads, whole and line by line.
+        let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures");
+        let mut dirs = vec![fixtures.join("secrets"), fixtures.join("hooks")];
+        let mut files = 0;
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if let Ok(text) = std::fs::read_to_string(&path) {
+                    files += 1;
+                    texts.extend(text.lines().map(str::to_string));
+                    texts.push(text);
+                }
+            }
+        }
+        assert!(files >= 4, "the fixtures are there ({files} files)");
         for t in &texts {
+            let by_nfa = candidates_by(idx, Searcher::Automaton(&nfa), t);
             assert_eq!(
-                candidates_by(idx, &idx.ac, t),
-                candidates_by(idx, &dfa, t),
+                by_nfa,
+                candidates_by(idx, Searcher::Automaton(&dfa), t),
                 "{t:?}"
             );
+            assert_eq!(by_nfa, candidates_by(idx, Searcher::Pairs, t), "{t:?}");
         }
     }
 
