@@ -4,12 +4,13 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::mpsc::Receiver;
 
 use anyhow::{Context, Result};
 use flightlog_formats::keys::{read_public_key, trusted_public_keys};
 use flightlog_formats::verify::Trust;
 use flightlog_interop::Error as InteropError;
-use flightlog_interop::import::{self, StoredImport};
+use flightlog_interop::import::{self, Parsed, StoredImport};
 
 use crate::ctx::Ctx;
 use crate::progress::{Bar, Unit};
@@ -48,10 +49,43 @@ pub struct Args {
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
+    let files = expand(args.format, &args.paths)?;
+    // Transcripts and recordings are parsed one file ahead on a second thread: the first while
+    // the store and the keys are opened, each next one while the one before is stored. (jsonl
+    // exports are verified against the store, so they are read in turn.)
+    std::thread::scope(|sc| {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        if args.format != Format::Jsonl {
+            let (files, format) = (&files, args.format);
+            sc.spawn(move || {
+                for f in files {
+                    let parsed = match format {
+                        Format::ClaudeCode => import::claude_code::parse_path(f),
+                        Format::Codex => import::codex::parse_path(f),
+                        Format::Asciicast => import::asciicast::parse_path(f),
+                        Format::Jsonl => return,
+                    };
+                    // The importer stopped (an error): no more files are parsed.
+                    if tx.send(parsed).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        import_files(ctx, &args, &files, &rx)
+    })
+}
+
+/// Imports `files` in order; the parsed transcripts come from `parsed`, in the same order.
+fn import_files(
+    ctx: &Ctx,
+    args: &Args,
+    files: &[PathBuf],
+    parsed: &Receiver<Result<Parsed, InteropError>>,
+) -> Result<ExitCode> {
     let store = ctx.open_rw()?;
     let keys = ctx.keys()?;
     let redactor = flightlog_formats::Redactor::with_known_file(keys.fingerprint_key, &keys.dir);
-    let files = expand(args.format, &args.paths)?;
     let mut pinned = Vec::new();
     for p in &args.pubkey {
         pinned.push(
@@ -79,16 +113,11 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     let mut base = 0u64;
     for (f, size) in files.iter().zip(&sizes) {
         let mut part = bar.part(base, *size);
-        let store_parsed = |p| import::store_parsed_with_progress(&store, &redactor, p, &mut part);
         let res: Result<Vec<StoredImport>, InteropError> = match args.format {
-            Format::ClaudeCode => import::claude_code::parse_path(f)
-                .and_then(store_parsed)
-                .map(|s| vec![s]),
-            Format::Codex => import::codex::parse_path(f)
-                .and_then(store_parsed)
-                .map(|s| vec![s]),
-            Format::Asciicast => import::asciicast::parse_path(f)
-                .and_then(store_parsed)
+            Format::ClaudeCode | Format::Codex | Format::Asciicast => parsed
+                .recv()
+                .map_err(|_| anyhow::anyhow!("the parsing thread stopped before {}", f.display()))?
+                .and_then(|p| import::store_parsed_with_progress(&store, &redactor, p, &mut part))
                 .map(|s| vec![s]),
             Format::Jsonl => import::jsonl::import_with_progress(
                 &store,

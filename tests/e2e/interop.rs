@@ -10,7 +10,7 @@ use std::process::{Command, Output, Stdio};
 use flightlog_formats::{Event, Kind, Store};
 use serde_json::Value;
 
-use crate::common::{TestEnv, bin, ok, run_ok};
+use crate::common::{TestEnv, bin, exits, ok, run_ok};
 use crate::verifier;
 
 /// `<repo>/../shared/data`.
@@ -160,6 +160,42 @@ fn imports_asciicast_v2_and_v3() {
     let end = e3.iter().find(|e| e.kind == Kind::SessionEnd).unwrap();
     assert_eq!(end.data["exit"], 3);
     assert_eq!(end.data["t_ms"], 2635);
+}
+
+/// Files are parsed one ahead of the one being stored: each is still stored in order, and a
+/// file that does not parse stops the import there, named, after the ones before it.
+#[test]
+fn a_directory_imports_in_order_and_stops_at_a_file_that_does_not_parse() {
+    let env = env();
+    let cast = |text: &str| {
+        format!(
+            "{{\"version\":2,\"width\":80,\"height\":24,\"timestamp\":1509091818}}\n[0.5,\"o\",\"{text}\"]\n"
+        )
+    };
+    env.write("casts/a.cast", cast("first"));
+    env.write("casts/b.cast", cast("second"));
+    env.write("casts/c.cast", "");
+    env.write("casts/d.cast", cast("never"));
+    let dir = env.root.join("casts");
+    let out = env.run(&["import", "asciicast", dir.to_str().unwrap()]);
+    let stdout = exits(&out, 2);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("c.cast"), "{stderr}");
+    let sessions: Vec<&str> = stdout.lines().collect();
+    assert_eq!(sessions.len(), 2, "{stdout}");
+    for (id, text) in sessions.iter().zip(["first", "second"]) {
+        let evs = env.events(id);
+        assert_eq!(terminal(&evs)[0].data["data"], text);
+        assert_eq!(evs.last().unwrap().kind, Kind::SessionEnd);
+    }
+    // The file after the broken one was not imported: a second run imports only it once c is
+    // fixed, and finds a and b already there.
+    env.write("casts/c.cast", cast("third"));
+    let again = env.ok(&["import", "asciicast", dir.to_str().unwrap()]);
+    let ids: Vec<&str> = again.lines().collect();
+    assert_eq!(ids.len(), 4, "{again}");
+    assert_eq!(&ids[..2], &sessions[..]);
+    assert_eq!(terminal(&env.events(ids[3]))[0].data["data"], "never");
 }
 
 #[test]
