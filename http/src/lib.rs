@@ -11,8 +11,13 @@
 //!   `Transfer-Encoding` does not end in `chunked` exactly once;
 //! - chunk sizes are parsed with overflow checks (`ffffffffffffffff` is an error, not a wrap),
 //!   each chunk's data must end in CRLF, and chunk lines and trailers are bounded too.
+//!
+//! The stand-ins' servers run their accept loops on an [`AcceptThread`], stopped when dropped.
 
 use std::io::{self, BufRead, Read, Write};
+
+mod accept;
+pub use accept::AcceptThread;
 
 /// The largest head (start line and fields) read.
 pub const MAX_HEAD: usize = 64 * 1024;
