@@ -203,7 +203,9 @@ impl<'a> ChainCheck<'a> {
         c
     }
 
-    fn push(&mut self, p: Problem) {
+    /// Records a problem of this session, at `seq` when it has one.
+    fn problem_at(&mut self, seq: Option<u64>, kind: &str, detail: impl Into<String>) {
+        let p = problem(&self.session, seq, kind, detail);
         self.report.problems.push(p);
     }
 
@@ -244,13 +246,11 @@ impl<'a> ChainCheck<'a> {
             None => {
                 if Self::needs_bytes(&self.prev, &claimed_prev, &pre) {
                     let seq = row_seq.unwrap_or(self.expected_seq);
-                    let s = self.session.clone();
-                    self.push(problem(
-                        &s,
+                    self.problem_at(
                         Some(seq),
                         "unread",
                         "the event's bytes were not read, so it could not be checked",
-                    ));
+                    );
                 }
                 &[]
             }
@@ -282,13 +282,11 @@ impl<'a> ChainCheck<'a> {
                 }
                 Err(e) => {
                     let seq = row_seq.unwrap_or(self.expected_seq);
-                    let s = self.session.clone();
-                    self.push(problem(
-                        &s,
+                    self.problem_at(
                         Some(seq),
                         "unparseable",
                         format!("event bytes are not a valid event: {e}"),
-                    ));
+                    );
                     (seq, true, false)
                 }
             },
@@ -297,22 +295,20 @@ impl<'a> ChainCheck<'a> {
             let claimed = Event::from_bytes(raw)
                 .map(|e| e.session)
                 .unwrap_or_default();
-            self.push(problem(
-                &self.session.clone(),
+            self.problem_at(
                 Some(seq),
                 "wrong_session",
                 format!("event claims session {claimed}"),
-            ));
+            );
         }
         if let Some(rs) = row_seq
             && rs != seq
         {
-            self.push(problem(
-                &self.session.clone(),
+            self.problem_at(
                 Some(rs),
                 "seq_mismatch",
                 format!("stored at seq {rs} but the event says seq {seq}"),
-            ));
+            );
         }
         if seq > self.expected_seq {
             let detail = if seq == self.expected_seq + 1 {
@@ -324,32 +320,32 @@ impl<'a> ChainCheck<'a> {
                     seq - 1
                 )
             };
-            self.push(problem(
-                &self.session.clone(),
-                Some(self.expected_seq),
-                "missing_event",
-                detail,
-            ));
+            self.problem_at(Some(self.expected_seq), "missing_event", detail);
         } else if seq < self.expected_seq {
-            self.push(problem(&self.session.clone(), Some(seq), "out_of_order", format!("seq {seq} appears where seq {} was expected (inserted, duplicated or reordered)", self.expected_seq)));
+            self.problem_at(
+                Some(seq),
+                "out_of_order",
+                format!(
+                    "seq {seq} appears where seq {} was expected (inserted, duplicated or reordered)",
+                    self.expected_seq
+                ),
+            );
         }
         if claimed_prev != self.prev {
-            self.push(problem(
-                &self.session.clone(),
+            self.problem_at(
                 Some(seq),
                 "broken_link",
                 "prev does not match the hash of the event before it",
-            ));
+            );
         }
         // The event's own bytes must hash (with the prev it claims) to the hash it claims: the
         // precomputed link is over the claimed prev.
         if pre.link != claimed_hash {
-            self.push(problem(
-                &self.session.clone(),
+            self.problem_at(
                 Some(seq),
                 "hash_mismatch",
                 "the event's bytes do not hash to its stored hash (edited)",
-            ));
+            );
         }
         // Checkpoint events sign everything before them.
         self.last_was_checkpoint = false;
@@ -375,50 +371,48 @@ impl<'a> ChainCheck<'a> {
     }
 
     fn check_checkpoint_event(&mut self, seq: u64, e: &Event) {
-        let s = self.session.clone();
         self.report.checkpoints_checked += 1;
         let Some((st, pubkey, sig)) = parse_session_checkpoint(&e.data) else {
-            self.push(problem(
-                &s,
-                Some(seq),
-                "bad_checkpoint",
-                "checkpoint event is malformed",
-            ));
+            self.problem_at(Some(seq), "bad_checkpoint", "checkpoint event is malformed");
             return;
         };
         let root = self.merkle_root();
         let actual = SessionStatement {
-            session: s.clone(),
+            session: self.session.clone(),
             count: self.merkle.size(),
             head: hex::encode(self.last_computed),
             root: hex::encode(root),
         };
         if st.count != seq {
-            self.push(problem(
-                &s,
+            self.problem_at(
                 Some(seq),
                 "bad_checkpoint",
                 format!(
                     "checkpoint at seq {seq} claims to cover {} events",
                     st.count
                 ),
-            ));
+            );
         } else if st != actual {
-            self.push(problem(&s, Some(seq), "checkpoint_mismatch", format!("the events before seq {seq} are not the ones this checkpoint signed (rewritten)")));
+            self.problem_at(
+                Some(seq),
+                "checkpoint_mismatch",
+                format!(
+                    "the events before seq {seq} are not the ones this checkpoint signed (rewritten)"
+                ),
+            );
         }
         match self.key_for(&pubkey) {
             Err(msg) => {
                 self.last_untrusted = true;
-                self.push(problem(&s, Some(seq), "untrusted_key", msg));
+                self.problem_at(Some(seq), "untrusted_key", msg);
             }
             Ok(key) => {
                 if !verify_sig(&key, &st.bytes(), &sig) {
-                    self.push(problem(
-                        &s,
+                    self.problem_at(
                         Some(seq),
                         "bad_signature",
                         "checkpoint signature does not verify",
-                    ));
+                    );
                 } else {
                     self.last_checkpoint_cover = seq + 1;
                     self.last_was_checkpoint = true;
@@ -500,17 +494,15 @@ impl<'a> ChainCheck<'a> {
             };
             let root = hex::encode(self.merkle_root());
             if head != x.head || root != x.root {
-                let s = self.session.clone();
                 let seq = x.count.checked_sub(1);
-                self.push(problem(
-                    &s,
+                self.problem_at(
                     seq,
                     "checkpoint_mismatch",
                     format!(
                         "events 0..{} differ from what {} signed (rewritten or re-chained)",
                         x.count, x.from
                     ),
-                ));
+                );
             }
             self.last_checkpoint_cover = self.last_checkpoint_cover.max(x.count);
         }
@@ -519,29 +511,31 @@ impl<'a> ChainCheck<'a> {
     /// Ends the session: expectations beyond the end mean truncation.
     fn finish(mut self, require_final_checkpoint: bool) {
         self.flush_leaves();
-        let s = self.session.clone();
         let size = self.merkle.size();
         for x in std::mem::take(&mut self.expects) {
-            self.push(problem(
-                &s,
+            self.problem_at(
                 Some(size),
                 "truncated",
                 format!(
                     "{} covers {} events but only {size} remain",
                     x.from, x.count
                 ),
-            ));
+            );
         }
         if require_final_checkpoint {
             if !self.last_was_checkpoint && !self.last_untrusted {
-                self.push(problem(&s, Some(size.saturating_sub(1)), "unanchored_export", "the export does not end with a checkpoint covering all its events (truncated?)"));
+                self.problem_at(
+                    Some(size.saturating_sub(1)),
+                    "unanchored_export",
+                    "the export does not end with a checkpoint covering all its events (truncated?)",
+                );
             }
         } else if self.last_checkpoint_cover < size {
             let n = size - self.last_checkpoint_cover;
             // A trailing checkpoint event covers everything before it.
             if !(self.last_was_checkpoint && n == 1) {
                 self.report.warnings.push(problem(
-                    &s,
+                    &self.session,
                     Some(self.last_checkpoint_cover),
                     "unanchored_tail",
                     format!("{n} events after the last checkpoint cannot be proven complete"),
