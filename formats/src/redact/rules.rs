@@ -26,6 +26,7 @@ pub(super) enum Check {
 
 pub(super) struct Rule {
     pub(super) kind: &'static str,
+    /// The regex as written: `{L}`, `{R}` and `\b` are expanded when it is compiled.
     pub(super) pattern: String,
     /// Compiled on first use: most texts need only a few rules, and a hook process is short.
     pub(super) re: OnceLock<Option<Regex>>,
@@ -56,13 +57,9 @@ pub(super) fn rules() -> &'static [Rule] {
                  groups: &'static [usize],
                  check: Check| Rule {
             kind,
-            // ASCII word boundaries: a Unicode `\b` keeps the regex engine off its fast DFA on
-            // non-ASCII text (25x slower on real transcripts), and an ASCII boundary only
-            // redacts more (a secret glued to a non-ASCII letter).
-            pattern: pat
-                .replace(r"\b", r"(?-u:\b)")
-                .replace("{L}", LEFT)
-                .replace("{R}", RIGHT),
+            // Expanded when the regex is compiled (see `Rule::regex`): most rules are never
+            // compiled in a short process.
+            pattern: pat.to_string(),
             re: OnceLock::new(),
             needles,
             groups,
@@ -321,9 +318,20 @@ pub(super) fn rules() -> &'static [Rule] {
 impl Rule {
     pub(super) fn regex(&self) -> Option<&Regex> {
         self.re
-            .get_or_init(|| Regex::new(&self.pattern).ok())
+            .get_or_init(|| Regex::new(&expand(&self.pattern)).ok())
             .as_ref()
     }
+}
+
+/// A rule's regex as compiled: `{L}` and `{R}` become [`LEFT`] and [`RIGHT`], and `\b` an ASCII
+/// word boundary (a Unicode `\b` keeps the regex engine off its fast DFA on non-ASCII text, 25x
+/// slower on real transcripts; an ASCII boundary only redacts more, a secret glued to a
+/// non-ASCII letter).
+fn expand(pattern: &str) -> String {
+    pattern
+        .replace(r"\b", r"(?-u:\b)")
+        .replace("{L}", LEFT)
+        .replace("{R}", RIGHT)
 }
 
 /// Every rule's needles and the secret-name endings, searched in one pass over a text: the pass
