@@ -59,9 +59,9 @@ impl Ctx {
         })
     }
 
-    /// Opens the store for writing (creating it), and seals sessions whose recorder died
-    /// (kill -9, power loss) with a `gap` event: the next flightlog run that can write does it.
-    pub fn open_rw(&self) -> Result<Store> {
+    /// Refuses a `--db postgres://` URL: for the commands that write a local store, before they
+    /// do anything else.
+    pub fn require_local(&self) -> Result<()> {
         if self.db_url().is_some() {
             anyhow::bail!(
                 "{} is the team store: this command writes a local store (use --db PATH; \
@@ -69,6 +69,13 @@ impl Ctx {
                 self.db_shown()
             );
         }
+        Ok(())
+    }
+
+    /// Opens the store for writing (creating it), and seals sessions whose recorder died
+    /// (kill -9, power loss) with a `gap` event: the next flightlog run that can write does it.
+    pub fn open_rw(&self) -> Result<Store> {
+        self.require_local()?;
         let store = Store::open(&self.db)
             .with_context(|| format!("cannot open the store {}", self.db.display()))?;
         let redactor = self.redactor()?;

@@ -49,6 +49,8 @@ pub struct Args {
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
+    // A team store URL is refused before any file is read or parsed.
+    ctx.require_local()?;
     let files = expand(args.format, &args.paths)?;
     // Transcripts and recordings are parsed one file ahead on a second thread: the first while
     // the store and the keys are opened, each next one while the one before is stored. (jsonl
