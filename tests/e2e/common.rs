@@ -494,6 +494,25 @@ impl Pane {
     }
 }
 
+/// Standard error with nothing a progress bar draws: no carriage return, no escape sequence.
+pub fn assert_no_bar(what: &str, stderr: &str) {
+    assert!(
+        !stderr.contains('\r') && !stderr.contains('\x1b'),
+        "{what}: progress output on a pipe: {stderr:?}"
+    );
+}
+
+/// `out`, the bytes a terminal got while a command ran, holds a progress bar `label [...]`
+/// counting up to `total` (e.g. `400,000 events`), redrawn in place.
+pub fn assert_bar(out: &str, label: &str, total: &str) {
+    assert!(out.contains(&format!("{label} [")), "no bar:\n{out:?}");
+    assert!(out.contains(&format!("/{total}")), "no count:\n{out:?}");
+    assert!(
+        out.contains("\r\x1b[2K"),
+        "bar not redrawn in place:\n{out:?}"
+    );
+}
+
 /// SGR sequences (`ESC [ ... m`): colors and other text attributes.
 pub fn has_sgr(s: &str) -> bool {
     let b = s.as_bytes();

@@ -10,7 +10,7 @@ use flightlog_formats::synth::asciicast;
 use flightlog_formats::{Kind, NewEvent, Redactor, Store};
 use serde_json::json;
 
-use crate::common::{Pane, TestEnv, bin, exits, has_sgr};
+use crate::common::{Pane, TestEnv, assert_bar, assert_no_bar, bin, exits, has_sgr};
 
 /// Runs `flightlog ARGS` in `env` with `NO_COLOR` unset (piped: no terminal), asserts it
 /// exited 0: (stdout, stderr).
@@ -23,14 +23,6 @@ fn ok(env: &TestEnv, args: &[&str]) -> (String, String) {
         .unwrap();
     let stdout = exits(&out, 0);
     (stdout, String::from_utf8_lossy(&out.stderr).into_owned())
-}
-
-/// Standard error with nothing a progress bar draws: no carriage return, no escape sequence.
-fn assert_no_bar(what: &str, stderr: &str) {
-    assert!(
-        !stderr.contains('\r') && !stderr.contains('\x1b'),
-        "{what}: progress output on a pipe: {stderr:?}"
-    );
 }
 
 /// A store with one session of `n` small events.
@@ -155,12 +147,7 @@ fn a_terminal_shows_a_bar_for_long_work_in_color_unless_no_color() {
 
     // A long verify: a bar, colored, cleared before the report.
     let out = tmux.command(&fl(&big, "verify --all"), 100);
-    assert!(out.contains("verifying ["), "no bar:\n{out:?}");
-    assert!(out.contains("/400,000 events"), "no count:\n{out:?}");
-    assert!(
-        out.contains("\r\x1b[2K"),
-        "bar not redrawn in place:\n{out:?}"
-    );
+    assert_bar(&out, "verifying", "400,000 events");
     assert!(has_sgr(&out), "no color without NO_COLOR:\n{out:?}");
     assert!(out.contains("intact"), "{out:?}");
 

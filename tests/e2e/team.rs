@@ -15,7 +15,7 @@ use flightlog_formats::store::SessionMeta;
 use flightlog_formats::synth::{Rng, event};
 use flightlog_formats::{Keys, Kind, NewEvent, Redactor, Store};
 
-use super::common::{bin, exits, spawn_quiet, wait_until};
+use super::common::{assert_no_bar, bin, exits, spawn_quiet, wait_until};
 
 mod bundle;
 mod record;
@@ -48,6 +48,13 @@ struct Team {
     server: String,
 }
 
+/// `flightlog team init` of database `db` as `admin`, with the writer role `{db}_w` and the
+/// reader role `{db}_r`.
+fn team_init(admin: &str, db: &str) -> Output {
+    let (w, r) = (format!("{db}_w"), format!("{db}_r"));
+    flightlog(&["team", "init", admin, "--writer", &w, "--reader", &r])
+}
+
 fn with_db(url: &str, db: &str, user: Option<&str>) -> String {
     let (scheme, rest) = url.split_once("://").unwrap();
     let hostpart = rest.rsplit_once('@').map(|(_, h)| h).unwrap_or(rest);
@@ -75,12 +82,11 @@ impl Team {
         let mut c = postgres::Client::connect(&server, postgres::NoTls).unwrap();
         c.batch_execute(&format!("CREATE DATABASE {db}")).unwrap();
         let admin = with_db(&server, &db, None);
-        let (w, r) = (format!("{db}_w"), format!("{db}_r"));
-        let out = flightlog(&["team", "init", &admin, "--writer", &w, "--reader", &r]);
+        let out = team_init(&admin, &db);
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
         let mut c = postgres::Client::connect(&admin, postgres::NoTls).unwrap();
         c.batch_execute(&format!(
-            "CREATE ROLE {db}_pusher LOGIN IN ROLE {w}; CREATE ROLE {db}_auditor LOGIN IN ROLE {r};"
+            "CREATE ROLE {db}_pusher LOGIN IN ROLE {db}_w; CREATE ROLE {db}_auditor LOGIN IN ROLE {db}_r;"
         ))
         .unwrap();
         Some(Team {
@@ -275,17 +281,11 @@ fn push_and_read_back_the_same_bytes() {
         "a reading command wrote files under ./postgres:"
     );
 
-    // No progress bar on a pipe.
-    assert!(
-        !stderr(&out).contains('\r') && !stderr(&out).contains('\x1b'),
-        "{:?}",
-        stderr(&out)
-    );
+    assert_no_bar("push", &stderr(&out));
 
     // `team init` again changes nothing: the schema is current and the roles keep their rights
     // (the writer's push and the reader's reads below).
-    let (w, r) = (format!("{}_w", team.db), format!("{}_r", team.db));
-    let init = flightlog(&["team", "init", &team.admin, "--writer", &w, "--reader", &r]);
+    let init = team_init(&team.admin, &team.db);
     assert_eq!(init.status.code(), Some(0), "{}", stderr(&init));
     assert!(
         stderr(&init).contains("(already current)"),

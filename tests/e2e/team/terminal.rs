@@ -2,7 +2,7 @@
 //! postgres://...` shows the same screens as the replay of the local store it was pushed from.
 
 use super::{Team, at, local_store};
-use crate::common::{Pane, bin, exits, need};
+use crate::common::{Pane, assert_bar, bin, exits, need};
 use crate::replay_tui::{SESSION, build_store};
 
 /// Replays `SESSION` from `db` in `pane`: the first screen once the analysis is done, and the
@@ -68,12 +68,7 @@ fn a_push_on_a_terminal_shows_a_bar_and_the_replay_from_the_team_store_matches_t
         ),
         100,
     );
-    assert!(out.contains("pushing ["), "no bar:\n{out:?}");
-    assert!(out.contains("/150,001 events"), "no count:\n{out:?}");
-    assert!(
-        out.contains("\r\x1b[2K"),
-        "bar not redrawn in place:\n{out:?}"
-    );
+    assert_bar(&out, "pushing", "150,001 events");
     assert!(
         out.contains("pushed 1 session(s)") && out.contains("150001 new event(s)"),
         "{out:?}"
